@@ -1,0 +1,174 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"unicode/utf8"
+)
+
+// requireJSON refuses a request body that is not declared as JSON.
+func requireJSON(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return errf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Content-Type must be application/json, none given")
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && mt != "application/stix+json" && mt != "application/taxii+json") {
+		return errf(http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "Content-Type must be application/json, got %q", ct)
+	}
+	return nil
+}
+
+// body wraps a request body with the size limit and a UTF-8 check, so that
+// an over-long or mis-encoded body is refused with a clear error instead of
+// being silently cut or having its bytes replaced by encoding/json.
+func (s *Server) body(w http.ResponseWriter, r *http.Request) io.Reader {
+	return &utf8Reader{r: http.MaxBytesReader(w, r.Body, s.limits.MaxBodyBytes)}
+}
+
+var errInvalidUTF8 = errors.New("invalid UTF-8")
+
+// utf8Reader fails at the first byte that is not valid UTF-8. It holds back
+// an incomplete sequence at the end of a read until the next read completes
+// it.
+type utf8Reader struct {
+	r       io.Reader
+	pending []byte // start of an incomplete sequence, not yet returned
+	offset  int64  // bytes returned so far
+	err     error
+}
+
+func (u *utf8Reader) Read(p []byte) (int, error) {
+	if u.err != nil {
+		return 0, u.err
+	}
+	if len(p) < utf8.UTFMax+1 {
+		return 0, io.ErrShortBuffer
+	}
+	n := copy(p, u.pending)
+	u.pending = u.pending[:0]
+	m, err := u.r.Read(p[n:])
+	n += m
+	// Find the last complete position.
+	end := n
+	if err == nil {
+		// hold back a trailing incomplete rune
+		for i := n - 1; i >= 0 && i >= n-utf8.UTFMax; i-- {
+			if utf8.RuneStart(p[i]) {
+				if !utf8.FullRune(p[i:n]) {
+					end = i
+				}
+				break
+			}
+		}
+	}
+	for i := 0; i < end; {
+		if p[i] < utf8.RuneSelf {
+			i++
+			continue
+		}
+		rn, size := utf8.DecodeRune(p[i:end])
+		if rn == utf8.RuneError && size <= 1 {
+			u.err = &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON,
+				Message: fmt.Sprintf("request body is not valid UTF-8 at byte offset %d", u.offset+int64(i))}
+			return 0, u.err
+		}
+		i += size
+	}
+	u.pending = append(u.pending, p[end:n]...)
+	u.offset += int64(end)
+	if err == io.EOF && len(u.pending) > 0 {
+		u.err = &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON,
+			Message: fmt.Sprintf("request body is not valid UTF-8 at byte offset %d (truncated sequence)", u.offset)}
+		return end, nil
+	}
+	if end == 0 && err == nil {
+		// Only an incomplete sequence so far: read more before returning.
+		return u.Read(p)
+	}
+	return end, err
+}
+
+// jsonError turns a decoding error into a client error that says what and
+// where. at names the place in the request ("indicators[3]").
+func jsonError(err error, at string) error {
+	var apiErr *Error
+	if errors.As(err, &apiErr) {
+		return apiErr
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return errf(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body is larger than the limit of %d bytes", tooBig.Limit)
+	}
+	where := ""
+	if at != "" {
+		where = at + ": "
+	}
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return errf(http.StatusBadRequest, CodeMalformedJSON, "%smalformed JSON at byte offset %d: %s", where, syn.Offset, syn.Error())
+	}
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &typ) {
+		field := typ.Field
+		if field == "" {
+			field = "value"
+		}
+		return errf(http.StatusBadRequest, CodeMalformedJSON, "%sfield %q must be %s, got JSON %s (byte offset %d)", where, field, jsonKind(typ.Type.Kind().String()), typ.Value, typ.Offset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return errf(http.StatusBadRequest, CodeMalformedJSON, "%srequest body ends before the JSON document does", where)
+	}
+	msg := err.Error()
+	if rest, ok := cutPrefix(msg, "json: unknown field "); ok {
+		return errf(http.StatusBadRequest, CodeMalformedJSON, "%sunknown field %s", where, rest)
+	}
+	return errf(http.StatusBadRequest, CodeMalformedJSON, "%sinvalid JSON: %s", where, msg)
+}
+
+func cutPrefix(s, p string) (string, bool) {
+	if len(s) >= len(p) && s[:len(p)] == p {
+		return s[len(p):], true
+	}
+	return s, false
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "int", "int64", "float64":
+		return "a number"
+	case "bool":
+		return "true or false"
+	case "slice":
+		return "an array"
+	case "struct", "map", "ptr":
+		return "an object"
+	}
+	return goKind
+}
+
+// decodeStrict decodes a whole small JSON body into v, refusing unknown
+// fields and trailing data.
+func (s *Server) decodeStrict(w http.ResponseWriter, r *http.Request, v any) error {
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(s.body(w, r))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err, "")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			return errf(http.StatusBadRequest, CodeMalformedJSON, "unexpected data after the JSON document")
+		}
+		return jsonError(err, "")
+	}
+	return nil
+}

@@ -1,0 +1,122 @@
+package api
+
+import (
+	"context"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+)
+
+// AudienceJSON is an audience as clients write and read it: exactly one of
+// network, group (a name) or orgs (names or ids).
+type AudienceJSON struct {
+	Network bool     `json:"network,omitempty"`
+	Group   string   `json:"group,omitempty"`
+	Orgs    []string `json:"orgs,omitempty"`
+}
+
+// IndicatorJSON is an indicator as the API shows it to one viewer.
+type IndicatorJSON struct {
+	ID          string       `json:"id"`
+	Type        string       `json:"type"`
+	Value       string       `json:"value"`
+	TLP         string       `json:"tlp"`
+	Audience    AudienceJSON `json:"audience"`
+	Labels      []string     `json:"labels"`
+	Description string       `json:"description"`
+	Confidence  int          `json:"confidence"`
+	ValidFrom   time.Time    `json:"valid_from"`
+	ValidUntil  *time.Time   `json:"valid_until"`
+	FirstSeen   time.Time    `json:"first_seen"`
+	LastSeen    time.Time    `json:"last_seen"`
+	Source      string       `json:"source"`
+	Anonymous   bool         `json:"anonymous"`
+	Report      string       `json:"report,omitempty"`
+	Tags        []string     `json:"tags"`
+	Revoked     bool         `json:"revoked"`
+	Expired     bool         `json:"expired"`
+	Created     time.Time    `json:"created"`
+	Modified    time.Time    `json:"modified"`
+	Seq         int64        `json:"seq"`
+}
+
+// AnonymousSource is what a viewer sees instead of a hidden source.
+const AnonymousSource = "anonymous"
+
+func (s *Server) audienceJSON(ctx context.Context, a policy.Audience) AudienceJSON {
+	switch a.Kind {
+	case policy.Group:
+		if g, err := s.st.Group(ctx, a.Group); err == nil {
+			return AudienceJSON{Group: g.Name}
+		}
+		return AudienceJSON{Group: a.Group}
+	case policy.Orgs:
+		names := make([]string, len(a.Orgs))
+		for i, id := range a.Orgs {
+			names[i] = s.orgs.name(ctx, id)
+		}
+		return AudienceJSON{Orgs: names}
+	}
+	return AudienceJSON{Network: true}
+}
+
+// sourceFor names the source of an item for viewer v, hiding it when the
+// submission was anonymous and v may not know.
+func (s *Server) sourceFor(ctx context.Context, v policy.Viewer, source, submitter string, anonymous bool) string {
+	if anonymous && !policy.SeesTrueSource(v, source, submitter) {
+		return AnonymousSource
+	}
+	return s.orgs.name(ctx, source)
+}
+
+// renderIndicator shows ind to v. The caller has checked policy.CanSee.
+func (s *Server) renderIndicator(ctx context.Context, v policy.Viewer, ind *model.Indicator) IndicatorJSON {
+	out := IndicatorJSON{
+		ID: ind.ID, Type: string(ind.Type), Value: ind.Value, TLP: string(ind.TLP),
+		Audience:    s.audienceJSON(ctx, ind.Audience),
+		Labels:      nonNil(ind.Labels),
+		Description: ind.Description, Confidence: ind.Confidence,
+		ValidFrom: ind.ValidFrom, FirstSeen: ind.FirstSeen, LastSeen: ind.LastSeen,
+		Source:    s.sourceFor(ctx, v, ind.Source, ind.SubmittedBy, ind.Anonymous),
+		Anonymous: ind.Anonymous, Report: ind.ReportID, Tags: nonNil(ind.Tags),
+		Revoked: ind.Revoked, Created: ind.Created, Modified: ind.Modified, Seq: ind.Seq,
+	}
+	if !ind.ValidUntil.IsZero() {
+		vu := ind.ValidUntil
+		out.ValidUntil = &vu
+		out.Expired = !s.now().Before(vu)
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// ReportJSON is a report as the API shows it to one viewer.
+type ReportJSON struct {
+	ID          string       `json:"id"`
+	Title       string       `json:"title"`
+	Narrative   string       `json:"narrative"`
+	ThreatActor string       `json:"threat_actor,omitempty"`
+	Campaign    string       `json:"campaign,omitempty"`
+	TLP         string       `json:"tlp"`
+	Audience    AudienceJSON `json:"audience"`
+	Source      string       `json:"source"`
+	Anonymous   bool         `json:"anonymous"`
+	Created     time.Time    `json:"created"`
+	Modified    time.Time    `json:"modified"`
+}
+
+func (s *Server) renderReport(ctx context.Context, v policy.Viewer, r *model.Report) ReportJSON {
+	return ReportJSON{
+		ID: r.ID, Title: r.Title, Narrative: r.Narrative, ThreatActor: r.ThreatActor, Campaign: r.Campaign,
+		TLP: string(r.TLP), Audience: s.audienceJSON(ctx, r.Audience),
+		Source:    s.sourceFor(ctx, v, r.Source, r.SubmittedBy, r.Anonymous),
+		Anonymous: r.Anonymous, Created: r.Created, Modified: r.Modified,
+	}
+}

@@ -1,0 +1,227 @@
+// Package api serves the hub's native REST API under /api/v1: JSON in and
+// out, Bearer keys, one error envelope, and the sharing policy on every read.
+// Handlers return errors; one function renders them (errors.go).
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/auth"
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+// Limits bounds what a client controls.
+type Limits struct {
+	MaxBodyBytes int64 // largest request body
+	MaxItems     int   // most indicators in one submission
+	MaxPageSize  int   // largest ?limit=
+}
+
+// DefaultLimits are the limits used when none are configured.
+var DefaultLimits = Limits{MaxBodyBytes: 64 << 20, MaxItems: 100_000, MaxPageSize: 10_000}
+
+// Notifier is told when changes were committed, so that streams wake up.
+type Notifier interface {
+	Notify(ctx context.Context, lastSeq int64)
+}
+
+// Config wires a Server.
+type Config struct {
+	Store    store.Store
+	Logger   *slog.Logger
+	Limits   Limits
+	Now      func() time.Time // nil: time.Now
+	Notifier Notifier         // nil: nobody is told
+}
+
+// Server is the native API.
+type Server struct {
+	st     store.Store
+	log    *slog.Logger
+	limits Limits
+	now    func() time.Time
+	notify Notifier
+	orgs   *orgCache
+	mux    *http.ServeMux
+}
+
+// New builds the API server.
+func New(cfg Config) *Server {
+	s := &Server{st: cfg.Store, log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, notify: cfg.Notifier}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.limits.MaxBodyBytes == 0 {
+		s.limits.MaxBodyBytes = DefaultLimits.MaxBodyBytes
+	}
+	if s.limits.MaxItems == 0 {
+		s.limits.MaxItems = DefaultLimits.MaxItems
+	}
+	if s.limits.MaxPageSize == 0 {
+		s.limits.MaxPageSize = DefaultLimits.MaxPageSize
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.orgs = &orgCache{st: cfg.Store, ttl: 5 * time.Second, now: s.now}
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routes() {
+		s.mux.Handle(rt.Method+" "+rt.Pattern, s.handle(rt))
+	}
+	// Anything else under the API gets the error envelope, not the mux's text.
+	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, notFound("route "+r.Method+" "+r.URL.Path))
+	})
+	return s
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Route is one endpoint of the API; the OpenAPI test walks this table.
+type Route struct {
+	Method  string
+	Pattern string
+	Public  bool // no key needed
+	Handler func(w http.ResponseWriter, r *http.Request, p *Principal) error
+}
+
+// Routes lists every endpoint, for documentation tests.
+func (s *Server) Routes() []Route { return s.routes() }
+
+func (s *Server) routes() []Route {
+	return []Route{
+		{Method: "GET", Pattern: "/api/v1/openapi.json", Public: true, Handler: s.openAPI},
+		{Method: "GET", Pattern: "/api/v1/me", Handler: s.me},
+		{Method: "POST", Pattern: "/api/v1/indicators", Handler: s.submitIndicators},
+		{Method: "GET", Pattern: "/api/v1/indicators", Handler: s.listIndicators},
+		{Method: "GET", Pattern: "/api/v1/indicators/{id}", Handler: s.getIndicator},
+		{Method: "POST", Pattern: "/api/v1/indicators/{id}/revoke", Handler: s.revokeIndicator},
+		{Method: "POST", Pattern: "/api/v1/reports", Handler: s.createReport},
+		{Method: "GET", Pattern: "/api/v1/reports", Handler: s.listReports},
+		{Method: "GET", Pattern: "/api/v1/reports/{id}", Handler: s.getReport},
+	}
+}
+
+// Principal is who is calling: a key of an organisation.
+type Principal struct {
+	Key    model.Key
+	Org    model.Org
+	Viewer policy.Viewer
+}
+
+func (s *Server) handle(rt Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p *Principal
+		if !rt.Public {
+			var err error
+			p, err = s.authenticate(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+		if err := rt.Handler(w, r, p); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+var errUnauthorized = errf(http.StatusUnauthorized, CodeUnauthorized, "a valid API key is needed: Authorization: Bearer <key>")
+
+// authenticate finds the key in the Authorization header and checks it. All
+// failures look alike to the caller, so that a probe learns nothing.
+func (s *Server) authenticate(r *http.Request) (*Principal, error) {
+	h := r.Header.Get("Authorization")
+	token, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		return nil, errUnauthorized
+	}
+	return s.principalForKey(r.Context(), strings.TrimSpace(token))
+}
+
+func (s *Server) principalForKey(ctx context.Context, token string) (*Principal, error) {
+	id, secret, err := auth.Parse(token)
+	if err != nil {
+		return nil, errUnauthorized
+	}
+	k, err := s.st.KeyByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errUnauthorized
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if !auth.Verify(k.Hash, secret) || !k.Usable(now) {
+		return nil, errUnauthorized
+	}
+	org, err := s.st.Org(ctx, k.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	if org.Revoked {
+		return nil, errUnauthorized
+	}
+	v, err := s.st.Viewer(ctx, org.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{Key: k, Org: org, Viewer: v}, nil
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"org":  map[string]any{"id": p.Org.ID, "name": p.Org.Name, "kind": p.Org.Kind},
+		"key":  map[string]any{"id": p.Key.ID, "role": p.Key.Role, "expires_at": p.Key.ExpiresAt},
+		"role": p.Key.Role,
+	})
+	return nil
+}
+
+// orgCache keeps organisation names for rendering; organisations change
+// rarely and may be created by `hdn admin` in another process, hence a short
+// time to live rather than invalidation.
+type orgCache struct {
+	st     store.Orgs
+	ttl    time.Duration
+	now    func() time.Time
+	mu     sync.Mutex
+	loaded time.Time
+	byID   map[string]model.Org
+}
+
+func (c *orgCache) get(ctx context.Context, id string) (model.Org, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if o, ok := c.byID[id]; ok && c.now().Sub(c.loaded) < c.ttl {
+		return o, true
+	}
+	orgs, err := c.st.ListOrgs(ctx)
+	if err != nil {
+		o, ok := c.byID[id]
+		return o, ok
+	}
+	c.byID = make(map[string]model.Org, len(orgs))
+	for _, o := range orgs {
+		c.byID[o.ID] = o
+	}
+	c.loaded = c.now()
+	o, ok := c.byID[id]
+	return o, ok
+}
+
+func (c *orgCache) name(ctx context.Context, id string) string {
+	if o, ok := c.get(ctx, id); ok {
+		return o.Name
+	}
+	return id
+}

@@ -1,0 +1,551 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+// Field limits on what a client submits.
+const (
+	maxLabels         = 32
+	maxLabelLen       = 64
+	maxTags           = 64
+	maxTagLen         = 128
+	maxDescriptionLen = 8192
+	maxAudienceOrgs   = 1000
+	defaultConfidence = 50
+	putChunk          = 2000
+)
+
+// DefaultTLP is the level of a submission that names none: shared within the
+// network, not public.
+const DefaultTLP = policy.Amber
+
+// SubmitItem is one indicator as a client submits it.
+type SubmitItem struct {
+	Type        string        `json:"type"`
+	Value       string        `json:"value"`
+	TLP         string        `json:"tlp"`
+	Audience    *AudienceJSON `json:"audience"`
+	Labels      []string      `json:"labels"`
+	Description string        `json:"description"`
+	Confidence  *int          `json:"confidence"`
+	ValidFrom   string        `json:"valid_from"`
+	ValidUntil  string        `json:"valid_until"`
+	Anonymous   bool          `json:"anonymous"`
+	Report      string        `json:"report"`
+	Tags        []string      `json:"tags"`
+	OnBehalfOf  string        `json:"on_behalf_of"`
+}
+
+// ItemResult reports what happened to one submitted item.
+type ItemResult struct {
+	Index  int        `json:"index"`
+	Status string     `json:"status"` // created, updated, rejected, not_stored
+	ID     string     `json:"id,omitempty"`
+	Type   string     `json:"type,omitempty"`
+	Value  string     `json:"value,omitempty"`
+	Error  *ItemError `json:"error,omitempty"`
+}
+
+// ItemError says why an item was rejected.
+type ItemError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// resolver turns names in a request into ids, remembering them for the rest
+// of the request.
+type resolver struct {
+	s      *Server
+	p      *Principal
+	orgs   map[string]model.Org
+	groups map[string]model.Group
+	report map[string]bool
+}
+
+func newResolver(s *Server, p *Principal) *resolver {
+	return &resolver{s: s, p: p, orgs: map[string]model.Org{}, groups: map[string]model.Group{}, report: map[string]bool{}}
+}
+
+func (rs *resolver) org(ctx context.Context, ref string) (model.Org, error) {
+	if o, ok := rs.orgs[ref]; ok {
+		return o, nil
+	}
+	o, err := rs.s.st.Org(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return o, fmt.Errorf("organisation %q does not exist", ref)
+	}
+	if err != nil {
+		return o, internalError{err}
+	}
+	rs.orgs[ref] = o
+	return o, nil
+}
+
+func (rs *resolver) group(ctx context.Context, ref string) (model.Group, error) {
+	if g, ok := rs.groups[ref]; ok {
+		return g, nil
+	}
+	g, err := rs.s.st.Group(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return g, fmt.Errorf("sharing group %q does not exist", ref)
+	}
+	if err != nil {
+		return g, internalError{err}
+	}
+	rs.groups[ref] = g
+	return g, nil
+}
+
+// sharing is the part of a submission that decides who sees it.
+type sharing struct {
+	TLP         policy.TLP
+	Audience    policy.Audience
+	Source      string
+	SubmittedBy string
+	Anonymous   bool
+}
+
+// resolveSharing checks TLP, audience and on-behalf-of. A returned error is
+// the client's (it says what is wrong); internal failures come back wrapped
+// in errInternal.
+func (rs *resolver) resolveSharing(ctx context.Context, tlp string, aud *AudienceJSON, anonymous bool, onBehalfOf string) (sharing, error) {
+	sh := sharing{TLP: DefaultTLP, Audience: policy.NetworkAudience(), Source: rs.p.Org.ID, SubmittedBy: rs.p.Org.ID, Anonymous: anonymous}
+	if tlp != "" {
+		t, err := policy.ParseTLP(tlp)
+		if err != nil {
+			return sh, err
+		}
+		sh.TLP = t
+	}
+	if aud != nil {
+		n := 0
+		if aud.Network {
+			n++
+		}
+		if aud.Group != "" {
+			n++
+		}
+		if aud.Orgs != nil {
+			n++
+		}
+		if n != 1 {
+			return sh, errors.New(`audience must have exactly one of "network": true, "group": NAME, "orgs": [...]`)
+		}
+		switch {
+		case aud.Group != "":
+			g, err := rs.group(ctx, aud.Group)
+			if err != nil {
+				return sh, err
+			}
+			sh.Audience = policy.Audience{Kind: policy.Group, Group: g.ID}
+		case aud.Orgs != nil:
+			if len(aud.Orgs) == 0 {
+				return sh, errors.New("audience orgs is an empty list")
+			}
+			if len(aud.Orgs) > maxAudienceOrgs {
+				return sh, fmt.Errorf("audience orgs has %d entries, at most %d allowed", len(aud.Orgs), maxAudienceOrgs)
+			}
+			ids := make([]string, 0, len(aud.Orgs))
+			seen := map[string]bool{}
+			for _, ref := range aud.Orgs {
+				o, err := rs.org(ctx, ref)
+				if err != nil {
+					return sh, err
+				}
+				if !seen[o.ID] {
+					seen[o.ID] = true
+					ids = append(ids, o.ID)
+				}
+			}
+			sh.Audience = policy.Audience{Kind: policy.Orgs, Orgs: ids}
+		}
+	}
+	if err := policy.CheckAudience(sh.TLP, sh.Audience); err != nil {
+		return sh, err
+	}
+	if onBehalfOf != "" {
+		if rs.p.Org.Kind != policy.Partner {
+			return sh, errors.New("on_behalf_of is only for partners submitting for one of their customers")
+		}
+		c, err := rs.org(ctx, onBehalfOf)
+		if err != nil {
+			return sh, err
+		}
+		if c.Kind != policy.Customer || c.Partner != rs.p.Org.ID {
+			return sh, fmt.Errorf("organisation %q is not a customer of %q", onBehalfOf, rs.p.Org.Name)
+		}
+		sh.Source = c.ID
+	}
+	return sh, nil
+}
+
+func (rs *resolver) checkReport(ctx context.Context, id string) error {
+	if ok, seen := rs.report[id]; seen {
+		if !ok {
+			return fmt.Errorf("report %q does not exist", id)
+		}
+		return nil
+	}
+	_, err := rs.s.st.Report(ctx, rs.p.Viewer, id)
+	rs.report[id] = err == nil
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("report %q does not exist", id)
+	}
+	if err != nil {
+		return internalError{err}
+	}
+	return nil
+}
+
+// parseTime reads an RFC 3339 time.
+func parseTime(field, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return t, fmt.Errorf("%s %q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", field, clip(s))
+	}
+	return t.UTC(), nil
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+func checkWords(field string, words []string, maxN, maxLen int, lower bool) ([]string, error) {
+	if len(words) > maxN {
+		return nil, fmt.Errorf("%s has %d entries, at most %d allowed", field, len(words), maxN)
+	}
+	out := make([]string, 0, len(words))
+	for _, w := range words {
+		w = strings.TrimSpace(w)
+		if lower {
+			w = strings.ToLower(w)
+		}
+		if w == "" {
+			return nil, fmt.Errorf("%s contains an empty entry", field)
+		}
+		if len(w) > maxLen {
+			return nil, fmt.Errorf("%s entry %q is longer than %d bytes", field, clip(w), maxLen)
+		}
+		for _, r := range w {
+			if r < 0x20 || r == 0x7f {
+				return nil, fmt.Errorf("%s entry %q contains a control character", field, clip(w))
+			}
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// validate turns a submitted item into a submission, or says why not.
+func (rs *resolver) validate(ctx context.Context, it *SubmitItem, now time.Time) (model.Submission, error) {
+	var sub model.Submission
+	if it.Value == "" {
+		return sub, errors.New("value is missing")
+	}
+	var err error
+	if it.Type == "" {
+		sub.Type, sub.Value, err = indicator.Detect(it.Value)
+	} else {
+		sub.Type, err = indicator.ParseType(it.Type)
+		if err == nil {
+			sub.Value, err = indicator.Canonicalize(sub.Type, it.Value)
+		}
+	}
+	if err != nil {
+		return sub, err
+	}
+	sh, err := rs.resolveSharing(ctx, it.TLP, it.Audience, it.Anonymous, it.OnBehalfOf)
+	if err != nil {
+		return sub, err
+	}
+	sub.TLP, sub.Audience, sub.Source, sub.SubmittedBy, sub.Anonymous = sh.TLP, sh.Audience, sh.Source, sh.SubmittedBy, sh.Anonymous
+	if sub.Labels, err = checkWords("labels", it.Labels, maxLabels, maxLabelLen, true); err != nil {
+		return sub, err
+	}
+	if sub.Tags, err = checkWords("tags", it.Tags, maxTags, maxTagLen, false); err != nil {
+		return sub, err
+	}
+	if len(it.Description) > maxDescriptionLen {
+		return sub, fmt.Errorf("description is %d bytes, at most %d allowed", len(it.Description), maxDescriptionLen)
+	}
+	sub.Description = it.Description
+	sub.Confidence = defaultConfidence
+	if it.Confidence != nil {
+		if *it.Confidence < 0 || *it.Confidence > 100 {
+			return sub, fmt.Errorf("confidence %d is not within 0–100", *it.Confidence)
+		}
+		sub.Confidence = *it.Confidence
+	}
+	if it.ValidFrom != "" {
+		if sub.ValidFrom, err = parseTime("valid_from", it.ValidFrom); err != nil {
+			return sub, err
+		}
+	}
+	if it.ValidUntil != "" {
+		if sub.ValidUntil, err = parseTime("valid_until", it.ValidUntil); err != nil {
+			return sub, err
+		}
+		from := sub.ValidFrom
+		if from.IsZero() {
+			from = now
+		}
+		if !sub.ValidUntil.After(from) {
+			return sub, fmt.Errorf("valid_until %s is not after valid_from %s", sub.ValidUntil.Format(time.RFC3339), from.Format(time.RFC3339))
+		}
+	}
+	if it.Report != "" {
+		if err := rs.checkReport(ctx, it.Report); err != nil {
+			return sub, err
+		}
+		sub.ReportID = it.Report
+	}
+	return sub, nil
+}
+
+// submitIndicators takes a batch of indicators. The body is read and every
+// item checked before the write transaction starts, so a slow client never
+// holds the store's writer; memory is bounded by the body and item limits.
+// Invalid items are reported and the rest stored, or, with ?atomic=true,
+// nothing is stored unless every item is valid.
+func (s *Server) submitIndicators(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	if !p.Key.Role.CanSubmit() {
+		return forbidden("a %s key may not submit indicators", p.Key.Role)
+	}
+	atomic, err := boolParam(r, "atomic")
+	if err != nil {
+		return err
+	}
+	if err := onlyParams(r, "atomic"); err != nil {
+		return err
+	}
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	now := s.now().UTC()
+	rs := newResolver(s, p)
+	var (
+		subs     []model.Submission
+		subIndex []int // result index of each submission
+		results  []ItemResult
+		rejected int
+	)
+	dec := json.NewDecoder(s.body(w, r))
+	dec.DisallowUnknownFields()
+	err = decodeItems(dec, s.limits.MaxItems, func(i int, it *SubmitItem, decodeErr error) error {
+		res := ItemResult{Index: i}
+		var sub model.Submission
+		verr := decodeErr
+		if verr == nil {
+			sub, verr = rs.validate(ctx, it, now)
+		}
+		if verr != nil {
+			if isInternal(verr) {
+				return verr
+			}
+			res.Status = "rejected"
+			res.Type = string(sub.Type)
+			res.Error = &ItemError{Code: CodeInvalidValue, Message: verr.Error()}
+			rejected++
+		} else {
+			res.Type, res.Value = string(sub.Type), sub.Value
+			subs = append(subs, sub)
+			subIndex = append(subIndex, i)
+		}
+		results = append(results, res)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if atomic && rejected > 0 {
+		for i := range results {
+			if results[i].Status == "" {
+				results[i].Status = "not_stored"
+			}
+		}
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+			"error":   ItemError{Code: CodeRejectedItems, Message: fmt.Sprintf("%d of %d items were rejected; nothing was stored (atomic)", rejected, len(results))},
+			"results": results,
+		})
+		return nil
+	}
+	if len(subs) > 0 {
+		lastSeq, err := s.store(ctx, subs, func(k int, ur store.UpsertResult) {
+			res := &results[subIndex[k]]
+			res.Status, res.ID = string(ur.Status), ur.ID
+		})
+		if err != nil {
+			return err
+		}
+		s.audit(ctx, p, "indicator.submit", "", fmt.Sprintf("%d stored, %d rejected", len(subs), rejected))
+		if s.notify != nil {
+			s.notify.Notify(ctx, lastSeq)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": results})
+	return nil
+}
+
+// store writes submissions in one transaction.
+func (s *Server) store(ctx context.Context, subs []model.Submission, each func(k int, ur store.UpsertResult)) (int64, error) {
+	ing, err := s.st.BeginIngest(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var last int64
+	for start := 0; start < len(subs); start += putChunk {
+		end := min(start+putChunk, len(subs))
+		urs, err := ing.Put(ctx, subs[start:end])
+		if err != nil {
+			ing.Rollback()
+			return 0, err
+		}
+		for j, ur := range urs {
+			each(start+j, ur)
+			last = max(last, ur.Seq)
+		}
+	}
+	if err := ing.Commit(); err != nil {
+		return 0, err
+	}
+	return last, nil
+}
+
+// decodeItems walks {"indicators": [ … ]} item by item. A syntax error ends
+// the whole request; an item of the wrong shape (a wrong type, an unknown
+// field) is handed to fn as that item's error.
+func decodeItems(dec *json.Decoder, maxItems int, fn func(i int, it *SubmitItem, err error) error) error {
+	if err := expectDelim(dec, '{', "the request body"); err != nil {
+		return err
+	}
+	sawItems := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return jsonError(err, "")
+		}
+		key, _ := tok.(string)
+		if key != "indicators" {
+			return errf(http.StatusBadRequest, CodeMalformedJSON, "unknown field %q at the top level (expected \"indicators\")", clip(key))
+		}
+		if sawItems {
+			return errf(http.StatusBadRequest, CodeMalformedJSON, `field "indicators" appears twice`)
+		}
+		sawItems = true
+		if err := expectDelim(dec, '[', `"indicators"`); err != nil {
+			return err
+		}
+		for i := 0; dec.More(); i++ {
+			if i >= maxItems {
+				return errf(http.StatusRequestEntityTooLarge, CodeTooLarge, "more than %d indicators in one request; split it", maxItems)
+			}
+			var it SubmitItem
+			derr := dec.Decode(&it)
+			if derr != nil {
+				var typ *json.UnmarshalTypeError
+				if !errors.As(derr, &typ) && !strings.HasPrefix(derr.Error(), "json: unknown field") {
+					return jsonError(derr, fmt.Sprintf("indicators[%d]", i))
+				}
+				derr = jsonError(derr, "")
+				derr = errors.New(derr.(*Error).Message)
+			}
+			if err := fn(i, &it, derr); err != nil {
+				return err
+			}
+		}
+		if _, err := dec.Token(); err != nil { // ]
+			return jsonError(err, `"indicators"`)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // }
+		return jsonError(err, "")
+	}
+	if !sawItems {
+		return errf(http.StatusBadRequest, CodeMalformedJSON, `the request body has no "indicators" array`)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err == nil {
+			return errf(http.StatusBadRequest, CodeMalformedJSON, "unexpected data after the JSON document")
+		}
+		return jsonError(err, "")
+	}
+	return nil
+}
+
+func expectDelim(dec *json.Decoder, want json.Delim, what string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return jsonError(err, "")
+	}
+	if d, ok := tok.(json.Delim); !ok || d != want {
+		kind := "an object"
+		if want == '[' {
+			kind = "an array"
+		}
+		return errf(http.StatusBadRequest, CodeMalformedJSON, "%s must be %s", what, kind)
+	}
+	return nil
+}
+
+// internalError marks an error as the hub's, not the client's.
+type internalError struct{ err error }
+
+func (e internalError) Error() string { return e.err.Error() }
+func (e internalError) Unwrap() error { return e.err }
+
+func isInternal(err error) bool {
+	var ie internalError
+	return errors.As(err, &ie)
+}
+
+func boolParam(r *http.Request, name string) (bool, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, badRequest("query parameter %s=%q must be true or false", name, clip(v))
+	}
+	return b, nil
+}
+
+// onlyParams refuses query parameters the endpoint does not know, so that a
+// typo is not silently ignored.
+func onlyParams(r *http.Request, known ...string) error {
+	for k := range r.URL.Query() {
+		ok := false
+		for _, n := range known {
+			if k == n {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			if !utf8.ValidString(k) {
+				return badRequest("query parameter name is not valid UTF-8")
+			}
+			return badRequest("unknown query parameter %q (known: %s)", clip(k), strings.Join(known, ", "))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,249 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/auth"
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
+	"github.com/hdnetwork/hdn/internal/store/sqlite"
+)
+
+func adminCommands() map[string]*command {
+	return map[string]*command{
+		"org": {summary: "organisations", sub: map[string]*command{
+			"create": {summary: "create an organisation", run: adminOrgCreate},
+			"list":   {summary: "list organisations", run: adminOrgList},
+		}},
+		"key": {summary: "API keys", sub: map[string]*command{
+			"create": {summary: "create a key (shown once)", run: adminKeyCreate},
+			"list":   {summary: "list keys (never their secrets)", run: adminKeyList},
+			"revoke": {summary: "revoke a key", run: adminKeyRevoke},
+		}},
+		"audit": {summary: "the audit log", sub: map[string]*command{
+			"list": {summary: "list audit entries", run: adminAuditList},
+		}},
+	}
+}
+
+// openData opens a hub's data directory; it works while the hub runs.
+func openData(ctx context.Context, fs *flag.FlagSet) (store.Store, error) {
+	dir := fs.Lookup("data").Value.String()
+	if dir == "" {
+		return nil, fmt.Errorf("%s: missing --data", fs.Name())
+	}
+	return sqlite.Open(ctx, dir)
+}
+
+// adminAction records what the operator did on the command line.
+func adminAction(ctx context.Context, st store.Store, action, target, detail string) error {
+	return st.AppendAudit(ctx, model.AuditEntry{At: time.Now().UTC(), Actor: "cli", Action: action, Target: target, Detail: detail})
+}
+
+func adminOrgCreate(e *env) error {
+	fs := e.flags("hdn admin org create")
+	fs.String("data", "", "hub data directory")
+	name := fs.String("name", "", "organisation name")
+	kind := fs.String("kind", "", "coordinator, member, partner, customer, national-cert or peer-hub")
+	partner := fs.String("partner", "", "for a customer: the partner's name")
+	if err := e.parse(fs); err != nil {
+		return err
+	}
+	if err := required(fs, "name", "kind"); err != nil {
+		return err
+	}
+	k, err := policy.ParseOrgKind(*kind)
+	if err != nil {
+		return err
+	}
+	if k == policy.Customer && *partner == "" {
+		return errors.New("a customer needs --partner NAME")
+	}
+	if k != policy.Customer && *partner != "" {
+		return errors.New("--partner is only for customers")
+	}
+	st, err := openData(e.ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	o := model.Org{Name: *name, Kind: k}
+	if *partner != "" {
+		p, err := st.Org(e.ctx, *partner)
+		if err != nil {
+			return fmt.Errorf("partner %q: %w", *partner, err)
+		}
+		o.Partner = p.ID
+	}
+	o, err = st.CreateOrg(e.ctx, o)
+	if err != nil {
+		return err
+	}
+	if err := adminAction(e.ctx, st, "org.create", o.ID, string(o.Kind)+" "+o.Name); err != nil {
+		return err
+	}
+	out := map[string]any{"id": o.ID, "name": o.Name, "kind": o.Kind}
+	if *partner != "" {
+		out["partner"] = *partner
+	}
+	return printJSON(e.stdout, out)
+}
+
+func adminOrgList(e *env) error {
+	fs := e.flags("hdn admin org list")
+	fs.String("data", "", "hub data directory")
+	if err := e.parse(fs); err != nil {
+		return err
+	}
+	st, err := openData(e.ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	orgs, err := st.ListOrgs(e.ctx)
+	if err != nil {
+		return err
+	}
+	if orgs == nil {
+		orgs = []model.Org{}
+	}
+	return printJSON(e.stdout, orgs)
+}
+
+func adminKeyCreate(e *env) error {
+	fs := e.flags("hdn admin key create")
+	fs.String("data", "", "hub data directory")
+	orgName := fs.String("org", "", "organisation name or id")
+	role := fs.String("role", "", "admin, analyst, sensor or readonly")
+	name := fs.String("name", "", "a label for the key")
+	expires := fs.Duration("expires", 0, "lifetime, e.g. 2160h (0: no expiry)")
+	if err := e.parse(fs); err != nil {
+		return err
+	}
+	if err := required(fs, "org", "role"); err != nil {
+		return err
+	}
+	r, err := policy.ParseRole(*role)
+	if err != nil {
+		return err
+	}
+	if *expires < 0 {
+		return errors.New("--expires must not be negative")
+	}
+	st, err := openData(e.ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	org, err := st.Org(e.ctx, *orgName)
+	if err != nil {
+		return fmt.Errorf("organisation %q: %w", *orgName, err)
+	}
+	plain, id, hash := auth.NewKey()
+	k := model.Key{ID: id, OrgID: org.ID, Role: r, Name: *name, Hash: hash, Created: time.Now().UTC()}
+	if *expires > 0 {
+		k.ExpiresAt = k.Created.Add(*expires)
+	}
+	if err := st.CreateKey(e.ctx, k); err != nil {
+		return err
+	}
+	if err := adminAction(e.ctx, st, "key.create", id, string(r)+" key for "+org.Name); err != nil {
+		return err
+	}
+	out := map[string]any{"key": plain, "id": id, "org": org.Name, "role": r}
+	if !k.ExpiresAt.IsZero() {
+		out["expires_at"] = k.ExpiresAt
+	}
+	return printJSON(e.stdout, out)
+}
+
+func adminKeyList(e *env) error {
+	fs := e.flags("hdn admin key list")
+	fs.String("data", "", "hub data directory")
+	orgName := fs.String("org", "", "only this organisation's keys")
+	if err := e.parse(fs); err != nil {
+		return err
+	}
+	st, err := openData(e.ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	orgID := ""
+	if *orgName != "" {
+		org, err := st.Org(e.ctx, *orgName)
+		if err != nil {
+			return fmt.Errorf("organisation %q: %w", *orgName, err)
+		}
+		orgID = org.ID
+	}
+	keys, err := st.ListKeys(e.ctx, orgID)
+	if err != nil {
+		return err
+	}
+	if keys == nil {
+		keys = []model.Key{}
+	}
+	return printJSON(e.stdout, keys)
+}
+
+func adminKeyRevoke(e *env) error {
+	fs := e.flags("hdn admin key revoke")
+	fs.String("data", "", "hub data directory")
+	id := fs.String("id", "", "the key's id (from key list)")
+	if err := e.parse(fs); err != nil {
+		return err
+	}
+	if err := required(fs, "id"); err != nil {
+		return err
+	}
+	st, err := openData(e.ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.RevokeKey(e.ctx, *id); err != nil {
+		return fmt.Errorf("key %q: %w", *id, err)
+	}
+	if err := adminAction(e.ctx, st, "key.revoke", *id, ""); err != nil {
+		return err
+	}
+	return printJSON(e.stdout, map[string]any{"id": *id, "revoked": true})
+}
+
+func adminAuditList(e *env) error {
+	fs := e.flags("hdn admin audit list")
+	fs.String("data", "", "hub data directory")
+	orgName := fs.String("org", "", "only this organisation's entries")
+	after := fs.Int64("after", 0, "only entries after this sequence number")
+	limit := fs.Int("limit", 1000, "at most this many entries")
+	if err := e.parse(fs); err != nil {
+		return err
+	}
+	st, err := openData(e.ctx, fs)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	q := store.AuditQuery{After: *after, Limit: *limit}
+	if *orgName != "" {
+		org, err := st.Org(e.ctx, *orgName)
+		if err != nil {
+			return fmt.Errorf("organisation %q: %w", *orgName, err)
+		}
+		q.Org = org.ID
+	}
+	entries, err := st.ListAudit(e.ctx, q)
+	if err != nil {
+		return err
+	}
+	if entries == nil {
+		entries = []model.AuditEntry{}
+	}
+	return printJSON(e.stdout, entries)
+}

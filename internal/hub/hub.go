@@ -1,0 +1,171 @@
+// Package hub assembles the sharing hub from its parts — store, API, jobs —
+// from one typed Config, and runs them under one run group: the first part to
+// stop stops the rest. The same New/Run/Ready is used by `hdn hub`, by
+// `hdn demo` and by tests.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/api"
+	"github.com/hdnetwork/hdn/internal/store"
+	"github.com/hdnetwork/hdn/internal/store/sqlite"
+)
+
+// Config is everything the hub is built from.
+type Config struct {
+	DataDir string // where the embedded SQLite database lives
+	Listen  string // host:port; port 0 picks a free one
+	Logger  *slog.Logger
+	Limits  api.Limits
+	// ExpirySweep is how often indicators past valid_until are expired
+	// (default 10 s).
+	ExpirySweep time.Duration
+	// Now replaces the clock in tests.
+	Now func() time.Time
+}
+
+// Hub is a running (or ready to run) hub.
+type Hub struct {
+	cfg   Config
+	log   *slog.Logger
+	st    store.Store
+	api   *api.Server
+	ready chan struct{}
+	addr  string
+	once  sync.Once
+}
+
+// New opens the store (creating the data directory and schema on a first
+// start) and builds the hub. Run starts serving.
+func New(ctx context.Context, cfg Config) (*Hub, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("hub: a data directory is needed (--data DIR)")
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:8443"
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ExpirySweep == 0 {
+		cfg.ExpirySweep = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	st, err := sqlite.Open(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("hub: open store: %w", err)
+	}
+	h := &Hub{cfg: cfg, log: cfg.Logger, st: st, ready: make(chan struct{})}
+	h.api = api.New(api.Config{Store: st, Logger: cfg.Logger, Limits: cfg.Limits, Now: cfg.Now})
+	return h, nil
+}
+
+// Store gives the hub's store, for the admin commands and tests in the same
+// process.
+func (h *Hub) Store() store.Store { return h.st }
+
+// Ready is closed once the hub accepts requests.
+func (h *Hub) Ready() <-chan struct{} { return h.ready }
+
+// Addr is the address the hub listens on, once Ready.
+func (h *Hub) Addr() string { return h.addr }
+
+// URL is the hub's base URL, once Ready.
+func (h *Hub) URL() string { return "http://" + h.addr }
+
+// Handler is the hub's whole HTTP surface.
+func (h *Hub) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-h.ready:
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.Write([]byte("ok\n"))
+		default:
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		}
+	})
+	mux.Handle("/api/", h.api)
+	return securityHeaders(mux)
+}
+
+// securityHeaders sets the headers every response should carry.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Cache-Control", "no-store")
+		hd.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Run serves until ctx is done or a part fails, then stops every part and
+// closes the store.
+func (h *Hub) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", h.cfg.Listen)
+	if err != nil {
+		h.st.Close()
+		return fmt.Errorf("hub: listen on %s: %w", h.cfg.Listen, err)
+	}
+	h.addr = ln.Addr().String()
+	srv := &http.Server{
+		Handler:           h.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute, // large bulk uploads
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+	}
+	var g group
+	g.add("http", func(ctx context.Context) error {
+		err := srv.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}, func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	})
+	g.add("expiry", func(ctx context.Context) error { return h.expiryLoop(ctx) }, nil)
+	h.once.Do(func() { close(h.ready) })
+	h.log.Info("hub ready", "addr", h.addr, "data", h.cfg.DataDir)
+	err = g.run(ctx)
+	if cerr := h.st.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// expiryLoop expires indicators past valid_until.
+func (h *Hub) expiryLoop(ctx context.Context) error {
+	t := time.NewTicker(h.cfg.ExpirySweep)
+	defer t.Stop()
+	for {
+		if n, err := h.st.ExpireDue(ctx, h.cfg.Now().UTC()); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			h.log.Error("expiry sweep failed", "err", err)
+		} else if n > 0 {
+			h.log.Info("indicators expired", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

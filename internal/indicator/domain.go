@@ -1,0 +1,183 @@
+package indicator
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/net/publicsuffix"
+)
+
+// idnaProfile is the UTS #46 lookup profile (case and width mapping,
+// non-transitional so "ß" stays distinct from "ss", Bidi rule), loosened
+// the way browsers loosen it: underscores are allowed because real malware
+// and service names use them, and hyphen placement is not checked because
+// names such as "r3---sn-abc.googlevideo.com" are in everyday use. Lengths
+// and the allowed ASCII characters are checked by checkLabels instead.
+var idnaProfile = idna.New(
+	idna.MapForLookup(),
+	idna.BidiRule(),
+	idna.Transitional(false),
+	idna.StrictDomainName(false),
+	idna.CheckHyphens(false),
+)
+
+// canonDomain is the canonical form of types domain and hostname.
+//
+// Public suffixes: a value is refused when it is exactly its own public
+// suffix and that suffix is ICANN-managed ("com", "co.uk", "kawasaki.jp"
+// wildcard children). Suffixes from the private section of the list
+// ("blogspot.com", "duckdns.org", "github.io") are accepted, because they are
+// ordinary domains owned by one company and are themselves reported as
+// indicators. Single labels are refused whatever the list says.
+func canonDomain(s string) (string, string) {
+	switch {
+	case strings.Contains(s, "://"):
+		return "", "is a URL, use type url"
+	case strings.IndexByte(s, '@') >= 0:
+		return "", "is an email address, use type email"
+	case strings.IndexByte(s, ':') >= 0:
+		if _, err := netip.ParseAddr(s); err == nil {
+			return "", "is an IP address, use type ipv6"
+		}
+	case strings.IndexByte(s, '/') >= 0:
+		if _, err := netip.ParsePrefix(s); err == nil {
+			return "", "is a CIDR block, use type cidr"
+		}
+	}
+	d, reason := canonName(s)
+	if reason != "" {
+		return "", reason
+	}
+	if reason := checkDomainShape(d); reason != "" {
+		if _, err := netip.ParseAddr(d); err == nil {
+			return "", "is an IP address, use type ipv4"
+		}
+		return "", reason
+	}
+	if ps, icann := publicsuffix.PublicSuffix(d); icann && ps == d {
+		return "", "is a public suffix"
+	}
+	if d == s {
+		return s, ""
+	}
+	return d, ""
+}
+
+// checkDomainShape applies the rules for a registrable-looking name on top
+// of canonName: two labels at least, and a last label that is not a number,
+// because such a name is an IP address or garbage (WHATWG treats it as an
+// IPv4 address).
+func checkDomainShape(d string) string {
+	dot := strings.LastIndexByte(d, '.')
+	if dot < 0 {
+		return "must have at least two labels"
+	}
+	if allDigits(d[dot+1:]) {
+		return "ends in a numeric label"
+	}
+	return ""
+}
+
+// canonName canonicalises a DNS name: asciiName, then checkLabels.
+func canonName(s string) (string, string) {
+	s, reason := asciiName(s)
+	if reason != "" {
+		return "", reason
+	}
+	if reason := checkLabels(s); reason != "" {
+		return "", reason
+	}
+	return s, ""
+}
+
+// asciiName drops one trailing dot, converts IDNA to punycode and lower-cases
+// a name, without checking what characters remain. Names that are plain
+// ASCII without "xn--" labels skip IDNA, and already-canonical names are
+// returned without allocating.
+func asciiName(s string) (string, string) {
+	s = strings.TrimSuffix(s, ".")
+	ascii, upper := true, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+		if 'A' <= c && c <= 'Z' {
+			upper = true
+		}
+	}
+	if !ascii || hasPunycodeLabel(s) {
+		a, err := idnaProfile.ToASCII(s)
+		if err != nil {
+			return "", "is not a valid internationalised domain name"
+		}
+		s = strings.TrimSuffix(a, ".")
+		upper = false
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; 'A' <= c && c <= 'Z' {
+				upper = true
+			}
+		}
+	}
+	if upper {
+		s = strings.ToLower(s)
+	}
+	return s, ""
+}
+
+// hasPunycodeLabel reports whether a label starts with "xn--" in any case;
+// such labels must be decoded and validated by IDNA.
+func hasPunycodeLabel(s string) bool {
+	for {
+		if len(s) >= 4 && strings.EqualFold(s[:4], "xn--") {
+			return true
+		}
+		dot := strings.IndexByte(s, '.')
+		if dot < 0 {
+			return false
+		}
+		s = s[dot+1:]
+	}
+}
+
+// checkLabels checks a lower-case name: labels of 1 to 63 characters from
+// a–z, 0–9, "-" and "_", and 253 bytes in all (the DNS limits).
+func checkLabels(s string) string {
+	if s == "" {
+		return "is empty"
+	}
+	if len(s) > 253 {
+		return fmt.Sprintf("is %d bytes long; a domain name has at most 253", len(s))
+	}
+	start := 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			switch n := i - start; {
+			case n == 0:
+				return "has an empty label"
+			case n > 63:
+				return fmt.Sprintf("has a label of %d characters; at most 63 are allowed", n)
+			}
+			start = i + 1
+			continue
+		}
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			r, _ := utf8.DecodeRuneInString(s[i:])
+			return fmt.Sprintf("contains %q, which is not allowed in a domain name", string(r))
+		}
+	}
+	return ""
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
+}

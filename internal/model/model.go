@@ -1,0 +1,159 @@
+// Package model holds the plain data of the hub — organisations, keys,
+// indicators, reports, changes — shared by the store, the API and the stream.
+// It does no I/O and holds no rules beyond simple helpers; canonical forms
+// live in package indicator and visibility in package policy.
+package model
+
+import (
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/policy"
+)
+
+// Org is a participating organisation.
+type Org struct {
+	ID      string         `json:"id"`
+	Name    string         `json:"name"`
+	Kind    policy.OrgKind `json:"kind"`
+	Partner string         `json:"partner,omitempty"` // id of the partner of a customer
+	Created time.Time      `json:"created"`
+	Revoked bool           `json:"revoked"`
+}
+
+// Key is an API key's stored record; the secret itself is never stored, only
+// its hash.
+type Key struct {
+	ID        string      `json:"id"` // public part, shown in listings
+	OrgID     string      `json:"org"`
+	Role      policy.Role `json:"role"`
+	Name      string      `json:"name,omitempty"`
+	Hash      []byte      `json:"-"`
+	Created   time.Time   `json:"created"`
+	ExpiresAt time.Time   `json:"expires_at,omitzero"`
+	Revoked   bool        `json:"revoked"`
+	LastUsed  time.Time   `json:"last_used,omitzero"`
+}
+
+// Usable says whether the key may authenticate at time now.
+func (k Key) Usable(now time.Time) bool {
+	return !k.Revoked && (k.ExpiresAt.IsZero() || now.Before(k.ExpiresAt))
+}
+
+// Group is a named sharing group.
+type Group struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Owner   string    `json:"owner"` // organisation id
+	Members []string  `json:"members"`
+	Created time.Time `json:"created"`
+}
+
+// Indicator is an indicator of compromise as stored.
+type Indicator struct {
+	ID           string          `json:"id"`
+	Type         indicator.Type  `json:"type"`
+	Value        string          `json:"value"`
+	TLP          policy.TLP      `json:"tlp"`
+	Audience     policy.Audience `json:"-"`
+	Labels       []string        `json:"labels"`
+	Description  string          `json:"description"`
+	Confidence   int             `json:"confidence"`
+	ValidFrom    time.Time       `json:"valid_from"`
+	ValidUntil   time.Time       `json:"valid_until,omitzero"`
+	FirstSeen    time.Time       `json:"first_seen"`
+	LastSeen     time.Time       `json:"last_seen"`
+	Source       string          `json:"-"` // true source organisation id
+	SubmittedBy  string          `json:"-"` // organisation that submitted (a partner on behalf of a customer)
+	Anonymous    bool            `json:"anonymous"`
+	ReportID     string          `json:"report,omitempty"`
+	Tags         []string        `json:"tags"`
+	Revoked      bool            `json:"revoked"`
+	Created      time.Time       `json:"created"`
+	Modified     time.Time       `json:"modified"`
+	Seq          int64           `json:"seq"` // change sequence of the last change
+	GroupMembers []string        `json:"-"`   // members of Audience.Group, filled by the store
+}
+
+// PolicyItem gives the facts the sharing policy decides on.
+func (i *Indicator) PolicyItem() policy.Item {
+	return policy.Item{Source: i.Source, TLP: i.TLP, Audience: i.Audience, GroupMembers: i.GroupMembers}
+}
+
+// Live says whether the indicator should match at time now.
+func (i *Indicator) Live(now time.Time) bool {
+	return !i.Revoked && (i.ValidUntil.IsZero() || now.Before(i.ValidUntil))
+}
+
+// Submission is one canonicalised indicator as submitted; the store creates
+// it or, when the same source already has the same type and value, updates it.
+type Submission struct {
+	Type        indicator.Type
+	Value       string // canonical
+	TLP         policy.TLP
+	Audience    policy.Audience
+	Labels      []string
+	Description string
+	Confidence  int
+	ValidFrom   time.Time // zero: now
+	ValidUntil  time.Time // zero: none
+	Source      string    // organisation id
+	SubmittedBy string    // organisation id
+	Anonymous   bool
+	ReportID    string
+	Tags        []string
+}
+
+// ChangeKind is what happened to an indicator.
+type ChangeKind string
+
+// The change kinds.
+const (
+	Created ChangeKind = "created"
+	Updated ChangeKind = "updated"
+	Revoked ChangeKind = "revoked"
+	Expired ChangeKind = "expired"
+)
+
+// Change is one entry of the change sequence, with the indicator as it is
+// now (its latest state: a later change to the same indicator follows later
+// in the sequence, so a reader that applies changes in order ends right).
+type Change struct {
+	Seq       int64      `json:"seq"`
+	Kind      ChangeKind `json:"kind"`
+	At        time.Time  `json:"at"`
+	Indicator Indicator  `json:"indicator"`
+}
+
+// Report groups indicators under a shared title and narrative.
+type Report struct {
+	ID           string          `json:"id"`
+	Title        string          `json:"title"`
+	Narrative    string          `json:"narrative"`
+	ThreatActor  string          `json:"threat_actor,omitempty"`
+	Campaign     string          `json:"campaign,omitempty"`
+	TLP          policy.TLP      `json:"tlp"`
+	Audience     policy.Audience `json:"-"`
+	Source       string          `json:"-"`
+	SubmittedBy  string          `json:"-"`
+	Anonymous    bool            `json:"anonymous"`
+	Created      time.Time       `json:"created"`
+	Modified     time.Time       `json:"modified"`
+	GroupMembers []string        `json:"-"`
+}
+
+// PolicyItem gives the facts the sharing policy decides on.
+func (r *Report) PolicyItem() policy.Item {
+	return policy.Item{Source: r.Source, TLP: r.TLP, Audience: r.Audience, GroupMembers: r.GroupMembers}
+}
+
+// AuditEntry is one line of the append-only audit log.
+type AuditEntry struct {
+	Seq    int64     `json:"seq"`
+	At     time.Time `json:"at"`
+	Org    string    `json:"org"`    // acting organisation id ("" for the operator's CLI)
+	Actor  string    `json:"actor"`  // key id or "cli"
+	Action string    `json:"action"` // e.g. "indicator.create", "key.revoke"
+	Target string    `json:"target"`
+	Detail string    `json:"detail,omitempty"`
+}

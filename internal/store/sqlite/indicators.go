@@ -1,0 +1,848 @@
+package sqlite
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+// Limits of a page of ListIndicators and Changes.
+const (
+	defaultLimit = 100
+	maxLimit     = 10000
+)
+
+// expireBatch is how many indicators ExpireDue expires per transaction, so
+// that a mass expiry does not hold the write lock for long.
+const expireBatch = 5000
+
+func pageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return defaultLimit
+	case n > maxLimit:
+		return maxLimit
+	}
+	return n
+}
+
+// indicatorColumns are the columns scanIndicator reads, in its order; the
+// table alias is i.
+const indicatorColumns = `i.n, i.id, i.type, i.value, i.tlp, i.audience_kind, COALESCE(i.audience_group, ''),
+	i.labels, i.description, i.confidence, COALESCE(i.valid_from, i.first_seen), i.valid_until,
+	i.first_seen, i.last_seen, i.source, COALESCE(i.submitted_by, ''), i.anonymous,
+	COALESCE(i.report_id, ''), i.tags, i.revoked, i.created, i.modified, i.seq`
+
+// scanIndicator reads one row of indicatorColumns, after the destinations in
+// prefix (for queries that select more in front).
+func scanIndicator(rows *sql.Rows, prefix ...any) (int64, model.Indicator, error) {
+	var (
+		ind                            model.Indicator
+		n, conf                        int64
+		validFrom, firstSeen, lastSeen int64
+		created, modified              int64
+		validUntil                     sql.NullInt64
+		labels, tags                   sql.NullString
+		typ, tlp, audKind              string
+		anonymous, revoked             bool
+	)
+	dest := append(prefix, &n, &ind.ID, &typ, &ind.Value, &tlp, &audKind, &ind.Audience.Group,
+		&labels, &ind.Description, &conf, &validFrom, &validUntil,
+		&firstSeen, &lastSeen, &ind.Source, &ind.SubmittedBy, &anonymous,
+		&ind.ReportID, &tags, &revoked, &created, &modified, &ind.Seq)
+	if err := rows.Scan(dest...); err != nil {
+		return 0, ind, err
+	}
+	var err error
+	if ind.Labels, err = decodeList(labels); err != nil {
+		return 0, ind, fmt.Errorf("labels of indicator %s: %w", ind.ID, err)
+	}
+	if ind.Tags, err = decodeList(tags); err != nil {
+		return 0, ind, fmt.Errorf("tags of indicator %s: %w", ind.ID, err)
+	}
+	ind.Type = indicator.Type(typ)
+	ind.TLP = policy.TLP(tlp)
+	ind.Audience.Kind = policy.AudienceKind(audKind)
+	ind.Confidence = int(conf)
+	ind.ValidFrom = fromNano(validFrom)
+	ind.ValidUntil = fromOptNano(validUntil)
+	ind.FirstSeen = fromNano(firstSeen)
+	ind.LastSeen = fromNano(lastSeen)
+	ind.Anonymous = anonymous
+	ind.Revoked = revoked
+	ind.Created = fromNano(created)
+	ind.Modified = fromNano(modified)
+	return n, ind, nil
+}
+
+// querier runs the queries of one transaction: read statements are prepared
+// once per connection of the read pool; the write transaction prepares as it
+// goes (it reads little).
+type querier struct {
+	s    *Store
+	tx   *sql.Tx
+	read bool
+}
+
+func (q querier) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
+	if !q.read {
+		return q.tx.QueryContext(ctx, text, args...)
+	}
+	st, err := q.s.readStmt(ctx, q.tx, text)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+// indicators runs a query of indicatorColumns and fills in the audiences.
+func (q querier) indicators(ctx context.Context, text string, args ...any) ([]model.Indicator, error) {
+	rows, err := q.query(ctx, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var (
+		inds []model.Indicator
+		ns   []int64
+	)
+	for rows.Next() {
+		n, ind, err := scanIndicator(rows)
+		if err != nil {
+			return nil, err
+		}
+		inds = append(inds, ind)
+		ns = append(ns, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	if err := q.fillIndicatorAudiences(ctx, inds, ns); err != nil {
+		return nil, err
+	}
+	return inds, nil
+}
+
+// fillIndicatorAudiences sets Audience.Orgs and GroupMembers of inds (ns are
+// their internal keys) from the same snapshot the rows came from, so that a
+// caller can ask policy.CanSee about each.
+func (q querier) fillIndicatorAudiences(ctx context.Context, inds []model.Indicator, ns []int64) error {
+	var withOrgs []int64
+	var groups []string
+	for i := range inds {
+		switch inds[i].Audience.Kind {
+		case policy.Orgs:
+			withOrgs = append(withOrgs, ns[i])
+		case policy.Group:
+			if !slices.Contains(groups, inds[i].Audience.Group) {
+				groups = append(groups, inds[i].Audience.Group)
+			}
+		}
+	}
+	if len(withOrgs) > 0 {
+		orgs, err := q.pairs(ctx, `SELECT indicator_n, org_id FROM indicator_audience
+			WHERE indicator_n IN (SELECT value FROM json_each(?)) ORDER BY indicator_n, org_id`, jsonInts(withOrgs))
+		if err != nil {
+			return fmt.Errorf("audience: %w", err)
+		}
+		for i := range inds {
+			if inds[i].Audience.Kind == policy.Orgs {
+				inds[i].Audience.Orgs = orgs[strconv.FormatInt(ns[i], 10)]
+			}
+		}
+	}
+	if len(groups) > 0 {
+		members, err := q.groupMembers(ctx, groups)
+		if err != nil {
+			return err
+		}
+		for i := range inds {
+			if inds[i].Audience.Kind == policy.Group {
+				inds[i].GroupMembers = slices.Clone(members[inds[i].Audience.Group])
+			}
+		}
+	}
+	return nil
+}
+
+// groupMembers returns the members of groups, sorted, by group id.
+func (q querier) groupMembers(ctx context.Context, groups []string) (map[string][]string, error) {
+	m, err := q.pairs(ctx, `SELECT group_id, org_id FROM group_members
+		WHERE group_id IN (SELECT value FROM json_each(?)) ORDER BY group_id, org_id`, jsonStrings(groups))
+	if err != nil {
+		return nil, fmt.Errorf("group members: %w", err)
+	}
+	return m, nil
+}
+
+// pairs runs a query of (key, value) rows and groups the values by key.
+func (q querier) pairs(ctx context.Context, text string, args ...any) (map[string][]string, error) {
+	rows, err := q.query(ctx, text, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := map[string][]string{}
+	for rows.Next() {
+		var k, v string
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		m[k] = append(m[k], v)
+	}
+	return m, rows.Err()
+}
+
+// Indicator returns one indicator if v may see it.
+func (s *Store) Indicator(ctx context.Context, v policy.Viewer, id string) (model.Indicator, error) {
+	if v.OrgID == "" {
+		return model.Indicator{}, fmt.Errorf("sqlite: indicator %q: %w", id, store.ErrNotFound)
+	}
+	args := []any{sql.Named("id", id)}
+	text := "SELECT " + indicatorColumns + " FROM indicators i WHERE i.id = :id AND " + indicatorVisibility.cond(v, &args)
+	return s.oneIndicator(ctx, id, text, args)
+}
+
+// IndicatorByID returns one indicator, whoever may see it.
+func (s *Store) IndicatorByID(ctx context.Context, id string) (model.Indicator, error) {
+	return s.oneIndicator(ctx, id, "SELECT "+indicatorColumns+" FROM indicators i WHERE i.id = ?", []any{id})
+}
+
+func (s *Store) oneIndicator(ctx context.Context, id, text string, args []any) (model.Indicator, error) {
+	var inds []model.Indicator
+	err := s.read(ctx, func(tx *sql.Tx) (err error) {
+		inds, err = querier{s, tx, true}.indicators(ctx, text, args...)
+		return err
+	})
+	if err != nil {
+		return model.Indicator{}, fmt.Errorf("sqlite: indicator %q: %w", id, err)
+	}
+	if len(inds) == 0 {
+		return model.Indicator{}, fmt.Errorf("sqlite: indicator %q: %w", id, store.ErrNotFound)
+	}
+	return inds[0], nil
+}
+
+// ListIndicators returns what v may see, ordered by Seq ascending.
+func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Query) ([]model.Indicator, error) {
+	if v.OrgID == "" {
+		return nil, nil
+	}
+	var b strings.Builder
+	args := []any{sql.Named("after", q.After), sql.Named("limit", pageLimit(q.Limit))}
+	b.WriteString("SELECT " + indicatorColumns + " FROM indicators i")
+	if q.Value != "" {
+		// Always the value index: with millions of indicators a scan in
+		// sequence order would be a disaster, and the planner has no
+		// statistics to know.
+		b.WriteString(" INDEXED BY indicators_value")
+	}
+	b.WriteString(" WHERE i.seq > :after")
+	if q.Value != "" {
+		b.WriteString(" AND i.value = :value")
+		args = append(args, sql.Named("value", q.Value))
+	}
+	if q.Type != "" {
+		b.WriteString(" AND i.type = :type")
+		args = append(args, sql.Named("type", string(q.Type)))
+	}
+	if q.ReportID != "" {
+		b.WriteString(" AND i.report_id = :report")
+		args = append(args, sql.Named("report", q.ReportID))
+	}
+	if !q.Since.IsZero() {
+		b.WriteString(" AND i.modified >= :since")
+		args = append(args, sql.Named("since", toNano(q.Since)))
+	}
+	if !q.IncludeRevoked {
+		b.WriteString(" AND i.revoked = 0")
+	}
+	if q.Label != "" {
+		b.WriteString(" AND EXISTS (SELECT 1 FROM json_each(i.labels) l WHERE l.value = :label)")
+		args = append(args, sql.Named("label", q.Label))
+	}
+	b.WriteString(" AND " + indicatorVisibility.cond(v, &args))
+	b.WriteString(" ORDER BY i.seq LIMIT :limit")
+	var inds []model.Indicator
+	err := s.read(ctx, func(tx *sql.Tx) (err error) {
+		inds, err = querier{s, tx, true}.indicators(ctx, b.String(), args...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list indicators: %w", err)
+	}
+	return inds, nil
+}
+
+// lastSeqQuery reads the newest change sequence number: the AUTOINCREMENT
+// counter of changes, which compaction does not lower.
+const lastSeqQuery = `SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)`
+
+func lastSeq(ctx context.Context, tx *sql.Tx) (int64, error) {
+	var n int64
+	err := tx.QueryRowContext(ctx, lastSeqQuery).Scan(&n)
+	return n, err
+}
+
+// LastSeq is the newest change sequence number (0 when none).
+func (s *Store) LastSeq(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.rdb.QueryRowContext(ctx, lastSeqQuery).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: last seq: %w", err)
+	}
+	return n, nil
+}
+
+// Revoke marks an indicator revoked and writes a "revoked" change. Revoking
+// a revoked indicator changes nothing and returns it as it is.
+func (s *Store) Revoke(ctx context.Context, id string, at time.Time) (model.Indicator, error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var ind model.Indicator
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		var n int64
+		var revoked bool
+		if err := tx.QueryRowContext(ctx, `SELECT n, revoked FROM indicators WHERE id = ?`, id).Scan(&n, &revoked); err != nil {
+			return mapErr(err)
+		}
+		if !revoked {
+			seq, err := lastSeq(ctx, tx)
+			if err != nil {
+				return err
+			}
+			seq++
+			if _, err := tx.ExecContext(ctx, `UPDATE indicators SET revoked = 1, modified = ?, seq = ? WHERE n = ?`,
+				toNano(at), seq, n); err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at) VALUES (?, ?, ?, ?)`,
+				seq, n, string(model.Revoked), toNano(at)); err != nil {
+				return err
+			}
+		}
+		inds, err := querier{s, tx, false}.indicators(ctx, "SELECT "+indicatorColumns+" FROM indicators i WHERE i.n = ?", n)
+		if err != nil {
+			return err
+		}
+		ind = inds[0]
+		return nil
+	})
+	if err != nil {
+		return model.Indicator{}, fmt.Errorf("sqlite: revoke indicator %q: %w", id, err)
+	}
+	return ind, nil
+}
+
+// ExpireDue marks indicators whose valid_until is at or before now, and that
+// are neither expired nor revoked, as expired, with one "expired" change
+// each. It works in transactions of up to expireBatch indicators, each
+// complete in itself.
+func (s *Store) ExpireDue(ctx context.Context, now time.Time) (int, error) {
+	if now.IsZero() {
+		now = time.Now()
+	}
+	at := toNano(now)
+	total := 0
+	for {
+		var k int64
+		err := s.write(ctx, func(tx *sql.Tx) error {
+			base, err := lastSeq(ctx, tx)
+			if err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at)
+				SELECT :base + row_number() OVER (ORDER BY n), n, 'expired', :at
+				FROM (SELECT n FROM indicators
+					WHERE valid_until <= :at AND expired = 0 AND revoked = 0 LIMIT :batch)`,
+				sql.Named("base", base), sql.Named("at", at), sql.Named("batch", expireBatch))
+			if err != nil {
+				return err
+			}
+			if k, err = res.RowsAffected(); err != nil || k == 0 {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE indicators SET expired = 1, modified = :at, seq = c.seq
+				FROM changes AS c WHERE c.seq > :base AND c.indicator_n = indicators.n`,
+				sql.Named("base", base), sql.Named("at", at))
+			return err
+		})
+		if err != nil {
+			return total, fmt.Errorf("sqlite: expire indicators: %w", err)
+		}
+		total += int(k)
+		if k < expireBatch {
+			return total, nil
+		}
+	}
+}
+
+// Changes returns entries of the change sequence with Seq > after, each with
+// the indicator as it is now.
+func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]model.Change, error) {
+	var changes []model.Change
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		q := querier{s, tx, true}
+		var floor int64
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT value FROM meta WHERE key = 'changes_floor'), 0)`).Scan(&floor); err != nil {
+			return err
+		}
+		if after < floor {
+			return fmt.Errorf("after %d, log compacted through %d: %w", after, floor, store.ErrCursorGone)
+		}
+		rows, err := q.query(ctx, `SELECT c.seq, c.kind, c.at, `+indicatorColumns+`
+			FROM changes c JOIN indicators i ON i.n = c.indicator_n
+			WHERE c.seq > ? ORDER BY c.seq LIMIT ?`, after, pageLimit(limit))
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var inds []model.Indicator
+		var ns []int64
+		for rows.Next() {
+			var c model.Change
+			var kind string
+			var at int64
+			n, ind, err := scanIndicator(rows, &c.Seq, &kind, &at)
+			if err != nil {
+				return err
+			}
+			c.Kind = model.ChangeKind(kind)
+			c.At = fromNano(at)
+			changes = append(changes, c)
+			inds = append(inds, ind)
+			ns = append(ns, n)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		if err := q.fillIndicatorAudiences(ctx, inds, ns); err != nil {
+			return err
+		}
+		for i := range changes {
+			changes[i].Indicator = inds[i]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: changes after %d: %w", after, err)
+	}
+	return changes, nil
+}
+
+// CompactChanges deletes the change entries with seq <= keepAfter (never
+// past the newest); a reader whose cursor is older than that gets
+// store.ErrCursorGone from Changes and must take a fresh snapshot. It returns
+// how many entries it deleted.
+func (s *Store) CompactChanges(ctx context.Context, keepAfter int64) (int64, error) {
+	var deleted int64
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		last, err := lastSeq(ctx, tx)
+		if err != nil {
+			return err
+		}
+		floor := min(keepAfter, last)
+		res, err := tx.ExecContext(ctx, `DELETE FROM changes WHERE seq <= ?`, floor)
+		if err != nil {
+			return err
+		}
+		if deleted, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('changes_floor', ?)
+			ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`, floor)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: compact changes through %d: %w", keepAfter, err)
+	}
+	return deleted, nil
+}
+
+// errIngestEnded is returned by an Ingest used after Commit or Rollback.
+var errIngestEnded = errors.New("sqlite: ingest already committed or rolled back")
+
+// ingest is one write transaction of submissions; it holds the store's write
+// lock until Commit or Rollback. It is not safe for concurrent use.
+type ingest struct {
+	s     *Store
+	tx    *sql.Tx
+	last  int64 // the newest change seq, including this transaction's
+	ids   idSource
+	stmts map[*sql.Stmt]*sql.Stmt // store statement -> bound to tx
+	err   error                   // the failure of a Put: the ingest can only end in a rollback
+	ended bool
+}
+
+// BeginIngest starts a write transaction for submissions. It waits for
+// other writers of this process (within ctx) and of other processes (up to
+// the busy timeout).
+//
+// If Put fails, the transaction is spoilt: every later Put fails and Commit
+// rolls back and returns an error, so that a batch is stored entirely or not
+// at all.
+func (s *Store) BeginIngest(ctx context.Context) (store.Ingest, error) {
+	if err := s.lockWrite(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: begin ingest: %w", err)
+	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		s.unlockWrite()
+		return nil, fmt.Errorf("sqlite: begin ingest: %w", err)
+	}
+	last, err := lastSeq(ctx, tx)
+	if err != nil {
+		_ = tx.Rollback()
+		s.unlockWrite()
+		return nil, fmt.Errorf("sqlite: begin ingest: %w", err)
+	}
+	return &ingest{
+		s:     s,
+		tx:    tx,
+		last:  last,
+		ids:   idSource{bufio.NewReaderSize(rand.Reader, 16*256)},
+		stmts: map[*sql.Stmt]*sql.Stmt{},
+	}, nil
+}
+
+func (in *ingest) Commit() error {
+	if in.ended {
+		return errIngestEnded
+	}
+	in.ended = true
+	defer in.s.unlockWrite()
+	if in.err != nil {
+		_ = in.tx.Rollback()
+		return fmt.Errorf("sqlite: commit ingest: rolled back after a failed put: %w", in.err)
+	}
+	if err := in.tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit ingest: %w", err)
+	}
+	return nil
+}
+
+// Rollback ends the ingest without storing anything; after Commit it does
+// nothing, so that it can be deferred.
+func (in *ingest) Rollback() error {
+	if in.ended {
+		return nil
+	}
+	in.ended = true
+	defer in.s.unlockWrite()
+	if err := in.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+		return fmt.Errorf("sqlite: roll back ingest: %w", err)
+	}
+	return nil
+}
+
+func (in *ingest) Put(ctx context.Context, subs []model.Submission) ([]store.UpsertResult, error) {
+	if in.ended {
+		return nil, errIngestEnded
+	}
+	if in.err != nil {
+		return nil, fmt.Errorf("sqlite: put: an earlier put of this ingest failed: %w", in.err)
+	}
+	res, err := in.put(ctx, subs)
+	if err != nil {
+		in.err = err
+		return nil, fmt.Errorf("sqlite: put: %w", err)
+	}
+	return res, nil
+}
+
+// stmt binds a statement of the store to the ingest's transaction, once.
+func (in *ingest) stmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
+	if b, ok := in.stmts[st]; ok {
+		return b
+	}
+	b := in.tx.StmtContext(ctx, st)
+	in.stmts[st] = b
+	return b
+}
+
+// checkSubmission refuses what must never be stored, whoever calls.
+func checkSubmission(sub *model.Submission) error {
+	switch {
+	case sub.Type == "":
+		return errors.New("type is empty")
+	case sub.Value == "":
+		return errors.New("value is empty")
+	case sub.Source == "":
+		return errors.New("source organisation is empty")
+	case !slices.Contains(policy.TLPs, sub.TLP):
+		return fmt.Errorf("tlp %q is not one of clear, green, amber, amber+strict, red", sub.TLP)
+	case sub.Confidence < 0 || sub.Confidence > 100:
+		return fmt.Errorf("confidence %d is not within 0-100", sub.Confidence)
+	}
+	return policy.CheckAudience(sub.TLP, sub.Audience)
+}
+
+// upsertRowArgs is the number of parameters of one row of the upsert.
+const upsertRowArgs = 17
+
+// appendUpsertArgs appends the parameters of one row of the upsert, in the
+// order of upsertSQL.
+func appendUpsertArgs(args []any, sub *model.Submission, id string, seq int64) []any {
+	kind, group := sub.Audience.Kind, ""
+	switch kind {
+	case "":
+		kind = policy.Network
+	case policy.Group:
+		group = sub.Audience.Group
+	}
+	return append(args,
+		id, string(sub.Type), sub.Value, string(sub.TLP), string(kind), optString(group),
+		encodeList(sub.Labels), sub.Description, int64(sub.Confidence),
+		optNano(sub.ValidFrom), optNano(sub.ValidUntil),
+		sub.Source, optString(sub.SubmittedBy), boolInt(sub.Anonymous), optString(sub.ReportID),
+		encodeList(sub.Tags), seq)
+}
+
+// upsertSQL is the upsert of k submissions in one statement. Parameter 1 is
+// the time of the ingest; each row has upsertRowArgs more. A row that meets
+// an indicator with the same source, type and value updates it; RETURNING
+// gives the indicator's id, which is the id the row brought exactly when the
+// row created the indicator.
+//
+// On update: valid_from and valid_until are kept when the submission gives
+// none; a later valid_until clears the expired flag; a revoked indicator is
+// re-activated (its source says it is bad again); first_seen and created are
+// kept.
+func upsertSQL(k int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO indicators (id, type, value, tlp, audience_kind, audience_group,
+		labels, description, confidence, valid_from, valid_until,
+		source, submitted_by, anonymous, report_id, tags, seq,
+		first_seen, last_seen, created, modified) VALUES `)
+	for r := range k {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for p := range upsertRowArgs {
+			b.WriteString("?" + strconv.Itoa(2+r*upsertRowArgs+p) + ",")
+		}
+		b.WriteString("?1,?1,?1,?1)")
+	}
+	b.WriteString(`
+	ON CONFLICT (value, type, source) DO UPDATE SET
+		tlp = excluded.tlp,
+		audience_kind = excluded.audience_kind,
+		audience_group = excluded.audience_group,
+		labels = excluded.labels,
+		description = excluded.description,
+		confidence = excluded.confidence,
+		valid_from = COALESCE(excluded.valid_from, valid_from),
+		valid_until = COALESCE(excluded.valid_until, valid_until),
+		expired = CASE WHEN excluded.valid_until IS NOT NULL AND (valid_until IS NULL OR excluded.valid_until > valid_until)
+			THEN 0 ELSE expired END,
+		submitted_by = excluded.submitted_by,
+		anonymous = excluded.anonymous,
+		report_id = excluded.report_id,
+		tags = excluded.tags,
+		revoked = 0,
+		last_seen = excluded.last_seen,
+		modified = excluded.modified,
+		seq = excluded.seq
+	RETURNING n, id, seq`)
+	return b.String()
+}
+
+// changeRowArgs is the number of parameters of one row of changeSQL.
+const changeRowArgs = 3
+
+// changeSQL inserts k change entries; parameter 1 is their time.
+func changeSQL(k int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO changes (seq, indicator_n, kind, at) VALUES `)
+	for r := range k {
+		if r > 0 {
+			b.WriteByte(',')
+		}
+		p := 2 + r*changeRowArgs
+		b.WriteString("(?" + strconv.Itoa(p) + ",?" + strconv.Itoa(p+1) + ",?" + strconv.Itoa(p+2) + ",?1)")
+	}
+	return b.String()
+}
+
+// chunkSizes are the numbers of rows of the prepared multi-row statements;
+// a batch is cut greedily into chunks of these sizes, so that a few
+// statements serve batches of every size.
+var chunkSizes = []int{256, 64, 16, 4, 1}
+
+func chunkSize(remaining int) int {
+	for _, k := range chunkSizes {
+		if remaining >= k {
+			return k
+		}
+	}
+	return 1
+}
+
+// prepareWriter prepares the statements of an ingest on the write
+// connection.
+func (s *Store) prepareWriter(ctx context.Context) error {
+	for _, k := range chunkSizes {
+		st, err := s.wdb.PrepareContext(ctx, upsertSQL(k))
+		if err != nil {
+			return err
+		}
+		s.upserts[k] = st
+		if st, err = s.wdb.PrepareContext(ctx, changeSQL(k)); err != nil {
+			return err
+		}
+		s.changeInserts[k] = st
+	}
+	var err error
+	s.audienceInsert, err = s.wdb.PrepareContext(ctx, `INSERT OR IGNORE INTO indicator_audience (indicator_n, org_id) VALUES (?, ?)`)
+	return err
+}
+
+func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.UpsertResult, error) {
+	for i := range subs {
+		if err := checkSubmission(&subs[i]); err != nil {
+			return nil, fmt.Errorf("submission %d (%s %q): %w", i, subs[i].Type, subs[i].Value, err)
+		}
+	}
+	if len(subs) == 0 {
+		return nil, nil
+	}
+	now := nowNano()
+	base := in.last
+	ids := make([]string, len(subs))
+	for i := range ids {
+		var err error
+		if ids[i], err = in.ids.next(); err != nil {
+			return nil, fmt.Errorf("new id: %w", err)
+		}
+	}
+	ns := make([]int64, len(subs))
+	got := make([]string, len(subs)) // the indicators' ids: new or kept
+	created := make([]bool, len(subs))
+	seen := 0
+
+	// Upsert the indicators; each row's seq is base+1+its index.
+	args := make([]any, 0, 1+chunkSizes[0]*upsertRowArgs)
+	for start := 0; start < len(subs); {
+		k := chunkSize(len(subs) - start)
+		st := in.s.upserts[k]
+		args = append(args[:0], now)
+		for i := start; i < start+k; i++ {
+			args = appendUpsertArgs(args, &subs[i], ids[i], base+1+int64(i))
+		}
+		rows, err := in.stmt(ctx, st).QueryContext(ctx, args...)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		for rows.Next() {
+			var n, seq int64
+			var id string
+			if err := rows.Scan(&n, &id, &seq); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			i := seq - base - 1
+			if i < int64(start) || i >= int64(start+k) {
+				rows.Close()
+				return nil, fmt.Errorf("upsert returned seq %d outside its chunk", seq)
+			}
+			ns[i], got[i], created[i] = n, id, id == ids[i]
+			seen++
+		}
+		if err := rows.Close(); err != nil {
+			return nil, mapErr(err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(err)
+		}
+		start += k
+	}
+	if seen != len(subs) {
+		return nil, fmt.Errorf("upsert returned %d rows for %d submissions", seen, len(subs))
+	}
+
+	// One change entry per upsert.
+	for start := 0; start < len(subs); {
+		k := chunkSize(len(subs) - start)
+		st := in.s.changeInserts[k]
+		args = append(args[:0], now)
+		for i := start; i < start+k; i++ {
+			kind := model.Updated
+			if created[i] {
+				kind = model.Created
+			}
+			args = append(args, base+1+int64(i), ns[i], string(kind))
+		}
+		if _, err := in.stmt(ctx, st).ExecContext(ctx, args...); err != nil {
+			return nil, err
+		}
+		start += k
+	}
+
+	if err := in.putAudiences(ctx, subs, ns, created); err != nil {
+		return nil, err
+	}
+
+	in.last = base + int64(len(subs))
+	res := make([]store.UpsertResult, len(subs))
+	for i := range res {
+		res[i] = store.UpsertResult{ID: got[i], Status: store.StatusCreated, Seq: base + 1 + int64(i)}
+		if !created[i] {
+			res[i].Status = store.StatusUpdated
+		}
+	}
+	return res, nil
+}
+
+// putAudiences writes the explicit audience lists: an updated indicator
+// loses its old list, and the last submission for an indicator in the batch
+// decides its new one.
+func (in *ingest) putAudiences(ctx context.Context, subs []model.Submission, ns []int64, created []bool) error {
+	var updated []int64
+	anyOrgs := false
+	for i := range subs {
+		if !created[i] {
+			updated = append(updated, ns[i])
+		}
+		anyOrgs = anyOrgs || subs[i].Audience.Kind == policy.Orgs
+	}
+	if len(updated) > 0 {
+		if _, err := in.tx.ExecContext(ctx, `DELETE FROM indicator_audience
+			WHERE indicator_n IN (SELECT value FROM json_each(?))`, jsonInts(updated)); err != nil {
+			return fmt.Errorf("audience: %w", err)
+		}
+	}
+	if !anyOrgs {
+		return nil
+	}
+	st := in.stmt(ctx, in.s.audienceInsert)
+	final := make(map[int64]int, len(subs))
+	for i := range subs {
+		final[ns[i]] = i
+	}
+	for i := range subs {
+		if subs[i].Audience.Kind != policy.Orgs || final[ns[i]] != i {
+			continue
+		}
+		for _, org := range subs[i].Audience.Orgs {
+			if _, err := st.ExecContext(ctx, ns[i], org); err != nil {
+				return fmt.Errorf("audience: %w", err)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,231 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+const reportColumns = `r.id, r.title, r.narrative, r.threat_actor, r.campaign, r.tlp, r.audience_kind,
+	COALESCE(r.audience_group, ''), r.source, COALESCE(r.submitted_by, ''), r.anonymous, r.created, r.modified`
+
+// CreateReport stores a report. It assigns the ID unless one is given, and
+// Created and Modified unless set. TLP and audience are checked as for
+// indicators.
+func (s *Store) CreateReport(ctx context.Context, r model.Report) (model.Report, error) {
+	switch {
+	case r.Title == "":
+		return r, errors.New("sqlite: create report: the title is empty")
+	case r.Source == "":
+		return r, fmt.Errorf("sqlite: create report %q: the source organisation is empty", r.Title)
+	case !slices.Contains(policy.TLPs, r.TLP):
+		return r, fmt.Errorf("sqlite: create report %q: tlp %q is not one of clear, green, amber, amber+strict, red", r.Title, r.TLP)
+	}
+	if err := policy.CheckAudience(r.TLP, r.Audience); err != nil {
+		return r, fmt.Errorf("sqlite: create report %q: %w", r.Title, err)
+	}
+	if r.ID == "" {
+		r.ID = newID()
+	}
+	if r.Created.IsZero() {
+		r.Created = time.Now()
+	}
+	if r.Modified.IsZero() {
+		r.Modified = r.Created
+	}
+	r.Created, r.Modified = fromNano(toNano(r.Created)), fromNano(toNano(r.Modified))
+	switch r.Audience.Kind {
+	case "", policy.Network:
+		r.Audience = policy.NetworkAudience()
+	case policy.Group:
+		r.Audience.Orgs = nil
+	case policy.Orgs:
+		r.Audience.Group = ""
+		r.Audience.Orgs = sortedSet(r.Audience.Orgs)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO reports (id, title, narrative, threat_actor, campaign, tlp,
+			audience_kind, audience_group, source, submitted_by, anonymous, created, modified)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.ID, r.Title, r.Narrative, r.ThreatActor, r.Campaign, string(r.TLP),
+			string(r.Audience.Kind), optString(r.Audience.Group), r.Source, optString(r.SubmittedBy), r.Anonymous,
+			toNano(r.Created), toNano(r.Modified)); err != nil {
+			return mapErr(err)
+		}
+		for _, org := range r.Audience.Orgs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO report_audience (report_id, org_id) VALUES (?, ?)`, r.ID, org); err != nil {
+				return err
+			}
+		}
+		if r.Audience.Kind == policy.Group {
+			members, err := querier{s, tx, false}.groupMembers(ctx, []string{r.Audience.Group})
+			if err != nil {
+				return err
+			}
+			r.GroupMembers = members[r.Audience.Group]
+		}
+		return nil
+	})
+	if err != nil {
+		return r, fmt.Errorf("sqlite: create report %q: %w", r.Title, err)
+	}
+	return r, nil
+}
+
+// Report returns a report if v may see it.
+func (s *Store) Report(ctx context.Context, v policy.Viewer, id string) (model.Report, error) {
+	if v.OrgID == "" {
+		return model.Report{}, fmt.Errorf("sqlite: report %q: %w", id, store.ErrNotFound)
+	}
+	args := []any{sql.Named("id", id)}
+	return s.oneReport(ctx, id, `WHERE r.id = :id AND `+reportVisibility.cond(v, &args), args)
+}
+
+// ReportByID returns a report, whoever may see it.
+func (s *Store) ReportByID(ctx context.Context, id string) (model.Report, error) {
+	return s.oneReport(ctx, id, `WHERE r.id = ?`, []any{id})
+}
+
+func (s *Store) oneReport(ctx context.Context, id, where string, args []any) (model.Report, error) {
+	rs, err := s.reports(ctx, where, args)
+	if err == nil && len(rs) == 0 {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return model.Report{}, fmt.Errorf("sqlite: report %q: %w", id, err)
+	}
+	return rs[0], nil
+}
+
+// ListReports returns the reports v may see, by id, after the id after.
+func (s *Store) ListReports(ctx context.Context, v policy.Viewer, after string, limit int) ([]model.Report, error) {
+	if v.OrgID == "" {
+		return nil, nil
+	}
+	args := []any{sql.Named("after", after), sql.Named("limit", pageLimit(limit))}
+	rs, err := s.reports(ctx, `WHERE r.id > :after AND `+reportVisibility.cond(v, &args)+` ORDER BY r.id LIMIT :limit`, args)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list reports: %w", err)
+	}
+	return rs, nil
+}
+
+// reports runs a query of reports and fills in their audiences.
+func (s *Store) reports(ctx context.Context, where string, args []any) ([]model.Report, error) {
+	var rs []model.Report
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		q := querier{s, tx, true}
+		rows, err := q.query(ctx, `SELECT `+reportColumns+` FROM reports r `+where, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		var withOrgs, groups []string
+		for rows.Next() {
+			var r model.Report
+			var tlp, kind string
+			var created, modified int64
+			if err := rows.Scan(&r.ID, &r.Title, &r.Narrative, &r.ThreatActor, &r.Campaign, &tlp, &kind,
+				&r.Audience.Group, &r.Source, &r.SubmittedBy, &r.Anonymous, &created, &modified); err != nil {
+				return err
+			}
+			r.TLP, r.Audience.Kind = policy.TLP(tlp), policy.AudienceKind(kind)
+			r.Created, r.Modified = fromNano(created), fromNano(modified)
+			switch r.Audience.Kind {
+			case policy.Orgs:
+				withOrgs = append(withOrgs, r.ID)
+			case policy.Group:
+				if !slices.Contains(groups, r.Audience.Group) {
+					groups = append(groups, r.Audience.Group)
+				}
+			}
+			rs = append(rs, r)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		if len(withOrgs) > 0 {
+			orgs, err := q.pairs(ctx, `SELECT report_id, org_id FROM report_audience
+				WHERE report_id IN (SELECT value FROM json_each(?)) ORDER BY report_id, org_id`, jsonStrings(withOrgs))
+			if err != nil {
+				return err
+			}
+			for i := range rs {
+				if rs[i].Audience.Kind == policy.Orgs {
+					rs[i].Audience.Orgs = orgs[rs[i].ID]
+				}
+			}
+		}
+		if len(groups) > 0 {
+			members, err := q.groupMembers(ctx, groups)
+			if err != nil {
+				return err
+			}
+			for i := range rs {
+				if rs[i].Audience.Kind == policy.Group {
+					rs[i].GroupMembers = slices.Clone(members[rs[i].Audience.Group])
+				}
+			}
+		}
+		return nil
+	})
+	return rs, err
+}
+
+// AppendAudit appends an entry to the audit log; Seq is assigned, At set to
+// now when zero.
+func (s *Store) AppendAudit(ctx context.Context, e model.AuditEntry) error {
+	if e.Action == "" {
+		return errors.New("sqlite: append audit: the action is empty")
+	}
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO audit (at, org, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)`,
+			toNano(e.At), e.Org, e.Actor, e.Action, e.Target, e.Detail)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: append audit %q: %w", e.Action, err)
+	}
+	return nil
+}
+
+// ListAudit returns audit entries in order, Seq > q.After, of q.Org when
+// set; at most q.Limit (default 100, at most 10,000).
+func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]model.AuditEntry, error) {
+	query := `SELECT seq, at, org, actor, action, target, detail FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`
+	args := []any{q.After, pageLimit(q.Limit)}
+	if q.Org != "" {
+		query = `SELECT seq, at, org, actor, action, target, detail FROM audit WHERE org = ? AND seq > ? ORDER BY seq LIMIT ?`
+		args = append([]any{q.Org}, args...)
+	}
+	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list audit: %w", err)
+	}
+	defer rows.Close()
+	var es []model.AuditEntry
+	for rows.Next() {
+		var e model.AuditEntry
+		var at int64
+		if err := rows.Scan(&e.Seq, &at, &e.Org, &e.Actor, &e.Action, &e.Target, &e.Detail); err != nil {
+			return nil, fmt.Errorf("sqlite: list audit: %w", err)
+		}
+		e.At = fromNano(at)
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list audit: %w", err)
+	}
+	return es, nil
+}

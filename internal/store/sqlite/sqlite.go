@@ -1,0 +1,351 @@
+// Package sqlite is the hub's embedded store: one SQLite database file,
+// hdn.db, in the data directory, through the pure-Go driver
+// modernc.org/sqlite, so that the hub needs nothing but Go.
+//
+// # Durability
+//
+// The database runs in WAL mode with synchronous=FULL: a transaction that
+// Commit has acknowledged is on disk (the WAL is synced at every commit). An
+// ingest writes thousands of indicators in one transaction, so the one sync
+// per commit costs little (see the benchmarks in sqlite_test.go); what pays
+// for it are many tiny write transactions, such as an audit entry per
+// request. With synchronous=NORMAL a power loss could lose the last
+// acknowledged transactions, though never corrupt the file; we prefer
+// "acknowledged means durable" because sensors and peers resume from the
+// change sequence numbers we hand out.
+//
+// # Concurrency
+//
+// SQLite allows one writer at a time. The store has one write connection
+// (its own *sql.DB with a single connection), and a channel used as a mutex
+// serialises write transactions inside the process; write transactions begin
+// IMMEDIATE, so a second process on the same file (`hdn admin` while the hub
+// runs) waits for the lock (busy_timeout, 10 s) instead of failing half-way.
+// Reads go through a separate pool of read-only connections and never wait
+// for the writer: WAL gives every read transaction a consistent snapshot.
+//
+// An Ingest holds the write lock from BeginIngest to Commit or Rollback: a
+// goroutine that holds an Ingest must not call another writing method of the
+// same Store, or it waits for itself.
+//
+// # Change sequence
+//
+// The writer assigns change sequence numbers itself while it holds the
+// database's write lock (from the AUTOINCREMENT counter of the changes
+// table), so a create or update, its change entry and the indicator's seq
+// are written together without extra round trips, and sequence numbers
+// become visible strictly in order.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	sqlitedriver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+// FileName is the name of the database file in the data directory.
+const FileName = "hdn.db"
+
+// busyTimeoutMS is how long a connection waits for a lock another process
+// holds before it gives up with SQLITE_BUSY.
+const busyTimeoutMS = 10000
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Store is the SQLite implementation of store.Store.
+type Store struct {
+	path string
+	wdb  *sql.DB // the one write connection
+	rdb  *sql.DB // read-only connections
+
+	// wlock is held (a value sent) for every write transaction of this
+	// process; a channel rather than a sync.Mutex so that waiting for it
+	// honours the caller's context.
+	wlock chan struct{}
+
+	// The writer's prepared statements, prepared at Open (the write
+	// connection is busy inside a transaction later): upserts and
+	// changeInserts by number of rows.
+	upserts        map[int]*sql.Stmt
+	changeInserts  map[int]*sql.Stmt
+	audienceInsert *sql.Stmt
+
+	// reads holds prepared read statements by SQL text (*sql.Stmt on rdb,
+	// prepared on each connection once).
+	reads sync.Map
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database hdn.db in dir, creating dir
+// with mode 0700 when it is missing, and brings its schema up to date.
+// Several Stores, in one process or several, may open the same directory.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
+	}
+	abs, err := filepath.Abs(filepath.Join(dir, FileName))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s := &Store{
+		path:          abs,
+		wlock:         make(chan struct{}, 1),
+		upserts:       map[int]*sql.Stmt{},
+		changeInserts: map[int]*sql.Stmt{},
+	}
+	// The pragmas run on every new connection. journal_mode=WAL is a
+	// property of the file; the others are per connection.
+	common := []string{
+		"busy_timeout(" + strconv.Itoa(busyTimeoutMS) + ")",
+		"foreign_keys(1)",
+		"journal_mode(WAL)",
+		"synchronous(FULL)",
+		"temp_store(MEMORY)",
+	}
+	s.wdb, err = sql.Open("sqlite", dsn(abs, append(common, "cache_size(-65536)"), "immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	s.wdb.SetMaxOpenConns(1)
+	s.wdb.SetMaxIdleConns(1)
+	s.wdb.SetConnMaxIdleTime(0)
+	s.wdb.SetConnMaxLifetime(0)
+	if err := s.migrate(ctx); err != nil {
+		s.wdb.Close()
+		return nil, err
+	}
+	if err := s.prepareWriter(ctx); err != nil {
+		s.wdb.Close()
+		return nil, fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	readers := max(4, 2*runtime.GOMAXPROCS(0))
+	s.rdb, err = sql.Open("sqlite", dsn(abs, append(common, "cache_size(-16384)", "query_only(1)"), ""))
+	if err != nil {
+		s.wdb.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	s.rdb.SetMaxOpenConns(readers)
+	s.rdb.SetMaxIdleConns(readers)
+	s.rdb.SetConnMaxIdleTime(0)
+	s.rdb.SetConnMaxLifetime(0)
+	if err := s.rdb.PingContext(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+// dsn builds a modernc.org/sqlite data source name for path.
+func dsn(path string, pragmas []string, txlock string) string {
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	if txlock != "" {
+		q.Set("_txlock", txlock)
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database. The store must not be used afterwards.
+func (s *Store) Close() error {
+	var errs []error
+	if s.rdb != nil {
+		errs = append(errs, s.rdb.Close())
+	}
+	if s.wdb != nil {
+		// PRAGMA optimize is cheap and keeps the planner's statistics
+		// current for long-lived databases.
+		_, _ = s.wdb.Exec("PRAGMA optimize")
+		errs = append(errs, s.wdb.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlite: close: %w", err)
+	}
+	return nil
+}
+
+// migration is one file of migrations/.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, name := range names {
+		base := filepath.Base(name)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must start with a positive version number and '_'", base)
+		}
+		b, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies the migrations the database lacks, all in one IMMEDIATE
+// transaction, so that two processes opening a new directory at once do not
+// both apply them. A database whose schema is newer than this program knows
+// is refused rather than used half-understood.
+func (s *Store) migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version INTEGER PRIMARY KEY,
+			name    TEXT NOT NULL,
+			applied INTEGER NOT NULL
+		)`); err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		var current int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		if latest := ms[len(ms)-1].version; current > latest {
+			return fmt.Errorf("sqlite: database %s has schema version %d, newer than this program's %d: use a newer hdn", s.path, current, latest)
+		}
+		for _, m := range ms {
+			if m.version <= current {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+				return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`,
+				m.version, m.name, nowNano()); err != nil {
+				return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// lockWrite takes the process's write lock, or gives up when ctx ends.
+func (s *Store) lockWrite(ctx context.Context) error {
+	select {
+	case s.wlock <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Store) unlockWrite() { <-s.wlock }
+
+// write runs fn in a write transaction and commits when fn returns nil.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if err := s.lockWrite(ctx); err != nil {
+		return err
+	}
+	defer s.unlockWrite()
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// read runs fn in a read transaction: every query of fn sees the same
+// snapshot.
+func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin read: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // a read transaction has nothing to keep
+	return fn(tx)
+}
+
+// readStmt returns the read statement for query, prepared once and then
+// reused, bound to tx.
+func (s *Store) readStmt(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	if st, ok := s.reads.Load(query); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt)), nil
+	}
+	st, err := s.rdb.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.reads.LoadOrStore(query, st); loaded {
+		st.Close()
+		st = prev.(*sql.Stmt)
+	}
+	return tx.StmtContext(ctx, st), nil
+}
+
+// sqliteCode is the extended result code of an SQLite error, 0 for others.
+func sqliteCode(err error) int {
+	var se *sqlitedriver.Error
+	if errors.As(err, &se) {
+		return se.Code()
+	}
+	return 0
+}
+
+// mapErr turns constraint violations into the store's errors: a taken
+// unique key into store.ErrConflict, a missing referenced row into
+// store.ErrNotFound, sql.ErrNoRows into store.ErrNotFound. Other errors are
+// returned unchanged.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	}
+	switch sqliteCode(err) {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return fmt.Errorf("%w (%v)", store.ErrConflict, err)
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return fmt.Errorf("%w: a referenced organisation, group or report does not exist (%v)", store.ErrNotFound, err)
+	}
+	return err
+}

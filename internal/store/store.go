@@ -1,0 +1,154 @@
+// Package store defines what the hub keeps and how it may be read: the Store
+// interface that every storage implementation (SQLite, PostgreSQL) satisfies,
+// and the errors they share. Every implementation must pass the conformance
+// suite in package storetest.
+//
+// Rules every implementation keeps:
+//   - Every create, update, revoke and expiry of an indicator writes one entry
+//     to the change sequence in the same transaction; the sequence is strictly
+//     increasing and a reader never sees a later entry before an earlier one
+//     (no gaps become visible after the fact).
+//   - Reads that take a policy.Viewer return only what policy.CanSee admits,
+//     decided inside the query so that paging and counts are right.
+//   - Nothing half-written is ever visible.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+)
+
+// Errors shared by implementations; test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+	// ErrCursorGone means the change log no longer holds entries after the
+	// cursor (it was compacted): the reader must take a fresh snapshot.
+	ErrCursorGone = errors.New("cursor too old: take a fresh snapshot")
+)
+
+// Store is the whole of the hub's persistent state.
+type Store interface {
+	Orgs
+	Keys
+	Groups
+	Indicators
+	Reports
+	Audit
+	Close() error
+}
+
+// Orgs keeps organisations.
+type Orgs interface {
+	CreateOrg(ctx context.Context, o model.Org) (model.Org, error) // assigns ID and Created; ErrConflict on a taken name
+	Org(ctx context.Context, idOrName string) (model.Org, error)
+	ListOrgs(ctx context.Context) ([]model.Org, error)
+	// Viewer builds the policy facts of an organisation: kind, partner,
+	// groups, customers.
+	Viewer(ctx context.Context, orgID string) (policy.Viewer, error)
+}
+
+// Keys keeps API keys (hashed).
+type Keys interface {
+	CreateKey(ctx context.Context, k model.Key) error // ID and Hash set by the caller; ErrConflict on a taken ID
+	KeyByID(ctx context.Context, id string) (model.Key, error)
+	ListKeys(ctx context.Context, orgID string) ([]model.Key, error) // orgID "" lists all
+	RevokeKey(ctx context.Context, id string) error
+	TouchKey(ctx context.Context, id string, at time.Time) error
+}
+
+// Groups keeps sharing groups.
+type Groups interface {
+	CreateGroup(ctx context.Context, g model.Group) (model.Group, error) // assigns ID and Created; ErrConflict on a taken name
+	Group(ctx context.Context, idOrName string) (model.Group, error)
+	ListGroups(ctx context.Context) ([]model.Group, error)
+	SetGroupMember(ctx context.Context, groupID, orgID string, member bool) error
+}
+
+// UpsertStatus is what an upsert did with one submission.
+type UpsertStatus string
+
+// The upsert statuses.
+const (
+	StatusCreated UpsertStatus = "created"
+	StatusUpdated UpsertStatus = "updated"
+)
+
+// UpsertResult reports one submission of a batch.
+type UpsertResult struct {
+	ID     string
+	Status UpsertStatus
+	Seq    int64
+}
+
+// Ingest is one write transaction for submissions. Put may be called many
+// times; nothing is visible to readers before Commit, and Rollback (or a
+// failed Commit) leaves nothing behind. An Ingest must be ended by exactly
+// one of Commit or Rollback.
+type Ingest interface {
+	Put(ctx context.Context, subs []model.Submission) ([]UpsertResult, error)
+	Commit() error
+	Rollback() error
+}
+
+// Query selects indicators for a viewer.
+type Query struct {
+	Type           indicator.Type
+	Value          string // canonical
+	Label          string
+	ReportID       string
+	Since          time.Time // modified at or after
+	After          int64     // keyset: only Seq > After (paging cursor)
+	Limit          int       // 0: implementation default (100); capped at 10,000
+	IncludeRevoked bool
+}
+
+// Indicators keeps indicators and their change sequence.
+type Indicators interface {
+	BeginIngest(ctx context.Context) (Ingest, error)
+	// Indicator returns one indicator if viewer may see it (ErrNotFound
+	// otherwise, never a hint that it exists).
+	Indicator(ctx context.Context, v policy.Viewer, id string) (model.Indicator, error)
+	// Indicator without a viewer, for the rules that decide who may act on it.
+	IndicatorByID(ctx context.Context, id string) (model.Indicator, error)
+	// ListIndicators returns what v may see, ordered by Seq ascending.
+	ListIndicators(ctx context.Context, v policy.Viewer, q Query) ([]model.Indicator, error)
+	Revoke(ctx context.Context, id string, at time.Time) (model.Indicator, error)
+	// ExpireDue marks indicators whose valid_until is at or before now as
+	// expired, writing one "expired" change each; it returns how many.
+	ExpireDue(ctx context.Context, now time.Time) (int, error)
+	// Changes returns entries of the change sequence with Seq > after, in
+	// order, at most limit. It returns every change (no policy filter): the
+	// stream decides per subscriber, because a change that makes an indicator
+	// invisible must reach the subscriber as a removal. ErrCursorGone when
+	// entries after `after` were compacted away.
+	Changes(ctx context.Context, after int64, limit int) ([]model.Change, error)
+	// LastSeq is the newest change sequence number (0 when none).
+	LastSeq(ctx context.Context) (int64, error)
+}
+
+// Reports keeps reports.
+type Reports interface {
+	CreateReport(ctx context.Context, r model.Report) (model.Report, error) // assigns ID, Created, Modified
+	Report(ctx context.Context, v policy.Viewer, id string) (model.Report, error)
+	ReportByID(ctx context.Context, id string) (model.Report, error)
+	ListReports(ctx context.Context, v policy.Viewer, after string, limit int) ([]model.Report, error) // by ID order
+}
+
+// AuditQuery selects audit entries.
+type AuditQuery struct {
+	Org   string // "" all organisations
+	After int64
+	Limit int
+}
+
+// Audit is the append-only audit log.
+type Audit interface {
+	AppendAudit(ctx context.Context, e model.AuditEntry) error
+	ListAudit(ctx context.Context, q AuditQuery) ([]model.AuditEntry, error)
+}

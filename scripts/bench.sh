@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# make bench: the benchmarks recorded in docs/BENCHMARKS.md, printed as a table.
+# Sizes follow the issues' "Must show" lists; override them for a quick run:
+#   HDN_BENCH_INGEST_N=100000 HDN_BENCH_LOOKUP_N=200000 make bench
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HDN_BENCH_INGEST_N="${HDN_BENCH_INGEST_N:-1000000}"
+export HDN_BENCH_LOOKUP_N="${HDN_BENCH_LOOKUP_N:-5000000}"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+{
+  go test -run '^$' -bench '^BenchmarkAPIIngest$' -benchtime 1x -timeout 60m ./internal/hub/
+  go test -run '^$' -bench '^BenchmarkAPILookupByValue$' -benchtime 5000x -timeout 60m ./internal/hub/
+  go test -run '^$' -bench . -benchtime 1s -timeout 30m ./internal/indicator/ ./internal/bus/
+} 2>&1 | tee "$out" >/dev/null
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3-)"
+go run ./tools/benchtable < "$out" 2>/dev/null
