@@ -66,6 +66,13 @@ func (s *Server) parseIndicatorQuery(r *http.Request) (store.Query, error) {
 		} else {
 			var t indicator.Type
 			t, q.Value, err = indicator.Detect(v)
+			if err != nil {
+				// Detection wants a known top-level domain (free text is full
+				// of file names); a search box may hold any name.
+				if dv, derr := indicator.Canonicalize(indicator.Domain, v); derr == nil {
+					t, q.Value, err = indicator.Domain, dv, nil
+				}
+			}
 			if err == nil && t != indicator.Domain {
 				// A domain may be stored as a hostname; other types are unambiguous.
 				q.Type = t

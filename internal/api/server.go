@@ -40,22 +40,31 @@ type Config struct {
 	Limits   Limits
 	Now      func() time.Time // nil: time.Now
 	Notifier Notifier         // nil: nobody is told
+	Broker   Broker           // nil: no stream
+	// MaxStreams bounds concurrent streams (default 10,000).
+	MaxStreams int
 }
 
 // Server is the native API.
 type Server struct {
-	st     store.Store
-	log    *slog.Logger
-	limits Limits
-	now    func() time.Time
-	notify Notifier
-	orgs   *orgCache
-	mux    *http.ServeMux
+	st      store.Store
+	log     *slog.Logger
+	limits  Limits
+	now     func() time.Time
+	notify  Notifier
+	broker  Broker
+	streams *limiter
+	orgs    *orgCache
+	mux     *http.ServeMux
 }
 
 // New builds the API server.
 func New(cfg Config) *Server {
-	s := &Server{st: cfg.Store, log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, notify: cfg.Notifier}
+	s := &Server{st: cfg.Store, log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, notify: cfg.Notifier, broker: cfg.Broker}
+	if cfg.MaxStreams <= 0 {
+		cfg.MaxStreams = 10_000
+	}
+	s.streams = newLimiter(cfg.MaxStreams)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -104,10 +113,18 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Pattern: "/api/v1/indicators", Handler: s.submitIndicators},
 		{Method: "GET", Pattern: "/api/v1/indicators", Handler: s.listIndicators},
 		{Method: "GET", Pattern: "/api/v1/indicators/{id}", Handler: s.getIndicator},
+		{Method: "GET", Pattern: "/api/v1/stream", Handler: s.streamIndicators},
 		{Method: "POST", Pattern: "/api/v1/indicators/{id}/revoke", Handler: s.revokeIndicator},
 		{Method: "POST", Pattern: "/api/v1/reports", Handler: s.createReport},
 		{Method: "GET", Pattern: "/api/v1/reports", Handler: s.listReports},
 		{Method: "GET", Pattern: "/api/v1/reports/{id}", Handler: s.getReport},
+		{Method: "GET", Pattern: "/api/v1/orgs", Handler: s.listOrgs},
+		{Method: "POST", Pattern: "/api/v1/groups", Handler: s.createGroup},
+		{Method: "GET", Pattern: "/api/v1/groups", Handler: s.listGroups},
+		{Method: "GET", Pattern: "/api/v1/groups/{group}", Handler: s.getGroup},
+		{Method: "PUT", Pattern: "/api/v1/groups/{group}/members/{org}", Handler: s.addGroupMember},
+		{Method: "DELETE", Pattern: "/api/v1/groups/{group}/members/{org}", Handler: s.removeGroupMember},
+		{Method: "GET", Pattern: "/api/v1/audit", Handler: s.listAudit},
 	}
 }
 

@@ -268,6 +268,10 @@ func (rs *resolver) validate(ctx context.Context, it *SubmitItem, now time.Time)
 		if err == nil {
 			sub.Value, err = indicator.Canonicalize(sub.Type, it.Value)
 		}
+		if err == nil && sub.Type == indicator.IPv6 && !strings.Contains(sub.Value, ":") {
+			// An IPv4-mapped IPv6 address is stored unmapped, as the IPv4 it is.
+			sub.Type = indicator.IPv4
+		}
 	}
 	if err != nil {
 		return sub, err

@@ -14,9 +14,9 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/api"
 	"github.com/hdnetwork/hdn/internal/auth"
-	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/hub"
 	"github.com/hdnetwork/hdn/internal/hub/hubtest"
+	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
 )

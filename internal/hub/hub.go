@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/api"
+	"github.com/hdnetwork/hdn/internal/bus"
 	"github.com/hdnetwork/hdn/internal/store"
 	"github.com/hdnetwork/hdn/internal/store/sqlite"
+	"github.com/hdnetwork/hdn/internal/stream"
 )
 
 // Config is everything the hub is built from.
@@ -28,19 +30,27 @@ type Config struct {
 	// ExpirySweep is how often indicators past valid_until are expired
 	// (default 10 s).
 	ExpirySweep time.Duration
+	// NATS is the URL of a NATS JetStream server; empty means the in-process
+	// bus (one hub process).
+	NATS string
+	// NATSStream and NATSPrefix name the JetStream stream and subjects
+	// (defaults "HDN" and "hdn"); tests use unique names.
+	NATSStream, NATSPrefix string
 	// Now replaces the clock in tests.
 	Now func() time.Time
 }
 
 // Hub is a running (or ready to run) hub.
 type Hub struct {
-	cfg   Config
-	log   *slog.Logger
-	st    store.Store
-	api   *api.Server
-	ready chan struct{}
-	addr  string
-	once  sync.Once
+	cfg    Config
+	log    *slog.Logger
+	st     store.Store
+	bus    bus.Bus
+	broker *stream.Broker
+	api    *api.Server
+	ready  chan struct{}
+	addr   string
+	once   sync.Once
 }
 
 // New opens the store (creating the data directory and schema on a first
@@ -65,8 +75,19 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hub: open store: %w", err)
 	}
-	h := &Hub{cfg: cfg, log: cfg.Logger, st: st, ready: make(chan struct{})}
-	h.api = api.New(api.Config{Store: st, Logger: cfg.Logger, Limits: cfg.Limits, Now: cfg.Now})
+	var b bus.Bus
+	if cfg.NATS != "" {
+		b, err = bus.NewNATS(ctx, bus.NATSOptions{URL: cfg.NATS, Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSPrefix, Logger: cfg.Logger})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("hub: connect to NATS: %w", err)
+		}
+	} else {
+		b = bus.NewLocal(bus.LocalOptions{})
+	}
+	h := &Hub{cfg: cfg, log: cfg.Logger, st: st, bus: b, ready: make(chan struct{})}
+	h.broker = stream.NewBroker(st, b, stream.Options{Logger: cfg.Logger})
+	h.api = api.New(api.Config{Store: st, Logger: cfg.Logger, Limits: cfg.Limits, Now: cfg.Now, Notifier: h.broker, Broker: h.broker})
 	return h, nil
 }
 
@@ -113,9 +134,13 @@ func securityHeaders(next http.Handler) http.Handler {
 // Run serves until ctx is done or a part fails, then stops every part and
 // closes the store.
 func (h *Hub) Run(ctx context.Context) error {
+	if err := h.broker.Start(ctx); err != nil {
+		h.close()
+		return fmt.Errorf("hub: start stream broker: %w", err)
+	}
 	ln, err := net.Listen("tcp", h.cfg.Listen)
 	if err != nil {
-		h.st.Close()
+		h.close()
 		return fmt.Errorf("hub: listen on %s: %w", h.cfg.Listen, err)
 	}
 	h.addr = ln.Addr().String()
@@ -140,13 +165,23 @@ func (h *Hub) Run(ctx context.Context) error {
 		srv.Shutdown(sctx)
 	})
 	g.add("expiry", func(ctx context.Context) error { return h.expiryLoop(ctx) }, nil)
+	g.add("stream", h.broker.Run, nil)
 	h.once.Do(func() { close(h.ready) })
 	h.log.Info("hub ready", "addr", h.addr, "data", h.cfg.DataDir)
 	err = g.run(ctx)
-	if cerr := h.st.Close(); cerr != nil && err == nil {
+	if cerr := h.close(); cerr != nil && err == nil {
 		err = cerr
 	}
 	return err
+}
+
+// close releases the bus and the store.
+func (h *Hub) close() error {
+	berr := h.bus.Close()
+	if err := h.st.Close(); err != nil {
+		return err
+	}
+	return berr
 }
 
 // expiryLoop expires indicators past valid_until.
@@ -161,6 +196,9 @@ func (h *Hub) expiryLoop(ctx context.Context) error {
 			h.log.Error("expiry sweep failed", "err", err)
 		} else if n > 0 {
 			h.log.Info("indicators expired", "count", n)
+			if seq, err := h.st.LastSeq(ctx); err == nil {
+				h.broker.Notify(ctx, seq)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -123,6 +123,11 @@ type Change struct {
 	Kind      ChangeKind `json:"kind"`
 	At        time.Time  `json:"at"`
 	Indicator Indicator  `json:"indicator"`
+	// Before holds who could see the indicator before this change, when the
+	// change altered it (TLP, audience, group membership), so that a reader
+	// who could see it before and cannot now is told to remove it. Nil when
+	// the change left visibility alone.
+	Before *policy.Item `json:"-"`
 }
 
 // Report groups indicators under a shared title and narrative.

@@ -141,14 +141,18 @@ type Item struct {
 	GroupMembers []string
 }
 
-// inAudience says whether organisation id is itself in the audience.
-func (it Item) inAudience(id string) bool {
+// inAudience says whether organisation id, of the given kind, is itself in
+// the audience. The whole network means the organisations connected to it
+// directly: a partner's customers are reached through their partner (so they
+// receive what TLP lets a partner relay, and not amber+strict), unless a
+// group or a list names them.
+func (it Item) inAudience(id string, kind OrgKind) bool {
 	if id == "" {
 		return false
 	}
 	switch it.Audience.Kind {
 	case Network, "":
-		return true
+		return kind != Customer
 	case Group:
 		return slices.Contains(it.GroupMembers, id)
 	case Orgs:
@@ -163,7 +167,9 @@ func (it Item) inAudience(id string) bool {
 //     customers share (it shares on their behalf and relays to them).
 //   - clear, green, amber: every organisation in the audience, and the
 //     customers of a partner in the audience.
-//   - amber+strict: only organisations in the audience themselves.
+//   - amber+strict: only organisations in the audience themselves; the whole
+//     network means the directly connected organisations, so customers of
+//     partners see it only when a group or list names them.
 //   - red: only organisations named in an explicit list.
 func CanSee(v Viewer, it Item) bool {
 	if v.OrgID == "" {
@@ -177,9 +183,9 @@ func CanSee(v Viewer, it Item) bool {
 	}
 	switch it.TLP {
 	case Clear, Green, Amber:
-		return it.inAudience(v.OrgID) || (v.Kind == Customer && it.inAudience(v.Partner))
+		return it.inAudience(v.OrgID, v.Kind) || (v.Kind == Customer && it.inAudience(v.Partner, Partner))
 	case AmberStrict:
-		return it.inAudience(v.OrgID)
+		return it.inAudience(v.OrgID, v.Kind)
 	case Red:
 		return it.Audience.Kind == Orgs && slices.Contains(it.Audience.Orgs, v.OrgID)
 	}

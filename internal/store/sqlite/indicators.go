@@ -532,6 +532,7 @@ func (in *ingest) Commit() error {
 	if err := in.tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit ingest: %w", err)
 	}
+	in.s.committed()
 	return nil
 }
 
@@ -592,11 +593,11 @@ func checkSubmission(sub *model.Submission) error {
 }
 
 // upsertRowArgs is the number of parameters of one row of the upsert.
-const upsertRowArgs = 17
+const upsertRowArgs = 21
 
 // appendUpsertArgs appends the parameters of one row of the upsert, in the
-// order of upsertSQL.
-func appendUpsertArgs(args []any, sub *model.Submission, id string, seq int64) []any {
+// order of upsertSQL; now is the time of the ingest.
+func appendUpsertArgs(args []any, sub *model.Submission, id string, seq int64, now any) []any {
 	kind, group := sub.Audience.Kind, ""
 	switch kind {
 	case "":
@@ -609,11 +610,12 @@ func appendUpsertArgs(args []any, sub *model.Submission, id string, seq int64) [
 		encodeList(sub.Labels), sub.Description, int64(sub.Confidence),
 		optNano(sub.ValidFrom), optNano(sub.ValidUntil),
 		sub.Source, optString(sub.SubmittedBy), boolInt(sub.Anonymous), optString(sub.ReportID),
-		encodeList(sub.Tags), seq)
+		encodeList(sub.Tags), seq, now, now, now, now)
 }
 
-// upsertSQL is the upsert of k submissions in one statement. Parameter 1 is
-// the time of the ingest; each row has upsertRowArgs more. A row that meets
+// upsertSQL is the upsert of k submissions in one statement, with
+// upsertRowArgs parameters per row. (Parameters are anonymous: numbered or
+// named ones make binding quadratic in their number in SQLite.) A row that meets
 // an indicator with the same source, type and value updates it; RETURNING
 // gives the indicator's id, which is the id the row brought exactly when the
 // row created the indicator.
@@ -633,10 +635,7 @@ func upsertSQL(k int) string {
 			b.WriteByte(',')
 		}
 		b.WriteByte('(')
-		for p := range upsertRowArgs {
-			b.WriteString("?" + strconv.Itoa(2+r*upsertRowArgs+p) + ",")
-		}
-		b.WriteString("?1,?1,?1,?1)")
+		b.WriteString(strings.Repeat("?,", upsertRowArgs-1) + "?)")
 	}
 	b.WriteString(`
 	ON CONFLICT (value, type, source) DO UPDATE SET
@@ -662,10 +661,13 @@ func upsertSQL(k int) string {
 	return b.String()
 }
 
-// changeRowArgs is the number of parameters of one row of changeSQL.
-const changeRowArgs = 3
+// The change kinds of an upsert as statement parameters.
+var createdKind, updatedKind any = string(model.Created), string(model.Updated)
 
-// changeSQL inserts k change entries; parameter 1 is their time.
+// changeRowArgs is the number of parameters of one row of changeSQL.
+const changeRowArgs = 4
+
+// changeSQL inserts k change entries.
 func changeSQL(k int) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO changes (seq, indicator_n, kind, at) VALUES `)
@@ -673,8 +675,7 @@ func changeSQL(k int) string {
 		if r > 0 {
 			b.WriteByte(',')
 		}
-		p := 2 + r*changeRowArgs
-		b.WriteString("(?" + strconv.Itoa(p) + ",?" + strconv.Itoa(p+1) + ",?" + strconv.Itoa(p+2) + ",?1)")
+		b.WriteString("(?,?,?,?)")
 	}
 	return b.String()
 }
@@ -721,7 +722,7 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	now := nowNano()
+	now := any(nowNano())
 	base := in.last
 	ids := make([]string, len(subs))
 	for i := range ids {
@@ -736,13 +737,13 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 	seen := 0
 
 	// Upsert the indicators; each row's seq is base+1+its index.
-	args := make([]any, 0, 1+chunkSizes[0]*upsertRowArgs)
+	args := make([]any, 0, chunkSizes[0]*upsertRowArgs)
 	for start := 0; start < len(subs); {
 		k := chunkSize(len(subs) - start)
 		st := in.s.upserts[k]
-		args = append(args[:0], now)
+		args = args[:0]
 		for i := start; i < start+k; i++ {
-			args = appendUpsertArgs(args, &subs[i], ids[i], base+1+int64(i))
+			args = appendUpsertArgs(args, &subs[i], ids[i], base+1+int64(i), now)
 		}
 		rows, err := in.stmt(ctx, st).QueryContext(ctx, args...)
 		if err != nil {
@@ -779,13 +780,13 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 	for start := 0; start < len(subs); {
 		k := chunkSize(len(subs) - start)
 		st := in.s.changeInserts[k]
-		args = append(args[:0], now)
+		args = args[:0]
 		for i := start; i < start+k; i++ {
-			kind := model.Updated
+			kind := updatedKind
 			if created[i] {
-				kind = model.Created
+				kind = createdKind
 			}
-			args = append(args, base+1+int64(i), ns[i], string(kind))
+			args = append(args, base+1+int64(i), ns[i], kind, now)
 		}
 		if _, err := in.stmt(ctx, st).ExecContext(ctx, args...); err != nil {
 			return nil, err

@@ -56,10 +56,10 @@ func (vis visibility) cond(v policy.Viewer, args *[]any) string {
 		*args = append(*args, sql.Named("vcustomers", jsonStrings(v.Customers)))
 	}
 	// clear, green, amber, amber+strict: organisations in the audience.
-	b.WriteString(" OR (" + t + ".tlp IN ('clear','green','amber','amber+strict') AND " + vis.admits("vorg") + ")")
+	b.WriteString(" OR (" + t + ".tlp IN ('clear','green','amber','amber+strict') AND " + vis.admits("vorg", v.Kind) + ")")
 	// clear, green, amber: also the customers of a partner in the audience.
 	if v.Kind == policy.Customer && v.Partner != "" {
-		b.WriteString(" OR (" + t + ".tlp IN ('clear','green','amber') AND " + vis.admits("vpartner") + ")")
+		b.WriteString(" OR (" + t + ".tlp IN ('clear','green','amber') AND " + vis.admits("vpartner", policy.Partner) + ")")
 		*args = append(*args, sql.Named("vpartner", v.Partner))
 	}
 	// red: only organisations named in an explicit list.
@@ -68,12 +68,18 @@ func (vis visibility) cond(v policy.Viewer, args *[]any) string {
 	return b.String()
 }
 
-// admits is the condition that the organisation in parameter p is in the
-// item's audience. Stored audiences are normalised: a kind of "" is stored
-// as 'network'.
-func (vis visibility) admits(p string) string {
+// admits is the condition that the organisation in parameter p, of the
+// given kind, is itself in the item's audience. The whole network is the
+// organisations connected directly: not customers, whom their partner
+// reaches. Stored audiences are normalised: a kind of "" is stored as
+// 'network'.
+func (vis visibility) admits(p string, kind policy.OrgKind) string {
 	t := vis.t
-	return "(" + t + ".audience_kind = 'network'" +
-		" OR (" + t + ".audience_kind = 'group' AND EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = " + t + ".audience_group AND m.org_id = :" + p + "))" +
+	network := ""
+	if kind != policy.Customer {
+		network = t + ".audience_kind = 'network' OR "
+	}
+	return "(" + network +
+		"(" + t + ".audience_kind = 'group' AND EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = " + t + ".audience_group AND m.org_id = :" + p + "))" +
 		" OR (" + t + ".audience_kind = 'orgs' AND " + vis.audience(p) + "))"
 }

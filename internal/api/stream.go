@@ -1,0 +1,273 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+// Broker is what the stream endpoint reads changes from (stream.Broker).
+type Broker interface {
+	Head() int64
+	Wait() <-chan struct{}
+	Read(ctx context.Context, after int64, max int) ([]model.Change, error)
+}
+
+// Stream event types.
+const (
+	EventSnapshot    = "snapshot"     // an indicator of the initial snapshot
+	EventSnapshotEnd = "snapshot-end" // the snapshot is complete
+	EventReset       = "reset"        // the cursor is too old: drop local state; a fresh snapshot follows
+	EventRemoved     = "removed"      // the caller may no longer see this indicator
+	EventHeartbeat   = "heartbeat"
+	// and the change kinds: created, updated, revoked, expired
+)
+
+// StreamEvent is the data of one server-sent event.
+type StreamEvent struct {
+	Kind      string         `json:"kind"`
+	Cursor    string         `json:"cursor"`
+	ID        string         `json:"id,omitempty"`
+	Indicator *IndicatorJSON `json:"indicator,omitempty"`
+}
+
+const (
+	streamBatch       = 500
+	snapshotPage      = 1000
+	streamWriteWindow = 30 * time.Second
+)
+
+// HeartbeatInterval is how often an idle stream sends a heartbeat.
+var HeartbeatInterval = 10 * time.Second
+
+// parseStreamCursor reads ?cursor= or the Last-Event-ID header (the query
+// wins). ok is false when neither was given.
+func parseStreamCursor(r *http.Request) (cursor int64, ok bool, err error) {
+	v := r.URL.Query().Get("cursor")
+	if v == "" {
+		v = r.Header.Get("Last-Event-ID")
+	}
+	if v == "" {
+		return 0, false, nil
+	}
+	n, perr := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if perr != nil || n < 0 {
+		return 0, false, badRequest("cursor %q must be the cursor of a stream event (a whole number)", clip(v))
+	}
+	return n, true, nil
+}
+
+// streamIndicators serves GET /api/v1/stream: the snapshot of what the
+// caller may see (unless it resumes with a cursor), then every change as it
+// happens, filtered by the policy for this caller.
+func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	if err := onlyParams(r, "cursor"); err != nil {
+		return err
+	}
+	if s.broker == nil {
+		return errf(http.StatusServiceUnavailable, "unavailable", "the stream is not enabled on this hub")
+	}
+	cursor, resume, err := parseStreamCursor(r)
+	if err != nil {
+		return err
+	}
+	if !s.streams.acquire() {
+		return errf(http.StatusServiceUnavailable, "too_many_streams", "the hub serves its maximum number of streams; retry later")
+	}
+	defer s.streams.release()
+
+	rc := http.NewResponseController(w)
+	rc.SetReadDeadline(time.Time{}) // a stream outlives the server's read timeout
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	sw := &sseWriter{w: w, rc: rc}
+	ctx := r.Context()
+	if err := sw.flush(); err != nil {
+		return nil
+	}
+	if !resume {
+		if cursor, err = s.streamSnapshot(ctx, sw, p); err != nil {
+			return s.streamEnd(ctx, err)
+		}
+	}
+	heartbeat := time.NewTicker(HeartbeatInterval)
+	defer heartbeat.Stop()
+	for {
+		wait := s.broker.Wait()
+		chs, err := s.broker.Read(ctx, cursor, streamBatch)
+		if errors.Is(err, store.ErrCursorGone) {
+			if err := sw.event(EventReset, cursor, StreamEvent{Kind: EventReset, Cursor: strconv.FormatInt(cursor, 10)}); err != nil {
+				return nil
+			}
+			if cursor, err = s.streamSnapshot(ctx, sw, p); err != nil {
+				return s.streamEnd(ctx, err)
+			}
+			continue
+		}
+		if err != nil {
+			return s.streamEnd(ctx, err)
+		}
+		now := s.now()
+		for i := range chs {
+			c := &chs[i]
+			cursor = c.Seq
+			ev, ok := s.changeEvent(ctx, p.Viewer, c, now)
+			if !ok {
+				continue
+			}
+			if err := sw.event(ev.Kind, c.Seq, ev); err != nil {
+				return nil
+			}
+		}
+		if len(chs) > 0 {
+			if err := sw.flush(); err != nil {
+				return nil // cut off: the client resumes from its cursor
+			}
+			if len(chs) == streamBatch {
+				continue
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-wait:
+		case <-heartbeat.C:
+			if err := sw.event(EventHeartbeat, cursor, StreamEvent{Kind: EventHeartbeat, Cursor: strconv.FormatInt(cursor, 10)}); err != nil {
+				return nil
+			}
+			if err := sw.flush(); err != nil {
+				return nil
+			}
+		}
+	}
+}
+
+// streamEnd logs why a stream ended early; the response has started, so
+// nothing more can be said to the client, which reconnects with its cursor.
+func (s *Server) streamEnd(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		s.log.ErrorContext(ctx, "stream ended", "err", err)
+	}
+	return nil
+}
+
+// changeEvent decides what caller v is told of change c.
+func (s *Server) changeEvent(ctx context.Context, v policy.Viewer, c *model.Change, now time.Time) (StreamEvent, bool) {
+	cur := strconv.FormatInt(c.Seq, 10)
+	if policy.CanSee(v, c.Indicator.PolicyItem()) {
+		ind := s.renderIndicator(ctx, v, &c.Indicator)
+		return StreamEvent{Kind: string(c.Kind), Cursor: cur, Indicator: &ind}, true
+	}
+	if c.Before != nil && policy.CanSee(v, *c.Before) {
+		return StreamEvent{Kind: EventRemoved, Cursor: cur, ID: c.Indicator.ID}, true
+	}
+	return StreamEvent{}, false
+}
+
+// streamSnapshot sends every live indicator the caller may see, oldest change
+// first, and returns the cursor to follow changes from. Indicators that stop
+// being live while the snapshot is read arrive as revoked or expired, so a
+// client never keeps one the snapshot already gave it.
+func (s *Server) streamSnapshot(ctx context.Context, sw *sseWriter, p *Principal) (int64, error) {
+	start := s.broker.Head()
+	after := int64(0)
+	for {
+		inds, err := s.st.ListIndicators(ctx, p.Viewer, store.Query{After: after, Limit: snapshotPage, IncludeRevoked: true})
+		if err != nil {
+			return 0, err
+		}
+		now := s.now()
+		for i := range inds {
+			ind := &inds[i]
+			after = ind.Seq
+			if !policy.CanSee(p.Viewer, ind.PolicyItem()) {
+				continue
+			}
+			kind := EventSnapshot
+			if !ind.Live(now) {
+				if ind.Seq <= start {
+					continue // gone before the snapshot began
+				}
+				kind = string(model.Expired)
+				if ind.Revoked {
+					kind = string(model.Revoked)
+				}
+			}
+			j := s.renderIndicator(ctx, p.Viewer, ind)
+			if err := sw.event(kind, ind.Seq, StreamEvent{Kind: kind, Cursor: strconv.FormatInt(ind.Seq, 10), Indicator: &j}); err != nil {
+				return 0, err
+			}
+		}
+		if err := sw.flush(); err != nil {
+			return 0, err
+		}
+		if len(inds) < snapshotPage {
+			break
+		}
+	}
+	cursor := max(after, start)
+	if err := sw.event(EventSnapshotEnd, cursor, StreamEvent{Kind: EventSnapshotEnd, Cursor: strconv.FormatInt(cursor, 10)}); err != nil {
+		return 0, err
+	}
+	return cursor, sw.flush()
+}
+
+// sseWriter writes server-sent events.
+type sseWriter struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	buf []byte
+}
+
+func (sw *sseWriter) event(name string, id int64, data any) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	sw.buf = sw.buf[:0]
+	sw.buf = append(sw.buf, "id: "...)
+	sw.buf = strconv.AppendInt(sw.buf, id, 10)
+	sw.buf = append(sw.buf, "\nevent: "...)
+	sw.buf = append(sw.buf, name...)
+	sw.buf = append(sw.buf, "\ndata: "...)
+	sw.buf = append(sw.buf, b...)
+	sw.buf = append(sw.buf, "\n\n"...)
+	sw.rc.SetWriteDeadline(time.Now().Add(streamWriteWindow))
+	_, err = sw.w.Write(sw.buf)
+	return err
+}
+
+// flush sends what is buffered; a client that does not take it within the
+// write window is cut off (it resumes from its cursor), so a slow subscriber
+// never holds anything but its own connection.
+func (sw *sseWriter) flush() error {
+	sw.rc.SetWriteDeadline(time.Now().Add(streamWriteWindow))
+	return sw.rc.Flush()
+}
+
+// limiter bounds concurrent streams.
+type limiter struct{ slots chan struct{} }
+
+func newLimiter(n int) *limiter { return &limiter{slots: make(chan struct{}, n)} }
+
+func (l *limiter) acquire() bool {
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *limiter) release() { <-l.slots }

@@ -1,0 +1,225 @@
+package hub_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/hdnetwork/hdn/internal/api"
+	"github.com/hdnetwork/hdn/internal/hub"
+	"github.com/hdnetwork/hdn/internal/hub/hubtest"
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/policy/policytest"
+)
+
+// readPath is one way an organisation can read indicators. It returns what
+// the organisation got: value → the source name it was shown.
+type readPath struct {
+	name string
+	read func(t *testing.T, n *policyNet, org string) map[string]string
+}
+
+// policyNet is a random network living in a real hub.
+type policyNet struct {
+	h       *hubtest.Hub
+	net     *policytest.Network
+	keys    map[string]string // org id → analyst key
+	names   map[string]string // org id → name
+	inds    []policytest.Indicator
+	values  []string // value of inds[i]
+	ids     []string // id of inds[i]
+	submits []string // submitting org of inds[i]
+}
+
+// buildPolicyNet makes the organisations and groups of a random network in
+// h and submits random indicators through the API, each from its source
+// (or, for a customer, sometimes from its partner on its behalf).
+func buildPolicyNet(t *testing.T, h *hubtest.Hub, rng *rand.Rand, prefix string, count int) *policyNet {
+	t.Helper()
+	net, _ := policytest.RandomNetwork(rng, prefix)
+	n := &policyNet{h: h, keys: map[string]string{}, names: map[string]string{}}
+	idOf := map[string]string{} // oracle id → hub id
+	for i, o := range net.Orgs {
+		partner := ""
+		if o.Partner != "" {
+			partner = o.Partner // the name equals the oracle id
+		}
+		m := h.Org(o.Name, o.Kind, partner)
+		idOf[o.ID] = m.ID
+		net.Orgs[i].ID = m.ID
+		n.keys[m.ID] = h.Key(m, policy.Analyst)
+		n.names[m.ID] = o.Name
+	}
+	for i := range net.Orgs {
+		if net.Orgs[i].Partner != "" {
+			net.Orgs[i].Partner = idOf[net.Orgs[i].Partner]
+		}
+	}
+	groups := map[string][]string{}
+	for gid, members := range net.Groups {
+		var ms []string
+		for _, m := range members {
+			ms = append(ms, idOf[m])
+		}
+		g, err := h.Store.CreateGroup(t.Context(), model.Group{Name: gid, Owner: ms0(ms, net.Orgs[0].ID), Members: ms})
+		if err != nil {
+			t.Fatal(err)
+		}
+		groups[g.ID] = ms
+	}
+	net.Groups = groups
+	n.net = net
+	for i := range count {
+		ind := policytest.RandomIndicator(rng, net)
+		value := fmt.Sprintf("p%d-%s.policy-test.example", i, strings.ToLower(prefix))
+		item := map[string]any{"type": "domain", "value": value, "tlp": string(ind.TLP), "anonymous": ind.Anonymous}
+		switch ind.Audience {
+		case policy.Group:
+			item["audience"] = map[string]any{"group": ind.Group}
+		case policy.Orgs:
+			var names []string
+			for _, id := range ind.Orgs {
+				names = append(names, n.names[id])
+			}
+			item["audience"] = map[string]any{"orgs": names}
+		}
+		submitter := ind.Source
+		src := orgOf(net, ind.Source)
+		if src.Kind == policy.Customer && rng.IntN(2) == 0 {
+			submitter = src.Partner
+			item["on_behalf_of"] = src.Name
+		}
+		res := submit(t, h, n.keys[submitter], item)
+		if res[0].Status != "created" {
+			t.Fatalf("submit %+v: %+v", item, res[0])
+		}
+		n.inds = append(n.inds, ind)
+		n.values = append(n.values, value)
+		n.ids = append(n.ids, res[0].ID)
+		n.submits = append(n.submits, submitter)
+	}
+	return n
+}
+
+func ms0(ms []string, def string) string {
+	if len(ms) > 0 {
+		return ms[0]
+	}
+	return def
+}
+
+func orgOf(net *policytest.Network, id string) policytest.Org {
+	for _, o := range net.Orgs {
+		if o.ID == id {
+			return o
+		}
+	}
+	return policytest.Org{}
+}
+
+// readPaths lists every read path of the hub. Every path added later joins
+// this list, and so the property test.
+func readPaths() []readPath {
+	return []readPath{
+		{"list", func(t *testing.T, n *policyNet, org string) map[string]string {
+			got := map[string]string{}
+			cursor := ""
+			for {
+				r := n.h.Do("GET", "/api/v1/indicators?limit=7&cursor="+cursor, n.keys[org], nil)
+				var lr listResp
+				r.JSON(t, &lr)
+				if r.Status != 200 {
+					t.Fatalf("list: %d %s", r.Status, r.Body)
+				}
+				for _, i := range lr.Indicators {
+					got[i.Value] = i.Source
+				}
+				if lr.Next == "" {
+					return got
+				}
+				cursor = lr.Next
+			}
+		}},
+		{"search by value", func(t *testing.T, n *policyNet, org string) map[string]string {
+			got := map[string]string{}
+			for _, v := range n.values {
+				r := n.h.Do("GET", "/api/v1/indicators?value="+url.QueryEscape(strings.ToUpper(v)), n.keys[org], nil)
+				var lr listResp
+				r.JSON(t, &lr)
+				for _, i := range lr.Indicators {
+					got[i.Value] = i.Source
+				}
+			}
+			return got
+		}},
+		{"get by id", func(t *testing.T, n *policyNet, org string) map[string]string {
+			got := map[string]string{}
+			for _, id := range n.ids {
+				r := n.h.Do("GET", "/api/v1/indicators/"+id, n.keys[org], nil)
+				switch r.Status {
+				case 200:
+					var i api.IndicatorJSON
+					r.JSON(t, &i)
+					got[i.Value] = i.Source
+				case 404:
+				default:
+					t.Fatalf("get: %d %s", r.Status, r.Body)
+				}
+			}
+			return got
+		}},
+	}
+}
+
+// TestPolicyPropertyEveryPath builds random networks and indicators and
+// checks, for every organisation and every read path, that what it reads
+// equals the oracle's answer — no leak, no miss — and that anonymous sources
+// stay hidden from everyone but the source, its submitter and the
+// coordinator.
+func TestPolicyPropertyEveryPath(t *testing.T) {
+	rounds := 4
+	if testing.Short() {
+		rounds = 1
+	}
+	h := hubtest.Start(t, hub.Config{})
+	rng := rand.New(rand.NewPCG(2026, 11))
+	for round := range rounds {
+		n := buildPolicyNet(t, h, rng, fmt.Sprintf("R%d", round), 40)
+		for _, path := range readPaths() {
+			for _, o := range n.net.Orgs {
+				got := path.read(t, n, o.ID)
+				var leaks, misses []string
+				for i, ind := range n.inds {
+					src, saw := got[n.values[i]]
+					want := n.net.Oracle(o.ID, ind)
+					switch {
+					case saw && !want:
+						leaks = append(leaks, fmt.Sprintf("%s (%s %s from %s)", n.values[i], ind.TLP, ind.Audience, n.names[ind.Source]))
+					case !saw && want:
+						misses = append(misses, fmt.Sprintf("%s (%s %s from %s)", n.values[i], ind.TLP, ind.Audience, n.names[ind.Source]))
+					case saw:
+						wantSrc := n.names[ind.Source]
+						if !n.net.SeesSource(o.ID, ind, n.submits[i]) {
+							wantSrc = api.AnonymousSource
+						}
+						if src != wantSrc {
+							t.Errorf("round %d, %s, %s (%s): source of %s shown as %q, want %q", round, path.name, o.Name, o.Kind, n.values[i], src, wantSrc)
+						}
+					}
+				}
+				sort.Strings(leaks)
+				sort.Strings(misses)
+				if len(leaks) > 0 {
+					t.Errorf("round %d, %s: %s (%s) LEAK %v", round, path.name, o.Name, o.Kind, leaks)
+				}
+				if len(misses) > 0 {
+					t.Errorf("round %d, %s: %s (%s) MISS %v", round, path.name, o.Name, o.Kind, misses)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,188 @@
+// Package stream moves committed changes from the store to the hub's
+// subscribers. A Broker keeps the newest changes in memory, read once from
+// the store whatever the number of subscribers, and wakes every subscriber
+// when more arrive. Notifications travel over the bus (so that with NATS a
+// change written through one hub replica wakes the streams of all), but they
+// are only hints: the broker also polls, and subscribers always read the
+// changes themselves by sequence number, so a lost notification delays a
+// change and never loses it.
+package stream
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/bus"
+	"github.com/hdnetwork/hdn/internal/model"
+)
+
+// Topic is the bus topic of change notifications.
+const Topic = "changes"
+
+// ChangeSource is the part of the store a broker reads.
+type ChangeSource interface {
+	Changes(ctx context.Context, after int64, limit int) ([]model.Change, error)
+	LastSeq(ctx context.Context) (int64, error)
+}
+
+// Options tune a broker.
+type Options struct {
+	// Window is how many of the newest changes are kept in memory
+	// (default 65,536). Subscribers further behind read from the store.
+	Window int
+	// Poll is how often the store is checked without a notification
+	// (default 2 s): the safety net under the bus.
+	Poll   time.Duration
+	Logger *slog.Logger
+}
+
+// Broker caches the newest changes and wakes subscribers.
+type Broker struct {
+	src  ChangeSource
+	bus  bus.Bus
+	opts Options
+	log  *slog.Logger
+
+	kick chan struct{} // a notification arrived: read the store
+
+	mu     sync.RWMutex
+	window []model.Change // ascending by Seq, contiguous in the change log
+	floor  int64          // the window holds every change with Seq > floor
+	head   int64          // newest Seq read
+	wake   chan struct{}  // closed and replaced when head moves
+}
+
+// NewBroker makes a broker; Run starts it.
+func NewBroker(src ChangeSource, b bus.Bus, opts Options) *Broker {
+	if opts.Window <= 0 {
+		opts.Window = 65536
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 2 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	return &Broker{src: src, bus: b, opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), wake: make(chan struct{})}
+}
+
+// Start reads the current head, so that the window starts there; call it
+// before serving subscribers.
+func (b *Broker) Start(ctx context.Context) error {
+	head, err := b.src.LastSeq(ctx)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.floor, b.head = head, head
+	b.mu.Unlock()
+	return nil
+}
+
+// Run follows the bus and the store until ctx ends.
+func (b *Broker) Run(ctx context.Context) error {
+	sub, err := b.bus.Subscribe(ctx, Topic)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	poll := time.NewTicker(b.opts.Poll)
+	defer poll.Stop()
+	for {
+		b.fill(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-sub.C():
+			if !ok {
+				return errors.New("stream broker: bus subscription closed")
+			}
+		case <-b.kick:
+		case <-poll.C:
+		}
+	}
+}
+
+// Notify tells every replica's broker that changes up to seq are committed.
+func (b *Broker) Notify(ctx context.Context, seq int64) {
+	select {
+	case b.kick <- struct{}{}:
+	default:
+	}
+	if err := b.bus.Publish(ctx, Topic, []byte(strconv.FormatInt(seq, 10))); err != nil {
+		b.log.Warn("publishing a change notification failed; streams catch up by polling", "err", err)
+	}
+}
+
+// fill reads new changes from the store into the window.
+func (b *Broker) fill(ctx context.Context) {
+	for {
+		b.mu.RLock()
+		head := b.head
+		b.mu.RUnlock()
+		chs, err := b.src.Changes(ctx, head, 1000)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.log.Error("stream broker: reading changes failed", "after", head, "err", err)
+			}
+			return
+		}
+		if len(chs) == 0 {
+			return
+		}
+		b.mu.Lock()
+		b.window = append(b.window, chs...)
+		if over := len(b.window) - b.opts.Window; over > 0 {
+			b.floor = b.window[over-1].Seq
+			// Copy so that the dropped changes can be collected.
+			b.window = append([]model.Change(nil), b.window[over:]...)
+		}
+		b.head = chs[len(chs)-1].Seq
+		close(b.wake)
+		b.wake = make(chan struct{})
+		b.mu.Unlock()
+		if len(chs) < 1000 {
+			return
+		}
+	}
+}
+
+// Head is the newest change sequence the broker has read.
+func (b *Broker) Head() int64 {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.head
+}
+
+// Wait returns a channel that is closed when changes after the current head
+// arrive.
+func (b *Broker) Wait() <-chan struct{} {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.wake
+}
+
+// Read returns up to max changes with Seq > after, from the window when it
+// holds them and from the store otherwise. It returns store.ErrCursorGone
+// (from the store) when the change log no longer reaches back to after.
+func (b *Broker) Read(ctx context.Context, after int64, max int) ([]model.Change, error) {
+	b.mu.RLock()
+	if after >= b.floor {
+		if after >= b.head {
+			b.mu.RUnlock()
+			return nil, nil
+		}
+		i := sort.Search(len(b.window), func(i int) bool { return b.window[i].Seq > after })
+		end := min(i+max, len(b.window))
+		out := b.window[i:end:end] // shared, read-only
+		b.mu.RUnlock()
+		return out, nil
+	}
+	b.mu.RUnlock()
+	return b.src.Changes(ctx, after, max)
+}
