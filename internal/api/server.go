@@ -43,19 +43,24 @@ type Config struct {
 	Broker   Broker           // nil: no stream
 	// MaxStreams bounds concurrent streams (default 10,000).
 	MaxStreams int
+	// StreamWriteTimeout cuts off a subscriber that does not take what is
+	// sent to it within this time (default 30 s); it resumes from its cursor.
+	StreamWriteTimeout time.Duration
 }
 
 // Server is the native API.
 type Server struct {
-	st      store.Store
-	log     *slog.Logger
-	limits  Limits
-	now     func() time.Time
-	notify  Notifier
-	broker  Broker
-	streams *limiter
-	orgs    *orgCache
-	mux     *http.ServeMux
+	st     store.Store
+	log    *slog.Logger
+	limits Limits
+	now    func() time.Time
+	notify Notifier
+	broker Broker
+
+	streamWriteTimeout time.Duration
+	streams            *limiter
+	orgs               *orgCache
+	mux                *http.ServeMux
 }
 
 // New builds the API server.
@@ -65,6 +70,10 @@ func New(cfg Config) *Server {
 		cfg.MaxStreams = 10_000
 	}
 	s.streams = newLimiter(cfg.MaxStreams)
+	s.streamWriteTimeout = cfg.StreamWriteTimeout
+	if s.streamWriteTimeout <= 0 {
+		s.streamWriteTimeout = 30 * time.Second
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -91,6 +100,9 @@ func New(cfg Config) *Server {
 	})
 	return s
 }
+
+// ActiveStreams is the number of open streams.
+func (s *Server) ActiveStreams() int { return s.streams.active() }
 
 // ServeHTTP serves the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }

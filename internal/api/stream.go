@@ -40,9 +40,8 @@ type StreamEvent struct {
 }
 
 const (
-	streamBatch       = 500
-	snapshotPage      = 1000
-	streamWriteWindow = 30 * time.Second
+	streamBatch  = 500
+	snapshotPage = 1000
 )
 
 // HeartbeatInterval is how often an idle stream sends a heartbeat.
@@ -91,7 +90,7 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	sw := &sseWriter{w: w, rc: rc}
+	sw := &sseWriter{w: w, rc: rc, window: s.streamWriteTimeout}
 	ctx := r.Context()
 	if err := sw.flush(); err != nil {
 		return nil
@@ -225,9 +224,10 @@ func (s *Server) streamSnapshot(ctx context.Context, sw *sseWriter, p *Principal
 
 // sseWriter writes server-sent events.
 type sseWriter struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	buf []byte
+	w      http.ResponseWriter
+	rc     *http.ResponseController
+	window time.Duration
+	buf    []byte
 }
 
 func (sw *sseWriter) event(name string, id int64, data any) error {
@@ -243,7 +243,7 @@ func (sw *sseWriter) event(name string, id int64, data any) error {
 	sw.buf = append(sw.buf, "\ndata: "...)
 	sw.buf = append(sw.buf, b...)
 	sw.buf = append(sw.buf, "\n\n"...)
-	sw.rc.SetWriteDeadline(time.Now().Add(streamWriteWindow))
+	sw.rc.SetWriteDeadline(time.Now().Add(sw.window))
 	_, err = sw.w.Write(sw.buf)
 	return err
 }
@@ -252,7 +252,7 @@ func (sw *sseWriter) event(name string, id int64, data any) error {
 // write window is cut off (it resumes from its cursor), so a slow subscriber
 // never holds anything but its own connection.
 func (sw *sseWriter) flush() error {
-	sw.rc.SetWriteDeadline(time.Now().Add(streamWriteWindow))
+	sw.rc.SetWriteDeadline(time.Now().Add(sw.window))
 	return sw.rc.Flush()
 }
 
@@ -271,3 +271,5 @@ func (l *limiter) acquire() bool {
 }
 
 func (l *limiter) release() { <-l.slots }
+
+func (l *limiter) active() int { return len(l.slots) }

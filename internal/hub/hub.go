@@ -36,6 +36,14 @@ type Config struct {
 	// NATSStream and NATSPrefix name the JetStream stream and subjects
 	// (defaults "HDN" and "hdn"); tests use unique names.
 	NATSStream, NATSPrefix string
+	// StreamPoll is how often streams check the store without a bus
+	// notification (default 2 s).
+	StreamPoll time.Duration
+	// StreamWriteTimeout cuts off a subscriber that does not read
+	// (default 30 s).
+	StreamWriteTimeout time.Duration
+	// MaxStreams bounds concurrent stream subscribers (default 10,000).
+	MaxStreams int
 	// Now replaces the clock in tests.
 	Now func() time.Time
 }
@@ -86,14 +94,18 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		b = bus.NewLocal(bus.LocalOptions{})
 	}
 	h := &Hub{cfg: cfg, log: cfg.Logger, st: st, bus: b, ready: make(chan struct{})}
-	h.broker = stream.NewBroker(st, b, stream.Options{Logger: cfg.Logger})
-	h.api = api.New(api.Config{Store: st, Logger: cfg.Logger, Limits: cfg.Limits, Now: cfg.Now, Notifier: h.broker, Broker: h.broker})
+	h.broker = stream.NewBroker(st, b, stream.Options{Logger: cfg.Logger, Poll: cfg.StreamPoll})
+	h.api = api.New(api.Config{Store: st, Logger: cfg.Logger, Limits: cfg.Limits, Now: cfg.Now, Notifier: h.broker, Broker: h.broker,
+		MaxStreams: cfg.MaxStreams, StreamWriteTimeout: cfg.StreamWriteTimeout})
 	return h, nil
 }
 
 // Store gives the hub's store, for the admin commands and tests in the same
 // process.
 func (h *Hub) Store() store.Store { return h.st }
+
+// ActiveStreams is the number of open stream subscribers.
+func (h *Hub) ActiveStreams() int { return h.api.ActiveStreams() }
 
 // Ready is closed once the hub accepts requests.
 func (h *Hub) Ready() <-chan struct{} { return h.ready }
@@ -144,7 +156,12 @@ func (h *Hub) Run(ctx context.Context) error {
 		return fmt.Errorf("hub: listen on %s: %w", h.cfg.Listen, err)
 	}
 	h.addr = ln.Addr().String()
+	// Requests run under a context that ends when the hub stops, so that
+	// long-lived streams end too (Shutdown alone waits for them).
+	reqCtx, stopRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRequests()
 	srv := &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return reqCtx },
 		Handler:           h.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute, // large bulk uploads
@@ -160,6 +177,7 @@ func (h *Hub) Run(ctx context.Context) error {
 		}
 		return err
 	}, func() {
+		stopRequests()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)

@@ -196,3 +196,16 @@ func BenchmarkLookupByValue(b *testing.B) {
 	b.ReportMetric(pct(0.99), "p99-µs")
 	b.ReportMetric(float64(found)/float64(len(lat)), "found/op")
 }
+
+// BenchmarkSmallWrite measures one small write transaction (an audit
+// entry), where the sync at every commit shows most.
+func BenchmarkSmallWrite(b *testing.B) {
+	n := newBenchNetwork(b, b.TempDir())
+	defer n.st.Close()
+	ctx := context.Background()
+	for b.Loop() {
+		if err := n.st.AppendAudit(ctx, model.AuditEntry{Org: n.members[0].ID, Actor: "bench", Action: "indicator.submit"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -664,9 +664,6 @@ func upsertSQL(k int) string {
 // The change kinds of an upsert as statement parameters.
 var createdKind, updatedKind any = string(model.Created), string(model.Updated)
 
-// changeRowArgs is the number of parameters of one row of changeSQL.
-const changeRowArgs = 4
-
 // changeSQL inserts k change entries.
 func changeSQL(k int) string {
 	var b strings.Builder

@@ -1,18 +1,19 @@
 // Package sqlite is the hub's embedded store: one SQLite database file,
 // hdn.db, in the data directory, through the pure-Go driver
-// modernc.org/sqlite, so that the hub needs nothing but Go.
+// modernc.org/sqlite, so that the hub needs nothing but Go. It implements
+// store.Store and passes the conformance suite in package storetest.
 //
 // # Durability
 //
 // The database runs in WAL mode with synchronous=FULL: a transaction that
-// Commit has acknowledged is on disk (the WAL is synced at every commit). An
-// ingest writes thousands of indicators in one transaction, so the one sync
-// per commit costs little (see the benchmarks in sqlite_test.go); what pays
-// for it are many tiny write transactions, such as an audit entry per
-// request. With synchronous=NORMAL a power loss could lose the last
-// acknowledged transactions, though never corrupt the file; we prefer
-// "acknowledged means durable" because sensors and peers resume from the
-// change sequence numbers we hand out.
+// Commit has acknowledged is on disk (the WAL is synced at every commit), so
+// a change sequence number handed to a sensor or peer is never taken back by
+// a power loss. With synchronous=NORMAL a power loss could lose the last
+// acknowledged transactions, though never corrupt the file. Measured on a
+// 2-core VM: FULL costs about 6% on ingests of 5,000 indicators and about
+// 0.2 ms on each small write transaction (an audit entry: 0.25 ms against
+// 0.05 ms), so callers should not write per request what they can batch
+// (TouchKey, say, at most once a minute per key).
 //
 // # Concurrency
 //
@@ -22,19 +23,42 @@
 // IMMEDIATE, so a second process on the same file (`hdn admin` while the hub
 // runs) waits for the lock (busy_timeout, 10 s) instead of failing half-way.
 // Reads go through a separate pool of read-only connections and never wait
-// for the writer: WAL gives every read transaction a consistent snapshot.
+// for the writer: WAL gives every read transaction a consistent snapshot,
+// and every read method runs its queries in one read transaction.
 //
 // An Ingest holds the write lock from BeginIngest to Commit or Rollback: a
 // goroutine that holds an Ingest must not call another writing method of the
-// same Store, or it waits for itself.
+// same Store, or it waits for itself. If a Put fails, the ingest is spoilt:
+// later Puts fail and Commit rolls back and reports the failure.
 //
 // # Change sequence
 //
 // The writer assigns change sequence numbers itself while it holds the
 // database's write lock (from the AUTOINCREMENT counter of the changes
-// table), so a create or update, its change entry and the indicator's seq
-// are written together without extra round trips, and sequence numbers
-// become visible strictly in order.
+// table), so an upsert, its change entry and the indicator's seq are written
+// by the same statements without extra round trips, and sequence numbers
+// become visible strictly in order, across processes too. CompactChanges
+// drops old entries and records the floor below which Changes answers
+// store.ErrCursorGone.
+//
+// # Schema
+//
+// migrations/*.sql, applied in order at Open and recorded in
+// schema_migrations; a database with a newer schema than the program knows
+// is refused. Times are int64 unix nanoseconds UTC (clamped to the years
+// 1678–2262), lists of labels and tags JSON arrays, optional references NULL.
+// Indicators have a public UUID (version 7, so that new ids append to their
+// index) and an internal integer key n that the audience lists and the
+// change log use. The unique index (value, type, source) makes a
+// re-submission by the same source an update and serves lookups by value,
+// with or without type; (seq) serves paging; a partial index on valid_until
+// serves expiry.
+//
+// A re-submission overwrites what the submission says (TLP, audience,
+// labels, tags, description, confidence, submitter, anonymity, report),
+// keeps valid_from and valid_until unless given, clears the expired flag
+// when valid_until moves later, re-activates a revoked indicator (its source
+// vouches for it again), and keeps first_seen and created.
 package sqlite
 
 import (
@@ -216,12 +240,14 @@ func (s *Store) Close() error {
 // Checkpoints copy the WAL back into the database file. SQLite does that by
 // default in the connection that commits, whenever the WAL holds 1000 pages;
 // an ingest dirties thousands of random pages of the value index, so that
-// would be nearly every ingest, and it makes them take half as long again.
+// would be nearly every ingest, and it makes them take a tenth longer.
 // Instead a goroutine with its own connection checkpoints after commits, at
-// most every checkpointInterval, on another core. Its checkpoints are
-// PASSIVE: they never block the writer or readers. Should the WAL still grow
-// past walBackstopPages (the checkpointer cannot keep up, or a long read
-// pins the WAL), the writer checkpoints itself as SQLite normally does.
+// most every checkpointInterval, on another core; its checkpoints are
+// PASSIVE: they never block the writer or readers. A busy writer never finds
+// the WAL completely copied, though, and the WAL can only start over when it
+// does: so the writer still checkpoints itself (as SQLite does) once the WAL
+// reaches walBackstopPages, which is cheap because the goroutine has copied
+// most of it, and the WAL then starts over instead of growing without end.
 const (
 	checkpointInterval = 200 * time.Millisecond
 	walBackstopPages   = 4096 // 16 MiB of 4 KiB pages

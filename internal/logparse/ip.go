@@ -1,0 +1,152 @@
+package logparse
+
+import "net/netip"
+
+// parseAddr parses an IPv4 or IPv6 address from bytes without allocating
+// (netip.ParseAddr needs a string). It accepts what netip.ParseAddr
+// accepts except zones, and unmaps IPv4-mapped IPv6 addresses, because
+// indicators are kept unmapped (DESIGN.md section 3).
+func parseAddr(b []byte) (netip.Addr, bool) {
+	for _, c := range b {
+		switch c {
+		case '.':
+			return parseIPv4(b)
+		case ':':
+			a, ok := parseIPv6(b)
+			return a.Unmap(), ok
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// parseIPv4 parses dotted decimal: four numbers up to 255, no leading zeros.
+func parseIPv4(b []byte) (netip.Addr, bool) {
+	var ip [4]byte
+	if !parseIPv4Fields(b, ip[:]) {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom4(ip), true
+}
+
+func parseIPv4Fields(b []byte, ip []byte) bool {
+	val, pos, digits := 0, 0, 0
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case '0' <= c && c <= '9':
+			if digits == 1 && val == 0 {
+				return false // leading zero
+			}
+			val = val*10 + int(c-'0')
+			digits++
+			if val > 255 {
+				return false
+			}
+		case c == '.':
+			if digits == 0 || pos == 3 {
+				return false
+			}
+			ip[pos] = byte(val)
+			pos++
+			val, digits = 0, 0
+		default:
+			return false
+		}
+	}
+	if pos != 3 || digits == 0 {
+		return false
+	}
+	ip[3] = byte(val)
+	return true
+}
+
+// parseIPv6 follows the grammar netip.ParseAddr accepts: up to eight
+// groups of one to four hex digits, one "::", an embedded IPv4 address in
+// the last 32 bits. Zones are refused.
+func parseIPv6(s []byte) (netip.Addr, bool) {
+	var ip [16]byte
+	ellipsis := -1 // position in ip of the "::"
+	if len(s) >= 2 && s[0] == ':' && s[1] == ':' {
+		ellipsis = 0
+		s = s[2:]
+		if len(s) == 0 {
+			return netip.IPv6Unspecified(), true
+		}
+	}
+	i := 0
+	for len(s) > 0 {
+		off, acc := 0, uint32(0)
+		for ; off < len(s); off++ {
+			c := s[off]
+			switch {
+			case '0' <= c && c <= '9':
+				acc = acc<<4 + uint32(c-'0')
+			case 'a' <= c && c <= 'f':
+				acc = acc<<4 + uint32(c-'a'+10)
+			case 'A' <= c && c <= 'F':
+				acc = acc<<4 + uint32(c-'A'+10)
+			default:
+				goto done
+			}
+			if off > 3 {
+				return netip.Addr{}, false
+			}
+		}
+	done:
+		if off == 0 {
+			return netip.Addr{}, false
+		}
+		if off < len(s) && s[off] == '.' {
+			// Embedded IPv4 in the last 32 bits.
+			if ellipsis < 0 && i != 12 || i+4 > 16 {
+				return netip.Addr{}, false
+			}
+			if !parseIPv4Fields(s, ip[i:i+4]) {
+				return netip.Addr{}, false
+			}
+			s = nil
+			i += 4
+			break
+		}
+		ip[i] = byte(acc >> 8)
+		ip[i+1] = byte(acc)
+		i += 2
+		s = s[off:]
+		if len(s) == 0 {
+			break
+		}
+		if s[0] != ':' || len(s) == 1 {
+			return netip.Addr{}, false
+		}
+		s = s[1:]
+		if s[0] == ':' {
+			if ellipsis >= 0 {
+				return netip.Addr{}, false
+			}
+			ellipsis = i
+			s = s[1:]
+			if len(s) == 0 {
+				break
+			}
+		}
+		if i == 16 {
+			break
+		}
+	}
+	if len(s) != 0 {
+		return netip.Addr{}, false
+	}
+	if i < 16 {
+		if ellipsis < 0 {
+			return netip.Addr{}, false
+		}
+		n := 16 - i
+		for j := i - 1; j >= ellipsis; j-- {
+			ip[j+n] = ip[j]
+		}
+		clear(ip[ellipsis : ellipsis+n])
+	} else if ellipsis >= 0 {
+		return netip.Addr{}, false
+	}
+	return netip.AddrFrom16(ip), true
+}

@@ -1,0 +1,342 @@
+package logparse
+
+import (
+	"bytes"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// The JSON scanner works on a line and an index into it. Functions return
+// the index after what they read, or -1 when the input is malformed. It
+// checks what it reads; a value it skips is only checked for balance, so a
+// malformed number inside a skipped object goes unnoticed — the price of
+// not parsing what is not needed.
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ' ', '\t', '\r', '\n':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// stringEnd returns the index of the closing quote of the string whose
+// opening quote is at b[i], or -1.
+func stringEnd(b []byte, i int) int {
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return -1
+		}
+		k += j
+		n := 0
+		for p := k - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return k
+		}
+		j = k + 1
+	}
+}
+
+// structural marks the bytes skipContainer stops at.
+var structural = [256]bool{'"': true, '{': true, '}': true, '[': true, ']': true}
+
+// skipContainer skips the object or array that starts at b[i].
+func skipContainer(b []byte, i int) int {
+	depth := 0
+	for {
+		for i < len(b) && !structural[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return -1
+		}
+		switch b[i] {
+		case '"':
+			k := stringEnd(b, i)
+			if k < 0 {
+				return -1
+			}
+			i = k + 1
+			continue
+		case '{', '[':
+			depth++
+		default:
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+		}
+		i++
+	}
+}
+
+// literalEnd marks the bytes that end a number or literal.
+var literalEnd = [256]bool{',': true, '}': true, ']': true, ' ': true, '\t': true, '\r': true, '\n': true, ':': true, '"': true, '{': true, '[': true}
+
+// skipValue skips the value that starts at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		k := stringEnd(b, i)
+		if k < 0 {
+			return -1
+		}
+		return k + 1
+	case '{', '[':
+		return skipContainer(b, i)
+	}
+	return literalValue(b, i)
+}
+
+// literalValue returns the end of a number or true/false/null at b[i].
+func literalValue(b []byte, i int) int {
+	j := i
+	for j < len(b) && !literalEnd[b[j]] {
+		j++
+	}
+	if j == i {
+		return -1
+	}
+	return j
+}
+
+// openValue expects the opening bracket c at b[i] and returns the index of
+// the first member or element, or done if the container is empty.
+func openValue(b []byte, i int, c byte) (j int, done bool) {
+	if i >= len(b) || b[i] != c {
+		return -1, false
+	}
+	j = skipWS(b, i+1)
+	if j >= len(b) {
+		return -1, false
+	}
+	if b[j] == c+2 { // '{'+2 == '}', '['+2 == ']'
+		return j + 1, true
+	}
+	return j, false
+}
+
+// member reads `"key":` at b[i] and returns the key and the index of the
+// value. A key with escapes is returned raw; it matches no known name.
+func member(b []byte, i int) (key []byte, v int) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, -1
+	}
+	k := stringEnd(b, i)
+	if k < 0 {
+		return nil, -1
+	}
+	key = b[i+1 : k]
+	j := skipWS(b, k+1)
+	if j >= len(b) || b[j] != ':' {
+		return nil, -1
+	}
+	j = skipWS(b, j+1)
+	if j >= len(b) {
+		return nil, -1
+	}
+	return key, j
+}
+
+// nextItem moves past the value that ended at b[i]: a ',' gives the index
+// of the next member or element, the closing bracket c gives done.
+func nextItem(b []byte, i int, c byte) (j int, done bool) {
+	if i < 0 {
+		return -1, false
+	}
+	i = skipWS(b, i)
+	if i >= len(b) {
+		return -1, false
+	}
+	switch b[i] {
+	case ',':
+		j = skipWS(b, i+1)
+		if j >= len(b) {
+			return -1, false
+		}
+		return j, false
+	case c:
+		return i + 1, true
+	}
+	return -1, false
+}
+
+// str reads the string at b[i], unescaping it into the event's scratch
+// buffer when it has escapes. ok is false when b[i] is not a string (a
+// null, a number); end is -1 when the input is malformed.
+func (ev *Event) str(b []byte, i int) (v []byte, end int, ok bool) {
+	if i >= len(b) {
+		return nil, -1, false
+	}
+	if b[i] != '"' {
+		return nil, skipValue(b, i), false
+	}
+	k := stringEnd(b, i)
+	if k < 0 {
+		return nil, -1, false
+	}
+	v = b[i+1 : k]
+	if bytes.IndexByte(v, '\\') < 0 {
+		return v, k + 1, true
+	}
+	start := len(ev.buf)
+	buf, good := unescape(ev.buf, v)
+	if !good {
+		return nil, -1, false
+	}
+	ev.buf = buf
+	return buf[start:], k + 1, true
+}
+
+// unescape appends the JSON string body s, with its escapes decoded, to
+// dst. Invalid escapes make it fail; a lone surrogate becomes U+FFFD, as
+// encoding/json does.
+func unescape(dst, s []byte) ([]byte, bool) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c != '\\' {
+			j := bytes.IndexByte(s[i:], '\\')
+			if j < 0 {
+				return append(dst, s[i:]...), true
+			}
+			dst = append(dst, s[i:i+j]...)
+			i += j
+			continue
+		}
+		if i+1 >= len(s) {
+			return dst, false
+		}
+		switch s[i+1] {
+		case '"', '\\', '/':
+			dst = append(dst, s[i+1])
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, ok := hex4(s, i+2)
+			if !ok {
+				return dst, false
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if r2, ok := hex4(s, i+2); ok && i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+						i += 6
+						dst = utf8.AppendRune(dst, d)
+						continue
+					}
+				}
+				r = utf8.RuneError
+			}
+			dst = utf8.AppendRune(dst, r)
+			continue
+		default:
+			return dst, false
+		}
+		i += 2
+	}
+	return dst, true
+}
+
+func hex4(s []byte, i int) (rune, bool) {
+	if i+4 > len(s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case 'a' <= c && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case 'A' <= c && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// eachString calls fn for every string element of the array at b[i]
+// (other elements are skipped); a single string instead of an array is
+// taken as a one-element array, since loggers write both.
+func (ev *Event) eachString(b []byte, i int, fn func(v []byte)) int {
+	if i < len(b) && b[i] == '"' {
+		v, end, _ := ev.str(b, i)
+		if end >= 0 {
+			fn(v)
+		}
+		return end
+	}
+	if i >= len(b) || b[i] != '[' {
+		return skipValue(b, i)
+	}
+	j, done := openValue(b, i, '[')
+	for !done {
+		if j < 0 {
+			return -1
+		}
+		v, end, ok := ev.str(b, j)
+		if end < 0 {
+			return -1
+		}
+		if ok {
+			fn(v)
+		}
+		j, done = nextItem(b, end, ']')
+	}
+	return j
+}
+
+// number returns the digits of the (non-negative integer or decimal)
+// number at b[i], or ok false if the value is something else.
+func number(b []byte, i int) (v []byte, end int, ok bool) {
+	end = skipValue(b, i)
+	if end < 0 {
+		return nil, -1, false
+	}
+	v = b[i:end]
+	dot := false
+	for k, c := range v {
+		if c == '.' && !dot && k > 0 {
+			dot = true
+			continue
+		}
+		if c < '0' || c > '9' {
+			return nil, end, false
+		}
+	}
+	return v, end, len(v) > 0 && v[len(v)-1] != '.'
+}
+
+// port reads a port number value.
+func port(b []byte, i int) (int32, int) {
+	v, end, ok := number(b, i)
+	if !ok {
+		return -1, end
+	}
+	p, good := parsePort(v)
+	if !good {
+		return -1, end
+	}
+	return p, end
+}

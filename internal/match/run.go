@@ -1,0 +1,288 @@
+package match
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"runtime"
+	"sync"
+
+	"github.com/hdnetwork/hdn/internal/logparse"
+)
+
+// Limits of Run.
+const (
+	// batchSize is how much input one batch holds (whole lines).
+	batchSize = 1 << 20
+	// MaxLine is the longest line Run reads; a longer line is counted as
+	// an error and skipped.
+	MaxLine = 16 << 20
+)
+
+// batch is a run of whole lines, the unit of work of Run.
+type batch struct {
+	data []byte
+	zeek *logparse.ZeekHeader // header in force at the batch's first line
+	out  []byte
+}
+
+// Run reads lines of format f from r until EOF (or ctx is done), matches
+// them against m on workers goroutines (GOMAXPROCS when workers <= 0), and
+// writes alert lines to out. The input is cut into batches of whole lines
+// (about 1 MiB); each worker matches a batch with the index current when it
+// started it and writes the batch's alerts in one Write call, so alerts of
+// one batch keep their input order but batches may finish out of order:
+// alert order is not input order. Writes to out are serialised. Buffers
+// are recycled, so a long run allocates nothing per line.
+//
+// Malformed lines are counted (Stats.Errors) and skipped. Run returns the
+// counts and the first error of reading or writing, or ctx's error.
+func Run(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, workers int) (Stats, error) {
+	if _, err := ParseFormat(string(f)); err != nil {
+		return Stats{}, err
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	nbatch := 2*workers + 2
+	free := make(chan *batch, nbatch)
+	for range nbatch {
+		free <- &batch{}
+	}
+	work := make(chan *batch, nbatch)
+
+	var (
+		total   Stats
+		outMu   sync.Mutex
+		wg      sync.WaitGroup
+		errOnce sync.Once
+		runErr  error
+	)
+	fail := func(err error) {
+		errOnce.Do(func() { runErr = err })
+		cancel(err)
+	}
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := m.NewSession(f)
+			for b := range work {
+				if ctx.Err() == nil {
+					s.stats = Stats{}
+					s.matchBatch(b)
+					total.addAtomic(&s.stats)
+					if len(b.out) > 0 {
+						outMu.Lock()
+						_, err := out.Write(b.out)
+						outMu.Unlock()
+						if err != nil {
+							fail(err)
+						}
+					}
+				}
+				b.out = b.out[:0]
+				free <- b
+			}
+		}()
+	}
+
+	rd := reader{r: r, format: f, zeek: logparse.NewZeekHeader(), free: free, work: work, ctx: ctx}
+	if err := rd.run(); err != nil {
+		fail(err)
+	}
+	close(work)
+	wg.Wait()
+	total.add(rd.stats)
+	if runErr == nil {
+		if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
+			// Only the caller's context can have been cancelled here.
+			runErr = err
+		}
+	}
+	return total, runErr
+}
+
+// matchBatch matches every line of a batch, appending alerts to b.out.
+func (s *Session) matchBatch(b *batch) {
+	x := s.m.Load()
+	if b.zeek != nil {
+		s.zeek = b.zeek
+	}
+	data := b.data
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		b.out, _ = s.match(x, b.out, line)
+	}
+}
+
+// reader cuts the input into batches of whole lines.
+type reader struct {
+	r      io.Reader
+	format Format
+	zeek   *logparse.ZeekHeader
+	free   chan *batch
+	work   chan *batch
+	ctx    context.Context
+	stats  Stats // lines the reader consumes itself: headers, overlong lines
+	carry  []byte
+	skip   bool // discarding the rest of an overlong line
+}
+
+func (rd *reader) get() (*batch, bool) {
+	select {
+	case b := <-rd.free:
+		return b, true
+	case <-rd.ctx.Done():
+		return nil, false
+	}
+}
+
+func (rd *reader) run() error {
+	for {
+		b, ok := rd.get()
+		if !ok {
+			return nil
+		}
+		if cap(b.data) < batchSize {
+			b.data = make([]byte, 0, batchSize)
+		}
+		b.data = append(b.data[:0], rd.carry...)
+		rd.carry = rd.carry[:0]
+		hasNL := bytes.IndexByte(b.data, '\n') >= 0
+		var rerr error
+		eof := false
+		for {
+			if len(b.data) == cap(b.data) {
+				// Full without a newline: one line longer than the buffer.
+				if cap(b.data) >= MaxLine {
+					rd.stats.Lines++
+					rd.stats.Errors++
+					rd.skip = true
+					b.data = b.data[:0]
+				} else {
+					b.data = append(make([]byte, 0, 2*cap(b.data)), b.data...)
+				}
+			}
+			want := cap(b.data) - len(b.data)
+			n, err := rd.r.Read(b.data[len(b.data):cap(b.data)])
+			part := b.data[len(b.data) : len(b.data)+n]
+			b.data = b.data[:len(b.data)+n]
+			if rd.skip && n > 0 {
+				if i := bytes.IndexByte(part, '\n'); i < 0 {
+					b.data = b.data[:len(b.data)-n]
+					part = nil
+				} else {
+					k := len(b.data) - n
+					b.data = append(b.data[:k], part[i+1:]...)
+					part = b.data[k:]
+					rd.skip = false
+				}
+			}
+			if err != nil {
+				if !errors.Is(err, io.EOF) {
+					rerr = err
+				}
+				eof = true
+				break
+			}
+			hasNL = hasNL || bytes.IndexByte(part, '\n') >= 0
+			// Send when the batch is half full, or at once when the input
+			// gives less than asked (a pipe, a tailed file), so that a slow
+			// producer's lines are not held back.
+			if hasNL && (len(b.data) >= cap(b.data)/2 || n < want) {
+				break
+			}
+		}
+		if !eof {
+			i := bytes.LastIndexByte(b.data, '\n')
+			rd.carry = append(rd.carry, b.data[i+1:]...)
+			b.data = b.data[:i+1]
+		} else if rd.skip {
+			b.data = b.data[:0]
+		}
+		if len(b.data) > 0 {
+			rd.send(b)
+		} else {
+			rd.free <- b
+		}
+		if eof {
+			return rerr
+		}
+	}
+}
+
+// send passes a batch to the workers. For Zeek, header lines are taken
+// out here, in input order, so that every batch carries the header its
+// lines were written under.
+func (rd *reader) send(b *batch) {
+	if rd.format != FormatZeek {
+		rd.work <- b
+		return
+	}
+	data := b.data
+	for {
+		h := headerAt(data)
+		part := data
+		if h >= 0 {
+			part = data[:h]
+		}
+		if len(part) == len(b.data) {
+			b.zeek = rd.zeek
+			rd.work <- b
+			return
+		}
+		if len(part) > 0 {
+			nb, ok := rd.get()
+			if !ok {
+				break
+			}
+			nb.data = append(nb.data[:0], part...)
+			nb.zeek = rd.zeek
+			rd.work <- nb
+		}
+		if h < 0 {
+			break
+		}
+		data = data[h:]
+		for len(data) > 0 && data[0] == '#' {
+			line := data
+			if i := bytes.IndexByte(data, '\n'); i >= 0 {
+				line, data = data[:i], data[i+1:]
+			} else {
+				data = nil
+			}
+			rd.stats.Lines++
+			if z, err := rd.zeek.WithLine(line); err == nil {
+				rd.zeek = z
+				rd.stats.Skipped++
+			} else {
+				rd.stats.Errors++
+			}
+		}
+		if len(data) == 0 {
+			break
+		}
+	}
+	rd.free <- b
+}
+
+// headerAt returns the position of the first line starting with "#", or -1.
+func headerAt(data []byte) int {
+	if len(data) > 0 && data[0] == '#' {
+		return 0
+	}
+	if i := bytes.Index(data, []byte("\n#")); i >= 0 {
+		return i + 1
+	}
+	return -1
+}
