@@ -11,6 +11,8 @@ trap 'rm -f "$out"' EXIT
 {
   go test -run '^$' -bench '^BenchmarkAPIIngest$' -benchtime 1x -timeout 60m ./internal/hub/
   go test -run '^$' -bench '^BenchmarkAPILookupByValue$' -benchtime 5000x -timeout 60m ./internal/hub/
+  go test -run '^$' -bench '^BenchmarkStreamPropagation$' -benchtime 50x -timeout 30m ./internal/hub/
+  go test -run '^$' -bench '^BenchmarkStreamIdleSubscriberMemory$' -benchtime 1x -timeout 30m ./internal/hub/
   go test -run '^$' -bench . -benchtime 1s -timeout 30m ./internal/indicator/ ./internal/bus/
 } 2>&1 | tee "$out" >/dev/null
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3-)"

@@ -265,9 +265,10 @@ func (ev *Event) eveDNS(b []byte, i int) int {
 		var end int
 		switch string(key) {
 		case "rrname":
+			var s []byte
 			var ok bool
-			if rr.name, end, ok = ev.str(b, v); !ok {
-				rr.name = nil
+			if s, end, ok = ev.str(b, v); ok {
+				ev.addName("dns.rrname", s)
 			}
 		case "rrtype":
 			var ok bool
@@ -299,18 +300,16 @@ func (ev *Event) eveDNS(b []byte, i int) int {
 		}
 		j, done = nextItem(b, end, '}')
 	}
-	rr.emit(ev, "dns.rrname", "dns.rdata")
+	rr.emit(ev, "dns.rdata")
 	return j
 }
 
-// dnsRecord is one query or resource record; its parts are observed once
-// the whole record is read, since rdata is read according to rrtype.
-type dnsRecord struct{ name, typ, data []byte }
+// dnsRecord is one query or resource record. Its name is observed at
+// once; its data once the whole record is read, since rdata is read
+// according to rrtype.
+type dnsRecord struct{ typ, data []byte }
 
-func (rr *dnsRecord) emit(ev *Event, nameField, dataField string) {
-	if rr.name != nil {
-		ev.addName(nameField, rr.name)
-	}
+func (rr *dnsRecord) emit(ev *Event, dataField string) {
 	if rr.data != nil && dataField != "" {
 		ev.dnsData(dataField, rr.typ, rr.data)
 	}
@@ -356,8 +355,9 @@ func (ev *Event) dnsRecords(b []byte, i int, nameField, dataField string) int {
 				var ok bool
 				switch string(key) {
 				case "rrname":
-					if rr.name, e, ok = ev.str(b, v); !ok {
-						rr.name = nil
+					var s []byte
+					if s, e, ok = ev.str(b, v); ok {
+						ev.addName(nameField, s)
 					}
 				case "rrtype":
 					if rr.typ, e, ok = ev.str(b, v); !ok {
@@ -378,7 +378,7 @@ func (ev *Event) dnsRecords(b []byte, i int, nameField, dataField string) int {
 			if k < 0 {
 				return -1
 			}
-			rr.emit(ev, nameField, dataField)
+			rr.emit(ev, dataField)
 			end = k
 		} else {
 			end = skipValue(b, j)

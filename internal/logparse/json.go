@@ -2,6 +2,8 @@ package logparse
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -24,24 +26,76 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
+// Strings are scanned eight bytes at a time (SWAR): a word of the input is
+// tested for '"' and '\\' at once, which beats a call to bytes.IndexByte
+// for the short keys and values that make up most of an event. After
+// swarSpan bytes without either, the rest of a long string (a user agent, a
+// JA3 string) is searched with bytes.IndexByte, which uses vector
+// instructions.
+
+const (
+	lsb      = 0x0101010101010101
+	low7     = 0x7f7f7f7f7f7f7f7f
+	swarSpan = 48
+)
+
+// zeroBytes sets the high bit of every byte of w that is zero, exactly
+// (no carries between bytes), and clears all other bits.
+func zeroBytes(w uint64) uint64 {
+	return ^((w&low7 + low7) | w | low7)
+}
+
+// quoteOrBackslash returns the index of the first '"' or '\\' in b at or
+// after j, or -1.
+func quoteOrBackslash(b []byte, j int) int {
+	limit := min(len(b), j+swarSpan)
+	for j+8 <= limit {
+		w := binary.LittleEndian.Uint64(b[j:])
+		if m := zeroBytes(w^('"'*lsb)) | zeroBytes(w^('\\'*lsb)); m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
+		}
+		j += 8
+	}
+	if limit < len(b) {
+		// A long string: find the quote with IndexByte, then look back
+		// for a backslash.
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			return -1
+		}
+		if k := bytes.IndexByte(b[j:j+q], '\\'); k >= 0 {
+			return j + k
+		}
+		return j + q
+	}
+	for ; j < len(b); j++ {
+		if c := b[j]; c == '"' || c == '\\' {
+			return j
+		}
+	}
+	return -1
+}
+
 // stringEnd returns the index of the closing quote of the string whose
 // opening quote is at b[i], or -1.
 func stringEnd(b []byte, i int) int {
-	j := i + 1
+	k, _ := stringEndEsc(b, i)
+	return k
+}
+
+// stringEndEsc is stringEnd, and reports whether the string has escapes.
+func stringEndEsc(b []byte, i int) (int, bool) {
+	j, esc := i+1, false
 	for {
-		k := bytes.IndexByte(b[j:], '"')
+		k := quoteOrBackslash(b, j)
 		if k < 0 {
-			return -1
+			return -1, false
 		}
-		k += j
-		n := 0
-		for p := k - 1; p > i && b[p] == '\\'; p-- {
-			n++
+		if b[k] == '"' {
+			return k, esc
 		}
-		if n%2 == 0 {
-			return k
-		}
-		j = k + 1
+		esc = true
+		j = k + 2 // skip the escaped byte
 	}
 }
 
@@ -182,12 +236,12 @@ func (ev *Event) str(b []byte, i int) (v []byte, end int, ok bool) {
 	if b[i] != '"' {
 		return nil, skipValue(b, i), false
 	}
-	k := stringEnd(b, i)
+	k, esc := stringEndEsc(b, i)
 	if k < 0 {
 		return nil, -1, false
 	}
 	v = b[i+1 : k]
-	if bytes.IndexByte(v, '\\') < 0 {
+	if !esc {
 		return v, k + 1, true
 	}
 	start := len(ev.buf)

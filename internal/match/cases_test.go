@@ -286,9 +286,14 @@ func parseIndicatorLine(t *testing.T, line string) Indicator {
 func splitQuoted(s string) []string {
 	var out []string
 	var cur strings.Builder
-	quoted, any := false, false
+	quoted, any, esc := false, false, false
 	for _, r := range s {
 		switch {
+		case esc:
+			cur.WriteRune(r)
+			esc = false
+		case r == '\\' && quoted:
+			esc = true
 		case r == '"':
 			quoted, any = !quoted, true
 		case (r == ' ' || r == '\t') && !quoted:

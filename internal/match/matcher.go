@@ -205,9 +205,13 @@ func (s *Session) match(x *Index, dst, line []byte) ([]byte, error) {
 	}
 	s.stats.Events++
 	s.x, s.hits, s.nowSet = x, s.hits[:0], false
-	for i := range s.ev.Obs {
+	obs := s.ev.Obs
+	for i := range obs {
+		if seenBefore(obs, i) {
+			continue
+		}
 		s.obs = i
-		x.Match(&s.ev.Obs[i], s.report)
+		x.Match(&obs[i], s.report)
 	}
 	if len(s.hits) == 0 {
 		return dst, nil
@@ -220,6 +224,21 @@ func (s *Session) match(x *Index, dst, line []byte) ([]byte, error) {
 		dst = appendAlert(dst, &s.ev, &a, o.Value, o.Field, s.clockFn)
 	}
 	return dst, nil
+}
+
+// seenBefore reports whether an earlier observation of the event has the
+// same kind and value (a DNS answer repeats the query name; a
+// response's addresses repeat in its records): its hits are already
+// recorded, under the earlier field.
+func seenBefore(obs []logparse.Observation, i int) bool {
+	o := &obs[i]
+	for j := range obs[:i] {
+		p := &obs[j]
+		if p.Kind == o.Kind && (o.Kind == logparse.KindIP && p.Addr == o.Addr || string(p.Value) == string(o.Value)) {
+			return true
+		}
+	}
+	return false
 }
 
 // addHit records a hit unless the indicator already hit this event or has

@@ -93,7 +93,7 @@ func (a *arena) bytes() int {
 type table struct {
 	seed  maphash.Seed
 	nb    uint64 // buckets
-	tags  []uint16
+	tags  []uint64 // two words of four 16-bit tags per bucket
 	offs  []uint32
 	arena arena
 	n     int // entries
@@ -128,17 +128,19 @@ func (t *table) build(seed maphash.Seed) {
 		return
 	}
 	t.nb = uint64(t.n/loadSlots + 1)
-	t.tags = make([]uint16, t.nb*slots)
+	t.tags = make([]uint64, t.nb*2)
 	t.offs = make([]uint32, t.nb*slots)
 	t.arena.each(func(off uint32, e []byte) {
 		v := entryValue(e)
 		h := maphash.Bytes(t.seed, v)
 		tag := tagOf(h)
 		for b := t.bucketOf(h); ; {
-			base := b * slots
-			for s := base; s < base+slots; s++ {
-				if t.tags[s] == 0 {
-					t.tags[s], t.offs[s] = tag, off
+			for s := uint64(0); s < slots; s++ {
+				w := &t.tags[2*b+s/4]
+				shift := 16 * (s % 4)
+				if *w>>shift&0xffff == 0 {
+					*w |= uint64(tag) << shift
+					t.offs[b*slots+s] = off
 					return
 				}
 			}
@@ -150,24 +152,26 @@ func (t *table) build(seed maphash.Seed) {
 }
 
 // lookup calls fn with the offset of every entry whose value is key.
+// The tags of a bucket are compared four at a time (SWAR): one word
+// yields the slots whose tag matches and whether any slot is empty.
 func (t *table) lookup(key []byte, fn func(off uint32)) {
 	if t.nb == 0 {
 		return
 	}
 	h := maphash.Bytes(t.seed, key)
-	tag := tagOf(h)
+	pat := uint64(tagOf(h)) * lanes
 	for b := t.bucketOf(h); ; {
-		base := b * slots
-		tags := t.tags[base : base+slots : base+slots]
-		for s, x := range tags {
-			if x == 0 {
-				return
-			}
-			if x == tag {
-				off := t.offs[base+uint64(s)]
+		w := t.tags[2*b : 2*b+2 : 2*b+2]
+		for half, x := range w {
+			for m := zeroLanes(x ^ pat); m != 0; m &= m - 1 {
+				s := b*slots + uint64(half*4+bits.TrailingZeros64(m)>>4)
+				off := t.offs[s]
 				if bytes.Equal(entryValue(t.arena.at(off)), key) {
 					fn(off)
 				}
+			}
+			if zeroLanes(x) != 0 {
+				return // an empty slot ends the probe sequence
 			}
 		}
 		if b++; b == t.nb {
@@ -176,8 +180,20 @@ func (t *table) lookup(key []byte, fn func(off uint32)) {
 	}
 }
 
+const (
+	lanes     = 0x0001000100010001
+	lanesLow  = 0x7fff7fff7fff7fff
+	lanesHigh = 0x8000800080008000
+)
+
+// zeroLanes sets the high bit of every 16-bit lane of x that is zero,
+// exactly, and clears all other bits.
+func zeroLanes(x uint64) uint64 {
+	return ^((x&lanesLow + lanesLow) | x | lanesLow)
+}
+
 func (t *table) bytes() int {
-	return cap(t.tags)*2 + cap(t.offs)*4 + t.arena.bytes()
+	return cap(t.tags)*8 + cap(t.offs)*4 + t.arena.bytes()
 }
 
 // Entry encoding.

@@ -204,7 +204,7 @@ const MaxLine = 1 << 20
 // It returns nil at the end of r, fn's error, or a parse error.
 func Parse(r io.Reader, fn func(Event) error) error {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), MaxLine)
+	sc.Buffer(make([]byte, 0, 4096), MaxLine)
 	var (
 		id, name string
 		data     []byte

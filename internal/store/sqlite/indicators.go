@@ -403,7 +403,8 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]model.Ch
 		if after < floor {
 			return fmt.Errorf("after %d, log compacted through %d: %w", after, floor, store.ErrCursorGone)
 		}
-		rows, err := q.query(ctx, `SELECT c.seq, c.kind, c.at, `+indicatorColumns+`
+		rows, err := q.query(ctx, `SELECT c.seq, c.kind, c.at, c.before_tlp, c.before_audience_kind,
+			COALESCE(c.before_audience_group, ''), c.before_orgs, c.before_members, `+indicatorColumns+`
 			FROM changes c JOIN indicators i ON i.n = c.indicator_n
 			WHERE c.seq > ? ORDER BY c.seq LIMIT ?`, after, pageLimit(limit))
 		if err != nil {
@@ -414,14 +415,26 @@ func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]model.Ch
 		var ns []int64
 		for rows.Next() {
 			var c model.Change
-			var kind string
+			var kind, beforeGroup string
 			var at int64
-			n, ind, err := scanIndicator(rows, &c.Seq, &kind, &at)
+			var beforeTLP, beforeKind, beforeOrgs, beforeMembers sql.NullString
+			n, ind, err := scanIndicator(rows, &c.Seq, &kind, &at, &beforeTLP, &beforeKind, &beforeGroup, &beforeOrgs, &beforeMembers)
 			if err != nil {
 				return err
 			}
 			c.Kind = model.ChangeKind(kind)
 			c.At = fromNano(at)
+			if beforeTLP.Valid {
+				b := &policy.Item{Source: ind.Source, TLP: policy.TLP(beforeTLP.String),
+					Audience: policy.Audience{Kind: policy.AudienceKind(beforeKind.String), Group: beforeGroup}}
+				if b.Audience.Orgs, err = decodeList(beforeOrgs); err == nil {
+					b.GroupMembers, err = decodeList(beforeMembers)
+				}
+				if err != nil {
+					return fmt.Errorf("change %d: %w", c.Seq, err)
+				}
+				c.Before = b
+			}
 			changes = append(changes, c)
 			inds = append(inds, ind)
 			ns = append(ns, n)
@@ -618,7 +631,8 @@ func appendUpsertArgs(args []any, sub *model.Submission, id string, seq int64, n
 // named ones make binding quadratic in their number in SQLite.) A row that meets
 // an indicator with the same source, type and value updates it; RETURNING
 // gives the indicator's id, which is the id the row brought exactly when the
-// row created the indicator.
+// row created the indicator, and the policy facts from before an update
+// (SET sees the old row), NULL after an insert.
 //
 // On update: valid_from and valid_until are kept when the submission gives
 // none; a later valid_until clears the expired flag; a revoked indicator is
@@ -639,6 +653,9 @@ func upsertSQL(k int) string {
 	}
 	b.WriteString(`
 	ON CONFLICT (value, type, source) DO UPDATE SET
+		prev_tlp = tlp,
+		prev_audience_kind = audience_kind,
+		prev_audience_group = audience_group,
 		tlp = excluded.tlp,
 		audience_kind = excluded.audience_kind,
 		audience_group = excluded.audience_group,
@@ -657,7 +674,7 @@ func upsertSQL(k int) string {
 		last_seen = excluded.last_seen,
 		modified = excluded.modified,
 		seq = excluded.seq
-	RETURNING n, id, seq`)
+	RETURNING n, id, seq, prev_tlp, prev_audience_kind, prev_audience_group`)
 	return b.String()
 }
 
@@ -731,6 +748,7 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 	ns := make([]int64, len(subs))
 	got := make([]string, len(subs)) // the indicators' ids: new or kept
 	created := make([]bool, len(subs))
+	prev := make([]facts, len(subs)) // of updated indicators, before the update
 	seen := 0
 
 	// Upsert the indicators; each row's seq is base+1+its index.
@@ -749,7 +767,8 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 		for rows.Next() {
 			var n, seq int64
 			var id string
-			if err := rows.Scan(&n, &id, &seq); err != nil {
+			var prevTLP, prevKind, prevGroup sql.NullString
+			if err := rows.Scan(&n, &id, &seq, &prevTLP, &prevKind, &prevGroup); err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -759,6 +778,7 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 				return nil, fmt.Errorf("upsert returned seq %d outside its chunk", seq)
 			}
 			ns[i], got[i], created[i] = n, id, id == ids[i]
+			prev[i] = facts{tlp: policy.TLP(prevTLP.String), kind: policy.AudienceKind(prevKind.String), group: prevGroup.String}
 			seen++
 		}
 		if err := rows.Close(); err != nil {
@@ -791,6 +811,11 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 		start += k
 	}
 
+	// Who could see an updated indicator before, where the update changed
+	// that; read before putAudiences replaces the old lists.
+	if err := in.putBefores(ctx, subs, ns, created, prev, base); err != nil {
+		return nil, err
+	}
 	if err := in.putAudiences(ctx, subs, ns, created); err != nil {
 		return nil, err
 	}
@@ -804,6 +829,94 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 		}
 	}
 	return res, nil
+}
+
+// facts are the policy facts of an indicator that an update may change.
+type facts struct {
+	tlp   policy.TLP
+	kind  policy.AudienceKind
+	group string
+	orgs  []string // sorted, without duplicates
+}
+
+// submittedFacts are the facts a submission gives its indicator, as stored.
+func submittedFacts(sub *model.Submission) facts {
+	f := facts{tlp: sub.TLP, kind: sub.Audience.Kind}
+	switch f.kind {
+	case "":
+		f.kind = policy.Network
+	case policy.Group:
+		f.group = sub.Audience.Group
+	case policy.Orgs:
+		f.orgs = sortedSet(sub.Audience.Orgs)
+	}
+	return f
+}
+
+func (f facts) sameAudience(g facts) bool {
+	return f.tlp == g.tlp && f.kind == g.kind && f.group == g.group && slices.Equal(f.orgs, g.orgs)
+}
+
+// putBefores records, on the change entries of updates that changed who may
+// see an indicator (TLP, audience), the policy facts from before: prev holds
+// TLP and audience kind and group from the upsert, the old explicit list
+// comes from indicator_audience (or from an earlier submission of the same
+// indicator in this batch), the group's members from group_members.
+func (in *ingest) putBefores(ctx context.Context, subs []model.Submission, ns []int64, created []bool, prev []facts, base int64) error {
+	var listed []int64
+	var groups []string
+	for i := range subs {
+		switch {
+		case created[i]:
+		case prev[i].kind == policy.Orgs:
+			listed = append(listed, ns[i])
+		case prev[i].kind == policy.Group && !slices.Contains(groups, prev[i].group):
+			groups = append(groups, prev[i].group)
+		}
+	}
+	q := querier{in.s, in.tx, false}
+	stored := map[string][]string{}
+	if len(listed) > 0 {
+		var err error
+		if stored, err = q.pairs(ctx, `SELECT indicator_n, org_id FROM indicator_audience
+			WHERE indicator_n IN (SELECT value FROM json_each(?)) ORDER BY indicator_n, org_id`, jsonInts(listed)); err != nil {
+			return fmt.Errorf("audience before: %w", err)
+		}
+	}
+	members := map[string][]string{}
+	if len(groups) > 0 {
+		var err error
+		if members, err = q.groupMembers(ctx, groups); err != nil {
+			return err
+		}
+	}
+	lists := map[int64][]string{} // explicit lists as this batch leaves them
+	for i := range subs {
+		after := submittedFacts(&subs[i])
+		if !created[i] {
+			before := prev[i]
+			if before.kind == policy.Orgs {
+				var ok bool
+				if before.orgs, ok = lists[ns[i]]; !ok {
+					before.orgs = stored[strconv.FormatInt(ns[i], 10)]
+				}
+			}
+			if !before.sameAudience(after) {
+				var m []string
+				if before.kind == policy.Group {
+					m = members[before.group]
+				}
+				if _, err := in.tx.ExecContext(ctx, `UPDATE changes SET before_tlp = ?, before_audience_kind = ?,
+					before_audience_group = ?, before_orgs = ?, before_members = ? WHERE seq = ?`,
+					string(before.tlp), string(before.kind), optString(before.group),
+					encodeList(before.orgs), encodeList(m), base+1+int64(i)); err != nil {
+					return fmt.Errorf("audience before: %w", err)
+				}
+			}
+		}
+		lists[ns[i]] = after.orgs
+	}
+	return nil
 }
 
 // putAudiences writes the explicit audience lists: an updated indicator

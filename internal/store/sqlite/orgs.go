@@ -366,8 +366,13 @@ func (s *Store) groups(ctx context.Context, where string, args ...any) ([]model.
 }
 
 // SetGroupMember adds an organisation to a group or removes it; doing what
-// is already done is no error. An unknown group or organisation is
-// store.ErrNotFound.
+// is already done is no error and changes nothing. An unknown group or
+// organisation is store.ErrNotFound.
+//
+// A change of members changes who may see the indicators shared with the
+// group, so it writes an "updated" change for each of them, carrying the
+// old members in Before, and moves them to the end of the change sequence
+// (their Modified time stays: the indicators themselves did not change).
 func (s *Store) SetGroupMember(ctx context.Context, groupID, orgID string, member bool) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var ok bool
@@ -383,11 +388,35 @@ func (s *Store) SetGroupMember(ctx context.Context, groupID, orgID string, membe
 		if !ok {
 			return fmt.Errorf("organisation: %w", store.ErrNotFound)
 		}
+		old, err := queryStrings(ctx, tx, `SELECT org_id FROM group_members WHERE group_id = ? ORDER BY org_id`, groupID)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(old, orgID) == member {
+			return nil
+		}
 		query := `DELETE FROM group_members WHERE group_id = ? AND org_id = ?`
 		if member {
-			query = `INSERT OR IGNORE INTO group_members (group_id, org_id) VALUES (?, ?)`
+			query = `INSERT INTO group_members (group_id, org_id) VALUES (?, ?)`
 		}
-		_, err := tx.ExecContext(ctx, query, groupID, orgID)
+		if _, err := tx.ExecContext(ctx, query, groupID, orgID); err != nil {
+			return err
+		}
+		base, err := lastSeq(ctx, tx)
+		if err != nil {
+			return err
+		}
+		at := nowNano()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at,
+				before_tlp, before_audience_kind, before_audience_group, before_members)
+			SELECT :base + row_number() OVER (ORDER BY n), n, 'updated', :at, tlp, 'group', audience_group, :members
+			FROM indicators WHERE audience_group = :group AND audience_kind = 'group'`,
+			sql.Named("base", base), sql.Named("at", at), sql.Named("members", encodeList(old)),
+			sql.Named("group", groupID)); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE indicators SET seq = c.seq FROM changes AS c
+			WHERE c.seq > ? AND c.indicator_n = indicators.n`, base)
 		return err
 	})
 	if err != nil {

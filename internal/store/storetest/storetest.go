@@ -16,6 +16,12 @@
 //     explicit lists (Audience.Orgs) and group members come back sorted.
 //   - Change sequence numbers are strictly increasing, not necessarily
 //     without gaps.
+//   - Change.Before is set exactly when a change altered who may see the
+//     indicator: an update that changed its TLP or audience (kind, group,
+//     list), or a change of the members of its audience group. A change of a
+//     group's members writes one "updated" change for every indicator shared
+//     with the group, revoked ones included, and none when the membership
+//     stayed as it was.
 package storetest
 
 import (
@@ -51,6 +57,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IngestAllOrNothing", testIngestAllOrNothing},
 		{"ChangeSequence", testChangeSequence},
 		{"ChangesPaging", testChangesPaging},
+		{"ChangeBefore", testChangeBefore},
+		{"GroupMembershipChanges", testGroupMembershipChanges},
 		{"Revoke", testRevoke},
 		{"ExpireDue", testExpireDue},
 		{"ListFilters", testListFilters},
