@@ -186,6 +186,13 @@ func (s *Server) setGroupMember(w http.ResponseWriter, r *http.Request, p *Princ
 		action = "group.member.remove"
 	}
 	s.audit(ctx, p, action, g.ID, o.Name)
+	// A membership change rewrites the visibility of the group's indicators:
+	// streams learn of it as changes.
+	if s.notify != nil {
+		if seq, err := s.st.LastSeq(ctx); err == nil {
+			s.notify.Notify(ctx, seq)
+		}
+	}
 	g, err = s.st.Group(ctx, g.ID)
 	if err != nil {
 		return err

@@ -35,7 +35,10 @@ func skipWS(b []byte, i int) int {
 
 const (
 	lsb      = 0x0101010101010101
+	msb      = 0x8080808080808080
 	low7     = 0x7f7f7f7f7f7f7f7f
+	quotes   = '"' * lsb
+	slashes  = '\\' * lsb
 	swarSpan = 48
 )
 
@@ -43,37 +46,6 @@ const (
 // (no carries between bytes), and clears all other bits.
 func zeroBytes(w uint64) uint64 {
 	return ^((w&low7 + low7) | w | low7)
-}
-
-// quoteOrBackslash returns the index of the first '"' or '\\' in b at or
-// after j, or -1.
-func quoteOrBackslash(b []byte, j int) int {
-	limit := min(len(b), j+swarSpan)
-	for j+8 <= limit {
-		w := binary.LittleEndian.Uint64(b[j:])
-		if m := zeroBytes(w^('"'*lsb)) | zeroBytes(w^('\\'*lsb)); m != 0 {
-			return j + bits.TrailingZeros64(m)>>3
-		}
-		j += 8
-	}
-	if limit < len(b) {
-		// A long string: find the quote with IndexByte, then look back
-		// for a backslash.
-		q := bytes.IndexByte(b[j:], '"')
-		if q < 0 {
-			return -1
-		}
-		if k := bytes.IndexByte(b[j:j+q], '\\'); k >= 0 {
-			return j + k
-		}
-		return j + q
-	}
-	for ; j < len(b); j++ {
-		if c := b[j]; c == '"' || c == '\\' {
-			return j
-		}
-	}
-	return -1
 }
 
 // stringEnd returns the index of the closing quote of the string whose
@@ -86,16 +58,55 @@ func stringEnd(b []byte, i int) int {
 // stringEndEsc is stringEnd, and reports whether the string has escapes.
 func stringEndEsc(b []byte, i int) (int, bool) {
 	j, esc := i+1, false
+	limit := min(len(b), j+swarSpan)
 	for {
-		k := quoteOrBackslash(b, j)
-		if k < 0 {
+		for j+8 <= limit {
+			w := binary.LittleEndian.Uint64(b[j:])
+			// The lowest flagged byte of this test is exact, which is all
+			// that is used (higher ones may be false after a match).
+			x, y := w^quotes, w^slashes
+			if m := ((x - lsb) &^ x | (y - lsb) &^ y) & msb; m != 0 {
+				j += bits.TrailingZeros64(m) >> 3
+				goto found
+			}
+			j += 8
+		}
+		if limit < len(b) {
+			return longStringEnd(b, j, esc)
+		}
+		for j < len(b) && b[j] != '"' && b[j] != '\\' {
+			j++
+		}
+		if j >= len(b) {
 			return -1, false
 		}
-		if b[k] == '"' {
-			return k, esc
+	found:
+		if b[j] == '"' {
+			return j, esc
 		}
 		esc = true
-		j = k + 2 // skip the escaped byte
+		j += 2 // skip the escaped byte
+		limit = min(len(b), j+swarSpan)
+	}
+}
+
+// longStringEnd finishes stringEndEsc for a long string with IndexByte.
+func longStringEnd(b []byte, j int, esc bool) (int, bool) {
+	for {
+		if j >= len(b) {
+			return -1, false
+		}
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			return -1, false
+		}
+		q += j
+		k := bytes.IndexByte(b[j:q], '\\')
+		if k < 0 {
+			return q, esc
+		}
+		esc = true
+		j += k + 2
 	}
 }
 
@@ -192,11 +203,18 @@ func member(b []byte, i int) (key []byte, v int) {
 		return nil, -1
 	}
 	key = b[i+1 : k]
-	j := skipWS(b, k+1)
-	if j >= len(b) || b[j] != ':' {
-		return nil, -1
+	j := k + 1
+	if j >= len(b) || b[j] != ':' { // compact JSON, as Suricata writes, takes no detours
+		j = skipWS(b, j)
+		if j >= len(b) || b[j] != ':' {
+			return nil, -1
+		}
 	}
-	j = skipWS(b, j+1)
+	j++
+	if j < len(b) && b[j] > ' ' {
+		return key, j
+	}
+	j = skipWS(b, j)
 	if j >= len(b) {
 		return nil, -1
 	}
@@ -209,13 +227,19 @@ func nextItem(b []byte, i int, c byte) (j int, done bool) {
 	if i < 0 {
 		return -1, false
 	}
-	i = skipWS(b, i)
-	if i >= len(b) {
-		return -1, false
+	if i >= len(b) || b[i] <= ' ' {
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return -1, false
+		}
 	}
 	switch b[i] {
 	case ',':
-		j = skipWS(b, i+1)
+		j = i + 1
+		if j < len(b) && b[j] > ' ' {
+			return j, false
+		}
+		j = skipWS(b, j)
 		if j >= len(b) {
 			return -1, false
 		}
@@ -364,22 +388,22 @@ func (ev *Event) eachString(b []byte, i int, fn func(v []byte)) int {
 // number returns the digits of the (non-negative integer or decimal)
 // number at b[i], or ok false if the value is something else.
 func number(b []byte, i int) (v []byte, end int, ok bool) {
-	end = skipValue(b, i)
-	if end < 0 {
-		return nil, -1, false
-	}
-	v = b[i:end]
-	dot := false
-	for k, c := range v {
-		if c == '.' && !dot && k > 0 {
+	j, dot := i, false
+	for ; j < len(b); j++ {
+		c := b[j]
+		if '0' <= c && c <= '9' {
+			continue
+		}
+		if c == '.' && !dot && j > i {
 			dot = true
 			continue
 		}
-		if c < '0' || c > '9' {
-			return nil, end, false
-		}
+		break
 	}
-	return v, end, len(v) > 0 && v[len(v)-1] != '.'
+	if j < len(b) && !literalEnd[b[j]] || j == i || b[j-1] == '.' {
+		return nil, skipValue(b, i), false
+	}
+	return b[i:j], j, true
 }
 
 // port reads a port number value.

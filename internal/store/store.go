@@ -89,7 +89,8 @@ type UpsertResult struct {
 // Ingest is one write transaction for submissions. Put may be called many
 // times; nothing is visible to readers before Commit, and Rollback (or a
 // failed Commit) leaves nothing behind. An Ingest must be ended by exactly
-// one of Commit or Rollback.
+// one of Commit or Rollback. A failed Put spoils the whole ingest: every
+// later Put fails and Commit rolls back and returns an error.
 type Ingest interface {
 	Put(ctx context.Context, subs []model.Submission) ([]UpsertResult, error)
 	Commit() error

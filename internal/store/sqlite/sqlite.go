@@ -41,6 +41,12 @@
 // drops old entries and records the floor below which Changes answers
 // store.ErrCursorGone.
 //
+// A change that alters who may see an indicator records the policy facts
+// from before (model.Change.Before): an update of TLP or audience, learnt
+// from the upsert itself (it copies the old facts into prev_* columns and
+// returns them), and a change of a group's members, which writes an
+// "updated" change for every indicator shared with the group.
+//
 // # Schema
 //
 // migrations/*.sql, applied in order at Open and recorded in
@@ -51,8 +57,8 @@
 // index) and an internal integer key n that the audience lists and the
 // change log use. The unique index (value, type, source) makes a
 // re-submission by the same source an update and serves lookups by value,
-// with or without type; (seq) serves paging; a partial index on valid_until
-// serves expiry.
+// with or without type; (seq) serves paging; partial indexes on valid_until
+// and audience_group serve expiry and changes of a group's members.
 //
 // A re-submission overwrites what the submission says (TLP, audience,
 // labels, tags, description, confidence, submitter, anonymity, report),
@@ -180,9 +186,10 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		err = s.rdb.PingContext(ctx)
 	}
 	if err != nil {
-		s.wdb.Close()
-		if s.rdb != nil {
-			s.rdb.Close()
+		for _, db := range []*sql.DB{s.wdb, s.rdb, s.cdb} {
+			if db != nil {
+				db.Close()
+			}
 		}
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
