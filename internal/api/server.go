@@ -46,6 +46,9 @@ type Config struct {
 	// StreamWriteTimeout cuts off a subscriber that does not take what is
 	// sent to it within this time (default 30 s); it resumes from its cursor.
 	StreamWriteTimeout time.Duration
+	// StreamHeartbeat is how often an idle stream sends a heartbeat
+	// (default 10 s; the protocol promises at least every 15 s).
+	StreamHeartbeat time.Duration
 }
 
 // Server is the native API.
@@ -58,6 +61,7 @@ type Server struct {
 	broker Broker
 
 	streamWriteTimeout time.Duration
+	streamHeartbeat    time.Duration
 	streams            *limiter
 	orgs               *orgCache
 	mux                *http.ServeMux
@@ -73,6 +77,10 @@ func New(cfg Config) *Server {
 	s.streamWriteTimeout = cfg.StreamWriteTimeout
 	if s.streamWriteTimeout <= 0 {
 		s.streamWriteTimeout = 30 * time.Second
+	}
+	s.streamHeartbeat = cfg.StreamHeartbeat
+	if s.streamHeartbeat <= 0 || s.streamHeartbeat > 15*time.Second {
+		s.streamHeartbeat = 10 * time.Second
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -125,6 +133,8 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Pattern: "/api/v1/indicators", Handler: s.submitIndicators},
 		{Method: "GET", Pattern: "/api/v1/indicators", Handler: s.listIndicators},
 		{Method: "GET", Pattern: "/api/v1/indicators/{id}", Handler: s.getIndicator},
+		{Method: "GET", Pattern: "/api/v1/indicators/{id}/sightings", Handler: s.getSightings},
+		{Method: "POST", Pattern: "/api/v1/sightings", Handler: s.addSightings},
 		{Method: "GET", Pattern: "/api/v1/stream", Handler: s.streamIndicators},
 		{Method: "POST", Pattern: "/api/v1/indicators/{id}/revoke", Handler: s.revokeIndicator},
 		{Method: "POST", Pattern: "/api/v1/reports", Handler: s.createReport},

@@ -44,9 +44,6 @@ const (
 	snapshotPage = 1000
 )
 
-// HeartbeatInterval is how often an idle stream sends a heartbeat.
-var HeartbeatInterval = 10 * time.Second
-
 // parseStreamCursor reads ?cursor= or the Last-Event-ID header (the query
 // wins). ok is false when neither was given.
 func parseStreamCursor(r *http.Request) (cursor int64, ok bool, err error) {
@@ -100,7 +97,7 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 			return s.streamEnd(ctx, err)
 		}
 	}
-	heartbeat := time.NewTicker(HeartbeatInterval)
+	heartbeat := time.NewTicker(s.streamHeartbeat)
 	defer heartbeat.Stop()
 	for {
 		wait := s.broker.Wait()

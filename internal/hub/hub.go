@@ -42,6 +42,9 @@ type Config struct {
 	// StreamWriteTimeout cuts off a subscriber that does not read
 	// (default 30 s).
 	StreamWriteTimeout time.Duration
+	// StreamHeartbeat is how often idle streams send a heartbeat (default
+	// 10 s, at most 15 s).
+	StreamHeartbeat time.Duration
 	// MaxStreams bounds concurrent stream subscribers (default 10,000).
 	MaxStreams int
 	// Now replaces the clock in tests.
@@ -96,7 +99,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	h := &Hub{cfg: cfg, log: cfg.Logger, st: st, bus: b, ready: make(chan struct{})}
 	h.broker = stream.NewBroker(st, b, stream.Options{Logger: cfg.Logger, Poll: cfg.StreamPoll})
 	h.api = api.New(api.Config{Store: st, Logger: cfg.Logger, Limits: cfg.Limits, Now: cfg.Now, Notifier: h.broker, Broker: h.broker,
-		MaxStreams: cfg.MaxStreams, StreamWriteTimeout: cfg.StreamWriteTimeout})
+		MaxStreams: cfg.MaxStreams, StreamWriteTimeout: cfg.StreamWriteTimeout, StreamHeartbeat: cfg.StreamHeartbeat})
 	return h, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hdnetwork/hdn/internal/api"
 	"github.com/hdnetwork/hdn/internal/hub"
@@ -14,13 +15,15 @@ import (
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/policy/policytest"
+	"github.com/hdnetwork/hdn/internal/streamclient"
 )
 
 // readPath is one way an organisation can read indicators. It returns what
 // the organisation got: value → the source name it was shown.
 type readPath struct {
-	name string
-	read func(t *testing.T, n *policyNet, org string) map[string]string
+	name     string
+	noSource bool // the path does not show sources
+	read     func(t *testing.T, n *policyNet, org string) map[string]string
 }
 
 // policyNet is a random network living in a real hub.
@@ -30,6 +33,7 @@ type policyNet struct {
 	keys    map[string]string // org id → analyst key
 	names   map[string]string // org id → name
 	inds    []policytest.Indicator
+	sighted []int    // number of sightings reported of inds[i]
 	values  []string // value of inds[i]
 	ids     []string // id of inds[i]
 	submits []string // submitting org of inds[i]
@@ -102,6 +106,24 @@ func buildPolicyNet(t *testing.T, h *hubtest.Hub, rng *rand.Rand, prefix string,
 		n.ids = append(n.ids, res[0].ID)
 		n.submits = append(n.submits, submitter)
 	}
+	// Organisations that may see an indicator report sightings of some.
+	n.sighted = make([]int, len(n.inds))
+	for i, ind := range n.inds {
+		for _, o := range net.Orgs {
+			if net.Oracle(o.ID, ind) && rng.IntN(3) == 0 {
+				r := h.Do("POST", "/api/v1/sightings", n.keys[o.ID], map[string]any{"sightings": []any{map[string]any{"indicator": n.ids[i], "count": 2}}})
+				if r.Status != 200 {
+					t.Fatalf("sighting by an organisation that may see the indicator: %d %s", r.Status, r.Body)
+				}
+				n.sighted[i]++
+			} else if !net.Oracle(o.ID, ind) && rng.IntN(5) == 0 {
+				r := h.Do("POST", "/api/v1/sightings", n.keys[o.ID], map[string]any{"sightings": []any{map[string]any{"indicator": n.ids[i]}}})
+				if r.Status != 404 {
+					t.Fatalf("sighting of an indicator the organisation may not see: %d %s", r.Status, r.Body)
+				}
+			}
+		}
+	}
 	return n
 }
 
@@ -125,7 +147,7 @@ func orgOf(net *policytest.Network, id string) policytest.Org {
 // this list, and so the property test.
 func readPaths() []readPath {
 	return []readPath{
-		{"list", func(t *testing.T, n *policyNet, org string) map[string]string {
+		{"list", false, func(t *testing.T, n *policyNet, org string) map[string]string {
 			got := map[string]string{}
 			cursor := ""
 			for {
@@ -144,7 +166,7 @@ func readPaths() []readPath {
 				cursor = lr.Next
 			}
 		}},
-		{"search by value", func(t *testing.T, n *policyNet, org string) map[string]string {
+		{"search by value", false, func(t *testing.T, n *policyNet, org string) map[string]string {
 			got := map[string]string{}
 			for _, v := range n.values {
 				r := n.h.Do("GET", "/api/v1/indicators?value="+url.QueryEscape(strings.ToUpper(v)), n.keys[org], nil)
@@ -156,7 +178,7 @@ func readPaths() []readPath {
 			}
 			return got
 		}},
-		{"get by id", func(t *testing.T, n *policyNet, org string) map[string]string {
+		{"get by id", false, func(t *testing.T, n *policyNet, org string) map[string]string {
 			got := map[string]string{}
 			for _, id := range n.ids {
 				r := n.h.Do("GET", "/api/v1/indicators/"+id, n.keys[org], nil)
@@ -168,6 +190,68 @@ func readPaths() []readPath {
 				case 404:
 				default:
 					t.Fatalf("get: %d %s", r.Status, r.Body)
+				}
+			}
+			return got
+		}},
+		{"stream snapshot", false, func(t *testing.T, n *policyNet, org string) map[string]string {
+			c := follow(t, []string{n.h.URL}, n.keys[org], false, 0)
+			c.waitFor(t, "snapshot-end", func(ev streamclient.Event) bool { return ev.Kind == "snapshot-end" })
+			c.stop()
+			got := map[string]string{}
+			for _, ev := range c.snapshot() {
+				if ev.Indicator != nil {
+					got[ev.Indicator.Value] = ev.Indicator.Source
+				}
+			}
+			return got
+		}},
+		{"stream changes", false, func(t *testing.T, n *policyNet, org string) map[string]string {
+			// Replays every change from the start of the sequence.
+			head, err := n.h.Store.LastSeq(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := follow(t, []string{n.h.URL}, n.keys[org], true, 0)
+			deadline := time.Now().Add(10 * time.Second)
+			for c.client.Cursor() < head && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if c.client.Cursor() < head {
+				t.Fatalf("stream replay reached cursor %d, not the head %d", c.client.Cursor(), head)
+			}
+			c.stop()
+			got := map[string]string{}
+			for _, ev := range c.snapshot() {
+				if ev.Indicator != nil {
+					got[ev.Indicator.Value] = ev.Indicator.Source
+				}
+			}
+			return got
+		}},
+		{"sightings", true, func(t *testing.T, n *policyNet, org string) map[string]string {
+			got := map[string]string{}
+			isCoord := orgOf(n.net, org).Kind == policy.Coordinator
+			for i, id := range n.ids {
+				r := n.h.Do("GET", "/api/v1/indicators/"+id+"/sightings", n.keys[org], nil)
+				if r.Status == 404 {
+					continue
+				}
+				var sj api.SightingsJSON
+				r.JSON(t, &sj)
+				if r.Status != 200 {
+					t.Fatalf("sightings: %d %s", r.Status, r.Body)
+				}
+				got[n.values[i]] = ""
+				if sj.Organisations != n.sighted[i] || sj.Total != int64(2*n.sighted[i]) {
+					t.Errorf("%s: %d organisations / %d sightings, want %d / %d", n.values[i], sj.Organisations, sj.Total, n.sighted[i], 2*n.sighted[i])
+				}
+				seesWho := isCoord || org == n.inds[i].Source
+				if !seesWho && len(sj.ByOrg) > 0 {
+					t.Errorf("%s (%s) sees who sighted %s: %+v", n.names[org], orgOf(n.net, org).Kind, n.values[i], sj.ByOrg)
+				}
+				if seesWho && len(sj.ByOrg) != n.sighted[i] {
+					t.Errorf("%s (source or coordinator) sees %d sighting organisations of %s, want %d", n.names[org], len(sj.ByOrg), n.values[i], n.sighted[i])
 				}
 			}
 			return got
@@ -185,7 +269,8 @@ func TestPolicyPropertyEveryPath(t *testing.T) {
 	if testing.Short() {
 		rounds = 1
 	}
-	h := hubtest.Start(t, hub.Config{})
+	// Heartbeats carry the cursor past changes the subscriber may not see.
+	h := hubtest.Start(t, hub.Config{StreamHeartbeat: 50 * time.Millisecond})
 	rng := rand.New(rand.NewPCG(2026, 11))
 	for round := range rounds {
 		n := buildPolicyNet(t, h, rng, fmt.Sprintf("R%d", round), 40)
@@ -201,7 +286,7 @@ func TestPolicyPropertyEveryPath(t *testing.T) {
 						leaks = append(leaks, fmt.Sprintf("%s (%s %s from %s)", n.values[i], ind.TLP, ind.Audience, n.names[ind.Source]))
 					case !saw && want:
 						misses = append(misses, fmt.Sprintf("%s (%s %s from %s)", n.values[i], ind.TLP, ind.Audience, n.names[ind.Source]))
-					case saw:
+					case saw && !path.noSource:
 						wantSrc := n.names[ind.Source]
 						if !n.net.SeesSource(o.ID, ind, n.submits[i]) {
 							wantSrc = api.AnonymousSource

@@ -66,20 +66,19 @@ func ParseEVE(line []byte, ev *Event) error {
 	if i >= len(b) {
 		return ErrEmpty
 	}
-	j, done := openValue(b, i, '{')
 	var (
 		have    uint
 		typ     eveType
 		secDone bool // the event type's own section has been read
 		pending [nSections]span
 	)
-	for !done {
-		if j < 0 {
-			return ErrSyntax
-		}
-		key, v := member(b, j)
+	for j, first := i, true; ; first = false {
+		key, v, done := nextField(b, j, first)
 		if v < 0 {
 			return ErrSyntax
+		}
+		if done {
+			break
 		}
 		end := -1
 		sec := eveSection(nSections)
@@ -184,7 +183,7 @@ func ParseEVE(line []byte, ev *Event) error {
 			// smtp events may still have an "email" section to come.
 			break
 		}
-		j, done = nextItem(b, end, '}')
+		j = end
 	}
 	ev.finish()
 	return nil
@@ -251,16 +250,16 @@ func (ev *Event) eveSection(b []byte, i int, s eveSection) int {
 // answers "rrtype"/"rdata" or "answers"/"grouped") and version 3 records
 // (Suricata 8: "queries" and "answers" arrays).
 func (ev *Event) eveDNS(b []byte, i int) int {
-	j, done := openValue(b, i, '{')
 	var rr dnsRecord
 	answers := false
-	for !done {
-		if j < 0 {
-			return -1
-		}
-		key, v := member(b, j)
+	for j, first := i, true; ; first = false {
+		key, v, done := nextField(b, j, first)
 		if v < 0 {
 			return -1
+		}
+		if done {
+			rr.emit(ev, "dns.rdata")
+			return v
 		}
 		var end int
 		switch string(key) {
@@ -298,10 +297,8 @@ func (ev *Event) eveDNS(b []byte, i int) int {
 		if end < 0 {
 			return -1
 		}
-		j, done = nextItem(b, end, '}')
+		j = end
 	}
-	rr.emit(ev, "dns.rdata")
-	return j
 }
 
 // dnsRecord is one query or resource record. Its name is observed at
@@ -342,14 +339,15 @@ func (ev *Event) dnsRecords(b []byte, i int, nameField, dataField string) int {
 		var end int
 		if b[j] == '{' {
 			var rr dnsRecord
-			k, fin := openValue(b, j, '{')
-			for !fin {
-				if k < 0 {
-					return -1
-				}
-				key, v := member(b, k)
+			end = -1
+			for k, first := j, true; ; first = false {
+				key, v, done := nextField(b, k, first)
 				if v < 0 {
 					return -1
+				}
+				if done {
+					end = v
+					break
 				}
 				var e int
 				var ok bool
@@ -373,13 +371,9 @@ func (ev *Event) dnsRecords(b []byte, i int, nameField, dataField string) int {
 				if e < 0 {
 					return -1
 				}
-				k, fin = nextItem(b, e, '}')
-			}
-			if k < 0 {
-				return -1
+				k = e
 			}
 			rr.emit(ev, dataField)
-			end = k
 		} else {
 			end = skipValue(b, j)
 		}
@@ -390,33 +384,24 @@ func (ev *Event) dnsRecords(b []byte, i int, nameField, dataField string) int {
 
 // dnsGrouped reads {"A": ["192.0.2.1"], "CNAME": ["x.example"], …}.
 func (ev *Event) dnsGrouped(b []byte, i int) int {
-	j, done := openValue(b, i, '{')
-	for !done {
-		if j < 0 {
-			return -1
-		}
-		key, v := member(b, j)
-		if v < 0 {
-			return -1
+	for j, first := i, true; ; first = false {
+		key, v, done := nextField(b, j, first)
+		if done || v < 0 {
+			return v
 		}
 		end := ev.eachString(b, v, func(s []byte) { ev.dnsData("dns.grouped", key, s) })
 		if end < 0 {
 			return -1
 		}
-		j, done = nextItem(b, end, '}')
+		j = end
 	}
-	return j
 }
 
 func (ev *Event) eveHTTP(b []byte, i int) int {
-	j, done := openValue(b, i, '{')
-	for !done {
-		if j < 0 {
-			return -1
-		}
-		key, v := member(b, j)
-		if v < 0 {
-			return -1
+	for j, first := i, true; ; first = false {
+		key, v, done := nextField(b, j, first)
+		if done || v < 0 {
+			return v
 		}
 		var end int
 		switch string(key) {
@@ -440,21 +425,16 @@ func (ev *Event) eveHTTP(b []byte, i int) int {
 		if end < 0 {
 			return -1
 		}
-		j, done = nextItem(b, end, '}')
+		j = end
 	}
-	return j
 }
 
 // eveTLS reads a tls or quic section.
 func (ev *Event) eveTLS(b []byte, i int, sniField, ja3Field, ja4Field string) int {
-	j, done := openValue(b, i, '{')
-	for !done {
-		if j < 0 {
-			return -1
-		}
-		key, v := member(b, j)
-		if v < 0 {
-			return -1
+	for j, first := i, true; ; first = false {
+		key, v, done := nextField(b, j, first)
+		if done || v < 0 {
+			return v
 		}
 		var end int
 		switch string(key) {
@@ -488,9 +468,8 @@ func (ev *Event) eveTLS(b []byte, i int, sniField, ja3Field, ja4Field string) in
 		if end < 0 {
 			return -1
 		}
-		j, done = nextItem(b, end, '}')
+		j = end
 	}
-	return j
 }
 
 // hashObject reads {"hash": "…", "string": "…"} (ja3, ja3s).
@@ -498,14 +477,10 @@ func (ev *Event) hashObject(b []byte, i int, field string) int {
 	if i < len(b) && b[i] != '{' {
 		return skipValue(b, i)
 	}
-	j, done := openValue(b, i, '{')
-	for !done {
-		if j < 0 {
-			return -1
-		}
-		key, v := member(b, j)
-		if v < 0 {
-			return -1
+	for j, first := i, true; ; first = false {
+		key, v, done := nextField(b, j, first)
+		if done || v < 0 {
+			return v
 		}
 		var end int
 		if string(key) == "hash" {
@@ -520,20 +495,15 @@ func (ev *Event) hashObject(b []byte, i int, field string) int {
 		if end < 0 {
 			return -1
 		}
-		j, done = nextItem(b, end, '}')
+		j = end
 	}
-	return j
 }
 
 func (ev *Event) eveFileinfo(b []byte, i int) int {
-	j, done := openValue(b, i, '{')
-	for !done {
-		if j < 0 {
-			return -1
-		}
-		key, v := member(b, j)
-		if v < 0 {
-			return -1
+	for j, first := i, true; ; first = false {
+		key, v, done := nextField(b, j, first)
+		if done || v < 0 {
+			return v
 		}
 		var end int
 		var field string
@@ -557,20 +527,15 @@ func (ev *Event) eveFileinfo(b []byte, i int) int {
 		if end < 0 {
 			return -1
 		}
-		j, done = nextItem(b, end, '}')
+		j = end
 	}
-	return j
 }
 
 func (ev *Event) eveSMTP(b []byte, i int) int {
-	j, done := openValue(b, i, '{')
-	for !done {
-		if j < 0 {
-			return -1
-		}
-		key, v := member(b, j)
-		if v < 0 {
-			return -1
+	for j, first := i, true; ; first = false {
+		key, v, done := nextField(b, j, first)
+		if done || v < 0 {
+			return v
 		}
 		var end int
 		switch string(key) {
@@ -584,20 +549,15 @@ func (ev *Event) eveSMTP(b []byte, i int) int {
 		if end < 0 {
 			return -1
 		}
-		j, done = nextItem(b, end, '}')
+		j = end
 	}
-	return j
 }
 
 func (ev *Event) eveEmail(b []byte, i int) int {
-	j, done := openValue(b, i, '{')
-	for !done {
-		if j < 0 {
-			return -1
-		}
-		key, v := member(b, j)
-		if v < 0 {
-			return -1
+	for j, first := i, true; ; first = false {
+		key, v, done := nextField(b, j, first)
+		if done || v < 0 {
+			return v
 		}
 		var field string
 		switch string(key) {
@@ -621,7 +581,6 @@ func (ev *Event) eveEmail(b []byte, i int) int {
 		if end < 0 {
 			return -1
 		}
-		j, done = nextItem(b, end, '}')
+		j = end
 	}
-	return j
 }

@@ -7,6 +7,10 @@ import "net/netip"
 // accepts except zones, and unmaps IPv4-mapped IPv6 addresses, because
 // indicators are kept unmapped (DESIGN.md section 3).
 func parseAddr(b []byte) (netip.Addr, bool) {
+	// Most addresses are IPv4: a dot within the first four bytes.
+	if len(b) >= 7 && (b[1] == '.' || b[2] == '.' || b[3] == '.') {
+		return parseIPv4(b)
+	}
 	for _, c := range b {
 		switch c {
 		case '.':

@@ -65,7 +65,7 @@ func stringEndEsc(b []byte, i int) (int, bool) {
 			// The lowest flagged byte of this test is exact, which is all
 			// that is used (higher ones may be false after a match).
 			x, y := w^quotes, w^slashes
-			if m := ((x - lsb) &^ x | (y - lsb) &^ y) & msb; m != 0 {
+			if m := ((x-lsb)&^x | (y-lsb)&^y) & msb; m != 0 {
 				j += bits.TrailingZeros64(m) >> 3
 				goto found
 			}
@@ -113,10 +113,21 @@ func longStringEnd(b []byte, j int, esc bool) (int, bool) {
 // structural marks the bytes skipContainer stops at.
 var structural = [256]bool{'"': true, '{': true, '}': true, '[': true, ']': true}
 
-// skipContainer skips the object or array that starts at b[i].
+// skipContainer skips the object or array that starts at b[i]. It looks
+// at eight bytes at a time for the next quote or bracket ('[' and '{',
+// ']' and '}' differ only in bit 0x20).
 func skipContainer(b []byte, i int) int {
 	depth := 0
 	for {
+		for i+8 <= len(b) {
+			w := binary.LittleEndian.Uint64(b[i:])
+			x, o, c := w^quotes, (w|0x20*lsb)^('{'*lsb), (w|0x20*lsb)^('}'*lsb)
+			if m := ((x-lsb)&^x | (o-lsb)&^o | (c-lsb)&^c) & msb; m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
 		for i < len(b) && !structural[b[i]] {
 			i++
 		}
@@ -190,6 +201,82 @@ func openValue(b []byte, i int, c byte) (j int, done bool) {
 		return j + 1, true
 	}
 	return j, false
+}
+
+// nextField reads the next member of an object. With first set, b[i] is the
+// object's '{'; otherwise i is the end of the previous member's value, and a
+// ',' or the closing '}' follows. It returns the member's key and the index
+// of its value; or done and the index after the closing '}'; or v < 0 when
+// the input is malformed. It is the one call per member of the scanner's
+// inner loops, so the common case (compact JSON, a short key without
+// escapes) is handled without further calls.
+func nextField(b []byte, i int, first bool) (key []byte, v int, done bool) {
+	if i < 0 || i >= len(b) {
+		return nil, -1, false
+	}
+	if b[i] <= ' ' {
+		if i = skipWS(b, i); i >= len(b) {
+			return nil, -1, false
+		}
+	}
+	c := b[i]
+	switch {
+	case first && c == '{', !first && c == ',':
+		i++
+		if i < len(b) && b[i] <= ' ' {
+			i = skipWS(b, i)
+		}
+		if first && i < len(b) && b[i] == '}' {
+			return nil, i + 1, true
+		}
+	case !first && c == '}':
+		return nil, i + 1, true
+	default:
+		return nil, -1, false
+	}
+	if i >= len(b) || b[i] != '"' {
+		return nil, -1, false
+	}
+	// The key: eight bytes at a time while no '"' or '\\' shows up.
+	k := i + 1
+	for {
+		if k+8 > len(b) {
+			k = stringEnd(b, i)
+			break
+		}
+		w := binary.LittleEndian.Uint64(b[k:])
+		x, y := w^quotes, w^slashes
+		m := ((x-lsb)&^x | (y-lsb)&^y) & msb
+		if m == 0 {
+			k += 8
+			continue
+		}
+		k += bits.TrailingZeros64(m) >> 3
+		if b[k] != '"' {
+			k = stringEnd(b, i) // an escape
+		}
+		break
+	}
+	if k < 0 {
+		return nil, -1, false
+	}
+	key = b[i+1 : k]
+	j := k + 1
+	if j >= len(b) || b[j] != ':' {
+		j = skipWS(b, j)
+		if j >= len(b) || b[j] != ':' {
+			return nil, -1, false
+		}
+	}
+	j++
+	if j < len(b) && b[j] > ' ' {
+		return key, j, false
+	}
+	j = skipWS(b, j)
+	if j >= len(b) {
+		return nil, -1, false
+	}
+	return key, j, false
 }
 
 // member reads `"key":` at b[i] and returns the key and the index of the

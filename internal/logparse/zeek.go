@@ -412,15 +412,14 @@ func ParseZeekJSON(line []byte, ev *Event) error {
 	if i >= len(b) {
 		return ErrEmpty
 	}
-	j, done := openValue(b, i, '{')
 	notHTTP := false
-	for !done {
-		if j < 0 {
-			return ErrSyntax
-		}
-		key, v := member(b, j)
+	for j, first := i, true; ; first = false {
+		key, v, done := nextField(b, j, first)
 		if v < 0 {
 			return ErrSyntax
+		}
+		if done {
+			break
 		}
 		var end int
 		r := zeekRole(key)
@@ -457,10 +456,7 @@ func ParseZeekJSON(line []byte, ev *Event) error {
 		if end < 0 {
 			return ErrSyntax
 		}
-		j, done = nextItem(b, end, '}')
-	}
-	if j < 0 {
-		return ErrSyntax
+		j = end
 	}
 	if notHTTP {
 		ev.httpHost, ev.httpPath = nil, nil
@@ -471,14 +467,10 @@ func ParseZeekJSON(line []byte, ev *Event) error {
 
 // zeekJSONID reads a nested {"orig_h": …, "orig_p": …, "resp_h": …, "resp_p": …}.
 func (ev *Event) zeekJSONID(b []byte, i int) int {
-	j, done := openValue(b, i, '{')
-	for !done {
-		if j < 0 {
-			return -1
-		}
-		key, v := member(b, j)
-		if v < 0 {
-			return -1
+	for j, first := i, true; ; first = false {
+		key, v, done := nextField(b, j, first)
+		if done || v < 0 {
+			return v
 		}
 		var r zrole
 		switch string(key) {
@@ -505,7 +497,6 @@ func (ev *Event) zeekJSONID(b []byte, i int) int {
 		if end < 0 {
 			return -1
 		}
-		j, done = nextItem(b, end, '}')
+		j = end
 	}
-	return j
 }

@@ -301,6 +301,7 @@ func BenchmarkMatchEVE(b *testing.B) {
 	b.Run(fmt.Sprintf("indicators=%d", n), func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		var st Stats
+		runtime.GC()
 		start := time.Now()
 		for b.Loop() {
 			var err error
@@ -330,6 +331,7 @@ func BenchmarkSessionEVE(b *testing.B) {
 	s := m.NewSession(FormatEVE)
 	var out []byte
 	b.ReportAllocs()
+	runtime.GC()
 	i := 0
 	for b.Loop() {
 		out, _ = s.Match(out[:0], lines[i])

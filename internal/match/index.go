@@ -88,6 +88,10 @@ type profile struct {
 type Index struct {
 	tabs     [nTabs]table
 	v4, v6   cidrSet
+	// v4filter has a bit for every IPv4 /16 that holds an ipv4
+	// indicator or meets a cidr indicator: most addresses in traffic
+	// (internal ranges, popular services) are turned away by one load.
+	v4filter *[1 << 16 / 64]uint64
 	profiles []profile
 	counts   map[indicator.Type]int
 	n        int
@@ -371,6 +375,7 @@ func (b *Builder) Build() *Index {
 			x.tabs[i].arena.trim()
 		}
 	}
+	x.v4filter = buildV4Filter(&x.tabs[tabIP], b.cidr4)
 	x.v4 = buildCIDRSet(b.cidr4, true)
 	x.v6 = buildCIDRSet(b.cidr6, false)
 	*b = *NewBuilder()
@@ -396,6 +401,22 @@ func Build(inds []Indicator) (*Index, error) {
 		errs = append(errs, fmt.Errorf("and %d more indicators refused", bad-100))
 	}
 	return b.Build(), errors.Join(errs...)
+}
+
+func buildV4Filter(ips *table, cidrs []cidrItem) *[1 << 16 / 64]uint64 {
+	f := new([1 << 16 / 64]uint64)
+	set := func(k uint32) { f[k/64] |= 1 << (k % 64) }
+	ips.arena.each(func(_ uint32, e []byte) {
+		if v := entryValue(e); len(v) == 4 {
+			set(uint32(v[0])<<8 | uint32(v[1]))
+		}
+	})
+	for _, c := range cidrs {
+		for k := c.first.lo >> 16; k <= c.last.lo>>16; k++ {
+			set(uint32(k))
+		}
+	}
+	return f
 }
 
 // Len reports how many indicators the index holds.

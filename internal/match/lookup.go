@@ -182,6 +182,9 @@ func (x *Index) MatchIP(a netip.Addr, fn func(Ref)) {
 	var k []byte
 	if a.Is4() {
 		b := a.As4()
+		if h := uint32(b[0])<<8 | uint32(b[1]); x.v4filter[h/64]&(1<<(h%64)) == 0 {
+			return
+		}
 		k = append(buf[:0], b[:]...)
 	} else {
 		b := a.As16()

@@ -92,7 +92,7 @@ func (a *arena) bytes() int {
 // 7/8 on average: about 6.9 bytes of index per entry.
 type table struct {
 	seed  maphash.Seed
-	nb    uint64 // buckets
+	nb    uint64   // buckets
 	tags  []uint64 // two words of four 16-bit tags per bucket
 	offs  []uint32
 	arena arena

@@ -162,3 +162,35 @@ type AuditEntry struct {
 	Target string    `json:"target"`
 	Detail string    `json:"detail,omitempty"`
 }
+
+// SightingKind says what a sighting reports.
+type SightingKind string
+
+// The sighting kinds.
+const (
+	Sighted       SightingKind = "sighting"       // the indicator was seen in telemetry
+	FalsePositive SightingKind = "false-positive" // the indicator matched benign activity
+)
+
+// Sighting is a count of observations of an indicator by one organisation
+// in one hour. Host and ObservedAt are set only when the organisation chose
+// to report in full.
+type Sighting struct {
+	IndicatorID string       `json:"indicator"`
+	Org         string       `json:"org"`
+	Kind        SightingKind `json:"kind"`
+	Hour        time.Time    `json:"hour"` // start of the hour, UTC
+	Count       int64        `json:"count"`
+	Host        string       `json:"host,omitempty"`
+	ObservedAt  time.Time    `json:"observed_at,omitzero"`
+}
+
+// SightingCount sums one organisation's sightings of one kind of an
+// indicator.
+type SightingCount struct {
+	Org   string       `json:"org"`
+	Kind  SightingKind `json:"kind"`
+	Count int64        `json:"count"`
+	First time.Time    `json:"first"` // hour of the first sighting
+	Last  time.Time    `json:"last"`  // hour of the last sighting
+}

@@ -39,6 +39,7 @@ type Store interface {
 	Groups
 	Indicators
 	Reports
+	Sightings
 	Audit
 	Close() error
 }
@@ -139,6 +140,16 @@ type Reports interface {
 	Report(ctx context.Context, v policy.Viewer, id string) (model.Report, error)
 	ReportByID(ctx context.Context, id string) (model.Report, error)
 	ListReports(ctx context.Context, v policy.Viewer, after string, limit int) ([]model.Report, error) // by ID order
+}
+
+// Sightings keeps what organisations saw, aggregated per indicator,
+// organisation, kind and hour.
+type Sightings interface {
+	// AddSightings adds counts; a sighting of an unknown indicator is
+	// ErrNotFound and nothing of the batch is stored.
+	AddSightings(ctx context.Context, ss []model.Sighting) error
+	// SightingCounts sums an indicator's sightings per organisation and kind.
+	SightingCounts(ctx context.Context, indicatorID string) ([]model.SightingCount, error)
 }
 
 // AuditQuery selects audit entries.

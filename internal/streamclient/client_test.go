@@ -32,7 +32,7 @@ func TestParse(t *testing.T) {
 func TestParseErrors(t *testing.T) {
 	for _, in := range []string{
 		"id: 1\nevent: created\ndata: {not json}\n\n",
-		"event: created\ndata: {\"kind\":\"created\"}\n\n",                    // no cursor anywhere
+		"event: created\ndata: {\"kind\":\"created\"}\n\n",                           // no cursor anywhere
 		"id: -4\nevent: created\ndata: {\"kind\":\"created\",\"cursor\":\"-4\"}\n\n", // negative
 		"data: " + strings.Repeat("x", MaxLine+10) + "\n\n",
 	} {

@@ -66,6 +66,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Visibility", testVisibility},
 		{"ReportsVisibility", testReportsVisibility},
 		{"Audit", testAudit},
+		{"Sightings", testSightings},
 		{"ConcurrentIngest", testConcurrentIngest},
 	}
 	for _, tc := range tests {
