@@ -194,3 +194,29 @@ type SightingCount struct {
 	First time.Time    `json:"first"` // hour of the first sighting
 	Last  time.Time    `json:"last"`  // hour of the last sighting
 }
+
+// ProposalStatus is where a proposal stands.
+type ProposalStatus string
+
+// The proposal statuses.
+const (
+	Pending  ProposalStatus = "pending"
+	Approved ProposalStatus = "approved"
+	Rejected ProposalStatus = "rejected"
+)
+
+// Proposal is an indicator a sensor proposes from a local alert (auto-share),
+// waiting for an analyst of its organisation to share or reject it.
+type Proposal struct {
+	ID          string         `json:"id"`
+	Org         string         `json:"-"`
+	Type        indicator.Type `json:"type"`
+	Value       string         `json:"value"`
+	Labels      []string       `json:"labels"`
+	Description string         `json:"description"`
+	Evidence    string         `json:"evidence"` // the alert that led to it, as the sensor saw it
+	Status      ProposalStatus `json:"status"`
+	Created     time.Time      `json:"created"`
+	Decided     time.Time      `json:"decided,omitzero"`
+	IndicatorID string         `json:"indicator,omitempty"` // the indicator it became
+}

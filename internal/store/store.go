@@ -40,6 +40,7 @@ type Store interface {
 	Indicators
 	Reports
 	Sightings
+	Proposals
 	Audit
 	Close() error
 }
@@ -150,6 +151,19 @@ type Sightings interface {
 	AddSightings(ctx context.Context, ss []model.Sighting) error
 	// SightingCounts sums an indicator's sightings per organisation and kind.
 	SightingCounts(ctx context.Context, indicatorID string) ([]model.SightingCount, error)
+}
+
+// Proposals keeps the auto-share approval queue.
+type Proposals interface {
+	// CreateProposal stores a pending proposal (ID and Created assigned).
+	// A pending proposal of the same organisation, type and value is
+	// returned instead of a duplicate.
+	CreateProposal(ctx context.Context, p model.Proposal) (model.Proposal, error)
+	Proposal(ctx context.Context, id string) (model.Proposal, error)
+	ListProposals(ctx context.Context, orgID string, status model.ProposalStatus, limit int) ([]model.Proposal, error)
+	// DecideProposal moves a pending proposal to approved or rejected;
+	// ErrConflict when it was decided already.
+	DecideProposal(ctx context.Context, id string, status model.ProposalStatus, indicatorID string, at time.Time) (model.Proposal, error)
 }
 
 // AuditQuery selects audit entries.
