@@ -185,4 +185,3 @@ func (s *Server) rejectProposal(w http.ResponseWriter, r *http.Request, p *Princ
 	writeJSON(w, http.StatusOK, map[string]any{"proposal": prop})
 	return nil
 }
-

@@ -99,6 +99,7 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	}
 	heartbeat := time.NewTicker(s.streamHeartbeat)
 	defer heartbeat.Stop()
+	caughtUp := false
 	for {
 		wait := s.broker.Wait()
 		chs, err := s.broker.Read(ctx, cursor, streamBatch)
@@ -132,6 +133,18 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 			}
 			if len(chs) == streamBatch {
 				continue
+			}
+		}
+		if !caughtUp {
+			// The first heartbeat comes as soon as the subscriber is
+			// current, so that it knows it is (a sensor run with --once
+			// waits for it).
+			caughtUp = true
+			if err := sw.event(EventHeartbeat, cursor, StreamEvent{Kind: EventHeartbeat, Cursor: strconv.FormatInt(cursor, 10)}); err != nil {
+				return nil
+			}
+			if err := sw.flush(); err != nil {
+				return nil
 			}
 		}
 		select {

@@ -32,7 +32,7 @@ func benchEnvInt(name string, def int) int {
 }
 
 // benchIndicator returns the i-th generated indicator. The mix: 70%
-// domain, 3% hostname, 10% ipv4, 1% ipv6, 1% cidr, 8% url, 5% file
+// domain, 3% hostname, 10% ipv4, 1% ipv6, 0.2% cidr, 8.8% url, 5% file
 // hashes, 1% email, 1% ja3/ja4.
 func benchIndicator(i int) Indicator {
 	r := rand.New(rand.NewPCG(uint64(i), 42))
@@ -59,10 +59,15 @@ func benchIndicator(i int) Indicator {
 		ind.Type, ind.Value = indicator.IPv4, badIPv4(i)
 	case k < 84:
 		ind.Type, ind.Value = indicator.IPv6, fmt.Sprintf("2001:db8:%x:%x::%x", i>>16, i&0xffff, r.IntN(65536))
-	case k < 85:
-		bits := 16 + r.IntN(13)
-		p := netipPrefix(uint32(0x64000000)+uint32(i)*4096, bits) // under 100.0.0.0/8
-		ind.Type, ind.Value = indicator.CIDR, p
+	case k < 85 && r.IntN(5) == 0:
+		// /20 to /28 blocks in 1.0.0.0–99.255.255.255, where the corpus's
+		// benign traffic never goes.
+		bits := 20 + r.IntN(9)
+		a := uint32(1+r.IntN(99))<<24 | r.Uint32()&0xffffff
+		if a>>24 == 10 {
+			a += 1 << 24
+		}
+		ind.Type, ind.Value = indicator.CIDR, netipPrefix(a, bits)
 	case k < 93:
 		ind.Type, ind.Value = indicator.URL, "http://"+badDomain(i)+"/"+[]string{"login.php", "dl/payload.bin", "wp-admin/x.php", "gate.php?id=" + strconv.Itoa(i)}[r.IntN(4)]
 	case k < 98:
@@ -109,9 +114,25 @@ func badDomain(i int) string {
 	return name + "." + badTLDs[r.IntN(len(badTLDs))]
 }
 
-// badIPv4 is the i-th indicator address, under 45.0.0.0/8 … 60.0.0.0/8.
+// badIPv4 is the i-th indicator address, spread over public space: half
+// in 140.0.0.0–199.255.255.255, where the corpus's benign public traffic
+// goes too (so the /16 filter lets that traffic through to the lookups,
+// as on a real network), with an odd last byte (benign addresses there
+// have an even one); half in 1–99 (not 10) and 200–223.
 func badIPv4(i int) string {
-	a := uint32(45<<24) + uint32(i)*97
+	r := rand.New(rand.NewPCG(uint64(i), 11))
+	a := r.Uint32()
+	switch r.IntN(4) {
+	case 0, 1:
+		a = uint32(140+r.IntN(60))<<24 | a&0xffffff | 1
+	case 2:
+		a = uint32(1+r.IntN(99))<<24 | a&0xffffff
+		if a>>24 == 10 {
+			a += 1 << 24
+		}
+	default:
+		a = uint32(200+r.IntN(24))<<24 | a&0xffffff
+	}
 	return fmt.Sprintf("%d.%d.%d.%d", a>>24, a>>16&255, a>>8&255, a&255)
 }
 
@@ -173,7 +194,7 @@ func goodIP(r *rand.Rand) string {
 	case 1:
 		return fmt.Sprintf("192.168.%d.%d", r.IntN(8), 1+r.IntN(254))
 	}
-	return fmt.Sprintf("%d.%d.%d.%d", 140+r.IntN(60), r.IntN(256), r.IntN(256), 1+r.IntN(254))
+	return fmt.Sprintf("%d.%d.%d.%d", 140+r.IntN(60), r.IntN(256), r.IntN(256), 2*(1+r.IntN(126)))
 }
 
 // genCorpus writes n EVE events; a fraction hit carries an indicator's

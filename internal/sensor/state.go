@@ -1,0 +1,208 @@
+package sensor
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	_ "modernc.org/sqlite" // the embedded SQLite driver
+
+	"github.com/hdnetwork/hdn/internal/api"
+	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/match"
+	"github.com/hdnetwork/hdn/internal/streamclient"
+)
+
+// State is the sensor's local copy of the indicators its organisation may
+// see, and the stream cursor it is current to, in the state directory. It
+// lets the sensor start and keep matching while the hub is unreachable and
+// catch up from its cursor when the hub returns. Every batch of stream
+// events is applied in one transaction together with the cursor, so the
+// copy and the cursor never disagree after a crash.
+type State struct {
+	db *sql.DB
+}
+
+const stateSchema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS indicators (
+	id          TEXT PRIMARY KEY,
+	type        TEXT NOT NULL,
+	value       TEXT NOT NULL,
+	tlp         TEXT NOT NULL,
+	labels      TEXT NOT NULL,
+	confidence  INTEGER NOT NULL,
+	report      TEXT NOT NULL,
+	valid_until INTEGER NOT NULL
+) WITHOUT ROWID;`
+
+// OpenState opens (creating if needed) the state in dir, readable by its
+// owner only.
+func OpenState(dir string) (*State, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	path := filepath.Join(dir, "indicators.db")
+	q := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
+	db, err := sql.Open("sqlite", q)
+	if err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(stateSchema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("state: create schema in %s: %w", path, err)
+	}
+	return &State{db: db}, nil
+}
+
+// Close closes the state.
+func (s *State) Close() error { return s.db.Close() }
+
+// Cursor returns the stream cursor the copy is current to, and whether a
+// snapshot was ever completed (if not, the sensor asks for one).
+func (s *State) Cursor(ctx context.Context) (cursor int64, synced bool, err error) {
+	var v string
+	err = s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'cursor'`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if _, err := fmt.Sscan(v, &cursor); err != nil {
+		return 0, false, fmt.Errorf("state: bad cursor %q", v)
+	}
+	return cursor, true, nil
+}
+
+// Apply applies stream events in one transaction and returns the indicators
+// that arrived or changed (for the retro-hunt).
+func (s *State) Apply(ctx context.Context, evs []streamclient.Event) ([]match.Indicator, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	var arrived []match.Indicator
+	var cursor int64 = -1
+	synced := false
+	for _, ev := range evs {
+		switch ev.Kind {
+		case api.EventReset:
+			if _, err := tx.ExecContext(ctx, `DELETE FROM indicators`); err != nil {
+				return nil, err
+			}
+			if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = 'cursor'`); err != nil {
+				return nil, err
+			}
+			arrived, cursor, synced = nil, -1, false
+			continue
+		case api.EventSnapshotEnd:
+			synced = true
+		case api.EventRemoved:
+			if _, err := tx.ExecContext(ctx, `DELETE FROM indicators WHERE id = ?`, ev.ID); err != nil {
+				return nil, err
+			}
+		case api.EventHeartbeat:
+		default:
+			if ev.Indicator == nil {
+				break
+			}
+			ind := ev.Indicator
+			if ind.Revoked || ind.Expired {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM indicators WHERE id = ?`, ind.ID); err != nil {
+					return nil, err
+				}
+				break
+			}
+			mi, err := fromAPI(ind)
+			if err != nil {
+				continue // a type this sensor does not match
+			}
+			labels, _ := json.Marshal(mi.Labels)
+			var until int64
+			if !mi.ValidUntil.IsZero() {
+				until = mi.ValidUntil.Unix()
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO indicators (id, type, value, tlp, labels, confidence, report, valid_until)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET type = excluded.type, value = excluded.value,
+				tlp = excluded.tlp, labels = excluded.labels, confidence = excluded.confidence, report = excluded.report,
+				valid_until = excluded.valid_until`,
+				mi.ID, string(mi.Type), mi.Value, mi.TLP, string(labels), mi.Confidence, mi.Report, until); err != nil {
+				return nil, err
+			}
+			arrived = append(arrived, mi)
+		}
+		cursor = ev.Cursor
+	}
+	if cursor >= 0 {
+		_, hadCursor, err := s.cursorTx(ctx, tx)
+		if err != nil {
+			return nil, err
+		}
+		// The cursor is stored once the first snapshot completed; before
+		// that a restart must take the snapshot again.
+		if hadCursor || synced {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('cursor', ?)
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, fmt.Sprint(cursor)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return arrived, tx.Commit()
+}
+
+func (s *State) cursorTx(ctx context.Context, tx *sql.Tx) (int64, bool, error) {
+	var v string
+	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'cursor'`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	var n int64
+	fmt.Sscan(v, &n)
+	return n, err == nil, err
+}
+
+// Indicators returns the whole local copy.
+func (s *State) Indicators(ctx context.Context) ([]match.Indicator, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, type, value, tlp, labels, confidence, report, valid_until FROM indicators`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []match.Indicator
+	for rows.Next() {
+		var mi match.Indicator
+		var typ, labels string
+		var until int64
+		if err := rows.Scan(&mi.ID, &typ, &mi.Value, &mi.TLP, &labels, &mi.Confidence, &mi.Report, &until); err != nil {
+			return nil, err
+		}
+		mi.Type = indicator.Type(typ)
+		json.Unmarshal([]byte(labels), &mi.Labels)
+		if until != 0 {
+			mi.ValidUntil = time.Unix(until, 0).UTC()
+		}
+		out = append(out, mi)
+	}
+	return out, rows.Err()
+}
+
+// fromAPI turns an indicator of the stream into what the matcher needs.
+func fromAPI(ind *api.IndicatorJSON) (match.Indicator, error) {
+	t, err := indicator.ParseType(ind.Type)
+	if err != nil {
+		return match.Indicator{}, err
+	}
+	mi := match.Indicator{ID: ind.ID, Type: t, Value: ind.Value, TLP: ind.TLP, Labels: ind.Labels, Confidence: ind.Confidence, Report: ind.Report}
+	if ind.ValidUntil != nil {
+		mi.ValidUntil = *ind.ValidUntil
+	}
+	return mi, nil
+}
