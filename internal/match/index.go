@@ -95,6 +95,7 @@ type Index struct {
 	profiles []profile
 	counts   map[indicator.Type]int
 	n        int
+	gen      uint64 // unique per index, for Sessions' miss caches
 }
 
 // Builder builds an Index one indicator at a time, so that a large set
@@ -365,7 +366,7 @@ func (b *Builder) Len() int { return b.n }
 
 // Build returns the index of everything added, and empties the builder.
 func (b *Builder) Build() *Index {
-	x := &Index{profiles: b.profiles, counts: b.counts, n: b.n}
+	x := &Index{profiles: b.profiles, counts: b.counts, n: b.n, gen: indexGen.Add(1)}
 	seed := maphash.MakeSeed()
 	for i := range b.tabs {
 		x.tabs[i] = b.tabs[i]

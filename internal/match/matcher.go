@@ -126,6 +126,8 @@ type Session struct {
 	zeek   *logparse.ZeekHeader
 	hits   []hit
 	stats  Stats
+	misses missCache
+	raw    int // index entries reported for the current observation
 
 	// per line
 	x        *Index
@@ -143,7 +145,7 @@ type hit struct {
 
 // NewSession returns a Session reading lines of format f.
 func (m *Matcher) NewSession(f Format) *Session {
-	s := &Session{m: m, format: f, zeek: logparse.NewZeekHeader()}
+	s := &Session{m: m, format: f, zeek: logparse.NewZeekHeader(), misses: newMissCache()}
 	s.report, s.clockFn = s.addHit, s.clock
 	return s
 }
@@ -207,11 +209,15 @@ func (s *Session) match(x *Index, dst, line []byte) ([]byte, error) {
 	s.x, s.hits, s.nowSet = x, s.hits[:0], false
 	obs := s.ev.Obs
 	for i := range obs {
-		if seenBefore(obs, i) {
+		o := &obs[i]
+		if seenBefore(obs, i) || s.misses.missed(x.gen, o) {
 			continue
 		}
-		s.obs = i
-		x.Match(&obs[i], s.report)
+		s.obs, s.raw = i, 0
+		x.Match(o, s.report)
+		if s.raw == 0 {
+			s.misses.add(x.gen, o)
+		}
 	}
 	if len(s.hits) == 0 {
 		return dst, nil
@@ -244,6 +250,7 @@ func seenBefore(obs []logparse.Observation, i int) bool {
 // addHit records a hit unless the indicator already hit this event or has
 // expired.
 func (s *Session) addHit(r Ref) {
+	s.raw++
 	k := r.key()
 	for i := range s.hits {
 		if s.hits[i].ref.key() == k {

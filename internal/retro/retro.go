@@ -22,7 +22,8 @@
 // False hits: two different values share a hash with probability 2^-64 per
 // pair. A search compares one value with at most MaxPerHour values per hour,
 // so over 14 days at the default cap the chance of one false retro hit per
-// search is below 336 × 2,000,000 × 2^-64 ≈ 4·10^-11. Because the key is
+// search is below 336 × 2,000,000 × 2^-64 ≈ 4·10^-11 (twice that for a
+// domain, which is looked up among names and parents). Because the key is
 // secret, nobody can craft a collision by choosing what the sensor sees.
 //
 // # Memory and disk
@@ -36,17 +37,18 @@
 // further new values of the hour are dropped and counted (Stats.Dropped).
 //
 //   - Memory per open hour: 10.7–21.3 bytes per hashed value and
-//     21.3–42.7 bytes per address (the sets double when 3/4 full), about
-//     20 KB of fixed overhead, and while an hour is written a sorted copy,
+//     21.3–42.7 bytes per address (the sets double when 3/4 full), under
+//     100 KB of fixed overhead, and while an hour is written a sorted copy,
 //     8 bytes per value and 16 per address. At the default cap (2,000,000)
-//     one full hour of hashed values takes at most 43 MB, of addresses 85 MB.
+//     one full hour of hashed values takes at most 43 MB, of addresses 85 MB;
+//     with three hours open the worst case is three times that.
 //   - Disk per hour: 8 bytes per distinct hashed value, 16 per distinct
 //     address, plus an index of 12 bytes per 1,024 values and 20 bytes per
 //     512 addresses and 104 bytes of header and trailer: 8.012 and 16.04
 //     bytes. Per day that is at most 24 × MaxPerHour × 16.04 bytes (770 MB at
 //     the default cap, if every value were an address; 385 MB if none were).
 //     A site that sees 50,000 distinct values an hour writes about
-//     10 MB a day, 140 MB for 14 days.
+//     10 MB a day, 135 MB for 14 days.
 //   - Memory for the hours on disk: only their indexes, 24 bytes per
 //     1,024 values or 512 addresses (at most 94 KB per full hour, 32 MB for
 //     14 full days); a lookup reads one 8 KiB block per file and section.
@@ -55,7 +57,8 @@
 //
 // An observation is filed under the hour of its own time, not of its
 // arrival. An hour is written when an observation two hours later arrives,
-// or when Maintain finds it ended more than ten minutes ago. Observations
+// when a fourth hour has to be opened (the oldest open one is written), or
+// when Maintain finds it ended more than ten minutes ago. Observations
 // that arrive for an hour already written go to a new bucket for that hour
 // and a further file ("2026-11-27T08.1.hr"); all files of an hour together
 // keep at most MaxPerHour values. Times more than five minutes ahead of Now
@@ -138,8 +141,9 @@ const (
 	// certificate names, HTTP Host, URL hosts), any case, maybe with a
 	// trailing dot. Found by domain and hostname indicators.
 	Domain Kind = iota + 1
-	// IP is an address in text form; AddIP takes a netip.Addr. Found by
-	// ipv4, ipv6 and cidr indicators.
+	// IP is an address in text form. Parsing it costs an allocation; the
+	// hot path should call AddIP with the address its parser already has.
+	// Found by ipv4, ipv6 and cidr indicators.
 	IP
 	// URL is a canonical URL (see internal/indicator). Found by url
 	// indicators.
@@ -173,7 +177,7 @@ type Stats struct {
 	Corrupt   int   // hour files skipped as unusable
 	Open      int   // hours held in memory
 	InMemory  int64 // values held in memory
-	Dropped   int64 // values not kept because their hour was full (since Open)
+	Dropped   int64 // new values refused because their hour was full (since Open)
 	TooOld    int64 // observations older than Retain, not recorded
 	Lost      int64 // values lost because their hour file could not be written
 }
@@ -357,9 +361,11 @@ func hourStart(h int64) time.Time { return time.Unix(h*3600, 0).UTC() }
 func (r *Record) cutoff(now time.Time) int64 { return hourOf(now.Add(-r.retain)) }
 
 // Add records that value, of the given kind, was observed at t. It copies
-// what it keeps, does not allocate once the hour's sets have grown, and
-// ignores values that cannot be indicators (empty, too long, a name of one
-// label). It may write an hour file when t starts a new hour.
+// what it keeps and ignores values that cannot be indicators (empty, too
+// long, a name of one label). It does not allocate, except for kind IP
+// (parsing the text allocates; use AddIP) and when an hour begins: its
+// sets are then made once, sized after the previous hour's. The call that
+// begins an hour may write the hour before last to disk.
 func (r *Record) Add(t time.Time, kind Kind, value []byte) {
 	var buf [320]byte // the longest e-mail address
 	switch kind {

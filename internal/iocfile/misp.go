@@ -1,0 +1,233 @@
+package iocfile
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hdnetwork/hdn/internal/indicator"
+)
+
+type mispTag struct {
+	Name string `json:"name"`
+}
+
+type mispEvent struct {
+	Tag       []mispTag         `json:"Tag"`
+	Attribute []json.RawMessage `json:"Attribute"`
+	Object    []mispObject      `json:"Object"`
+}
+
+type mispObject struct {
+	Deleted   flexBool          `json:"deleted"`
+	Attribute []json.RawMessage `json:"Attribute"`
+}
+
+type mispAttribute struct {
+	Type     string    `json:"type"`
+	Category string    `json:"category"`
+	Value    string    `json:"value"`
+	ToIDS    *flexBool `json:"to_ids"`
+	Deleted  flexBool  `json:"deleted"`
+	Comment  string    `json:"comment"`
+	Tag      []mispTag `json:"Tag"`
+}
+
+type mispWrapper struct {
+	Event *mispEvent `json:"Event"`
+}
+
+// flexBool reads the booleans of MISP JSON, which some versions and tools
+// write as true/false, others as "1"/"0" or 1/0.
+type flexBool bool
+
+func (b *flexBool) UnmarshalJSON(data []byte) error {
+	switch string(data) {
+	case "true", `"1"`, "1", `"true"`, `"True"`:
+		*b = true
+	case "false", `"0"`, "0", `"false"`, `"False"`, "null", `""`:
+		*b = false
+	default:
+		return fmt.Errorf("%s is not a boolean", data)
+	}
+	return nil
+}
+
+// readMISP reads MISP event JSON: {"Event": {…}}, an array of such objects,
+// or the REST API's {"response": [{"Event": {…}}, …]}. Each attribute of the
+// event and of its objects gives one entry (two for domain|ip), or a
+// Problem:
+//   - a deleted attribute (ErrRevoked), and an attribute with to_ids false
+//     or of type link, which are context and not detection
+//     (ErrContextOnly) — a missing to_ids counts as true;
+//   - a type the matcher has no indicator type for, including uri (a path
+//     without a host) (ErrUnsupportedType).
+//
+// Types taken: ip-src, ip-dst (a CIDR block is a cidr), their |port forms
+// (the address), domain, hostname, hostname|port, domain|ip (both), url,
+// md5, sha1, sha256, sha512, filename|<hash> and malware-sample (the hash),
+// email, email-src, email-dst, x509-fingerprint-sha1 and -sha256,
+// ja3-fingerprint-md5. Labels are the event's tags, the attribute's tags and
+// the attribute's category; the description is the attribute's comment.
+func readMISP(data []byte) ([]Entry, []Problem, error) {
+	var wrappers []mispWrapper
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		if err := decodeJSON(FormatMISP, data, &wrappers); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		var top struct {
+			mispWrapper
+			Response []mispWrapper `json:"response"`
+		}
+		if err := decodeJSON(FormatMISP, data, &top); err != nil {
+			return nil, nil, err
+		}
+		switch {
+		case top.Event != nil:
+			wrappers = []mispWrapper{top.mispWrapper}
+		case top.Response != nil:
+			wrappers = top.Response
+		default:
+			return nil, nil, errors.New(`iocfile: misp: the top-level object has neither "Event" nor "response"`)
+		}
+	}
+	var (
+		es []Entry
+		ps []Problem
+	)
+	for i, w := range wrappers {
+		if w.Event == nil {
+			return nil, nil, fmt.Errorf(`iocfile: misp: element %d has no "Event"`, i+1)
+		}
+		prefix := ""
+		if len(wrappers) > 1 {
+			prefix = fmt.Sprintf("event %d ", i+1)
+		}
+		ev := w.Event
+		evLabels := labels(nil, tagNames(ev.Tag)...)
+		for j, raw := range ev.Attribute {
+			es, ps = mispEntries(es, ps, raw, fmt.Sprintf("%sattribute %d", prefix, j+1), evLabels)
+		}
+		for j, obj := range ev.Object {
+			if obj.Deleted {
+				ps = append(ps, Problem{Where: fmt.Sprintf("%sobject %d", prefix, j+1), Err: fmt.Errorf("object is %w", ErrRevoked)})
+				continue
+			}
+			for k, raw := range obj.Attribute {
+				es, ps = mispEntries(es, ps, raw, fmt.Sprintf("%sobject %d attribute %d", prefix, j+1, k+1), evLabels)
+			}
+		}
+	}
+	return es, ps, nil
+}
+
+func tagNames(tags []mispTag) []string {
+	names := make([]string, len(tags))
+	for i, t := range tags {
+		names[i] = t.Name
+	}
+	return names
+}
+
+func mispEntries(es []Entry, ps []Problem, raw json.RawMessage, w string, evLabels []string) ([]Entry, []Problem) {
+	problem := func(err error) ([]Entry, []Problem) { return es, append(ps, Problem{Where: w, Err: err}) }
+	var a mispAttribute
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return problem(fmt.Errorf("%w: %v", ErrInvalidField, err))
+	}
+	if a.Deleted {
+		return problem(fmt.Errorf("attribute is %w", ErrRevoked))
+	}
+	if a.ToIDS != nil && !*a.ToIDS {
+		return problem(fmt.Errorf("to_ids=false: %w", ErrContextOnly))
+	}
+	vals, err := mispValues(a.Type, a.Value)
+	if err != nil {
+		return problem(err)
+	}
+	ls := labels(labels(slices.Clone(evLabels), tagNames(a.Tag)...), a.Category)
+	for _, v := range vals {
+		t, c, err := canonical(v.k, v.v)
+		if err != nil {
+			ps = append(ps, Problem{Where: w, Err: err})
+			continue
+		}
+		es = append(es, Entry{Type: t, Value: c, Labels: ls, Description: strings.TrimSpace(a.Comment), Source: w})
+	}
+	return es, ps
+}
+
+type kindValue struct {
+	k kind
+	v string
+}
+
+// mispValues maps a MISP attribute to the values in it.
+func mispValues(typ, val string) ([]kindValue, error) {
+	one := func(k kind, v string) ([]kindValue, error) { return []kindValue{{k, v}}, nil }
+	composite := func() (string, string, error) {
+		i := strings.LastIndexByte(val, '|')
+		if i < 0 {
+			return "", "", fmt.Errorf("%w: %s value %.100q has no \"|\"", ErrInvalidField, typ, val)
+		}
+		return val[:i], val[i+1:], nil
+	}
+	switch typ {
+	case "ip-src", "ip-dst":
+		return one(kindIP, val)
+	case "ip-src|port", "ip-dst|port":
+		ip, _, err := composite()
+		if err != nil {
+			return nil, err
+		}
+		return one(kindIP, ip)
+	case "domain":
+		return one(kind(indicator.Domain), val)
+	case "hostname":
+		return one(kind(indicator.Hostname), val)
+	case "hostname|port":
+		host, _, err := composite()
+		if err != nil {
+			return nil, err
+		}
+		return one(kind(indicator.Hostname), host)
+	case "domain|ip":
+		d, ip, ok := strings.Cut(val, "|")
+		if !ok {
+			_, _, err := composite()
+			return nil, err
+		}
+		return []kindValue{{kind(indicator.Domain), d}, {kindIP, ip}}, nil
+	case "url":
+		return one(kind(indicator.URL), val)
+	case "uri":
+		return nil, fmt.Errorf("%w: MISP attribute type uri (a path without a host; the offline matcher needs a url)", ErrUnsupportedType)
+	case "link":
+		return nil, fmt.Errorf("MISP attribute type link is a reference: %w", ErrContextOnly)
+	case "md5", "sha1", "sha256", "sha512":
+		return one(kind(typ), val)
+	case "filename|md5", "filename|sha1", "filename|sha256", "filename|sha512", "malware-sample":
+		_, h, err := composite()
+		if err != nil {
+			return nil, err
+		}
+		t := kind(indicator.MD5)
+		if typ != "malware-sample" {
+			t = kind(strings.TrimPrefix(typ, "filename|"))
+		}
+		return one(t, h)
+	case "email", "email-src", "email-dst":
+		return one(kind(indicator.Email), val)
+	case "x509-fingerprint-sha1":
+		return one(kind(indicator.X509SHA1), val)
+	case "x509-fingerprint-sha256":
+		return one(kind(indicator.X509SHA256), val)
+	case "ja3-fingerprint-md5":
+		return one(kind(indicator.JA3), val)
+	}
+	return nil, fmt.Errorf("%w: MISP attribute type %.100q", ErrUnsupportedType, typ)
+}

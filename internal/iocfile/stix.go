@@ -1,0 +1,216 @@
+package iocfile
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/indicator"
+)
+
+type stixBundle struct {
+	Type    string            `json:"type"`
+	Objects []json.RawMessage `json:"objects"`
+}
+
+type stixIndicator struct {
+	Type           string   `json:"type"`
+	ID             string   `json:"id"`
+	Name           string   `json:"name"`
+	Description    string   `json:"description"`
+	Pattern        string   `json:"pattern"`
+	PatternType    *string  `json:"pattern_type"`
+	IndicatorTypes []string `json:"indicator_types"`
+	Labels         []string `json:"labels"`
+	ValidUntil     string   `json:"valid_until"`
+	Confidence     *int     `json:"confidence"`
+	Revoked        bool     `json:"revoked"`
+}
+
+// readSTIX reads a STIX bundle (or a TAXII envelope: an object with
+// "objects" and no "type"). Only indicator objects are read; observed data,
+// SCOs lying in the bundle (domain-name, ipv4-addr, file…) and every other
+// object are not indicators and are passed over without a Problem.
+//
+// An indicator gives one entry per comparison when its pattern is a single
+// comparison "[object:path = 'value']" on a supported object path, or an OR
+// of such comparisons (inside one bracket or across "[…] OR […]"):
+// domain-name:value, ipv4-addr:value and ipv6-addr:value (a value with a
+// prefix length is a cidr), url:value, email-addr:value, file:hashes.MD5,
+// SHA-1, SHA-256 and SHA-512 (quoted or not, any case, with or without the
+// hyphen), and x509-certificate:hashes SHA-1 and SHA-256. Anything else in
+// the pattern (AND, FOLLOWEDBY, qualifiers, other operators, NOT, other
+// object paths) is a Problem wrapping ErrUnsupportedPattern; the supported
+// comparisons of an OR are still taken. A pattern that does not parse is a
+// Problem wrapping ErrInvalidPattern.
+//
+// pattern_type must be "stix"; a missing pattern_type is read as "stix", as
+// STIX 2.0 had no other. A revoked indicator is a Problem (ErrRevoked); a
+// confidence outside 0–100 or an unreadable valid_until makes the indicator
+// a Problem (ErrInvalidField). Labels are indicator_types then labels;
+// Description is the description, or the name when there is none.
+func readSTIX(data []byte) ([]Entry, []Problem, error) {
+	var b stixBundle
+	if err := decodeJSON(FormatSTIX, data, &b); err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case b.Type != "" && b.Type != "bundle":
+		return nil, nil, fmt.Errorf("iocfile: stix: the top-level object is of type %q, not a bundle", b.Type)
+	case b.Type == "" && b.Objects == nil:
+		return nil, nil, fmt.Errorf("iocfile: stix: the top-level object is neither a bundle nor a TAXII envelope")
+	}
+	var (
+		es []Entry
+		ps []Problem
+	)
+	for i, raw := range b.Objects {
+		var head struct {
+			Type json.RawMessage `json:"type"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			ps = append(ps, Problem{Where: fmt.Sprintf("object %d", i+1), Err: fmt.Errorf("%w: %v", ErrInvalidField, err)})
+			continue
+		}
+		if string(head.Type) != `"indicator"` {
+			continue
+		}
+		var ind stixIndicator
+		err := json.Unmarshal(raw, &ind)
+		w := ind.ID
+		if w == "" {
+			w = fmt.Sprintf("object %d", i+1)
+		}
+		if err != nil {
+			ps = append(ps, Problem{Where: w, Err: fmt.Errorf("%w: %v", ErrInvalidField, err)})
+			continue
+		}
+		es, ps = stixEntries(es, ps, &ind, w)
+	}
+	return es, ps, nil
+}
+
+func stixEntries(es []Entry, ps []Problem, ind *stixIndicator, w string) ([]Entry, []Problem) {
+	problem := func(err error) ([]Entry, []Problem) { return es, append(ps, Problem{Where: w, Err: err}) }
+	if ind.Revoked {
+		return problem(fmt.Errorf("indicator is %w", ErrRevoked))
+	}
+	if ind.PatternType != nil && *ind.PatternType != "stix" {
+		return problem(fmt.Errorf("%w: pattern_type %q", ErrUnsupportedPattern, *ind.PatternType))
+	}
+	tmpl := Entry{Description: ind.Description, Source: w}
+	if tmpl.Description == "" {
+		tmpl.Description = ind.Name
+	}
+	if ind.Confidence != nil {
+		c, err := checkConfidence(*ind.Confidence)
+		if err != nil {
+			return problem(err)
+		}
+		tmpl.Confidence = c
+	}
+	if ind.ValidUntil != "" {
+		t, err := time.Parse(time.RFC3339Nano, ind.ValidUntil)
+		if err != nil {
+			return problem(fmt.Errorf("%w: valid_until %q is not an RFC 3339 timestamp", ErrInvalidField, ind.ValidUntil))
+		}
+		tmpl.ValidUntil = t
+	}
+	tmpl.Labels = labels(labels(nil, ind.IndicatorTypes...), ind.Labels...)
+
+	tree, err := parsePattern(ind.Pattern)
+	if err != nil {
+		return problem(err)
+	}
+	cs, reasons := disjunction(tree)
+	taken := 0
+	type key struct {
+		t indicator.Type
+		v string
+	}
+	seen := map[key]bool{}
+	for _, c := range cs {
+		k, ok := pathKind(c.path)
+		if !ok {
+			reasons = append(reasons, c.path.String())
+			continue
+		}
+		t, v, err := canonical(k, c.value)
+		if err != nil {
+			ps = append(ps, Problem{Where: w, Err: err})
+			continue
+		}
+		taken++
+		if seen[key{t, v}] {
+			continue
+		}
+		seen[key{t, v}] = true
+		e := tmpl
+		e.Type, e.Value = t, v
+		es = append(es, e)
+	}
+	if len(reasons) > 0 {
+		msg := strings.Join(uniq(reasons), "; ")
+		if taken > 0 {
+			msg += fmt.Sprintf(" (the other %d comparisons of the OR were taken)", taken)
+		}
+		ps = append(ps, Problem{Where: w, Err: fmt.Errorf("%w: %s", ErrUnsupportedPattern, msg)})
+	}
+	return es, ps
+}
+
+// pathKind maps a STIX object path to the kind of its values.
+func pathKind(p *objPath) (kind, bool) {
+	t := strings.ToLower(p.objType)
+	switch {
+	case len(p.props) == 1 && strings.EqualFold(p.props[0], "value"):
+		switch t {
+		case "domain-name":
+			return kind(indicator.Domain), true
+		case "ipv4-addr":
+			return kindIPv4, true
+		case "ipv6-addr":
+			return kindIPv6, true
+		case "url":
+			return kind(indicator.URL), true
+		case "email-addr":
+			return kind(indicator.Email), true
+		}
+	case len(p.props) == 2 && strings.EqualFold(p.props[0], "hashes"):
+		h := strings.NewReplacer("-", "", "_", "").Replace(strings.ToUpper(p.props[1]))
+		switch t {
+		case "file":
+			switch h {
+			case "MD5":
+				return kind(indicator.MD5), true
+			case "SHA1":
+				return kind(indicator.SHA1), true
+			case "SHA256":
+				return kind(indicator.SHA256), true
+			case "SHA512":
+				return kind(indicator.SHA512), true
+			}
+		case "x509-certificate":
+			switch h {
+			case "SHA1":
+				return kind(indicator.X509SHA1), true
+			case "SHA256":
+				return kind(indicator.X509SHA256), true
+			}
+		}
+	}
+	return "", false
+}
+
+func uniq(ss []string) []string {
+	seen := make(map[string]bool, len(ss))
+	out := ss[:0:0]
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,360 @@
+// Package tail reads a log file line by line and, unless told to stop at
+// the end, keeps following it the way `tail -F` does: it waits for a file
+// that does not exist yet, notices when the file is rotated (the path now
+// names another file) or truncated, and goes on with the new contents. It
+// polls with os.Stat, which works on every platform and file system and
+// costs one system call per file per interval.
+//
+// Lines hands each complete line to a callback together with the offset
+// just after it, which the sensor stores so that it can resume where it
+// stopped (Options.Offset).
+package tail
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+)
+
+// Defaults for Options.
+const (
+	DefaultPoll    = 250 * time.Millisecond
+	DefaultMaxLine = 1 << 20
+)
+
+// readSize is how much is read from the file at a time.
+const readSize = 64 << 10
+
+// Options configure Lines. Zero values mean the defaults.
+type Options struct {
+	// FromStart reads a file that exists when Lines starts from its
+	// beginning. By default a follower starts at its end, as a sensor that
+	// starts up wants to see new events, not replay old ones; if the end is
+	// in the middle of a line, that line is skipped. Files that appear or
+	// replace the file later are always read from their start.
+	FromStart bool
+	// Offset resumes at this offset of the file that exists when Lines
+	// starts, as reported to the callback earlier; it takes precedence over
+	// FromStart. If the file is now shorter than Offset, or Offset is not
+	// just after a newline, the file cannot be the one the offset came from
+	// (it was rotated or truncated meanwhile) and is read from its start.
+	Offset int64
+	// Once reads the file from its start (or Offset) to its end and
+	// returns, handing over a last line that lacks its newline; a file that
+	// does not exist is an error. Otherwise Lines follows the file until
+	// ctx is done.
+	Once bool
+	// Poll is how often a follower looks for new data, rotation and
+	// truncation once it has read everything (default 250 ms).
+	Poll time.Duration
+	// MaxLine is the longest line, in bytes without the newline, that is
+	// handed over (default 1 MiB). Longer lines are skipped, whole, and
+	// reported to OnLongLine; they never make Lines hold more than MaxLine
+	// bytes.
+	MaxLine int
+	// OnLongLine, if set, is called with the length of each skipped line.
+	OnLongLine func(length int64)
+	// Stdin is what the path "-" reads (default os.Stdin).
+	Stdin io.Reader
+}
+
+// Lines reads the file at path and calls fn for each complete line, without
+// its "\n" (or "\r\n"), and with the offset in the file just after the
+// line. line is only valid during the call; Lines reuses its buffers.
+//
+// The path "-" reads Options.Stdin to its end, like Once; offsets count
+// from its first byte. Otherwise the file is followed unless Options.Once
+// is set:
+//   - a file that does not exist yet is waited for;
+//   - when the path names another file than the one being read (it was
+//     renamed away and a new one created, or replaced by a rename), the old
+//     file is read to its end, its last line handed over even without a
+//     newline, and the new file is read from its start; offsets then refer
+//     to the new file;
+//   - when the file is shorter than what has been read (truncated in place,
+//     as logrotate's copytruncate does), it is read again from its start,
+//     and an unfinished line is dropped;
+//   - a last line without its newline is held until the newline arrives.
+//
+// A file truncated and then written past the old offset between two polls
+// cannot be told from one that grew; its first bytes are then missed.
+//
+// Lines returns fn's error if fn fails, ctx.Err() when ctx is done (between
+// reads: a read from a pipe that blocks is not interrupted), nil when a
+// read to the end finishes, or the error that prevents reading the file.
+func Lines(ctx context.Context, path string, opts Options, fn func(line []byte, off int64) error) error {
+	if opts.Poll <= 0 {
+		opts.Poll = DefaultPoll
+	}
+	if opts.MaxLine <= 0 {
+		opts.MaxLine = DefaultMaxLine
+	}
+	if opts.Stdin == nil {
+		opts.Stdin = os.Stdin
+	}
+	r := &reader{opts: opts, fn: fn, buf: make([]byte, readSize)}
+	if path == "-" {
+		return r.readAll(ctx, opts.Stdin)
+	}
+	return r.follow(ctx, path)
+}
+
+// reader cuts bytes into lines.
+type reader struct {
+	opts Options
+	fn   func([]byte, int64) error
+	buf  []byte // what was read
+	line []byte // the start of an unfinished line
+	off  int64  // offset of the next byte to read
+
+	long     bool  // the current line is longer than MaxLine: skip it
+	longLen  int64 // its length so far
+	fragment bool  // the current line began before where reading started
+}
+
+func (r *reader) readAll(ctx context.Context, src io.Reader) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := src.Read(r.buf)
+		if err := r.consume(r.buf[:n]); err != nil {
+			return err
+		}
+		if err == io.EOF {
+			return r.endLine()
+		}
+		if err != nil {
+			return fmt.Errorf("tail: reading: %w", err)
+		}
+	}
+}
+
+// consume cuts p, read at r.off, into lines.
+func (r *reader) consume(p []byte) error {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			r.hold(p)
+			r.off += int64(len(p))
+			return nil
+		}
+		r.off += int64(i) + 1
+		if err := r.finish(p[:i]); err != nil {
+			return err
+		}
+		p = p[i+1:]
+	}
+	return nil
+}
+
+// hold keeps the start of an unfinished line.
+func (r *reader) hold(p []byte) {
+	switch {
+	case r.fragment:
+	case r.long:
+		r.longLen += int64(len(p))
+	case len(r.line)+len(p) > r.opts.MaxLine:
+		r.long, r.longLen = true, int64(len(r.line)+len(p))
+		r.line = r.line[:0]
+	default:
+		r.line = append(r.line, p...)
+	}
+}
+
+// finish ends the current line with rest, its last bytes.
+func (r *reader) finish(rest []byte) error {
+	switch {
+	case r.fragment:
+		r.fragment = false
+		return nil
+	case r.long:
+		r.skip(r.longLen + int64(len(rest)))
+		return nil
+	case len(r.line)+len(rest) > r.opts.MaxLine:
+		r.skip(int64(len(r.line) + len(rest)))
+		return nil
+	}
+	line := rest
+	if len(r.line) > 0 {
+		r.line = append(r.line, rest...)
+		line = r.line
+	}
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	err := r.fn(line, r.off)
+	r.line = r.line[:0]
+	return err
+}
+
+func (r *reader) skip(n int64) {
+	r.long, r.longLen = false, 0
+	r.line = r.line[:0]
+	if r.opts.OnLongLine != nil {
+		r.opts.OnLongLine(n)
+	}
+}
+
+// endLine hands over a last line that has no newline: the file ended.
+func (r *reader) endLine() error {
+	if len(r.line) == 0 && !r.long && !r.fragment {
+		return nil
+	}
+	return r.finish(nil)
+}
+
+// dropLine forgets an unfinished line.
+func (r *reader) dropLine() {
+	r.line = r.line[:0]
+	r.long, r.longLen, r.fragment = false, 0, false
+}
+
+func (r *reader) follow(ctx context.Context, path string) error {
+	timer := time.NewTimer(r.opts.Poll)
+	defer timer.Stop()
+	sleep := func() error {
+		timer.Reset(r.opts.Poll)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+			return nil
+		}
+	}
+
+	f, fi, err := open(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !r.opts.Once:
+		// Waited for below; read from its start once it appears.
+	case err != nil:
+		return fmt.Errorf("tail: %w", err)
+	default:
+		if err := r.start(f, fi.Size()); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+
+	for {
+		if f == nil {
+			if err := sleep(); err != nil {
+				return err
+			}
+			if f, fi, err = open(path); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				return fmt.Errorf("tail: %w", err)
+			}
+			r.off = 0
+		}
+		if err := r.drain(ctx, f); err != nil {
+			return err
+		}
+		if r.opts.Once {
+			return r.endLine()
+		}
+		if err := sleep(); err != nil {
+			return err
+		}
+		st, err := os.Stat(path)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("tail: %w", err)
+		}
+		if err == nil && !os.SameFile(st, fi) {
+			// Rotated: what was written to the old file before the new one
+			// took its place is read first.
+			if err := r.drain(ctx, f); err != nil {
+				return err
+			}
+			if err := r.endLine(); err != nil {
+				return err
+			}
+			f.Close()
+			f = nil
+			continue
+		}
+		cur, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("tail: %w", err)
+		}
+		if cur.Size() < r.off {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return fmt.Errorf("tail: %w", err)
+			}
+			r.off = 0
+			r.dropLine()
+		}
+	}
+}
+
+// open opens a file and describes it.
+func open(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
+}
+
+// start positions r in the file that exists when Lines starts.
+func (r *reader) start(f *os.File, size int64) error {
+	var at int64
+	switch {
+	case r.opts.Offset > 0:
+		if r.opts.Offset <= size && endsLine(f, r.opts.Offset) {
+			at = r.opts.Offset
+		}
+	case r.opts.FromStart || r.opts.Once:
+	default:
+		at = size
+		r.fragment = size > 0 && !endsLine(f, size)
+	}
+	if _, err := f.Seek(at, io.SeekStart); err != nil {
+		return fmt.Errorf("tail: %w", err)
+	}
+	r.off = at
+	return nil
+}
+
+// endsLine reports whether the byte before off is a newline.
+func endsLine(f *os.File, off int64) bool {
+	var b [1]byte
+	_, err := f.ReadAt(b[:], off-1)
+	return err == nil && b[0] == '\n'
+}
+
+// drain reads f to its current end.
+func (r *reader) drain(ctx context.Context, f *os.File) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := f.Read(r.buf)
+		if err := r.consume(r.buf[:n]); err != nil {
+			return err
+		}
+		if err == io.EOF || n == 0 && err == nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("tail: reading: %w", err)
+		}
+	}
+}
