@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/hdnetwork/hdn/internal/indicator"
@@ -75,17 +76,10 @@ func parseCSVLine(line []byte) ([]string, error) {
 	return newCSVReader(bytes.NewReader(line)).Read()
 }
 
-// readCSV reads CSV with a header row naming the columns (see
-// headerColumns): a value column is required; a type column is optional (a
-// missing or empty type is detected from the value); tags, description and
-// confidence columns are used when present.
-//
-// Without a header, the file is taken as TweetFeed's layout
-// (date,user,type,value,tags,tweet) when its first row has a known type name
-// in the third field; otherwise it is an error. Lines starting with "#" are
-// comments.
+// readCSV reads FormatCSV.
 func readCSV(r io.Reader) ([]Entry, []Problem, error) {
-	br := bufio.NewReader(&lineLimiter{r: r})
+	ll := &lineLimiter{r: r}
+	br := bufio.NewReader(ll)
 	if b, _ := br.Peek(len(bom)); bytes.Equal(b, bom) {
 		br.Discard(len(bom))
 	}
@@ -108,8 +102,7 @@ func readCSV(r io.Reader) ([]Entry, []Problem, error) {
 			if errors.Is(err, ErrLineTooLong) {
 				return nil, nil, err
 			}
-			line, _ := cr.FieldPos(0)
-			return nil, nil, lineError(FormatCSV, line, err)
+			return nil, nil, lineError(FormatCSV, ll.line+1, err)
 		}
 		if row == 0 {
 			var ok bool
@@ -139,7 +132,7 @@ func csvRow(es []Entry, ps []Problem, cr *csv.Reader, rec []string, l csvLayout)
 	}
 	if l.value >= len(rec) {
 		line, _ := cr.FieldPos(0)
-		return es, append(ps, Problem{Where: where(line), Err: fmt.Errorf("%w: the row has %d fields and no value column", ErrInvalidField, len(rec))})
+		return es, append(ps, Problem{Where: where(line), Err: fmt.Errorf("%w: the row has %d field(s), too few to reach the value column", ErrInvalidField, len(rec))})
 	}
 	line, _ := cr.FieldPos(l.value)
 	w := where(line)
@@ -165,7 +158,7 @@ func csvRow(es []Entry, ps []Problem, cr *csv.Reader, rec []string, l csvLayout)
 	}
 	e := Entry{Type: t, Value: c, Description: cell(l.desc), Confidence: conf, Source: w}
 	if tags := cell(l.tags); tags != "" {
-		e.Labels = labels(nil, splitTags(tags)...)
+		e.Labels = slices.Clip(labels(nil, splitTags(tags)...))
 	}
 	return append(es, e), ps
 }

@@ -3,7 +3,8 @@
 // value per line, CSV with a type column, STIX 2.1 bundles and MISP event
 // JSON (DESIGN.md sections 3 and 8).
 //
-// Every value comes out canonical (package indicator) with its type. What
+// Every value comes out canonical (package indicator) with its type; a cidr
+// block of one address (/32, /128) comes out as that address. What
 // cannot be used — a refused value, an unknown type, a STIX pattern the
 // matcher cannot evaluate, a MISP attribute that is context rather than
 // detection — is reported as a Problem saying where it was and why; nothing
@@ -87,8 +88,8 @@ var (
 
 // Errors that stop a read.
 var (
-	ErrTooLarge    = fmt.Errorf("iocfile: file is larger than %d bytes", MaxFileSize)
-	ErrLineTooLong = fmt.Errorf("iocfile: line is longer than %d bytes", MaxLineLen)
+	ErrTooLarge    = errors.New("file is larger than 1 GiB")
+	ErrLineTooLong = errors.New("line is longer than 1 MiB")
 )
 
 // Limits. A line-based file (lines, CSV) may not have a line over
@@ -111,13 +112,77 @@ type Format string
 
 // The formats.
 const (
-	// FormatLines is one value per line; the type is detected.
+	// FormatLines is one value per line, its type detected
+	// (indicator.Detect) after refanging. A byte order mark at the start
+	// and CRs at line ends are dropped; blank lines and "#" comment lines
+	// are skipped, and so is a trailing comment starting with " #" or
+	// "\t#" (a "#" right after a value is part of it: a URL fragment).
+	// The first whitespace-separated field is the value and the rest of
+	// the line is ignored (ipsum's "IP<TAB>count"), except that a
+	// hosts-file line whose first field is a sink address (0.0.0.0,
+	// 127.0.0.1, ::, ::1) gives each name after it instead.
 	FormatLines Format = "lines"
-	// FormatCSV is CSV with a header naming a type and a value column.
+
+	// FormatCSV is CSV (RFC 4180 quoting, "#" comment lines) with a header
+	// row. Column names are matched in lower case with spaces and hyphens
+	// read as "_": the value column is value, indicator, ioc or ioc_value
+	// (required); the type column type, attribute_type, indicator_type or
+	// ioc_type (optional: a missing or empty type is detected from the
+	// value); tags or labels (split at "|", ";" and ",", and
+	// "#a #b" at the spaces), description or comment, confidence or
+	// confidence_level (0–100, else the row is a Problem). Type names of
+	// other tools are mapped (ip, ip-dst, ipv4-addr, domain-name, fqdn,
+	// uri, link, FileHash-SHA256, md5_hash, email-src, ja3-fingerprint-md5,
+	// ThreatFox's ip:port, …); an address type gives ipv4, ipv6 or cidr by
+	// the value.
+	//
+	// A file without a header is read only when its first row has at least
+	// four fields and a known type name in the third: TweetFeed's
+	// date,user,type,value,tags,tweet, whose tweet address becomes the
+	// description. Any other headerless file is an error.
 	FormatCSV Format = "csv"
-	// FormatSTIX is a STIX 2.1 bundle.
+
+	// FormatSTIX is a STIX 2.1 bundle (or a TAXII envelope). Only
+	// indicator objects are read: SCOs lying in the bundle (domain-name,
+	// ipv4-addr, file…) are observations, not detection indicators, and
+	// are passed over like every other object, without a Problem.
+	//
+	// An indicator gives one entry per comparison when its pattern is
+	// "[object:path = 'value']" on a supported path, or an OR of such
+	// comparisons inside one bracket or across "[…] OR […]":
+	// domain-name:value, ipv4-addr:value and ipv6-addr:value (a prefix
+	// length makes a cidr), url:value, email-addr:value, file:hashes MD5,
+	// SHA-1, SHA-256 and SHA-512 (quoted or not, any case, with or without
+	// the hyphen: 'SHA-256', sha256), and x509-certificate:hashes SHA-1 and
+	// SHA-256. Anything else — AND, FOLLOWEDBY, qualifiers, other
+	// operators, NOT, other paths (app:id, process:name, file:name…) — is a
+	// Problem wrapping ErrUnsupportedPattern, never dropped silently; the
+	// supported comparisons of an OR are still taken, since any one of
+	// them matching means the pattern matches. A pattern that does not
+	// parse is a Problem wrapping ErrInvalidPattern.
+	//
+	// pattern_type must be "stix" (missing is read as "stix", as in STIX
+	// 2.0). A revoked indicator is a Problem; so is one with a confidence
+	// outside 0–100 or an unreadable valid_until. Labels are
+	// indicator_types then labels; the description is the description, or
+	// the name.
 	FormatSTIX Format = "stix"
-	// FormatMISP is MISP event JSON.
+
+	// FormatMISP is MISP event JSON: {"Event": {…}}, an array of those, or
+	// the REST API's {"response": [{"Event": {…}}, …]}. The attributes of
+	// the event and of its objects are read; labels are the event's tags,
+	// the attribute's tags and the attribute's category; the description
+	// is the attribute's comment.
+	//
+	// Types taken: ip-src and ip-dst (ipv4, ipv6 or cidr), ip-src|port and
+	// ip-dst|port (the address), domain, hostname, hostname|port,
+	// domain|ip (two entries), url, md5, sha1, sha256, sha512,
+	// filename|md5, |sha1, |sha256, |sha512 and malware-sample (the hash),
+	// email, email-src, email-dst, x509-fingerprint-sha1 and -sha256,
+	// ja3-fingerprint-md5. Problems: to_ids false and type link are
+	// context, not detection (ErrContextOnly; a missing to_ids counts as
+	// true); uri (a path without a host) and every other type are
+	// ErrUnsupportedType; a deleted attribute or object is ErrRevoked.
 	FormatMISP Format = "misp"
 )
 
@@ -201,9 +266,11 @@ func looksJSON(head []byte) bool {
 	return len(t) == 0 || t[0] == '{' || t[0] == '"' || t[0] == ']' || t[0] == '['
 }
 
-// Read reads a whole file of the given format. It returns the entries and
-// the problems in file order, or an error (and nothing else) when the input
-// cannot be read as that format.
+// Read reads a whole file of the given format (see the Format constants for
+// what each takes). It returns the entries and the problems in file order, or
+// an error (and nothing else) when the input cannot be read as that format.
+// JSON errors name the line, column and byte offset; CSV and line errors the
+// line.
 func Read(r io.Reader, f Format) ([]Entry, []Problem, error) {
 	lr := &limitedReader{r: r, n: maxFileSize}
 	switch f {
@@ -242,7 +309,7 @@ func ReadFile(path string) ([]Entry, []Problem, Format, error) {
 		return nil, nil, "", fmt.Errorf("iocfile: %s is a directory", path)
 	}
 	if fi.Mode().IsRegular() && fi.Size() > maxFileSize {
-		return nil, nil, "", fmt.Errorf("%s: %w", path, ErrTooLarge)
+		return nil, nil, "", fmt.Errorf("iocfile: %s: %w", path, ErrTooLarge)
 	}
 	br := bufio.NewReaderSize(fh, SniffLen)
 	head, err := br.Peek(SniffLen)

@@ -13,7 +13,7 @@ import (
 func readJSON(r io.Reader) ([]byte, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("iocfile: %w", err)
+		return nil, fmt.Errorf("iocfile: reading JSON: %w", err)
 	}
 	return bytes.TrimPrefix(data, bom), nil
 }
@@ -41,9 +41,13 @@ func decodeJSON(f Format, data []byte, v any) error {
 	return fmt.Errorf("iocfile: %s: %s: %w", f, position(data, off), err)
 }
 
-// position renders a byte offset as "line L, column C (byte B)"; lines and
-// columns count from 1, columns in bytes.
+// position renders the place of a JSON error as "line L, column C (byte
+// B)": lines and columns count from 1, columns in bytes, the byte offset from
+// 0. encoding/json's offsets count the bytes read up to and including the
+// offending one: for a syntax error that is the bad character, for a value of
+// the wrong type the value's last byte.
 func position(data []byte, off int64) string {
+	off--
 	if off < 0 {
 		off = 0
 	}

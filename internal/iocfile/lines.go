@@ -8,17 +8,7 @@ import (
 	"strings"
 )
 
-// readLines reads a list with one value per line. Per line:
-//   - a UTF-8 byte order mark at the start of the file and a CR at the end
-//     of a line are dropped; blank lines and lines starting with "#" are
-//     skipped, and so is a trailing comment that starts with " #" or "\t#"
-//     (a "#" right after a value is part of it: a URL fragment);
-//   - the first whitespace-separated field is the value and the rest is an
-//     annotation, which is ignored (ipsum writes "IP<TAB>count");
-//   - a hosts-file line whose first field is a sink address (0.0.0.0,
-//     127.0.0.1, ::, ::1) followed by names takes each name instead;
-//   - the type of each value is detected (indicator.Detect), after
-//     refanging.
+// readLines reads FormatLines.
 func readLines(r io.Reader) ([]Entry, []Problem, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLineLen+2) // + CR LF

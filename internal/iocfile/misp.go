@@ -18,7 +18,7 @@ type mispTag struct {
 type mispEvent struct {
 	Tag       []mispTag         `json:"Tag"`
 	Attribute []json.RawMessage `json:"Attribute"`
-	Object    []mispObject      `json:"Object"`
+	Object    []json.RawMessage `json:"Object"`
 }
 
 type mispObject struct {
@@ -56,22 +56,7 @@ func (b *flexBool) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// readMISP reads MISP event JSON: {"Event": {…}}, an array of such objects,
-// or the REST API's {"response": [{"Event": {…}}, …]}. Each attribute of the
-// event and of its objects gives one entry (two for domain|ip), or a
-// Problem:
-//   - a deleted attribute (ErrRevoked), and an attribute with to_ids false
-//     or of type link, which are context and not detection
-//     (ErrContextOnly) — a missing to_ids counts as true;
-//   - a type the matcher has no indicator type for, including uri (a path
-//     without a host) (ErrUnsupportedType).
-//
-// Types taken: ip-src, ip-dst (a CIDR block is a cidr), their |port forms
-// (the address), domain, hostname, hostname|port, domain|ip (both), url,
-// md5, sha1, sha256, sha512, filename|<hash> and malware-sample (the hash),
-// email, email-src, email-dst, x509-fingerprint-sha1 and -sha256,
-// ja3-fingerprint-md5. Labels are the event's tags, the attribute's tags and
-// the attribute's category; the description is the attribute's comment.
+// readMISP reads FormatMISP.
 func readMISP(data []byte) ([]Entry, []Problem, error) {
 	var wrappers []mispWrapper
 	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '[' {
@@ -112,7 +97,12 @@ func readMISP(data []byte) ([]Entry, []Problem, error) {
 		for j, raw := range ev.Attribute {
 			es, ps = mispEntries(es, ps, raw, fmt.Sprintf("%sattribute %d", prefix, j+1), evLabels)
 		}
-		for j, obj := range ev.Object {
+		for j, raw := range ev.Object {
+			var obj mispObject
+			if err := json.Unmarshal(raw, &obj); err != nil {
+				ps = append(ps, Problem{Where: fmt.Sprintf("%sobject %d", prefix, j+1), Err: fmt.Errorf("%w: %v", ErrInvalidField, err)})
+				continue
+			}
 			if obj.Deleted {
 				ps = append(ps, Problem{Where: fmt.Sprintf("%sobject %d", prefix, j+1), Err: fmt.Errorf("object is %w", ErrRevoked)})
 				continue
@@ -149,7 +139,7 @@ func mispEntries(es []Entry, ps []Problem, raw json.RawMessage, w string, evLabe
 	if err != nil {
 		return problem(err)
 	}
-	ls := labels(labels(slices.Clone(evLabels), tagNames(a.Tag)...), a.Category)
+	ls := slices.Clip(labels(labels(slices.Clone(evLabels), tagNames(a.Tag)...), a.Category))
 	for _, v := range vals {
 		t, c, err := canonical(v.k, v.v)
 		if err != nil {

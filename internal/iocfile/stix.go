@@ -3,6 +3,7 @@ package iocfile
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,28 +29,7 @@ type stixIndicator struct {
 	Revoked        bool     `json:"revoked"`
 }
 
-// readSTIX reads a STIX bundle (or a TAXII envelope: an object with
-// "objects" and no "type"). Only indicator objects are read; observed data,
-// SCOs lying in the bundle (domain-name, ipv4-addr, file…) and every other
-// object are not indicators and are passed over without a Problem.
-//
-// An indicator gives one entry per comparison when its pattern is a single
-// comparison "[object:path = 'value']" on a supported object path, or an OR
-// of such comparisons (inside one bracket or across "[…] OR […]"):
-// domain-name:value, ipv4-addr:value and ipv6-addr:value (a value with a
-// prefix length is a cidr), url:value, email-addr:value, file:hashes.MD5,
-// SHA-1, SHA-256 and SHA-512 (quoted or not, any case, with or without the
-// hyphen), and x509-certificate:hashes SHA-1 and SHA-256. Anything else in
-// the pattern (AND, FOLLOWEDBY, qualifiers, other operators, NOT, other
-// object paths) is a Problem wrapping ErrUnsupportedPattern; the supported
-// comparisons of an OR are still taken. A pattern that does not parse is a
-// Problem wrapping ErrInvalidPattern.
-//
-// pattern_type must be "stix"; a missing pattern_type is read as "stix", as
-// STIX 2.0 had no other. A revoked indicator is a Problem (ErrRevoked); a
-// confidence outside 0–100 or an unreadable valid_until makes the indicator
-// a Problem (ErrInvalidField). Labels are indicator_types then labels;
-// Description is the description, or the name when there is none.
+// readSTIX reads FormatSTIX.
 func readSTIX(data []byte) ([]Entry, []Problem, error) {
 	var b stixBundle
 	if err := decodeJSON(FormatSTIX, data, &b); err != nil {
@@ -117,7 +97,7 @@ func stixEntries(es []Entry, ps []Problem, ind *stixIndicator, w string) ([]Entr
 		}
 		tmpl.ValidUntil = t
 	}
-	tmpl.Labels = labels(labels(nil, ind.IndicatorTypes...), ind.Labels...)
+	tmpl.Labels = slices.Clip(labels(labels(nil, ind.IndicatorTypes...), ind.Labels...))
 
 	tree, err := parsePattern(ind.Pattern)
 	if err != nil {

@@ -77,6 +77,9 @@ func canonical(k kind, raw string) (indicator.Type, string, error) {
 	if err != nil {
 		return "", "", err
 	}
+	if t == indicator.CIDR {
+		t, c = singleAddress(c)
+	}
 	return t, c, nil
 }
 
