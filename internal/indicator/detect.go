@@ -63,7 +63,11 @@ func Detect(raw string) (Type, string, error) {
 	}
 	if host != "" {
 		tld := host[strings.LastIndexByte(host, '.')+1:]
-		if _, icann := publicsuffix.PublicSuffix(tld); !icann && !allDigits(tld) && tld[0] != '[' {
+		// Ask about the whole host: a top-level domain listed only by a
+		// wildcard rule ("*.np") is not ICANN's on its own, but
+		// "example.com.np" is under it.
+		_, icannTLD := publicsuffix.PublicSuffix(tld)
+		if _, icannHost := publicsuffix.PublicSuffix(host); !icannTLD && !icannHost && !allDigits(tld) && tld[0] != '[' {
 			return "", "", &Error{Type: t, Value: raw, Reason: fmt.Sprintf("has an unknown top-level domain %q", "."+tld)}
 		}
 	}

@@ -147,3 +147,18 @@ func FuzzDetect(f *testing.F) {
 		}
 	})
 }
+
+// Names under ccTLDs that the public suffix list knows only through wildcard
+// rules ("*.np") are real domains; file names are still not.
+func TestDetectWildcardCCTLDs(t *testing.T) {
+	for _, v := range []string{"adscreen.com.np", "shop.com.kh", "bank.com.pg"} {
+		if typ, _, err := Detect(v); err != nil || typ != Domain {
+			t.Errorf("Detect(%q) = %q, %v; want a domain", v, typ, err)
+		}
+	}
+	for _, v := range []string{"invoice.pdf", "dropper.exe", "printer.local"} {
+		if _, _, err := Detect(v); err == nil {
+			t.Errorf("Detect(%q) accepted a file or local name as a domain", v)
+		}
+	}
+}
