@@ -36,9 +36,11 @@ type command struct {
 
 func commands() map[string]*command {
 	return map[string]*command{
-		"hub":   {summary: "run the sharing hub", run: runHub},
-		"admin": {summary: "administer a hub's data directory", sub: adminCommands()},
-		"demo":  {summary: "play the network's story on this machine", run: runDemo},
+		"hub":    {summary: "run the sharing hub", run: runHub},
+		"admin":  {summary: "administer a hub's data directory", sub: adminCommands()},
+		"demo":   {summary: "play the network's story on this machine", run: runDemo},
+		"match":  {summary: "match logs against IOC files, offline", run: runMatch},
+		"sensor": {summary: "follow a hub and match this organisation's logs", run: runSensor},
 		"version": {summary: "print the version", run: func(e *env) error {
 			fmt.Fprintln(e.stdout, "hdn", Version)
 			return nil

@@ -1,0 +1,89 @@
+package sensor
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// alertSink writes alert lines to a file (appending) or standard output,
+// one whole line per write, and tells the sensor of each alert so it can
+// count it and report the sighting.
+type alertSink struct {
+	mu sync.Mutex
+	w  io.Writer
+	c  io.Closer
+}
+
+func openAlertSink(path string, stdout io.Writer) (*alertSink, error) {
+	if path == "" || path == "-" {
+		if stdout == nil {
+			stdout = os.Stdout
+		}
+		return &alertSink{w: stdout}, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("alerts: %w", err)
+	}
+	return &alertSink{w: f, c: f}, nil
+}
+
+func (a *alertSink) write(lines []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.w.Write(lines)
+}
+
+// Close closes the alerts file.
+func (a *alertSink) Close() error {
+	if a.c != nil {
+		return a.c.Close()
+	}
+	return nil
+}
+
+// sink returns the writer the matcher writes a batch of alert lines to.
+func (a *alertSink) sink(s *Sensor) io.Writer { return sinkWriter{a: a, s: s} }
+
+type sinkWriter struct {
+	a *alertSink
+	s *Sensor
+}
+
+// alertFacts is what a sighting needs from an alert line.
+type alertFacts struct {
+	Timestamp string `json:"timestamp"`
+	SrcIP     string `json:"src_ip"`
+	DestIP    string `json:"dest_ip"`
+	HDN       struct {
+		ID    string `json:"id"`
+		Value string `json:"value"`
+	} `json:"hdn"`
+}
+
+func (w sinkWriter) Write(p []byte) (int, error) {
+	w.a.write(p)
+	for line := range bytes.Lines(p) {
+		w.s.counters.alerts.Add(1)
+		var f alertFacts
+		if json.Unmarshal(line, &f) != nil || f.HDN.ID == "" {
+			continue
+		}
+		at, err := time.Parse("2006-01-02T15:04:05.999999-0700", f.Timestamp)
+		if err != nil {
+			at = w.s.cfg.Now()
+		}
+		// The observing host is the address that is not the indicator.
+		host := f.SrcIP
+		if host == f.HDN.Value {
+			host = f.DestIP
+		}
+		w.s.sight.add(f.HDN.ID, at, host)
+	}
+	return len(p), nil
+}

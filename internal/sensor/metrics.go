@@ -1,0 +1,95 @@
+package sensor
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// serveMetrics exports the counters in the Prometheus text format on
+// /metrics.
+func (s *Sensor) serveMetrics(ctx context.Context, bg *sync.WaitGroup) error {
+	ln, err := net.Listen("tcp", s.cfg.Metrics)
+	if err != nil {
+		return fmt.Errorf("--metrics %s: %w", s.cfg.Metrics, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		s.writeMetrics(w)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	bg.Go(func() { srv.Serve(ln) })
+	bg.Go(func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	})
+	return nil
+}
+
+// Metrics are the sensor's counters.
+type Metrics struct {
+	Lines, Events, ParseErrors, Dropped, Matched, Alerts, RetroAlerts int64
+	Indicators                                                        int64
+	SightingsSent, SightingsPending, SightingsDropped                 int64
+	StreamConnected                                                   bool
+	Cursor                                                            int64
+	LastContact                                                       time.Time
+}
+
+// Metrics returns the counters now.
+func (s *Sensor) Metrics() Metrics {
+	m := Metrics{
+		Lines: s.counters.lines.Load(), Events: s.counters.events.Load(), ParseErrors: s.counters.parseErrors.Load(),
+		Dropped: s.counters.dropped.Load(), Matched: s.counters.matched.Load(), Alerts: s.counters.alerts.Load(),
+		RetroAlerts: s.counters.retroAlerts.Load(), Indicators: s.counters.indicators.Load(),
+	}
+	m.SightingsSent, m.SightingsPending, m.SightingsDropped = s.sight.counts()
+	if s.stream != nil {
+		m.StreamConnected, m.Cursor = s.stream.Connected(), s.stream.Cursor()
+	}
+	if n := s.counters.lastContact.Load(); n != 0 {
+		m.LastContact = time.Unix(0, n)
+	}
+	return m
+}
+
+func (s *Sensor) writeMetrics(w http.ResponseWriter) {
+	m := s.Metrics()
+	b2i := func(b bool) int {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	lag := 0.0
+	if !m.LastContact.IsZero() {
+		lag = s.cfg.Now().Sub(m.LastContact).Seconds()
+	}
+	for _, c := range []struct {
+		name, help, kind string
+		v               any
+	}{
+		{"hdn_sensor_lines_total", "Input lines read.", "counter", m.Lines},
+		{"hdn_sensor_events_total", "Input lines parsed as events.", "counter", m.Events},
+		{"hdn_sensor_parse_errors_total", "Input lines that could not be parsed.", "counter", m.ParseErrors},
+		{"hdn_sensor_dropped_total", "Input lines dropped under overload (sockets only).", "counter", m.Dropped},
+		{"hdn_sensor_matched_events_total", "Events that raised at least one alert.", "counter", m.Matched},
+		{"hdn_sensor_alerts_total", "Alerts written.", "counter", m.Alerts},
+		{"hdn_sensor_retro_alerts_total", "Retro-hunt alerts written.", "counter", m.RetroAlerts},
+		{"hdn_sensor_indicators", "Indicators in the local copy.", "gauge", m.Indicators},
+		{"hdn_sensor_sightings_sent_total", "Sighting aggregates sent to the hub.", "counter", m.SightingsSent},
+		{"hdn_sensor_sightings_pending", "Sighting aggregates waiting to be sent.", "gauge", m.SightingsPending},
+		{"hdn_sensor_sightings_dropped_total", "Sighting aggregates dropped (hub unreachable too long).", "counter", m.SightingsDropped},
+		{"hdn_sensor_stream_connected", "1 when the stream from the hub is open.", "gauge", b2i(m.StreamConnected)},
+		{"hdn_sensor_stream_cursor", "Change-sequence cursor the local copy is current to.", "gauge", m.Cursor},
+		{"hdn_sensor_hub_lag_seconds", "Seconds since the last event or heartbeat from the hub (heartbeats come at least every 15 s).", "gauge", lag},
+	} {
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %v\n", c.name, c.help, c.name, c.kind, c.name, c.v)
+	}
+}

@@ -1,0 +1,550 @@
+// Package sensor is what each organisation runs next to its Suricata, Zeek,
+// proxy and DNS logs: it keeps a local copy of the indicators its
+// organisation may see (snapshot and stream from the hub, persisted in a
+// state directory), matches its inputs against them, writes alerts as
+// Suricata-shaped JSON lines, reports sightings to the hub as the
+// organisation chooses, searches back through a compact record of recent
+// hours when a new indicator arrives (retro-hunt), and exports counters.
+package sensor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/api"
+	"github.com/hdnetwork/hdn/internal/logparse"
+	"github.com/hdnetwork/hdn/internal/match"
+	"github.com/hdnetwork/hdn/internal/retro"
+	"github.com/hdnetwork/hdn/internal/streamclient"
+	"github.com/hdnetwork/hdn/internal/tail"
+)
+
+// Input is one log the sensor reads.
+type Input struct {
+	Format match.Format
+	Path   string // a file, "-" for standard input, or "unix:PATH" for a socket (eve only)
+}
+
+// ParseInput reads --input KIND:PATH.
+func ParseInput(s string) (Input, error) {
+	kind, path, ok := strings.Cut(s, ":")
+	if !ok || path == "" {
+		return Input{}, fmt.Errorf("--input %q must be KIND:PATH, e.g. eve:/var/log/suricata/eve.json", s)
+	}
+	f, err := match.ParseFormat(kind)
+	if err != nil {
+		return Input{}, fmt.Errorf("--input %q: %w", s, err)
+	}
+	if strings.HasPrefix(path, "unix:") && f != match.FormatEVE {
+		return Input{}, fmt.Errorf("--input %q: unix sockets are for eve", s)
+	}
+	return Input{Format: f, Path: path}, nil
+}
+
+// Config is everything a sensor is built from.
+type Config struct {
+	Hubs     []string // hub base URLs; empty runs offline on the state alone
+	Key      string
+	StateDir string
+	Inputs   []Input
+	Alerts   string // a file, or "-" for standard output
+	Out      io.Writer
+	Once     bool // read the inputs to their end, flush and stop
+	// FromStart reads followed files from their start instead of their end.
+	FromStart bool
+	Report    ReportMode
+	Retain    time.Duration // retro-hunt record (default 14 days)
+	Metrics   string        // address for /metrics, empty for none
+	Workers   int
+	// SyncTimeout bounds how long a --once run waits to be current with
+	// the hub before it matches with the copy it has (default 30 s).
+	SyncTimeout time.Duration
+	// SightingsEvery is how often sightings are sent (default 10 s).
+	SightingsEvery time.Duration
+	Logger         *slog.Logger
+	Now            func() time.Time
+}
+
+// Sensor is a running sensor.
+type Sensor struct {
+	cfg     Config
+	log     *slog.Logger
+	state   *State
+	matcher *match.Matcher
+	record  *retro.Record
+	alerts  *alertSink
+	sight   *sightings
+	hub     *hubClient
+	stream  *streamclient.Client
+
+	rebuild  chan struct{}
+	current  chan struct{} // closed once the copy is current with the hub
+	curOnce  sync.Once
+	counters counters
+}
+
+type counters struct {
+	lines, events, parseErrors, dropped, matched, alerts, retroAlerts atomic.Int64
+	indicators                                                        atomic.Int64
+	lastContact                                                       atomic.Int64 // unix nanos of the last stream event
+}
+
+// New opens the state and builds the first index from it, so the sensor
+// matches at once, before the hub answers.
+func New(ctx context.Context, cfg Config) (*Sensor, error) {
+	if cfg.StateDir == "" {
+		return nil, errors.New("sensor: a state directory is needed (--state DIR)")
+	}
+	if len(cfg.Inputs) == 0 {
+		return nil, errors.New("sensor: no input (--input KIND:PATH)")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Report == "" {
+		cfg.Report = ReportCount
+	}
+	if cfg.SyncTimeout <= 0 {
+		cfg.SyncTimeout = 30 * time.Second
+	}
+	if cfg.SightingsEvery <= 0 {
+		cfg.SightingsEvery = 10 * time.Second
+	}
+	st, err := OpenState(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := retro.Open(filepath.Join(cfg.StateDir, "retro"), retro.Options{Retain: cfg.Retain, Now: cfg.Now, Logger: cfg.Logger})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	sink, err := openAlertSink(cfg.Alerts, cfg.Out)
+	if err != nil {
+		st.Close()
+		rec.Close()
+		return nil, err
+	}
+	s := &Sensor{cfg: cfg, log: cfg.Logger, state: st, record: rec, alerts: sink,
+		rebuild: make(chan struct{}, 1), current: make(chan struct{})}
+	s.matcher = match.NewMatcher(nil, match.WithClock(cfg.Now))
+	if err := s.buildIndex(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
+	if len(cfg.Hubs) > 0 {
+		s.hub = &hubClient{urls: cfg.Hubs, key: cfg.Key, http: &http.Client{Timeout: 30 * time.Second}}
+	} else {
+		s.markCurrent()
+	}
+	s.sight = newSightings(cfg.Report, s.hub)
+	return s, nil
+}
+
+func (s *Sensor) markCurrent() { s.curOnce.Do(func() { close(s.current) }) }
+
+func (s *Sensor) close() {
+	s.alerts.Close()
+	s.record.Close()
+	s.state.Close()
+}
+
+// buildIndex builds a new index from the state and swaps it in.
+func (s *Sensor) buildIndex(ctx context.Context) error {
+	inds, err := s.state.Indicators(ctx)
+	if err != nil {
+		return err
+	}
+	b := match.NewBuilder()
+	for _, ind := range inds {
+		if err := b.Add(ind); err != nil {
+			s.log.Warn("indicator not matchable", "id", ind.ID, "type", ind.Type, "err", err)
+		}
+	}
+	s.matcher.Swap(b.Build())
+	s.counters.indicators.Store(int64(len(inds)))
+	return nil
+}
+
+// Run runs the sensor until ctx ends or, with Once, until the inputs are
+// read to their end.
+func (s *Sensor) Run(ctx context.Context) error {
+	defer s.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var bg sync.WaitGroup
+	if s.hub != nil {
+		if err := s.startSync(ctx, &bg); err != nil {
+			return err
+		}
+	}
+	bg.Go(func() { s.rebuildLoop(ctx) })
+	bg.Go(func() { s.sightingsLoop(ctx) })
+	bg.Go(func() { s.maintainLoop(ctx) })
+	if s.cfg.Metrics != "" {
+		if err := s.serveMetrics(ctx, &bg); err != nil {
+			return err
+		}
+	}
+	if s.cfg.Once {
+		// Match with a current copy when the hub answers in time, with the
+		// stored copy otherwise.
+		select {
+		case <-s.current:
+		case <-time.After(s.cfg.SyncTimeout):
+			s.log.Warn("the hub did not bring the copy up to date in time; matching with the stored copy", "timeout", s.cfg.SyncTimeout)
+		case <-ctx.Done():
+		}
+	}
+	err := s.runInputs(ctx)
+	if s.cfg.Once {
+		cancel()
+	}
+	bg.Wait()
+	// Last sightings and retro hours go out before stopping.
+	fctx, fcancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer fcancel()
+	if ferr := s.sight.flush(fctx); ferr != nil {
+		s.log.Warn("sending the last sightings failed", "err", ferr)
+	}
+	if ferr := s.record.Flush(); ferr != nil {
+		s.log.Warn("writing the retro-hunt record failed", "err", ferr)
+	}
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// startSync follows the hub's stream into the state.
+func (s *Sensor) startSync(ctx context.Context, bg *sync.WaitGroup) error {
+	cursor, synced, err := s.state.Cursor(ctx)
+	if err != nil {
+		return err
+	}
+	if !synced {
+		// A first snapshot that was cut short leaves rows behind; the new
+		// snapshot replaces them all.
+		if _, err := s.state.Apply(ctx, []streamclient.Event{{Kind: api.EventReset}}); err != nil {
+			return err
+		}
+	}
+	s.stream = streamclient.New(streamclient.Config{URLs: s.cfg.Hubs, Key: s.cfg.Key, Cursor: cursor, Resume: synced, Logger: s.log})
+	events := make(chan streamclient.Event, 4096)
+	bg.Go(func() {
+		err := s.stream.Run(ctx, func(ev streamclient.Event) error {
+			select {
+			case events <- ev:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		})
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("following the hub stopped", "err", err)
+		}
+		close(events)
+	})
+	bg.Go(func() { s.applyLoop(ctx, events) })
+	return nil
+}
+
+// applyLoop applies stream events to the state in batches and triggers
+// index rebuilds and retro-hunts.
+func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event) {
+	batch := make([]streamclient.Event, 0, 1024)
+	for {
+		ev, ok := <-events
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], ev)
+	drain:
+		for len(batch) < 5000 {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, ev)
+			default:
+				break drain
+			}
+		}
+		s.counters.lastContact.Store(s.cfg.Now().UnixNano())
+		arrived, err := s.state.Apply(ctx, batch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("applying stream events to the state failed", "err", err)
+			}
+			return
+		}
+		changed, current := false, false
+		for _, ev := range batch {
+			switch ev.Kind {
+			case api.EventHeartbeat:
+				current = true
+			case api.EventSnapshotEnd:
+			default:
+				changed = true
+			}
+		}
+		if changed {
+			// Rebuild before the retro-hunt and before saying we are
+			// current, so that live matching and the record agree.
+			if err := s.buildIndex(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("rebuilding the index failed", "err", err)
+			}
+		}
+		if len(arrived) > 0 {
+			s.retroHunt(arrived)
+		}
+		if current {
+			s.markCurrent()
+		}
+	}
+}
+
+// rebuildLoop rebuilds the index on demand (kept for callers that change
+// the state outside the stream).
+func (s *Sensor) rebuildLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.rebuild:
+			if err := s.buildIndex(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("rebuilding the index failed", "err", err)
+			}
+		}
+	}
+}
+
+func (s *Sensor) sightingsLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.SightingsEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.sight.flush(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("sending sightings failed; kept for the next try", "err", err)
+			}
+		}
+	}
+}
+
+func (s *Sensor) maintainLoop(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.record.Maintain(); err != nil {
+				s.log.Warn("retro-hunt record maintenance failed", "err", err)
+			}
+		}
+	}
+}
+
+// runInputs reads every input to its end (Once) or until ctx ends.
+func (s *Sensor) runInputs(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(s.cfg.Inputs))
+	for _, in := range s.cfg.Inputs {
+		wg.Go(func() {
+			if err := s.runInput(ctx, in); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("input %s:%s: %w", in.Format, in.Path, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return errors.Join(drain(errs)...)
+}
+
+func drain(c <-chan error) []error {
+	var out []error
+	for err := range c {
+		out = append(out, err)
+	}
+	return out
+}
+
+// runInput feeds one input through the matcher. A socket is read as fast as
+// it delivers: when the matcher falls behind, whole chunks are dropped and
+// counted, never pushed back onto the producer. A file is followed at the
+// matcher's pace (the producer does not wait on a file).
+func (s *Sensor) runInput(ctx context.Context, in Input) error {
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		st, err := match.RunObserved(ctx, pr, in.Format, s.matcher, s.alerts.sink(s), s.cfg.Workers, s.observe)
+		s.counters.lines.Add(st.Lines)
+		s.counters.events.Add(st.Events)
+		s.counters.parseErrors.Add(st.Errors)
+		s.counters.matched.Add(st.Matched)
+		pr.CloseWithError(err)
+		done <- err
+	}()
+	var err error
+	switch {
+	case strings.HasPrefix(in.Path, "unix:"):
+		err = s.readSocket(ctx, strings.TrimPrefix(in.Path, "unix:"), pw)
+	default:
+		opts := tail.Options{Once: s.cfg.Once, FromStart: s.cfg.FromStart || s.cfg.Once}
+		err = tail.Lines(ctx, in.Path, opts, func(line []byte, _ int64) error {
+			if _, err := pw.Write(line); err != nil {
+				return err
+			}
+			_, err := pw.Write([]byte{'\n'})
+			return err
+		})
+	}
+	pw.CloseWithError(err)
+	merr := <-done
+	if err == nil || errors.Is(err, io.EOF) {
+		err = merr
+	}
+	return err
+}
+
+// readSocket listens on a unix socket (as Suricata's unix_stream output
+// expects) and copies what arrives into w, dropping whole chunks when w is
+// not keeping up.
+func (s *Sensor) readSocket(ctx context.Context, path string, w io.Writer) error {
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	go func() { <-ctx.Done(); ln.Close() }()
+	chunks := make(chan []byte, 256)
+	go func() {
+		for c := range chunks {
+			w.Write(c)
+		}
+	}()
+	defer close(chunks)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		wg.Go(func() {
+			defer conn.Close()
+			go func() { <-ctx.Done(); conn.Close() }()
+			var pending []byte
+			buf := make([]byte, 256<<10)
+			for {
+				n, err := conn.Read(buf)
+				if n > 0 {
+					pending = append(pending, buf[:n]...)
+					if i := bytes.LastIndexByte(pending, '\n'); i >= 0 {
+						chunk := append([]byte(nil), pending[:i+1]...)
+						pending = append(pending[:0], pending[i+1:]...)
+						select {
+						case chunks <- chunk:
+						default:
+							s.counters.dropped.Add(int64(bytes.Count(chunk, []byte{'\n'})))
+						}
+					}
+				}
+				if err != nil {
+					return
+				}
+			}
+		})
+	}
+}
+
+// observe files every observable the matcher saw into the retro-hunt record.
+func (s *Sensor) observe(at time.Time, o *logparse.Observation) {
+	switch o.Kind {
+	case logparse.KindIP:
+		s.record.AddIP(at, o.Addr)
+	default:
+		s.record.Add(at, retro.Kind(o.Kind), o.Value)
+	}
+}
+
+// retroHunt searches the record for indicators that just arrived and raises
+// retro alerts naming the hours.
+func (s *Sensor) retroHunt(inds []match.Indicator) {
+	for i := range inds {
+		ind := &inds[i]
+		hits, err := s.record.Search(ind.Type, ind.Value)
+		if err != nil {
+			s.log.Warn("retro-hunt search failed", "indicator", ind.ID, "err", err)
+		}
+		for _, h := range hits {
+			line := appendRetroAlert(nil, ind, h)
+			s.alerts.write(line)
+			s.counters.retroAlerts.Add(1)
+			s.sight.add(ind.ID, h.Hour, "")
+		}
+	}
+}
+
+// appendRetroAlert writes a retro alert: the hour the record shows the
+// indicator's value in, as a Suricata-shaped line.
+func appendRetroAlert(dst []byte, ind *match.Indicator, h retro.Hit) []byte {
+	type hdnPart struct {
+		ID         string   `json:"id"`
+		Type       string   `json:"type"`
+		Value      string   `json:"value"`
+		TLP        string   `json:"tlp,omitempty"`
+		Labels     []string `json:"labels"`
+		Confidence int      `json:"confidence,omitempty"`
+		Report     string   `json:"report,omitempty"`
+		Retro      bool     `json:"retro"`
+		Hour       string   `json:"hour"`
+		Addresses  []string `json:"addresses,omitempty"`
+	}
+	labels := ind.Labels
+	if labels == nil {
+		labels = []string{}
+	}
+	var addrs []string
+	for _, a := range h.Addrs {
+		addrs = append(addrs, a.String())
+	}
+	line := map[string]any{
+		"timestamp":  h.Hour.UTC().Format("2006-01-02T15:04:05.000000-0700"),
+		"event_type": "alert",
+		"alert": map[string]any{
+			"action": "allowed", "signature_id": 0, "rev": 1,
+			"signature": fmt.Sprintf("HDN retro-hunt %s %s seen in the hour from %s", ind.Type, ind.Value, h.Hour.UTC().Format(time.RFC3339)),
+			"category":  match.Category(ind.Labels), "severity": match.Severity(ind.Labels, ind.Confidence),
+		},
+		"hdn": hdnPart{ID: ind.ID, Type: string(ind.Type), Value: ind.Value, TLP: ind.TLP, Labels: labels,
+			Confidence: ind.Confidence, Report: ind.Report, Retro: true, Hour: h.Hour.UTC().Format(time.RFC3339), Addresses: addrs},
+	}
+	b, _ := json.Marshal(line)
+	return append(append(dst, b...), '\n')
+}

@@ -1,0 +1,160 @@
+package sensor_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/api"
+	"github.com/hdnetwork/hdn/internal/hub"
+	"github.com/hdnetwork/hdn/internal/hub/hubtest"
+	"github.com/hdnetwork/hdn/internal/match"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/sensor"
+)
+
+// eveDNS is a Suricata DNS query event at time at.
+func eveDNS(at time.Time, name string) string {
+	return fmt.Sprintf(`{"timestamp":%q,"flow_id":1234,"event_type":"dns","src_ip":"10.0.0.5","src_port":53000,"dest_ip":"10.0.0.53","dest_port":53,"proto":"UDP","dns":{"type":"query","id":1,"rrname":%q,"rrtype":"A","tx_id":0}}`,
+		at.UTC().Format("2006-01-02T15:04:05.000000-0700"), name)
+}
+
+type alertLine struct {
+	Timestamp string `json:"timestamp"`
+	EventType string `json:"event_type"`
+	SrcIP     string `json:"src_ip"`
+	Alert     struct {
+		Signature string `json:"signature"`
+		Severity  int    `json:"severity"`
+	} `json:"alert"`
+	HDN struct {
+		ID    string `json:"id"`
+		Type  string `json:"type"`
+		Value string `json:"value"`
+		TLP   string `json:"tlp"`
+		Retro bool   `json:"retro"`
+		Hour  string `json:"hour"`
+	} `json:"hdn"`
+}
+
+func parseAlerts(t *testing.T, b []byte) []alertLine {
+	t.Helper()
+	var out []alertLine
+	for line := range bytes.Lines(b) {
+		var a alertLine
+		if err := json.Unmarshal(line, &a); err != nil {
+			t.Fatalf("alert line %q: %v", line, err)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func writeFile(t *testing.T, lines ...string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "eve.json")
+	if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runOnce runs `hdn sensor --once` and returns its alerts.
+func runOnce(t *testing.T, cfg sensor.Config) []alertLine {
+	t.Helper()
+	var out bytes.Buffer
+	cfg.Out, cfg.Alerts, cfg.Once = &out, "-", true
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if cfg.SyncTimeout == 0 {
+		cfg.SyncTimeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, err := sensor.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(ctx); err != nil {
+		t.Fatalf("sensor: %v", err)
+	}
+	return parseAlerts(t, out.Bytes())
+}
+
+func TestSensorMatchesReportsAndRetroHunts(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("hospital-a", policy.Member, "")
+	b := h.Org("hospital-b", policy.Member, "")
+	ka := h.Key(a, policy.Analyst)
+	sensorKey := h.Key(b, policy.Sensor)
+	state := t.TempDir()
+	now := time.Now().UTC()
+	earlier := now.Add(-2 * time.Hour)
+
+	// Hospital B's sensor sees traffic to a domain nobody has shared yet.
+	cfg := sensor.Config{Hubs: []string{h.URL}, Key: sensorKey, StateDir: state,
+		Inputs: []sensor.Input{{Format: match.FormatEVE, Path: writeFile(t, eveDNS(earlier, "cdn.Late-Phish.example.COM."), eveDNS(earlier, "benign.example.org"))}}}
+	if got := runOnce(t, cfg); len(got) != 0 {
+		t.Fatalf("alerts before any indicator: %+v", got)
+	}
+
+	// Hospital A shares two indicators; one of them B saw two hours ago.
+	var res struct{ Results []api.ItemResult }
+	h.Do("POST", "/api/v1/indicators", ka, map[string]any{"indicators": []any{
+		map[string]any{"value": "late-phish.example.com", "tlp": "amber", "labels": []string{"phishing"}},
+		map[string]any{"value": "live-c2.example.net", "tlp": "green", "labels": []string{"c2"}},
+	}}).JSON(t, &res)
+	lateID, liveID := res.Results[0].ID, res.Results[1].ID
+
+	// Next run: the retro-hunt finds the earlier traffic; live traffic matches.
+	cfg.Inputs = []sensor.Input{{Format: match.FormatEVE, Path: writeFile(t, eveDNS(now, "x.live-c2.example.net"), eveDNS(now, "notlive-c2.example.net"))}}
+	got := runOnce(t, cfg)
+	var retro, live []alertLine
+	for _, al := range got {
+		if al.HDN.Retro {
+			retro = append(retro, al)
+		} else {
+			live = append(live, al)
+		}
+	}
+	if len(retro) != 1 || retro[0].HDN.ID != lateID || retro[0].HDN.Hour != earlier.Truncate(time.Hour).Format(time.RFC3339) {
+		t.Fatalf("retro alerts: %+v (want one for %s in the hour of %s)", retro, lateID, earlier)
+	}
+	if len(live) != 1 || live[0].HDN.ID != liveID || live[0].EventType != "alert" || live[0].HDN.TLP != "green" || live[0].SrcIP != "10.0.0.5" {
+		t.Fatalf("live alerts: %+v", live)
+	}
+	// Sightings reached the hub: A (the source) sees that B sighted both.
+	for _, id := range []string{lateID, liveID} {
+		var sj api.SightingsJSON
+		h.Do("GET", "/api/v1/indicators/"+id+"/sightings", ka, nil).JSON(t, &sj)
+		if sj.Total < 1 || len(sj.ByOrg) != 1 || sj.ByOrg[0].Org != "hospital-b" {
+			t.Errorf("sightings of %s: %+v", id, sj)
+		}
+	}
+
+	// A revocation stops the matching: the next run has no live alert.
+	if r := h.Do("POST", "/api/v1/indicators/"+liveID+"/revoke", ka, nil); r.Status != 200 {
+		t.Fatal(r.Status)
+	}
+	if got := runOnce(t, cfg); len(got) != 0 {
+		t.Fatalf("alerts after revocation: %+v", got)
+	}
+
+	// With the hub gone, the sensor still matches from its stored copy.
+	h2Value := "late-phish.example.com"
+	cfg.SightingsEvery = time.Hour
+	cfg.Hubs = []string{"http://127.0.0.1:1"}
+	cfg.SyncTimeout = time.Second
+	cfg.Inputs = []sensor.Input{{Format: match.FormatEVE, Path: writeFile(t, eveDNS(now, "www."+h2Value))}}
+	got = runOnce(t, cfg)
+	if len(got) != 1 || got[0].HDN.ID != lateID {
+		t.Fatalf("offline run: %+v", got)
+	}
+}
