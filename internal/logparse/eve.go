@@ -60,7 +60,7 @@ type span struct{ start, end int }
 // Once the metadata and the event's own section have been read, the rest of
 // the line is not scanned (nor checked).
 func ParseEVE(line []byte, ev *Event) error {
-	ev.Reset()
+	ev.reset(line)
 	b := line
 	i := skipWS(b, 0)
 	if i >= len(b) {
@@ -73,7 +73,7 @@ func ParseEVE(line []byte, ev *Event) error {
 		pending [nSections]span
 	)
 	for j, first := i, true; ; first = false {
-		key, v, done := nextField(b, j, first)
+		key, v, done := nextField(b, j, first, eveTop)
 		if v < 0 {
 			return ErrSyntax
 		}
@@ -189,6 +189,19 @@ func ParseEVE(line []byte, ev *Event) error {
 	return nil
 }
 
+// The keys each object parser reads; nextField skips the others.
+var (
+	eveTop          = newKeySet("timestamp", "flow_id", "event_type", "src_ip", "dest_ip", "src_port", "dest_port", "proto", "dns", "http", "tls", "fileinfo", "smtp", "email", "quic")
+	eveDNSKeys      = newKeySet("rrname", "rrtype", "rdata", "queries", "answers", "grouped")
+	dnsRecordKeys   = newKeySet("rrname", "rrtype", "rdata")
+	eveHTTPKeys     = newKeySet("hostname", "url", "http_port")
+	eveTLSKeys      = newKeySet("sni", "fingerprint", "ja3", "ja3s", "ja4", "subjectaltname")
+	hashKeys        = newKeySet("hash")
+	eveFileinfoKeys = newKeySet("md5", "sha1", "sha256")
+	eveSMTPKeys     = newKeySet("mail_from", "rcpt_to")
+	eveEmailKeys    = newKeySet("from", "to", "cc", "bcc", "reply_to")
+)
+
 func eveTypeOf(t []byte) eveType {
 	switch string(t) {
 	case "dns":
@@ -227,6 +240,9 @@ func sectionOf(s eveSection, t eveType) bool {
 }
 
 func (ev *Event) eveSection(b []byte, i int, s eveSection) int {
+	if i >= len(b) || b[i] != '{' {
+		return skipValue(b, i) // not an object: nothing of ours
+	}
 	switch s {
 	case secDNS:
 		return ev.eveDNS(b, i)
@@ -253,7 +269,7 @@ func (ev *Event) eveDNS(b []byte, i int) int {
 	var rr dnsRecord
 	answers := false
 	for j, first := i, true; ; first = false {
-		key, v, done := nextField(b, j, first)
+		key, v, done := nextField(b, j, first, eveDNSKeys)
 		if v < 0 {
 			return -1
 		}
@@ -341,7 +357,7 @@ func (ev *Event) dnsRecords(b []byte, i int, nameField, dataField string) int {
 			var rr dnsRecord
 			end = -1
 			for k, first := j, true; ; first = false {
-				key, v, done := nextField(b, k, first)
+				key, v, done := nextField(b, k, first, dnsRecordKeys)
 				if v < 0 {
 					return -1
 				}
@@ -384,8 +400,11 @@ func (ev *Event) dnsRecords(b []byte, i int, nameField, dataField string) int {
 
 // dnsGrouped reads {"A": ["192.0.2.1"], "CNAME": ["x.example"], …}.
 func (ev *Event) dnsGrouped(b []byte, i int) int {
+	if i >= len(b) || b[i] != '{' {
+		return skipValue(b, i)
+	}
 	for j, first := i, true; ; first = false {
-		key, v, done := nextField(b, j, first)
+		key, v, done := nextField(b, j, first, nil)
 		if done || v < 0 {
 			return v
 		}
@@ -399,7 +418,7 @@ func (ev *Event) dnsGrouped(b []byte, i int) int {
 
 func (ev *Event) eveHTTP(b []byte, i int) int {
 	for j, first := i, true; ; first = false {
-		key, v, done := nextField(b, j, first)
+		key, v, done := nextField(b, j, first, eveHTTPKeys)
 		if done || v < 0 {
 			return v
 		}
@@ -432,7 +451,7 @@ func (ev *Event) eveHTTP(b []byte, i int) int {
 // eveTLS reads a tls or quic section.
 func (ev *Event) eveTLS(b []byte, i int, sniField, ja3Field, ja4Field string) int {
 	for j, first := i, true; ; first = false {
-		key, v, done := nextField(b, j, first)
+		key, v, done := nextField(b, j, first, eveTLSKeys)
 		if done || v < 0 {
 			return v
 		}
@@ -478,7 +497,7 @@ func (ev *Event) hashObject(b []byte, i int, field string) int {
 		return skipValue(b, i)
 	}
 	for j, first := i, true; ; first = false {
-		key, v, done := nextField(b, j, first)
+		key, v, done := nextField(b, j, first, hashKeys)
 		if done || v < 0 {
 			return v
 		}
@@ -501,7 +520,7 @@ func (ev *Event) hashObject(b []byte, i int, field string) int {
 
 func (ev *Event) eveFileinfo(b []byte, i int) int {
 	for j, first := i, true; ; first = false {
-		key, v, done := nextField(b, j, first)
+		key, v, done := nextField(b, j, first, eveFileinfoKeys)
 		if done || v < 0 {
 			return v
 		}
@@ -533,7 +552,7 @@ func (ev *Event) eveFileinfo(b []byte, i int) int {
 
 func (ev *Event) eveSMTP(b []byte, i int) int {
 	for j, first := i, true; ; first = false {
-		key, v, done := nextField(b, j, first)
+		key, v, done := nextField(b, j, first, eveSMTPKeys)
 		if done || v < 0 {
 			return v
 		}
@@ -555,7 +574,7 @@ func (ev *Event) eveSMTP(b []byte, i int) int {
 
 func (ev *Event) eveEmail(b []byte, i int) int {
 	for j, first := i, true; ; first = false {
-		key, v, done := nextField(b, j, first)
+		key, v, done := nextField(b, j, first, eveEmailKeys)
 		if done || v < 0 {
 			return v
 		}

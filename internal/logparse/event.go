@@ -118,6 +118,17 @@ func (ev *Event) Reset() {
 	*ev = Event{Obs: obs, buf: buf, SrcPort: -1, DestPort: -1, httpPort: -1}
 }
 
+// reset is Reset, and makes room in the scratch buffer for anything a
+// line can need (unescaped values are no longer than their source; one URL
+// adds a scheme and a port), so the buffer never moves during a parse and
+// every value stays where it was put.
+func (ev *Event) reset(line []byte) {
+	ev.Reset()
+	if need := len(line) + 64; cap(ev.buf) < need {
+		ev.buf = make([]byte, 0, need+need/4)
+	}
+}
+
 // Scratch returns the event's scratch buffer (values that had to be
 // unescaped or assembled live there); tests use it to check where
 // observation values point.

@@ -7,8 +7,8 @@ import "net/netip"
 // accepts except zones, and unmaps IPv4-mapped IPv6 addresses, because
 // indicators are kept unmapped (DESIGN.md section 3).
 func parseAddr(b []byte) (netip.Addr, bool) {
-	// Most addresses are IPv4: a dot within the first four bytes.
-	if len(b) >= 7 && (b[1] == '.' || b[2] == '.' || b[3] == '.') {
+	// Most addresses are IPv4: one to three digits, then a dot.
+	if len(b) >= 7 && isDigit(b[0]) && (b[1] == '.' || isDigit(b[1]) && (b[2] == '.' || isDigit(b[2]) && b[3] == '.')) {
 		return parseIPv4(b)
 	}
 	for _, c := range b {
@@ -33,35 +33,40 @@ func parseIPv4(b []byte) (netip.Addr, bool) {
 }
 
 func parseIPv4Fields(b []byte, ip []byte) bool {
-	val, pos, digits := 0, 0, 0
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		switch {
-		case '0' <= c && c <= '9':
-			if digits == 1 && val == 0 {
-				return false // leading zero
-			}
-			val = val*10 + int(c-'0')
-			digits++
-			if val > 255 {
-				return false
-			}
-		case c == '.':
-			if digits == 0 || pos == 3 {
-				return false
-			}
-			ip[pos] = byte(val)
-			pos++
-			val, digits = 0, 0
-		default:
+	i := 0
+	for part := 0; part < 4; part++ {
+		if i >= len(b) {
 			return false
 		}
+		d := b[i] - '0'
+		if d > 9 {
+			return false
+		}
+		v := uint(d)
+		i++
+		if i < len(b) && b[i]-'0' <= 9 {
+			if d == 0 {
+				return false // leading zero
+			}
+			v = v*10 + uint(b[i]-'0')
+			i++
+			if i < len(b) && b[i]-'0' <= 9 {
+				v = v*10 + uint(b[i]-'0')
+				i++
+			}
+		}
+		if v > 255 {
+			return false
+		}
+		ip[part] = byte(v)
+		if part < 3 {
+			if i >= len(b) || b[i] != '.' {
+				return false
+			}
+			i++
+		}
 	}
-	if pos != 3 || digits == 0 {
-		return false
-	}
-	ip[3] = byte(val)
-	return true
+	return i == len(b)
 }
 
 // parseIPv6 follows the grammar netip.ParseAddr accepts: up to eight
@@ -154,3 +159,5 @@ func parseIPv6(s []byte) (netip.Addr, bool) {
 	}
 	return netip.AddrFrom16(ip), true
 }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }

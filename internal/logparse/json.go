@@ -203,80 +203,152 @@ func openValue(b []byte, i int, c byte) (j int, done bool) {
 	return j, false
 }
 
-// nextField reads the next member of an object. With first set, b[i] is the
-// object's '{'; otherwise i is the end of the previous member's value, and a
-// ',' or the closing '}' follows. It returns the member's key and the index
-// of its value; or done and the index after the closing '}'; or v < 0 when
-// the input is malformed. It is the one call per member of the scanner's
-// inner loops, so the common case (compact JSON, a short key without
-// escapes) is handled without further calls.
-func nextField(b []byte, i int, first bool) (key []byte, v int, done bool) {
-	if i < 0 || i >= len(b) {
-		return nil, -1, false
+// keySet is a filter on the keys an object parser wants: one bit per
+// signature (length, first and last byte) of a wanted key. A key outside
+// the set is certainly unwanted; a key inside may still be unwanted (two
+// keys can share a signature), which the parser's own switch settles.
+type keySet [4]uint64
+
+func newKeySet(keys ...string) *keySet {
+	var s keySet
+	for _, k := range keys {
+		h := keySig([]byte(k))
+		s[h>>6] |= 1 << (h & 63)
 	}
-	if b[i] <= ' ' {
-		if i = skipWS(b, i); i >= len(b) {
+	return &s
+}
+
+func keySig(k []byte) uint8 {
+	if len(k) == 0 {
+		return 0
+	}
+	return uint8(len(k)*7 + int(k[0])*3 + int(k[len(k)-1]))
+}
+
+func (s *keySet) has(k []byte) bool {
+	h := keySig(k)
+	return s[h>>6]&(1<<(h&63)) != 0
+}
+
+// nextField reads the next member of an object whose key is in want (all
+// members when want is nil), skipping the others and their values. With
+// first set, b[i] is the object's '{'; otherwise i is the end of the
+// previous member's value, and a ',' or the closing '}' follows. It
+// returns the member's key and the index of its value; or done and the
+// index after the closing '}'; or v < 0 when the input is malformed.
+//
+// It is the one call per wanted member of the scanner's inner loops: the
+// common case (compact JSON, short keys and strings without escapes) and
+// the unwanted members are handled here without further calls, as calls
+// are what a member costs most on small CPUs.
+func nextField(b []byte, i int, first bool, want *keySet) (key []byte, v int, done bool) {
+	for {
+		if i < 0 || i >= len(b) {
 			return nil, -1, false
 		}
-	}
-	c := b[i]
-	switch {
-	case first && c == '{', !first && c == ',':
-		i++
-		if i < len(b) && b[i] <= ' ' {
-			i = skipWS(b, i)
+		if b[i] <= ' ' {
+			if i = skipWS(b, i); i >= len(b) {
+				return nil, -1, false
+			}
 		}
-		if first && i < len(b) && b[i] == '}' {
+		c := b[i]
+		switch {
+		case first && c == '{', !first && c == ',':
+			i++
+			if i < len(b) && b[i] <= ' ' {
+				i = skipWS(b, i)
+			}
+			if first && i < len(b) && b[i] == '}' {
+				return nil, i + 1, true
+			}
+		case !first && c == '}':
 			return nil, i + 1, true
+		default:
+			return nil, -1, false
 		}
-	case !first && c == '}':
-		return nil, i + 1, true
-	default:
-		return nil, -1, false
-	}
-	if i >= len(b) || b[i] != '"' {
-		return nil, -1, false
-	}
-	// The key: eight bytes at a time while no '"' or '\\' shows up.
-	k := i + 1
-	for {
-		if k+8 > len(b) {
-			k = stringEnd(b, i)
+		first = false
+		if i >= len(b) || b[i] != '"' {
+			return nil, -1, false
+		}
+		// The key: eight bytes at a time while no '"' or '\\' shows up.
+		k := i + 1
+		for {
+			if k+8 > len(b) {
+				k = stringEnd(b, i)
+				break
+			}
+			w := binary.LittleEndian.Uint64(b[k:])
+			x, y := w^quotes, w^slashes
+			m := ((x-lsb)&^x | (y-lsb)&^y) & msb
+			if m == 0 {
+				k += 8
+				continue
+			}
+			k += bits.TrailingZeros64(m) >> 3
+			if b[k] != '"' {
+				k = stringEnd(b, i) // an escape
+			}
 			break
 		}
-		w := binary.LittleEndian.Uint64(b[k:])
-		x, y := w^quotes, w^slashes
-		m := ((x-lsb)&^x | (y-lsb)&^y) & msb
-		if m == 0 {
-			k += 8
-			continue
-		}
-		k += bits.TrailingZeros64(m) >> 3
-		if b[k] != '"' {
-			k = stringEnd(b, i) // an escape
-		}
-		break
-	}
-	if k < 0 {
-		return nil, -1, false
-	}
-	key = b[i+1 : k]
-	j := k + 1
-	if j >= len(b) || b[j] != ':' {
-		j = skipWS(b, j)
-		if j >= len(b) || b[j] != ':' {
+		if k < 0 {
 			return nil, -1, false
 		}
+		key = b[i+1 : k]
+		j := k + 1
+		if j >= len(b) || b[j] != ':' {
+			j = skipWS(b, j)
+			if j >= len(b) || b[j] != ':' {
+				return nil, -1, false
+			}
+		}
+		j++
+		if j >= len(b) || b[j] <= ' ' {
+			if j = skipWS(b, j); j >= len(b) {
+				return nil, -1, false
+			}
+		}
+		if want == nil || want.has(key) {
+			return key, j, false
+		}
+		// An unwanted member: skip its value here.
+		switch c := b[j]; {
+		case c == '"':
+			k = j + 1
+			for {
+				if k+8 > len(b) {
+					k = stringEnd(b, j)
+					break
+				}
+				w := binary.LittleEndian.Uint64(b[k:])
+				x, y := w^quotes, w^slashes
+				m := ((x-lsb)&^x | (y-lsb)&^y) & msb
+				if m == 0 {
+					k += 8
+					continue
+				}
+				k += bits.TrailingZeros64(m) >> 3
+				if b[k] != '"' {
+					k = stringEnd(b, j) // an escape
+				}
+				break
+			}
+			if k < 0 {
+				return nil, -1, false
+			}
+			i = k + 1
+		case c == '{' || c == '[':
+			i = skipContainer(b, j)
+		default:
+			k = j
+			for k < len(b) && !literalEnd[b[k]] {
+				k++
+			}
+			if k == j {
+				return nil, -1, false
+			}
+			i = k
+		}
 	}
-	j++
-	if j < len(b) && b[j] > ' ' {
-		return key, j, false
-	}
-	j = skipWS(b, j)
-	if j >= len(b) {
-		return nil, -1, false
-	}
-	return key, j, false
 }
 
 // member reads `"key":` at b[i] and returns the key and the index of the

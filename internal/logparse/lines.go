@@ -8,7 +8,7 @@ package logparse
 // it does not refang or validate, since telemetry is not defanged and the
 // index only matches what it holds.
 func ParseLine(line []byte, ev *Event) error {
-	ev.Reset()
+	ev.reset(line)
 	s := trimSpace(line)
 	if len(s) == 0 || s[0] == '#' {
 		return ErrEmpty
@@ -45,6 +45,9 @@ func ParseLine(line []byte, ev *Event) error {
 		return nil
 	}
 	if k := indexAny(s, "/?"); k > 0 {
+		if _, ok := parseAddr(s[:k]); ok && s[k] == '/' && allDigits(s[k+1:]) {
+			return ErrUnrecognised // a CIDR block is not an observable
+		}
 		// "host/path" without a scheme, as proxies and lists write it.
 		host, p := splitHostPort(s[:k])
 		if indexByte(host, '.') > 0 && nameLike(host) {
@@ -134,4 +137,13 @@ func ja4Like(s []byte) bool {
 		}
 	}
 	return true
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return len(b) > 0
 }

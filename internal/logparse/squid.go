@@ -8,7 +8,7 @@ package logparse
 // CONNECT, "host:port" gives only the host), and the peer the request was
 // forwarded to (dest_ip, or a name when Squid logged one).
 func ParseSquid(line []byte, ev *Event) error {
-	ev.Reset()
+	ev.reset(line)
 	line = trimEOL(line)
 	var f [10][]byte
 	n := 0

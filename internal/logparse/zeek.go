@@ -121,8 +121,35 @@ func zeekRole(name []byte) zrole {
 	return zNone
 }
 
+var connPath = []byte("conn")
+
+// zeekPaths names the log a field belongs to, for Zeek JSON lines without
+// a "_path" (Zeek writes none when each log has its own file).
+var zeekPaths = func() (p [zReplyTo + 1][]byte) {
+	for r := zQuery; r <= zReplyTo; r++ {
+		switch r {
+		case zQuery, zAnswers:
+			p[r] = []byte("dns")
+		case zHost, zURI:
+			p[r] = []byte("http")
+		case zServerName, zJA3, zJA3S, zJA4, zCertFps, zClientCertFps:
+			p[r] = []byte("ssl")
+		case zFingerprint, zSANDNS, zSANEmail:
+			p[r] = []byte("x509")
+		case zMD5, zSHA1, zSHA256, zTxHosts, zRxHosts:
+			p[r] = []byte("files")
+		default:
+			p[r] = []byte("smtp")
+		}
+	}
+	return p
+}()
+
 // zeekValue applies one (unescaped, set) value of a field.
 func (ev *Event) zeekValue(r zrole, v []byte) {
+	if ev.Type == nil && r >= zQuery {
+		ev.Type = zeekPaths[r]
+	}
 	switch r {
 	case zTS:
 		ev.Time = v
@@ -310,7 +337,7 @@ func zeekUnescapeHeader(v []byte) ([]byte, error) {
 // (built from the log's "#" lines with WithLine). A "#" line is not data:
 // it returns ErrEmpty.
 func ParseZeekTSV(line []byte, h *ZeekHeader, ev *Event) error {
-	ev.Reset()
+	ev.reset(line)
 	line = trimEOL(line)
 	if len(line) == 0 || line[0] == '#' {
 		return ErrEmpty
@@ -406,7 +433,7 @@ func trimEOL(b []byte) []byte {
 // names such as "id.orig_h", as Zeek writes them; a nested "id" object is
 // read too). The log kind needs no path: the fields tell.
 func ParseZeekJSON(line []byte, ev *Event) error {
-	ev.Reset()
+	ev.reset(line)
 	b := line
 	i := skipWS(b, 0)
 	if i >= len(b) {
@@ -414,7 +441,7 @@ func ParseZeekJSON(line []byte, ev *Event) error {
 	}
 	notHTTP := false
 	for j, first := i, true; ; first = false {
-		key, v, done := nextField(b, j, first)
+		key, v, done := nextField(b, j, first, nil)
 		if v < 0 {
 			return ErrSyntax
 		}
@@ -425,7 +452,7 @@ func ParseZeekJSON(line []byte, ev *Event) error {
 		r := zeekRole(key)
 		switch {
 		case r == zNone:
-			if string(key) == "id" && b[v] == '{' {
+			if string(key) == "id" && b[v] == '{' { // nested id.* (some shippers write it so)
 				end = ev.zeekJSONID(b, v)
 			} else {
 				end = skipValue(b, v)
@@ -461,6 +488,9 @@ func ParseZeekJSON(line []byte, ev *Event) error {
 	if notHTTP {
 		ev.httpHost, ev.httpPath = nil, nil
 	}
+	if ev.Type == nil && ev.SrcIP.IsValid() {
+		ev.Type = connPath
+	}
 	ev.finish()
 	return nil
 }
@@ -468,7 +498,7 @@ func ParseZeekJSON(line []byte, ev *Event) error {
 // zeekJSONID reads a nested {"orig_h": …, "orig_p": …, "resp_h": …, "resp_p": …}.
 func (ev *Event) zeekJSONID(b []byte, i int) int {
 	for j, first := i, true; ; first = false {
-		key, v, done := nextField(b, j, first)
+		key, v, done := nextField(b, j, first, nil)
 		if done || v < 0 {
 			return v
 		}

@@ -187,14 +187,34 @@ func goodDomain(r *rand.Rand, z *rand.Zipf) string {
 	return fmt.Sprintf("%s.site%d.%s", host, k/8, goodTLDs[k%7])
 }
 
-func goodIP(r *rand.Rand) string {
-	switch r.IntN(3) {
-	case 0:
-		return fmt.Sprintf("10.%d.%d.%d", r.IntN(4), r.IntN(256), 1+r.IntN(254))
-	case 1:
-		return fmt.Sprintf("192.168.%d.%d", r.IntN(8), 1+r.IntN(254))
+// Addresses: internal clients (Zipf over 3,000 hosts), the resolvers,
+// and public servers (Zipf over 200,000 addresses in 140–199, with an even
+// last byte), as a hospital's perimeter sees them.
+type addrGen struct {
+	clients, servers *rand.Zipf
+	r                *rand.Rand
+}
+
+func newAddrGen(r *rand.Rand) *addrGen {
+	return &addrGen{clients: rand.NewZipf(r, 1.2, 8, 2999), servers: rand.NewZipf(r, 1.1, 4, 199_999), r: r}
+}
+
+func (g *addrGen) client() string {
+	k := g.clients.Uint64()
+	if k%5 == 0 {
+		return fmt.Sprintf("192.168.%d.%d", k/5/250%8, 1+k/5%250)
 	}
-	return fmt.Sprintf("%d.%d.%d.%d", 140+r.IntN(60), r.IntN(256), r.IntN(256), 2*(1+r.IntN(126)))
+	return fmt.Sprintf("10.%d.%d.%d", k/62500, k/250%250, 1+k%250)
+}
+
+func (g *addrGen) server() string {
+	k := g.servers.Uint64()
+	h := k * 0x9e3779b97f4a7c15
+	return fmt.Sprintf("%d.%d.%d.%d", 140+h>>58%60, h>>40&255, h>>32&255, 2*(1+k%126))
+}
+
+func (g *addrGen) resolver() string {
+	return []string{"10.0.0.53", "10.0.0.54"}[g.r.IntN(2)]
 }
 
 // genCorpus writes n EVE events; a fraction hit carries an indicator's
@@ -203,6 +223,7 @@ func goodIP(r *rand.Rand) string {
 func genCorpus(n int, hit float64) []byte {
 	r := rand.New(rand.NewPCG(1, 2))
 	z := rand.NewZipf(r, 1.1, 4, 50_000)
+	ag := newAddrGen(r)
 	out := make([]byte, 0, n*620)
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	hitInd := func() Indicator {
@@ -216,7 +237,7 @@ func genCorpus(n int, hit float64) []byte {
 	for i := range n {
 		ts := t0.Add(time.Duration(i) * 137 * time.Microsecond).Format("2006-01-02T15:04:05.000000-0700")
 		flow := 1_000_000_000_000_000 + r.Int64N(1_000_000_000_000_000)
-		client, server := goodIP(r), goodIP(r)
+		client, server := ag.client(), ag.server()
 		cport, domain := 1024+r.IntN(64000), goodDomain(r, z)
 		var hitv Indicator
 		if r.Float64() < hit {
@@ -236,7 +257,11 @@ func genCorpus(n int, hit float64) []byte {
 		}
 		flowObj := fmt.Sprintf(`"flow":{"pkts_toserver":%d,"pkts_toclient":%d,"bytes_toserver":%d,"bytes_toclient":%d,"start":"%s","end":"%s","age":%d,"state":"closed","reason":"timeout","alerted":false}`,
 			1+r.IntN(50), r.IntN(50), 60+r.IntN(50000), r.IntN(500000), ts, ts, r.IntN(120))
-		switch k := r.IntN(100); {
+		k := r.IntN(100)
+		if k >= 38 && k < 68 && hitv.Type != indicator.IPv4 && hitv.Type != indicator.CIDR {
+			server = ag.resolver()
+		}
+		switch {
 		case k < 38 || hitv.Type == indicator.IPv4 || hitv.Type == indicator.CIDR: // flow
 			ev("flow", 443, "TCP")
 			out = fmt.Appendf(out, `,"app_proto":"tls",%s,"community_id":"1:%s=","tcp":{"tcp_flags":"1b","tcp_flags_ts":"1b","tcp_flags_tc":"1b","syn":true,"fin":true,"psh":true,"ack":true,"state":"closed","ts_max_regions":1,"tc_max_regions":1}}`, flowObj, hexOf(r, 14))
@@ -248,11 +273,11 @@ func genCorpus(n int, hit float64) []byte {
 			case 0:
 				out = fmt.Appendf(out, `,"dns":{"version":2,"type":"query","id":%d,"rrname":"%s","rrtype":"%s","tx_id":0,"opcode":0}}`, id, domain, rrtype)
 			case 1:
-				out = fmt.Appendf(out, `,"dns":{"version":2,"type":"answer","id":%d,"flags":"8180","qr":true,"rd":true,"ra":true,"opcode":0,"rrname":"%s","rrtype":"A","rcode":"NOERROR","answers":[{"rrname":"%s","rrtype":"CNAME","ttl":300,"rdata":"edge.%s"},{"rrname":"edge.%s","rrtype":"A","ttl":60,"rdata":"%s"}],"grouped":{"CNAME":["edge.%s"],"A":["%s"]}}}`, id, domain, domain, domain, domain, goodIP(r), domain, goodIP(r))
+				out = fmt.Appendf(out, `,"dns":{"version":2,"type":"answer","id":%d,"flags":"8180","qr":true,"rd":true,"ra":true,"opcode":0,"rrname":"%s","rrtype":"A","rcode":"NOERROR","answers":[{"rrname":"%s","rrtype":"CNAME","ttl":300,"rdata":"edge.%s"},{"rrname":"edge.%s","rrtype":"A","ttl":60,"rdata":"%s"}],"grouped":{"CNAME":["edge.%s"],"A":["%s"]}}}`, id, domain, domain, domain, domain, ag.server(), domain, ag.server())
 			case 2:
 				out = fmt.Appendf(out, `,"dns":{"version":3,"type":"request","tx_id":0,"id":%d,"flags":"100","rd":true,"opcode":0,"rcode":"NOERROR","queries":[{"rrname":"%s","rrtype":"%s"}]}}`, id, domain, rrtype)
 			default:
-				out = fmt.Appendf(out, `,"dns":{"version":3,"type":"response","tx_id":1,"id":%d,"flags":"8180","qr":true,"rd":true,"ra":true,"opcode":0,"rcode":"NOERROR","queries":[{"rrname":"%s","rrtype":"A"}],"answers":[{"rrname":"%s","rrtype":"A","ttl":60,"rdata":"%s"},{"rrname":"%s","rrtype":"A","ttl":60,"rdata":"%s"}]}}`, id, domain, domain, goodIP(r), domain, goodIP(r))
+				out = fmt.Appendf(out, `,"dns":{"version":3,"type":"response","tx_id":1,"id":%d,"flags":"8180","qr":true,"rd":true,"ra":true,"opcode":0,"rcode":"NOERROR","queries":[{"rrname":"%s","rrtype":"A"}],"answers":[{"rrname":"%s","rrtype":"A","ttl":60,"rdata":"%s"},{"rrname":"%s","rrtype":"A","ttl":60,"rdata":"%s"}]}}`, id, domain, domain, ag.server(), domain, ag.server())
 			}
 		case k < 83: // tls
 			ev("tls", 443, "TCP")

@@ -136,6 +136,10 @@ type Session struct {
 	nowValue time.Time
 	report   func(Ref)
 	clockFn  func() time.Time
+
+	observe  Observer
+	hourKey  [24]byte // the time text that hourTime was read from, up to the hour and the zone
+	hourTime time.Time
 }
 
 type hit struct {
@@ -207,15 +211,25 @@ func (s *Session) match(x *Index, dst, line []byte) ([]byte, error) {
 	}
 	s.stats.Events++
 	s.x, s.hits, s.nowSet = x, s.hits[:0], false
+	if s.observe != nil {
+		s.observeEvent()
+	}
 	obs := s.ev.Obs
 	for i := range obs {
 		o := &obs[i]
-		if seenBefore(obs, i) || s.misses.missed(x.gen, o) {
+		if seenBefore(obs, i) {
+			continue
+		}
+		// Only names and URLs are worth the miss cache: a name costs a
+		// lookup per parent domain, a URL its canonicalisation, while a
+		// digest is one lookup and most addresses stop at the /16 filter.
+		cache := o.Kind == logparse.KindName || o.Kind == logparse.KindURL
+		if cache && s.misses.missed(x.gen, o) {
 			continue
 		}
 		s.obs, s.raw = i, 0
 		x.Match(o, s.report)
-		if s.raw == 0 {
+		if cache && s.raw == 0 {
 			s.misses.add(x.gen, o)
 		}
 	}

@@ -20,6 +20,9 @@ const (
 	MaxLine = 16 << 20
 )
 
+// maxLine is MaxLine, lowered by tests.
+var maxLine = MaxLine
+
 // batch is a run of whole lines, the unit of work of Run.
 type batch struct {
 	data []byte
@@ -39,6 +42,13 @@ type batch struct {
 // Malformed lines are counted (Stats.Errors) and skipped. Run returns the
 // counts and the first error of reading or writing, or ctx's error.
 func Run(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, workers int) (Stats, error) {
+	return RunObserved(ctx, r, f, m, out, workers, nil)
+}
+
+// RunObserved is Run that also tells observe of every observation of every
+// event (the sensor's retro-hunt record); observe is called from several
+// goroutines at once.
+func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, workers int, observe Observer) (Stats, error) {
 	if _, err := ParseFormat(string(f)); err != nil {
 		return Stats{}, err
 	}
@@ -71,6 +81,7 @@ func Run(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, 
 		go func() {
 			defer wg.Done()
 			s := m.NewSession(f)
+			s.SetObserver(observe)
 			for b := range work {
 				if ctx.Err() == nil {
 					s.stats = Stats{}
@@ -164,7 +175,7 @@ func (rd *reader) run() error {
 		for {
 			if len(b.data) == cap(b.data) {
 				// Full without a newline: one line longer than the buffer.
-				if cap(b.data) >= MaxLine {
+				if cap(b.data) >= maxLine {
 					rd.stats.Lines++
 					rd.stats.Errors++
 					rd.skip = true
