@@ -22,6 +22,8 @@ func runSensor(e *env) error {
 	report := fs.String("report", "count", "what leaves the building: full (with host and time), count (indicator, count, hour) or off")
 	retain := fs.Int("retain", 14, "days of the retro-hunt record")
 	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on, e.g. 127.0.0.1:9477")
+	autoShare := fs.String("auto-share", "off", "off, or propose: local Suricata alerts propose their remote domain or address to the organisation's analysts")
+	autoSev := fs.Int("auto-share-severity", 2, "propose alerts of this Suricata severity or more severe (1 is the most severe)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := e.parse(fs); err != nil {
 		return err
@@ -52,12 +54,20 @@ func runSensor(e *env) error {
 		}
 		ins = append(ins, in)
 	}
+	as := sensor.AutoShare{MaxSeverity: *autoSev}
+	switch *autoShare {
+	case "off":
+	case "propose":
+		as.Mode = "propose"
+	default:
+		return errors.New("--auto-share must be off or propose")
+	}
 	log, err := newLogger(e.stderr, *logLevel)
 	if err != nil {
 		return err
 	}
 	s, err := sensor.New(e.ctx, sensor.Config{Hubs: urls, Key: *key, StateDir: *state, Inputs: ins, Alerts: *alerts, Out: e.stdout,
-		Once: *once, FromStart: *fromStart, Report: mode, Retain: time.Duration(*retain) * 24 * time.Hour, Metrics: *metrics, Logger: log})
+		Once: *once, FromStart: *fromStart, Report: mode, Retain: time.Duration(*retain) * 24 * time.Hour, Metrics: *metrics, AutoShare: as, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -86,8 +86,8 @@ type profile struct {
 // value, whatever its ValidUntil: liveness is the caller's (Matcher's)
 // business, since it depends on the clock.
 type Index struct {
-	tabs     [nTabs]table
-	v4, v6   cidrSet
+	tabs   [nTabs]table
+	v4, v6 cidrSet
 	// v4filter has a bit for every IPv4 /16 that holds an ipv4
 	// indicator or meets a cidr indicator: most addresses in traffic
 	// (internal ranges, popular services) are turned away by one load.

@@ -70,6 +70,9 @@ func (w sinkWriter) Write(p []byte) (int, error) {
 	w.a.write(p)
 	for line := range bytes.Lines(p) {
 		w.s.counters.alerts.Add(1)
+		if w.s.cfg.OnAlert != nil {
+			w.s.cfg.OnAlert(line)
+		}
 		var f alertFacts
 		if json.Unmarshal(line, &f) != nil || f.HDN.ID == "" {
 			continue

@@ -73,7 +73,7 @@ func (s *Sensor) writeMetrics(w http.ResponseWriter) {
 	}
 	for _, c := range []struct {
 		name, help, kind string
-		v               any
+		v                any
 	}{
 		{"hdn_sensor_lines_total", "Input lines read.", "counter", m.Lines},
 		{"hdn_sensor_events_total", "Input lines parsed as events.", "counter", m.Events},

@@ -74,8 +74,16 @@ type Config struct {
 	SyncTimeout time.Duration
 	// SightingsEvery is how often sightings are sent (default 10 s).
 	SightingsEvery time.Duration
-	Logger         *slog.Logger
-	Now            func() time.Time
+	// AutoShare proposes the remote domain or address of local Suricata
+	// alerts to the organisation's analysts (off when zero).
+	AutoShare AutoShare
+	// OnIndicators is told which indicators arrived or changed in the local
+	// copy, and which left it (for narration and tests; may be nil).
+	OnIndicators func(arrived []match.Indicator, gone []string)
+	// OnAlert is told of every alert line written (may be nil).
+	OnAlert func(line []byte)
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Sensor is a running sensor.
@@ -98,7 +106,7 @@ type Sensor struct {
 
 type counters struct {
 	lines, events, parseErrors, dropped, matched, alerts, retroAlerts atomic.Int64
-	indicators                                                        atomic.Int64
+	indicators, proposals                                             atomic.Int64
 	lastContact                                                       atomic.Int64 // unix nanos of the last stream event
 }
 
@@ -312,6 +320,19 @@ func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event
 				s.log.Error("rebuilding the index failed", "err", err)
 			}
 		}
+		if s.cfg.OnIndicators != nil {
+			var gone []string
+			for _, ev := range batch {
+				if ev.Kind == api.EventRemoved {
+					gone = append(gone, ev.ID)
+				} else if ev.Indicator != nil && (ev.Indicator.Revoked || ev.Indicator.Expired) {
+					gone = append(gone, ev.Indicator.ID)
+				}
+			}
+			if len(arrived) > 0 || len(gone) > 0 {
+				s.cfg.OnIndicators(arrived, gone)
+			}
+		}
 		if len(arrived) > 0 {
 			s.retroHunt(arrived)
 		}
@@ -413,6 +434,9 @@ func (s *Sensor) runInput(ctx context.Context, in Input) error {
 	default:
 		opts := tail.Options{Once: s.cfg.Once, FromStart: s.cfg.FromStart || s.cfg.Once}
 		err = tail.Lines(ctx, in.Path, opts, func(line []byte, _ int64) error {
+			if in.Format == match.FormatEVE && s.cfg.AutoShare.Mode != "" && bytes.Contains(line, []byte(`"event_type":"alert"`)) {
+				s.autoShare(ctx, line)
+			}
 			if _, err := pw.Write(line); err != nil {
 				return err
 			}
@@ -505,6 +529,9 @@ func (s *Sensor) retroHunt(inds []match.Indicator) {
 		for _, h := range hits {
 			line := appendRetroAlert(nil, ind, h)
 			s.alerts.write(line)
+			if s.cfg.OnAlert != nil {
+				s.cfg.OnAlert(line)
+			}
 			s.counters.retroAlerts.Add(1)
 			s.sight.add(ind.ID, h.Hour, "")
 		}

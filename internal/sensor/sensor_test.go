@@ -158,3 +158,21 @@ func TestSensorMatchesReportsAndRetroHunts(t *testing.T) {
 		t.Fatalf("offline run: %+v", got)
 	}
 }
+
+func TestSensorAutoShareProposes(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("hospital-a", policy.Member, "")
+	analyst, sensorKey := h.Key(a, policy.Analyst), h.Key(a, policy.Sensor)
+	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000000-0700")
+	alertLine := fmt.Sprintf(`{"timestamp":%q,"event_type":"alert","src_ip":"10.0.0.7","src_port":51000,"dest_ip":"203.0.113.9","dest_port":80,"proto":"TCP","alert":{"signature":"ET PHISHING Office365 credential form","category":"Possible Social Engineering Attempted","severity":1},"http":{"hostname":"Login-Micros0ft.example.com","url":"/owa"}}`, ts)
+	lowLine := strings.Replace(strings.Replace(alertLine, `"severity":1`, `"severity":3`, 1), "Login-Micros0ft", "noise", 1)
+	runOnce(t, sensor.Config{Hubs: []string{h.URL}, Key: sensorKey, StateDir: t.TempDir(), AutoShare: sensor.AutoShare{Mode: "propose"},
+		Inputs: []sensor.Input{{Format: match.FormatEVE, Path: writeFile(t, alertLine, lowLine)}}})
+	var q struct {
+		Proposals []struct{ Type, Value, Status, Evidence string }
+	}
+	h.Do("GET", "/api/v1/proposals?status=pending", analyst, nil).JSON(t, &q)
+	if len(q.Proposals) != 1 || q.Proposals[0].Value != "login-micros0ft.example.com" || q.Proposals[0].Type != "domain" || !strings.Contains(q.Proposals[0].Evidence, "ET PHISHING") {
+		t.Fatalf("proposals after a severity-1 and a severity-3 alert: %+v", q.Proposals)
+	}
+}
