@@ -106,6 +106,12 @@ func (s *Stats) add(o Stats) {
 	s.Alerts += o.Alerts
 }
 
+// LoadStats reads counts that RunObserved updates while it runs.
+func LoadStats(s *Stats) Stats {
+	return Stats{Lines: atomic.LoadInt64(&s.Lines), Events: atomic.LoadInt64(&s.Events), Skipped: atomic.LoadInt64(&s.Skipped),
+		Errors: atomic.LoadInt64(&s.Errors), Matched: atomic.LoadInt64(&s.Matched), Alerts: atomic.LoadInt64(&s.Alerts)}
+}
+
 func (s *Stats) addAtomic(o *Stats) {
 	atomic.AddInt64(&s.Lines, o.Lines)
 	atomic.AddInt64(&s.Events, o.Events)

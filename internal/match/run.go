@@ -42,13 +42,14 @@ type batch struct {
 // Malformed lines are counted (Stats.Errors) and skipped. Run returns the
 // counts and the first error of reading or writing, or ctx's error.
 func Run(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, workers int) (Stats, error) {
-	return RunObserved(ctx, r, f, m, out, workers, nil)
+	return RunObserved(ctx, r, f, m, out, workers, nil, nil)
 }
 
 // RunObserved is Run that also tells observe of every observation of every
-// event (the sensor's retro-hunt record); observe is called from several
-// goroutines at once.
-func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, workers int, observe Observer) (Stats, error) {
+// event (the sensor's retro-hunt record; observe is called from several
+// goroutines at once), and adds each batch's counts to live as it goes
+// (read it with LoadStats; nil for none).
+func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, workers int, observe Observer, live *Stats) (Stats, error) {
 	if _, err := ParseFormat(string(f)); err != nil {
 		return Stats{}, err
 	}
@@ -87,6 +88,9 @@ func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.
 					s.stats = Stats{}
 					s.matchBatch(b)
 					total.addAtomic(&s.stats)
+					if live != nil {
+						live.addAtomic(&s.stats)
+					}
 					if len(b.out) > 0 {
 						outMu.Lock()
 						_, err := out.Write(b.out)
@@ -109,6 +113,9 @@ func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.
 	close(work)
 	wg.Wait()
 	total.add(rd.stats)
+	if live != nil {
+		live.addAtomic(&rd.stats)
+	}
 	if runErr == nil {
 		if err := context.Cause(ctx); err != nil && ctx.Err() != nil {
 			// Only the caller's context can have been cancelled here.

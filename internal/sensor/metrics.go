@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/hdnetwork/hdn/internal/match"
 )
 
 // serveMetrics exports the counters in the Prometheus text format on
@@ -44,9 +46,10 @@ type Metrics struct {
 
 // Metrics returns the counters now.
 func (s *Sensor) Metrics() Metrics {
+	ms := match.LoadStats(&s.counters.match)
 	m := Metrics{
-		Lines: s.counters.lines.Load(), Events: s.counters.events.Load(), ParseErrors: s.counters.parseErrors.Load(),
-		Dropped: s.counters.dropped.Load(), Matched: s.counters.matched.Load(), Alerts: s.counters.alerts.Load(),
+		Lines: ms.Lines, Events: ms.Events, ParseErrors: ms.Errors,
+		Dropped: s.counters.dropped.Load(), Matched: ms.Matched, Alerts: s.counters.alerts.Load(),
 		RetroAlerts: s.counters.retroAlerts.Load(), Indicators: s.counters.indicators.Load(),
 	}
 	m.SightingsSent, m.SightingsPending, m.SightingsDropped = s.sight.counts()

@@ -105,9 +105,10 @@ type Sensor struct {
 }
 
 type counters struct {
-	lines, events, parseErrors, dropped, matched, alerts, retroAlerts atomic.Int64
-	indicators, proposals                                             atomic.Int64
-	lastContact                                                       atomic.Int64 // unix nanos of the last stream event
+	match                        match.Stats // updated atomically by the matcher
+	dropped, alerts, retroAlerts atomic.Int64
+	indicators, proposals        atomic.Int64
+	lastContact                  atomic.Int64 // unix nanos of the last stream event
 }
 
 // New opens the state and builds the first index from it, so the sensor
@@ -166,6 +167,10 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 }
 
 func (s *Sensor) markCurrent() { s.curOnce.Do(func() { close(s.current) }) }
+
+// Current is closed once the local copy is current with the hub (at once
+// for a sensor without a hub).
+func (s *Sensor) Current() <-chan struct{} { return s.current }
 
 func (s *Sensor) close() {
 	s.alerts.Close()
@@ -419,11 +424,7 @@ func (s *Sensor) runInput(ctx context.Context, in Input) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		st, err := match.RunObserved(ctx, pr, in.Format, s.matcher, s.alerts.sink(s), s.cfg.Workers, s.observe)
-		s.counters.lines.Add(st.Lines)
-		s.counters.events.Add(st.Events)
-		s.counters.parseErrors.Add(st.Errors)
-		s.counters.matched.Add(st.Matched)
+		_, err := match.RunObserved(ctx, pr, in.Format, s.matcher, s.alerts.sink(s), s.cfg.Workers, s.observe, &s.counters.match)
 		pr.CloseWithError(err)
 		done <- err
 	}()
