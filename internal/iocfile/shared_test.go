@@ -17,7 +17,14 @@ import (
 // Every number below was checked by hand against the file (awk, grep, a
 // JSON walk) when the test was written.
 
-const sharedData = "/work/shared/data"
+// sharedData is the shared/ folder that lies beside the repository (as on
+// the developers' machines and in CI), or HDN_SHARED_DATA.
+var sharedData = func() string {
+	if d := os.Getenv("HDN_SHARED_DATA"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "..", "shared", "data")
+}()
 
 func sharedFile(t *testing.T, rel string) string {
 	t.Helper()
