@@ -198,13 +198,7 @@ func readPaths() []readPath {
 			c := follow(t, []string{n.h.URL}, n.keys[org], false, 0)
 			c.waitFor(t, "snapshot-end", func(ev streamclient.Event) bool { return ev.Kind == "snapshot-end" })
 			c.stop()
-			got := map[string]string{}
-			for _, ev := range c.snapshot() {
-				if ev.Indicator != nil {
-					got[ev.Indicator.Value] = ev.Indicator.Source
-				}
-			}
-			return got
+			return c.sources()
 		}},
 		{"stream changes", false, func(t *testing.T, n *policyNet, org string) map[string]string {
 			// Replays every change from the start of the sequence.
@@ -221,13 +215,7 @@ func readPaths() []readPath {
 				t.Fatalf("stream replay reached cursor %d, not the head %d", c.client.Cursor(), head)
 			}
 			c.stop()
-			got := map[string]string{}
-			for _, ev := range c.snapshot() {
-				if ev.Indicator != nil {
-					got[ev.Indicator.Value] = ev.Indicator.Source
-				}
-			}
-			return got
+			return c.sources()
 		}},
 		{"sightings", true, func(t *testing.T, n *policyNet, org string) map[string]string {
 			got := map[string]string{}

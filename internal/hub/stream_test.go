@@ -82,6 +82,17 @@ func valueIs(kind, value string) func(streamclient.Event) bool {
 	}
 }
 
+// sources maps each value the stream carried to the source it showed.
+func (c *collector) sources() map[string]string {
+	got := map[string]string{}
+	for _, ev := range c.snapshot() {
+		if ev.Indicator != nil {
+			got[ev.Indicator.Value] = ev.Indicator.Source
+		}
+	}
+	return got
+}
+
 // indicatorEvents counts, per value, the events that carry an indicator.
 func indicatorEvents(evs []streamclient.Event) map[string]int {
 	n := map[string]int{}
