@@ -36,17 +36,10 @@ func skipWS(b []byte, i int) int {
 const (
 	lsb      = 0x0101010101010101
 	msb      = 0x8080808080808080
-	low7     = 0x7f7f7f7f7f7f7f7f
 	quotes   = '"' * lsb
 	slashes  = '\\' * lsb
 	swarSpan = 48
 )
-
-// zeroBytes sets the high bit of every byte of w that is zero, exactly
-// (no carries between bytes), and clears all other bits.
-func zeroBytes(w uint64) uint64 {
-	return ^((w&low7 + low7) | w | low7)
-}
 
 // stringEnd returns the index of the closing quote of the string whose
 // opening quote is at b[i], or -1.
@@ -349,35 +342,6 @@ func nextField(b []byte, i int, first bool, want *keySet) (key []byte, v int, do
 			i = k
 		}
 	}
-}
-
-// member reads `"key":` at b[i] and returns the key and the index of the
-// value. A key with escapes is returned raw; it matches no known name.
-func member(b []byte, i int) (key []byte, v int) {
-	if i >= len(b) || b[i] != '"' {
-		return nil, -1
-	}
-	k := stringEnd(b, i)
-	if k < 0 {
-		return nil, -1
-	}
-	key = b[i+1 : k]
-	j := k + 1
-	if j >= len(b) || b[j] != ':' { // compact JSON, as Suricata writes, takes no detours
-		j = skipWS(b, j)
-		if j >= len(b) || b[j] != ':' {
-			return nil, -1
-		}
-	}
-	j++
-	if j < len(b) && b[j] > ' ' {
-		return key, j
-	}
-	j = skipWS(b, j)
-	if j >= len(b) {
-		return nil, -1
-	}
-	return key, j
 }
 
 // nextItem moves past the value that ended at b[i]: a ',' gives the index

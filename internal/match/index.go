@@ -91,11 +91,20 @@ type Index struct {
 	// v4filter has a bit for every IPv4 /16 that holds an ipv4
 	// indicator or meets a cidr indicator: most addresses in traffic
 	// (internal ranges, popular services) are turned away by one load.
-	v4filter *[1 << 16 / 64]uint64
-	profiles []profile
-	counts   map[indicator.Type]int
-	n        int
-	gen      uint64 // unique per index, for Sessions' miss caches
+	// With many IPv4 indicators most public /16s hold one, and v4filter24
+	// (2 MiB, a bit per /24) does the same job one level down.
+	v4filter   *[1 << 16 / 64]uint64
+	v4filter24 []uint64
+	profiles   []profile
+	counts     map[indicator.Type]int
+	n          int
+	gen        uint64 // unique per index, for Sessions' miss caches
+
+	// An index made by Update: base is the large index it is layered
+	// over, removed the ids (as idKey) hidden in base.
+	base    *Index
+	removed map[string]struct{}
+	lc      *layerCounts
 }
 
 // Builder builds an Index one indicator at a time, so that a large set
@@ -376,7 +385,7 @@ func (b *Builder) Build() *Index {
 			x.tabs[i].arena.trim()
 		}
 	}
-	x.v4filter = buildV4Filter(&x.tabs[tabIP], b.cidr4)
+	x.v4filter, x.v4filter24 = buildV4Filters(&x.tabs[tabIP], b.cidr4)
 	x.v4 = buildCIDRSet(b.cidr4, true)
 	x.v6 = buildCIDRSet(b.cidr6, false)
 	*b = *NewBuilder()
@@ -404,26 +413,44 @@ func Build(inds []Indicator) (*Index, error) {
 	return b.Build(), errors.Join(errs...)
 }
 
-func buildV4Filter(ips *table, cidrs []cidrItem) *[1 << 16 / 64]uint64 {
+// v4Filter24Min is the number of IPv4 addresses and blocks from which the
+// /24 filter is worth its 2 MiB.
+const v4Filter24Min = 1 << 16
+
+func buildV4Filters(ips *table, cidrs []cidrItem) (*[1 << 16 / 64]uint64, []uint64) {
 	f := new([1 << 16 / 64]uint64)
-	set := func(k uint32) { f[k/64] |= 1 << (k % 64) }
+	var f24 []uint64
+	if ips.n+len(cidrs) >= v4Filter24Min {
+		f24 = make([]uint64, 1<<24/64)
+	}
+	set := func(k24 uint32) {
+		k := k24 >> 8
+		f[k/64] |= 1 << (k % 64)
+		if f24 != nil {
+			f24[k24/64] |= 1 << (k24 % 64)
+		}
+	}
 	ips.arena.each(func(_ uint32, e []byte) {
 		if v := entryValue(e); len(v) == 4 {
-			set(uint32(v[0])<<8 | uint32(v[1]))
+			set(uint32(v[0])<<16 | uint32(v[1])<<8 | uint32(v[2]))
 		}
 	})
 	for _, c := range cidrs {
-		for k := c.first.lo >> 16; k <= c.last.lo>>16; k++ {
+		for k := c.first.lo >> 8; k <= c.last.lo>>8; k++ {
 			set(uint32(k))
 		}
 	}
-	return f
+	return f, f24
 }
 
-// Len reports how many indicators the index holds.
+// Len reports how many indicators the index holds. (For an index made
+// by Update, the first call counts the base's, which takes a while.)
 func (x *Index) Len() int {
 	if x == nil {
 		return 0
+	}
+	if x.base != nil {
+		return x.layerCounts().n
 	}
 	return x.n
 }
@@ -433,19 +460,26 @@ func (x *Index) Count(t indicator.Type) int {
 	if x == nil {
 		return 0
 	}
+	if x.base != nil {
+		return x.layerCounts().counts[t]
+	}
 	return x.counts[t]
 }
 
-// Bytes reports the memory the index's own structures take, in bytes.
+// Bytes reports the memory the index's structures take, in bytes (for an
+// index made by Update, its base's included).
 func (x *Index) Bytes() int {
 	if x == nil {
 		return 0
 	}
 	n := 0
+	if x.base != nil {
+		n += x.base.Bytes() + len(x.removed)*48
+	}
 	for i := range x.tabs {
 		n += x.tabs[i].bytes()
 	}
-	n += x.v4.bytes() + x.v6.bytes()
+	n += x.v4.bytes() + x.v6.bytes() + len(x.v4filter)*8 + cap(x.v4filter24)*8
 	for _, p := range x.profiles {
 		n += 160 + len(p.tlp) + len(p.report)
 		for _, l := range p.labels {

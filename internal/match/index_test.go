@@ -196,8 +196,7 @@ func TestCIDRRandom(t *testing.T) {
 				p := prefixes[r.IntN(len(prefixes))]
 				a = p.Addr()
 				if r.IntN(2) == 0 {
-					first, last := prefixRange(p)
-					_ = first
+					_, last := prefixRange(p)
 					a = keyAddr(last, p.Addr().Is4())
 				}
 			}

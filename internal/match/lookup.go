@@ -13,13 +13,10 @@ import (
 // small, and free to make; its accessors decode the compact entry (those
 // returning strings allocate).
 type Ref struct {
-	x   *Index
+	x   *Index // the layer that holds the entry
 	tab uint8
 	off uint32
 }
-
-// key identifies the indicator within its index (for de-duplication).
-func (r Ref) key() uint64 { return uint64(r.tab)<<32 | uint64(r.off) }
 
 func (r Ref) entry() []byte { return r.x.tabs[r.tab].arena.at(r.off) }
 
@@ -41,6 +38,13 @@ func (r Ref) LiveAt(t time.Time) bool {
 
 // Type returns the indicator's type.
 func (r Ref) Type() indicator.Type { return r.prof().typ }
+
+// idKey returns the bytes that identify the indicator's id in an entry:
+// the id kind byte and the id as stored.
+func (r Ref) idKey() []byte {
+	m := r.meta()
+	return m[8 : 9+idLen(m[8])]
+}
 
 // appendID appends the indicator's id.
 func (r Ref) appendID(b []byte) []byte {
@@ -118,25 +122,27 @@ func (x *Index) MatchDomain(name []byte, fn func(Ref)) {
 	n := buf[:len(name)]
 	for i, c := range name {
 		if c >= 0x80 {
-			x.matchIDN(name, fn)
-			return
+			s, err := indicator.Canonicalize(indicator.Hostname, string(name))
+			if err != nil {
+				return
+			}
+			n = []byte(s)
+			break
 		}
 		n[i] = lower(c)
 	}
-	x.matchName(n, fn)
-}
-
-// matchIDN converts a Unicode name to its canonical punycode form.
-func (x *Index) matchIDN(name []byte, fn func(Ref)) {
-	c, err := indicator.Canonicalize(indicator.Hostname, string(name))
-	if err != nil {
-		return
+	x.lookName(n, fn)
+	if b := x.base; b != nil {
+		b.lookName(n, func(r Ref) {
+			if !x.removedRef(r) {
+				fn(r)
+			}
+		})
 	}
-	x.matchName([]byte(c), fn)
 }
 
-// matchName looks up a lower-case name and its parents.
-func (x *Index) matchName(n []byte, fn func(Ref)) {
+// lookName looks up a lower-case name and its parents in one layer.
+func (x *Index) lookName(n []byte, fn func(Ref)) {
 	t := &x.tabs[tabName]
 	if t.nb == 0 {
 		return
@@ -178,12 +184,28 @@ func (x *Index) MatchIP(a netip.Addr, fn func(Ref)) {
 		return
 	}
 	a = a.Unmap()
+	x.lookIP(a, fn)
+	if b := x.base; b != nil {
+		b.lookIP(a, func(r Ref) {
+			if !x.removedRef(r) {
+				fn(r)
+			}
+		})
+	}
+}
+
+func (x *Index) lookIP(a netip.Addr, fn func(Ref)) {
 	var buf [16]byte
 	var k []byte
 	if a.Is4() {
 		b := a.As4()
 		if h := uint32(b[0])<<8 | uint32(b[1]); x.v4filter[h/64]&(1<<(h%64)) == 0 {
 			return
+		}
+		if f := x.v4filter24; f != nil {
+			if h := uint32(b[0])<<16 | uint32(b[1])<<8 | uint32(b[2]); f[h/64]&(1<<(h%64)) == 0 {
+				return
+			}
 		}
 		k = append(buf[:0], b[:]...)
 	} else {
@@ -214,7 +236,19 @@ func (x *Index) MatchHash(h []byte, fn func(Ref)) {
 	for i, c := range h {
 		k[i] = lower(c)
 	}
-	x.tabs[tabHex].lookup(k, func(off uint32) { fn(Ref{x, tabHex, off}) })
+	x.lookValue(tabHex, k, fn)
+}
+
+// lookValue looks a key up in one table, in every layer.
+func (x *Index) lookValue(tab uint8, k []byte, fn func(Ref)) {
+	x.tabs[tab].lookup(k, func(off uint32) { fn(Ref{x, tab, off}) })
+	if b := x.base; b != nil {
+		b.tabs[tab].lookup(k, func(off uint32) {
+			if r := (Ref{b, tab, off}); !x.removedRef(r) {
+				fn(r)
+			}
+		})
+	}
 }
 
 // MatchEmail reports the email indicators equal to addr, ignoring case.
@@ -235,13 +269,13 @@ func (x *Index) MatchEmail(addr []byte, fn func(Ref)) {
 		}
 		k[i] = lower(c)
 	}
-	x.tabs[tabEmail].lookup(k, func(off uint32) { fn(Ref{x, tabEmail, off}) })
+	x.lookValue(tabEmail, k, fn)
 }
 
 // MatchJA4 reports the ja4 indicators equal to fp (exactly, as JA4 is
 // defined as a string).
 func (x *Index) MatchJA4(fp []byte, fn func(Ref)) {
-	x.tabs[tabJA4].lookup(fp, func(off uint32) { fn(Ref{x, tabJA4, off}) })
+	x.lookValue(tabJA4, fp, fn)
 }
 
 // MatchURL reports the url indicators that an absolute URL matches: the
@@ -250,8 +284,7 @@ func (x *Index) MatchJA4(fp []byte, fn func(Ref)) {
 // canonical form of indicator.Canonicalize; plain URLs are handled without
 // allocating, others (Unicode hosts, odd escapes) through Canonicalize.
 func (x *Index) MatchURL(u []byte, fn func(Ref)) {
-	t := &x.tabs[tabURL]
-	if t.nb == 0 {
+	if x.tabs[tabURL].nb == 0 && (x.base == nil || x.base.tabs[tabURL].nb == 0) {
 		return
 	}
 	var buf [512]byte
@@ -263,10 +296,9 @@ func (x *Index) MatchURL(u []byte, fn func(Ref)) {
 		}
 		c = []byte(s)
 	}
-	report := func(off uint32) { fn(Ref{x, tabURL, off}) }
-	t.lookup(c, report)
+	x.lookValue(tabURL, c, fn)
 	if q := indexByte(c, '?'); q >= 0 {
-		t.lookup(c[:q], report)
+		x.lookValue(tabURL, c[:q], fn)
 	}
 }
 

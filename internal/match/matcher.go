@@ -226,10 +226,9 @@ func (s *Session) match(x *Index, dst, line []byte) ([]byte, error) {
 		if seenBefore(obs, i) {
 			continue
 		}
-		// Only names and URLs are worth the miss cache: a name costs a
-		// lookup per parent domain, a URL its canonicalisation, while a
-		// digest is one lookup and most addresses stop at the /16 filter.
-		cache := o.Kind == logparse.KindName || o.Kind == logparse.KindURL
+		// Addresses skip the miss cache: most stop at the index's /16 and
+		// /24 filters, which cost less than a probe of the cache.
+		cache := o.Kind != logparse.KindIP
 		if cache && s.misses.missed(x.gen, o) {
 			continue
 		}
@@ -271,9 +270,8 @@ func seenBefore(obs []logparse.Observation, i int) bool {
 // expired.
 func (s *Session) addHit(r Ref) {
 	s.raw++
-	k := r.key()
 	for i := range s.hits {
-		if s.hits[i].ref.key() == k {
+		if s.hits[i].ref == r {
 			return
 		}
 	}

@@ -40,7 +40,9 @@ type batch struct {
 // are recycled, so a long run allocates nothing per line.
 //
 // Malformed lines are counted (Stats.Errors) and skipped. Run returns the
-// counts and the first error of reading or writing, or ctx's error.
+// counts and the first error of reading or writing, or ctx's error. A Read
+// that blocks (a pipe, a tailed file) is not interrupted by ctx: close the
+// reader to stop such a run at once.
 func Run(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, workers int) (Stats, error) {
 	return RunObserved(ctx, r, f, m, out, workers, nil, nil)
 }

@@ -181,9 +181,8 @@ func (t *table) lookup(key []byte, fn func(off uint32)) {
 }
 
 const (
-	lanes     = 0x0001000100010001
-	lanesLow  = 0x7fff7fff7fff7fff
-	lanesHigh = 0x8000800080008000
+	lanes    = 0x0001000100010001
+	lanesLow = 0x7fff7fff7fff7fff
 )
 
 // zeroLanes sets the high bit of every 16-bit lane of x that is zero,
