@@ -98,7 +98,6 @@ type Sensor struct {
 	hub     *hubClient
 	stream  *streamclient.Client
 
-	rebuild  chan struct{}
 	current  chan struct{} // closed once the copy is current with the hub
 	curOnce  sync.Once
 	counters counters
@@ -151,7 +150,7 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 		return nil, err
 	}
 	s := &Sensor{cfg: cfg, log: cfg.Logger, state: st, record: rec, alerts: sink,
-		rebuild: make(chan struct{}, 1), current: make(chan struct{})}
+		current: make(chan struct{})}
 	s.matcher = match.NewMatcher(nil, match.WithClock(cfg.Now))
 	if err := s.buildIndex(ctx); err != nil {
 		s.close()
@@ -207,7 +206,6 @@ func (s *Sensor) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	bg.Go(func() { s.rebuildLoop(ctx) })
 	bg.Go(func() { s.sightingsLoop(ctx) })
 	bg.Go(func() { s.maintainLoop(ctx) })
 	if s.cfg.Metrics != "" {
@@ -308,56 +306,48 @@ func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event
 			}
 			return
 		}
-		changed, current := false, false
+		current, reset := false, false
+		var gone []string
 		for _, ev := range batch {
 			switch ev.Kind {
 			case api.EventHeartbeat:
 				current = true
-			case api.EventSnapshotEnd:
+			case api.EventReset:
+				reset = true
+			case api.EventRemoved:
+				gone = append(gone, ev.ID)
 			default:
-				changed = true
-			}
-		}
-		if changed {
-			// Rebuild before the retro-hunt and before saying we are
-			// current, so that live matching and the record agree.
-			if err := s.buildIndex(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("rebuilding the index failed", "err", err)
-			}
-		}
-		if s.cfg.OnIndicators != nil {
-			var gone []string
-			for _, ev := range batch {
-				if ev.Kind == api.EventRemoved {
-					gone = append(gone, ev.ID)
-				} else if ev.Indicator != nil && (ev.Indicator.Revoked || ev.Indicator.Expired) {
+				if ev.Indicator != nil && (ev.Indicator.Revoked || ev.Indicator.Expired) {
 					gone = append(gone, ev.Indicator.ID)
 				}
 			}
-			if len(arrived) > 0 || len(gone) > 0 {
-				s.cfg.OnIndicators(arrived, gone)
+		}
+		// Update the index before the retro-hunt and before saying we are
+		// current, so that live matching and the record agree. Changes are
+		// layered over the current index (Index.Update, in proportion to the
+		// changes); a reset rebuilds it from the state.
+		if reset {
+			if err := s.buildIndex(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("rebuilding the index failed", "err", err)
 			}
+		} else if len(arrived) > 0 || len(gone) > 0 {
+			idx, err := s.matcher.Load().Update(arrived, gone)
+			if err != nil {
+				s.log.Warn("some indicators are not matchable", "err", err)
+			}
+			if idx != nil {
+				s.matcher.Swap(idx)
+				s.counters.indicators.Store(int64(idx.Len()))
+			}
+		}
+		if s.cfg.OnIndicators != nil && (len(arrived) > 0 || len(gone) > 0) {
+			s.cfg.OnIndicators(arrived, gone)
 		}
 		if len(arrived) > 0 {
 			s.retroHunt(arrived)
 		}
 		if current {
 			s.markCurrent()
-		}
-	}
-}
-
-// rebuildLoop rebuilds the index on demand (kept for callers that change
-// the state outside the stream).
-func (s *Sensor) rebuildLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.rebuild:
-			if err := s.buildIndex(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("rebuilding the index failed", "err", err)
-			}
 		}
 	}
 }
