@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -90,5 +92,53 @@ func TestAdminErrors(t *testing.T) {
 	}
 	if code, out, _ := run(t, "version"); code != 0 || !strings.HasPrefix(out, "hdn ") {
 		t.Fatal("version")
+	}
+}
+
+func TestMatchOffline(t *testing.T) {
+	dir := t.TempDir()
+	iocs := dir + "/iocs.txt"
+	logs := dir + "/eve.json"
+	alerts := dir + "/alerts.json"
+	if err := os.WriteFile(iocs, []byte("# phishing\nevil[.]example.com\n198.51.100.0/24\ninvoice.pdf\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	lines := `{"timestamp":"2026-11-27T08:00:00.000000+0000","event_type":"dns","src_ip":"10.0.0.1","dest_ip":"10.0.0.53","proto":"UDP","dns":{"type":"query","rrname":"WWW.Evil.Example.COM."}}
+{"timestamp":"2026-11-27T08:00:01.000000+0000","event_type":"flow","src_ip":"10.0.0.1","src_port":1234,"dest_ip":"198.51.100.77","dest_port":443,"proto":"TCP"}
+{"timestamp":"2026-11-27T08:00:02.000000+0000","event_type":"dns","src_ip":"10.0.0.1","dest_ip":"10.0.0.53","proto":"UDP","dns":{"type":"query","rrname":"notevil.example.com"}}
+`
+	if err := os.WriteFile(logs, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := run(t, "match", "--iocs", iocs, "--input", "eve:"+logs, "--alerts", alerts)
+	if code != 0 {
+		t.Fatalf("hdn match: %d %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "2 indicators, 1 not usable") {
+		t.Errorf("summary does not report the IOC file: %s", stderr)
+	}
+	b, err := os.ReadFile(alerts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values []string
+	for line := range bytes.Lines(b) {
+		var a struct {
+			EventType string `json:"event_type"`
+			HDN       struct{ Value, Field string }
+		}
+		if err := json.Unmarshal(line, &a); err != nil || a.EventType != "alert" {
+			t.Fatalf("alert line %q: %v", line, err)
+		}
+		values = append(values, a.HDN.Value)
+	}
+	if len(values) != 2 || !slices.Contains(values, "evil.example.com") || !slices.Contains(values, "198.51.100.0/24") {
+		t.Fatalf("alerts for %v, want evil.example.com and 198.51.100.0/24", values)
+	}
+	if code, _, _ := run(t, "match", "--iocs", dir+"/missing.txt", "--input", "eve:"+logs); code == 0 {
+		t.Fatal("a missing IOC file was accepted")
+	}
+	if code, _, _ := run(t, "match", "--iocs", iocs, "--input", "pcap:"+logs); code == 0 {
+		t.Fatal("an unknown input kind was accepted")
 	}
 }

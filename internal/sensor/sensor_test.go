@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -174,5 +176,97 @@ func TestSensorAutoShareProposes(t *testing.T) {
 	h.Do("GET", "/api/v1/proposals?status=pending", analyst, nil).JSON(t, &q)
 	if len(q.Proposals) != 1 || q.Proposals[0].Value != "login-micros0ft.example.com" || q.Proposals[0].Type != "domain" || !strings.Contains(q.Proposals[0].Evidence, "ET PHISHING") {
 		t.Fatalf("proposals after a severity-1 and a severity-3 alert: %+v", q.Proposals)
+	}
+}
+
+// TestSensorSocketMetricsAndFullReports follows a unix socket as Suricata
+// writes EVE to it, exports counters on /metrics and reports sightings in
+// full (with the observing host).
+func TestSensorSocketMetricsAndFullReports(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("hospital-a", policy.Member, "")
+	ka, sensorKey := h.Key(a, policy.Analyst), h.Key(a, policy.Sensor)
+	var res struct{ Results []api.ItemResult }
+	h.Do("POST", "/api/v1/indicators", ka, map[string]any{"indicators": []any{map[string]any{"value": "sock-c2.example.net", "tlp": "green"}}}).JSON(t, &res)
+	id := res.Results[0].ID
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
+	sock := filepath.Join(t.TempDir(), "eve.sock")
+	alerts := make(chan []byte, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := sensor.New(ctx, sensor.Config{Hubs: []string{h.URL}, Key: sensorKey, StateDir: t.TempDir(), Out: io.Discard,
+		Inputs: []sensor.Input{{Format: match.FormatEVE, Path: "unix:" + sock}}, Report: sensor.ReportFull, Metrics: metricsAddr,
+		SightingsEvery: 100 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		OnAlert: func(line []byte) { alerts <- append([]byte(nil), line...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	<-s.Current()
+	var conn net.Conn
+	for range 200 {
+		if conn, err = net.Dial("unix", sock); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the sensor does not listen on %s: %v", sock, err)
+	}
+	fmt.Fprintln(conn, eveDNS(time.Now(), "sock-c2.example.net"))
+	fmt.Fprintln(conn, eveDNS(time.Now(), "quiet.example.org"))
+	conn.Close()
+	select {
+	case line := <-alerts:
+		if !bytes.Contains(line, []byte(id)) {
+			t.Fatalf("alert %s does not name %s", line, id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no alert from the socket input")
+	}
+	// Full reports carry the observing host; the source sees it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var sj api.SightingsJSON
+		h.Do("GET", "/api/v1/indicators/"+id+"/sightings", ka, nil).JSON(t, &sj)
+		if sj.Total == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sighting not reported: %+v", sj)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// Both lines are counted once the matcher has read them (they may
+	// arrive in two chunks).
+	var body []byte
+	deadline = time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), "hdn_sensor_events_total 2\n") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []string{"hdn_sensor_events_total 2", "hdn_sensor_alerts_total 1", "hdn_sensor_indicators 1", "hdn_sensor_stream_connected 1", "hdn_sensor_sightings_sent_total 1", "hdn_sensor_dropped_total 0"} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("sensor: %v", err)
 	}
 }
