@@ -91,6 +91,7 @@ type run struct {
 	by    map[string]*org
 	http  *http.Client
 
+	outMu    sync.Mutex
 	mu       sync.Mutex
 	received map[string]map[string]time.Time // indicator id → org → when its sensor got it
 	gone     map[string]map[string]time.Time // indicator id → org → when its sensor dropped it
@@ -98,7 +99,10 @@ type run struct {
 	alertN   map[string]int                  // org → alerts
 }
 
+// say narrates one line; sensors call it from their own goroutines.
 func (r *run) say(format string, args ...any) {
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
 	fmt.Fprintf(r.out, "[%6.2fs] %s\n", time.Since(r.start).Seconds(), fmt.Sprintf(format, args...))
 }
 
