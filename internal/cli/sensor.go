@@ -22,7 +22,8 @@ func runSensor(e *env) error {
 	report := fs.String("report", "count", "what leaves the building: full (with host and time), count (indicator, count, hour) or off")
 	retain := fs.Int("retain", 14, "days of the retro-hunt record")
 	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on, e.g. 127.0.0.1:9477")
-	autoShare := fs.String("auto-share", "off", "off, or propose: local Suricata alerts propose their remote domain or address to the organisation's analysts")
+	autoShare := fs.String("auto-share", "off", "off; propose: local Suricata alerts propose their remote domain or address to the organisation's analysts; share: share it at once (needs an analyst key)")
+	autoTLP := fs.String("auto-share-tlp", "amber", "TLP of what --auto-share share shares")
 	autoSev := fs.Int("auto-share-severity", 2, "propose alerts of this Suricata severity or more severe (1 is the most severe)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := e.parse(fs); err != nil {
@@ -54,13 +55,13 @@ func runSensor(e *env) error {
 		}
 		ins = append(ins, in)
 	}
-	as := sensor.AutoShare{MaxSeverity: *autoSev}
+	as := sensor.AutoShare{MaxSeverity: *autoSev, TLP: *autoTLP}
 	switch *autoShare {
 	case "off":
-	case "propose":
-		as.Mode = "propose"
+	case "propose", "share":
+		as.Mode = *autoShare
 	default:
-		return errors.New("--auto-share must be off or propose")
+		return errors.New("--auto-share must be off, propose or share")
 	}
 	log, err := newLogger(e.stderr, *logLevel)
 	if err != nil {

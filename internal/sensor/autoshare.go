@@ -9,14 +9,17 @@ import (
 	"github.com/hdnetwork/hdn/internal/indicator"
 )
 
-// AutoShare turns local Suricata alerts into proposals: the alert's remote
+// AutoShare turns local Suricata alerts into indicators: the alert's remote
 // domain (HTTP host, TLS SNI, DNS name) or, failing that, its remote public
-// address is proposed to the organisation's analysts, who decide in the
-// hub's approval queue what is shared, with which TLP. Nothing leaves as an
-// indicator without an analyst.
+// address is either proposed to the organisation's analysts, who decide in
+// the hub's approval queue what is shared with which TLP ("propose"), or,
+// where the organisation chose so, shared at once with a fixed TLP
+// ("share"; the sensor then needs an analyst key, since a sensor key may
+// not submit).
 type AutoShare struct {
-	Mode        string // "" (off) or "propose"
-	MaxSeverity int    // propose alerts of this Suricata severity or more severe (1 is the most severe; default 2)
+	Mode        string // "" (off), "propose" or "share"
+	MaxSeverity int    // alerts of this Suricata severity or more severe (1 is the most severe; default 2)
+	TLP         string // for "share" (default amber)
 }
 
 // suricataAlert is what auto-share reads of an EVE alert.
@@ -66,7 +69,8 @@ func (a *suricataAlert) candidate() (indicator.Type, string, bool) {
 
 // autoShare proposes the candidate of a local alert line.
 func (s *Sensor) autoShare(ctx context.Context, line []byte) {
-	if s.hub == nil || s.cfg.AutoShare.Mode != "propose" {
+	mode := s.cfg.AutoShare.Mode
+	if s.hub == nil || (mode != "propose" && mode != "share") {
 		return
 	}
 	var a suricataAlert
@@ -84,8 +88,31 @@ func (s *Sensor) autoShare(ctx context.Context, line []byte) {
 	if !ok {
 		return
 	}
-	body := map[string]any{"type": string(typ), "value": value, "evidence": string(line),
-		"description": fmt.Sprintf("Suricata alert %q (severity %d)", a.Alert.Signature, a.Alert.Severity)}
+	desc := fmt.Sprintf("Suricata alert %q (severity %d)", a.Alert.Signature, a.Alert.Severity)
+	if mode == "share" {
+		tlp := s.cfg.AutoShare.TLP
+		if tlp == "" {
+			tlp = "amber"
+		}
+		var res struct {
+			Results []struct {
+				Status string
+				Error  *struct{ Message string }
+			}
+		}
+		body := map[string]any{"indicators": []any{map[string]any{"type": string(typ), "value": value, "tlp": tlp, "description": desc}}}
+		if err := s.hub.postJSON(ctx, "/api/v1/indicators", body, &res); err != nil {
+			s.log.Warn("auto-share failed", "value", value, "err", err)
+			return
+		}
+		if len(res.Results) == 1 && res.Results[0].Error != nil {
+			s.log.Warn("auto-share refused by the hub", "value", value, "reason", res.Results[0].Error.Message)
+			return
+		}
+		s.counters.proposals.Add(1)
+		return
+	}
+	body := map[string]any{"type": string(typ), "value": value, "evidence": string(line), "description": desc}
 	if err := s.hub.postJSON(ctx, "/api/v1/proposals", body, nil); err != nil {
 		s.log.Warn("auto-share proposal failed", "value", value, "err", err)
 		return

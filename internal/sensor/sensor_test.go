@@ -270,3 +270,21 @@ func TestSensorSocketMetricsAndFullReports(t *testing.T) {
 		t.Fatalf("sensor: %v", err)
 	}
 }
+
+func TestSensorAutoShareDirect(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("hospital-a", policy.Member, "")
+	b := h.Org("hospital-b", policy.Member, "")
+	analyst, kb := h.Key(a, policy.Analyst), h.Key(b, policy.ReadOnly)
+	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000000-0700")
+	line := fmt.Sprintf(`{"timestamp":%q,"event_type":"alert","src_ip":"10.0.0.7","dest_ip":"203.0.113.9","dest_port":443,"proto":"TCP","alert":{"signature":"ET MALWARE beacon","severity":1}}`, ts)
+	runOnce(t, sensor.Config{Hubs: []string{h.URL}, Key: analyst, StateDir: t.TempDir(), AutoShare: sensor.AutoShare{Mode: "share", TLP: "green"},
+		Inputs: []sensor.Input{{Format: match.FormatEVE, Path: writeFile(t, line)}}})
+	var lr struct {
+		Indicators []api.IndicatorJSON `json:"indicators"`
+	}
+	h.Do("GET", "/api/v1/indicators", kb, nil).JSON(t, &lr)
+	if len(lr.Indicators) != 1 || lr.Indicators[0].Value != "203.0.113.9" || lr.Indicators[0].TLP != "green" || lr.Indicators[0].Source != "hospital-a" {
+		t.Fatalf("directly shared: %+v", lr.Indicators)
+	}
+}
