@@ -22,3 +22,5 @@ trap 'rm -f "$out"' EXIT
 } 2>&1 | tee "$out" >/dev/null
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3-)"
 go run ./tools/benchtable < "$out" 2>/dev/null
+# Say what was skipped (e.g. the FEVER peer where Debian's fever is absent).
+grep -A1 -- '--- SKIP' "$out" | grep -v -- '^--$' || true
