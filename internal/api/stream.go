@@ -16,6 +16,8 @@ import (
 
 // Broker is what the stream endpoint reads changes from (stream.Broker).
 type Broker interface {
+	Attach()
+	Detach()
 	Head() int64
 	Wait() <-chan struct{}
 	Read(ctx context.Context, after int64, max int) ([]model.Change, error)
@@ -79,6 +81,8 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 		return errf(http.StatusServiceUnavailable, "too_many_streams", "the hub serves its maximum number of streams; retry later")
 	}
 	defer s.streams.release()
+	s.broker.Attach()
+	defer s.broker.Detach()
 
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{}) // a stream outlives the server's read timeout

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/bus"
@@ -48,7 +49,8 @@ type Broker struct {
 	opts Options
 	log  *slog.Logger
 
-	kick chan struct{} // a notification arrived: read the store
+	kick        chan struct{} // a notification arrived: read the store
+	subscribers atomic.Int32
 
 	mu     sync.RWMutex
 	window []model.Change // ascending by Seq, contiguous in the change log
@@ -119,8 +121,33 @@ func (b *Broker) Notify(ctx context.Context, seq int64) {
 	}
 }
 
+// Attach and Detach count the subscribers: with none, the broker follows
+// only the head of the change log and keeps no window (a subscriber that
+// arrives later reads what it needs from the store).
+func (b *Broker) Attach() { b.subscribers.Add(1) }
+
+// Detach ends what Attach began.
+func (b *Broker) Detach() { b.subscribers.Add(-1) }
+
 // fill reads new changes from the store into the window.
 func (b *Broker) fill(ctx context.Context) {
+	if b.subscribers.Load() == 0 {
+		head, err := b.src.LastSeq(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				b.log.Error("stream broker: reading the head failed", "err", err)
+			}
+			return
+		}
+		b.mu.Lock()
+		if head != b.head {
+			b.window, b.floor, b.head = nil, head, head
+			close(b.wake)
+			b.wake = make(chan struct{})
+		}
+		b.mu.Unlock()
+		return
+	}
 	for {
 		b.mu.RLock()
 		head := b.head
@@ -137,10 +164,12 @@ func (b *Broker) fill(ctx context.Context) {
 		}
 		b.mu.Lock()
 		b.window = append(b.window, chs...)
-		if over := len(b.window) - b.opts.Window; over > 0 {
+		// Trim only when the window has grown to twice its size, so that
+		// each change is copied a bounded number of times.
+		if over := len(b.window) - b.opts.Window; over > b.opts.Window {
 			b.floor = b.window[over-1].Seq
 			// Copy so that the dropped changes can be collected.
-			b.window = append([]model.Change(nil), b.window[over:]...)
+			b.window = append(make([]model.Change, 0, 2*b.opts.Window), b.window[over:]...)
 		}
 		b.head = chs[len(chs)-1].Seq
 		close(b.wake)
