@@ -1,0 +1,105 @@
+package stream_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/bus"
+	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store/sqlite"
+	"github.com/hdnetwork/hdn/internal/stream"
+)
+
+// TestBrokerWindowAndStore writes changes into a real store and checks that
+// a reader paging through the broker gets every change exactly once and in
+// order, whether the broker serves it from its (small, trimmed) window or
+// from the store, and that without subscribers it follows only the head.
+func TestBrokerWindowAndStore(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	org, err := st.CreateOrg(ctx, model.Org{Name: "a", Kind: policy.Member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bus.NewLocal(bus.LocalOptions{})
+	defer b.Close()
+	br := stream.NewBroker(st, b, stream.Options{Window: 10, Poll: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := br.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go br.Run(rctx)
+
+	write := func(from, n int) int64 {
+		ing, err := st.BeginIngest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var subs []model.Submission
+		for i := from; i < from+n; i++ {
+			subs = append(subs, model.Submission{Type: indicator.Domain, Value: fmt.Sprintf("b%d.example.org", i), TLP: policy.Green,
+				Audience: policy.NetworkAudience(), Source: org.ID, SubmittedBy: org.ID, Confidence: 50})
+		}
+		if _, err := ing.Put(ctx, subs); err != nil {
+			t.Fatal(err)
+		}
+		if err := ing.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		seq, _ := st.LastSeq(ctx)
+		br.Notify(ctx, seq)
+		return seq
+	}
+	waitHead := func(seq int64) {
+		deadline := time.Now().Add(10 * time.Second)
+		for br.Head() < seq {
+			if time.Now().After(deadline) {
+				t.Fatalf("broker head %d, want %d", br.Head(), seq)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	// Nobody subscribed: the head follows the store.
+	waitHead(write(0, 25))
+
+	br.Attach()
+	defer br.Detach()
+	last := int64(0)
+	for batch := range 7 {
+		waitHead(write(25+batch*9, 9))
+	}
+	seen := map[string]bool{}
+	for {
+		chs, err := br.Read(ctx, last, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(chs) == 0 {
+			break
+		}
+		for _, c := range chs {
+			if c.Seq <= last {
+				t.Fatalf("change %d after %d: out of order or repeated", c.Seq, last)
+			}
+			last = c.Seq
+			if seen[c.Indicator.Value] {
+				t.Fatalf("%s twice", c.Indicator.Value)
+			}
+			seen[c.Indicator.Value] = true
+		}
+	}
+	if len(seen) != 25+63 {
+		t.Fatalf("read %d changes through the broker, want %d", len(seen), 25+63)
+	}
+}
