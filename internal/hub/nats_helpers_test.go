@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-func hubtestClient() *http.Client { return &http.Client{Timeout: 60 * time.Second} }
+func hubtestClient() *http.Client { return &http.Client{Timeout: 5 * time.Minute} }
 
 // deleteStream removes a test's JetStream stream from an external server,
 // which keeps its state between runs.

@@ -72,7 +72,7 @@ func Start(t testing.TB, cfg hub.Config) *Hub {
 			t.Error("hub did not stop within 30 s")
 		}
 	})
-	return &Hub{T: t, Hub: h, URL: h.URL(), DataDir: cfg.DataDir, Store: h.Store(), Client: &http.Client{Timeout: 60 * time.Second}}
+	return &Hub{T: t, Hub: h, URL: h.URL(), DataDir: cfg.DataDir, Store: h.Store(), Client: &http.Client{Timeout: 5 * time.Minute}}
 }
 
 // Org creates an organisation; partner names the partner of a customer.
