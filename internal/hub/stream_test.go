@@ -345,3 +345,33 @@ func natsForTest(t *testing.T) (string, string) {
 	t.Cleanup(ns.Shutdown)
 	return ns.ClientURL(), name
 }
+
+// TestStreamResetAfterCompaction: a cursor older than the compacted change
+// log gets a reset, then a fresh snapshot on the same connection.
+func TestStreamResetAfterCompaction(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("a", policy.Member, "")
+	k := h.Key(a, policy.Analyst)
+	for i := range 5 {
+		submit(t, h, k, map[string]any{"value": fmt.Sprintf("c%d.example.org", i)})
+	}
+	head, _ := h.Store.LastSeq(t.Context())
+	compactor, ok := h.Store.(interface {
+		CompactChanges(ctx context.Context, keepAfter int64) (int64, error)
+	})
+	if !ok {
+		t.Skip("this store cannot compact its change log")
+	}
+	if _, err := compactor.CompactChanges(t.Context(), head-1); err != nil {
+		t.Fatal(err)
+	}
+	c := follow(t, []string{h.URL}, k, true, 1)
+	c.waitFor(t, "reset", func(ev streamclient.Event) bool { return ev.Kind == "reset" })
+	c.waitFor(t, "the fresh snapshot's end", func(ev streamclient.Event) bool { return ev.Kind == "snapshot-end" })
+	got := indicatorEvents(c.snapshot())
+	for i := range 5 {
+		if v := fmt.Sprintf("c%d.example.org", i); got[v] != 1 {
+			t.Errorf("%s in the fresh snapshot %d times, want once", v, got[v])
+		}
+	}
+}
