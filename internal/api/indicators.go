@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -199,16 +200,7 @@ func (s *Server) revokeIndicator(w http.ResponseWriter, r *http.Request, p *Prin
 // are given.
 func canCurate(p *Principal, source, submitter string) bool {
 	return p.Org.ID == source || p.Org.ID == submitter || p.Org.Kind == policy.Coordinator ||
-		(p.Org.Kind == policy.Partner && containsStr(p.Viewer.Customers, source))
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+		(p.Org.Kind == policy.Partner && slices.Contains(p.Viewer.Customers, source))
 }
 
 // audit appends to the audit log; a failure is logged, not returned, since

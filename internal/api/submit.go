@@ -202,7 +202,9 @@ func (rs *resolver) checkReport(ctx context.Context, id string) error {
 		return nil
 	}
 	_, err := rs.s.st.Report(ctx, rs.p.Viewer, id)
-	rs.report[id] = err == nil
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		rs.report[id] = err == nil // an internal failure is not remembered
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("report %q does not exist", id)
 	}
