@@ -503,11 +503,7 @@ func (ev *Event) hashObject(b []byte, i int, field string) int {
 		}
 		var end int
 		if string(key) == "hash" {
-			var s []byte
-			var ok bool
-			if s, end, ok = ev.str(b, v); ok {
-				ev.addHash(field, s)
-			}
+			end = ev.hashValue(b, v, field)
 		} else {
 			end = skipValue(b, v)
 		}
@@ -516,6 +512,16 @@ func (ev *Event) hashObject(b []byte, i int, field string) int {
 		}
 		j = end
 	}
+}
+
+// hashValue reads the string value at v as a digest found in field, and
+// returns where the value ends (a value that is not a string is skipped).
+func (ev *Event) hashValue(b []byte, v int, field string) int {
+	s, end, ok := ev.str(b, v)
+	if ok {
+		ev.addHash(field, s)
+	}
+	return end
 }
 
 func (ev *Event) eveFileinfo(b []byte, i int) int {
@@ -535,11 +541,7 @@ func (ev *Event) eveFileinfo(b []byte, i int) int {
 			field = "fileinfo.sha256"
 		}
 		if field != "" {
-			var s []byte
-			var ok bool
-			if s, end, ok = ev.str(b, v); ok {
-				ev.addHash(field, s)
-			}
+			end = ev.hashValue(b, v, field)
 		} else {
 			end = skipValue(b, v)
 		}

@@ -237,19 +237,7 @@ func appendName(b []byte, s string) []byte {
 	if s == "" || len(s) > 253 {
 		return nil
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			c, err := indicator.Canonicalize(indicator.Hostname, s)
-			if err != nil {
-				return nil
-			}
-			return append(b, c...)
-		}
-	}
-	for i := 0; i < len(s); i++ {
-		b = append(b, lower(s[i]))
-	}
-	return b
+	return appendLowered(b, s, indicator.Hostname)
 }
 
 // appendHex appends a digest lower-cased, without colons.
@@ -277,9 +265,15 @@ func appendEmail(b []byte, s string) []byte {
 	if strings.IndexByte(s, '@') <= 0 || len(s) > indicator.MaxValueLen {
 		return nil
 	}
+	return appendLowered(b, s, indicator.Email)
+}
+
+// appendLowered appends s lower-cased; a value with non-ASCII characters is
+// canonicalised as type t instead (IDNA), or refused (nil).
+func appendLowered(b []byte, s string, t indicator.Type) []byte {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
-			c, err := indicator.Canonicalize(indicator.Email, s)
+			c, err := indicator.Canonicalize(t, s)
 			if err != nil {
 				return nil
 			}
