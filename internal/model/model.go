@@ -102,6 +102,11 @@ type Submission struct {
 	Anonymous   bool
 	ReportID    string
 	Tags        []string
+	// ID, when set, is the id a new indicator takes (a MISP attribute's
+	// UUID, so that an event exported again keeps its attribute ids). It is
+	// only a wish: an existing indicator keeps its id, and an id already
+	// taken by another indicator is replaced by a fresh one.
+	ID string
 }
 
 // ChangeKind is what happened to an indicator.
@@ -132,24 +137,39 @@ type Change struct {
 
 // Report groups indicators under a shared title and narrative.
 type Report struct {
-	ID           string          `json:"id"`
-	Title        string          `json:"title"`
-	Narrative    string          `json:"narrative"`
-	ThreatActor  string          `json:"threat_actor,omitempty"`
-	Campaign     string          `json:"campaign,omitempty"`
-	TLP          policy.TLP      `json:"tlp"`
-	Audience     policy.Audience `json:"-"`
-	Source       string          `json:"-"`
-	SubmittedBy  string          `json:"-"`
-	Anonymous    bool            `json:"anonymous"`
-	Created      time.Time       `json:"created"`
-	Modified     time.Time       `json:"modified"`
-	GroupMembers []string        `json:"-"`
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	Narrative   string   `json:"narrative"`
+	ThreatActor string   `json:"threat_actor,omitempty"`
+	Campaign    string   `json:"campaign,omitempty"`
+	Tags        []string `json:"tags"`
+	// Context holds what informs an analyst but is not matched: a MISP
+	// attribute with to_ids false, a link, a comment, a file name.
+	Context      []ContextAttribute `json:"context,omitempty"`
+	TLP          policy.TLP         `json:"tlp"`
+	Audience     policy.Audience    `json:"-"`
+	Source       string             `json:"-"`
+	SubmittedBy  string             `json:"-"`
+	Anonymous    bool               `json:"anonymous"`
+	Created      time.Time          `json:"created"`
+	Modified     time.Time          `json:"modified"`
+	GroupMembers []string           `json:"-"`
 }
 
 // PolicyItem gives the facts the sharing policy decides on.
 func (r *Report) PolicyItem() policy.Item {
 	return policy.Item{Source: r.Source, TLP: r.TLP, Audience: r.Audience, GroupMembers: r.GroupMembers}
+}
+
+// ContextAttribute is one piece of a report's context: seen by whoever may
+// see the report, never handed to a sensor as something to match.
+type ContextAttribute struct {
+	ID       string `json:"id"`   // UUID (a MISP attribute's uuid when imported)
+	Type     string `json:"type"` // MISP attribute type, e.g. "link", "text", "filename", "ip-dst"
+	Category string `json:"category,omitempty"`
+	Value    string `json:"value"`
+	Comment  string `json:"comment,omitempty"`
+	Object   string `json:"object,omitempty"` // name of the MISP object it came from
 }
 
 // AuditEntry is one line of the append-only audit log.
@@ -219,4 +239,23 @@ type Proposal struct {
 	Created     time.Time      `json:"created"`
 	Decided     time.Time      `json:"decided,omitzero"`
 	IndicatorID string         `json:"indicator,omitempty"` // the indicator it became
+}
+
+// Feed is an outside source of indicators that the hub reads on an
+// interval, such as a MISP feed.
+type Feed struct {
+	ID       string        `json:"id"`
+	Name     string        `json:"name"`
+	Kind     string        `json:"kind"` // "misp"
+	URL      string        `json:"url"`  // http(s) URL or a directory
+	OrgID    string        `json:"org"`  // the organisation its indicators are stored under
+	TLP      policy.TLP    `json:"tlp"`  // for events that carry no tlp: tag
+	Interval time.Duration `json:"interval"`
+	Enabled  bool          `json:"enabled"`
+	Created  time.Time     `json:"created"`
+	// The last run: when, what it said went wrong ("" when nothing), and how
+	// many events it imported.
+	LastRun   time.Time `json:"last_run,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+	LastCount int       `json:"last_count"`
 }

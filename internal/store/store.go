@@ -41,6 +41,7 @@ type Store interface {
 	Reports
 	Sightings
 	Proposals
+	Feeds
 	Audit
 	Close() error
 }
@@ -137,7 +138,10 @@ type Indicators interface {
 
 // Reports keeps reports.
 type Reports interface {
-	CreateReport(ctx context.Context, r model.Report) (model.Report, error) // assigns ID, Created, Modified
+	CreateReport(ctx context.Context, r model.Report) (model.Report, error) // assigns ID (unless given), Created, Modified
+	// UpdateReport replaces title, narrative, threat actor, campaign, tags,
+	// context, TLP and audience; id, source and Created stay.
+	UpdateReport(ctx context.Context, r model.Report) (model.Report, error)
 	Report(ctx context.Context, v policy.Viewer, id string) (model.Report, error)
 	ReportByID(ctx context.Context, id string) (model.Report, error)
 	ListReports(ctx context.Context, v policy.Viewer, after string, limit int) ([]model.Report, error) // by ID order
@@ -164,6 +168,24 @@ type Proposals interface {
 	// DecideProposal moves a pending proposal to approved or rejected;
 	// ErrConflict when it was decided already.
 	DecideProposal(ctx context.Context, id string, status model.ProposalStatus, indicatorID string, at time.Time) (model.Proposal, error)
+}
+
+// Feeds keeps the outside feeds the hub reads and what it has taken from
+// each.
+type Feeds interface {
+	CreateFeed(ctx context.Context, f model.Feed) (model.Feed, error) // assigns ID and Created; ErrConflict on a taken name
+	Feed(ctx context.Context, idOrName string) (model.Feed, error)
+	ListFeeds(ctx context.Context) ([]model.Feed, error)
+	// SetFeedEnabled turns a feed on or off.
+	SetFeedEnabled(ctx context.Context, id string, enabled bool) error
+	// RecordFeedRun stores the outcome of a run (LastRun, LastError,
+	// LastCount of f).
+	RecordFeedRun(ctx context.Context, f model.Feed) error
+	// FeedEvents returns the timestamp (unix seconds) of each event taken
+	// from the feed.
+	FeedEvents(ctx context.Context, feedID string) (map[string]int64, error)
+	// SetFeedEvent remembers that an event was taken at its timestamp.
+	SetFeedEvent(ctx context.Context, feedID, eventUUID string, timestamp int64) error
 }
 
 // AuditQuery selects audit entries.

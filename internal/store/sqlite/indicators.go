@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hdnetwork/hdn/internal/indicator"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
@@ -745,6 +747,9 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 			return nil, fmt.Errorf("new id: %w", err)
 		}
 	}
+	if err := in.wishedIDs(ctx, subs, ids); err != nil {
+		return nil, err
+	}
 	ns := make([]int64, len(subs))
 	got := make([]string, len(subs)) // the indicators' ids: new or kept
 	created := make([]bool, len(subs))
@@ -829,6 +834,40 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 		}
 	}
 	return res, nil
+}
+
+// wishedIDs gives a new indicator the id its submission asks for
+// (model.Submission.ID) when that is a UUID that no other indicator has and
+// no earlier submission of the batch took; otherwise the fresh id stays.
+func (in *ingest) wishedIDs(ctx context.Context, subs []model.Submission, ids []string) error {
+	var taken map[string]bool
+	for i := range subs {
+		if subs[i].ID == "" {
+			continue
+		}
+		u, err := uuid.Parse(subs[i].ID)
+		if err != nil {
+			continue
+		}
+		id := u.String()
+		if taken == nil {
+			taken = map[string]bool{}
+		}
+		if taken[id] {
+			continue
+		}
+		taken[id] = true
+		var one int
+		err = in.tx.QueryRowContext(ctx, `SELECT 1 FROM indicators WHERE id = ?`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			ids[i] = id
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // facts are the policy facts of an indicator that an update may change.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,21 +15,52 @@ import (
 )
 
 const reportColumns = `r.id, r.title, r.narrative, r.threat_actor, r.campaign, r.tlp, r.audience_kind,
-	COALESCE(r.audience_group, ''), r.source, COALESCE(r.submitted_by, ''), r.anonymous, r.created, r.modified`
+	COALESCE(r.audience_group, ''), r.source, COALESCE(r.submitted_by, ''), r.anonymous, r.created, r.modified,
+	r.tags, r.context`
+
+// checkReport checks what CreateReport and UpdateReport store, and brings
+// the audience into its stored form.
+func checkReport(r *model.Report) error {
+	switch {
+	case r.Title == "":
+		return errors.New("the title is empty")
+	case r.Source == "":
+		return errors.New("the source organisation is empty")
+	case !slices.Contains(policy.TLPs, r.TLP):
+		return fmt.Errorf("tlp %q is not one of clear, green, amber, amber+strict, red", r.TLP)
+	}
+	if err := policy.CheckAudience(r.TLP, r.Audience); err != nil {
+		return err
+	}
+	switch r.Audience.Kind {
+	case "", policy.Network:
+		r.Audience = policy.NetworkAudience()
+	case policy.Group:
+		r.Audience.Orgs = nil
+	case policy.Orgs:
+		r.Audience.Group = ""
+		r.Audience.Orgs = sortedSet(r.Audience.Orgs)
+	}
+	return nil
+}
+
+// encodeContext stores a report's context as a JSON array, NULL when empty.
+func encodeContext(cs []model.ContextAttribute) (any, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(cs)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
 
 // CreateReport stores a report. It assigns the ID unless one is given, and
 // Created and Modified unless set. TLP and audience are checked as for
 // indicators.
 func (s *Store) CreateReport(ctx context.Context, r model.Report) (model.Report, error) {
-	switch {
-	case r.Title == "":
-		return r, errors.New("sqlite: create report: the title is empty")
-	case r.Source == "":
-		return r, fmt.Errorf("sqlite: create report %q: the source organisation is empty", r.Title)
-	case !slices.Contains(policy.TLPs, r.TLP):
-		return r, fmt.Errorf("sqlite: create report %q: tlp %q is not one of clear, green, amber, amber+strict, red", r.Title, r.TLP)
-	}
-	if err := policy.CheckAudience(r.TLP, r.Audience); err != nil {
+	if err := checkReport(&r); err != nil {
 		return r, fmt.Errorf("sqlite: create report %q: %w", r.Title, err)
 	}
 	if r.ID == "" {
@@ -41,40 +73,82 @@ func (s *Store) CreateReport(ctx context.Context, r model.Report) (model.Report,
 		r.Modified = r.Created
 	}
 	r.Created, r.Modified = fromNano(toNano(r.Created)), fromNano(toNano(r.Modified))
-	switch r.Audience.Kind {
-	case "", policy.Network:
-		r.Audience = policy.NetworkAudience()
-	case policy.Group:
-		r.Audience.Orgs = nil
-	case policy.Orgs:
-		r.Audience.Group = ""
-		r.Audience.Orgs = sortedSet(r.Audience.Orgs)
+	contextJSON, err := encodeContext(r.Context)
+	if err != nil {
+		return r, fmt.Errorf("sqlite: create report %q: %w", r.Title, err)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO reports (id, title, narrative, threat_actor, campaign, tlp,
-			audience_kind, audience_group, source, submitted_by, anonymous, created, modified)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			audience_kind, audience_group, source, submitted_by, anonymous, created, modified, tags, context)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Title, r.Narrative, r.ThreatActor, r.Campaign, string(r.TLP),
 			string(r.Audience.Kind), optString(r.Audience.Group), r.Source, optString(r.SubmittedBy), r.Anonymous,
-			toNano(r.Created), toNano(r.Modified)); err != nil {
+			toNano(r.Created), toNano(r.Modified), encodeList(r.Tags), contextJSON); err != nil {
 			return mapErr(err)
 		}
-		for _, org := range r.Audience.Orgs {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO report_audience (report_id, org_id) VALUES (?, ?)`, r.ID, org); err != nil {
-				return err
-			}
-		}
-		if r.Audience.Kind == policy.Group {
-			members, err := querier{s, tx, false}.groupMembers(ctx, []string{r.Audience.Group})
-			if err != nil {
-				return err
-			}
-			r.GroupMembers = members[r.Audience.Group]
-		}
-		return nil
+		return s.putReportAudience(ctx, tx, &r)
 	})
 	if err != nil {
 		return r, fmt.Errorf("sqlite: create report %q: %w", r.Title, err)
+	}
+	return r, nil
+}
+
+// putReportAudience writes a report's explicit audience and fills in the
+// members of its group.
+func (s *Store) putReportAudience(ctx context.Context, tx *sql.Tx, r *model.Report) error {
+	for _, org := range r.Audience.Orgs {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO report_audience (report_id, org_id) VALUES (?, ?)`, r.ID, org); err != nil {
+			return err
+		}
+	}
+	if r.Audience.Kind == policy.Group {
+		members, err := querier{s, tx, false}.groupMembers(ctx, []string{r.Audience.Group})
+		if err != nil {
+			return err
+		}
+		r.GroupMembers = members[r.Audience.Group]
+	}
+	return nil
+}
+
+// UpdateReport replaces what a report says — title, narrative, threat actor,
+// campaign, tags, context, TLP and audience — keeping its id, source and
+// Created; Modified is set to r.Modified, or now when zero.
+// store.ErrNotFound when there is no such report.
+func (s *Store) UpdateReport(ctx context.Context, r model.Report) (model.Report, error) {
+	if err := checkReport(&r); err != nil {
+		return r, fmt.Errorf("sqlite: update report %q: %w", r.ID, err)
+	}
+	if r.Modified.IsZero() {
+		r.Modified = time.Now()
+	}
+	r.Modified = fromNano(toNano(r.Modified))
+	contextJSON, err := encodeContext(r.Context)
+	if err != nil {
+		return r, fmt.Errorf("sqlite: update report %q: %w", r.ID, err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		var created int64
+		var source string
+		if err := tx.QueryRowContext(ctx, `UPDATE reports SET title = ?, narrative = ?, threat_actor = ?, campaign = ?,
+			tlp = ?, audience_kind = ?, audience_group = ?, submitted_by = ?, anonymous = ?, modified = ?, tags = ?, context = ?
+			WHERE id = ? RETURNING created, source`,
+			r.Title, r.Narrative, r.ThreatActor, r.Campaign, string(r.TLP), string(r.Audience.Kind), optString(r.Audience.Group),
+			optString(r.SubmittedBy), r.Anonymous, toNano(r.Modified), encodeList(r.Tags), contextJSON, r.ID).Scan(&created, &source); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return store.ErrNotFound
+			}
+			return mapErr(err)
+		}
+		r.Created, r.Source = fromNano(created), source
+		if _, err := tx.ExecContext(ctx, `DELETE FROM report_audience WHERE report_id = ?`, r.ID); err != nil {
+			return err
+		}
+		return s.putReportAudience(ctx, tx, &r)
+	})
+	if err != nil {
+		return r, fmt.Errorf("sqlite: update report %q: %w", r.ID, err)
 	}
 	return r, nil
 }
@@ -132,9 +206,19 @@ func (s *Store) reports(ctx context.Context, where string, args []any) ([]model.
 			var r model.Report
 			var tlp, kind string
 			var created, modified int64
+			var tags, contextJSON sql.NullString
 			if err := rows.Scan(&r.ID, &r.Title, &r.Narrative, &r.ThreatActor, &r.Campaign, &tlp, &kind,
-				&r.Audience.Group, &r.Source, &r.SubmittedBy, &r.Anonymous, &created, &modified); err != nil {
+				&r.Audience.Group, &r.Source, &r.SubmittedBy, &r.Anonymous, &created, &modified, &tags, &contextJSON); err != nil {
 				return err
+			}
+			var err error
+			if r.Tags, err = decodeList(tags); err != nil {
+				return fmt.Errorf("report %s: tags: %w", r.ID, err)
+			}
+			if contextJSON.Valid && contextJSON.String != "" {
+				if err := json.Unmarshal([]byte(contextJSON.String), &r.Context); err != nil {
+					return fmt.Errorf("report %s: context: %w", r.ID, err)
+				}
 			}
 			r.TLP, r.Audience.Kind = policy.TLP(tlp), policy.AudienceKind(kind)
 			r.Created, r.Modified = fromNano(created), fromNano(modified)

@@ -68,6 +68,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Audit", testAudit},
 		{"Sightings", testSightings},
 		{"Proposals", testProposals},
+		{"ReportUpdate", testReportUpdate},
+		{"WishedIDs", testWishedIDs},
+		{"Feeds", testFeeds},
 		{"ConcurrentIngest", testConcurrentIngest},
 	}
 	for _, tc := range tests {
