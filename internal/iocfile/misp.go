@@ -8,7 +8,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/misp"
 )
 
 type mispTag struct {
@@ -135,89 +135,38 @@ func mispEntries(es []Entry, ps []Problem, raw json.RawMessage, w string, evLabe
 	if a.ToIDS != nil && !*a.ToIDS {
 		return problem(fmt.Errorf("to_ids=false: %w", ErrContextOnly))
 	}
-	vals, err := mispValues(a.Type, a.Value)
+	parts, err := mispParts(a.Type, a.Value)
 	if err != nil {
 		return problem(err)
 	}
 	ls := slices.Clip(labels(labels(slices.Clone(evLabels), tagNames(a.Tag)...), a.Category))
-	for _, v := range vals {
-		t, c, err := canonical(v.k, v.v)
-		if err != nil {
-			ps = append(ps, Problem{Where: w, Err: err})
+	for _, p := range parts {
+		if p.Err != nil {
+			ps = append(ps, Problem{Where: w, Err: p.Err})
 			continue
 		}
-		es = append(es, Entry{Type: t, Value: c, Labels: ls, Description: strings.TrimSpace(a.Comment), Source: w})
+		es = append(es, Entry{Type: p.Type, Value: p.Value, Labels: ls, Description: strings.TrimSpace(a.Comment), Source: w})
 	}
 	return es, ps
 }
 
-type kindValue struct {
-	k kind
-	v string
-}
-
-// mispValues maps a MISP attribute to the values in it.
-func mispValues(typ, val string) ([]kindValue, error) {
-	one := func(k kind, v string) ([]kindValue, error) { return []kindValue{{k, v}}, nil }
-	composite := func() (string, string, error) {
-		i := strings.LastIndexByte(val, '|')
-		if i < 0 {
-			return "", "", fmt.Errorf("%w: %s value %.100q has no \"|\"", ErrInvalidField, typ, val)
-		}
-		return val[:i], val[i+1:], nil
-	}
+// mispParts maps a MISP attribute to the indicators in it, with the type
+// table of package misp (misp.Split), which the hub's MISP import shares.
+func mispParts(typ, val string) ([]misp.Part, error) {
 	switch typ {
-	case "ip-src", "ip-dst":
-		return one(kindIP, val)
-	case "ip-src|port", "ip-dst|port":
-		ip, _, err := composite()
-		if err != nil {
-			return nil, err
-		}
-		return one(kindIP, ip)
-	case "domain":
-		return one(kind(indicator.Domain), val)
-	case "hostname":
-		return one(kind(indicator.Hostname), val)
-	case "hostname|port":
-		host, _, err := composite()
-		if err != nil {
-			return nil, err
-		}
-		return one(kind(indicator.Hostname), host)
-	case "domain|ip":
-		d, ip, ok := strings.Cut(val, "|")
-		if !ok {
-			_, _, err := composite()
-			return nil, err
-		}
-		return []kindValue{{kind(indicator.Domain), d}, {kindIP, ip}}, nil
-	case "url":
-		return one(kind(indicator.URL), val)
 	case "uri":
 		return nil, fmt.Errorf("%w: MISP attribute type uri (a path without a host; the offline matcher needs a url)", ErrUnsupportedType)
 	case "link":
 		return nil, fmt.Errorf("MISP attribute type link is a reference: %w", ErrContextOnly)
-	case "md5", "sha1", "sha256", "sha512":
-		return one(kind(typ), val)
-	case "filename|md5", "filename|sha1", "filename|sha256", "filename|sha512", "malware-sample":
-		_, h, err := composite()
-		if err != nil {
-			return nil, err
-		}
-		t := kind(indicator.MD5)
-		if typ != "malware-sample" {
-			t = kind(strings.TrimPrefix(typ, "filename|"))
-		}
-		return one(t, h)
-	case "email", "email-src", "email-dst":
-		return one(kind(indicator.Email), val)
-	case "x509-fingerprint-sha1":
-		return one(kind(indicator.X509SHA1), val)
-	case "x509-fingerprint-sha256":
-		return one(kind(indicator.X509SHA256), val)
-	case "ja3-fingerprint-md5":
-		return one(kind(indicator.JA3), val)
 	}
-	return nil, fmt.Errorf("%w: MISP attribute type %.100q", ErrUnsupportedType, typ)
+	parts, err := misp.Split(typ, val)
+	switch {
+	case errors.Is(err, misp.ErrContextType):
+		return nil, fmt.Errorf("%w: MISP attribute type %.100q", ErrUnsupportedType, typ)
+	case errors.Is(err, misp.ErrComposite):
+		return nil, fmt.Errorf("%w: %s value %.100q has no \"|\"", ErrInvalidField, typ, val)
+	case err != nil:
+		return nil, err
+	}
+	return parts, nil
 }
