@@ -18,7 +18,7 @@ trap 'rm -f "$out"' EXIT
   # (skipped, with a message, where Debian's fever and bloom are not installed).
   go test -run '^$' -bench '^(BenchmarkMatchEVE|BenchmarkFEVERPeer)$' -benchtime 1x -timeout 30m ./internal/match/
   HDN_BENCH_MATCH_INDICATORS=5000000 go test -run '^$' -bench '^(BenchmarkMatchEVE|BenchmarkFEVERPeer)$' -benchtime 1x -timeout 30m ./internal/match/
-  go test -run '^$' -bench . -benchtime 1s -timeout 30m ./internal/indicator/ ./internal/bus/
+  go test -run '^$' -bench . -benchtime 1s -timeout 30m ./internal/indicator/ ./internal/bus/ ./internal/warninglist/ ./internal/export/ ./internal/freetext/
 } 2>&1 | tee "$out" >/dev/null
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3-)"
 go run ./tools/benchtable < "$out" 2>/dev/null

@@ -25,6 +25,7 @@ const (
 	CodeMalformedJSON    = "malformed_json"
 	CodeInvalidValue     = "invalid_value"
 	CodeRejectedItems    = "rejected_items"
+	CodeWarninglisted    = "warninglisted"
 	CodeUnauthorized     = "unauthorized"
 	CodeForbidden        = "forbidden"
 	CodeNotFound         = "not_found"

@@ -141,13 +141,14 @@ func (s *Server) approveProposal(w http.ResponseWriter, r *http.Request, p *Prin
 	}
 	ctx := r.Context()
 	now := s.now().UTC()
-	sub, err := newResolver(s, p).validate(ctx, &SubmitItem{Type: string(prop.Type), Value: prop.Value, TLP: in.TLP, Audience: in.Audience,
+	sub, hits, err := newResolver(s, p).validate(ctx, &SubmitItem{Type: string(prop.Type), Value: prop.Value, TLP: in.TLP, Audience: in.Audience,
 		Labels: labels, Description: desc, Confidence: in.Confidence, ValidUntil: in.ValidUntil, Anonymous: in.Anonymous, Report: in.Report}, now)
 	if err != nil {
 		if isInternal(err) {
 			return err
 		}
-		return errf(http.StatusBadRequest, CodeInvalidValue, "%s", err.Error())
+		ie := itemError(err)
+		return errf(http.StatusBadRequest, ie.Code, "%s", ie.Message)
 	}
 	var res store.UpsertResult
 	seq, err := s.store(ctx, []model.Submission{sub}, func(_ int, ur store.UpsertResult) { res = ur })
@@ -162,7 +163,7 @@ func (s *Server) approveProposal(w http.ResponseWriter, r *http.Request, p *Prin
 	if s.notify != nil {
 		s.notify.Notify(ctx, seq)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"proposal": prop, "result": ItemResult{Status: string(res.Status), ID: res.ID, Type: string(sub.Type), Value: sub.Value}})
+	writeJSON(w, http.StatusOK, map[string]any{"proposal": prop, "result": ItemResult{Status: string(res.Status), ID: res.ID, Type: string(sub.Type), Value: sub.Value, Warninglists: hits}})
 	return nil
 }
 

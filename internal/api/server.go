@@ -16,6 +16,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
+	"github.com/hdnetwork/hdn/internal/warninglist"
 )
 
 // Limits bounds what a client controls.
@@ -49,6 +50,14 @@ type Config struct {
 	// StreamHeartbeat is how often an idle stream sends a heartbeat
 	// (default 10 s; the protocol promises at least every 15 s).
 	StreamHeartbeat time.Duration
+	// HubName names the hub in exports (default "hdn").
+	HubName string
+	// Warninglists screen every submission (nil: none).
+	Warninglists *warninglist.Set
+	// FlagLifetime is the valid_until given to an indicator on a flagging
+	// warninglist that names none (default DefaultFlagLifetime; negative:
+	// none).
+	FlagLifetime time.Duration
 }
 
 // Server is the native API.
@@ -64,6 +73,9 @@ type Server struct {
 	streamHeartbeat    time.Duration
 	streams            *limiter
 	orgs               *orgCache
+	hubName            string
+	warn               *warninglist.Set
+	flagLifetime       time.Duration
 	mux                *http.ServeMux
 }
 
@@ -74,6 +86,13 @@ func New(cfg Config) *Server {
 		cfg.MaxStreams = 10_000
 	}
 	s.streams = newLimiter(cfg.MaxStreams)
+	s.warn, s.flagLifetime, s.hubName = cfg.Warninglists, cfg.FlagLifetime, cfg.HubName
+	if s.hubName == "" {
+		s.hubName = "hdn"
+	}
+	if s.flagLifetime == 0 {
+		s.flagLifetime = DefaultFlagLifetime
+	}
 	s.streamWriteTimeout = cfg.StreamWriteTimeout
 	if s.streamWriteTimeout <= 0 {
 		s.streamWriteTimeout = 30 * time.Second
@@ -151,6 +170,8 @@ func (s *Server) routes() []Route {
 		{Method: "PUT", Pattern: "/api/v1/groups/{group}/members/{org}", Handler: s.addGroupMember},
 		{Method: "DELETE", Pattern: "/api/v1/groups/{group}/members/{org}", Handler: s.removeGroupMember},
 		{Method: "GET", Pattern: "/api/v1/audit", Handler: s.listAudit},
+		{Method: "GET", Pattern: "/api/v1/export/{format}", Handler: s.exportIndicators},
+		{Method: "POST", Pattern: "/api/v1/import/text", Handler: s.importText},
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
+	"github.com/hdnetwork/hdn/internal/warninglist"
 )
 
 // Field limits on what a client submits.
@@ -49,6 +50,9 @@ type SubmitItem struct {
 	Report      string        `json:"report"`
 	Tags        []string      `json:"tags"`
 	OnBehalfOf  string        `json:"on_behalf_of"`
+	// OverrideWarninglists stores a value that a refusing warninglist
+	// would stop; only a coordinator may ask for it.
+	OverrideWarninglists bool `json:"override_warninglists"`
 }
 
 // ItemResult reports what happened to one submitted item.
@@ -59,6 +63,9 @@ type ItemResult struct {
 	Type   string     `json:"type,omitempty"`
 	Value  string     `json:"value,omitempty"`
 	Error  *ItemError `json:"error,omitempty"`
+	// Warninglists names the warninglists the value is on: flagging ones
+	// for a stored item, the refusing one for a rejected item.
+	Warninglists []warninglist.Hit `json:"warninglists,omitempty"`
 }
 
 // ItemError says why an item was rejected.
@@ -256,8 +263,19 @@ func checkWords(field string, words []string, maxN, maxLen int, lower bool) ([]s
 	return out, nil
 }
 
-// validate turns a submitted item into a submission, or says why not.
-func (rs *resolver) validate(ctx context.Context, it *SubmitItem, now time.Time) (model.Submission, error) {
+// validate turns a submitted item into a submission, or says why not, with
+// the warninglists its value is on.
+func (rs *resolver) validate(ctx context.Context, it *SubmitItem, now time.Time) (model.Submission, []warninglist.Hit, error) {
+	sub, err := rs.validateItem(ctx, it, now)
+	if err != nil {
+		return sub, nil, err
+	}
+	hits, err := rs.s.screen(rs.p, &sub, it.OverrideWarninglists, now)
+	return sub, hits, err
+}
+
+// validateItem checks everything of an item but the warninglists.
+func (rs *resolver) validateItem(ctx context.Context, it *SubmitItem, now time.Time) (model.Submission, error) {
 	var sub model.Submission
 	if it.Value == "" {
 		return sub, errors.New("value is missing")
@@ -361,7 +379,7 @@ func (s *Server) submitIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 		var sub model.Submission
 		verr := decodeErr
 		if verr == nil {
-			sub, verr = rs.validate(ctx, it, now)
+			sub, res.Warninglists, verr = rs.validate(ctx, it, now)
 		}
 		if verr != nil {
 			if isInternal(verr) {
@@ -369,7 +387,7 @@ func (s *Server) submitIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 			}
 			res.Status = "rejected"
 			res.Type = string(sub.Type)
-			res.Error = &ItemError{Code: CodeInvalidValue, Message: verr.Error()}
+			res.Error = itemError(verr)
 			rejected++
 		} else {
 			res.Type, res.Value = string(sub.Type), sub.Value

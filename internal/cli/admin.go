@@ -25,6 +25,7 @@ func adminCommands() map[string]*command {
 			"list":   {summary: "list keys (never their secrets)", run: adminKeyList},
 			"revoke": {summary: "revoke a key", run: adminKeyRevoke},
 		}},
+		"feed": {summary: "outside feeds the hub reads (MISP feeds)", sub: adminFeedCommands()},
 		"audit": {summary: "the audit log", sub: map[string]*command{
 			"list": {summary: "list audit entries", run: adminAuditList},
 		}},

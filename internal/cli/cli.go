@@ -41,6 +41,8 @@ func commands() map[string]*command {
 		"demo":   {summary: "play the network's story on this machine", run: runDemo},
 		"match":  {summary: "match logs against IOC files, offline", run: runMatch},
 		"sensor": {summary: "follow a hub and match this organisation's logs", run: runSensor},
+		"export": {summary: "fetch detection exports (Suricata, Zeek, RPZ, bloom, …) or a MISP feed from a hub", run: runExport},
+		"import": {summary: "send a free-text report or a MISP event to a hub", run: runImport},
 		"version": {summary: "print the version", run: func(e *env) error {
 			fmt.Fprintln(e.stdout, "hdn", Version)
 			return nil

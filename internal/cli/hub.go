@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/hdnetwork/hdn/internal/hub"
+	"github.com/hdnetwork/hdn/internal/warninglist"
 )
 
 func runHub(e *env) error {
@@ -9,6 +13,11 @@ func runHub(e *env) error {
 	data := fs.String("data", "", "data directory (created on first start)")
 	listen := fs.String("listen", "127.0.0.1:8443", "address to serve on")
 	natsURL := fs.String("nats", "", "NATS JetStream URL, to run several hub replicas (default: in-process bus)")
+	name := fs.String("name", "hdn", "the hub's name in exports")
+	wlDir := fs.String("warninglists", "", "a directory of more warninglists in MISP's format (list.json files); they refuse unless --warninglist-kind says flag")
+	var kinds multiFlag
+	fs.Var(&kinds, "warninglist-kind", "NAME=refuse|flag: change what a warninglist does (repeatable)")
+	noWL := fs.Bool("no-warninglists", false, "screen nothing (not for production)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	if err := e.parse(fs); err != nil {
 		return err
@@ -20,9 +29,54 @@ func runHub(e *env) error {
 	if err != nil {
 		return err
 	}
-	h, err := hub.New(e.ctx, hub.Config{DataDir: *data, Listen: *listen, Logger: log, NATS: *natsURL})
+	cfg := hub.Config{DataDir: *data, Listen: *listen, Logger: log, NATS: *natsURL, Name: *name, NoWarninglists: *noWL}
+	if !*noWL {
+		if cfg.Warninglists, err = warninglists(*wlDir, kinds); err != nil {
+			return err
+		}
+	}
+	h, err := hub.New(e.ctx, cfg)
 	if err != nil {
 		return err
 	}
 	return h.Run(e.ctx)
 }
+
+// warninglists builds the hub's set: the shipped lists, those of dir, and
+// the operator's changes of kind.
+func warninglists(dir string, kinds []string) (*warninglist.Set, error) {
+	set, err := warninglist.Default()
+	if err != nil {
+		return nil, err
+	}
+	if dir != "" {
+		lists, err := warninglist.LoadDir(dir, warninglist.Refuse)
+		if err != nil {
+			return nil, fmt.Errorf("--warninglists: %w", err)
+		}
+		if set, err = set.With(lists...); err != nil {
+			return nil, fmt.Errorf("--warninglists: %w", err)
+		}
+	}
+	if len(kinds) > 0 {
+		m := map[string]warninglist.Kind{}
+		for _, kv := range kinds {
+			name, kind, ok := strings.Cut(kv, "=")
+			k := warninglist.Kind(strings.ToLower(strings.TrimSpace(kind)))
+			if !ok || name == "" || (k != warninglist.Refuse && k != warninglist.Flag) {
+				return nil, fmt.Errorf("--warninglist-kind %q: want NAME=refuse or NAME=flag", kv)
+			}
+			m[strings.TrimSpace(name)] = k
+		}
+		if set, err = set.WithKinds(m); err != nil {
+			return nil, fmt.Errorf("--warninglist-kind: %w", err)
+		}
+	}
+	return set, nil
+}
+
+// multiFlag is a flag that may be given several times.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

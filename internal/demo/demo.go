@@ -398,16 +398,29 @@ func (r *run) story(ctx context.Context) (*Summary, error) {
 	r.say("%-16s sees only that %d organisations sighted it, not which", HospitalB, bView.Organisations)
 
 	// 4. AMBER+STRICT: the partner's customers do not receive it.
+	// Pasted with it, the resolver the beacon asked: a warninglist stops it.
 	var res struct {
-		Results []struct{ ID, Value string }
+		Results []struct {
+			ID, Value, Status string
+			Error             *struct{ Code, Message string }
+			Warninglists      []struct{ List, Kind string }
+		}
 	}
 	strictAt := time.Now()
 	if err := r.call(ctx, "POST", "/api/v1/indicators", b.analyst, map[string]any{"indicators": []any{
-		map[string]any{"value": "198.51.100.23", "tlp": "amber+strict", "labels": []string{"c2"}, "description": "Cobalt Strike team server"}}}, &res); err != nil {
+		map[string]any{"value": "91.92.33.132", "tlp": "amber+strict", "labels": []string{"c2"}, "description": "Cobalt Strike team server"},
+		map[string]any{"value": "8.8.8.8", "tlp": "amber+strict", "labels": []string{"c2"}}}}, &res); err != nil {
 		return nil, err
 	}
+	if len(res.Results) != 2 || res.Results[0].Status != "created" {
+		return nil, fmt.Errorf("sharing the C2 address: %+v", res.Results)
+	}
+	if rej := res.Results[1]; rej.Status != "rejected" || len(rej.Warninglists) == 0 {
+		return nil, fmt.Errorf("8.8.8.8 was not stopped by a warninglist: %+v", rej)
+	}
+	r.say("%-16s also pasted 8.8.8.8: REFUSED, it is on the warninglist %q (a public resolver, benign in itself)", HospitalB, res.Results[1].Warninglists[0].List)
 	strictID := res.Results[0].ID
-	r.say("%-16s shares 198.51.100.23 as TLP:AMBER+STRICT (organisations in the audience only)", HospitalB)
+	r.say("%-16s shares 91.92.33.132 as TLP:AMBER+STRICT (organisations in the audience only)", HospitalB)
 	if err := r.waitReceived(ctx, strictID, []string{HospitalA, HospitalB}, strictAt); err != nil {
 		return nil, err
 	}
@@ -467,7 +480,7 @@ func (r *run) story(ctx context.Context) (*Summary, error) {
 	r.mu.Lock()
 	strictAlertsBefore := len(r.alerts[strictID])
 	r.mu.Unlock()
-	appendLine(b.telemetry, dnsAnswer(time.Now(), "10.20.0.99", "login-micros0ft-health.com", "198.51.100.23"))
+	appendLine(b.telemetry, dnsAnswer(time.Now(), "10.20.0.99", "login-micros0ft-health.com", "91.92.33.132"))
 	if err := r.waitFor(ctx, "hospital B's sensor to match the new line", func() (bool, error) {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -492,7 +505,7 @@ func (r *run) story(ctx context.Context) (*Summary, error) {
 		at                            time.Time
 	}{
 		{"phishing domain", phishID, "login-micros0ft-health.com", "amber", HospitalA, sharedAt},
-		{"C2 address", strictID, "198.51.100.23", "amber+strict", HospitalB, strictAt},
+		{"C2 address", strictID, "91.92.33.132", "amber+strict", HospitalB, strictAt},
 		{"ransomware hash", anonID, "5d41402abc4b2a76b9719d911017c592", "amber", HospitalB, anonAt},
 	} {
 		rw := Row{Label: row.label, Value: row.value, TLP: row.tlp, Source: row.source, Received: map[string]time.Duration{}, Matched: map[string]string{}}

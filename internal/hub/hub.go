@@ -19,6 +19,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/store"
 	"github.com/hdnetwork/hdn/internal/store/sqlite"
 	"github.com/hdnetwork/hdn/internal/stream"
+	"github.com/hdnetwork/hdn/internal/warninglist"
 )
 
 // Config is everything the hub is built from.
@@ -47,6 +48,20 @@ type Config struct {
 	StreamHeartbeat time.Duration
 	// MaxStreams bounds concurrent stream subscribers (default 10,000).
 	MaxStreams int
+	// Name names the hub in exports (default "hdn").
+	Name string
+	// Warninglists screen every submission; nil means the shipped set
+	// (warninglist.Default). NoWarninglists turns screening off.
+	Warninglists   *warninglist.Set
+	NoWarninglists bool
+	// FlagLifetime is the valid_until of an indicator on a flagging
+	// warninglist that names none (default api.DefaultFlagLifetime).
+	FlagLifetime time.Duration
+	// FeedCheck is how often the hub looks for feeds that are due (default
+	// 1 min; negative: never, feeds run only through RunFeed); FeedClient
+	// fetches them (default: a client with a 5 min timeout).
+	FeedCheck  time.Duration
+	FeedClient *http.Client
 	// Now replaces the clock in tests.
 	Now func() time.Time
 }
@@ -82,6 +97,22 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Warninglists == nil && !cfg.NoWarninglists {
+		wl, err := warninglist.Default()
+		if err != nil {
+			return nil, fmt.Errorf("hub: shipped warninglists: %w", err)
+		}
+		cfg.Warninglists = wl
+	}
+	if cfg.NoWarninglists {
+		cfg.Warninglists = nil
+	}
+	if cfg.FeedCheck == 0 {
+		cfg.FeedCheck = time.Minute
+	}
+	if cfg.FeedClient == nil {
+		cfg.FeedClient = &http.Client{Timeout: 5 * time.Minute}
+	}
 	st, err := sqlite.Open(ctx, cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("hub: open store: %w", err)
@@ -99,7 +130,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	h := &Hub{cfg: cfg, log: cfg.Logger, st: st, bus: b, ready: make(chan struct{})}
 	h.broker = stream.NewBroker(st, b, stream.Options{Logger: cfg.Logger, Poll: cfg.StreamPoll})
 	h.api = api.New(api.Config{Store: st, Logger: cfg.Logger, Limits: cfg.Limits, Now: cfg.Now, Notifier: h.broker, Broker: h.broker,
-		MaxStreams: cfg.MaxStreams, StreamWriteTimeout: cfg.StreamWriteTimeout, StreamHeartbeat: cfg.StreamHeartbeat})
+		MaxStreams: cfg.MaxStreams, StreamWriteTimeout: cfg.StreamWriteTimeout, StreamHeartbeat: cfg.StreamHeartbeat,
+		HubName: cfg.Name, Warninglists: cfg.Warninglists, FlagLifetime: cfg.FlagLifetime})
 	return h, nil
 }
 
@@ -132,6 +164,11 @@ func (h *Hub) Handler() http.Handler {
 		}
 	})
 	mux.Handle("/api/", h.api)
+	// The MISP-compatible API lives where MISP has it, for MISP tools and
+	// PyMISP scripts.
+	for _, prefix := range api.MISPPrefixes {
+		mux.Handle(prefix, h.api.MISP())
+	}
 	return securityHeaders(mux)
 }
 
@@ -187,6 +224,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	})
 	g.add("expiry", func(ctx context.Context) error { return h.expiryLoop(ctx) }, nil)
 	g.add("stream", h.broker.Run, nil)
+	if h.cfg.FeedCheck > 0 {
+		g.add("feeds", h.feedLoop, nil)
+	}
 	h.once.Do(func() { close(h.ready) })
 	h.log.Info("hub ready", "addr", h.addr, "data", h.cfg.DataDir)
 	err = g.run(ctx)

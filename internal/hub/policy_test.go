@@ -1,6 +1,8 @@
 package hub_test
 
 import (
+	"bytes"
+	"encoding/csv"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -217,6 +219,34 @@ func readPaths() []readPath {
 			c.stop()
 			return c.sources()
 		}},
+		{"export list", true, func(t *testing.T, n *policyNet, org string) map[string]string {
+			r := n.h.Do("GET", "/api/v1/export/list", n.keys[org], nil)
+			if r.Status != 200 {
+				t.Fatalf("export list: %d %s", r.Status, r.Body)
+			}
+			got := map[string]string{}
+			for _, line := range strings.Split(strings.TrimSpace(string(r.Body)), "\n") {
+				if line != "" && !strings.HasPrefix(line, "#") {
+					got[line] = ""
+				}
+			}
+			return got
+		}},
+		{"export csv", true, func(t *testing.T, n *policyNet, org string) map[string]string {
+			r := n.h.Do("GET", "/api/v1/export/csv", n.keys[org], nil)
+			if r.Status != 200 {
+				t.Fatalf("export csv: %d %s", r.Status, r.Body)
+			}
+			recs, err := csv.NewReader(bytes.NewReader(r.Body)).ReadAll()
+			if err != nil {
+				t.Fatalf("export csv: %v", err)
+			}
+			got := map[string]string{}
+			for _, rec := range recs[1:] {
+				got[rec[2]] = ""
+			}
+			return got
+		}},
 		{"sightings", true, func(t *testing.T, n *policyNet, org string) map[string]string {
 			got := map[string]string{}
 			isCoord := orgOf(n.net, org).Kind == policy.Coordinator
@@ -244,6 +274,11 @@ func readPaths() []readPath {
 			}
 			return got
 		}},
+		{"misp events/view", false, readMISPEventsView},
+		{"misp events/restSearch", false, readMISPEventSearch},
+		{"misp attributes/restSearch", false, readMISPAttributeSearch},
+		// The text format lists values only: no source to compare.
+		{"misp attributes/restSearch text", true, readMISPAttributeText},
 	}
 }
 

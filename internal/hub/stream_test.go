@@ -204,7 +204,7 @@ type runningHub struct {
 // startOn runs a hub on a fixed address and data directory until ctx ends.
 func startOn(t *testing.T, ctx context.Context, dir, addr string) *runningHub {
 	t.Helper()
-	h, err := hub.New(ctx, hub.Config{DataDir: dir, Listen: addr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	h, err := hub.New(ctx, hub.Config{DataDir: dir, Listen: addr, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), NoWarninglists: true})
 	if err != nil {
 		t.Fatal(err)
 	}

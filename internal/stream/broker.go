@@ -90,6 +90,9 @@ func (b *Broker) Start(ctx context.Context) error {
 func (b *Broker) Run(ctx context.Context) error {
 	sub, err := b.bus.Subscribe(ctx, Topic)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started: not a failure
+		}
 		return err
 	}
 	defer sub.Close()

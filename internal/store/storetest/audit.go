@@ -136,8 +136,12 @@ func testConcurrentIngest(e *env) {
 		defer close(tailDone)
 		after := start
 		for {
+			// Whether the writers had finished before this read: only then
+			// does an empty read mean the tail has seen everything.
+			finished := false
 			select {
 			case <-done:
+				finished = true
 			default:
 			}
 			cs, err := e.st.Changes(e.ctx, after, 13)
@@ -154,12 +158,10 @@ func testConcurrentIngest(e *env) {
 			}
 			tail = append(tail, cs...)
 			if len(cs) == 0 {
-				select {
-				case <-done:
+				if finished {
 					return
-				default:
-					time.Sleep(time.Millisecond)
 				}
+				time.Sleep(time.Millisecond)
 			}
 		}
 	}()

@@ -1,0 +1,84 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/warninglist"
+)
+
+// DefaultFlagLifetime is how long an indicator on a flagging warninglist
+// stays valid when its submitter gives no valid_until (DESIGN.md §10: a
+// value on popular infrastructure is real for a shorter time).
+const DefaultFlagLifetime = 14 * 24 * time.Hour
+
+// refusedError is an item stopped by a refusing warninglist.
+type refusedError struct {
+	value string
+	hit   warninglist.Hit
+}
+
+func (e refusedError) Error() string {
+	return fmt.Sprintf("value %q is on the warninglist %q, which refuses it: it is benign in itself; "+
+		"a coordinator may store it anyway with \"override_warninglists\": true", clip(e.value), e.hit.List)
+}
+
+// itemError is the error of a rejected item.
+func itemError(err error) *ItemError {
+	var re refusedError
+	if errors.As(err, &re) {
+		return &ItemError{Code: CodeWarninglisted, Message: err.Error()}
+	}
+	return &ItemError{Code: CodeInvalidValue, Message: err.Error()}
+}
+
+// screen checks a submission against the warninglists. A hit on a refusing
+// list stops it unless a coordinator overrides; a hit on a flagging list lets
+// it through with a shorter lifetime when it has none. The hits are returned
+// either way, so that the caller can show them.
+func (s *Server) screen(p *Principal, sub *model.Submission, override bool, now time.Time) ([]warninglist.Hit, error) {
+	if override && p.Org.Kind != policy.Coordinator {
+		return nil, errors.New("override_warninglists is for the coordinator only")
+	}
+	if s.warn == nil {
+		return nil, nil
+	}
+	hits := s.warn.Check(sub.Type, sub.Value)
+	if len(hits) == 0 {
+		return nil, nil
+	}
+	refused := false
+	for _, h := range hits {
+		if h.Kind == warninglist.Refuse {
+			if !override {
+				return []warninglist.Hit{h}, refusedError{value: sub.Value, hit: h}
+			}
+			refused = true
+		}
+	}
+	if !refused && sub.ValidUntil.IsZero() && s.flagLifetime > 0 {
+		from := sub.ValidFrom
+		if from.IsZero() {
+			from = now
+		}
+		sub.ValidUntil = from.Add(s.flagLifetime)
+	}
+	if refused {
+		sub.Tags = appendTag(sub.Tags, "hdn:warninglist-override")
+	}
+	return hits, nil
+}
+
+// appendTag adds a tag unless present.
+func appendTag(tags []string, tag string) []string {
+	for _, t := range tags {
+		if strings.EqualFold(t, tag) {
+			return tags
+		}
+	}
+	return append(tags, tag)
+}
