@@ -9,9 +9,11 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/hub"
 	"github.com/hdnetwork/hdn/internal/hub/hubtest"
+	"github.com/hdnetwork/hdn/internal/iocfile"
 	"github.com/hdnetwork/hdn/internal/misp"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/warninglist"
 )
 
 func TestAdminFeeds(t *testing.T) {
@@ -128,4 +130,95 @@ func TestImportExportAgainstAHub(t *testing.T) {
 	if code, _, stderr := run(t, "export", "list", "--hub", h.URL); code == 0 || !strings.Contains(stderr, "401") && !strings.Contains(stderr, "key") {
 		t.Errorf("a bad key: %d %s", code, stderr)
 	}
+}
+
+// TestImportIOCFiles sends IOC files to a hub through `hdn import` and checks
+// the counts against an oracle: every entry the file reader gives is stored
+// once per distinct value, unless a refusing warninglist stops it.
+func TestImportIOCFiles(t *testing.T) {
+	wl, err := warninglist.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hubtest.Start(t, hub.Config{Warninglists: wl})
+	t.Setenv("HDN_KEY", h.Key(h.Org("sector-cert", policy.Coordinator, ""), policy.Analyst))
+
+	small := filepath.Join(t.TempDir(), "c2.txt")
+	if err := os.WriteFile(small, []byte("# C2 seen this week\n185.220.101.45\n10.1.2.3\nupdate-check.badhost-example.net\nnot a value at all here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := run(t, "import", "--hub", h.URL, "--format", "lines", "--label", "c2", small)
+	if code != 0 {
+		t.Fatalf("import lines: %s", stderr)
+	}
+	var sum ImportSummary
+	if err := json.Unmarshal([]byte(out), &sum); err != nil {
+		t.Fatalf("summary %q: %v", out, err)
+	}
+	if sum.Read != 2+1 || sum.Created != 2 || sum.Rejected != 1 || sum.Warninglisted["rfc1918"] != 1 || sum.Unusable == 0 {
+		t.Errorf("small list: %+v", sum)
+	}
+
+	data := sharedDataDir()
+	if data == "" {
+		t.Skip("../shared/data (or HDN_SHARED_DATA) is absent: the real IOC lists are not imported")
+	}
+	for _, f := range []struct{ file, format string }{
+		{"iocs/threatfox_ips.txt", "lines"},
+		{"iocs/tweetfeed_month.csv", "csv"},
+		{"iocs/blocklistproject_malware.ip", "lines"},
+	} {
+		path := filepath.Join(data, f.file)
+		entries, problems, format, err := iocfile.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(format) != f.format {
+			t.Errorf("%s read as %s, want %s", f.file, format, f.format)
+		}
+		// The oracle.
+		refused, distinct := 0, map[string]bool{}
+		for _, en := range entries {
+			isRefused := false
+			for _, hit := range wl.Check(en.Type, en.Value) {
+				isRefused = isRefused || hit.Kind == warninglist.Refuse
+			}
+			if isRefused {
+				refused++
+			} else {
+				distinct[string(en.Type)+" "+en.Value] = true
+			}
+		}
+		// Each file as its own organisation, so that the files' overlaps do
+		// not turn creations into updates.
+		t.Setenv("HDN_KEY", h.Key(h.Org("importer-"+filepath.Base(f.file), policy.Member, ""), policy.Analyst))
+		code, out, stderr := run(t, "import", "--hub", h.URL, path) // format detected
+		if code != 0 {
+			t.Fatalf("import %s: %s", f.file, stderr)
+		}
+		var sum ImportSummary
+		if err := json.Unmarshal([]byte(out), &sum); err != nil {
+			t.Fatalf("summary %q: %v", out, err)
+		}
+		t.Logf("%s: %d entries (%d unusable lines), %d created, %d updated, %d refused %v, flagged %v, %.1f s",
+			f.file, sum.Read, sum.Unusable, sum.Created, sum.Updated, sum.Rejected, sum.Warninglisted, sum.Flagged, sum.Seconds)
+		if sum.Format != f.format || sum.Read != len(entries) || sum.Unusable != len(problems) {
+			t.Errorf("%s: summary %+v; the reader gives %d entries, %d problems", f.file, sum, len(entries), len(problems))
+		}
+		if sum.Created != len(distinct) || sum.Rejected != refused || sum.Created+sum.Updated+sum.Rejected != len(entries) {
+			t.Errorf("%s: %d created, %d updated, %d rejected; want %d created, %d rejected of %d", f.file, sum.Created, sum.Updated, sum.Rejected, len(distinct), refused, len(entries))
+		}
+	}
+}
+
+// sharedDataDir is ../shared/data beside the repository, or HDN_SHARED_DATA.
+func sharedDataDir() string {
+	if d := os.Getenv("HDN_SHARED_DATA"); d != "" {
+		return d
+	}
+	d := filepath.Join("..", "..", "..", "shared", "data")
+	if _, err := os.Stat(d); err != nil {
+		return ""
+	}
+	return d
 }

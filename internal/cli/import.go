@@ -1,26 +1,37 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/iocfile"
 )
 
 // maxImport bounds what `hdn import` reads.
-const maxImport = 64 << 20
+const maxImport = 256 << 20
 
-// runImport sends a pasted report or e-mail (free text) or a MISP event to
-// the hub, as the key's organisation. Free text can be previewed first.
+// importBatch is how many indicators of an IOC file go in one request.
+const importBatch = 10_000
+
+// runImport sends what an analyst has to the hub, as the key's organisation:
+// a pasted report or e-mail (free text, with a preview), a MISP event, or
+// an IOC file (a plain list, CSV, a STIX 2.1 bundle) in batches through the
+// same checks as any submission.
 func runImport(e *env) error {
 	fs := e.flags("hdn import")
 	hub, key := hubFlags(fs)
-	format := fs.String("format", "auto", "text (a report or e-mail), misp (MISP event JSON) or auto")
+	format := fs.String("format", "auto", "text (a report or e-mail), misp (a MISP event), lines (one value per line), csv, stix, or auto (by the content)")
 	preview := fs.Bool("preview", false, "text: show what would be stored (types, warninglist hits) and store nothing")
-	tlp := fs.String("tlp", "", "text: TLP of what is stored (default amber)")
+	tlp := fs.String("tlp", "", "TLP of what is stored (default amber; a MISP event carries its own)")
 	var labels multiFlag
-	fs.Var(&labels, "label", "text: a label for every indicator, e.g. phishing (repeatable)")
-	report := fs.String("report", "", "text: the report the indicators belong to")
+	fs.Var(&labels, "label", "a label for every indicator, e.g. phishing (repeatable)")
+	report := fs.String("report", "", "the report the indicators belong to")
 	if err := fs.Parse(e.args); err != nil {
 		return errUsage
 	}
@@ -37,13 +48,8 @@ func runImport(e *env) error {
 		return err
 	}
 	if *format == "auto" {
-		*format = "text"
-		if t := strings.TrimSpace(string(data)); strings.HasPrefix(t, "{") && strings.Contains(t[:min(len(t), 4096)], `"Event"`) {
-			*format = "misp"
-		}
+		*format = detectImport(data)
 	}
-	var path string
-	var body []byte
 	switch *format {
 	case "text":
 		in := map[string]any{"text": string(data)}
@@ -56,25 +62,176 @@ func runImport(e *env) error {
 		if *report != "" {
 			in["report"] = *report
 		}
-		body, _ = json.Marshal(in)
-		path = "/api/v1/import/text"
+		body, _ := json.Marshal(in)
+		path := "/api/v1/import/text"
 		if *preview {
 			path += "?preview=true"
 		}
+		return c.copyTo(e, "POST", path, body)
 	case "misp":
 		if *preview || *tlp != "" || len(labels) > 0 || *report != "" {
-			return fmt.Errorf("hdn import: --preview, --tlp, --label and --report are for text; a MISP event carries its own")
+			return errors.New("hdn import: --preview, --tlp, --label and --report are not for a MISP event: it carries its own")
 		}
 		c.misp = true
-		body, path = data, "/events/add"
+		return c.copyTo(e, "POST", "/events/add", data)
+	case "lines", "csv", "stix":
+		if *preview {
+			return errors.New("hdn import: --preview is for text; an IOC file is stored as it is (use --format text to preview it as free text)")
+		}
+		return importIOCFile(e, c, iocfile.Format(*format), data, *tlp, labels, *report)
 	default:
-		return fmt.Errorf("hdn import: --format %q is not text, misp or auto", *format)
+		return fmt.Errorf("hdn import: --format %q is not text, misp, lines, csv, stix or auto", *format)
 	}
-	resp, err := c.do(e.ctx, "POST", path, body, "application/json")
+}
+
+// detectImport guesses what a file is: MISP or STIX JSON by their shape, a
+// CSV of indicators by its header, a list when every line holds one value
+// (perhaps with a count or a comment after it, as ipsum's does), otherwise
+// free text.
+func detectImport(data []byte) string {
+	head := data[:min(len(data), iocfile.SniffLen)]
+	switch iocfile.Detect(head) {
+	case iocfile.FormatMISP:
+		return "misp"
+	case iocfile.FormatSTIX:
+		return "stix"
+	case iocfile.FormatCSV:
+		return "csv"
+	}
+	values := 0
+	for line := range strings.Lines(string(head)) {
+		line, _, _ = strings.Cut(line, "#")
+		switch f := strings.Fields(line); {
+		case len(f) == 0:
+		case len(f) > 2:
+			return "text"
+		default:
+			values++
+		}
+	}
+	if values == 0 {
+		return "text"
+	}
+	return "lines"
+}
+
+func (c *hubClient) copyTo(e *env, method, path string, body []byte) error {
+	resp, err := c.do(e.ctx, method, path, body, "application/json")
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
 	_, err = io.Copy(e.stdout, resp.Body)
 	return err
+}
+
+// ImportSummary is what `hdn import` prints for an IOC file.
+type ImportSummary struct {
+	Format   string `json:"format"`
+	Read     int    `json:"read"`     // indicators read from the file
+	Unusable int    `json:"unusable"` // lines or objects the file reader could not use
+	Created  int    `json:"created"`
+	Updated  int    `json:"updated"`
+	Rejected int    `json:"rejected"`
+	// Warninglisted counts rejections by refusing warninglists, per list.
+	Warninglisted map[string]int `json:"warninglisted,omitempty"`
+	// Flagged counts stored values on flagging warninglists, per list.
+	Flagged map[string]int `json:"flagged,omitempty"`
+	// Problems shows the first problems (unusable lines, rejections).
+	Problems []string `json:"problems,omitempty"`
+	Seconds  float64  `json:"seconds"`
+}
+
+const maxShownProblems = 20
+
+// importIOCFile reads an IOC file and submits its entries in batches.
+func importIOCFile(e *env, c *hubClient, f iocfile.Format, data []byte, tlp string, labels []string, report string) error {
+	start := time.Now()
+	entries, problems, err := iocfile.Read(bytes.NewReader(data), f)
+	if err != nil {
+		return err
+	}
+	sum := ImportSummary{Format: string(f), Read: len(entries), Unusable: len(problems), Warninglisted: map[string]int{}, Flagged: map[string]int{}}
+	note := func(s string) {
+		if len(sum.Problems) < maxShownProblems {
+			sum.Problems = append(sum.Problems, s)
+		}
+	}
+	for _, p := range problems {
+		note(p.String())
+	}
+	for startIdx := 0; startIdx < len(entries); startIdx += importBatch {
+		batch := entries[startIdx:min(startIdx+importBatch, len(entries))]
+		items := make([]map[string]any, len(batch))
+		for i, en := range batch {
+			it := map[string]any{"type": string(en.Type), "value": en.Value}
+			ls := slices.Clone(en.Labels)
+			for _, l := range labels {
+				if !slices.Contains(ls, strings.ToLower(l)) {
+					ls = append(ls, l)
+				}
+			}
+			if len(ls) > 0 {
+				it["labels"] = ls
+			}
+			if en.Description != "" {
+				it["description"] = en.Description
+			}
+			if en.Confidence > 0 {
+				it["confidence"] = en.Confidence
+			}
+			if !en.ValidUntil.IsZero() && en.ValidUntil.After(time.Now()) {
+				it["valid_until"] = en.ValidUntil.UTC().Format(time.RFC3339)
+			}
+			if tlp != "" {
+				it["tlp"] = tlp
+			}
+			if report != "" {
+				it["report"] = report
+			}
+			items[i] = it
+		}
+		body, _ := json.Marshal(map[string]any{"indicators": items})
+		resp, err := c.do(e.ctx, "POST", "/api/v1/indicators", body, "application/json")
+		if err != nil {
+			return fmt.Errorf("batch from entry %d: %w", startIdx, err)
+		}
+		var out struct {
+			Results []struct {
+				Index  int    `json:"index"`
+				Status string `json:"status"`
+				Error  *struct {
+					Code, Message string
+				} `json:"error"`
+				Warninglists []struct{ List, Kind string } `json:"warninglists"`
+			} `json:"results"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("batch from entry %d: the hub's answer: %w", startIdx, err)
+		}
+		for _, r := range out.Results {
+			switch r.Status {
+			case "created":
+				sum.Created++
+			case "updated":
+				sum.Updated++
+			default:
+				sum.Rejected++
+				if r.Index >= 0 && r.Index < len(batch) && r.Error != nil {
+					note(batch[r.Index].Source + ": " + r.Error.Message)
+				}
+			}
+			for _, w := range r.Warninglists {
+				if r.Status == "rejected" && w.Kind == "refuse" {
+					sum.Warninglisted[w.List]++
+				} else if r.Status != "rejected" && w.Kind == "flag" {
+					sum.Flagged[w.List]++
+				}
+			}
+		}
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	return printJSON(e.stdout, sum)
 }
