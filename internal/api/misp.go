@@ -9,7 +9,6 @@ package api
 // "REST API").
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -62,27 +60,14 @@ func MISPRoutes() [][2]string {
 	return out
 }
 
-var (
-	mispMuxOnce sync.Once
-	mispMux     *http.ServeMux
-)
+// MISP is the MISP-compatible API, to be mounted on MISPPrefixes.
+func (s *Server) MISP() http.Handler { return s.misp }
 
-// mispServerKey carries the *Server of a request through the shared mux.
-type mispServerKey struct{}
-
-// MISP is the MISP-compatible API. The route table is built once for the
-// process; each Server's handler hands itself to it in the request context.
-func (s *Server) MISP() http.Handler {
-	mispMuxOnce.Do(buildMISPMux)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mispMux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), mispServerKey{}, s)))
-	})
-}
-
-func buildMISPMux() {
+// newMISPMux builds the MISP-compatible API's routes for s.
+func newMISPMux(s *Server) *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, rt := range mispRoutes {
-		h := mispHandle(rt)
+		h := mispHandle(s, rt)
 		mux.Handle(rt.pattern, h)
 		if !strings.Contains(rt.pattern, "{") {
 			mux.Handle(rt.pattern+".json", h)
@@ -90,19 +75,17 @@ func buildMISPMux() {
 	}
 	// Anything else under the MISP prefixes gets MISP's error body.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s := r.Context().Value(mispServerKey{}).(*Server)
 		if _, err := s.mispAuthenticate(r); err != nil {
 			s.writeMISPError(w, r, err)
 			return
 		}
 		s.writeMISPError(w, r, mispErr(http.StatusNotFound, "Not Found", "The requested address '"+clip(r.URL.Path)+"' was not found on this server."))
 	})
-	mispMux = mux
+	return mux
 }
 
-func mispHandle(rt mispRoute) http.Handler {
+func mispHandle(s *Server, rt mispRoute) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s := r.Context().Value(mispServerKey{}).(*Server)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		// MISP checks the key before anything else.
 		p, err := s.mispAuthenticate(r)

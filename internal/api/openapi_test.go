@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"os"
 	"sort"
 	"strings"
 	"testing"
@@ -52,5 +53,23 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	if len(extra) > 0 {
 		t.Errorf("openapi.json documents routes that do not exist: %v", extra)
+	}
+}
+
+// TestMISPRoutesDocumented: every MISP-compatible endpoint is in
+// docs/MISP.md (MISP's own API is not described in openapi.json).
+func TestMISPRoutesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/MISP.md")
+	if err != nil {
+		t.Fatalf("docs/MISP.md: %v", err)
+	}
+	for _, rt := range MISPRoutes() {
+		path := rt[1]
+		if i := strings.Index(path, "/{"); i >= 0 {
+			path = path[:i]
+		}
+		if !strings.Contains(string(doc), rt[0]+" "+path) && !strings.Contains(string(doc), path) {
+			t.Errorf("%s %s is not in docs/MISP.md", rt[0], rt[1])
+		}
 	}
 }

@@ -74,6 +74,7 @@ type Server struct {
 	streams            *limiter
 	orgs               *orgCache
 	hubName            string
+	misp               *http.ServeMux
 	warn               *warninglist.Set
 	flagLifetime       time.Duration
 	mux                *http.ServeMux
@@ -117,6 +118,7 @@ func New(cfg Config) *Server {
 		s.now = time.Now
 	}
 	s.orgs = &orgCache{st: cfg.Store, ttl: 5 * time.Second, now: s.now}
+	s.misp = newMISPMux(s)
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.handle(rt))
