@@ -96,7 +96,13 @@ func adminOrgCreate(e *env) error {
 }
 
 func adminOrgList(e *env) error {
-	fs := e.flags("hdn admin org list")
+	return adminList(e, "hdn admin org list", func(ctx context.Context, st store.Store) ([]model.Org, error) { return st.ListOrgs(ctx) })
+}
+
+// adminList runs a listing command that takes only --data and prints a JSON
+// array ([] when empty).
+func adminList[T any](e *env, name string, list func(context.Context, store.Store) ([]T, error)) error {
+	fs := e.flags(name)
 	fs.String("data", "", "hub data directory")
 	if err := e.parse(fs); err != nil {
 		return err
@@ -106,14 +112,14 @@ func adminOrgList(e *env) error {
 		return err
 	}
 	defer st.Close()
-	orgs, err := st.ListOrgs(e.ctx)
+	xs, err := list(e.ctx, st)
 	if err != nil {
 		return err
 	}
-	if orgs == nil {
-		orgs = []model.Org{}
+	if xs == nil {
+		xs = []T{}
 	}
-	return printJSON(e.stdout, orgs)
+	return printJSON(e.stdout, xs)
 }
 
 func adminKeyCreate(e *env) error {

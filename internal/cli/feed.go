@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
 )
 
 func adminFeedCommands() map[string]*command {
@@ -82,24 +84,7 @@ func adminFeedAdd(e *env) error {
 }
 
 func adminFeedList(e *env) error {
-	fs := e.flags("hdn admin feed list")
-	fs.String("data", "", "hub data directory")
-	if err := e.parse(fs); err != nil {
-		return err
-	}
-	st, err := openData(e.ctx, fs)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	feeds, err := st.ListFeeds(e.ctx)
-	if err != nil {
-		return err
-	}
-	if feeds == nil {
-		feeds = []model.Feed{}
-	}
-	return printJSON(e.stdout, feeds)
+	return adminList(e, "hdn admin feed list", func(ctx context.Context, st store.Store) ([]model.Feed, error) { return st.ListFeeds(ctx) })
 }
 
 func adminFeedSwitch(e *env, on bool) error {
