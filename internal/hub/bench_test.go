@@ -20,6 +20,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/indicator"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/warninglist"
 )
 
 func envInt(name string, def int) int {
@@ -46,11 +47,16 @@ func benchValue(run, i int) (string, string) {
 
 // BenchmarkAPIIngest submits HDN_BENCH_INGEST_N indicators (default 100,000;
 // `make bench` uses 1,000,000) through POST /api/v1/indicators in batches of
-// 10,000 from 4 concurrent clients, and reports indicators per second.
+// 10,000 from 4 concurrent clients, and reports indicators per second. The
+// hub screens against the shipped warninglists, as a production hub does.
 func BenchmarkAPIIngest(b *testing.B) {
 	n := envInt("HDN_BENCH_INGEST_N", 100_000)
 	const batch, clients = 10_000, 4
-	h := hubtest.Start(b, hub.Config{})
+	wl, err := warninglist.Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := hubtest.Start(b, hub.Config{Warninglists: wl})
 	org := h.Org("bench", policy.Member, "")
 	key := h.Key(org, policy.Analyst)
 	var total int
