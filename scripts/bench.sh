@@ -13,6 +13,7 @@ trap 'rm -f "$out"' EXIT
   go test -run '^$' -bench '^BenchmarkAPILookupByValue$' -benchtime 5000x -timeout 60m ./internal/hub/
   go test -run '^$' -bench '^BenchmarkStreamPropagation$' -benchtime 50x -timeout 30m ./internal/hub/
   go test -run '^$' -bench '^BenchmarkStreamIdleSubscriberMemory$' -benchtime 1x -timeout 30m ./internal/hub/
+  go test -run '^$' -bench '^BenchmarkMISPSearch$' -benchtime 3x -timeout 30m ./internal/hub/
   # The matcher on 1,000,000 generated EVE events, with 200,000 and 5,000,000
   # indicators, and DCSO FEVER on the same corpus and domains in the same run
   # (skipped, with a message, where Debian's fever and bloom are not installed).

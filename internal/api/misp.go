@@ -9,6 +9,7 @@ package api
 // "REST API").
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,24 +29,35 @@ type mispRoute struct {
 	methods []string // HEAD is allowed where GET is
 	pattern string   // a net/http pattern without method
 	handler func(s *Server, w http.ResponseWriter, r *http.Request, p *Principal) error
+	// search marks the endpoints that may read through many indicators:
+	// they share a few slots and a deadline (mispSearchSlots,
+	// mispSearchTimeout), so that no key can tie the hub up.
+	search bool
 }
+
+// Bounds of the MISP searches.
+const (
+	mispSearchSlots   = 4                // at once, across all callers
+	mispSearchWait    = 10 * time.Second // for a free slot, then 503
+	mispSearchTimeout = 60 * time.Second // for one search, then 400: narrow it
+)
 
 // mispRoutes lists every endpoint. A path may end in ".json", as MISP
 // allows (PyMISP asks for attributes/describeTypes.json).
 var mispRoutes = []mispRoute{
-	{[]string{"GET"}, "/servers/getVersion", (*Server).mispGetVersion},
-	{[]string{"GET"}, "/servers/getPyMISPVersion", (*Server).mispGetPyMISPVersion},
-	{[]string{"GET"}, "/users/view/{id}", (*Server).mispUserView},
-	{[]string{"POST"}, "/events/add", (*Server).mispEventAdd},
-	{[]string{"POST"}, "/events/add/{opts...}", (*Server).mispEventAdd},
-	{[]string{"GET", "POST"}, "/events/view/{id}", (*Server).mispEventView},
-	{[]string{"GET", "POST"}, "/events/index", (*Server).mispEventIndex},
-	{[]string{"POST"}, "/events/restSearch", (*Server).mispEventSearch},
-	{[]string{"POST"}, "/attributes/restSearch", (*Server).mispAttributeSearch},
-	{[]string{"GET"}, "/attributes/describeTypes", (*Server).mispDescribeTypes},
-	{[]string{"POST"}, "/sightings/add", (*Server).mispSightingAdd},
-	{[]string{"POST"}, "/sightings/add/{id}", (*Server).mispSightingAdd},
-	{[]string{"POST"}, "/tags/attachTagToObject", (*Server).mispAttachTag},
+	{[]string{"GET"}, "/servers/getVersion", (*Server).mispGetVersion, false},
+	{[]string{"GET"}, "/servers/getPyMISPVersion", (*Server).mispGetPyMISPVersion, false},
+	{[]string{"GET"}, "/users/view/{id}", (*Server).mispUserView, false},
+	{[]string{"POST"}, "/events/add", (*Server).mispEventAdd, false},
+	{[]string{"POST"}, "/events/add/{opts...}", (*Server).mispEventAdd, false},
+	{[]string{"GET", "POST"}, "/events/view/{id}", (*Server).mispEventView, true},
+	{[]string{"GET", "POST"}, "/events/index", (*Server).mispEventIndex, true},
+	{[]string{"POST"}, "/events/restSearch", (*Server).mispEventSearch, true},
+	{[]string{"POST"}, "/attributes/restSearch", (*Server).mispAttributeSearch, true},
+	{[]string{"GET"}, "/attributes/describeTypes", (*Server).mispDescribeTypes, false},
+	{[]string{"POST"}, "/sightings/add", (*Server).mispSightingAdd, false},
+	{[]string{"POST"}, "/sightings/add/{id}", (*Server).mispSightingAdd, false},
+	{[]string{"POST"}, "/tags/attachTagToObject", (*Server).mispAttachTag, false},
 }
 
 // MISPRoutes lists the method and path of every MISP endpoint, for
@@ -105,10 +117,38 @@ func mispHandle(s *Server, rt mispRoute) http.Handler {
 				"This method is only accessible via "+strings.Join(rt.methods, " or ")+" requests."))
 			return
 		}
+		if rt.search {
+			release, err := s.mispSearchSlot(r.Context())
+			if err != nil {
+				s.writeMISPError(w, r, err)
+				return
+			}
+			defer release()
+			ctx, cancel := context.WithTimeout(r.Context(), mispSearchTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
 		if err := rt.handler(s, w, r, p); err != nil {
+			if rt.search && errors.Is(err, context.DeadlineExceeded) {
+				err = mispBad("the search read for more than %s; narrow it (value, type, last, eventid) or page through it with limit and page", mispSearchTimeout)
+			}
 			s.writeMISPError(w, r, err)
 		}
 	})
+}
+
+// mispSearchSlot waits for one of the search slots.
+func (s *Server) mispSearchSlot(ctx context.Context) (release func(), err error) {
+	t := time.NewTimer(mispSearchWait)
+	defer t.Stop()
+	select {
+	case s.mispSearches <- struct{}{}:
+		return func() { <-s.mispSearches }, nil
+	case <-t.C:
+		return nil, mispErr(http.StatusServiceUnavailable, "Service Unavailable", "the hub is busy with other searches; try again shortly")
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // mispAuthMessage is what MISP answers to a missing or wrong key.

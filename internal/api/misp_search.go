@@ -476,7 +476,15 @@ func valueForms(t string) []string {
 func (f *mispAttrFilter) storeQuery() store.Query {
 	q := store.Query{IncludeRevoked: f.deleted, Since: f.tsFrom}
 	if f.value != nil && len(f.value.OR) == 1 && len(f.value.AND) == 0 && !strings.Contains(f.value.OR[0], "%") {
-		if t, v, err := indicator.Detect(f.value.OR[0]); err == nil {
+		t, v, err := indicator.Detect(f.value.OR[0])
+		if err != nil {
+			// Detection wants a known top-level domain; a search may name
+			// any host, as in the native API.
+			if dv, derr := indicator.Canonicalize(indicator.Domain, f.value.OR[0]); derr == nil {
+				t, v, err = indicator.Domain, dv, nil
+			}
+		}
+		if err == nil {
 			q.Value = v
 			// Only a value no other type can hold narrows the type too: a
 			// 32-digit hex value may be an md5 or a ja3, a domain a hostname.

@@ -75,6 +75,7 @@ type Server struct {
 	orgs               *orgCache
 	hubName            string
 	misp               *http.ServeMux
+	mispSearches       chan struct{} // slots of the MISP searches
 	warn               *warninglist.Set
 	flagLifetime       time.Duration
 	mux                *http.ServeMux
@@ -118,7 +119,7 @@ func New(cfg Config) *Server {
 		s.now = time.Now
 	}
 	s.orgs = &orgCache{st: cfg.Store, ttl: 5 * time.Second, now: s.now}
-	s.misp = newMISPMux(s)
+	s.misp, s.mispSearches = newMISPMux(s), make(chan struct{}, mispSearchSlots)
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.handle(rt))

@@ -323,3 +323,16 @@ billing[at]badhost-example[.]org. See also evil-phish.duckdns.org.
 		}
 	}
 }
+
+// TestMISPSearchByValueWithoutKnownTLD: a MISP search by a host under a
+// top-level domain detection does not know still finds it (and through the
+// value index, not a scan).
+func TestMISPSearchByValueWithoutKnownTLD(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	key := h.Key(h.Org("Hospital A", policy.Member, ""), policy.Analyst)
+	submit(t, h, key, map[string]any{"type": "domain", "value": "c2.lab.internal-test"}, map[string]any{"type": "domain", "value": "other.lab.internal-test"})
+	r := h.DoWith("POST", "/attributes/restSearch", map[string]string{"Authorization": key}, `{"value": "C2.lab.internal-test", "returnFormat": "text"}`)
+	if r.Status != 200 || strings.TrimSpace(string(r.Body)) != "c2.lab.internal-test" {
+		t.Errorf("search by value: %d %q", r.Status, r.Body)
+	}
+}
