@@ -4,13 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 
 	"github.com/hdnetwork/hdn/internal/freetext"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/store"
 	"github.com/hdnetwork/hdn/internal/warninglist"
 )
+
+// maxExclude bounds the values a free-text import may leave out (a text
+// yields at most freetext.DefaultMaxCandidates).
+const maxExclude = freetext.DefaultMaxCandidates
 
 // TextImport is a free-text import: a pasted report or e-mail, and what to
 // give every indicator found in it.
@@ -64,7 +67,14 @@ func (s *Server) importText(w http.ResponseWriter, r *http.Request, p *Principal
 	if in.Text == "" {
 		return errf(http.StatusBadRequest, CodeInvalidValue, `"text" is empty`)
 	}
-	cands, err := freetext.Extract(in.Text, freetext.Options{MaxCandidates: s.limits.MaxItems})
+	if len(in.Exclude) > maxExclude {
+		return errf(http.StatusBadRequest, CodeInvalidValue, "exclude has %d entries, at most %d allowed", len(in.Exclude), maxExclude)
+	}
+	excluded := make(map[string]bool, len(in.Exclude))
+	for _, v := range in.Exclude {
+		excluded[v] = true
+	}
+	cands, err := freetext.Extract(in.Text, freetext.Options{MaxCandidates: min(s.limits.MaxItems, freetext.DefaultMaxCandidates)})
 	if err != nil {
 		return errf(http.StatusBadRequest, CodeInvalidValue, "text: %s", err.Error())
 	}
@@ -76,7 +86,7 @@ func (s *Server) importText(w http.ResponseWriter, r *http.Request, p *Principal
 	var subIndex []int
 	for _, c := range cands {
 		tc := TextCandidate{Candidate: c, Status: "new"}
-		if slices.Contains(in.Exclude, c.Value) || slices.Contains(in.Exclude, c.Raw) {
+		if excluded[c.Value] || excluded[c.Raw] {
 			tc.Status = "excluded"
 			out = append(out, tc)
 			continue

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -40,7 +41,7 @@ func itemError(err error) *ItemError {
 // list stops it unless a coordinator overrides; a hit on a flagging list lets
 // it through with a shorter lifetime when it has none. The hits are returned
 // either way, so that the caller can show them.
-func (s *Server) screen(p *Principal, sub *model.Submission, override bool, now time.Time) ([]warninglist.Hit, error) {
+func (s *Server) screen(ctx context.Context, p *Principal, sub *model.Submission, override bool, now time.Time) ([]warninglist.Hit, error) {
 	if override && p.Org.Kind != policy.Coordinator {
 		return nil, errors.New("override_warninglists is for the coordinator only")
 	}
@@ -69,6 +70,10 @@ func (s *Server) screen(p *Principal, sub *model.Submission, override bool, now 
 	}
 	if refused {
 		sub.Tags = appendTag(sub.Tags, "hdn:warninglist-override")
+		// Recorded when checked, before the store: a later failure of the
+		// batch leaves an entry for an override that did not land, which is
+		// the safe side for an audit.
+		s.audit(ctx, p, "warninglist.override", "", fmt.Sprintf("%s %s despite %s", sub.Type, clip(sub.Value), hits[0].List))
 	}
 	return hits, nil
 }

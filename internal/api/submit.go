@@ -270,7 +270,7 @@ func (rs *resolver) validate(ctx context.Context, it *SubmitItem, now time.Time)
 	if err != nil {
 		return sub, nil, err
 	}
-	hits, err := rs.s.screen(rs.p, &sub, it.OverrideWarninglists, now)
+	hits, err := rs.s.screen(ctx, rs.p, &sub, it.OverrideWarninglists, now)
 	return sub, hits, err
 }
 

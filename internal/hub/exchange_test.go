@@ -14,6 +14,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/hub"
 	"github.com/hdnetwork/hdn/internal/hub/hubtest"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
 	"github.com/hdnetwork/hdn/internal/warninglist"
 )
 
@@ -92,6 +93,22 @@ func TestWarninglistsScreenSubmissions(t *testing.T) {
 	r.JSON(t, &ind)
 	if !slices.Contains(ind.Tags, "hdn:warninglist-override") {
 		t.Errorf("overridden indicator tags %q, want hdn:warninglist-override", ind.Tags)
+	}
+	entries, err := h.Store.ListAudit(t.Context(), store.AuditQuery{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	overrides := 0
+	for _, e := range entries {
+		if e.Action == "warninglist.override" {
+			overrides++
+			if !strings.Contains(e.Detail, "8.8.8.8") || !strings.Contains(e.Detail, "public-dns") {
+				t.Errorf("override audit entry %+v does not name the value and the list", e)
+			}
+		}
+	}
+	if overrides != 1 {
+		t.Errorf("%d override audit entries, want 1", overrides)
 	}
 }
 
