@@ -93,6 +93,11 @@ func writeOutput(name string, stdout io.Writer, r io.Reader) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
+	// Readable by the daemon that loads it (named, suricata, zeek run as
+	// their own users), like the configuration beside it.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
 	return os.Rename(tmp.Name(), name)
 }
 
