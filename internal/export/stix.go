@@ -3,6 +3,7 @@ package export
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"strings"
 	"time"
@@ -191,11 +192,48 @@ func (e *stixEncoder) begin() error {
 }
 
 func (e *stixEncoder) add(ind *model.Indicator) (int, bool) {
-	pattern, ok := stixPattern(ind)
-	if !ok || !utf8.ValidString(ind.Description) {
+	o, level, ok := stixIndicatorObject(ind, e.identity, e.opt.Now)
+	if !ok {
 		return 0, false
 	}
-	created := firstSet(ind.Created, ind.ValidFrom, e.opt.Now)
+	if level >= 0 {
+		e.used[level] = true
+	}
+	e.object(o, false)
+	return 1, true
+}
+
+// ErrNotExpressible is returned by STIXIndicator for an indicator that STIX
+// cannot express (JA3, JA3S, JA4; a value that is not valid UTF-8).
+var ErrNotExpressible = errors.New("export: indicator not expressible in STIX 2.1")
+
+// STIXIndicator is the STIX 2.1 indicator object of one hdn indicator, as
+// the STIX export writes it: created by the identity of the hub named
+// hubName (HubIdentityID), marked with the TLP marking definitions of its
+// level. Other STIX outputs of the hub (TAXII) use it so that an object is
+// the same everywhere.
+func STIXIndicator(ind *model.Indicator, hubName string) (json.RawMessage, error) {
+	o, _, ok := stixIndicatorObject(ind, HubIdentityID(hubName), ind.Modified)
+	if !ok {
+		return nil, ErrNotExpressible
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(o); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// stixIndicatorObject builds the indicator object of ind and says which of
+// tlpMarkings it uses (-1: none).
+func stixIndicatorObject(ind *model.Indicator, identity string, now time.Time) (stixIndicator, int, bool) {
+	pattern, ok := stixPattern(ind)
+	if !ok || !utf8.ValidString(ind.Description) {
+		return stixIndicator{}, -1, false
+	}
+	created := firstSet(ind.Created, ind.ValidFrom, now)
 	modified := firstSet(ind.Modified, created)
 	if modified.Before(created) {
 		modified = created
@@ -203,7 +241,7 @@ func (e *stixEncoder) add(ind *model.Indicator) (int, bool) {
 	validFrom := firstSet(ind.ValidFrom, created)
 	o := stixIndicator{
 		Type: "indicator", SpecVersion: "2.1", ID: stixIndicatorID(ind.ID),
-		CreatedByRef: e.identity,
+		CreatedByRef: identity,
 		Created:      stixTime(created), Modified: stixTime(modified),
 		Name:        ind.Value,
 		Description: ind.Description,
@@ -225,17 +263,17 @@ func (e *stixEncoder) add(ind *model.Indicator) (int, bool) {
 			o.Labels = append(o.Labels, l)
 		}
 	}
+	level := -1
 	for i, m := range tlpMarkings {
 		if m.level == ind.TLP {
-			e.used[i] = true
+			level = i
 			o.ObjectMarkingRefs = append(o.ObjectMarkingRefs, m.v2)
 			if m.v1 != "" {
 				o.ObjectMarkingRefs = append(o.ObjectMarkingRefs, m.v1)
 			}
 		}
 	}
-	e.object(o, false)
-	return 1, true
+	return o, level, true
 }
 
 func (e *stixEncoder) end() (int, error) {

@@ -169,6 +169,11 @@ func (h *Hub) Handler() http.Handler {
 	for _, prefix := range api.MISPPrefixes {
 		mux.Handle(prefix, h.api.MISP())
 	}
+	// TAXII 2.1 (docs/TAXII.md).
+	taxii := h.api.TAXII()
+	for _, prefix := range api.TAXIIPrefixes {
+		mux.Handle(prefix, taxii)
+	}
 	return securityHeaders(mux)
 }
 

@@ -274,6 +274,9 @@ func readPaths() []readPath {
 			}
 			return got
 		}},
+		// STIX objects carry the hub's identity as created_by_ref, never the
+		// source organisation, so there is no source to compare.
+		{"taxii objects", true, readTAXIIObjects},
 		{"misp events/view", false, readMISPEventsView},
 		{"misp events/restSearch", false, readMISPEventSearch},
 		{"misp attributes/restSearch", false, readMISPAttributeSearch},

@@ -1,0 +1,610 @@
+package hub_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/hdnetwork/hdn/internal/api"
+	"github.com/hdnetwork/hdn/internal/hub"
+	"github.com/hdnetwork/hdn/internal/hub/hubtest"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/warninglist"
+)
+
+const (
+	taxiiMedia      = "application/taxii+json;version=2.1"
+	taxiiCollection = "/taxii2/hdn/collections/74141eb7-8275-54de-ae20-ecc45829b793/"
+	taxiiFixedCount = 10 // 4 TLP 1.0 + 5 TLP 2.0 marking definitions + the TLP 2.0 extension-definition
+)
+
+// taxiiCall calls the TAXII server as a TAXII client does: Bearer key,
+// TAXII media type accepted and sent.
+func taxiiCall(h *hubtest.Hub, method, path, key string, body any) hubtest.Response {
+	h.T.Helper()
+	hdr := map[string]string{"Accept": taxiiMedia}
+	if key != "" {
+		hdr["Authorization"] = "Bearer " + key
+	}
+	if body != nil {
+		hdr["Content-Type"] = taxiiMedia
+	}
+	return h.DoWith(method, path, hdr, body)
+}
+
+type taxiiEnvelope struct {
+	More    bool              `json:"more"`
+	Next    string            `json:"next"`
+	Objects []json.RawMessage `json:"objects"`
+}
+
+type taxiiObj struct {
+	Type              string   `json:"type"`
+	ID                string   `json:"id"`
+	Name              string   `json:"name"`
+	Modified          string   `json:"modified"`
+	Revoked           bool     `json:"revoked"`
+	ObjectMarkingRefs []string `json:"object_marking_refs"`
+}
+
+type taxiiStatusResp struct {
+	ID           string `json:"id"`
+	Status       string `json:"status"`
+	TotalCount   int    `json:"total_count"`
+	SuccessCount int    `json:"success_count"`
+	Successes    []struct {
+		ID      string `json:"id"`
+		Version string `json:"version"`
+	} `json:"successes"`
+	FailureCount int `json:"failure_count"`
+	Failures     []struct {
+		ID      string `json:"id"`
+		Message string `json:"message"`
+	} `json:"failures"`
+	PendingCount *int `json:"pending_count"`
+}
+
+func objectsOf(t *testing.T, r hubtest.Response) (taxiiEnvelope, []taxiiObj) {
+	t.Helper()
+	if r.Status != 200 {
+		t.Fatalf("objects: %d %s", r.Status, r.Body)
+	}
+	var env taxiiEnvelope
+	r.JSON(t, &env)
+	objs := make([]taxiiObj, len(env.Objects))
+	for i, raw := range env.Objects {
+		if err := json.Unmarshal(raw, &objs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return env, objs
+}
+
+// wantTAXIIError checks status, media type and TAXII's error shape.
+func wantTAXIIError(t *testing.T, what string, r hubtest.Response, status int) {
+	t.Helper()
+	if r.Status != status {
+		t.Errorf("%s: status %d, want %d (%s)", what, r.Status, status, r.Body)
+		return
+	}
+	if ct := r.Header.Get("Content-Type"); ct != taxiiMedia {
+		t.Errorf("%s: Content-Type %q", what, ct)
+	}
+	var e map[string]any
+	if err := json.Unmarshal(r.Body, &e); err != nil {
+		t.Errorf("%s: body %q: %v", what, r.Body, err)
+		return
+	}
+	if e["title"] == nil || e["title"] == "" || e["http_status"] != fmt.Sprint(status) {
+		t.Errorf("%s: error body %s is not TAXII's shape with http_status %q", what, r.Body, fmt.Sprint(status))
+	}
+	if _, ok := e["description"].(string); !ok {
+		t.Errorf("%s: error body %s has no description", what, r.Body)
+	}
+}
+
+func envelopeBody(objs ...string) string {
+	return `{"objects":[` + strings.Join(objs, ",") + `]}`
+}
+
+func stixIndicatorJSON(id, value string, markings ...string) string {
+	refs := ""
+	if len(markings) > 0 {
+		b, _ := json.Marshal(markings)
+		refs = `,"object_marking_refs":` + string(b)
+	}
+	return `{"type":"indicator","spec_version":"2.1","id":"` + id + `","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-02T00:00:00.000Z",` +
+		`"name":"test","pattern":"[domain-name:value = '` + value + `']","pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z","labels":["phishing"]` + refs + `}`
+}
+
+func TestTAXIIConformance(t *testing.T) {
+	wl, err := warninglist.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hubtest.Start(t, hub.Config{Limits: api.Limits{MaxBodyBytes: 64 << 10}, Warninglists: wl})
+	coord := h.Org("Sector CERT", policy.Coordinator, "")
+	a := h.Org("Hospital A", policy.Member, "")
+	b := h.Org("Hospital B", policy.Member, "")
+	keyC, keyA, keyAro, keyB := h.Key(coord, policy.Analyst), h.Key(a, policy.Analyst), h.Key(a, policy.ReadOnly), h.Key(b, policy.Analyst)
+
+	t.Run("auth", func(t *testing.T) {
+		r := h.DoWith("GET", "/taxii2/", map[string]string{"Accept": taxiiMedia}, nil)
+		wantTAXIIError(t, "no key", r, 401)
+		if got := r.Header.Get("WWW-Authenticate"); got != `Basic realm="hdn"` {
+			t.Errorf("WWW-Authenticate %q", got)
+		}
+		wantTAXIIError(t, "wrong bearer", taxiiCall(h, "GET", "/taxii2/", "hdn_nokey", nil), 401)
+		basic := func(user, pw string) string {
+			return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pw))
+		}
+		for name, hdr := range map[string]string{
+			"basic":         basic("anyone", keyA),
+			"basic no user": basic("", keyA),
+			"bearer":        "Bearer " + keyA,
+		} {
+			r := h.DoWith("GET", "/taxii2/", map[string]string{"Accept": taxiiMedia, "Authorization": hdr}, nil)
+			if r.Status != 200 {
+				t.Errorf("%s: %d %s", name, r.Status, r.Body)
+			}
+		}
+		for name, hdr := range map[string]string{
+			"basic wrong password": basic(keyA, "nope"),
+			"basic not base64":     "Basic ***",
+			"basic no colon":       "Basic " + base64.StdEncoding.EncodeToString([]byte(keyA)),
+			"raw key":              keyA,
+		} {
+			wantTAXIIError(t, name, h.DoWith("GET", "/taxii2/", map[string]string{"Accept": taxiiMedia, "Authorization": hdr}, nil), 401)
+		}
+	})
+
+	t.Run("accept", func(t *testing.T) {
+		for accept, want := range map[string]int{
+			taxiiMedia:               200,
+			"application/taxii+json": 200,
+			"*/*":                    200,
+			"":                       200,
+			"application/json, application/taxii+json":   200,
+			"application/json":                           406,
+			"application/taxii+json;version=2.0":         406,
+			"application/stix+json;version=2.1":          406,
+			"text/html, application/taxii+json;q=0":      406,
+			"application/taxii+json; version=2.1; q=0.9": 200,
+		} {
+			hdr := map[string]string{"Authorization": "Bearer " + keyA}
+			if accept != "" {
+				hdr["Accept"] = accept
+			}
+			r := h.DoWith("GET", "/taxii2/hdn/", hdr, nil)
+			if want == 200 && (r.Status != 200 || r.Header.Get("Content-Type") != taxiiMedia) {
+				t.Errorf("Accept %q: %d %q", accept, r.Status, r.Header.Get("Content-Type"))
+			}
+			if want != 200 {
+				wantTAXIIError(t, "Accept "+accept, r, want)
+			}
+		}
+	})
+
+	t.Run("discovery and api root", func(t *testing.T) {
+		var d struct {
+			Title, Description, Default string
+			APIRoots                    []string `json:"api_roots"`
+		}
+		r := taxiiCall(h, "GET", "/taxii2/", keyA, nil)
+		r.JSON(t, &d)
+		if d.Title == "" || d.Default != "/taxii2/hdn/" || len(d.APIRoots) != 1 || d.APIRoots[0] != "/taxii2/hdn/" {
+			t.Errorf("discovery %s", r.Body)
+		}
+		var root struct {
+			Title            string
+			Versions         []string
+			MaxContentLength int64 `json:"max_content_length"`
+		}
+		r = taxiiCall(h, "GET", "/taxii2/hdn/", keyA, nil)
+		r.JSON(t, &root)
+		if root.Title == "" || len(root.Versions) != 1 || root.Versions[0] != taxiiMedia || root.MaxContentLength != 64<<10 {
+			t.Errorf("api root %s", r.Body)
+		}
+	})
+
+	t.Run("collections", func(t *testing.T) {
+		type coll struct {
+			ID         string
+			Title      string
+			CanRead    bool     `json:"can_read"`
+			CanWrite   bool     `json:"can_write"`
+			MediaTypes []string `json:"media_types"`
+		}
+		for key, canWrite := range map[string]bool{keyA: true, keyAro: false} {
+			var cs struct{ Collections []coll }
+			taxiiCall(h, "GET", "/taxii2/hdn/collections/", key, nil).JSON(t, &cs)
+			if len(cs.Collections) != 1 || !cs.Collections[0].CanRead || cs.Collections[0].CanWrite != canWrite ||
+				cs.Collections[0].MediaTypes[0] != "application/stix+json;version=2.1" || "/taxii2/hdn/collections/"+cs.Collections[0].ID+"/" != taxiiCollection {
+				t.Errorf("collections %+v (can_write want %v)", cs, canWrite)
+			}
+			var c coll
+			taxiiCall(h, "GET", taxiiCollection, key, nil).JSON(t, &c)
+			if c.ID != cs.Collections[0].ID || c.CanWrite != canWrite {
+				t.Errorf("collection %+v", c)
+			}
+		}
+		wantTAXIIError(t, "unknown collection", taxiiCall(h, "GET", "/taxii2/hdn/collections/nope/", keyA, nil), 404)
+		wantTAXIIError(t, "unknown collection objects", taxiiCall(h, "GET", "/taxii2/hdn/collections/nope/objects/", keyA, nil), 404)
+		wantTAXIIError(t, "unknown path", taxiiCall(h, "GET", "/taxii2/hdn/nothing/", keyA, nil), 404)
+		r := taxiiCall(h, "PUT", taxiiCollection+"objects/", keyA, envelopeBody())
+		wantTAXIIError(t, "PUT objects", r, 405)
+		if r.Header.Get("Allow") != "GET, POST" {
+			t.Errorf("Allow %q", r.Header.Get("Allow"))
+		}
+	})
+
+	// POST, status, round trip.
+	green2 := "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"
+	idGreen := "indicator--11111111-1111-4111-8111-111111111111"
+	idPlain := "indicator--22222222-2222-4222-8222-222222222222"
+	idRefused := "indicator--33333333-3333-4333-8333-333333333333"
+	idOwnMarking := "indicator--44444444-4444-4444-8444-444444444444"
+	idRed := "indicator--77777777-7777-4777-8777-777777777777" // red needs a named audience, which TAXII cannot give
+	// A marking definition the envelope defines itself, TLP 2.0-shaped.
+	ownMarking := `{"type":"marking-definition","spec_version":"2.1","id":"marking-definition--55555555-5555-4555-8555-555555555555","created":"2022-10-01T00:00:00.000Z","name":"ours","extensions":{"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d":{"extension_type":"property-extension","tlp_2_0":"amber+strict"}}}`
+	var status taxiiStatusResp
+	t.Run("post", func(t *testing.T) {
+		body := envelopeBody(
+			stixIndicatorJSON(idGreen, "evil-green.taxii-test.example", green2),
+			stixIndicatorJSON(idPlain, "evil-plain.taxii-test.example"),
+			stixIndicatorJSON(idRefused, "google.com"),
+			stixIndicatorJSON(idOwnMarking, "evil-strict.taxii-test.example", "marking-definition--55555555-5555-4555-8555-555555555555", green2),
+			ownMarking,
+			stixIndicatorJSON(idRed, "evil-red.taxii-test.example", "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"),
+			`{"type":"malware","spec_version":"2.1","id":"malware--66666666-6666-4666-8666-666666666666","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"x","is_family":true}`,
+		)
+		wantTAXIIError(t, "json content type", h.DoWith("POST", taxiiCollection+"objects/", map[string]string{"Authorization": "Bearer " + keyA, "Accept": taxiiMedia, "Content-Type": "application/json"}, body), 415)
+		wantTAXIIError(t, "taxii 2.0 content type", h.DoWith("POST", taxiiCollection+"objects/", map[string]string{"Authorization": "Bearer " + keyA, "Accept": taxiiMedia, "Content-Type": "application/taxii+json;version=2.0"}, body), 415)
+		wantTAXIIError(t, "too large", taxiiCall(h, "POST", taxiiCollection+"objects/", keyA, envelopeBody(`{"type":"note","x":"`+strings.Repeat("a", 70<<10)+`"}`)), 413)
+		wantTAXIIError(t, "readonly key", taxiiCall(h, "POST", taxiiCollection+"objects/", keyAro, body), 403)
+		wantTAXIIError(t, "not an envelope", taxiiCall(h, "POST", taxiiCollection+"objects/", keyA, `[1,2]`), 400)
+
+		r := taxiiCall(h, "POST", taxiiCollection+"objects/", keyA, body)
+		if r.Status != 202 || r.Header.Get("Content-Type") != taxiiMedia {
+			t.Fatalf("post: %d %q %s", r.Status, r.Header.Get("Content-Type"), r.Body)
+		}
+		r.JSON(t, &status)
+		if status.ID == "" || status.Status != "complete" || status.TotalCount != 7 || status.SuccessCount != 4 || status.FailureCount != 3 ||
+			status.PendingCount == nil || *status.PendingCount != 0 || len(status.Successes) != 4 || len(status.Failures) != 3 {
+			t.Fatalf("status %s", r.Body)
+		}
+		failed := map[string]string{}
+		for _, f := range status.Failures {
+			failed[f.ID] = f.Message
+		}
+		if !strings.Contains(failed[idRefused], "google.com") || !strings.Contains(failed[idRed], "red") || failed["malware--66666666-6666-4666-8666-666666666666"] == "" {
+			t.Errorf("failures %+v", status.Failures)
+		}
+		for _, s := range status.Successes {
+			if s.ID == idGreen && s.Version != "2026-01-02T00:00:00.000Z" {
+				t.Errorf("success %+v: version should be the object's modified", s)
+			}
+		}
+		// The status resource: the posting organisation only.
+		var again taxiiStatusResp
+		r = taxiiCall(h, "GET", "/taxii2/hdn/status/"+status.ID+"/", keyAro, nil)
+		r.JSON(t, &again)
+		if r.Status != 200 || again.ID != status.ID || again.SuccessCount != 4 {
+			t.Errorf("status get: %d %s", r.Status, r.Body)
+		}
+		wantTAXIIError(t, "status of another org", taxiiCall(h, "GET", "/taxii2/hdn/status/"+status.ID+"/", keyB, nil), 404)
+		wantTAXIIError(t, "unknown status", taxiiCall(h, "GET", "/taxii2/hdn/status/nope/", keyA, nil), 404)
+
+		// What was stored: TLP from the markings, amber by default, the
+		// most restrictive of the envelope's own marking, source A.
+		want := map[string]string{
+			"evil-green.taxii-test.example":  "green",
+			"evil-plain.taxii-test.example":  "amber",
+			"evil-strict.taxii-test.example": "amber+strict",
+		}
+		for v, tlp := range want {
+			var lr struct {
+				Indicators []api.IndicatorJSON `json:"indicators"`
+			}
+			h.Do("GET", "/api/v1/indicators?value="+url.QueryEscape(v), keyA, nil).JSON(t, &lr)
+			if len(lr.Indicators) != 1 || lr.Indicators[0].TLP != tlp || lr.Indicators[0].Source != "Hospital A" {
+				t.Errorf("%s stored as %+v, want tlp %s from Hospital A", v, lr.Indicators, tlp)
+			}
+		}
+	})
+
+	// The object ids the hub gave the posted indicators.
+	ids := map[string]string{}
+	var all []taxiiObj
+	t.Run("get objects", func(t *testing.T) {
+		r := taxiiCall(h, "GET", taxiiCollection+"objects/", keyA, nil)
+		env, objs := objectsOf(t, r)
+		all = objs
+		if env.More || env.Next != "" || len(objs) != taxiiFixedCount+3 {
+			t.Fatalf("objects: more %v next %q, %d objects: %s", env.More, env.Next, len(objs), r.Body)
+		}
+		if r.Header.Get("X-TAXII-Date-Added-First") == "" || r.Header.Get("X-TAXII-Date-Added-Last") == "" {
+			t.Errorf("date added headers missing: %v", r.Header)
+		}
+		markings := map[string]bool{}
+		for _, o := range objs {
+			if o.Type == "marking-definition" {
+				markings[o.ID] = true
+			}
+			if o.Type == "indicator" {
+				ids[o.Name] = o.ID
+			}
+		}
+		for _, o := range objs {
+			for _, m := range o.ObjectMarkingRefs {
+				if !markings[m] {
+					t.Errorf("%s refers to %s, which is not in the collection", o.ID, m)
+				}
+			}
+		}
+		if len(ids) != 3 {
+			t.Fatalf("indicators %v", ids)
+		}
+		// B, a member in the network audience, sees all three, amber+strict
+		// included; the policy property test covers the rest of the rules.
+		_, objsB := objectsOf(t, taxiiCall(h, "GET", taxiiCollection+"objects/", keyB, nil))
+		if len(objsB) != taxiiFixedCount+3 {
+			t.Errorf("B sees %d objects", len(objsB))
+		}
+	})
+
+	t.Run("filters", func(t *testing.T) {
+		count := func(query string) int {
+			t.Helper()
+			_, objs := objectsOf(t, taxiiCall(h, "GET", taxiiCollection+"objects/?"+query, keyA, nil))
+			return len(objs)
+		}
+		green := ids["evil-green.taxii-test.example"]
+		var greenObj taxiiObj
+		for _, o := range all {
+			if o.ID == green {
+				greenObj = o
+			}
+		}
+		sameVersion := 0 // objects made in the same millisecond share the version
+		for _, o := range all {
+			if o.Modified == greenObj.Modified {
+				sameVersion++
+			}
+		}
+		cases := map[string]int{
+			"match[type]=indicator":                                                   3,
+			"match[type]=marking-definition":                                          9,
+			"match[type]=indicator,marking-definition":                                12,
+			"match[type]=malware":                                                     0,
+			"match[id]=" + green:                                                      1,
+			"match[id]=" + green + "," + ids["evil-plain.taxii-test.example"]:         2,
+			"match[id]=indicator--99999999-9999-4999-8999-999999999999":               0,
+			"match[version]=last":                                                     taxiiFixedCount + 3,
+			"match[version]=first":                                                    taxiiFixedCount + 3,
+			"match[version]=all":                                                      taxiiFixedCount + 3,
+			"match[version]=" + greenObj.Modified:                                     sameVersion,
+			"match[version]=2001-01-01T00:00:00Z":                                     0,
+			"match[spec_version]=2.1":                                                 taxiiFixedCount + 3,
+			"match[spec_version]=2.0":                                                 0,
+			"match[type]=indicator&match[id]=" + green + "&match[spec_version]=2.1":   1,
+			"added_after=2025-01-01T00:00:00Z":                                        3,
+			"added_after=2099-01-01T00:00:00Z":                                        0,
+			"added_after=2020-01-01T00:00:00Z&match[type]=marking-definition":         5,
+			"limit=2&match[type]=indicator":                                           2,
+			"match[type]=indicator&limit=5000":                                        3,
+			"match[id]=marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb":      1,
+			"match[id]=extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d":    1,
+			"match[type]=extension-definition":                                        1,
+			"unknown_param=1":                                                         taxiiFixedCount + 3,
+			"added_after=" + url.QueryEscape(greenObj.Modified) + "&match[type]=url":  0,
+			"match[version]=last,2001-01-01T00:00:00Z&match[type]=indicator":          3,
+			"match[version]=2001-01-01T00:00:00Z," + greenObj.Modified + "&limit=100": sameVersion,
+		}
+		for q, want := range cases {
+			if got := count(q); got != want {
+				t.Errorf("%s: %d objects, want %d", q, got, want)
+			}
+		}
+		for _, q := range []string{"limit=0", "limit=x", "next=abc", "added_after=yesterday", "match[version]=newest"} {
+			wantTAXIIError(t, q, taxiiCall(h, "GET", taxiiCollection+"objects/?"+q, keyA, nil), 400)
+		}
+		// added_after with the last date added of a full read: nothing new.
+		r := taxiiCall(h, "GET", taxiiCollection+"objects/", keyA, nil)
+		last := r.Header.Get("X-TAXII-Date-Added-Last")
+		if n := count("added_after=" + url.QueryEscape(last)); n != 0 {
+			t.Errorf("added_after=%s (last date added): %d objects, want 0", last, n)
+		}
+	})
+
+	t.Run("object, versions, manifest", func(t *testing.T) {
+		green := ids["evil-green.taxii-test.example"]
+		r := taxiiCall(h, "GET", taxiiCollection+"objects/"+green+"/", keyB, nil)
+		env, objs := objectsOf(t, r)
+		if env.More || len(objs) != 1 || objs[0].ID != green || r.Header.Get("X-TAXII-Date-Added-First") == "" {
+			t.Errorf("object: %s", r.Body)
+		}
+		_, objs = objectsOf(t, taxiiCall(h, "GET", taxiiCollection+"objects/"+green+"/?match[version]=2001-01-01T00:00:00Z", keyB, nil))
+		if len(objs) != 0 {
+			t.Errorf("object with another version: %d objects", len(objs))
+		}
+		wantTAXIIError(t, "unknown object", taxiiCall(h, "GET", taxiiCollection+"objects/indicator--99999999-9999-4999-8999-999999999999/", keyA, nil), 404)
+		wantTAXIIError(t, "not an id", taxiiCall(h, "GET", taxiiCollection+"objects/nonsense/", keyA, nil), 404)
+
+		var vs struct {
+			More     bool
+			Versions []string
+		}
+		r = taxiiCall(h, "GET", taxiiCollection+"objects/"+green+"/versions/", keyA, nil)
+		r.JSON(t, &vs)
+		if r.Status != 200 || vs.More || len(vs.Versions) != 1 || vs.Versions[0] != objs0Modified(all, green) {
+			t.Errorf("versions: %d %s", r.Status, r.Body)
+		}
+		wantTAXIIError(t, "versions of unknown", taxiiCall(h, "GET", taxiiCollection+"objects/indicator--99999999-9999-4999-8999-999999999999/versions/", keyA, nil), 404)
+
+		var man struct {
+			More    bool
+			Objects []struct {
+				ID        string
+				DateAdded string `json:"date_added"`
+				Version   string
+				MediaType string `json:"media_type"`
+			}
+		}
+		r = taxiiCall(h, "GET", taxiiCollection+"manifest/?match[type]=indicator", keyA, nil)
+		r.JSON(t, &man)
+		if r.Status != 200 || len(man.Objects) != 3 || r.Header.Get("X-TAXII-Date-Added-Last") != man.Objects[2].DateAdded {
+			t.Fatalf("manifest: %d %s", r.Status, r.Body)
+		}
+		for _, m := range man.Objects {
+			if m.MediaType != "application/stix+json;version=2.1" || m.Version != objs0Modified(all, m.ID) || m.DateAdded == "" {
+				t.Errorf("manifest entry %+v", m)
+			}
+		}
+		r = taxiiCall(h, "GET", taxiiCollection+"manifest/?limit=2", keyA, nil)
+		r.JSON(t, &man)
+		if !man.More || len(man.Objects) != 2 {
+			t.Errorf("manifest limit=2: %s", r.Body)
+		}
+	})
+
+	t.Run("delete", func(t *testing.T) {
+		green, plain := ids["evil-green.taxii-test.example"], ids["evil-plain.taxii-test.example"]
+		wantTAXIIError(t, "not the source", taxiiCall(h, "DELETE", taxiiCollection+"objects/"+green+"/", keyB, nil), 403)
+		wantTAXIIError(t, "readonly key", taxiiCall(h, "DELETE", taxiiCollection+"objects/"+green+"/", keyAro, nil), 403)
+		wantTAXIIError(t, "marking", taxiiCall(h, "DELETE", taxiiCollection+"objects/marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb/", keyC, nil), 403)
+		wantTAXIIError(t, "unknown", taxiiCall(h, "DELETE", taxiiCollection+"objects/indicator--99999999-9999-4999-8999-999999999999/", keyA, nil), 404)
+		for key, id := range map[string]string{keyA: green, keyC: plain} {
+			r := taxiiCall(h, "DELETE", taxiiCollection+"objects/"+id+"/", key, nil)
+			if r.Status != 200 {
+				t.Fatalf("delete %s: %d %s", id, r.Status, r.Body)
+			}
+			_, objs := objectsOf(t, taxiiCall(h, "GET", taxiiCollection+"objects/"+id+"/", keyB, nil))
+			if len(objs) != 1 || !objs[0].Revoked {
+				t.Errorf("after delete, %s: %+v", id, objs)
+			}
+		}
+		// A revoked indicator is a new version at the end of the collection.
+		env, objs := objectsOf(t, taxiiCall(h, "GET", taxiiCollection+"objects/?match[type]=indicator", keyB, nil))
+		if env.More || len(objs) != 3 || !objs[1].Revoked || !objs[2].Revoked || objs[0].Revoked {
+			t.Errorf("after deletes: %+v", objs)
+		}
+	})
+}
+
+func objs0Modified(objs []taxiiObj, id string) string {
+	for _, o := range objs {
+		if o.ID == id {
+			return o.Modified
+		}
+	}
+	return ""
+}
+
+// TestTAXIIPaging reads 10,000 indicators 100 at a time: every object comes
+// exactly once, and the last page says there is no more.
+func TestTAXIIPaging(t *testing.T) {
+	const n = 10_000
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("Hospital A", policy.Member, "")
+	b := h.Org("Hospital B", policy.Member, "")
+	keyA, keyB := h.Key(a, policy.Analyst), h.Key(b, policy.ReadOnly)
+	items := make([]map[string]any, n)
+	for i := range items {
+		items[i] = map[string]any{"type": "domain", "value": fmt.Sprintf("p%05d.taxii-paging.example", i), "tlp": "green"}
+	}
+	if r := h.Do("POST", "/api/v1/indicators", keyA, map[string]any{"indicators": items}); r.Status != 200 {
+		t.Fatalf("submit: %d %.500s", r.Status, r.Body)
+	}
+	seen := map[string]int{}
+	next, pages := "", 0
+	for {
+		path := taxiiCollection + "objects/?limit=100"
+		if next != "" {
+			path += "&next=" + url.QueryEscape(next)
+		}
+		env, objs := objectsOf(t, taxiiCall(h, "GET", path, keyB, nil))
+		pages++
+		if len(objs) > 100 {
+			t.Fatalf("page %d has %d objects", pages, len(objs))
+		}
+		for _, o := range objs {
+			seen[o.ID]++
+		}
+		if !env.More {
+			if env.Next != "" {
+				t.Errorf("last page has next %q", env.Next)
+			}
+			break
+		}
+		if env.Next == "" || pages > n {
+			t.Fatalf("page %d: more without next", pages)
+		}
+		next = env.Next
+	}
+	if len(seen) != n+taxiiFixedCount {
+		t.Errorf("%d distinct objects, want %d", len(seen), n+taxiiFixedCount)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("%s seen %d times", id, c)
+		}
+	}
+	if want := (n+taxiiFixedCount+99)/100 + 0; pages != want && pages != want+1 {
+		t.Errorf("%d pages, want about %d", pages, want)
+	}
+	// limit is capped at 1,000.
+	_, objs := objectsOf(t, taxiiCall(h, "GET", taxiiCollection+"objects/?limit=5000", keyB, nil))
+	if len(objs) != 1000 {
+		t.Errorf("limit=5000 gave %d objects, want the cap 1000", len(objs))
+	}
+	// The default page is 100.
+	_, objs = objectsOf(t, taxiiCall(h, "GET", taxiiCollection+"manifest/", keyB, nil))
+	if len(objs) != 100 {
+		t.Errorf("default page: %d entries, want 100", len(objs))
+	}
+}
+
+// readTAXIIObjects pages through the TAXII collection as org and returns
+// the value of every indicator object (its name) with no source.
+func readTAXIIObjects(t *testing.T, n *policyNet, org string) map[string]string {
+	got := map[string]string{}
+	next := ""
+	for {
+		path := taxiiCollection + "objects/?match[type]=indicator&limit=50"
+		if next != "" {
+			path += "&next=" + url.QueryEscape(next)
+		}
+		env, objs := objectsOf(t, taxiiCall(n.h, "GET", path, n.keys[org], nil))
+		for _, o := range objs {
+			got[o.Name] = ""
+		}
+		if !env.More {
+			return got
+		}
+		next = env.Next
+	}
+}
+
+// TestTAXIIRoutesDocumented checks that docs/TAXII.md lists every endpoint.
+func TestTAXIIRoutesDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/TAXII.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := strings.NewReplacer("/taxii2/hdn/collections/{collection}/", "…/collections/{id}/", "{collection}", "{id}", "{object}", "{object-id}", "{status}", "{status-id}")
+	for _, rt := range api.TAXIIRoutes() {
+		path := r.Replace(rt[1])
+		if path == "…/collections/{id}/" {
+			path = "/taxii2/hdn/collections/{id}/"
+		}
+		row := "| " + rt[0] + " | `" + path + "` |"
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/TAXII.md has no row %s", row)
+		}
+	}
+}
