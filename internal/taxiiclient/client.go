@@ -105,12 +105,32 @@ type Page struct {
 	DateAddedFirst, DateAddedLast time.Time `json:"-"`
 }
 
-// Discover reads the discovery resource at url (e.g.
-// https://taxii.example/taxii2/).
-func (c *Client) Discover(ctx context.Context, url string) (Discovery, error) {
+// Discover reads the discovery resource at u (e.g.
+// https://taxii.example/taxii2/). API roots given as relative URLs, as TAXII
+// 2.1 allows, come back resolved against u.
+func (c *Client) Discover(ctx context.Context, u string) (Discovery, error) {
 	var d Discovery
-	_, err := c.getJSON(ctx, url, &d)
-	return d, err
+	if _, err := c.getJSON(ctx, u, &d); err != nil {
+		return d, err
+	}
+	base, err := url.Parse(u)
+	if err != nil {
+		return d, fmt.Errorf("taxii: discovery URL %q: %w", u, err)
+	}
+	resolve := func(ref string) string {
+		r, err := url.Parse(ref)
+		if err != nil {
+			return ref
+		}
+		return base.ResolveReference(r).String()
+	}
+	for i := range d.APIRoots {
+		d.APIRoots[i] = resolve(d.APIRoots[i])
+	}
+	if d.Default != "" {
+		d.Default = resolve(d.Default)
+	}
+	return d, nil
 }
 
 // APIRoot reads an API root's information.
