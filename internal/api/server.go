@@ -76,6 +76,7 @@ type Server struct {
 	hubName            string
 	misp               *http.ServeMux
 	mispSearches       chan struct{} // slots of the MISP searches
+	taxii              *http.ServeMux
 	warn               *warninglist.Set
 	flagLifetime       time.Duration
 	mux                *http.ServeMux
@@ -120,6 +121,7 @@ func New(cfg Config) *Server {
 	}
 	s.orgs = &orgCache{st: cfg.Store, ttl: 5 * time.Second, now: s.now}
 	s.misp, s.mispSearches = newMISPMux(s), make(chan struct{}, mispSearchSlots)
+	s.taxii = newTAXIIMux(s)
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.handle(rt))

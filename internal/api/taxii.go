@@ -78,10 +78,12 @@ type taxiiServer struct {
 	statuses *taxiiStatuses
 }
 
-// TAXII builds the TAXII 2.1 server, to be mounted on TAXIIPrefixes. Each
-// call builds a new one with its own status resources, so the hub calls it
-// once.
-func (s *Server) TAXII() http.Handler {
+// TAXII is the TAXII 2.1 server, to be mounted on TAXIIPrefixes; built once
+// in New, with its status resources.
+func (s *Server) TAXII() http.Handler { return s.taxii }
+
+// newTAXIIMux builds the TAXII server of s, with its status resources.
+func newTAXIIMux(s *Server) *http.ServeMux {
 	t := &taxiiServer{s: s, mux: http.NewServeMux(), statuses: newTAXIIStatuses(taxiiStatusesPerOrg)}
 	for _, rt := range taxiiRoutes {
 		t.mux.Handle(rt.pattern, t.handle(rt))
