@@ -124,13 +124,13 @@ func mispHandle(s *Server, rt mispRoute) http.Handler {
 				return
 			}
 			defer release()
-			ctx, cancel := context.WithTimeout(r.Context(), mispSearchTimeout)
+			ctx, cancel := context.WithTimeout(r.Context(), s.mispSearchTimeout)
 			defer cancel()
 			r = r.WithContext(ctx)
 		}
 		if err := rt.handler(s, w, r, p); err != nil {
 			if rt.search && errors.Is(err, context.DeadlineExceeded) {
-				err = mispBad("the search read for more than %s; narrow it (value, type, last, eventid) or page through it with limit and page", mispSearchTimeout)
+				err = mispBad("the search read for more than %s; narrow it (value, type, last, eventid) or page through it with limit and page", s.mispSearchTimeout)
 			}
 			s.writeMISPError(w, r, err)
 		}
@@ -139,7 +139,7 @@ func mispHandle(s *Server, rt mispRoute) http.Handler {
 
 // mispSearchSlot waits for one of the search slots.
 func (s *Server) mispSearchSlot(ctx context.Context) (release func(), err error) {
-	t := time.NewTimer(mispSearchWait)
+	t := time.NewTimer(s.mispSearchWait)
 	defer t.Stop()
 	select {
 	case s.mispSearches <- struct{}{}:

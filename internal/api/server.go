@@ -76,6 +76,8 @@ type Server struct {
 	hubName            string
 	misp               *http.ServeMux
 	mispSearches       chan struct{} // slots of the MISP searches
+	mispSearchWait     time.Duration // for a slot
+	mispSearchTimeout  time.Duration // for one search
 	taxii              *http.ServeMux
 	warn               *warninglist.Set
 	flagLifetime       time.Duration
@@ -121,6 +123,7 @@ func New(cfg Config) *Server {
 	}
 	s.orgs = &orgCache{st: cfg.Store, ttl: 5 * time.Second, now: s.now}
 	s.misp, s.mispSearches = newMISPMux(s), make(chan struct{}, mispSearchSlots)
+	s.mispSearchWait, s.mispSearchTimeout = mispSearchWait, mispSearchTimeout
 	s.taxii = newTAXIIMux(s)
 	s.mux = http.NewServeMux()
 	for _, rt := range s.routes() {
