@@ -97,6 +97,9 @@ func TestImportExportAgainstAHub(t *testing.T) {
 	if b, err := os.ReadFile(file); err != nil || !strings.Contains(string(b), "45.101.220.185.rpz-ip") {
 		t.Fatalf("rpz file: %v\n%s", err, b)
 	}
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("rpz file mode %v (%v), want 0644 so that the resolver can read it", fi.Mode().Perm(), err)
+	}
 	// A MISP event, then the MISP feed of what the organisation may see.
 	event := filepath.Join("..", "misp", "testdata", "events", "tweetfeed-01d7d459.json")
 	if code, out, stderr := run(t, "import", "--hub", h.URL, event); code != 0 || !strings.Contains(out, `"Event"`) {
