@@ -97,8 +97,10 @@ func TestImportExportAgainstAHub(t *testing.T) {
 	if b, err := os.ReadFile(file); err != nil || !strings.Contains(string(b), "45.101.220.185.rpz-ip") {
 		t.Fatalf("rpz file: %v\n%s", err, b)
 	}
-	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o644 {
-		t.Errorf("rpz file mode %v (%v), want 0644 so that the resolver can read it", fi.Mode().Perm(), err)
+	if fi, err := os.Stat(file); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o644 {
+		t.Errorf("rpz file mode %v, want 0644 so that the resolver can read it", fi.Mode().Perm())
 	}
 	// A MISP event, then the MISP feed of what the organisation may see.
 	event := filepath.Join("..", "misp", "testdata", "events", "tweetfeed-01d7d459.json")
