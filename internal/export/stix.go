@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,6 +16,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/indicator"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/stix"
 )
 
 // STIX 2.1 bundle: the hub's identity, one indicator per hdn indicator
@@ -40,31 +43,11 @@ func HubIdentityID(name string) string {
 // identity: it is the same object in every export.
 const identityCreated = "2020-01-01T00:00:00.000Z"
 
-// The TLP 2.0 marking definitions (OASIS cti-stix-common-objects,
-// extension-definition-specifications/tlp-2.0) and the TLP 1.0 ones
-// predefined by STIX 2.1 (section 7.2.1.4).
-const (
-	tlp2ExtensionID      = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
-	tlp2ExtensionCreator = "identity--b3bca3c2-1f3d-4b54-b44f-dac42c3a8f01"
-	tlp2Created          = "2022-10-01T00:00:00.000Z"
-	tlp1Created          = "2017-01-20T00:00:00.000Z"
-)
-
-type tlpMarking struct {
-	level policy.TLP
-	name  string // "TLP:AMBER+STRICT"
-	v2    string // TLP 2.0 marking-definition id
-	v1    string // TLP 1.0 marking-definition id, "" when none
-	v1tlp string // TLP 1.0 definition.tlp
-}
-
-var tlpMarkings = []tlpMarking{
-	{policy.Clear, "TLP:CLEAR", "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487", "marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9", "white"},
-	{policy.Green, "TLP:GREEN", "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb", "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da", "green"},
-	{policy.Amber, "TLP:AMBER", "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421", "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82", "amber"},
-	{policy.AmberStrict, "TLP:AMBER+STRICT", "marking-definition--939a9414-2ddd-4d32-a0cd-375ea402b003", "", ""},
-	{policy.Red, "TLP:RED", "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1", "marking-definition--5e57c739-391a-4eb3-b6be-7d15ca92d5ed", "red"},
-}
+// tlpLevels are the levels an indicator may be marked with, in the order
+// their marking definitions follow the indicators in a bundle. The ids and
+// the objects themselves, verbatim as OASIS publishes them, come from
+// package stix.
+var tlpLevels = []policy.TLP{policy.Clear, policy.Green, policy.Amber, policy.AmberStrict, policy.Red}
 
 // indicatorTypes is STIX 2.1's indicator-type-ov: labels from it become
 // indicator_types, the others stay labels.
@@ -106,49 +89,11 @@ type stixIndicator struct {
 	ObjectMarkingRefs []string `json:"object_marking_refs,omitempty"`
 }
 
-type stixExtensionDefinition struct {
-	ID             string   `json:"id"`
-	Type           string   `json:"type"`
-	SpecVersion    string   `json:"spec_version"`
-	Name           string   `json:"name"`
-	Description    string   `json:"description"`
-	Created        string   `json:"created"`
-	Modified       string   `json:"modified"`
-	CreatedByRef   string   `json:"created_by_ref"`
-	Schema         string   `json:"schema"`
-	Version        string   `json:"version"`
-	ExtensionTypes []string `json:"extension_types"`
-}
-
-type stixTLP2Marking struct {
-	Type        string                       `json:"type"`
-	SpecVersion string                       `json:"spec_version"`
-	ID          string                       `json:"id"`
-	Created     string                       `json:"created"`
-	Name        string                       `json:"name"`
-	Extensions  map[string]stixTLP2Extension `json:"extensions"`
-}
-
-type stixTLP2Extension struct {
-	ExtensionType string `json:"extension_type"`
-	TLP           string `json:"tlp_2_0"`
-}
-
-type stixTLP1Marking struct {
-	Type           string            `json:"type"`
-	SpecVersion    string            `json:"spec_version"`
-	ID             string            `json:"id"`
-	Created        string            `json:"created"`
-	DefinitionType string            `json:"definition_type"`
-	Name           string            `json:"name"`
-	Definition     map[string]string `json:"definition"`
-}
-
 type stixEncoder struct {
 	w        *writer
 	opt      Options
 	identity string
-	used     [5]bool // tlpMarkings used
+	used     [5]bool // tlpLevels used
 	buf      bytes.Buffer
 	enc      *json.Encoder
 }
@@ -227,7 +172,7 @@ func STIXIndicator(ind *model.Indicator, hubName string) (json.RawMessage, error
 }
 
 // stixIndicatorObject builds the indicator object of ind and says which of
-// tlpMarkings it uses (-1: none).
+// tlpLevels it uses (-1: none).
 func stixIndicatorObject(ind *model.Indicator, identity string, now time.Time) (stixIndicator, int, bool) {
 	pattern, ok := stixPattern(ind)
 	if !ok || !utf8.ValidString(ind.Description) {
@@ -263,14 +208,12 @@ func stixIndicatorObject(ind *model.Indicator, identity string, now time.Time) (
 			o.Labels = append(o.Labels, l)
 		}
 	}
-	level := -1
-	for i, m := range tlpMarkings {
-		if m.level == ind.TLP {
-			level = i
-			o.ObjectMarkingRefs = append(o.ObjectMarkingRefs, m.v2)
-			if m.v1 != "" {
-				o.ObjectMarkingRefs = append(o.ObjectMarkingRefs, m.v1)
-			}
+	level := slices.Index(tlpLevels, ind.TLP)
+	if level >= 0 {
+		v2, v1 := stix.MarkingIDs(ind.TLP)
+		o.ObjectMarkingRefs = append(o.ObjectMarkingRefs, v2)
+		if v1 != "" {
+			o.ObjectMarkingRefs = append(o.ObjectMarkingRefs, v1)
 		}
 	}
 	return o, level, true
@@ -282,35 +225,30 @@ func (e *stixEncoder) end() (int, error) {
 	for _, u := range e.used {
 		any2 = any2 || u
 	}
+	// The marking definitions the indicators refer to: the TLP 2.0
+	// extension definition and TLP 2.0 markings, then TLP 1.0 ones.
+	var ids []string
 	if any2 {
-		e.object(stixExtensionDefinition{
-			ID: tlp2ExtensionID, Type: "extension-definition", SpecVersion: "2.1",
-			Name: "TLP 2.0", Description: "This defines TLP 2.0 as a STIX extension",
-			Created: tlp2Created, Modified: tlp2Created, CreatedByRef: tlp2ExtensionCreator,
-			Schema:         "https://github.com/oasis-open/cti-stix-common-objects/tree/master/extension-definition-specifications/tlp-2.0",
-			Version:        "1.0.0",
-			ExtensionTypes: []string{"property-extension"},
-		}, false)
-		n++
+		ids = append(ids, stix.TLP2ExtensionID)
 	}
-	for i, m := range tlpMarkings {
+	var tlp1 []string
+	for i, t := range tlpLevels {
 		if !e.used[i] {
 			continue
 		}
-		e.object(stixTLP2Marking{
-			Type: "marking-definition", SpecVersion: "2.1", ID: m.v2, Created: tlp2Created, Name: m.name,
-			Extensions: map[string]stixTLP2Extension{tlp2ExtensionID: {ExtensionType: "property-extension", TLP: string(m.level)}},
-		}, false)
-		n++
-	}
-	for i, m := range tlpMarkings {
-		if !e.used[i] || m.v1 == "" {
-			continue
+		v2, v1 := stix.MarkingIDs(t)
+		ids = append(ids, v2)
+		if v1 != "" {
+			tlp1 = append(tlp1, v1)
 		}
-		e.object(stixTLP1Marking{
-			Type: "marking-definition", SpecVersion: "2.1", ID: m.v1, Created: tlp1Created,
-			DefinitionType: "tlp", Name: "TLP:" + strings.ToUpper(m.v1tlp), Definition: map[string]string{"tlp": m.v1tlp},
-		}, false)
+	}
+	ids = append(ids, tlp1...)
+	for _, id := range ids {
+		obj, ok := stix.MarkingObject(id)
+		if !ok {
+			return n, fmt.Errorf("export: no STIX object for marking %s", id)
+		}
+		e.object(obj, false)
 		n++
 	}
 	e.w.str("\n]}\n")
