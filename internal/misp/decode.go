@@ -351,8 +351,9 @@ func (o *jobj[T]) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// isEmptyList says whether b is the JSON text [] (with any space inside).
 func isEmptyList(b []byte) bool {
-	return b[0] == '[' && len(bytes.TrimSpace(b[1:len(b)-1])) == 0
+	return len(b) >= 2 && b[0] == '[' && b[len(b)-1] == ']' && len(bytes.TrimSpace(b[1:len(b)-1])) == 0
 }
 
 // decodeObject decodes the JSON object b into the wire struct w. null and []

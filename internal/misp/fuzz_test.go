@@ -1,7 +1,10 @@
 package misp
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -145,6 +148,39 @@ func FuzzImport(f *testing.F) {
 		checkImported(t, im2)
 		if len(im2.Indicators) != len(st.inds) {
 			t.Errorf("exported %d indicators, imported back %d: %v", len(st.inds), len(im2.Indicators), im2.Problems)
+		}
+	})
+}
+
+// memSource serves one manifest from memory.
+type memSource []byte
+
+func (m memSource) Open(ctx context.Context, name string) (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(m)), nil
+}
+
+// FuzzReadManifest: a feed's manifest.json, whatever it holds, is read or
+// refused with an error, never a panic; what is read lists only event uuids,
+// and Changed orders a subset of them.
+func FuzzReadManifest(f *testing.F) {
+	f.Add([]byte(`{"01d7d459-91ef-5fa0-8bf8-1e682f4c5c93": {"info": "x", "timestamp": "1700000000", "Tag": [{"name": "tlp:clear"}]}}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte(`{"not-a-uuid": {}}`))
+	f.Add([]byte("\uFEFF {\"01d7d459-91ef-5fa0-8bf8-1e682f4c5c93\": {\"timestamp\": 17}}"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ReadManifest(context.Background(), memSource(data))
+		if err != nil {
+			return
+		}
+		for id := range m {
+			if !isUUID(id) {
+				t.Fatalf("manifest key %q is not a uuid", id)
+			}
+		}
+		for _, id := range m.Changed(nil) {
+			if _, ok := m[id]; !ok {
+				t.Fatalf("Changed lists %q, not in the manifest", id)
+			}
 		}
 	})
 }
