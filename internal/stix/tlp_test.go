@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/hdnetwork/hdn/internal/policy"
@@ -246,4 +247,27 @@ func TestTLPFromMarkingObject(t *testing.T) {
 			t.Errorf("%s: got %q %v, want %q", c.name, got, ok, c.want)
 		}
 	}
+}
+
+// FuzzTLPFromMarkingObject: a marking definition posted from outside (a
+// TAXII envelope, an imported bundle) is read or not, never a panic; what is
+// read is a TLP level the policy knows.
+func FuzzTLPFromMarkingObject(f *testing.F) {
+	for _, t := range policy.TLPs {
+		v2, v1 := MarkingIDs(t)
+		for _, id := range []string{v2, v1} {
+			if obj, ok := MarkingObject(id); ok {
+				f.Add([]byte(obj))
+			}
+		}
+	}
+	f.Add([]byte(`{"type":"marking-definition","definition_type":"tlp","definition":{"tlp":"red"}}`))
+	f.Add([]byte(`{"extensions":{"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d":{"tlp_2_0":"amber+strict"}}}`))
+	f.Add([]byte(`[`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tlp, ok := TLPFromMarkingObject(json.RawMessage(data))
+		if ok && !slices.Contains(policy.TLPs, tlp) {
+			t.Fatalf("read TLP %q, not a level", tlp)
+		}
+	})
 }
