@@ -14,6 +14,9 @@ import (
 const (
 	MaxValueLen = 2048
 	MaxURLLen   = 8192
+	// MaxPatternLen bounds a stix-pattern indicator. Real patterns are a
+	// few hundred bytes; the pattern parser itself allows more.
+	MaxPatternLen = 16 << 10
 )
 
 // maxRefangRounds bounds how often Canonicalize refangs and normalises a
@@ -62,7 +65,14 @@ const maxRefangRounds = 4
 //   - md5, sha1, sha256, sha512, ja3, ja3s: lower-case hex of the right length.
 //   - x509-sha1, x509-sha256: as hashes; "AB:CD:…" is accepted.
 //   - ja4: three "_"-separated parts of letters and digits, kept as given.
+//   - stix-pattern: a valid STIX 2.1 (or 2.0) pattern, printed in the one
+//     form package stixpattern prints (keywords upper case, one space
+//     around operators, 2.1 timestamps); nothing is refanged, as a pattern
+//     may legitimately hold "[.]". At most MaxPatternLen bytes.
 func Canonicalize(t Type, raw string) (string, error) {
+	if t == STIXPattern {
+		return canonPattern(raw)
+	}
 	fn := canonFuncs(t)
 	if fn == nil {
 		return "", &Error{Type: t, Value: raw, Reason: "is of an unknown indicator type"}

@@ -30,10 +30,15 @@ const (
 	JA3        Type = "ja3"
 	JA3S       Type = "ja3s"
 	JA4        Type = "ja4"
+	// STIXPattern is a STIX 2.1 pattern that is not a single comparison on
+	// one of the types above ("[file:name = 'x.exe' AND file:size > 1000]",
+	// "[a] FOLLOWEDBY [b] WITHIN 60 SECONDS"): a pattern indicator, which a
+	// sensor evaluates where it observes the objects the pattern names.
+	STIXPattern Type = "stix-pattern"
 )
 
 // Types lists every type.
-var Types = []Type{IPv4, IPv6, CIDR, Domain, Hostname, URL, Email, MD5, SHA1, SHA256, SHA512, X509SHA1, X509SHA256, JA3, JA3S, JA4}
+var Types = []Type{IPv4, IPv6, CIDR, Domain, Hostname, URL, Email, MD5, SHA1, SHA256, SHA512, X509SHA1, X509SHA256, JA3, JA3S, JA4, STIXPattern}
 
 // ParseType checks a type name (case-insensitive).
 func ParseType(s string) (Type, error) {

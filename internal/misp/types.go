@@ -41,6 +41,7 @@ const (
 	splitHostEnd                 // "hostname|port": the host name
 	splitDomainAddr              // "domain|address": both
 	splitFileHash                // "filename|hash": the hash
+	splitPattern                 // a STIX pattern: its plain indicators, or a stix-pattern indicator
 )
 
 // typeInfo is one row of the type table: MISP's defaults for the type and
@@ -117,7 +118,7 @@ var types = map[string]typeInfo{
 	"sigma":                  {catInstallation, true, "", splitNone},
 	"snort":                  {catNetwork, true, "", splitNone},
 	"ssdeep":                 {catDelivery, true, "", splitNone},
-	"stix2-pattern":          {catInstallation, true, "", splitNone},
+	"stix2-pattern":          {catInstallation, true, indicator.STIXPattern, splitPattern},
 	"text":                   {catOther, false, "", splitNone},
 	"threat-actor":           {catAttribution, false, "", splitNone},
 	"tlsh":                   {catDelivery, true, "", splitNone},
@@ -224,6 +225,8 @@ func MISPType(t indicator.Type) (mispType, category string) {
 		return "ja3-fingerprint-md5", catNetwork
 	case indicator.JA3S, indicator.JA4:
 		return "text", catNetwork
+	case indicator.STIXPattern:
+		return "stix2-pattern", catInstallation
 	}
 	return "text", catOther
 }
@@ -260,6 +263,24 @@ func Split(mispType, value string) ([]Part, error) {
 	switch ti.split {
 	case splitAddress:
 		return []Part{addressPart(value)}, nil
+	case splitPattern:
+		plain, refused, err := indicator.FromSTIXPattern(value)
+		if err != nil {
+			return []Part{{Type: indicator.STIXPattern, Err: err}}, nil
+		}
+		parts := make([]Part, 0, len(plain)+len(refused))
+		for _, p := range plain {
+			parts = append(parts, Part{Type: p.Type, Value: p.Value})
+		}
+		for _, err := range refused {
+			t := indicator.STIXPattern
+			var ie *indicator.Error
+			if errors.As(err, &ie) {
+				t = ie.Type
+			}
+			parts = append(parts, Part{Type: t, Err: err})
+		}
+		return parts, nil
 	case splitAddressEnd, splitHostEnd, splitFileHash:
 		i := strings.LastIndexByte(value, '|')
 		if i < 0 {

@@ -22,7 +22,8 @@ func TestTypeTableBothWays(t *testing.T) {
 		indicator.SHA256: strings.Repeat("c", 64), indicator.SHA512: strings.Repeat("d", 128),
 		indicator.X509SHA1: strings.Repeat("e", 40), indicator.X509SHA256: strings.Repeat("f", 64),
 		indicator.JA3: strings.Repeat("1", 32), indicator.JA3S: strings.Repeat("2", 32),
-		indicator.JA4: "t13d1516h2_8daaf6152771_b186095e22b6",
+		indicator.JA4:         "t13d1516h2_8daaf6152771_b186095e22b6",
+		indicator.STIXPattern: "[file:name = 'invoice.exe' AND file:size > 1000]",
 	}
 	for _, ht := range indicator.Types {
 		mt, cat := MISPType(ht)

@@ -190,3 +190,55 @@ func plainName(s string) bool {
 	}
 	return true
 }
+
+// Equality is one '=' comparison of a string: objectType:path = 'value'.
+type Equality struct {
+	ObjectType string // "domain-name"
+	Path       string // "value", "hashes.'SHA-256'"
+	// Props are the path's steps, unquoted: property names, and "[*]" or
+	// "[n]" for list steps ("hashes", "SHA-256").
+	Props []string
+	Value string
+}
+
+// Equalities reports whether the pattern is one observation expression
+// without qualifiers whose comparison expression is an OR of '='
+// comparisons of strings ("[a:value = 'x' OR b:value = 'y']"), and if so
+// returns them in order. Each then stands for the pattern on its own: the
+// pattern matches exactly when one of them does. Simple patterns give one.
+func (p *Pattern) Equalities() ([]Equality, bool) {
+	if p.root.kind != oSimple {
+		return nil, false
+	}
+	var out []Equality
+	var walk func(c *cmpExpr) bool
+	walk = func(c *cmpExpr) bool {
+		switch c.kind {
+		case cOr:
+			return walk(c.l) && walk(c.r)
+		case cTest:
+			t := c.test
+			if t.op != opEQ || t.not || t.lit.kind != lString {
+				return false
+			}
+			props := make([]string, len(t.path.steps))
+			for i, st := range t.path.steps {
+				switch {
+				case st.star:
+					props[i] = "[*]"
+				case st.isIndex:
+					props[i] = "[" + strconv.Itoa(st.index) + "]"
+				default:
+					props[i] = st.key
+				}
+			}
+			out = append(out, Equality{ObjectType: t.path.typ, Path: t.path.propString(), Props: props, Value: t.lit.s})
+			return true
+		}
+		return false
+	}
+	if !walk(p.root.cmp) {
+		return nil, false
+	}
+	return out, true
+}

@@ -1,0 +1,156 @@
+package indicator
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/hdnetwork/hdn/internal/stixpattern"
+)
+
+// canonPattern canonicalises a stix-pattern value: the pattern as package
+// stixpattern prints it once parsed and validated.
+func canonPattern(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	fail := func(reason string) (string, error) {
+		return "", &Error{Type: STIXPattern, Value: raw, Reason: reason}
+	}
+	switch {
+	case len(s) > MaxPatternLen:
+		return fail(fmt.Sprintf("is longer than %d bytes", MaxPatternLen))
+	case !utf8.ValidString(s):
+		return fail("is not valid UTF-8")
+	case s == "":
+		return fail(reasonEmpty)
+	}
+	p, err := stixpattern.Parse(s)
+	if err != nil {
+		return fail("is not a valid STIX pattern: " + strings.TrimPrefix(err.Error(), "stixpattern: "))
+	}
+	c := p.String()
+	if len(c) > MaxPatternLen {
+		return fail(fmt.Sprintf("is longer than %d bytes once canonicalised", MaxPatternLen))
+	}
+	return c, nil
+}
+
+// Typed is an indicator value with its type.
+type Typed struct {
+	Type  Type
+	Value string
+}
+
+// FromSTIXPattern reads a STIX pattern as hdn indicators. A pattern that is
+// an OR of '=' comparisons on observables the plain types cover —
+// domain-name:value, ipv4-addr:value and ipv6-addr:value (an address or a
+// CIDR block), url:value, email-addr:value, file:hashes.MD5, SHA-1, SHA-256
+// and SHA-512, x509-certificate:hashes.SHA-1 and SHA-256 (hash names in any
+// case, with or without '-') — gives one plain indicator per distinct value
+// (a CIDR block of one address becomes that address):
+// it matches exactly when one of them does. Values refused by Canonicalize
+// come back in refused (and the others still count). Any other valid
+// pattern gives one stix-pattern indicator, the pattern canonicalised.
+// err is set when the pattern is not a valid STIX pattern.
+func FromSTIXPattern(pattern string) (plain []Typed, refused []error, err error) {
+	canon, err := canonPattern(pattern)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := stixpattern.Parse(canon)
+	if err != nil { // cannot happen: canon parsed once already
+		return nil, nil, &Error{Type: STIXPattern, Value: pattern, Reason: err.Error()}
+	}
+	eqs, ok := p.Equalities()
+	for _, e := range eqs {
+		if _, known := stixPathType(e); !known {
+			ok = false
+			break
+		}
+	}
+	if !ok {
+		return []Typed{{STIXPattern, canon}}, nil, nil
+	}
+	seen := make(map[Typed]bool, len(eqs))
+	for _, e := range eqs {
+		t, _ := stixPathType(e)
+		if t == IPv4 {
+			t = addressType(e.Value)
+		}
+		v, err := Canonicalize(t, e.Value)
+		if err != nil {
+			refused = append(refused, err)
+			continue
+		}
+		if t == IPv6 && !strings.Contains(v, ":") { // an IPv4-mapped address
+			t = IPv4
+		}
+		if t == CIDR { // a block of one address is that address
+			if pfx, err := netip.ParsePrefix(v); err == nil && pfx.IsSingleIP() {
+				t, v = IPv4, pfx.Addr().String()
+				if pfx.Addr().Is6() {
+					t = IPv6
+				}
+			}
+		}
+		k := Typed{t, v}
+		if !seen[k] {
+			seen[k] = true
+			plain = append(plain, k)
+		}
+	}
+	return plain, refused, nil
+}
+
+// stixPathType maps the object path of an equality to the plain type of its
+// values; IPv4 stands for any address or CIDR (addressType decides).
+func stixPathType(e stixpattern.Equality) (Type, bool) {
+	switch {
+	case len(e.Props) == 1 && e.Props[0] == "value":
+		switch e.ObjectType {
+		case "domain-name":
+			return Domain, true
+		case "ipv4-addr", "ipv6-addr":
+			return IPv4, true
+		case "url":
+			return URL, true
+		case "email-addr":
+			return Email, true
+		}
+	case len(e.Props) == 2 && e.Props[0] == "hashes":
+		h := strings.ToUpper(strings.NewReplacer("-", "", "_", "").Replace(e.Props[1]))
+		switch e.ObjectType {
+		case "file":
+			switch h {
+			case "MD5":
+				return MD5, true
+			case "SHA1":
+				return SHA1, true
+			case "SHA256":
+				return SHA256, true
+			case "SHA512":
+				return SHA512, true
+			}
+		case "x509-certificate":
+			switch h {
+			case "SHA1":
+				return X509SHA1, true
+			case "SHA256":
+				return X509SHA256, true
+			}
+		}
+	}
+	return "", false
+}
+
+// addressType is the type of an address or CIDR value of an ipv4-addr or
+// ipv6-addr comparison (STIX allows a CIDR block in both).
+func addressType(v string) Type {
+	switch {
+	case strings.Contains(v, "/"):
+		return CIDR
+	case strings.Contains(v, ":"):
+		return IPv6
+	}
+	return IPv4
+}
