@@ -42,6 +42,7 @@ type Store interface {
 	Sightings
 	Proposals
 	Feeds
+	STIXObjects
 	Audit
 	Close() error
 }
@@ -96,6 +97,9 @@ type UpsertResult struct {
 // later Put fails and Commit rolls back and returns an error.
 type Ingest interface {
 	Put(ctx context.Context, subs []model.Submission) ([]UpsertResult, error)
+	// PutSTIXObjects keeps STIX objects as context in the same transaction
+	// (see STIXObjects for the rules).
+	PutSTIXObjects(ctx context.Context, objs []model.STIXObject) ([]ObjectStatus, error)
 	Commit() error
 	Rollback() error
 }
@@ -186,6 +190,39 @@ type Feeds interface {
 	FeedEvents(ctx context.Context, feedID string) (map[string]int64, error)
 	// SetFeedEvent remembers that an event was taken at its timestamp.
 	SetFeedEvent(ctx context.Context, feedID, eventUUID string, timestamp int64) error
+}
+
+// ObjectStatus is what PutSTIXObjects did with one object.
+type ObjectStatus string
+
+// The object statuses.
+const (
+	ObjectCreated   ObjectStatus = "created"   // a new id
+	ObjectReplaced  ObjectStatus = "replaced"  // a newer version of an object of the same source
+	ObjectUnchanged ObjectStatus = "unchanged" // the stored version is as new or newer: kept
+	ObjectForeign   ObjectStatus = "foreign"   // the id belongs to another source's object: kept as it was
+)
+
+// STIXQuery selects kept STIX objects for a viewer.
+type STIXQuery struct {
+	After int64    // keyset: only Seq > After
+	Types []string // any of these types; empty: all
+	IDs   []string // any of these ids; empty: all
+	Limit int      // 0: 100; capped at 10,000
+}
+
+// STIXObjects keeps STIX objects the hub does not model (model.STIXObject).
+// An object is identified by its STIX id. A newer version (a later
+// Modified) from the same source replaces it and moves it to the end of the
+// order (a new Seq); an older or equal one is ignored; another source
+// cannot replace it.
+type STIXObjects interface {
+	// ListSTIXObjects returns what v may see, by Seq ascending.
+	ListSTIXObjects(ctx context.Context, v policy.Viewer, q STIXQuery) ([]model.STIXObject, error)
+	// STIXObjectByID returns an object whoever may see it (ErrNotFound).
+	STIXObjectByID(ctx context.Context, id string) (model.STIXObject, error)
+	// DeleteSTIXObject removes an object (ErrNotFound when there is none).
+	DeleteSTIXObject(ctx context.Context, id string) error
 }
 
 // AuditQuery selects audit entries.

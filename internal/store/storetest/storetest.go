@@ -71,6 +71,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReportUpdate", testReportUpdate},
 		{"WishedIDs", testWishedIDs},
 		{"Feeds", testFeeds},
+		{"STIXObjects", testSTIXObjects},
+		{"STIXObjectsVisibility", testSTIXObjectsVisibility},
 		{"ConcurrentIngest", testConcurrentIngest},
 	}
 	for _, tc := range tests {
