@@ -30,11 +30,13 @@ const (
 	stixMediaType  = "application/stix+json;version=2.1"
 )
 
-// The one API root and the one collection.
+// The one API root and its two collections.
 const (
 	taxiiAPIRoot          = "/taxii2/hdn/"
 	taxiiCollectionID     = "74141eb7-8275-54de-ae20-ecc45829b793" // UUIDv5(URL, "urn:hdn:taxii:collection:indicators")
 	taxiiCollectionAlias  = "indicators"
+	taxiiContextID        = "7b8e8a6a-9c8c-51cc-b5c9-00e85aeb6bbe" // UUIDv5(URL, "urn:hdn:taxii:collection:context")
+	taxiiContextAlias     = "context"
 	taxiiDefaultPageLimit = 100
 	taxiiMaxPageLimit     = 1000
 )
@@ -296,7 +298,27 @@ type taxiiCollection struct {
 	MediaTypes  []string `json:"media_types"`
 }
 
-func (t *taxiiServer) collectionFor(p *Principal) taxiiCollection {
+// taxiiColl is one of the API root's collections.
+type taxiiColl int
+
+const (
+	// collIndicators holds the indicators (and the TLP objects).
+	collIndicators taxiiColl = iota
+	// collContext holds the STIX objects hdn keeps without modelling them
+	// (and the TLP objects).
+	collContext
+)
+
+func (t *taxiiServer) collectionFor(p *Principal, c taxiiColl) taxiiCollection {
+	if c == collContext {
+		return taxiiCollection{
+			ID: taxiiContextID, Title: "Context",
+			Description: "The STIX objects hdn keeps as they came, without modelling them (malware, threat actors, campaigns, intrusion sets, relationships, identities, sightings, reports, …), that " + p.Org.Name + " may see",
+			Alias:       taxiiContextAlias,
+			CanRead:     true, CanWrite: p.Key.Role.CanSubmit(),
+			MediaTypes: []string{stixMediaType},
+		}
+	}
 	return taxiiCollection{
 		ID: taxiiCollectionID, Title: "Indicators",
 		Description: "The indicators of the network that " + p.Org.Name + " may see, as STIX 2.1 indicators with their TLP marking definitions",
@@ -307,44 +329,51 @@ func (t *taxiiServer) collectionFor(p *Principal) taxiiCollection {
 }
 
 func (t *taxiiServer) collections(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	writeTAXII(w, http.StatusOK, map[string]any{"collections": []taxiiCollection{t.collectionFor(p)}})
+	writeTAXII(w, http.StatusOK, map[string]any{"collections": []taxiiCollection{t.collectionFor(p, collIndicators), t.collectionFor(p, collContext)}})
 	return nil
 }
 
-// checkCollection refuses any collection but the one.
-func checkCollection(r *http.Request) error {
-	if id := r.PathValue("collection"); id != taxiiCollectionID {
-		return taxiiErr(http.StatusNotFound, "Not Found", "collection "+strconv.Quote(clip(id))+" not found")
+// collectionOf says which collection a request names (404 for any other).
+func collectionOf(r *http.Request) (taxiiColl, error) {
+	switch id := r.PathValue("collection"); id {
+	case taxiiCollectionID:
+		return collIndicators, nil
+	case taxiiContextID:
+		return collContext, nil
+	default:
+		return 0, taxiiErr(http.StatusNotFound, "Not Found", "collection "+strconv.Quote(clip(id))+" not found")
 	}
-	return nil
 }
 
 func (t *taxiiServer) collection(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	if err := checkCollection(r); err != nil {
+	c, err := collectionOf(r)
+	if err != nil {
 		return err
 	}
-	writeTAXII(w, http.StatusOK, t.collectionFor(p))
+	writeTAXII(w, http.StatusOK, t.collectionFor(p, c))
 	return nil
 }
 
 func (t *taxiiServer) objectsEndpoint(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	if err := checkCollection(r); err != nil {
+	c, err := collectionOf(r)
+	if err != nil {
 		return err
 	}
 	if r.Method == http.MethodPost {
 		return t.addObjects(w, r, p)
 	}
-	return t.getObjects(w, r, p)
+	return t.getObjects(w, r, p, c)
 }
 
 func (t *taxiiServer) objectEndpoint(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	if err := checkCollection(r); err != nil {
+	c, err := collectionOf(r)
+	if err != nil {
 		return err
 	}
 	if r.Method == http.MethodDelete {
-		return t.deleteObject(w, r, p)
+		return t.deleteObject(w, r, p, c)
 	}
-	return t.getObject(w, r, p)
+	return t.getObject(w, r, p, c)
 }
 
 // taxiiTime is a TAXII timestamp: UTC with microseconds.

@@ -219,7 +219,7 @@ func (t *taxiiServer) indicatorItem(ind *model.Indicator) (taxiiItem, bool, erro
 
 // page collects the items of one page: at most q.limit, and whether more
 // follow.
-func (t *taxiiServer) page(ctx context.Context, p *Principal, q taxiiQuery) ([]taxiiItem, bool, error) {
+func (t *taxiiServer) page(ctx context.Context, p *Principal, c taxiiColl, q taxiiQuery) ([]taxiiItem, bool, error) {
 	var out []taxiiItem
 	full := func() bool { return len(out) > q.limit }
 	for i := range taxiiFixed {
@@ -230,6 +230,9 @@ func (t *taxiiServer) page(ctx context.Context, p *Principal, q taxiiQuery) ([]t
 				return out[:q.limit], true, nil
 			}
 		}
+	}
+	if c == collContext {
+		return t.contextPage(ctx, p, q, out)
 	}
 	if !q.wantsIndicators() {
 		return out, false, nil
@@ -295,11 +298,14 @@ func cmpInt64(a, b int64) int {
 }
 
 // objectByID finds one object of the collection that p may see.
-func (t *taxiiServer) objectByID(ctx context.Context, p *Principal, id string) (taxiiItem, bool, error) {
+func (t *taxiiServer) objectByID(ctx context.Context, p *Principal, c taxiiColl, id string) (taxiiItem, bool, error) {
 	for _, it := range taxiiFixed {
 		if it.id == id {
 			return it, true, nil
 		}
+	}
+	if c == collContext {
+		return t.contextByID(ctx, p, id)
 	}
 	return t.indicatorByObjectID(ctx, p, id)
 }
@@ -363,12 +369,12 @@ func envelopeOf(items []taxiiItem, more bool) taxiiEnvelope {
 	return env
 }
 
-func (t *taxiiServer) getObjects(w http.ResponseWriter, r *http.Request, p *Principal) error {
+func (t *taxiiServer) getObjects(w http.ResponseWriter, r *http.Request, p *Principal, c taxiiColl) error {
 	q, err := parseTAXIIQuery(r)
 	if err != nil {
 		return err
 	}
-	items, more, err := t.page(r.Context(), p, q)
+	items, more, err := t.page(r.Context(), p, c, q)
 	if err != nil {
 		return err
 	}
@@ -386,14 +392,15 @@ type taxiiManifestEntry struct {
 }
 
 func (t *taxiiServer) manifest(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	if err := checkCollection(r); err != nil {
+	c, err := collectionOf(r)
+	if err != nil {
 		return err
 	}
 	q, err := parseTAXIIQuery(r)
 	if err != nil {
 		return err
 	}
-	items, more, err := t.page(r.Context(), p, q)
+	items, more, err := t.page(r.Context(), p, c, q)
 	if err != nil {
 		return err
 	}
@@ -429,13 +436,13 @@ func objectNotFound(id string) error {
 	return taxiiErr(http.StatusNotFound, "Not Found", "object "+strconv.Quote(clip(id))+" not found in this collection")
 }
 
-func (t *taxiiServer) getObject(w http.ResponseWriter, r *http.Request, p *Principal) error {
+func (t *taxiiServer) getObject(w http.ResponseWriter, r *http.Request, p *Principal, c taxiiColl) error {
 	q, id, err := oneObjectQuery(r)
 	if err != nil {
 		return err
 	}
 	ctx := r.Context()
-	it, ok, err := t.objectByID(ctx, p, id)
+	it, ok, err := t.objectByID(ctx, p, c, id)
 	if err != nil {
 		return err
 	}
@@ -452,14 +459,15 @@ func (t *taxiiServer) getObject(w http.ResponseWriter, r *http.Request, p *Princ
 }
 
 func (t *taxiiServer) versions(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	if err := checkCollection(r); err != nil {
+	c, err := collectionOf(r)
+	if err != nil {
 		return err
 	}
 	q, id, err := oneObjectQuery(r)
 	if err != nil {
 		return err
 	}
-	it, ok, err := t.objectByID(r.Context(), p, id)
+	it, ok, err := t.objectByID(r.Context(), p, c, id)
 	if err != nil {
 		return err
 	}
@@ -483,13 +491,16 @@ func (t *taxiiServer) versions(w http.ResponseWriter, r *http.Request, p *Princi
 // deleteObject revokes an indicator: hdn never forgets an indicator, so
 // that every copy learns it was withdrawn; it stays in the collection with
 // revoked true.
-func (t *taxiiServer) deleteObject(w http.ResponseWriter, r *http.Request, p *Principal) error {
+func (t *taxiiServer) deleteObject(w http.ResponseWriter, r *http.Request, p *Principal, c taxiiColl) error {
 	ctx := r.Context()
 	id := r.PathValue("object")
 	for _, it := range taxiiFixed {
 		if it.id == id {
 			return taxiiErr(http.StatusForbidden, "Forbidden", "the TLP marking definitions are fixed objects of the collection")
 		}
+	}
+	if c == collContext {
+		return t.deleteContext(w, r, p, id)
 	}
 	ind, ok, err := t.visibleIndicatorByObjectID(ctx, p, id)
 	if err != nil {

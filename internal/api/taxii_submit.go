@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,15 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/google/uuid"
-
-	"github.com/hdnetwork/hdn/internal/iocfile"
-	"github.com/hdnetwork/hdn/internal/model"
-	"github.com/hdnetwork/hdn/internal/policy"
-	"github.com/hdnetwork/hdn/internal/stix"
-	"github.com/hdnetwork/hdn/internal/store"
 )
 
 // taxiiStatusesPerOrg bounds the status resources kept for each
@@ -102,26 +94,11 @@ func (t *taxiiServer) status(w http.ResponseWriter, r *http.Request, p *Principa
 	return nil
 }
 
-// taxiiPosted is what the hub reads of each object of a posted envelope.
-type taxiiPosted struct {
-	Type              string   `json:"type"`
-	ID                string   `json:"id"`
-	Name              string   `json:"name"`
-	Description       string   `json:"description"`
-	Created           string   `json:"created"`
-	Modified          string   `json:"modified"`
-	ObjectMarkingRefs []string `json:"object_marking_refs"`
-}
-
-// taxiiContextTypes are objects a producer sends along with indicators;
-// they are read for what they say about the indicators, not stored.
-var taxiiContextTypes = map[string]bool{"marking-definition": true, "extension-definition": true, "identity": true}
-
-// addObjects takes an envelope of STIX objects. Its indicators go through
-// the same checks as a native submission (canonical forms, TLP and
-// audience, warninglists), with the TLP of their markings (amber when
-// unmarked) and the caller's organisation as source; they are stored in one
-// transaction before the answer, so the status is complete at once.
+// addObjects takes an envelope of STIX objects to either collection, as
+// ImportSTIX stores them (indicators to the indicators collection, the
+// objects hdn does not model to the context collection) with the caller's
+// organisation as source, in one transaction before the answer, so the
+// status is complete at once.
 func (t *taxiiServer) addObjects(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	if !p.Key.Role.CanSubmit() {
 		return taxiiErr(http.StatusForbidden, "Forbidden", "a "+string(p.Key.Role)+" key may not add objects (can_write is false)")
@@ -155,142 +132,30 @@ func (t *taxiiServer) addObjects(w http.ResponseWriter, r *http.Request, p *Prin
 	if len(env.Objects) > t.s.limits.MaxItems {
 		return taxiiErr(http.StatusRequestEntityTooLarge, "Payload Too Large", fmt.Sprintf("more than %d objects in one request; split it", t.s.limits.MaxItems))
 	}
-	entries, problems, err := iocfile.Read(bytes.NewReader(body), iocfile.FormatSTIX)
-	if err != nil {
-		return taxiiBad(err.Error())
-	}
 	ctx := r.Context()
 	now := t.s.now().UTC()
+	res, err := t.s.ImportSTIX(ctx, p, env.Objects, STIXImportOptions{Origin: "taxii"})
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return taxiiErr(e.Status, http.StatusText(e.Status), e.Message)
+		}
+		return err
+	}
 	st := &taxiiStatus{ID: uuid.NewString(), Status: "complete", RequestTimestamp: taxiiTime(now),
-		Successes: []taxiiStatusDetail{}, Failures: []taxiiStatusDetail{}, Pendings: []taxiiStatusDetail{}}
-
-	// Read every object's head, and the marking definitions the envelope
-	// defines itself, so that an indicator marked with one counts.
-	posted := make([]taxiiPosted, len(env.Objects))
-	defined := map[string]policy.TLP{}
-	for i, raw := range env.Objects {
-		if json.Unmarshal(raw, &posted[i]) != nil {
-			posted[i] = taxiiPosted{}
-		}
-		if posted[i].ID == "" {
-			posted[i].ID = fmt.Sprintf("object %d", i+1)
-		}
-		if posted[i].Type == "marking-definition" {
-			if tlp, ok := stix.TLPFromMarkingObject(raw); ok {
-				defined[posted[i].ID] = tlp
-			}
-		}
-	}
-	// The reader's problems and entries name their object by its id (or
-	// "object N" when it has none).
-	failed := map[string]string{}
-	for _, pr := range problems {
-		if failed[pr.Where] == "" {
-			failed[pr.Where] = pr.Err.Error()
-		}
-	}
-	byObject := map[string][]iocfile.Entry{}
-	for _, e := range entries {
-		byObject[e.Source] = append(byObject[e.Source], e)
-	}
-
-	rs := newResolver(t.s, p)
-	var (
-		subs    []model.Submission
-		subObj  []int // object index of each submission
-		results = make([]string, len(posted))
-		stored  = make([]int, len(posted))
-	)
-	for i := range posted {
-		o := &posted[i]
-		switch {
-		case failed[o.ID] != "":
-			results[i] = failed[o.ID]
-			continue
-		case o.Type != "indicator":
-			if !taxiiContextTypes[o.Type] {
-				results[i] = "not stored: this collection holds indicators; a " + strconv.Quote(clip(o.Type)) + " object is not kept"
-			}
-			continue
-		}
-		es := byObject[o.ID]
-		if len(es) == 0 {
-			results[i] = "no indicator value could be read from the pattern"
-			continue
-		}
-		tlp, err := stix.TLPOfObjectFunc(o.ObjectMarkingRefs, DefaultTLP, func(id string) (policy.TLP, bool) {
-			tlp, ok := defined[id]
-			return tlp, ok
-		})
-		if err != nil {
-			results[i] = err.Error()
-			continue
-		}
-		var itemSubs []model.Submission
-		for _, e := range es {
-			it := SubmitItem{Type: string(e.Type), Value: e.Value, TLP: string(tlp), Labels: e.Labels, Description: e.Description}
-			if o.Description == "" && e.Description == o.Name {
-				it.Description = "" // the reader falls back to the name, which hdn makes the value
-			}
-			if e.Confidence > 0 {
-				c := e.Confidence
-				it.Confidence = &c
-			}
-			if !e.ValidUntil.IsZero() {
-				it.ValidUntil = e.ValidUntil.UTC().Format(time.RFC3339Nano)
-			}
-			sub, hits, err := rs.validate(ctx, &it, now)
-			if err != nil {
-				if isInternal(err) {
-					return err
-				}
-				msg := e.Value + ": " + err.Error()
-				if len(hits) > 0 {
-					msg += " (warninglist " + hits[0].List + ")"
-				}
-				results[i] = msg
-				itemSubs = nil
-				break
-			}
-			itemSubs = append(itemSubs, sub)
-		}
-		for _, sub := range itemSubs {
-			subs = append(subs, sub)
-			subObj = append(subObj, i)
-		}
-	}
-	if len(subs) > 0 {
-		lastSeq, err := t.s.store(ctx, subs, func(k int, ur store.UpsertResult) { stored[subObj[k]]++ })
-		if err != nil {
-			return err
-		}
-		t.s.audit(ctx, p, "indicator.submit", "", fmt.Sprintf("taxii: %d stored", len(subs)))
-		if t.s.notify != nil {
-			t.s.notify.Notify(ctx, lastSeq)
-		}
-	}
-	for i := range posted {
-		o := &posted[i]
-		d := taxiiStatusDetail{ID: o.ID, Version: o.Modified}
-		if d.Version == "" {
-			d.Version = o.Created
-		}
-		switch {
-		case results[i] != "":
-			d.Message = results[i]
-			st.Failures = append(st.Failures, d)
-		case o.Type != "indicator":
-			d.Message = "read as context of the indicators; not stored"
-			st.Successes = append(st.Successes, d)
-		default:
-			d.Message = fmt.Sprintf("%d indicator value(s) stored", stored[i])
-			st.Successes = append(st.Successes, d)
-		}
-	}
-	st.TotalCount, st.SuccessCount, st.FailureCount = len(posted), len(st.Successes), len(st.Failures)
+		Successes: detailsOf(res.Successes), Failures: detailsOf(res.Failures), Pendings: []taxiiStatusDetail{}}
+	st.TotalCount, st.SuccessCount, st.FailureCount = len(env.Objects), len(st.Successes), len(st.Failures)
 	t.statuses.put(p.Org.ID, st)
 	writeTAXII(w, http.StatusAccepted, st)
 	return nil
+}
+
+func detailsOf(os []STIXObjectOutcome) []taxiiStatusDetail {
+	out := make([]taxiiStatusDetail, len(os))
+	for i, o := range os {
+		out[i] = taxiiStatusDetail(o)
+	}
+	return out
 }
 
 func (t *taxiiServer) tooLarge() error {

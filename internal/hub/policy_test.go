@@ -103,6 +103,7 @@ func buildPolicyNet(t *testing.T, h *hubtest.Hub, rng *rand.Rand, prefix string,
 		if res[0].Status != "created" {
 			t.Fatalf("submit %+v: %+v", item, res[0])
 		}
+		keepContextLike(t, h, res[0].ID, value)
 		n.inds = append(n.inds, ind)
 		n.values = append(n.values, value)
 		n.ids = append(n.ids, res[0].ID)
@@ -277,6 +278,7 @@ func readPaths() []readPath {
 		// STIX objects carry the hub's identity as created_by_ref, never the
 		// source organisation, so there is no source to compare.
 		{"taxii objects", true, readTAXIIObjects},
+		{"taxii context objects", true, readTAXIIContext},
 		{"misp events/view", false, readMISPEventsView},
 		{"misp events/restSearch", false, readMISPEventSearch},
 		{"misp attributes/restSearch", false, readMISPAttributeSearch},

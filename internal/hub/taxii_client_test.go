@@ -32,7 +32,7 @@ func TestTAXIIClientAgainstOwnServer(t *testing.T) {
 		t.Fatalf("discovery %+v, %v", d, err)
 	}
 	cs, err := c.Collections(t.Context(), d.APIRoots[0])
-	if err != nil || len(cs) != 1 || !cs[0].CanRead || !cs[0].CanWrite {
+	if err != nil || len(cs) != 2 || !cs[0].CanRead || !cs[0].CanWrite || cs[0].Alias != "indicators" {
 		t.Fatalf("collections %+v, %v", cs, err)
 	}
 	coll := taxiiclient.CollectionURL(d.APIRoots[0], cs[0].ID)

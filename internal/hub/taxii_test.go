@@ -8,10 +8,14 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/hdnetwork/hdn/internal/api"
 	"github.com/hdnetwork/hdn/internal/hub"
 	"github.com/hdnetwork/hdn/internal/hub/hubtest"
+	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/warninglist"
 )
@@ -19,7 +23,9 @@ import (
 const (
 	taxiiMedia      = "application/taxii+json;version=2.1"
 	taxiiCollection = "/taxii2/hdn/collections/74141eb7-8275-54de-ae20-ecc45829b793/"
-	taxiiFixedCount = 10 // 4 TLP 1.0 + 5 TLP 2.0 marking definitions + the TLP 2.0 extension-definition
+	// taxiiContextCollection holds the STIX objects hdn keeps unmodelled.
+	taxiiContextCollection = "/taxii2/hdn/collections/7b8e8a6a-9c8c-51cc-b5c9-00e85aeb6bbe/"
+	taxiiFixedCount        = 10 // 4 TLP 1.0 + 5 TLP 2.0 marking definitions + the TLP 2.0 extension-definition
 )
 
 // taxiiCall calls the TAXII server as a TAXII client does: Bearer key,
@@ -59,6 +65,7 @@ type taxiiStatusResp struct {
 	Successes    []struct {
 		ID      string `json:"id"`
 		Version string `json:"version"`
+		Message string `json:"message"`
 	} `json:"successes"`
 	FailureCount int `json:"failure_count"`
 	Failures     []struct {
@@ -222,7 +229,7 @@ func TestTAXIIConformance(t *testing.T) {
 		for key, canWrite := range map[string]bool{keyA: true, keyAro: false} {
 			var cs struct{ Collections []coll }
 			taxiiCall(h, "GET", "/taxii2/hdn/collections/", key, nil).JSON(t, &cs)
-			if len(cs.Collections) != 1 || !cs.Collections[0].CanRead || cs.Collections[0].CanWrite != canWrite ||
+			if len(cs.Collections) != 2 || cs.Collections[1].Title != "Context" || !cs.Collections[1].CanRead || cs.Collections[1].CanWrite != canWrite || !cs.Collections[0].CanRead || cs.Collections[0].CanWrite != canWrite ||
 				cs.Collections[0].MediaTypes[0] != "application/stix+json;version=2.1" || "/taxii2/hdn/collections/"+cs.Collections[0].ID+"/" != taxiiCollection {
 				t.Errorf("collections %+v (can_write want %v)", cs, canWrite)
 			}
@@ -273,19 +280,27 @@ func TestTAXIIConformance(t *testing.T) {
 			t.Fatalf("post: %d %q %s", r.Status, r.Header.Get("Content-Type"), r.Body)
 		}
 		r.JSON(t, &status)
-		if status.ID == "" || status.Status != "complete" || status.TotalCount != 7 || status.SuccessCount != 4 || status.FailureCount != 3 ||
-			status.PendingCount == nil || *status.PendingCount != 0 || len(status.Successes) != 4 || len(status.Failures) != 3 {
+		if status.ID == "" || status.Status != "complete" || status.TotalCount != 7 || status.SuccessCount != 5 || status.FailureCount != 2 ||
+			status.PendingCount == nil || *status.PendingCount != 0 || len(status.Successes) != 5 || len(status.Failures) != 2 {
 			t.Fatalf("status %s", r.Body)
 		}
-		failed := map[string]string{}
+		failed, succeeded := map[string]string{}, map[string]string{}
 		for _, f := range status.Failures {
 			failed[f.ID] = f.Message
 		}
-		if !strings.Contains(failed[idRefused], "google.com") || !strings.Contains(failed[idRed], "red") || failed["malware--66666666-6666-4666-8666-666666666666"] == "" {
+		for _, s := range status.Successes {
+			succeeded[s.ID] = s.Message
+		}
+		if !strings.Contains(failed[idRefused], "google.com") || !strings.Contains(failed[idRed], "red") {
 			t.Errorf("failures %+v", status.Failures)
 		}
+		// The malware is not modelled: it is kept as context, and served
+		// back byte for byte from the context collection.
+		if succeeded["malware--66666666-6666-4666-8666-666666666666"] != "kept as context" {
+			t.Errorf("successes %+v", status.Successes)
+		}
 		for _, s := range status.Successes {
-			if s.ID == idGreen && s.Version != "2026-01-02T00:00:00.000Z" {
+			if s.ID == idGreen && s.Version != "2026-01-02T00:00:00.000Z" || s.ID == idGreen && s.Message != "1 indicator value(s) stored" {
 				t.Errorf("success %+v: version should be the object's modified", s)
 			}
 		}
@@ -293,7 +308,7 @@ func TestTAXIIConformance(t *testing.T) {
 		var again taxiiStatusResp
 		r = taxiiCall(h, "GET", "/taxii2/hdn/status/"+status.ID+"/", keyAro, nil)
 		r.JSON(t, &again)
-		if r.Status != 200 || again.ID != status.ID || again.SuccessCount != 4 {
+		if r.Status != 200 || again.ID != status.ID || again.SuccessCount != 5 {
 			t.Errorf("status get: %d %s", r.Status, r.Body)
 		}
 		wantTAXIIError(t, "status of another org", taxiiCall(h, "GET", "/taxii2/hdn/status/"+status.ID+"/", keyB, nil), 404)
@@ -472,6 +487,77 @@ func TestTAXIIConformance(t *testing.T) {
 		}
 	})
 
+	// The objects hdn does not model are kept and served back unchanged.
+	t.Run("context collection", func(t *testing.T) {
+		malwareID := "malware--66666666-6666-4666-8666-666666666666"
+		posted := `{"type":"malware","spec_version":"2.1","id":"malware--66666666-6666-4666-8666-666666666666","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"x","is_family":true}`
+		r := taxiiCall(h, "GET", taxiiContextCollection+"objects/", keyB, nil)
+		env, objs := objectsOf(t, r)
+		var raw []string
+		for _, o := range env.Objects {
+			raw = append(raw, string(o))
+		}
+		// The ten TLP objects first, then the malware, byte for byte.
+		if env.More || len(objs) != 11 || raw[10] != posted {
+			t.Fatalf("context collection: %d objects, last %s", len(objs), raw[len(raw)-1])
+		}
+		if r.Header.Get("X-TAXII-Date-Added-Last") == "" {
+			t.Errorf("no X-TAXII-Date-Added-Last")
+		}
+		// Filters, object, versions, manifest.
+		_, objs = objectsOf(t, taxiiCall(h, "GET", taxiiContextCollection+"objects/?match[type]=malware", keyB, nil))
+		if len(objs) != 1 || objs[0].ID != malwareID {
+			t.Errorf("match[type]=malware: %+v", objs)
+		}
+		_, objs = objectsOf(t, taxiiCall(h, "GET", taxiiContextCollection+"objects/?match[type]=malware&added_after="+url.QueryEscape(r.Header.Get("X-TAXII-Date-Added-Last")), keyB, nil))
+		if len(objs) != 0 {
+			t.Errorf("added_after the last: %+v", objs)
+		}
+		_, objs = objectsOf(t, taxiiCall(h, "GET", taxiiContextCollection+"objects/"+malwareID+"/", keyB, nil))
+		if len(objs) != 1 || objs[0].ID != malwareID {
+			t.Errorf("object by id: %+v", objs)
+		}
+		var vs struct{ Versions []string }
+		taxiiCall(h, "GET", taxiiContextCollection+"objects/"+malwareID+"/versions/", keyB, nil).JSON(t, &vs)
+		if len(vs.Versions) != 1 || vs.Versions[0] != "2026-01-01T00:00:00.000Z" {
+			t.Errorf("versions %+v", vs)
+		}
+		var man struct {
+			Objects []struct{ ID, Version string }
+		}
+		taxiiCall(h, "GET", taxiiContextCollection+"manifest/?match[type]=malware", keyB, nil).JSON(t, &man)
+		if len(man.Objects) != 1 || man.Objects[0].ID != malwareID || man.Objects[0].Version != "2026-01-01T00:00:00.000Z" {
+			t.Errorf("manifest %+v", man)
+		}
+		// The indicators collection does not hold it.
+		wantTAXIIError(t, "malware in the indicators collection", taxiiCall(h, "GET", taxiiCollection+"objects/"+malwareID+"/", keyB, nil), 404)
+		// A newer version replaces it; an older one does not.
+		newer := strings.Replace(strings.Replace(posted, `"modified":"2026-01-01T00:00:00.000Z"`, `"modified":"2026-02-01T00:00:00.000Z"`, 1), `"name":"x"`, `"name":"y"`, 1)
+		older := strings.Replace(posted, `"modified":"2026-01-01T00:00:00.000Z"`, `"modified":"2025-12-01T00:00:00.000Z"`, 1)
+		for _, body := range []string{newer, older} {
+			if r := taxiiCall(h, "POST", taxiiContextCollection+"objects/", keyA, envelopeBody(body)); r.Status != 202 {
+				t.Fatalf("post to the context collection: %d %s", r.Status, r.Body)
+			}
+		}
+		_, objs = objectsOf(t, taxiiCall(h, "GET", taxiiContextCollection+"objects/"+malwareID+"/", keyB, nil))
+		if len(objs) != 1 || objs[0].Name != "y" {
+			t.Errorf("after a newer and an older version: %+v", objs)
+		}
+		// Another organisation cannot replace or delete it; its source can.
+		foreign := strings.Replace(newer, `"modified":"2026-02-01T00:00:00.000Z"`, `"modified":"2026-03-01T00:00:00.000Z"`, 1)
+		var st taxiiStatusResp
+		taxiiCall(h, "POST", taxiiContextCollection+"objects/", keyB, envelopeBody(strings.Replace(foreign, `"name":"y"`, `"name":"z"`, 1))).JSON(t, &st)
+		if len(st.Successes) != 1 || !strings.Contains(st.Successes[0].Message, "another organisation") {
+			t.Errorf("foreign version: %+v", st)
+		}
+		wantTAXIIError(t, "delete by another org", taxiiCall(h, "DELETE", taxiiContextCollection+"objects/"+malwareID+"/", keyB, nil), 403)
+		wantTAXIIError(t, "delete by a readonly key", taxiiCall(h, "DELETE", taxiiContextCollection+"objects/"+malwareID+"/", keyAro, nil), 403)
+		if r := taxiiCall(h, "DELETE", taxiiContextCollection+"objects/"+malwareID+"/", keyA, nil); r.Status != 200 {
+			t.Errorf("delete by its source: %d %s", r.Status, r.Body)
+		}
+		wantTAXIIError(t, "deleted object", taxiiCall(h, "GET", taxiiContextCollection+"objects/"+malwareID+"/", keyA, nil), 404)
+	})
+
 	t.Run("delete", func(t *testing.T) {
 		green, plain := ids["evil-green.taxii-test.example"], ids["evil-plain.taxii-test.example"]
 		wantTAXIIError(t, "not the source", taxiiCall(h, "DELETE", taxiiCollection+"objects/"+green+"/", keyB, nil), 403)
@@ -576,6 +662,53 @@ func readTAXIIObjects(t *testing.T, n *policyNet, org string) map[string]string 
 	next := ""
 	for {
 		path := taxiiCollection + "objects/?match[type]=indicator&limit=50"
+		if next != "" {
+			path += "&next=" + url.QueryEscape(next)
+		}
+		env, objs := objectsOf(t, taxiiCall(n.h, "GET", path, n.keys[org], nil))
+		for _, o := range objs {
+			got[o.Name] = ""
+		}
+		if !env.More {
+			return got
+		}
+		next = env.Next
+	}
+}
+
+// keepContextLike keeps a STIX malware object named value, shared exactly as
+// the indicator id is (source, submitter, TLP, audience), so that the policy
+// property test can check the context collection with the indicators'
+// oracle.
+func keepContextLike(t *testing.T, h *hubtest.Hub, id, value string) {
+	t.Helper()
+	ind, err := h.Store.IndicatorByID(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := "malware--" + uuid.NewSHA1(uuid.NameSpaceURL, []byte(value)).String()
+	raw := fmt.Sprintf(`{"type":"malware","spec_version":"2.1","id":%q,"created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":%q,"is_family":false}`, sid, value)
+	in, err := h.Store.BeginIngest(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Rollback()
+	if _, err := in.PutSTIXObjects(t.Context(), []model.STIXObject{{ID: sid, Type: "malware", Modified: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+		Raw: json.RawMessage(raw), TLP: ind.TLP, Audience: ind.Audience, Source: ind.Source, SubmittedBy: ind.SubmittedBy}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readTAXIIContext reads the malware objects of the context collection by
+// name, page by page.
+func readTAXIIContext(t *testing.T, n *policyNet, org string) map[string]string {
+	got := map[string]string{}
+	next := ""
+	for {
+		path := taxiiContextCollection + "objects/?match[type]=malware&limit=7"
 		if next != "" {
 			path += "&next=" + url.QueryEscape(next)
 		}

@@ -205,10 +205,11 @@ const (
 
 // STIXQuery selects kept STIX objects for a viewer.
 type STIXQuery struct {
-	After int64    // keyset: only Seq > After
-	Types []string // any of these types; empty: all
-	IDs   []string // any of these ids; empty: all
-	Limit int      // 0: 100; capped at 10,000
+	After int64     // keyset: only Seq > After
+	Since time.Time // only objects Added strictly after it; zero: all
+	Types []string  // any of these types; empty: all
+	IDs   []string  // any of these ids; empty: all
+	Limit int       // 0: 100; capped at 10,000
 }
 
 // STIXObjects keeps STIX objects the hub does not model (model.STIXObject).

@@ -112,6 +112,10 @@ func (s *Store) ListSTIXObjects(ctx context.Context, v policy.Viewer, q store.ST
 	}
 	args := []any{sql.Named("after", q.After), sql.Named("limit", pageLimit(q.Limit))}
 	where := `WHERE o.n > :after`
+	if !q.Since.IsZero() {
+		where += ` AND o.added > :since`
+		args = append(args, sql.Named("since", toNano(q.Since)))
+	}
 	if len(q.Types) > 0 {
 		where += ` AND o.type IN (SELECT value FROM json_each(:types))`
 		args = append(args, sql.Named("types", jsonStrings(q.Types)))

@@ -1,0 +1,501 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/stix"
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+// STIXImportOptions says how STIX objects brought in from outside (a TAXII
+// POST, a bundle upload, a TAXII feed) are stored.
+type STIXImportOptions struct {
+	// DefaultTLP is the TLP of objects that carry no TLP marking ("" means
+	// DefaultTLP, amber).
+	DefaultTLP policy.TLP
+	// Audience of what is stored; the zero value is the whole network.
+	Audience policy.Audience
+	// Origin names where the objects came from in the audit log ("taxii",
+	// "feed NAME", "import").
+	Origin string
+}
+
+// STIXObjectOutcome is what became of one STIX object.
+type STIXObjectOutcome struct {
+	ID      string `json:"id"`
+	Version string `json:"version"` // its modified, else created
+	Message string `json:"message,omitempty"`
+}
+
+// STIXImportResult counts what an import did.
+type STIXImportResult struct {
+	Created   int                 `json:"created"`  // indicators created (plain and pattern)
+	Updated   int                 `json:"updated"`  // indicators updated
+	Patterns  int                 `json:"patterns"` // stix-pattern indicators among those stored
+	Revoked   int                 `json:"revoked"`  // indicators revoked by a revoked version
+	Context   int                 `json:"context"`  // objects kept as context (new or newer versions)
+	Reports   int                 `json:"reports"`  // hdn reports made or updated from STIX reports and groupings
+	Successes []STIXObjectOutcome `json:"successes"`
+	Failures  []STIXObjectOutcome `json:"failures"`
+	// LastSeq is the change sequence of the last indicator change (0 when
+	// none).
+	LastSeq int64 `json:"-"`
+}
+
+// killChainTag is the tag prefix that keeps an indicator's STIX kill-chain
+// phases: "kill-chain:<kill_chain_name>:<phase_name>".
+const killChainTag = "kill-chain:"
+
+// KillChainTag is the tag that keeps one kill-chain phase on an indicator.
+func KillChainTag(p stix.KillChainPhase) string {
+	return killChainTag + p.KillChainName + ":" + p.PhaseName
+}
+
+// KillChainPhases reads the kill-chain phases back from an indicator's tags.
+func KillChainPhases(tags []string) []stix.KillChainPhase {
+	var out []stix.KillChainPhase
+	for _, t := range tags {
+		rest, ok := strings.CutPrefix(t, killChainTag)
+		if !ok {
+			continue
+		}
+		if name, phase, ok := strings.Cut(rest, ":"); ok && name != "" && phase != "" {
+			out = append(out, stix.KillChainPhase{KillChainName: name, PhaseName: phase})
+		}
+	}
+	return out
+}
+
+// stixItem is one object of an import on its way to the store.
+type stixItem struct {
+	obj     stix.Object
+	tlp     policy.TLP
+	fail    string // why it is refused; "" when it is not
+	note    string // what was done, for a success
+	subs    []int  // indices of its submissions
+	stored  int    // how many of them were stored
+	kept    bool   // kept as context
+	keptAs  store.ObjectStatus
+	skipped []string // values of the pattern that were refused
+}
+
+// ImportSTIX stores STIX 2.1 objects (a bundle's or an envelope's objects)
+// as p's organisation's, all in one transaction:
+//
+//   - an indicator with a STIX pattern becomes hdn indicators: one plain
+//     indicator per value when its pattern is an OR of equalities on a plain
+//     type, else one stix-pattern indicator (indicator.FromSTIXPattern). The
+//     first takes the STIX id's UUID as its id when that is free, so that
+//     hdn's STIX export gives the same id back. Each passes the checks of a
+//     native submission (canonical form, TLP and audience, warninglists).
+//     Labels and indicator_types become labels, kill-chain phases tags
+//     (KillChainTag), the name the description when there is none. A
+//     revoked indicator revokes the indicator of that id when p may curate
+//     it. An indicator of another pattern_type (sigma, yara, snort, …) is
+//     kept as context: hdn cannot evaluate it, but serves it back.
+//   - a report or grouping becomes an hdn report (its UUID the report id;
+//     the indicators it names are linked to it) and is kept as context too.
+//   - TLP marking definitions and the TLP 2.0 extension definition are
+//     read (they give the TLP of what refers to them) and not kept: the hub
+//     serves the OASIS objects.
+//   - every other object — identity, malware, threat-actor, campaign,
+//     intrusion-set, relationship, sighting, attack-pattern, observables,
+//     other marking definitions, custom objects — is kept as context,
+//     byte for byte (store.STIXObjects).
+//
+// Each object's TLP is that of its object_marking_refs (TLP 1.0 or 2.0,
+// also TLP marking definitions among the objects; the most restrictive
+// wins), else opt.DefaultTLP. An error of type *Error is the client's.
+func (s *Server) ImportSTIX(ctx context.Context, p *Principal, objects []json.RawMessage, opt STIXImportOptions) (STIXImportResult, error) {
+	res := STIXImportResult{Successes: []STIXObjectOutcome{}, Failures: []STIXObjectOutcome{}}
+	if !p.Key.Role.CanSubmit() {
+		return res, forbidden("a %s key may not add objects", p.Key.Role)
+	}
+	if len(objects) > s.limits.MaxItems {
+		return res, errf(http.StatusRequestEntityTooLarge, CodeTooLarge, "%d objects in one import, at most %d allowed; split it", len(objects), s.limits.MaxItems)
+	}
+	if opt.DefaultTLP == "" {
+		opt.DefaultTLP = DefaultTLP
+	}
+	if opt.Audience.Kind == "" {
+		opt.Audience = policy.NetworkAudience()
+	}
+	if opt.Origin == "" {
+		opt.Origin = "STIX"
+	}
+	now := s.now().UTC()
+
+	items := make([]stixItem, len(objects))
+	defined := map[string]policy.TLP{} // TLP marking definitions among the objects
+	for i, raw := range objects {
+		it := &items[i]
+		o, err := stix.ReadObject(raw)
+		it.obj = o
+		if o.ID == "" {
+			o.ID = fmt.Sprintf("object %d", i+1)
+			it.obj.ID = o.ID
+		}
+		if err != nil {
+			it.fail = err.Error()
+			continue
+		}
+		if o.Type == "marking-definition" {
+			if tlp, ok := stix.TLPFromMarkingObject(raw); ok {
+				defined[o.ID] = tlp
+			}
+		}
+	}
+	lookup := func(id string) (policy.TLP, bool) { tlp, ok := defined[id]; return tlp, ok }
+	for i := range items {
+		it := &items[i]
+		if it.fail != "" {
+			continue
+		}
+		tlp, err := stix.TLPOfObjectFunc(it.obj.MarkingRefs, opt.DefaultTLP, lookup)
+		if err != nil {
+			it.fail = err.Error()
+			continue
+		}
+		it.tlp = tlp
+		if err := policy.CheckAudience(tlp, opt.Audience); err != nil {
+			it.fail = "tlp " + string(tlp) + ": " + err.Error()
+		}
+	}
+
+	// Reports and groupings first: their ids link the indicators.
+	reportOf := map[string]string{} // indicator STIX id -> hdn report id
+	for i := range items {
+		it := &items[i]
+		if it.fail != "" || (it.obj.Type != "report" && it.obj.Type != "grouping") {
+			continue
+		}
+		id, err := s.importSTIXReport(ctx, p, &it.obj, it.tlp, opt.Audience, now)
+		if err != nil {
+			if isInternal(err) {
+				return res, err
+			}
+			it.fail = err.Error()
+			continue
+		}
+		res.Reports++
+		it.note = "report " + id
+		for _, ref := range it.obj.ObjectRefs {
+			if strings.HasPrefix(ref, "indicator--") && reportOf[ref] == "" {
+				reportOf[ref] = id
+			}
+		}
+	}
+
+	rs := newResolver(s, p)
+	var (
+		subs    []model.Submission
+		subItem []int
+		objs    []model.STIXObject
+		objItem []int
+	)
+	keep := func(i int) {
+		it := &items[i]
+		it.kept = true
+		objs = append(objs, model.STIXObject{
+			ID: it.obj.ID, Type: it.obj.Type, Modified: firstSet(it.obj.Modified, it.obj.Created),
+			Raw: it.obj.Raw, TLP: it.tlp, Audience: opt.Audience, Source: p.Org.ID, SubmittedBy: p.Org.ID,
+		})
+		objItem = append(objItem, i)
+	}
+	for i := range items {
+		it := &items[i]
+		if it.fail != "" {
+			continue
+		}
+		switch {
+		case stix.IsTLPObject(&it.obj):
+			it.note = "TLP definition: read, not kept (the hub serves the OASIS object)"
+		case it.obj.Type == "indicator" && it.obj.Indicator.PatternType != "stix":
+			it.note = "kept as context: pattern_type " + clip(it.obj.Indicator.PatternType) + " is not evaluated by hdn"
+			keep(i)
+		case it.obj.Type == "indicator" && it.obj.Revoked:
+			if err := s.revokeSTIX(ctx, p, it, &res, now); err != nil {
+				return res, err
+			}
+		case it.obj.Type == "indicator":
+			ss, err := s.stixSubmissions(ctx, rs, it, reportOf[it.obj.ID], opt.Audience, now)
+			if err != nil {
+				if isInternal(err) {
+					return res, err
+				}
+				it.fail = err.Error()
+				continue
+			}
+			for _, sub := range ss {
+				it.subs = append(it.subs, len(subs))
+				subs = append(subs, sub)
+				subItem = append(subItem, i)
+			}
+		default:
+			keep(i)
+		}
+	}
+
+	if len(subs) > 0 || len(objs) > 0 {
+		if err := s.storeSTIX(ctx, subs, objs, func(k int, ur store.UpsertResult) {
+			it := &items[subItem[k]]
+			it.stored++
+			if ur.Status == store.StatusCreated {
+				res.Created++
+			} else {
+				res.Updated++
+			}
+			if subs[k].Type == indicator.STIXPattern {
+				res.Patterns++
+			}
+			res.LastSeq = max(res.LastSeq, ur.Seq)
+		}, func(k int, st store.ObjectStatus) {
+			it := &items[objItem[k]]
+			it.keptAs = st
+			if st == store.ObjectCreated || st == store.ObjectReplaced {
+				res.Context++
+			}
+		}); err != nil {
+			return res, internalError{err}
+		}
+	}
+
+	for i := range items {
+		it := &items[i]
+		d := STIXObjectOutcome{ID: it.obj.ID, Version: it.obj.Version}
+		switch {
+		case it.fail != "":
+			d.Message = it.fail
+			res.Failures = append(res.Failures, d)
+			continue
+		case it.obj.Type == "indicator" && it.obj.Indicator.PatternType == "stix" && !it.obj.Revoked:
+			d.Message = fmt.Sprintf("%d indicator value(s) stored", it.stored)
+			if len(it.skipped) > 0 {
+				d.Message += "; refused: " + strings.Join(it.skipped, "; ")
+			}
+		case it.kept:
+			d.Message = keptMessage(it)
+		default:
+			d.Message = it.note
+		}
+		res.Successes = append(res.Successes, d)
+	}
+	s.audit(ctx, p, "stix.import", "", fmt.Sprintf("%s: %d objects: %d indicators created, %d updated (%d patterns), %d revoked, %d context, %d reports, %d failed",
+		opt.Origin, len(objects), res.Created, res.Updated, res.Patterns, res.Revoked, res.Context, res.Reports, len(res.Failures)))
+	if s.notify != nil && res.LastSeq > 0 {
+		s.notify.Notify(ctx, res.LastSeq)
+	}
+	return res, nil
+}
+
+func keptMessage(it *stixItem) string {
+	msg := it.note
+	if msg == "" {
+		msg = "kept as context"
+	}
+	if it.note != "" && strings.HasPrefix(it.note, "report ") {
+		msg = "became " + it.note + "; kept as context"
+	}
+	switch it.keptAs {
+	case store.ObjectUnchanged:
+		msg += " (the hub holds this version or a newer one)"
+	case store.ObjectForeign:
+		msg += " (not replaced: this id belongs to another organisation's object)"
+	}
+	return msg
+}
+
+// stixSubmissions turns one STIX indicator into checked submissions.
+func (s *Server) stixSubmissions(ctx context.Context, rs *resolver, it *stixItem, reportID string, aud policy.Audience, now time.Time) ([]model.Submission, error) {
+	o := &it.obj
+	plain, refused, err := indicator.FromSTIXPattern(o.Indicator.Pattern)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range refused {
+		it.skipped = append(it.skipped, r.Error())
+	}
+	if len(plain) == 0 {
+		return nil, fmt.Errorf("no value of the pattern could be taken: %s", strings.Join(it.skipped, "; "))
+	}
+	labels := append(slices.Clone(o.Indicator.IndicatorTypes), o.Labels...)
+	labels = dedupFold(labels)
+	var tags []string
+	for _, kc := range o.Indicator.KillChainPhases {
+		if kc.KillChainName != "" && kc.PhaseName != "" {
+			tags = append(tags, KillChainTag(kc))
+		}
+	}
+	desc := o.Description
+	if desc == "" && o.Name != "" && (len(plain) != 1 || o.Name != plain[0].Value) {
+		desc = o.Name
+	}
+	_, uuidPart, _ := strings.Cut(o.ID, "--")
+	var out []model.Submission
+	for k, pv := range plain {
+		base := model.Submission{
+			Type: pv.Type, Value: pv.Value, TLP: it.tlp, Audience: aud, Labels: labels, Description: desc,
+			Confidence: defaultConfidence, ValidFrom: o.Indicator.ValidFrom, ValidUntil: o.Indicator.ValidUntil, Tags: tags,
+		}
+		if o.Indicator.Confidence != nil {
+			base.Confidence = *o.Indicator.Confidence
+		}
+		si := submitItemOf(&base)
+		sub, hits, err := rs.validate(ctx, &si, now)
+		if err != nil {
+			if isInternal(err) {
+				return nil, err
+			}
+			msg := pv.Value + ": " + err.Error()
+			if len(hits) > 0 {
+				msg += " (warninglist " + hits[0].List + ")"
+			}
+			if len(plain) == 1 {
+				return nil, errors.New(msg)
+			}
+			it.skipped = append(it.skipped, msg)
+			continue
+		}
+		sub.ReportID = reportID
+		if k == 0 {
+			sub.ID = uuidPart
+		}
+		out = append(out, sub)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no value of the pattern could be taken: %s", strings.Join(it.skipped, "; "))
+	}
+	return out, nil
+}
+
+// revokeSTIX handles a revoked indicator: the indicator of that id is
+// revoked when p may curate it.
+func (s *Server) revokeSTIX(ctx context.Context, p *Principal, it *stixItem, res *STIXImportResult, now time.Time) error {
+	_, id, _ := strings.Cut(it.obj.ID, "--")
+	ind, err := s.st.Indicator(ctx, p.Viewer, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		it.fail = "the indicator is revoked and the hub holds no indicator of this id: nothing to store"
+		return nil
+	case err != nil:
+		return internalError{err}
+	case !canCurate(p, ind.Source, ind.SubmittedBy) && p.Org.Kind != policy.Coordinator:
+		it.fail = "the indicator is revoked, but the hub's indicator of this id belongs to another organisation"
+		return nil
+	case ind.Revoked:
+		it.note = "already revoked"
+		return nil
+	}
+	rev, err := s.st.Revoke(ctx, id, now)
+	if err != nil {
+		return internalError{err}
+	}
+	res.Revoked++
+	res.LastSeq = max(res.LastSeq, rev.Seq)
+	it.note = "indicator revoked"
+	return nil
+}
+
+// importSTIXReport makes or updates the hdn report of a STIX report or
+// grouping and returns its id: the STIX id's UUID, or p's own copy of it
+// when that report is another organisation's.
+func (s *Server) importSTIXReport(ctx context.Context, p *Principal, o *stix.Object, tlp policy.TLP, aud policy.Audience, now time.Time) (string, error) {
+	_, id, _ := strings.Cut(o.ID, "--")
+	title := strings.TrimSpace(o.Name)
+	if title == "" {
+		title = o.Type + " " + id
+	}
+	if len(title) > maxTitleLen {
+		title = title[:maxTitleLen]
+	}
+	narrative := o.Description
+	if len(narrative) > maxNarrativeLen {
+		return "", fmt.Errorf("description is %d bytes, at most %d allowed", len(narrative), maxNarrativeLen)
+	}
+	tags, err := checkWords("labels", o.Labels, maxTags, maxTagLen, false)
+	if err != nil {
+		return "", err
+	}
+	rep := model.Report{ID: id, Title: title, Narrative: narrative, Tags: tags, TLP: tlp, Audience: aud,
+		Source: p.Org.ID, SubmittedBy: p.Org.ID, Created: firstSet(o.Created, now), Modified: firstSet(o.Modified, o.Created, now)}
+	existing, err := s.st.ReportByID(ctx, id)
+	if err == nil && !canCurate(p, existing.Source, existing.SubmittedBy) {
+		rep.ID = OwnCopyID(p.Org.ID, id)
+		existing, err = s.st.ReportByID(ctx, rep.ID)
+	}
+	switch {
+	case err == nil:
+		rep.Source, rep.SubmittedBy, rep.Anonymous, rep.Created = existing.Source, existing.SubmittedBy, existing.Anonymous, existing.Created
+		rep.Context = existing.Context
+		if _, err := s.st.UpdateReport(ctx, rep); err != nil {
+			return "", internalError{err}
+		}
+	case errors.Is(err, store.ErrNotFound):
+		if _, err := s.st.CreateReport(ctx, rep); err != nil {
+			return "", internalError{err}
+		}
+	default:
+		return "", internalError{err}
+	}
+	return rep.ID, nil
+}
+
+// storeSTIX writes indicators and kept objects in one transaction.
+func (s *Server) storeSTIX(ctx context.Context, subs []model.Submission, objs []model.STIXObject,
+	eachSub func(k int, ur store.UpsertResult), eachObj func(k int, st store.ObjectStatus)) error {
+	ing, err := s.st.BeginIngest(ctx)
+	if err != nil {
+		return err
+	}
+	defer ing.Rollback()
+	for start := 0; start < len(subs); start += putChunk {
+		end := min(start+putChunk, len(subs))
+		urs, err := ing.Put(ctx, subs[start:end])
+		if err != nil {
+			return err
+		}
+		for j, ur := range urs {
+			eachSub(start+j, ur)
+		}
+	}
+	if len(objs) > 0 {
+		sts, err := ing.PutSTIXObjects(ctx, objs)
+		if err != nil {
+			return err
+		}
+		for k, st := range sts {
+			eachObj(k, st)
+		}
+	}
+	return ing.Commit()
+}
+
+func firstSet(ts ...time.Time) time.Time {
+	for _, t := range ts {
+		if !t.IsZero() {
+			return t
+		}
+	}
+	return time.Time{}
+}
+
+// dedupFold drops repeated labels (case-insensitively), keeping the first.
+func dedupFold(xs []string) []string {
+	out := xs[:0:0]
+	for _, x := range xs {
+		if !slices.ContainsFunc(out, func(y string) bool { return strings.EqualFold(x, y) }) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
