@@ -28,6 +28,8 @@
 //   - email: case-insensitive, in SMTP envelopes and the From, To, Cc, Bcc
 //     and Reply-To headers (display names and brackets are taken off).
 //   - ja4: the same string.
+//   - stix-pattern: the pattern is evaluated against STIX objects built
+//     from the event, alone or over a window of recent events (pattern.go).
 //
 // One alert per (event, indicator): an indicator seen several times in one
 // event is reported once, with the first field it was seen in.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/stixpattern"
 )
 
 // Indicator is what the matcher needs to know of an indicator.
@@ -33,13 +34,14 @@ type Indicator struct {
 
 // The tables of an index, by the kind of value they hold.
 const (
-	tabName  = iota // domain, hostname
-	tabHex          // md5, sha1, sha256, sha512, x509-sha1, x509-sha256, ja3, ja3s
-	tabEmail        // email
-	tabJA4          // ja4
-	tabURL          // url
-	tabIP           // ipv4, ipv6: 4 or 16 address bytes
-	tabCIDR         // cidr: arena only; 1 byte of prefix length, then the address bytes
+	tabName    = iota // domain, hostname
+	tabHex            // md5, sha1, sha256, sha512, x509-sha1, x509-sha256, ja3, ja3s
+	tabEmail          // email
+	tabJA4            // ja4
+	tabURL            // url
+	tabIP             // ipv4, ipv6: 4 or 16 address bytes
+	tabCIDR           // cidr: arena only; 1 byte of prefix length, then the address bytes
+	tabPattern        // stix-pattern: arena only; the canonical pattern (see pattern.go)
 	nTabs
 )
 
@@ -60,6 +62,8 @@ func tabOf(t indicator.Type) (int, bool) {
 		return tabIP, true
 	case indicator.CIDR:
 		return tabCIDR, true
+	case indicator.STIXPattern:
+		return tabPattern, true
 	}
 	return 0, false
 }
@@ -105,6 +109,13 @@ type Index struct {
 	base    *Index
 	removed map[string]struct{}
 	lc      *layerCounts
+
+	// Pattern indicators (pattern.go): pats those of this layer, live
+	// the observable ones this index evaluates (its own and its base's
+	// not removed), unobservable how many others it holds.
+	pats         []*patEntry
+	live         []*patEntry
+	unobservable int
 }
 
 // Builder builds an Index one indicator at a time, so that a large set
@@ -121,6 +132,7 @@ type Builder struct {
 	counts   map[indicator.Type]int
 	n        int
 	buf      []byte
+	pats     []builtPattern
 }
 
 // NewBuilder returns an empty Builder.
@@ -151,6 +163,7 @@ func (b *Builder) Add(ind Indicator) error {
 	}
 	var key []byte
 	var prefix netip.Prefix
+	var pat *stixpattern.Pattern
 	switch tab {
 	case tabName:
 		key = appendName(b.buf[:0], ind.Value)
@@ -179,6 +192,13 @@ func (b *Builder) Add(ind Indicator) error {
 			key = append(b.buf[:0], byte(prefix.Bits()))
 			key = appendAddrBytes(key, prefix.Addr())
 		}
+	case tabPattern:
+		p, err := parsePattern(ind.Value)
+		if err != nil {
+			return err
+		}
+		pat = p
+		key = append(b.buf[:0], p.String()...)
 	}
 	if key == nil {
 		return fmt.Errorf("%w: %s %q", ErrValue, ind.Type, ind.Value)
@@ -215,6 +235,9 @@ func (b *Builder) Add(ind Indicator) error {
 		} else {
 			b.cidr6 = append(b.cidr6, it)
 		}
+	}
+	if tab == tabPattern {
+		b.pats = append(b.pats, builtPattern{off: off, pat: pat})
 	}
 	b.counts[ind.Type]++
 	b.n++
@@ -373,7 +396,7 @@ func (b *Builder) Build() *Index {
 	seed := maphash.MakeSeed()
 	for i := range b.tabs {
 		x.tabs[i] = b.tabs[i]
-		if i != tabCIDR {
+		if i != tabCIDR && i != tabPattern {
 			x.tabs[i].build(seed)
 		} else {
 			x.tabs[i].arena.trim()
@@ -382,6 +405,7 @@ func (b *Builder) Build() *Index {
 	x.v4filter, x.v4filter24 = buildV4Filters(&x.tabs[tabIP], b.cidr4)
 	x.v4 = buildCIDRSet(b.cidr4, true)
 	x.v6 = buildCIDRSet(b.cidr6, false)
+	x.buildPatterns(b.pats)
 	*b = *NewBuilder()
 	return x
 }

@@ -150,7 +150,10 @@ type Session struct {
 
 type hit struct {
 	ref Ref
-	obs int // index in ev.Obs
+	obs int // index in ev.Obs, or -1: field and val say what was observed
+	// field and val, for a pattern hit (obs -1)
+	field string
+	val   []byte
 }
 
 // NewSession returns a Session reading lines of format f.
@@ -238,15 +241,22 @@ func (s *Session) match(x *Index, dst, line []byte) ([]byte, error) {
 			s.misses.add(x.gen, o)
 		}
 	}
+	if len(x.live) > 0 {
+		s.matchPatterns(x)
+	}
 	if len(s.hits) == 0 {
 		return dst, nil
 	}
 	s.stats.Matched++
 	s.stats.Alerts += int64(len(s.hits))
 	for _, h := range s.hits {
-		o := &s.ev.Obs[h.obs]
+		field, val := h.field, h.val
+		if h.obs >= 0 {
+			o := &s.ev.Obs[h.obs]
+			field, val = o.Field, o.Value
+		}
 		a := alertInd{ref: h.ref, prof: h.ref.prof()}
-		dst = appendAlert(dst, &s.ev, &a, o.Value, o.Field, s.clockFn)
+		dst = appendAlert(dst, &s.ev, &a, val, field, s.clockFn)
 	}
 	return dst, nil
 }
@@ -278,7 +288,7 @@ func (s *Session) addHit(r Ref) {
 	if u := r.until(); u != 0 && s.clock().Unix() >= int64(u) {
 		return
 	}
-	s.hits = append(s.hits, hit{r, s.obs})
+	s.hits = append(s.hits, hit{ref: r, obs: s.obs})
 }
 
 // clock reads the Matcher's clock once per line, when first needed.

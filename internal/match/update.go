@@ -65,10 +65,13 @@ func (x *Index) Update(add []Indicator, remove []string) (*Index, error) {
 		}
 	}
 	if b.Len() > maxDelta(base.n) {
-		return compact(base, removed, b), errors.Join(errs...)
+		nx := compact(base, removed, b)
+		nx.linkPatterns(x)
+		return nx, errors.Join(errs...)
 	}
 	nx := b.Build()
 	nx.base, nx.removed, nx.lc = base, removed, &layerCounts{}
+	nx.linkPatterns(x)
 	return nx, errors.Join(errs...)
 }
 
@@ -79,7 +82,9 @@ func (x *Index) Compact() *Index {
 	}
 	b := NewBuilder()
 	x.eachOwn(func(r Ref) { _ = b.Add(r.Indicator()) })
-	return compact(x.base, x.removed, b)
+	nx := compact(x.base, x.removed, b)
+	nx.linkPatterns(x)
+	return nx
 }
 
 // compact adds to b every indicator of base not removed, and builds.

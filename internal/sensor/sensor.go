@@ -26,6 +26,7 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/api"
 	"github.com/hdnetwork/hdn/internal/logparse"
+	"github.com/hdnetwork/hdn/internal/indicator"
 	"github.com/hdnetwork/hdn/internal/match"
 	"github.com/hdnetwork/hdn/internal/retro"
 	"github.com/hdnetwork/hdn/internal/streamclient"
@@ -190,6 +191,9 @@ func (s *Sensor) buildIndex(ctx context.Context) error {
 		}
 	}
 	s.matcher.Swap(b.Build())
+	if o, u := s.matcher.Load().Patterns(); o+u > 0 {
+		s.log.Info("pattern indicators", "evaluated", o, "unobservable", u)
+	}
 	s.counters.indicators.Store(int64(len(inds)))
 	return nil
 }
@@ -513,6 +517,11 @@ func (s *Sensor) observe(at time.Time, o *logparse.Observation) {
 func (s *Sensor) retroHunt(inds []match.Indicator) {
 	for i := range inds {
 		ind := &inds[i]
+		if ind.Type == indicator.STIXPattern {
+			// The record keeps keyed hashes of values, not events: a
+			// pattern cannot be looked for in it.
+			continue
+		}
 		hits, err := s.record.Search(ind.Type, ind.Value)
 		if err != nil {
 			s.log.Warn("retro-hunt search failed", "indicator", ind.ID, "err", err)
