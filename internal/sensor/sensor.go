@@ -25,8 +25,8 @@ import (
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/api"
-	"github.com/hdnetwork/hdn/internal/logparse"
 	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/logparse"
 	"github.com/hdnetwork/hdn/internal/match"
 	"github.com/hdnetwork/hdn/internal/retro"
 	"github.com/hdnetwork/hdn/internal/streamclient"
