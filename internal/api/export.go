@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"net/http"
@@ -46,6 +47,11 @@ func (s *Server) exportIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 		}
 	}
 	opt.RPZAction = qs.Get("rpz_action")
+	if f == export.STIX && q.Type == "" && q.Value == "" && q.Label == "" && q.ReportID == "" {
+		// A whole-collection STIX export carries the objects kept as
+		// context too, so that it can be imported elsewhere without loss.
+		opt.STIXObjects = s.keptObjects(r.Context(), p, q.Since)
+	}
 	// Check the options before the first byte goes out: afterwards an error
 	// can only cut the response short.
 	if _, err := export.Write(discard{}, f, noIndicators, opt); err != nil {
@@ -93,6 +99,37 @@ func (s *Server) liveIndicators(ctx context.Context, p *Principal, q store.Query
 				return
 			}
 			q.After = inds[len(inds)-1].Seq
+		}
+	}
+}
+
+// keptObjects pages through the STIX objects kept as context that p may
+// see (added after since, when set).
+func (s *Server) keptObjects(ctx context.Context, p *Principal, since time.Time) iter.Seq2[json.RawMessage, error] {
+	return func(yield func(json.RawMessage, error) bool) {
+		q := store.STIXQuery{Limit: exportPage}
+		if !since.IsZero() {
+			q.Since = since.Add(-time.Nanosecond) // Since is strict; the export's is not
+		}
+		for {
+			objs, err := s.st.ListSTIXObjects(ctx, p.Viewer, q)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for i := range objs {
+				if !policy.CanSee(p.Viewer, objs[i].PolicyItem()) {
+					s.log.ErrorContext(ctx, "store returned a STIX object the policy hides; withheld", "object", objs[i].ID, "org", p.Org.ID)
+					continue
+				}
+				if !yield(objs[i].Raw, nil) {
+					return
+				}
+			}
+			if len(objs) < q.Limit {
+				return
+			}
+			q.After = objs[len(objs)-1].Seq
 		}
 	}
 }

@@ -180,6 +180,7 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Pattern: "/api/v1/audit", Handler: s.listAudit},
 		{Method: "GET", Pattern: "/api/v1/export/{format}", Handler: s.exportIndicators},
 		{Method: "POST", Pattern: "/api/v1/import/text", Handler: s.importText},
+		{Method: "POST", Pattern: "/api/v1/import/stix", Handler: s.importSTIXBundle},
 	}
 }
 

@@ -52,30 +52,6 @@ type STIXImportResult struct {
 	LastSeq int64 `json:"-"`
 }
 
-// killChainTag is the tag prefix that keeps an indicator's STIX kill-chain
-// phases: "kill-chain:<kill_chain_name>:<phase_name>".
-const killChainTag = "kill-chain:"
-
-// KillChainTag is the tag that keeps one kill-chain phase on an indicator.
-func KillChainTag(p stix.KillChainPhase) string {
-	return killChainTag + p.KillChainName + ":" + p.PhaseName
-}
-
-// KillChainPhases reads the kill-chain phases back from an indicator's tags.
-func KillChainPhases(tags []string) []stix.KillChainPhase {
-	var out []stix.KillChainPhase
-	for _, t := range tags {
-		rest, ok := strings.CutPrefix(t, killChainTag)
-		if !ok {
-			continue
-		}
-		if name, phase, ok := strings.Cut(rest, ":"); ok && name != "" && phase != "" {
-			out = append(out, stix.KillChainPhase{KillChainName: name, PhaseName: phase})
-		}
-	}
-	return out
-}
-
 // stixItem is one object of an import on its way to the store.
 type stixItem struct {
 	obj     stix.Object
@@ -99,7 +75,7 @@ type stixItem struct {
 //     hdn's STIX export gives the same id back. Each passes the checks of a
 //     native submission (canonical form, TLP and audience, warninglists).
 //     Labels and indicator_types become labels, kill-chain phases tags
-//     (KillChainTag), the name the description when there is none. A
+//     (stix.KillChainTag), the name the description when there is none. A
 //     revoked indicator revokes the indicator of that id when p may curate
 //     it. An indicator of another pattern_type (sigma, yara, snort, …) is
 //     kept as context: hdn cannot evaluate it, but serves it back.
@@ -333,7 +309,7 @@ func (s *Server) stixSubmissions(ctx context.Context, rs *resolver, it *stixItem
 	var tags []string
 	for _, kc := range o.Indicator.KillChainPhases {
 		if kc.KillChainName != "" && kc.PhaseName != "" {
-			tags = append(tags, KillChainTag(kc))
+			tags = append(tags, stix.KillChainTag(kc))
 		}
 	}
 	desc := o.Description
@@ -498,4 +474,62 @@ func dedupFold(xs []string) []string {
 		}
 	}
 	return out
+}
+
+// importSTIXBundle takes a STIX 2.1 bundle (or a TAXII envelope) and stores
+// it with ImportSTIX. Query parameters: tlp, the level of objects without a
+// TLP marking (default amber); group or orgs (comma-separated names or
+// ids), the audience of everything stored (default the whole network).
+func (s *Server) importSTIXBundle(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	if !p.Key.Role.CanSubmit() {
+		return forbidden("a %s key may not submit indicators", p.Key.Role)
+	}
+	if err := onlyParams(r, "tlp", "group", "orgs"); err != nil {
+		return err
+	}
+	if err := requireJSON(r); err != nil {
+		return err
+	}
+	qs := r.URL.Query()
+	var aud *AudienceJSON
+	switch {
+	case qs.Get("group") != "" && qs.Get("orgs") != "":
+		return badRequest("give group or orgs, not both")
+	case qs.Get("group") != "":
+		aud = &AudienceJSON{Group: qs.Get("group")}
+	case qs.Get("orgs") != "":
+		aud = &AudienceJSON{Orgs: strings.Split(qs.Get("orgs"), ",")}
+	}
+	ctx := r.Context()
+	rs := newResolver(s, p)
+	// The default TLP and the audience are checked together; an object
+	// marked red needs the audience to name organisations, which ImportSTIX
+	// checks object by object.
+	sh, err := rs.resolveSharing(ctx, qs.Get("tlp"), aud, false, "")
+	if err != nil {
+		if isInternal(err) {
+			return err
+		}
+		return badRequest("%s", err.Error())
+	}
+	var bundle struct {
+		Type    string            `json:"type"`
+		Objects []json.RawMessage `json:"objects"`
+	}
+	dec := json.NewDecoder(s.body(w, r))
+	if err := dec.Decode(&bundle); err != nil {
+		return jsonError(err, "")
+	}
+	if bundle.Type != "" && bundle.Type != "bundle" {
+		return badRequest("the body is a STIX %q object, not a bundle", clip(bundle.Type))
+	}
+	if bundle.Objects == nil {
+		return badRequest(`the body has no "objects" array: send a STIX bundle or a TAXII envelope`)
+	}
+	res, err := s.ImportSTIX(ctx, p, bundle.Objects, STIXImportOptions{DefaultTLP: sh.TLP, Audience: sh.Audience, Origin: "STIX import"})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
 }

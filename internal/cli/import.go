@@ -74,7 +74,12 @@ func runImport(e *env) error {
 		}
 		c.misp = true
 		return c.copyTo(e, "POST", "/events/add", data)
-	case "lines", "csv", "stix":
+	case "stix":
+		if *preview || len(labels) > 0 || *report != "" {
+			return errors.New("hdn import: --preview, --label and --report are not for a STIX bundle: it carries its own labels and reports")
+		}
+		return importSTIX(e, c, data, *tlp)
+	case "lines", "csv":
 		if *preview {
 			return errors.New("hdn import: --preview is for text; an IOC file is stored as it is (use --format text to preview it as free text)")
 		}

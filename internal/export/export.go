@@ -16,6 +16,7 @@ package export
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -173,6 +174,10 @@ type Options struct {
 	// ListType restricts the list and bloom formats to one indicator type;
 	// empty means every type.
 	ListType indicator.Type
+	// STIXObjects, for the stix format, are objects the hub keeps as
+	// context (malware, relationships, reports, …), written as they are
+	// after the indicators.
+	STIXObjects iter.Seq2[json.RawMessage, error]
 }
 
 // Stats counts what Write did.

@@ -69,24 +69,25 @@ type stixIdentity struct {
 }
 
 type stixIndicator struct {
-	Type              string   `json:"type"`
-	SpecVersion       string   `json:"spec_version"`
-	ID                string   `json:"id"`
-	CreatedByRef      string   `json:"created_by_ref"`
-	Created           string   `json:"created"`
-	Modified          string   `json:"modified"`
-	Name              string   `json:"name"`
-	Description       string   `json:"description,omitempty"`
-	IndicatorTypes    []string `json:"indicator_types,omitempty"`
-	Pattern           string   `json:"pattern"`
-	PatternType       string   `json:"pattern_type"`
-	PatternVersion    string   `json:"pattern_version"`
-	ValidFrom         string   `json:"valid_from"`
-	ValidUntil        string   `json:"valid_until,omitempty"`
-	Labels            []string `json:"labels,omitempty"`
-	Confidence        int      `json:"confidence,omitempty"`
-	Revoked           bool     `json:"revoked,omitempty"`
-	ObjectMarkingRefs []string `json:"object_marking_refs,omitempty"`
+	Type              string                `json:"type"`
+	SpecVersion       string                `json:"spec_version"`
+	ID                string                `json:"id"`
+	CreatedByRef      string                `json:"created_by_ref"`
+	Created           string                `json:"created"`
+	Modified          string                `json:"modified"`
+	Name              string                `json:"name"`
+	Description       string                `json:"description,omitempty"`
+	IndicatorTypes    []string              `json:"indicator_types,omitempty"`
+	Pattern           string                `json:"pattern"`
+	PatternType       string                `json:"pattern_type"`
+	PatternVersion    string                `json:"pattern_version"`
+	ValidFrom         string                `json:"valid_from"`
+	ValidUntil        string                `json:"valid_until,omitempty"`
+	Labels            []string              `json:"labels,omitempty"`
+	Confidence        int                   `json:"confidence,omitempty"`
+	KillChainPhases   []stix.KillChainPhase `json:"kill_chain_phases,omitempty"`
+	Revoked           bool                  `json:"revoked,omitempty"`
+	ObjectMarkingRefs []string              `json:"object_marking_refs,omitempty"`
 }
 
 type stixEncoder struct {
@@ -208,6 +209,7 @@ func stixIndicatorObject(ind *model.Indicator, identity string, now time.Time) (
 			o.Labels = append(o.Labels, l)
 		}
 	}
+	o.KillChainPhases = stix.KillChainPhases(ind.Tags)
 	level := slices.Index(tlpLevels, ind.TLP)
 	if level >= 0 {
 		v2, v1 := stix.MarkingIDs(ind.TLP)
@@ -221,6 +223,27 @@ func stixIndicatorObject(ind *model.Indicator, identity string, now time.Time) (
 
 func (e *stixEncoder) end() (int, error) {
 	n := 0
+	// The objects kept as context, as they came, after the indicators.
+	if e.opt.STIXObjects != nil {
+		for raw, err := range e.opt.STIXObjects {
+			if err != nil {
+				return n, fmt.Errorf("export stix: reading kept objects: %w", err)
+			}
+			var head struct {
+				ObjectMarkingRefs []string `json:"object_marking_refs"`
+			}
+			if json.Unmarshal(raw, &head) != nil {
+				continue
+			}
+			for _, ref := range head.ObjectMarkingRefs {
+				if t, ok := stix.TLPFromMarking(ref); ok {
+					e.used[slices.Index(tlpLevels, t)] = true
+				}
+			}
+			e.object(json.RawMessage(raw), false)
+			n++
+		}
+	}
 	any2 := false
 	for _, u := range e.used {
 		any2 = any2 || u
@@ -297,6 +320,8 @@ func stixPattern(ind *model.Indicator) (string, bool) {
 		path = "url:value"
 	case indicator.Email:
 		path = "email-addr:value"
+	case indicator.STIXPattern:
+		return v, true // canonical, as stored
 	case indicator.MD5:
 		path = "file:hashes.MD5"
 	case indicator.SHA1:

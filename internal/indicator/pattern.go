@@ -47,7 +47,8 @@ type Typed struct {
 // CIDR block), url:value, email-addr:value, file:hashes.MD5, SHA-1, SHA-256
 // and SHA-512, x509-certificate:hashes.SHA-1 and SHA-256 (hash names in any
 // case, with or without '-') — gives one plain indicator per distinct value
-// (a CIDR block of one address becomes that address):
+// (a CIDR block of one address becomes that address; an IP address given
+// as a domain-name value becomes an address indicator):
 // it matches exactly when one of them does. Values refused by Canonicalize
 // come back in refused (and the others still count). Any other valid
 // pattern gives one stix-pattern indicator, the pattern canonicalised.
@@ -74,7 +75,7 @@ func FromSTIXPattern(pattern string) (plain []Typed, refused []error, err error)
 	seen := make(map[Typed]bool, len(eqs))
 	for _, e := range eqs {
 		t, _ := stixPathType(e)
-		if t == IPv4 {
+		if t == IPv4 || t == Domain && isAddress(e.Value) {
 			t = addressType(e.Value)
 		}
 		v, err := Canonicalize(t, e.Value)
@@ -141,6 +142,13 @@ func stixPathType(e stixpattern.Equality) (Type, bool) {
 		}
 	}
 	return "", false
+}
+
+// isAddress says whether v is an IP address: producers do put addresses in
+// domain-name:value, and the address is what they mean.
+func isAddress(v string) bool {
+	_, err := netip.ParseAddr(strings.TrimSpace(v))
+	return err == nil
 }
 
 // addressType is the type of an address or CIDR value of an ipv4-addr or

@@ -50,6 +50,7 @@ func TestFromSTIXPattern(t *testing.T) {
 		{in: "[ipv4-addr:value = '198.51.100.0/24' OR ipv6-addr:value = '2001:db8::1' OR ipv4-addr:value = '198.51.100.7/32']",
 			want: "cidr 198.51.100.0/24; ipv6 2001:db8::1; ipv4 198.51.100.7"},
 		{in: "[url:value = 'HTTP://evil.example.com'] ", want: "url http://evil.example.com/"},
+		{in: "[domain-name:value = '198.51.100.9']", want: "ipv4 198.51.100.9"},
 		{in: "[email-addr:value = 'a@b.example' OR email-addr:value = 'A@B.example']", want: "email a@b.example"},
 		// One refused value does not lose the others.
 		{in: "[domain-name:value = 'co.uk' OR domain-name:value = 'ok.example']", want: "domain ok.example", refused: 1},

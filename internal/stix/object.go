@@ -174,3 +174,28 @@ func IsTLPObject(o *Object) bool {
 	}
 	return false
 }
+
+// killChainTag is the tag prefix that keeps an hdn indicator's STIX
+// kill-chain phases: "kill-chain:<kill_chain_name>:<phase_name>".
+const killChainTag = "kill-chain:"
+
+// KillChainTag is the hdn tag that keeps one kill-chain phase.
+func KillChainTag(p KillChainPhase) string {
+	return killChainTag + p.KillChainName + ":" + p.PhaseName
+}
+
+// KillChainPhases reads kill-chain phases back from hdn tags; other tags
+// are ignored.
+func KillChainPhases(tags []string) []KillChainPhase {
+	var out []KillChainPhase
+	for _, t := range tags {
+		rest, ok := strings.CutPrefix(t, killChainTag)
+		if !ok {
+			continue
+		}
+		if name, phase, ok := strings.Cut(rest, ":"); ok && name != "" && phase != "" {
+			out = append(out, KillChainPhase{KillChainName: name, PhaseName: phase})
+		}
+	}
+	return out
+}
