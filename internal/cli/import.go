@@ -16,8 +16,9 @@ import (
 // maxImport bounds what `hdn import` reads.
 const maxImport = 256 << 20
 
-// importBatch is how many indicators of an IOC file go in one request.
-const importBatch = 10_000
+// importBatch is how many entries (or STIX objects) go to the hub in one
+// request; a variable so that tests can make it small.
+var importBatch = 10_000
 
 // runImport sends what an analyst has to the hub, as the key's organisation:
 // a pasted report or e-mail (free text, with a preview), a MISP event, or
