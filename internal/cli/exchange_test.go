@@ -55,7 +55,7 @@ func TestAdminFeeds(t *testing.T) {
 	for _, bad := range [][]string{
 		{"admin", "feed", "add", "--data", dir, "--url", t.TempDir(), "--org", "sector-cert"},                  // no manifest.json
 		{"admin", "feed", "add", "--data", dir, "--url", feedDir, "--org", "nobody"},                           // unknown organisation
-		{"admin", "feed", "add", "--data", dir, "--url", feedDir, "--org", "sector-cert", "--kind", "taxii"},   // unknown kind
+		{"admin", "feed", "add", "--data", dir, "--url", feedDir, "--org", "sector-cert", "--kind", "taxii"},   // taxii needs an http(s) URL
 		{"admin", "feed", "add", "--data", dir, "--url", feedDir, "--org", "sector-cert", "--interval", "10s"}, // too often
 		{"admin", "feed", "add", "--data", dir, "--url", feedDir, "--org", "sector-cert", "--tlp", "purple"},   // bad TLP
 		{"admin", "feed", "add", "--data", dir, "--url", feedDir, "--org", "sector-cert", "--name", "local"},   // taken name

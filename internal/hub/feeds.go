@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -49,10 +50,10 @@ func (h *Hub) runDueFeeds(ctx context.Context) {
 	}
 }
 
-// RunFeed reads a feed once: its manifest, then the events that are new or
-// changed since the last run, each stored through the same checks as a
-// MISP client's upload (warninglists, policy). A failed event is logged and
-// tried again next time; the run's outcome is recorded on the feed.
+// RunFeed reads a feed once and records the run's outcome on the feed. A
+// MISP feed (runMISPFeed) and a TAXII feed (runTAXIIFeed) are read
+// differently; a panic inside one run is recovered, logged and recorded as
+// the feed's error, so that one feed never stops the loop.
 func (h *Hub) RunFeed(ctx context.Context, f model.Feed) (imported int, err error) {
 	start := h.cfg.Now().UTC()
 	defer func() {
@@ -64,10 +65,30 @@ func (h *Hub) RunFeed(ctx context.Context, f model.Feed) (imported int, err erro
 			h.log.Error("feeds: record run", "feed", f.Name, "err", rerr)
 		}
 	}()
+	defer func() {
+		if r := recover(); r != nil {
+			h.log.Error("feeds: run panicked", "feed", f.Name, "panic", r, "stack", string(debug.Stack()))
+			err = fmt.Errorf("the run stopped on an internal error (panic: %v)", r)
+		}
+	}()
 	p, err := h.feedPrincipal(ctx, f)
 	if err != nil {
 		return 0, err
 	}
+	switch f.Kind {
+	case "misp", "":
+		return h.runMISPFeed(ctx, f, p)
+	case "taxii":
+		return h.runTAXIIFeed(ctx, f, p)
+	}
+	return 0, fmt.Errorf("unknown feed kind %q", f.Kind)
+}
+
+// runMISPFeed reads a MISP feed: its manifest, then the events that are new
+// or changed since the last run, each stored through the same checks as a
+// MISP client's upload (warninglists, policy). A failed event is logged and
+// tried again next time.
+func (h *Hub) runMISPFeed(ctx context.Context, f model.Feed, p *api.Principal) (imported int, err error) {
 	src := misp.DirSource(f.URL)
 	if isHTTP(f.URL) {
 		src = misp.HTTPSource(f.URL, h.cfg.FeedClient)

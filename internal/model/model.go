@@ -246,13 +246,28 @@ type Proposal struct {
 type Feed struct {
 	ID       string        `json:"id"`
 	Name     string        `json:"name"`
-	Kind     string        `json:"kind"` // "misp"
-	URL      string        `json:"url"`  // http(s) URL or a directory
+	Kind     string        `json:"kind"` // "misp" or "taxii"
+	URL      string        `json:"url"`  // http(s) URL or a directory; for taxii, the collection's URL
 	OrgID    string        `json:"org"`  // the organisation its indicators are stored under
-	TLP      policy.TLP    `json:"tlp"`  // for events that carry no tlp: tag
+	TLP      policy.TLP    `json:"tlp"`  // for events (objects) that carry no TLP tag (marking)
 	Interval time.Duration `json:"interval"`
 	Enabled  bool          `json:"enabled"`
 	Created  time.Time     `json:"created"`
+	// For taxii feeds: the collection's id, and the credential it is read
+	// with. Auth is "basic" (User and Secret as password) or "bearer"
+	// (Secret as token), "" for none. Secret is never shown: HasSecret,
+	// set by the store on read, says whether there is one.
+	Collection string `json:"collection,omitempty"`
+	Auth       string `json:"auth,omitempty"`
+	User       string `json:"user,omitempty"`
+	Secret     string `json:"-"`
+	HasSecret  bool   `json:"credential"`
+	// Audience of what a taxii feed stores (zero: the whole network). It
+	// holds ids; AudienceName is a readable form for listings ("network",
+	// "group:NAME", "orgs:NAME,NAME"), filled in by whoever shows the feed,
+	// not stored.
+	Audience     policy.Audience `json:"-"`
+	AudienceName string          `json:"audience,omitempty"`
 	// The last run: when, what it said went wrong ("" when nothing), and how
 	// many events it imported.
 	LastRun   time.Time `json:"last_run,omitzero"`

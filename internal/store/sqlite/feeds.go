@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"time"
 
@@ -29,22 +30,76 @@ func (s *Store) CreateFeed(ctx context.Context, f model.Feed) (model.Feed, error
 	case f.Interval < time.Second:
 		return f, fmt.Errorf("sqlite: create feed %q: the interval %s is under a second", f.Name, f.Interval)
 	}
+	if err := checkFeed(f); err != nil {
+		return f, fmt.Errorf("sqlite: create feed %q: %w", f.Name, err)
+	}
+	if f.Audience.Kind == "" {
+		f.Audience.Kind = policy.Network
+	}
 	f.ID = newID()
 	if f.Created.IsZero() {
 		f.Created = time.Now()
 	}
 	f.Created = fromNano(toNano(f.Created))
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO feeds (id, name, name_key, kind, url, org_id, tlp, interval_s, enabled, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			f.ID, f.Name, foldName(f.Name), f.Kind, f.URL, f.OrgID, string(f.TLP), int64(f.Interval/time.Second), boolInt(f.Enabled), toNano(f.Created))
+		_, err := tx.ExecContext(ctx, `INSERT INTO feeds (id, name, name_key, kind, url, org_id, tlp, interval_s, enabled, created,
+			collection, auth, auth_user, secret, audience_kind, audience_group, audience_orgs)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			f.ID, f.Name, foldName(f.Name), f.Kind, f.URL, f.OrgID, string(f.TLP), int64(f.Interval/time.Second), boolInt(f.Enabled), toNano(f.Created),
+			f.Collection, f.Auth, f.User, f.Secret, string(f.Audience.Kind), optString(f.Audience.Group), encodeList(f.Audience.Orgs))
 		return mapErr(err)
 	})
 	if err != nil {
 		return f, fmt.Errorf("sqlite: create feed %q: %w", f.Name, err)
 	}
 	f.Interval = f.Interval.Truncate(time.Second)
+	f.HasSecret = f.Secret != ""
 	return f, nil
+}
+
+// checkFeed checks what depends on a feed's kind. Errors never quote the
+// secret.
+func checkFeed(f model.Feed) error {
+	switch f.Kind {
+	case "misp":
+		if f.Collection != "" || f.Auth != "" || f.User != "" || f.Secret != "" {
+			return errors.New("a misp feed has no collection or credential")
+		}
+		if f.Audience.Kind != "" && f.Audience.Kind != policy.Network {
+			return errors.New("a misp feed's audience is the whole network")
+		}
+		return nil
+	case "taxii":
+	default:
+		return fmt.Errorf("the kind %q is not one of misp, taxii", f.Kind)
+	}
+	u, err := url.Parse(f.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("a taxii feed needs an http(s) URL, not %q", f.URL)
+	}
+	if u.User != nil {
+		return errors.New("a taxii feed's URL must not hold credentials; give them as the feed's user and secret")
+	}
+	switch f.Auth {
+	case "":
+		if f.User != "" || f.Secret != "" {
+			return errors.New("a credential without an auth kind (basic or bearer)")
+		}
+	case "basic":
+	case "bearer":
+		if f.User != "" {
+			return errors.New("a bearer token has no user")
+		}
+		if f.Secret == "" {
+			return errors.New("bearer auth without a token")
+		}
+	default:
+		return fmt.Errorf("auth %q is not one of basic, bearer", f.Auth)
+	}
+	if err := policy.CheckAudience(f.TLP, f.Audience); err != nil {
+		return err
+	}
+	return nil
 }
 
 // Feed returns a feed by id or name (case-insensitive).
@@ -72,21 +127,30 @@ func (s *Store) feeds(ctx context.Context, where string, args ...any) ([]model.F
 	var fs []model.Feed
 	err := s.read(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, name, kind, url, org_id, tlp, interval_s, enabled, created,
-			last_run, last_error, last_count FROM feeds `+where, args...)
+			last_run, last_error, last_count, collection, auth, auth_user, secret, audience_kind,
+			COALESCE(audience_group, ''), audience_orgs FROM feeds `+where, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var f model.Feed
-			var tlp string
+			var tlp, audKind string
 			var interval, created int64
 			var lastRun sql.NullInt64
+			var audOrgs sql.NullString
 			if err := rows.Scan(&f.ID, &f.Name, &f.Kind, &f.URL, &f.OrgID, &tlp, &interval, &f.Enabled, &created,
-				&lastRun, &f.LastError, &f.LastCount); err != nil {
+				&lastRun, &f.LastError, &f.LastCount, &f.Collection, &f.Auth, &f.User, &f.Secret, &audKind,
+				&f.Audience.Group, &audOrgs); err != nil {
 				return err
 			}
 			f.TLP, f.Interval, f.Created, f.LastRun = policy.TLP(tlp), time.Duration(interval)*time.Second, fromNano(created), fromOptNano(lastRun)
+			f.Audience.Kind, f.HasSecret = policy.AudienceKind(audKind), f.Secret != ""
+			orgs, err := decodeList(audOrgs)
+			if err != nil {
+				return fmt.Errorf("feed %s: audience orgs: %w", f.ID, err)
+			}
+			f.Audience.Orgs = orgs
 			fs = append(fs, f)
 		}
 		return rows.Err()

@@ -133,9 +133,32 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// ownerOnly makes the database file (created empty when absent) and its WAL
+// and shared-memory files readable by their owner only: they hold key
+// hashes, the audit log and feed credentials. SQLite gives the WAL and
+// shared-memory files it creates the database file's mode.
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	f.Close()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		fi, err := os.Stat(path + suffix)
+		if err != nil || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(path+suffix, fi.Mode().Perm()&0o600); err != nil {
+			return fmt.Errorf("sqlite: make %s owner-only: %w", path+suffix, err)
+		}
+	}
+	return nil
+}
+
 // Open opens (creating if needed) the database hdn.db in dir, creating dir
 // with mode 0700 when it is missing, and brings its schema up to date.
 // Several Stores, in one process or several, may open the same directory.
+// The database files are made owner-only (0600).
 func Open(ctx context.Context, dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
@@ -143,6 +166,9 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	abs, err := filepath.Abs(filepath.Join(dir, FileName))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if err := ownerOnly(abs); err != nil {
+		return nil, err
 	}
 	s := &Store{
 		path:          abs,

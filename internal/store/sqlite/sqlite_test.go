@@ -298,3 +298,31 @@ func TestListsAndTimesRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestFilesOwnerOnly: the database files are created owner-only, and a
+// database file left readable by others is made owner-only when opened.
+func TestFilesOwnerOnly(t *testing.T) {
+	dir := t.TempDir()
+	st, err := sqlite.Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	path := filepath.Join(dir, sqlite.FileName)
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		if fi, err := os.Stat(path + suffix); err == nil && fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s%s: mode %v, want 0600", sqlite.FileName, suffix, fi.Mode().Perm())
+		}
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err = sqlite.Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("after reopening a 0644 file: %v, %v", fi.Mode().Perm(), err)
+	}
+}

@@ -1,8 +1,10 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/indicator"
@@ -164,6 +166,9 @@ func testFeeds(e *env) {
 	if err != nil || len(fs) != 1 {
 		e.Fatalf("ListFeeds: %+v, %v", fs, err)
 	}
+	if g := fs[0]; g.HasSecret || g.Audience.Kind != policy.Network || g.Collection != "" {
+		e.Errorf("a misp feed read back with taxii fields: %+v", g)
+	}
 	if g := fs[0]; g.Enabled || !g.LastRun.Equal(run.LastRun) || g.LastError != run.LastError || g.LastCount != 3 {
 		e.Errorf("feed after a run: %+v", g)
 	}
@@ -185,5 +190,85 @@ func testFeeds(e *env) {
 	seen, err = e.st.FeedEvents(e.ctx, f.ID)
 	if err != nil || !reflect.DeepEqual(seen, map[string]int64{"ev-1": 150, "ev-2": 200}) {
 		e.Errorf("FeedEvents: %v, %v", seen, err)
+	}
+	testTAXIIFeeds(e)
+}
+
+// testTAXIIFeeds: a taxii feed keeps its collection, credential and
+// audience; the secret is read back for the hub but never in the feed's
+// JSON; a taxii feed needs an http(s) URL and a consistent credential; its
+// poll cursor is kept under a reserved event key.
+func testTAXIIFeeds(e *env) {
+	a := e.org(e.unique("org"), policy.Coordinator, "")
+	b := e.org(e.unique("org"), policy.Member, "")
+	g := e.group(e.unique("group"), a.ID, a.ID, b.ID)
+	const secret = "hdn_s3cret-never-shown"
+	in := model.Feed{Name: e.unique("cert-taxii"), Kind: "taxii", URL: "https://taxii.example.org/api1/collections/91a7b528/",
+		OrgID: a.ID, TLP: policy.Amber, Interval: time.Hour, Enabled: true,
+		Collection: "91a7b528", Auth: "basic", User: "analyst", Secret: secret,
+		Audience: policy.Audience{Kind: policy.Group, Group: g.ID}}
+	f, err := e.st.CreateFeed(e.ctx, in)
+	if err != nil {
+		e.Fatalf("CreateFeed taxii: %v", err)
+	}
+	if !f.HasSecret {
+		e.Errorf("CreateFeed returned HasSecret false")
+	}
+	got, err := e.st.Feed(e.ctx, f.ID)
+	if err != nil {
+		e.Fatalf("Feed: %v", err)
+	}
+	if got.Kind != "taxii" || got.URL != in.URL || got.Collection != in.Collection || got.Auth != "basic" || got.User != "analyst" ||
+		got.Secret != secret || !got.HasSecret || !reflect.DeepEqual(got.Audience, in.Audience) || got.TLP != policy.Amber {
+		e.Errorf("taxii feed read back as %+v", got)
+	}
+	if b, err := json.Marshal(got); err != nil || strings.Contains(string(b), secret) || !strings.Contains(string(b), `"credential":true`) {
+		e.Errorf("the feed's JSON %s (%v): want no secret and credential true", b, err)
+	}
+	// A bearer token and an explicit list of organisations (red needs one).
+	bearer, err := e.st.CreateFeed(e.ctx, model.Feed{Name: e.unique("bearer"), Kind: "taxii", URL: "http://taxii.example.org/c/", OrgID: a.ID,
+		TLP: policy.Red, Interval: time.Minute, Auth: "bearer", Secret: "tok", Audience: policy.Audience{Kind: policy.Orgs, Orgs: []string{a.ID, b.ID}}})
+	if err != nil {
+		e.Fatalf("CreateFeed bearer: %v", err)
+	}
+	if got, err := e.st.Feed(e.ctx, bearer.Name); err != nil || got.Auth != "bearer" || got.Secret != "tok" || got.User != "" ||
+		!reflect.DeepEqual(got.Audience.Orgs, []string{a.ID, b.ID}) || got.Audience.Kind != policy.Orgs {
+		e.Errorf("bearer feed read back as %+v, %v", got, err)
+	}
+	// No credential at all.
+	open, err := e.st.CreateFeed(e.ctx, model.Feed{Name: e.unique("open"), Kind: "taxii", URL: "https://taxii.example.org/c/", OrgID: a.ID, TLP: policy.Clear, Interval: time.Hour})
+	if err != nil || open.HasSecret {
+		e.Errorf("feed without a credential: %+v, %v", open, err)
+	}
+	for _, bad := range []model.Feed{
+		{Kind: "taxii", URL: "/var/lib/feed"},                                                    // not http(s)
+		{Kind: "taxii", URL: "ftp://taxii.example.org/c/"},                                       // not http(s)
+		{Kind: "taxii", URL: "https://u:p@taxii.example.org/c/"},                                 // credentials in the URL
+		{Kind: "taxii", URL: "https://taxii.example.org/c/", Auth: "digest", Secret: "sekrit-x"}, // unknown auth
+		{Kind: "taxii", URL: "https://taxii.example.org/c/", Auth: "bearer", User: "u", Secret: "sekrit-x"},
+		{Kind: "taxii", URL: "https://taxii.example.org/c/", Auth: "bearer"},                               // no token
+		{Kind: "taxii", URL: "https://taxii.example.org/c/", Secret: "sekrit-x"},                           // secret without auth
+		{Kind: "taxii", URL: "https://taxii.example.org/c/", TLP: policy.Red},                              // red to the whole network
+		{Kind: "taxii", URL: "https://taxii.example.org/c/", Audience: policy.Audience{Kind: policy.Orgs}}, // empty list
+		{Kind: "misp", URL: "https://example.org/feed/", Auth: "basic", Secret: "sekrit-x"},                // misp feeds carry no credential
+		{Kind: "rss", URL: "https://example.org/feed/"},                                                    // unknown kind
+	} {
+		bad.Name, bad.OrgID, bad.Interval = e.unique("bad"), a.ID, time.Hour
+		if bad.TLP == "" {
+			bad.TLP = policy.Clear
+		}
+		if _, err := e.st.CreateFeed(e.ctx, bad); err == nil {
+			e.Errorf("CreateFeed accepted %+v", bad)
+		} else if strings.Contains(err.Error(), "sekrit") {
+			e.Errorf("CreateFeed's error quotes the secret: %v", err)
+		}
+	}
+	// The poll cursor, kept as a reserved event (unix microseconds).
+	cursor := time.Date(2026, 11, 27, 10, 0, 0, 123456000, time.UTC).UnixMicro()
+	if err := e.st.SetFeedEvent(e.ctx, f.ID, "taxii:added_after", cursor); err != nil {
+		e.Fatalf("SetFeedEvent cursor: %v", err)
+	}
+	if seen, err := e.st.FeedEvents(e.ctx, f.ID); err != nil || seen["taxii:added_after"] != cursor {
+		e.Errorf("cursor read back: %v, %v", seen, err)
 	}
 }
