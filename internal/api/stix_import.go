@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hdnetwork/hdn/internal/export"
 	"github.com/hdnetwork/hdn/internal/indicator"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
@@ -196,6 +197,8 @@ func (s *Server) ImportSTIX(ctx context.Context, p *Principal, objects []json.Ra
 		switch {
 		case stix.IsTLPObject(&it.obj):
 			it.note = "TLP definition: read, not kept (the hub serves the OASIS object)"
+		case it.obj.ID == export.HubIdentityID(s.hubName):
+			it.note = "this hub's own identity: not kept"
 		case it.obj.Type == "indicator" && it.obj.Indicator.PatternType != "stix":
 			it.note = "kept as context: pattern_type " + clip(it.obj.Indicator.PatternType) + " is not evaluated by hdn"
 			keep(i)

@@ -79,3 +79,28 @@ func TestFromSTIXPattern(t *testing.T) {
 		t.Error("an unterminated pattern was read")
 	}
 }
+
+func FuzzFromSTIXPattern(f *testing.F) {
+	f.Add("[domain-name:value = 'a.example' OR ipv4-addr:value = '198.51.100.0/24']")
+	f.Add("[file:hashes.'SHA-256' = 'abc'] FOLLOWEDBY [x:y = 1] WITHIN 5 SECONDS")
+	f.Add("[domain-name:value = '198.51.100.1']")
+	f.Fuzz(func(t *testing.T, s string) {
+		plain, refused, err := FromSTIXPattern(s)
+		if err != nil {
+			if plain != nil || refused != nil {
+				t.Fatalf("values with an error: %v %v", plain, refused)
+			}
+			return
+		}
+		for _, p := range plain {
+			// Every value is canonical: canonicalising it again gives it back.
+			again, err := Canonicalize(p.Type, p.Value)
+			if err != nil || again != p.Value {
+				t.Fatalf("%q gave %s %q, which canonicalises to %q, %v", s, p.Type, p.Value, again, err)
+			}
+		}
+		if len(plain) == 0 && len(refused) == 0 {
+			t.Fatalf("%q gave nothing and no reason", s)
+		}
+	})
+}
