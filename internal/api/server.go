@@ -58,6 +58,9 @@ type Config struct {
 	// warninglist that names none (default DefaultFlagLifetime; negative:
 	// none).
 	FlagLifetime time.Duration
+	// TAXIIDefaultTLP is the TLP of objects posted to the TAXII server
+	// without a TLP marking ("": DefaultTLP, amber).
+	TAXIIDefaultTLP policy.TLP
 }
 
 // Server is the native API.
@@ -74,6 +77,7 @@ type Server struct {
 	streams            *limiter
 	orgs               *orgCache
 	hubName            string
+	taxiiDefaultTLP    policy.TLP
 	misp               *http.ServeMux
 	mispSearches       chan struct{} // slots of the MISP searches
 	mispSearchWait     time.Duration // for a slot
@@ -91,7 +95,7 @@ func New(cfg Config) *Server {
 		cfg.MaxStreams = 10_000
 	}
 	s.streams = newLimiter(cfg.MaxStreams)
-	s.warn, s.flagLifetime, s.hubName = cfg.Warninglists, cfg.FlagLifetime, cfg.HubName
+	s.warn, s.flagLifetime, s.hubName, s.taxiiDefaultTLP = cfg.Warninglists, cfg.FlagLifetime, cfg.HubName, cfg.TAXIIDefaultTLP
 	if s.hubName == "" {
 		s.hubName = "hdn"
 	}

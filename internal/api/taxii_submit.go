@@ -134,7 +134,7 @@ func (t *taxiiServer) addObjects(w http.ResponseWriter, r *http.Request, p *Prin
 	}
 	ctx := r.Context()
 	now := t.s.now().UTC()
-	res, err := t.s.ImportSTIX(ctx, p, env.Objects, STIXImportOptions{Origin: "taxii"})
+	res, err := t.s.ImportSTIX(ctx, p, env.Objects, STIXImportOptions{Origin: "taxii", DefaultTLP: t.s.taxiiDefaultTLP})
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {

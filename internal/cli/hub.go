@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hdnetwork/hdn/internal/hub"
+	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/warninglist"
 )
 
@@ -19,8 +20,13 @@ func runHub(e *env) error {
 	fs.Var(&kinds, "warninglist-kind", "NAME=refuse|flag: change what a warninglist does (repeatable)")
 	noWL := fs.Bool("no-warninglists", false, "screen nothing (not for production)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	taxiiTLP := fs.String("taxii-default-tlp", "amber", "TLP of objects posted to the TAXII server without a TLP marking")
 	if err := e.parse(fs); err != nil {
 		return err
+	}
+	defTLP, err := policy.ParseTLP(*taxiiTLP)
+	if err != nil {
+		return fmt.Errorf("--taxii-default-tlp: %w", err)
 	}
 	if err := required(fs, "data"); err != nil {
 		return err
@@ -29,7 +35,7 @@ func runHub(e *env) error {
 	if err != nil {
 		return err
 	}
-	cfg := hub.Config{DataDir: *data, Listen: *listen, Logger: log, NATS: *natsURL, Name: *name, NoWarninglists: *noWL}
+	cfg := hub.Config{DataDir: *data, Listen: *listen, Logger: log, NATS: *natsURL, Name: *name, NoWarninglists: *noWL, TAXIIDefaultTLP: defTLP}
 	if !*noWL {
 		if cfg.Warninglists, err = warninglists(*wlDir, kinds); err != nil {
 			return err

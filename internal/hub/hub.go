@@ -16,6 +16,7 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/api"
 	"github.com/hdnetwork/hdn/internal/bus"
+	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
 	"github.com/hdnetwork/hdn/internal/store/sqlite"
 	"github.com/hdnetwork/hdn/internal/stream"
@@ -50,6 +51,9 @@ type Config struct {
 	MaxStreams int
 	// Name names the hub in exports (default "hdn").
 	Name string
+	// TAXIIDefaultTLP is the TLP of objects posted to the TAXII server
+	// without a TLP marking (default amber).
+	TAXIIDefaultTLP policy.TLP
 	// Warninglists screen every submission; nil means the shipped set
 	// (warninglist.Default). NoWarninglists turns screening off.
 	Warninglists   *warninglist.Set
@@ -131,7 +135,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	h.broker = stream.NewBroker(st, b, stream.Options{Logger: cfg.Logger, Poll: cfg.StreamPoll})
 	h.api = api.New(api.Config{Store: st, Logger: cfg.Logger, Limits: cfg.Limits, Now: cfg.Now, Notifier: h.broker, Broker: h.broker,
 		MaxStreams: cfg.MaxStreams, StreamWriteTimeout: cfg.StreamWriteTimeout, StreamHeartbeat: cfg.StreamHeartbeat,
-		HubName: cfg.Name, Warninglists: cfg.Warninglists, FlagLifetime: cfg.FlagLifetime})
+		HubName: cfg.Name, Warninglists: cfg.Warninglists, FlagLifetime: cfg.FlagLifetime, TAXIIDefaultTLP: cfg.TAXIIDefaultTLP})
 	return h, nil
 }
 

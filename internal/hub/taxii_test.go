@@ -741,3 +741,24 @@ func TestTAXIIRoutesDocumented(t *testing.T) {
 		}
 	}
 }
+
+// TestTAXIIDefaultTLP: an unmarked object posted to a hub configured with
+// another default TLP is stored at that level; a marked one keeps its own.
+func TestTAXIIDefaultTLP(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{TAXIIDefaultTLP: policy.Green})
+	key := h.Key(h.Org("Hospital A", policy.Member, ""), policy.Analyst)
+	body := envelopeBody(
+		stixIndicatorJSON("indicator--aaaaaaaa-1111-4111-8111-111111111111", "unmarked.taxii-test.example"),
+		stixIndicatorJSON("indicator--aaaaaaaa-2222-4222-8222-222222222222", "marked.taxii-test.example", "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"),
+	)
+	if r := taxiiCall(h, "POST", taxiiCollection+"objects/", key, body); r.Status != 202 {
+		t.Fatalf("post: %d %s", r.Status, r.Body)
+	}
+	for value, want := range map[string]string{"unmarked.taxii-test.example": "green", "marked.taxii-test.example": "amber"} {
+		var lr listResp
+		h.Do("GET", "/api/v1/indicators?value="+value, key, nil).JSON(t, &lr)
+		if len(lr.Indicators) != 1 || string(lr.Indicators[0].TLP) != want {
+			t.Errorf("%s: %+v, want tlp %s", value, lr.Indicators, want)
+		}
+	}
+}
