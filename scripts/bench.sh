@@ -14,12 +14,15 @@ trap 'rm -f "$out"' EXIT
   go test -run '^$' -bench '^BenchmarkStreamPropagation$' -benchtime 50x -timeout 30m ./internal/hub/
   go test -run '^$' -bench '^BenchmarkStreamIdleSubscriberMemory$' -benchtime 1x -timeout 30m ./internal/hub/
   go test -run '^$' -bench '^BenchmarkMISPSearch$' -benchtime 3x -timeout 30m ./internal/hub/
+  go test -run '^$' -bench '^BenchmarkSTIXImport$' -benchtime 5x -timeout 30m ./internal/hub/
   # The matcher on 1,000,000 generated EVE events, with 200,000 and 5,000,000
   # indicators, and DCSO FEVER on the same corpus and domains in the same run
   # (skipped, with a message, where Debian's fever and bloom are not installed).
   go test -run '^$' -bench '^(BenchmarkMatchEVE|BenchmarkFEVERPeer)$' -benchtime 1x -timeout 30m ./internal/match/
   HDN_BENCH_MATCH_INDICATORS=5000000 go test -run '^$' -bench '^(BenchmarkMatchEVE|BenchmarkFEVERPeer)$' -benchtime 1x -timeout 30m ./internal/match/
-  go test -run '^$' -bench . -benchtime 1s -timeout 30m ./internal/indicator/ ./internal/bus/ ./internal/warninglist/ ./internal/export/ ./internal/freetext/
+  # Pattern indicators on the sensor: 100 observable patterns over the EVE mix.
+  go test -run '^$' -bench '^BenchmarkMatchPatterns$' -benchtime 20000x -timeout 30m ./internal/match/
+  go test -run '^$' -bench . -benchtime 1s -timeout 30m ./internal/indicator/ ./internal/bus/ ./internal/warninglist/ ./internal/export/ ./internal/freetext/ ./internal/stixpattern/ ./internal/stix/
 } 2>&1 | tee "$out" >/dev/null
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3-)"
 go run ./tools/benchtable < "$out" 2>/dev/null
