@@ -17,8 +17,63 @@ type Org struct {
 	Name    string         `json:"name"`
 	Kind    policy.OrgKind `json:"kind"`
 	Partner string         `json:"partner,omitempty"` // id of the partner of a customer
-	Created time.Time      `json:"created"`
-	Revoked bool           `json:"revoked"`
+	// Status is active, pending (created by a partner, waiting for the
+	// coordinator's approval) or suspended; an offboarded organisation is
+	// Revoked whatever its status.
+	Status  OrgStatus `json:"status"`
+	Created time.Time `json:"created"`
+	Revoked bool      `json:"revoked"`
+}
+
+// OrgStatus is where an organisation stands.
+type OrgStatus string
+
+// The organisation statuses.
+const (
+	OrgActive    OrgStatus = "active"
+	OrgPending   OrgStatus = "pending"
+	OrgSuspended OrgStatus = "suspended"
+)
+
+// Usable says whether the organisation's keys may authenticate.
+func (o Org) Usable() bool { return !o.Revoked && (o.Status == OrgActive || o.Status == "") }
+
+// EnrolToken is a one-time token that a sensor exchanges for its own key.
+// The secret is never stored, only its hash.
+type EnrolToken struct {
+	ID        string    `json:"id"`
+	OrgID     string    `json:"org"`
+	Hash      []byte    `json:"-"`
+	CreatedBy string    `json:"created_by"` // key id, or "cli"
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires"`
+	Used      time.Time `json:"used,omitzero"`
+	KeyID     string    `json:"key_id,omitempty"` // the key it became
+}
+
+// SensorInput is one log a sensor reads, as its heartbeat reports it.
+type SensorInput struct {
+	Path       string  `json:"path"`
+	Format     string  `json:"format"`
+	Events     int64   `json:"events"`
+	LagSeconds float64 `json:"lag_seconds"`
+}
+
+// SensorStatus is the last heartbeat of a sensor (one per sensor key).
+type SensorStatus struct {
+	KeyID           string        `json:"key_id"`
+	OrgID           string        `json:"org"`
+	Name            string        `json:"name"`
+	Version         string        `json:"version"`
+	Started         time.Time     `json:"started,omitzero"`
+	Inputs          []SensorInput `json:"inputs"`
+	EventsPerSecond float64       `json:"events_per_second"`
+	LagSeconds      float64       `json:"lag_seconds"`
+	Indicators      int           `json:"indicators"`
+	Patterns        int           `json:"patterns"`
+	LastError       string        `json:"last_error"`
+	LastErrorAt     time.Time     `json:"last_error_at,omitzero"`
+	LastSeen        time.Time     `json:"last_seen"`
 }
 
 // Key is an API key's stored record; the secret itself is never stored, only

@@ -43,6 +43,7 @@ type Store interface {
 	Proposals
 	Feeds
 	STIXObjects
+	Onboarding
 	Audit
 	Close() error
 }
@@ -224,6 +225,41 @@ type STIXObjects interface {
 	STIXObjectByID(ctx context.Context, id string) (model.STIXObject, error)
 	// DeleteSTIXObject removes an object (ErrNotFound when there is none).
 	DeleteSTIXObject(ctx context.Context, id string) error
+}
+
+// Onboarding keeps what organisations join and leave by: their status,
+// enrolment tokens, sensors' heartbeats, and the authentication epoch that
+// tells every hub replica to re-check open streams.
+type Onboarding interface {
+	// SetOrgStatus moves an organisation to active, pending or suspended.
+	SetOrgStatus(ctx context.Context, id string, status model.OrgStatus) error
+	// SetOrgPartner moves a customer to another partner.
+	SetOrgPartner(ctx context.Context, customerID, partnerID string) error
+	// RevokeOrg offboards an organisation in one transaction: it is marked
+	// revoked, its keys revoked and its unused enrolment tokens voided;
+	// with anonymise, what it shared is marked anonymous (one "updated"
+	// change per indicator). It returns the number of keys revoked and the
+	// last change sequence written (0 when none).
+	RevokeOrg(ctx context.Context, id string, anonymise bool, at time.Time) (keys int, lastSeq int64, err error)
+	// AuthEpoch grows whenever a key, an organisation's status, partner or
+	// revocation changes.
+	AuthEpoch(ctx context.Context) (int64, error)
+
+	CreateEnrolToken(ctx context.Context, t model.EnrolToken) error
+	EnrolToken(ctx context.Context, id string) (model.EnrolToken, error)
+	// RedeemEnrolToken uses a token once, at now, and creates k (the key it
+	// becomes) in the same transaction: ErrConflict when the token was
+	// used or has expired, ErrNotFound when there is none.
+	RedeemEnrolToken(ctx context.Context, id string, k model.Key, now time.Time) error
+
+	// PutSensorStatus stores a sensor's heartbeat (replacing the last).
+	PutSensorStatus(ctx context.Context, st model.SensorStatus) error
+	// ListSensors returns the sensors of the given organisations (nil:
+	// all), by organisation and name.
+	ListSensors(ctx context.Context, orgIDs []string) ([]model.SensorStatus, error)
+	// SharingSince counts, per source organisation, the indicators
+	// created at or after since.
+	SharingSince(ctx context.Context, since time.Time) (map[string]int, error)
 }
 
 // AuditQuery selects audit entries.

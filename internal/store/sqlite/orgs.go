@@ -13,16 +13,16 @@ import (
 	"github.com/hdnetwork/hdn/internal/store"
 )
 
-const orgColumns = `id, name, kind, COALESCE(partner_id, ''), created, revoked`
+const orgColumns = `id, name, kind, COALESCE(partner_id, ''), created, revoked, status`
 
 func scanOrg(sc interface{ Scan(...any) error }) (model.Org, error) {
 	var o model.Org
-	var kind string
+	var kind, status string
 	var created int64
-	if err := sc.Scan(&o.ID, &o.Name, &kind, &o.Partner, &created, &o.Revoked); err != nil {
+	if err := sc.Scan(&o.ID, &o.Name, &kind, &o.Partner, &created, &o.Revoked, &status); err != nil {
 		return o, err
 	}
-	o.Kind = policy.OrgKind(kind)
+	o.Kind, o.Status = policy.OrgKind(kind), model.OrgStatus(status)
 	o.Created = fromNano(created)
 	return o, nil
 }
@@ -45,6 +45,12 @@ func (s *Store) CreateOrg(ctx context.Context, o model.Org) (model.Org, error) {
 		o.Created = time.Now()
 	}
 	o.Created = fromNano(toNano(o.Created))
+	if o.Status == "" {
+		o.Status = model.OrgActive
+	}
+	if !validStatus(o.Status) {
+		return o, fmt.Errorf("sqlite: create org %q: status %q is not one of active, pending, suspended", o.Name, o.Status)
+	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		switch {
 		case o.Kind == policy.Customer && o.Partner == "":
@@ -64,9 +70,9 @@ func (s *Store) CreateOrg(ctx context.Context, o model.Org) (model.Org, error) {
 		case o.Partner != "":
 			return fmt.Errorf("only a customer has a partner, not a %s", o.Kind)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO orgs (id, name, name_key, kind, partner_id, created, revoked)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			o.ID, o.Name, foldName(o.Name), string(o.Kind), optString(o.Partner), toNano(o.Created), o.Revoked)
+		_, err := tx.ExecContext(ctx, `INSERT INTO orgs (id, name, name_key, kind, partner_id, created, revoked, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			o.ID, o.Name, foldName(o.Name), string(o.Kind), optString(o.Partner), toNano(o.Created), o.Revoked, string(o.Status))
 		return mapErr(err)
 	})
 	if err != nil {
@@ -231,7 +237,7 @@ func (s *Store) ListKeys(ctx context.Context, orgID string) ([]model.Key, error)
 	return keys, nil
 }
 
-// RevokeKey revokes a key for good.
+// RevokeKey revokes a key for good (and moves the authentication epoch).
 func (s *Store) RevokeKey(ctx context.Context, id string) error {
 	return s.updateKey(ctx, "revoke", id, `UPDATE keys SET revoked = 1 WHERE id = ?`, id)
 }
@@ -253,6 +259,9 @@ func (s *Store) updateKey(ctx context.Context, what, id, query string, args ...a
 				err = store.ErrNotFound
 			}
 			return err
+		}
+		if what == "revoke" {
+			return bumpAuthEpoch(ctx, tx)
 		}
 		return nil
 	})
