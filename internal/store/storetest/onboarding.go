@@ -164,7 +164,9 @@ func testEnrolTokens(e *env) {
 	if err != nil || string(got.Hash) != "hash" || !got.Expires.Equal(tok.Expires) || !got.Used.IsZero() || got.OrgID != o.ID {
 		e.Errorf("EnrolToken: %+v, %v", got, err)
 	}
-	key := func() model.Key { return model.Key{ID: e.unique("k"), OrgID: o.ID, Role: policy.Sensor, Hash: []byte("h"), Name: "sensor-1"} }
+	key := func() model.Key {
+		return model.Key{ID: e.unique("k"), OrgID: o.ID, Role: policy.Sensor, Hash: []byte("h"), Name: "sensor-1"}
+	}
 	// Not for another organisation's key.
 	other := e.org(e.unique("other"), policy.Member, "")
 	wrong := key()
