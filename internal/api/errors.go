@@ -34,6 +34,7 @@ const (
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeInternal         = "internal"
+	CodeInvalidToken     = "invalid_token"
 )
 
 func errf(status int, code, format string, args ...any) *Error {

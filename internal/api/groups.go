@@ -27,6 +27,9 @@ type OrgJSON struct {
 	Name    string `json:"name"`
 	Kind    string `json:"kind"`
 	Partner string `json:"partner,omitempty"`
+	// Status is shown to the organisation itself, its partner and the
+	// coordinator.
+	Status string `json:"status,omitempty"`
 }
 
 func (s *Server) renderGroup(r *http.Request, g *model.Group) GroupJSON {
@@ -214,12 +217,17 @@ func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, p *Principal) 
 	}
 	out := make([]OrgJSON, 0, len(orgs))
 	for _, o := range orgs {
-		if o.Revoked {
+		// Offboarded organisations are gone; another partner's customers
+		// are not the caller's business.
+		if o.Revoked || !canSeeOrg(p, o) {
 			continue
 		}
 		j := OrgJSON{ID: o.ID, Name: o.Name, Kind: string(o.Kind)}
-		if o.Partner != "" && (p.Org.Kind == policy.Coordinator || p.Org.ID == o.Partner || p.Org.ID == o.ID) {
-			j.Partner = s.orgs.name(r.Context(), o.Partner)
+		if p.Org.Kind == policy.Coordinator || p.Org.ID == o.Partner || p.Org.ID == o.ID {
+			j.Status = orgState(o)
+			if o.Partner != "" {
+				j.Partner = s.orgs.name(r.Context(), o.Partner)
+			}
 		}
 		out = append(out, j)
 	}

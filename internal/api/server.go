@@ -76,6 +76,7 @@ type Server struct {
 	streamHeartbeat    time.Duration
 	streams            *limiter
 	orgs               *orgCache
+	streamReg          *streamRegistry
 	hubName            string
 	taxiiDefaultTLP    policy.TLP
 	misp               *http.ServeMux
@@ -126,6 +127,7 @@ func New(cfg Config) *Server {
 		s.now = time.Now
 	}
 	s.orgs = &orgCache{st: cfg.Store, ttl: 5 * time.Second, now: s.now}
+	s.streamReg = newStreamRegistry()
 	s.misp, s.mispSearches = newMISPMux(s), make(chan struct{}, mispSearchSlots)
 	s.mispSearchWait, s.mispSearchTimeout = mispSearchWait, mispSearchTimeout
 	s.taxii = newTAXIIMux(s)
@@ -176,6 +178,21 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Pattern: "/api/v1/reports", Handler: s.listReports},
 		{Method: "GET", Pattern: "/api/v1/reports/{id}", Handler: s.getReport},
 		{Method: "GET", Pattern: "/api/v1/orgs", Handler: s.listOrgs},
+		{Method: "POST", Pattern: "/api/v1/orgs", Handler: s.createOrg},
+		{Method: "GET", Pattern: "/api/v1/orgs/{org}", Handler: s.getOrg},
+		{Method: "POST", Pattern: "/api/v1/orgs/{org}/approve", Handler: s.setOrgStatus("approve")},
+		{Method: "POST", Pattern: "/api/v1/orgs/{org}/suspend", Handler: s.setOrgStatus("suspend")},
+		{Method: "POST", Pattern: "/api/v1/orgs/{org}/resume", Handler: s.setOrgStatus("resume")},
+		{Method: "POST", Pattern: "/api/v1/orgs/{org}/move", Handler: s.moveOrg},
+		{Method: "POST", Pattern: "/api/v1/orgs/{org}/offboard", Handler: s.offboardOrg},
+		{Method: "GET", Pattern: "/api/v1/orgs/{org}/keys", Handler: s.listOrgKeys},
+		{Method: "POST", Pattern: "/api/v1/orgs/{org}/keys", Handler: s.createOrgKey},
+		{Method: "POST", Pattern: "/api/v1/orgs/{org}/keys/{key}/revoke", Handler: s.revokeOrgKey},
+		{Method: "POST", Pattern: "/api/v1/orgs/{org}/enrolments", Handler: s.createEnrolment},
+		{Method: "POST", Pattern: "/api/v1/enrol", Public: true, Handler: s.enrol},
+		{Method: "POST", Pattern: "/api/v1/sensors/heartbeat", Handler: s.heartbeat},
+		{Method: "GET", Pattern: "/api/v1/sensors", Handler: s.listSensors},
+		{Method: "GET", Pattern: "/api/v1/coverage", Handler: s.coverageReport},
 		{Method: "POST", Pattern: "/api/v1/groups", Handler: s.createGroup},
 		{Method: "GET", Pattern: "/api/v1/groups", Handler: s.listGroups},
 		{Method: "GET", Pattern: "/api/v1/groups/{group}", Handler: s.getGroup},
@@ -247,6 +264,9 @@ func (s *Server) principalForKey(ctx context.Context, token string) (*Principal,
 	}
 	if org.Revoked {
 		return nil, errUnauthorized
+	}
+	if !org.Usable() {
+		return nil, forbidden("%s is %s: its keys work once the coordinator has approved (or resumed) it", org.Name, orgState(org))
 	}
 	v, err := s.st.Viewer(ctx, org.ID)
 	if err != nil {

@@ -84,6 +84,12 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	s.broker.Attach()
 	defer s.broker.Detach()
 
+	// The stream ends when its key or organisation may no longer read
+	// (streamauth.go).
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	defer s.streamReg.register(p, cancel)()
+
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{}) // a stream outlives the server's read timeout
 	h := w.Header()
@@ -92,7 +98,6 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	sw := &sseWriter{w: w, rc: rc, window: s.streamWriteTimeout}
-	ctx := r.Context()
 	if err := sw.flush(); err != nil {
 		return nil
 	}

@@ -233,6 +233,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	})
 	g.add("expiry", func(ctx context.Context) error { return h.expiryLoop(ctx) }, nil)
 	g.add("stream", h.broker.Run, nil)
+	g.add("stream-auth", func(ctx context.Context) error { h.api.WatchAuth(ctx, time.Second); return nil }, nil)
 	if h.cfg.FeedCheck > 0 {
 		g.add("feeds", h.feedLoop, nil)
 	}

@@ -1,0 +1,121 @@
+package api
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"time"
+)
+
+// Open streams are re-checked whenever who may authenticate, or what an
+// organisation sees, changes: a key revoked, an organisation suspended,
+// offboarded or moved to another partner. Changes made through this
+// server's API re-check at once; changes made elsewhere (`hdn admin` on the
+// data directory, another replica) move the store's authentication epoch,
+// which WatchAuth polls every second. A stream whose key or organisation
+// may no longer read, or whose organisation now sees something else, is
+// closed; a client that still may reconnects and resumes from its cursor
+// with its new view.
+
+type openStream struct {
+	p      *Principal
+	cancel context.CancelFunc
+}
+
+type streamRegistry struct {
+	mu   sync.Mutex
+	open map[*openStream]struct{}
+	kick chan struct{}
+}
+
+func newStreamRegistry() *streamRegistry {
+	return &streamRegistry{open: map[*openStream]struct{}{}, kick: make(chan struct{}, 1)}
+}
+
+// register adds a stream; the returned function removes it.
+func (sr *streamRegistry) register(p *Principal, cancel context.CancelFunc) func() {
+	os := &openStream{p: p, cancel: cancel}
+	sr.mu.Lock()
+	sr.open[os] = struct{}{}
+	sr.mu.Unlock()
+	return func() {
+		sr.mu.Lock()
+		delete(sr.open, os)
+		sr.mu.Unlock()
+	}
+}
+
+func (sr *streamRegistry) snapshot() []*openStream {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	out := make([]*openStream, 0, len(sr.open))
+	for os := range sr.open {
+		out = append(out, os)
+	}
+	return out
+}
+
+// recheckStreams asks WatchAuth to re-check the open streams now.
+func (s *Server) recheckStreams() {
+	select {
+	case s.streamReg.kick <- struct{}{}:
+	default:
+	}
+}
+
+// WatchAuth re-checks open streams when the authentication epoch moves
+// (polled every interval) or recheckStreams asks, until ctx ends.
+func (s *Server) WatchAuth(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	last, err := s.st.AuthEpoch(ctx)
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("streams: reading the authentication epoch", "err", err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.streamReg.kick:
+		case <-t.C:
+			n, err := s.st.AuthEpoch(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("streams: reading the authentication epoch", "err", err)
+				}
+				continue
+			}
+			if n == last {
+				continue
+			}
+			last = n
+		}
+		s.checkStreams(ctx)
+	}
+}
+
+// checkStreams closes the streams that may no longer go on as they are.
+func (s *Server) checkStreams(ctx context.Context) {
+	now := s.now()
+	for _, os := range s.streamReg.snapshot() {
+		if !s.streamStillValid(ctx, os.p, now) {
+			os.cancel()
+		}
+	}
+}
+
+func (s *Server) streamStillValid(ctx context.Context, p *Principal, now time.Time) bool {
+	k, err := s.st.KeyByID(ctx, p.Key.ID)
+	if err != nil || !k.Usable(now) {
+		return err != nil && ctx.Err() != nil // a failed read while stopping is not a reason
+	}
+	o, err := s.st.Org(ctx, k.OrgID)
+	if err != nil || !o.Usable() {
+		return false
+	}
+	v, err := s.st.Viewer(ctx, o.ID)
+	if err != nil {
+		return false
+	}
+	return reflect.DeepEqual(v, p.Viewer)
+}
