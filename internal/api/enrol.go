@@ -156,7 +156,9 @@ func (s *Server) heartbeat(w http.ResponseWriter, r *http.Request, p *Principal)
 	if err := s.decodeStrict(w, r, &in); err != nil {
 		return err
 	}
-	bad := func(format string, args ...any) error { return errf(http.StatusBadRequest, CodeInvalidValue, format, args...) }
+	bad := func(format string, args ...any) error {
+		return errf(http.StatusBadRequest, CodeInvalidValue, format, args...)
+	}
 	in.Name = strings.TrimSpace(in.Name)
 	if in.Name == "" {
 		in.Name = p.Key.Name
