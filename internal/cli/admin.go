@@ -16,10 +16,16 @@ import (
 
 func adminCommands() map[string]*command {
 	return map[string]*command{
-		"org": {summary: "organisations", sub: map[string]*command{
-			"create": {summary: "create an organisation", run: adminOrgCreate},
-			"list":   {summary: "list organisations", run: adminOrgList},
+		"org": {summary: "organisations", sub: func() map[string]*command {
+			m := adminOrgStatusCommands()
+			m["create"] = &command{summary: "create an organisation", run: adminOrgCreate}
+			m["list"] = &command{summary: "list organisations", run: adminOrgList}
+			return m
+		}()},
+		"enrol": {summary: "one-time enrolment tokens for sensors", sub: map[string]*command{
+			"create": {summary: "create a token (shown once; 15 minutes by default)", run: adminEnrolCreate},
 		}},
+		"coverage": {summary: "how far the network reaches: live sensors, sharing, the protected share", run: adminCoverage},
 		"key": {summary: "API keys", sub: map[string]*command{
 			"create": {summary: "create a key (shown once)", run: adminKeyCreate},
 			"list":   {summary: "list keys (never their secrets)", run: adminKeyList},
