@@ -210,4 +210,3 @@ func adminCoverage(e *env) error {
 	}
 	return printJSON(e.stdout, coverage.Compute(in))
 }
-
