@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -10,11 +11,21 @@ import (
 )
 
 func runSensor(e *env) error {
+	if len(e.args) > 0 && (e.args[0] == "enrol" || e.args[0] == "enroll") {
+		return runSensorEnrol(&env{ctx: e.ctx, args: e.args[1:], stdout: e.stdout, stderr: e.stderr})
+	}
 	fs := e.flags("hdn sensor")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: hdn sensor --hub URL --state DIR --input KIND:PATH [flags]\n"+
+			"       hdn sensor enrol --hub URL --state DIR [--name NAME] (token: HDN_ENROL_TOKEN, --token-file or --token)\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	var hubs, inputs stringList
 	fs.Var(&hubs, "hub", "hub base URL (repeatable, or comma-separated: failover in order)")
-	key := fs.String("key", "", "the sensor's API key (or HDN_KEY in the environment)")
-	state := fs.String("state", "", "state directory: the local copy of indicators, cursor, retro-hunt record")
+	key := fs.String("key", "", "the sensor's API key (or HDN_KEY in the environment; default: the key file DIR/key that hdn sensor enrol wrote)")
+	state := fs.String("state", "", "state directory: the local copy of indicators, cursor, retro-hunt record, and the key of an enrolled sensor")
+	name := fs.String("name", "", "the sensor's name in its heartbeats (default: the name it enrolled under, else the host name)")
+	heartbeat := fs.Duration("heartbeat", sensor.DefaultHeartbeatEvery, "how often to tell the hub how the sensor is (0: never)")
 	fs.Var(&inputs, "input", "KIND:PATH with KIND eve, zeek, squid or lines; PATH a file, - or unix:SOCKET (eve) (repeatable)")
 	alerts := fs.String("alerts", "-", "where alerts go: a file, or - for standard output")
 	once := fs.Bool("once", false, "read the inputs to their end, flush, and exit")
@@ -40,8 +51,28 @@ func runSensor(e *env) error {
 			}
 		}
 	}
+	if len(urls) > 0 && *key == "" && *state != "" {
+		k, err := sensor.ReadKeyFile(*state)
+		switch {
+		case err == nil:
+			*key = k
+		case !errors.Is(err, sensor.ErrNoKeyFile):
+			return fmt.Errorf("hdn sensor: %w", err)
+		}
+	}
 	if len(urls) > 0 && *key == "" {
-		return errors.New("hdn sensor: --key (or HDN_KEY) is needed with --hub")
+		return errors.New("hdn sensor: a key is needed with --hub: enrol the sensor (hdn sensor enrol --state DIR), or give --key (or HDN_KEY)")
+	}
+	if *name == "" && *state != "" {
+		*name = sensor.ReadNameFile(*state)
+	}
+	hbEvery := *heartbeat
+	if hbEvery <= 0 {
+		hbEvery = -1
+	}
+	version := Version
+	if version == "dev" {
+		version = "" // the build's module version
 	}
 	mode, err := sensor.ParseReportMode(*report)
 	if err != nil {
@@ -68,7 +99,8 @@ func runSensor(e *env) error {
 		return err
 	}
 	s, err := sensor.New(e.ctx, sensor.Config{Hubs: urls, Key: *key, StateDir: *state, Inputs: ins, Alerts: *alerts, Out: e.stdout,
-		Once: *once, FromStart: *fromStart, Report: mode, Retain: time.Duration(*retain) * 24 * time.Hour, Metrics: *metrics, AutoShare: as, Logger: log})
+		Once: *once, FromStart: *fromStart, Report: mode, Retain: time.Duration(*retain) * 24 * time.Hour, Metrics: *metrics, AutoShare: as, Logger: log,
+		Name: *name, Version: version, HeartbeatEvery: hbEvery})
 	if err != nil {
 		return err
 	}

@@ -78,6 +78,15 @@ type Config struct {
 	// AutoShare proposes the remote domain or address of local Suricata
 	// alerts to the organisation's analysts (off when zero).
 	AutoShare AutoShare
+	// Name is the sensor's name in its heartbeats (default: the host name).
+	Name string
+	// Version is the sensor's version in its heartbeats (default: Version,
+	// or the build's main module version).
+	Version string
+	// HeartbeatEvery is how often the sensor tells the hub how it is
+	// (default 60 s; negative for never). The first heartbeat goes once the
+	// sensor is connected; a --once run sends one at its end.
+	HeartbeatEvery time.Duration
 	// OnIndicators is told which indicators arrived or changed in the local
 	// copy, and which left it (for narration and tests; may be nil).
 	OnIndicators func(arrived []match.Indicator, gone []string)
@@ -102,6 +111,10 @@ type Sensor struct {
 	current  chan struct{} // closed once the copy is current with the hub
 	curOnce  sync.Once
 	counters counters
+	inputs   []*inputStat // one per cfg.Inputs
+	started  time.Time
+	lastErr  *errorRecord // the last warning or error logged
+	beats    beats
 }
 
 type counters struct {
@@ -126,6 +139,9 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	// Every warning and error logged is kept for the heartbeats.
+	lastErr := &errorRecord{}
+	cfg.Logger = slog.New(&recordingHandler{inner: cfg.Logger.Handler(), rec: lastErr, now: cfg.Now})
 	if cfg.Report == "" {
 		cfg.Report = ReportCount
 	}
@@ -134,6 +150,15 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 	}
 	if cfg.SightingsEvery <= 0 {
 		cfg.SightingsEvery = 10 * time.Second
+	}
+	if cfg.HeartbeatEvery == 0 {
+		cfg.HeartbeatEvery = DefaultHeartbeatEvery
+	}
+	if cfg.Name == "" {
+		cfg.Name, _ = os.Hostname()
+	}
+	if cfg.Version == "" {
+		cfg.Version = buildVersion()
 	}
 	st, err := OpenState(cfg.StateDir)
 	if err != nil {
@@ -151,7 +176,13 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 		return nil, err
 	}
 	s := &Sensor{cfg: cfg, log: cfg.Logger, state: st, record: rec, alerts: sink,
-		current: make(chan struct{})}
+		current: make(chan struct{}), started: cfg.Now(), lastErr: lastErr}
+	s.beats.lastAt = s.started
+	for range cfg.Inputs {
+		st := &inputStat{}
+		st.caughtUp.Store(s.started.UnixNano())
+		s.inputs = append(s.inputs, st)
+	}
 	s.matcher = match.NewMatcher(nil, match.WithClock(cfg.Now))
 	if err := s.buildIndex(ctx); err != nil {
 		s.close()
@@ -212,6 +243,9 @@ func (s *Sensor) Run(ctx context.Context) error {
 	}
 	bg.Go(func() { s.sightingsLoop(ctx) })
 	bg.Go(func() { s.maintainLoop(ctx) })
+	if s.hub != nil && s.cfg.HeartbeatEvery > 0 && !s.cfg.Once {
+		bg.Go(func() { s.heartbeatLoop(ctx) })
+	}
 	if s.cfg.Metrics != "" {
 		if err := s.serveMetrics(ctx, &bg); err != nil {
 			return err
@@ -240,6 +274,9 @@ func (s *Sensor) Run(ctx context.Context) error {
 	}
 	if ferr := s.record.Flush(); ferr != nil {
 		s.log.Warn("writing the retro-hunt record failed", "err", ferr)
+	}
+	if s.hub != nil && s.cfg.HeartbeatEvery > 0 && s.cfg.Once {
+		s.sendHeartbeat(fctx)
 	}
 	if errors.Is(err, context.Canceled) {
 		err = nil
@@ -390,9 +427,9 @@ func (s *Sensor) maintainLoop(ctx context.Context) {
 func (s *Sensor) runInputs(ctx context.Context) error {
 	var wg sync.WaitGroup
 	errs := make(chan error, len(s.cfg.Inputs))
-	for _, in := range s.cfg.Inputs {
+	for i, in := range s.cfg.Inputs {
 		wg.Go(func() {
-			if err := s.runInput(ctx, in); err != nil && !errors.Is(err, context.Canceled) {
+			if err := s.runInput(ctx, in, s.inputs[i]); err != nil && !errors.Is(err, context.Canceled) {
 				errs <- fmt.Errorf("input %s:%s: %w", in.Format, in.Path, err)
 			}
 		})
@@ -414,7 +451,7 @@ func drain(c <-chan error) []error {
 // it delivers: when the matcher falls behind, whole chunks are dropped and
 // counted, never pushed back onto the producer. A file is followed at the
 // matcher's pace (the producer does not wait on a file).
-func (s *Sensor) runInput(ctx context.Context, in Input) error {
+func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
@@ -425,10 +462,18 @@ func (s *Sensor) runInput(ctx context.Context, in Input) error {
 	var err error
 	switch {
 	case strings.HasPrefix(in.Path, "unix:"):
-		err = s.readSocket(ctx, strings.TrimPrefix(in.Path, "unix:"), pw)
+		err = s.readSocket(ctx, strings.TrimPrefix(in.Path, "unix:"), pw, st)
 	default:
 		opts := tail.Options{Once: s.cfg.Once, FromStart: s.cfg.FromStart || s.cfg.Once}
-		err = tail.Lines(ctx, in.Path, opts, func(line []byte, _ int64) error {
+		if !opts.FromStart && in.Path != "-" {
+			// A follower starts at the file's end: that is where it is.
+			if fi, err := os.Stat(in.Path); err == nil {
+				st.offset.Store(fi.Size())
+			}
+		}
+		err = tail.Lines(ctx, in.Path, opts, func(line []byte, off int64) error {
+			st.lines.Add(1)
+			st.offset.Store(off)
 			if in.Format == match.FormatEVE && s.cfg.AutoShare.Mode != "" && bytes.Contains(line, []byte(`"event_type":"alert"`)) {
 				s.autoShare(ctx, line)
 			}
@@ -450,7 +495,7 @@ func (s *Sensor) runInput(ctx context.Context, in Input) error {
 // readSocket listens on a unix socket (as Suricata's unix_stream output
 // expects) and copies what arrives into w, dropping whole chunks when w is
 // not keeping up.
-func (s *Sensor) readSocket(ctx context.Context, path string, w io.Writer) error {
+func (s *Sensor) readSocket(ctx context.Context, path string, w io.Writer, st *inputStat) error {
 	os.Remove(path)
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -487,6 +532,7 @@ func (s *Sensor) readSocket(ctx context.Context, path string, w io.Writer) error
 					if i := bytes.LastIndexByte(pending, '\n'); i >= 0 {
 						chunk := append([]byte(nil), pending[:i+1]...)
 						pending = append(pending[:0], pending[i+1:]...)
+						st.lines.Add(int64(bytes.Count(chunk, []byte{'\n'})))
 						select {
 						case chunks <- chunk:
 						default:
