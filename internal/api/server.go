@@ -61,6 +61,9 @@ type Config struct {
 	// TAXIIDefaultTLP is the TLP of objects posted to the TAXII server
 	// without a TLP marking ("": DefaultTLP, amber).
 	TAXIIDefaultTLP policy.TLP
+	// Events receives campaign alerts, quarantines and new indicators (for
+	// webhooks); nil: nobody.
+	Events EventSink
 }
 
 // Server is the native API.
@@ -77,6 +80,7 @@ type Server struct {
 	streams            *limiter
 	orgs               *orgCache
 	streamReg          *streamRegistry
+	events             EventSink
 	hubName            string
 	taxiiDefaultTLP    policy.TLP
 	misp               *http.ServeMux
@@ -128,6 +132,7 @@ func New(cfg Config) *Server {
 	}
 	s.orgs = &orgCache{st: cfg.Store, ttl: 5 * time.Second, now: s.now}
 	s.streamReg = newStreamRegistry()
+	s.events = cfg.Events
 	s.misp, s.mispSearches = newMISPMux(s), make(chan struct{}, mispSearchSlots)
 	s.mispSearchWait, s.mispSearchTimeout = mispSearchWait, mispSearchTimeout
 	s.taxii = newTAXIIMux(s)
