@@ -106,28 +106,32 @@ type Group struct {
 
 // Indicator is an indicator of compromise as stored.
 type Indicator struct {
-	ID           string          `json:"id"`
-	Type         indicator.Type  `json:"type"`
-	Value        string          `json:"value"`
-	TLP          policy.TLP      `json:"tlp"`
-	Audience     policy.Audience `json:"-"`
-	Labels       []string        `json:"labels"`
-	Description  string          `json:"description"`
-	Confidence   int             `json:"confidence"`
-	ValidFrom    time.Time       `json:"valid_from"`
-	ValidUntil   time.Time       `json:"valid_until,omitzero"`
-	FirstSeen    time.Time       `json:"first_seen"`
-	LastSeen     time.Time       `json:"last_seen"`
-	Source       string          `json:"-"` // true source organisation id
-	SubmittedBy  string          `json:"-"` // organisation that submitted (a partner on behalf of a customer)
-	Anonymous    bool            `json:"anonymous"`
-	ReportID     string          `json:"report,omitempty"`
-	Tags         []string        `json:"tags"`
-	Revoked      bool            `json:"revoked"`
-	Created      time.Time       `json:"created"`
-	Modified     time.Time       `json:"modified"`
-	Seq          int64           `json:"seq"` // change sequence of the last change
-	GroupMembers []string        `json:"-"`   // members of Audience.Group, filled by the store
+	ID          string          `json:"id"`
+	Type        indicator.Type  `json:"type"`
+	Value       string          `json:"value"`
+	TLP         policy.TLP      `json:"tlp"`
+	Audience    policy.Audience `json:"-"`
+	Labels      []string        `json:"labels"`
+	Description string          `json:"description"`
+	Confidence  int             `json:"confidence"`
+	ValidFrom   time.Time       `json:"valid_from"`
+	ValidUntil  time.Time       `json:"valid_until,omitzero"`
+	FirstSeen   time.Time       `json:"first_seen"`
+	LastSeen    time.Time       `json:"last_seen"`
+	Source      string          `json:"-"` // true source organisation id
+	SubmittedBy string          `json:"-"` // organisation that submitted (a partner on behalf of a customer)
+	Anonymous   bool            `json:"anonymous"`
+	ReportID    string          `json:"report,omitempty"`
+	Tags        []string        `json:"tags"`
+	Revoked     bool            `json:"revoked"`
+	// Quarantined: organisations agreed it is a false positive; it stops
+	// matching until the coordinator releases or revokes it.
+	Quarantined      bool      `json:"quarantined"`
+	QuarantineReason string    `json:"quarantine_reason,omitempty"`
+	Created          time.Time `json:"created"`
+	Modified         time.Time `json:"modified"`
+	Seq              int64     `json:"seq"` // change sequence of the last change
+	GroupMembers     []string  `json:"-"`   // members of Audience.Group, filled by the store
 }
 
 // PolicyItem gives the facts the sharing policy decides on.
@@ -137,7 +141,50 @@ func (i *Indicator) PolicyItem() policy.Item {
 
 // Live says whether the indicator should match at time now.
 func (i *Indicator) Live(now time.Time) bool {
-	return !i.Revoked && (i.ValidUntil.IsZero() || now.Before(i.ValidUntil))
+	return !i.Revoked && !i.Quarantined && (i.ValidUntil.IsZero() || now.Before(i.ValidUntil))
+}
+
+// Signal is what the network has said of an indicator since it was shared:
+// the organisations other than its source that sighted it or reported it a
+// false positive, and the last sighting.
+type Signal struct {
+	Sighters       int
+	FalsePositives int
+	LastSighting   time.Time // the end of the hour of the last sighting; zero: none
+}
+
+// SourceRecord is an organisation's track record as a source: how many of
+// its indicators another organisation sighted, and how many another
+// organisation reported false positive or were quarantined.
+type SourceRecord struct {
+	Confirmed     int
+	FalsePositive int
+}
+
+// SightingGroup is what organisations sighted, grouped by the report, label
+// or threat actor of the indicators, within a window.
+type SightingGroup struct {
+	By         string // "report", "label" or "actor"
+	Key        string
+	Orgs       []string // distinct organisations, sorted
+	Indicators []string // distinct indicator ids, sorted
+	First      time.Time
+	Last       time.Time
+}
+
+// Alert is a campaign alert for the coordinator: enough organisations
+// sighted indicators of one report, label or actor within a window.
+type Alert struct {
+	ID         string        `json:"id"`
+	Kind       string        `json:"kind"` // "campaign"
+	By         string        `json:"by"`   // "report", "label" or "actor"
+	Key        string        `json:"key"`
+	Orgs       []string      `json:"-"` // ids; rendered as a count or names by the policy
+	Indicators []string      `json:"-"`
+	First      time.Time     `json:"first"`
+	Last       time.Time     `json:"last"`
+	Raised     time.Time     `json:"raised"`
+	Window     time.Duration `json:"-"`
 }
 
 // Submission is one canonicalised indicator as submitted; the store creates

@@ -42,8 +42,10 @@ type Store interface {
 	Sightings
 	Proposals
 	Feeds
+	Webhooks
 	STIXObjects
 	Onboarding
+	Signals
 	Audit
 	Close() error
 }
@@ -193,6 +195,23 @@ type Feeds interface {
 	SetFeedEvent(ctx context.Context, feedID, eventUUID string, timestamp int64) error
 }
 
+// Webhooks keeps the outside endpoints the hub POSTs events to.
+type Webhooks interface {
+	// CreateWebhook stores a webhook; it assigns ID and Created.
+	// ErrConflict on a taken name (case-insensitive); an error on an empty
+	// name, URL or secret, or an event kind not in model.WebhookEvents.
+	CreateWebhook(ctx context.Context, w model.Webhook) (model.Webhook, error)
+	Webhook(ctx context.Context, idOrName string) (model.Webhook, error)
+	ListWebhooks(ctx context.Context) ([]model.Webhook, error) // by name
+	DeleteWebhook(ctx context.Context, id string) error        // ErrNotFound when there is none
+	SetWebhookEnabled(ctx context.Context, id string, enabled bool) error
+	// RecordDelivery stores the outcome of a delivery at at: the HTTP status
+	// of its last attempt (0 when none came back) and what went wrong. ok
+	// resets the count of consecutive failures (and clears the error); a
+	// failure adds one.
+	RecordDelivery(ctx context.Context, id string, at time.Time, status int, errText string, ok bool) error
+}
+
 // ObjectStatus is what PutSTIXObjects did with one object.
 type ObjectStatus string
 
@@ -260,6 +279,39 @@ type Onboarding interface {
 	// SharingSince counts, per source organisation, the indicators
 	// created at or after since.
 	SharingSince(ctx context.Context, since time.Time) (map[string]int, error)
+}
+
+// Signals keeps what signal quality needs: quarantine, the facts a score is
+// made of, and campaign alerts.
+type Signals interface {
+	// SetQuarantine quarantines (on) or releases an indicator, with one
+	// "updated" change; doing what is already so changes nothing.
+	SetQuarantine(ctx context.Context, id string, on bool, reason string, at time.Time) (model.Indicator, error)
+	// ExpireNow expires live indicators at once (valid_until set to at),
+	// with one "expired" change each; it returns how many.
+	ExpireNow(ctx context.Context, ids []string, at time.Time) (int, error)
+	// ScanIndicators pages through every indicator by Seq, whoever may see
+	// it (for the hub's own jobs), live ones only unless all.
+	ScanIndicators(ctx context.Context, after int64, limit int, all bool) ([]model.Indicator, error)
+	// Signals returns, per indicator id, what other organisations said of
+	// it (ids without any are left out).
+	Signals(ctx context.Context, ids []string) (map[string]model.Signal, error)
+	// SourceRecords returns the track record of every source organisation.
+	SourceRecords(ctx context.Context) (map[string]model.SourceRecord, error)
+	// FalsePositiveOrgs lists the organisations other than the source that
+	// reported an indicator a false positive.
+	FalsePositiveOrgs(ctx context.Context, id string) ([]string, error)
+	// SightingGroups groups the sightings at or after since by the report,
+	// each label and the threat actor of the indicators sighted.
+	SightingGroups(ctx context.Context, since time.Time) ([]model.SightingGroup, error)
+	// ValueSighters counts the organisations that sighted any of the given
+	// indicators at or after since.
+	ValueSighters(ctx context.Context, ids []string, since time.Time) (int, error)
+	CreateAlert(ctx context.Context, a model.Alert) (model.Alert, error)
+	// ListAlerts returns alerts raised at or after since, newest first.
+	ListAlerts(ctx context.Context, since time.Time, limit int) ([]model.Alert, error)
+	// LastAlert returns the newest alert of a grouping and key (ErrNotFound).
+	LastAlert(ctx context.Context, by, key string) (model.Alert, error)
 }
 
 // AuditQuery selects audit entries.

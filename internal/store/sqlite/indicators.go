@@ -45,7 +45,7 @@ func pageLimit(n int) int {
 const indicatorColumns = `i.n, i.id, i.type, i.value, i.tlp, i.audience_kind, COALESCE(i.audience_group, ''),
 	i.labels, i.description, i.confidence, COALESCE(i.valid_from, i.first_seen), i.valid_until,
 	i.first_seen, i.last_seen, i.source, COALESCE(i.submitted_by, ''), i.anonymous,
-	COALESCE(i.report_id, ''), i.tags, i.revoked, i.created, i.modified, i.seq`
+	COALESCE(i.report_id, ''), i.tags, i.revoked, i.created, i.modified, i.seq, i.quarantined, i.quarantine_reason`
 
 // scanIndicator reads one row of indicatorColumns, after the destinations in
 // prefix (for queries that select more in front).
@@ -63,7 +63,7 @@ func scanIndicator(rows *sql.Rows, prefix ...any) (int64, model.Indicator, error
 	dest := append(prefix, &n, &ind.ID, &typ, &ind.Value, &tlp, &audKind, &ind.Audience.Group,
 		&labels, &ind.Description, &conf, &validFrom, &validUntil,
 		&firstSeen, &lastSeen, &ind.Source, &ind.SubmittedBy, &anonymous,
-		&ind.ReportID, &tags, &revoked, &created, &modified, &ind.Seq)
+		&ind.ReportID, &tags, &revoked, &created, &modified, &ind.Seq, &ind.Quarantined, &ind.QuarantineReason)
 	if err := rows.Scan(dest...); err != nil {
 		return 0, ind, err
 	}
