@@ -11,6 +11,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/export"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/score"
 	"github.com/hdnetwork/hdn/internal/store"
 )
 
@@ -20,7 +21,7 @@ const exportPage = 5000
 
 // exportParams are the query parameters of an export beyond the list
 // filters.
-var exportParams = []string{"type", "value", "label", "report", "since", "dataset_type", "rpz_action"}
+var exportParams = []string{"type", "value", "label", "report", "since", "dataset_type", "rpz_action", "min_score"}
 
 // exportIndicators writes what p may see, in a detection format, streaming.
 // Only live indicators go out: a sensor or firewall must not block on what
@@ -34,6 +35,10 @@ func (s *Server) exportIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 		return notFound(err.Error())
 	}
 	q, err := s.parseIndicatorQuery(r)
+	if err != nil {
+		return err
+	}
+	minScore, err := minScoreParam(r)
 	if err != nil {
 		return err
 	}
@@ -61,7 +66,7 @@ func (s *Server) exportIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	w.Header().Set("Content-Type", f.ContentType())
 	w.Header().Set("Content-Disposition", `attachment; filename="`+export.FileNameFor(f, opt)+`"`)
 	w.Header().Set("Cache-Control", "no-store")
-	st, err := export.Write(w, f, s.liveIndicators(ctx, p, q, now), opt)
+	st, err := export.Write(w, f, s.liveIndicators(ctx, p, q, now, minScore), opt)
 	if err != nil {
 		// Headers are gone; the body is cut short, which a client sees as a
 		// broken transfer rather than a complete file.
@@ -74,7 +79,7 @@ func (s *Server) exportIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 
 // liveIndicators pages through the indicators p may see for q, keeping the
 // live ones and checking the policy once more before each goes out.
-func (s *Server) liveIndicators(ctx context.Context, p *Principal, q store.Query, now time.Time) iter.Seq2[model.Indicator, error] {
+func (s *Server) liveIndicators(ctx context.Context, p *Principal, q store.Query, now time.Time, minScore int) iter.Seq2[model.Indicator, error] {
 	return func(yield func(model.Indicator, error) bool) {
 		q.Limit, q.IncludeRevoked = exportPage, false
 		for {
@@ -83,12 +88,22 @@ func (s *Server) liveIndicators(ctx context.Context, p *Principal, q store.Query
 				yield(model.Indicator{}, err)
 				return
 			}
+			var scores map[string]score.Result
+			if minScore > 0 {
+				if scores, err = s.Scores(ctx, inds, now); err != nil {
+					yield(model.Indicator{}, err)
+					return
+				}
+			}
 			for i := range inds {
 				if !policy.CanSee(p.Viewer, inds[i].PolicyItem()) {
 					s.log.ErrorContext(ctx, "store returned an indicator the policy hides; withheld", "indicator", inds[i].ID, "org", p.Org.ID)
 					continue
 				}
 				if !inds[i].Live(now) {
+					continue
+				}
+				if minScore > 0 && scores[inds[i].ID].Score < minScore {
 					continue
 				}
 				if !yield(inds[i], nil) {

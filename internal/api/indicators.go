@@ -128,6 +128,10 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request, p *Princ
 	if err != nil {
 		return err
 	}
+	scores, err := s.Scores(ctx, inds, s.now())
+	if err != nil {
+		return err
+	}
 	out := make([]IndicatorJSON, 0, len(inds))
 	for i := range inds {
 		// The store filtered by the policy; check again before sending.
@@ -135,7 +139,9 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request, p *Princ
 			s.log.ErrorContext(ctx, "store returned an indicator the policy hides; withheld", "indicator", inds[i].ID, "org", p.Org.ID)
 			continue
 		}
-		out = append(out, s.renderIndicator(ctx, p.Viewer, &inds[i]))
+		j := s.renderIndicator(ctx, p.Viewer, &inds[i])
+		j.Score = scoreJSON(scores[inds[i].ID])
+		out = append(out, j)
 	}
 	next := ""
 	if len(inds) == q.Limit && len(inds) > 0 {
@@ -163,7 +169,13 @@ func (s *Server) getIndicator(w http.ResponseWriter, r *http.Request, p *Princip
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.renderIndicator(r.Context(), p.Viewer, &ind))
+	scores, err := s.Scores(r.Context(), []model.Indicator{ind}, s.now())
+	if err != nil {
+		return err
+	}
+	j := s.renderIndicator(r.Context(), p.Viewer, &ind)
+	j.Score = scoreJSON(scores[ind.ID])
+	writeJSON(w, http.StatusOK, j)
 	return nil
 }
 

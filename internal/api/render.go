@@ -36,9 +36,16 @@ type IndicatorJSON struct {
 	Tags        []string     `json:"tags"`
 	Revoked     bool         `json:"revoked"`
 	Expired     bool         `json:"expired"`
-	Created     time.Time    `json:"created"`
-	Modified    time.Time    `json:"modified"`
-	Seq         int64        `json:"seq"`
+	// Quarantined: organisations agreed it is a false positive; it does not
+	// match until the coordinator releases or revokes it.
+	Quarantined      bool   `json:"quarantined"`
+	QuarantineReason string `json:"quarantine_reason,omitempty"`
+	// Score is the indicator's score with its reasons (docs/SIGNAL.md), in
+	// the indicator endpoints' answers.
+	Score    *ScoreJSON `json:"score,omitempty"`
+	Created  time.Time  `json:"created"`
+	Modified time.Time  `json:"modified"`
+	Seq      int64      `json:"seq"`
 }
 
 // AnonymousSource is what a viewer sees instead of a hidden source.
@@ -81,6 +88,7 @@ func (s *Server) renderIndicator(ctx context.Context, v policy.Viewer, ind *mode
 		Source:    s.sourceFor(ctx, v, ind.Source, ind.SubmittedBy, ind.Anonymous),
 		Anonymous: ind.Anonymous, Report: ind.ReportID, Tags: nonNil(ind.Tags),
 		Revoked: ind.Revoked, Created: ind.Created, Modified: ind.Modified, Seq: ind.Seq,
+		Quarantined: ind.Quarantined, QuarantineReason: ind.QuarantineReason,
 	}
 	if !ind.ValidUntil.IsZero() {
 		vu := ind.ValidUntil

@@ -64,6 +64,8 @@ type Config struct {
 	// Events receives campaign alerts, quarantines and new indicators (for
 	// webhooks); nil: nobody.
 	Events EventSink
+	// Signal tunes scores, quarantine and the blast-radius preview.
+	Signal SignalConfig
 }
 
 // Server is the native API.
@@ -81,6 +83,8 @@ type Server struct {
 	orgs               *orgCache
 	streamReg          *streamRegistry
 	events             EventSink
+	signal             SignalConfig
+	recs               records
 	hubName            string
 	taxiiDefaultTLP    policy.TLP
 	misp               *http.ServeMux
@@ -133,6 +137,7 @@ func New(cfg Config) *Server {
 	s.orgs = &orgCache{st: cfg.Store, ttl: 5 * time.Second, now: s.now}
 	s.streamReg = newStreamRegistry()
 	s.events = cfg.Events
+	s.signal = cfg.Signal.withDefaults()
 	s.misp, s.mispSearches = newMISPMux(s), make(chan struct{}, mispSearchSlots)
 	s.mispSearchWait, s.mispSearchTimeout = mispSearchWait, mispSearchTimeout
 	s.taxii = newTAXIIMux(s)
@@ -179,6 +184,9 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Pattern: "/api/v1/proposals/{id}/approve", Handler: s.approveProposal},
 		{Method: "POST", Pattern: "/api/v1/proposals/{id}/reject", Handler: s.rejectProposal},
 		{Method: "POST", Pattern: "/api/v1/indicators/{id}/revoke", Handler: s.revokeIndicator},
+		{Method: "POST", Pattern: "/api/v1/indicators/{id}/release", Handler: s.releaseIndicator},
+		{Method: "POST", Pattern: "/api/v1/indicators/preview", Handler: s.previewIndicators},
+		{Method: "GET", Pattern: "/api/v1/alerts", Handler: s.listAlerts},
 		{Method: "POST", Pattern: "/api/v1/reports", Handler: s.createReport},
 		{Method: "GET", Pattern: "/api/v1/reports", Handler: s.listReports},
 		{Method: "GET", Pattern: "/api/v1/reports/{id}", Handler: s.getReport},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"sort"
 	"time"
 
@@ -109,7 +110,17 @@ func (s *Server) addSightings(w http.ResponseWriter, r *http.Request, p *Princip
 		}
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"stored": len(out)})
+	var fps []string
+	for _, sg := range out {
+		if sg.Kind == model.FalsePositive && !slices.Contains(fps, sg.IndicatorID) {
+			fps = append(fps, sg.IndicatorID)
+		}
+	}
+	quarantined, err := s.reportFalsePositives(ctx, p, fps)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"stored": len(out), "quarantined": quarantined})
 	return nil
 }
 

@@ -226,10 +226,12 @@ func (s *Server) ImportSTIX(ctx context.Context, p *Principal, objects []json.Ra
 	}
 
 	if len(subs) > 0 || len(objs) > 0 {
+		var created []newIndicator
 		if err := s.storeSTIX(ctx, subs, objs, func(k int, ur store.UpsertResult) {
 			it := &items[subItem[k]]
 			it.stored++
 			if ur.Status == store.StatusCreated {
+				created = append(created, newIndicator{k, ur.ID})
 				res.Created++
 			} else {
 				res.Updated++
@@ -247,6 +249,7 @@ func (s *Server) ImportSTIX(ctx context.Context, p *Principal, objects []json.Ra
 		}); err != nil {
 			return res, internalError{err}
 		}
+		s.announceAll(ctx, subs, created)
 	}
 
 	for i := range items {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/score"
 	"github.com/hdnetwork/hdn/internal/store"
 )
 
@@ -67,7 +68,11 @@ func parseStreamCursor(r *http.Request) (cursor int64, ok bool, err error) {
 // caller may see (unless it resumes with a cursor), then every change as it
 // happens, filtered by the policy for this caller.
 func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	if err := onlyParams(r, "cursor"); err != nil {
+	if err := onlyParams(r, "cursor", "min_score"); err != nil {
+		return err
+	}
+	minScore, err := minScoreParam(r)
+	if err != nil {
 		return err
 	}
 	if s.broker == nil {
@@ -102,7 +107,7 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 		return nil
 	}
 	if !resume {
-		if cursor, err = s.streamSnapshot(ctx, sw, p); err != nil {
+		if cursor, err = s.streamSnapshot(ctx, sw, p, minScore); err != nil {
 			return s.streamEnd(ctx, err)
 		}
 	}
@@ -116,7 +121,7 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 			if err := sw.event(EventReset, cursor, StreamEvent{Kind: EventReset, Cursor: strconv.FormatInt(cursor, 10)}); err != nil {
 				return nil
 			}
-			if cursor, err = s.streamSnapshot(ctx, sw, p); err != nil {
+			if cursor, err = s.streamSnapshot(ctx, sw, p, minScore); err != nil {
 				return s.streamEnd(ctx, err)
 			}
 			continue
@@ -131,6 +136,16 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 			ev, ok := s.changeEvent(ctx, p.Viewer, c, now)
 			if !ok {
 				continue
+			}
+			if minScore > 0 && c.Kind == model.Created {
+				// A new indicator under the subscriber's minimum is not sent.
+				sc, err := s.Scores(ctx, []model.Indicator{c.Indicator}, now)
+				if err != nil {
+					return s.streamEnd(ctx, err)
+				}
+				if sc[c.Indicator.ID].Score < minScore {
+					continue
+				}
 			}
 			if err := sw.event(ev.Kind, c.Seq, ev); err != nil {
 				return nil
@@ -197,7 +212,7 @@ func (s *Server) changeEvent(ctx context.Context, v policy.Viewer, c *model.Chan
 // first, and returns the cursor to follow changes from. Indicators that stop
 // being live while the snapshot is read arrive as revoked or expired, so a
 // client never keeps one the snapshot already gave it.
-func (s *Server) streamSnapshot(ctx context.Context, sw *sseWriter, p *Principal) (int64, error) {
+func (s *Server) streamSnapshot(ctx context.Context, sw *sseWriter, p *Principal, minScore int) (int64, error) {
 	start := s.broker.Head()
 	after := int64(0)
 	for {
@@ -206,11 +221,20 @@ func (s *Server) streamSnapshot(ctx context.Context, sw *sseWriter, p *Principal
 			return 0, err
 		}
 		now := s.now()
+		var scores map[string]score.Result
+		if minScore > 0 {
+			if scores, err = s.Scores(ctx, inds, now); err != nil {
+				return 0, err
+			}
+		}
 		for i := range inds {
 			ind := &inds[i]
 			after = ind.Seq
 			if !policy.CanSee(p.Viewer, ind.PolicyItem()) {
 				continue
+			}
+			if minScore > 0 && ind.Live(now) && scores[ind.ID].Score < minScore {
+				continue // under the subscriber's minimum
 			}
 			kind := EventSnapshot
 			if !ind.Live(now) {

@@ -436,6 +436,7 @@ func (s *Server) store(ctx context.Context, subs []model.Submission, each func(k
 		return 0, err
 	}
 	var last int64
+	var created []newIndicator
 	for start := 0; start < len(subs); start += putChunk {
 		end := min(start+putChunk, len(subs))
 		urs, err := ing.Put(ctx, subs[start:end])
@@ -446,11 +447,15 @@ func (s *Server) store(ctx context.Context, subs []model.Submission, each func(k
 		for j, ur := range urs {
 			each(start+j, ur)
 			last = max(last, ur.Seq)
+			if ur.Status == store.StatusCreated && s.events != nil {
+				created = append(created, newIndicator{start + j, ur.ID})
+			}
 		}
 	}
 	if err := ing.Commit(); err != nil {
 		return 0, err
 	}
+	s.announceAll(ctx, subs, created)
 	return last, nil
 }
 
@@ -572,4 +577,18 @@ func onlyParams(r *http.Request, known ...string) error {
 		}
 	}
 	return nil
+}
+
+// newIndicator is an indicator a store call created: the index of its
+// submission and its id.
+type newIndicator struct {
+	sub int
+	id  string
+}
+
+// announceAll tells the event sink of the indicators a store call created.
+func (s *Server) announceAll(ctx context.Context, subs []model.Submission, created []newIndicator) {
+	for _, c := range created {
+		s.announceNew(ctx, &subs[c.sub], c.id)
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/store/sqlite"
 	"github.com/hdnetwork/hdn/internal/stream"
 	"github.com/hdnetwork/hdn/internal/warninglist"
+	"github.com/hdnetwork/hdn/internal/webhook"
 )
 
 // Config is everything the hub is built from.
@@ -66,6 +67,16 @@ type Config struct {
 	// fetches them (default: a client with a 5 min timeout).
 	FeedCheck  time.Duration
 	FeedClient *http.Client
+	// Signal tunes scores, quarantine and the blast-radius preview.
+	Signal api.SignalConfig
+	// CampaignOrgs is how many distinct organisations must sight
+	// indicators of one report, label or actor within CampaignWindow for a
+	// campaign alert (defaults 3 and 24 h). SignalEvery is how often the hub
+	// looks for campaigns and expires indicators whose score decayed under
+	// the floor (default 5 min; negative: never, tests call the jobs).
+	CampaignOrgs   int
+	CampaignWindow time.Duration
+	SignalEvery    time.Duration
 	// Now replaces the clock in tests.
 	Now func() time.Time
 }
@@ -78,6 +89,7 @@ type Hub struct {
 	bus    bus.Bus
 	broker *stream.Broker
 	api    *api.Server
+	hooks  *webhook.Dispatcher
 	ready  chan struct{}
 	addr   string
 	once   sync.Once
@@ -100,6 +112,15 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.SignalEvery == 0 {
+		cfg.SignalEvery = 5 * time.Minute
+	}
+	if cfg.CampaignOrgs <= 0 {
+		cfg.CampaignOrgs = 3
+	}
+	if cfg.CampaignWindow <= 0 {
+		cfg.CampaignWindow = 24 * time.Hour
 	}
 	if cfg.Warninglists == nil && !cfg.NoWarninglists {
 		wl, err := warninglist.Default()
@@ -133,15 +154,22 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	h := &Hub{cfg: cfg, log: cfg.Logger, st: st, bus: b, ready: make(chan struct{})}
 	h.broker = stream.NewBroker(st, b, stream.Options{Logger: cfg.Logger, Poll: cfg.StreamPoll})
+	h.hooks = webhook.New(st, nil, cfg.Logger, webhook.Options{HubName: cfg.Name, Now: cfg.Now})
 	h.api = api.New(api.Config{Store: st, Logger: cfg.Logger, Limits: cfg.Limits, Now: cfg.Now, Notifier: h.broker, Broker: h.broker,
 		MaxStreams: cfg.MaxStreams, StreamWriteTimeout: cfg.StreamWriteTimeout, StreamHeartbeat: cfg.StreamHeartbeat,
-		HubName: cfg.Name, Warninglists: cfg.Warninglists, FlagLifetime: cfg.FlagLifetime, TAXIIDefaultTLP: cfg.TAXIIDefaultTLP})
+		HubName: cfg.Name, Warninglists: cfg.Warninglists, FlagLifetime: cfg.FlagLifetime, TAXIIDefaultTLP: cfg.TAXIIDefaultTLP,
+		Signal: cfg.Signal,
+		Events: h.hooks})
 	return h, nil
 }
 
 // Store gives the hub's store, for the admin commands and tests in the same
 // process.
 func (h *Hub) Store() store.Store { return h.st }
+
+// Webhooks is the dispatcher that delivers the hub's events to webhooks
+// (the API server's event sink).
+func (h *Hub) Webhooks() *webhook.Dispatcher { return h.hooks }
 
 // ActiveStreams is the number of open stream subscribers.
 func (h *Hub) ActiveStreams() int { return h.api.ActiveStreams() }
@@ -234,6 +262,10 @@ func (h *Hub) Run(ctx context.Context) error {
 	g.add("expiry", func(ctx context.Context) error { return h.expiryLoop(ctx) }, nil)
 	g.add("stream", h.broker.Run, nil)
 	g.add("stream-auth", func(ctx context.Context) error { h.api.WatchAuth(ctx, time.Second); return nil }, nil)
+	if h.cfg.SignalEvery > 0 {
+		g.add("signal", h.signalLoop, nil)
+	}
+	g.add("webhooks", h.hooks.Run, nil)
 	if h.cfg.FeedCheck > 0 {
 		g.add("feeds", h.feedLoop, nil)
 	}

@@ -358,7 +358,7 @@ func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event
 			case api.EventRemoved:
 				gone = append(gone, ev.ID)
 			default:
-				if ev.Indicator != nil && (ev.Indicator.Revoked || ev.Indicator.Expired) {
+				if ev.Indicator != nil && (ev.Indicator.Revoked || ev.Indicator.Expired || ev.Indicator.Quarantined) {
 					gone = append(gone, ev.Indicator.ID)
 				}
 			}

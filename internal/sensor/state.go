@@ -115,7 +115,7 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) ([]match.In
 				break
 			}
 			ind := ev.Indicator
-			if ind.Revoked || ind.Expired {
+			if ind.Revoked || ind.Expired || ind.Quarantined {
 				if _, err := tx.ExecContext(ctx, `DELETE FROM indicators WHERE id = ?`, ind.ID); err != nil {
 					return nil, err
 				}

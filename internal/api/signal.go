@@ -1,0 +1,503 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/score"
+	"github.com/hdnetwork/hdn/internal/store"
+	"github.com/hdnetwork/hdn/internal/warninglist"
+)
+
+// Signal quality (docs/SIGNAL.md): scores with their reasons, quarantine of
+// indicators that organisations agree are false positives, the
+// blast-radius preview, and campaign alerts.
+
+// SignalConfig tunes signal quality.
+type SignalConfig struct {
+	// Score weighs scores and decay (zero: the defaults).
+	Score score.Params
+	// QuarantineAfter is how many organisations (other than the source)
+	// must report an indicator a false positive for it to be quarantined
+	// (default 2).
+	QuarantineAfter int
+	// BlastWindow is how far back the preview counts sightings (default 14
+	// days, the sensors' retro-hunt window).
+	BlastWindow time.Duration
+}
+
+// DefaultQuarantineAfter is SignalConfig.QuarantineAfter's default.
+const DefaultQuarantineAfter = 2
+
+func (c SignalConfig) withDefaults() SignalConfig {
+	if c.QuarantineAfter <= 0 {
+		c.QuarantineAfter = DefaultQuarantineAfter
+	}
+	if c.BlastWindow <= 0 {
+		c.BlastWindow = 14 * score.Day
+	}
+	return c
+}
+
+// ScoreJSON is an indicator's score as the API shows it.
+type ScoreJSON struct {
+	Score   int      `json:"score"`
+	Base    int      `json:"base"`
+	Decay   float64  `json:"decay"`
+	Expired bool     `json:"expired_by_decay,omitempty"`
+	Reasons []string `json:"reasons"`
+}
+
+// records caches the sources' track records for a minute: they move slowly
+// and cost a scan of the indicators.
+type records struct {
+	mu  sync.Mutex
+	at  time.Time
+	all map[string]model.SourceRecord
+}
+
+func (s *Server) sourceRecords(ctx context.Context) (map[string]model.SourceRecord, error) {
+	s.recs.mu.Lock()
+	defer s.recs.mu.Unlock()
+	if s.recs.all != nil && s.now().Sub(s.recs.at) < time.Minute {
+		return s.recs.all, nil
+	}
+	all, err := s.st.SourceRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.recs.all, s.recs.at = all, s.now()
+	return all, nil
+}
+
+// Scores computes the scores of indicators at now.
+func (s *Server) Scores(ctx context.Context, inds []model.Indicator, now time.Time) (map[string]score.Result, error) {
+	out := make(map[string]score.Result, len(inds))
+	if len(inds) == 0 {
+		return out, nil
+	}
+	ids := make([]string, len(inds))
+	for i := range inds {
+		ids[i] = inds[i].ID
+	}
+	sigs, err := s.st.Signals(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := s.sourceRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for i := range inds {
+		ind := &inds[i]
+		sig := sigs[ind.ID]
+		rec := recs[ind.Source]
+		// The source's record without this indicator.
+		if sig.Sighters > 0 && rec.Confirmed > 0 {
+			rec.Confirmed--
+		}
+		if (sig.FalsePositives > 0 || ind.Quarantined) && rec.FalsePositive > 0 {
+			rec.FalsePositive--
+		}
+		active := ind.Modified
+		if sig.LastSighting.After(active) {
+			active = sig.LastSighting
+		}
+		out[ind.ID] = score.Compute(s.signal.Score, score.Facts{
+			Type: ind.Type, Labels: ind.Labels, Stated: ind.Confidence,
+			Source:    score.Record{Confirmed: rec.Confirmed, FalsePositive: rec.FalsePositive},
+			Sightings: sig.Sighters, FalsePositives: sig.FalsePositives, Quarantined: ind.Quarantined,
+			Active: active, Now: now,
+		})
+	}
+	return out, nil
+}
+
+func scoreJSON(r score.Result) *ScoreJSON {
+	return &ScoreJSON{Score: r.Score, Base: r.Base, Decay: float64(int(r.Decay*1000+0.5)) / 1000, Expired: r.Expired, Reasons: r.Reasons}
+}
+
+// minScoreParam reads ?min_score= (0 when absent).
+func minScoreParam(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("min_score")
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 100 {
+		return 0, badRequest("min_score %q is not a whole number from 0 to 100", clip(v))
+	}
+	return n, nil
+}
+
+// reportFalsePositives quarantines the indicators among ids that enough
+// organisations now report as false positives, tells the source (its audit
+// log, the stream, webhooks) and returns how many it quarantined.
+func (s *Server) reportFalsePositives(ctx context.Context, p *Principal, ids []string) (int, error) {
+	n := 0
+	var last int64
+	for _, id := range ids {
+		orgs, err := s.st.FalsePositiveOrgs(ctx, id)
+		if err != nil {
+			return n, err
+		}
+		if len(orgs) < s.signal.QuarantineAfter {
+			continue
+		}
+		cur, err := s.st.IndicatorByID(ctx, id)
+		if err != nil {
+			return n, err
+		}
+		if cur.Quarantined || cur.Revoked {
+			continue
+		}
+		reason := fmt.Sprintf("reported a false positive by %d organisations; quarantined until the coordinator decides", len(orgs))
+		ind, err := s.st.SetQuarantine(ctx, id, true, reason, s.now().UTC())
+		if err != nil {
+			return n, err
+		}
+		n++
+		last = max(last, ind.Seq)
+		// The source is told in its own audit log (and by the stream and
+		// the webhooks, which carry the flag and the reason).
+		_ = s.st.AppendAudit(ctx, model.AuditEntry{At: s.now().UTC(), Org: ind.Source, Actor: "hub", Action: "indicator.quarantine",
+			Target: ind.ID, Detail: string(ind.Type) + " " + ind.Value + ": " + reason})
+		s.emit(ctx, Event{Kind: EventQuarantine, Payload: map[string]any{"action": "quarantined", "reason": reason,
+			"indicator": map[string]any{"id": ind.ID, "type": ind.Type, "value": ind.Value, "tlp": ind.TLP}}})
+	}
+	if last > 0 && s.notify != nil {
+		s.notify.Notify(ctx, last)
+	}
+	return n, nil
+}
+
+// releaseIndicator lifts a quarantine (the coordinator decided the
+// indicator is good after all); POST …/revoke withdraws it instead.
+func (s *Server) releaseIndicator(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	if err := onlyParams(r); err != nil {
+		return err
+	}
+	if p.Org.Kind != policy.Coordinator || !p.Key.Role.CanSubmit() {
+		return forbidden("releasing a quarantine is the coordinator's decision")
+	}
+	ctx := r.Context()
+	ind, err := s.visibleIndicator(ctx, p, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	if !ind.Quarantined {
+		return errf(http.StatusConflict, CodeConflict, "indicator %s is not quarantined", ind.ID)
+	}
+	ind, err = s.st.SetQuarantine(ctx, ind.ID, false, "", s.now().UTC())
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, p, "indicator.release", ind.ID, string(ind.Type)+" "+ind.Value)
+	_ = s.st.AppendAudit(ctx, model.AuditEntry{At: s.now().UTC(), Org: ind.Source, Actor: "hub", Action: "indicator.release", Target: ind.ID,
+		Detail: "the coordinator released the quarantine"})
+	s.emit(ctx, Event{Kind: EventQuarantine, Payload: map[string]any{"action": "released",
+		"indicator": map[string]any{"id": ind.ID, "type": ind.Type, "value": ind.Value, "tlp": ind.TLP}}})
+	if s.notify != nil {
+		s.notify.Notify(ctx, ind.Seq)
+	}
+	writeJSON(w, http.StatusOK, s.renderIndicator(ctx, p.Viewer, &ind))
+	return nil
+}
+
+// PreviewJSON is what the blast-radius preview says of one value.
+type PreviewJSON struct {
+	Type  string     `json:"type,omitempty"`
+	Value string     `json:"value,omitempty"`
+	Error *ItemError `json:"error,omitempty"`
+	// Sighters is how many organisations sighted the value in the window
+	// (through the indicators of it the caller may see).
+	Sighters int `json:"sighters"`
+	// Known counts the indicators of this value the caller may see.
+	Known        int               `json:"known"`
+	Warninglists []warninglist.Hit `json:"warninglists,omitempty"`
+	// Refused: a refusing warninglist stops it (a coordinator may override).
+	Refused bool `json:"refused"`
+}
+
+// previewIndicators is the blast-radius preview: before sharing, how many
+// organisations' sensors have seen each value (from the sightings the hub
+// has, within the sensors' retro-hunt window) and which warninglists it is
+// on. Nothing is stored.
+func (s *Server) previewIndicators(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	if err := onlyParams(r); err != nil {
+		return err
+	}
+	if !p.Key.Role.CanSubmit() {
+		return forbidden("a %s key does not submit, so it has nothing to preview", p.Key.Role)
+	}
+	var in struct {
+		Indicators []struct {
+			Type  string `json:"type"`
+			Value string `json:"value"`
+		} `json:"indicators"`
+	}
+	if err := s.decodeStrict(w, r, &in); err != nil {
+		return err
+	}
+	if len(in.Indicators) > 1000 {
+		return errf(http.StatusRequestEntityTooLarge, CodeTooLarge, "at most 1,000 values in one preview")
+	}
+	ctx := r.Context()
+	now := s.now().UTC()
+	out := make([]PreviewJSON, 0, len(in.Indicators))
+	for _, it := range in.Indicators {
+		var pv PreviewJSON
+		var t indicator.Type
+		var v string
+		var err error
+		if it.Type == "" {
+			t, v, err = indicator.Detect(it.Value)
+		} else if t, err = indicator.ParseType(it.Type); err == nil {
+			v, err = indicator.Canonicalize(t, it.Value)
+		}
+		if err != nil {
+			pv.Value, pv.Error = it.Value, itemError(err)
+			out = append(out, pv)
+			continue
+		}
+		pv.Type, pv.Value = string(t), v
+		if s.warn != nil {
+			pv.Warninglists = s.warn.Check(t, v)
+			for _, h := range pv.Warninglists {
+				pv.Refused = pv.Refused || h.Kind == warninglist.Refuse
+			}
+		}
+		inds, err := s.st.ListIndicators(ctx, p.Viewer, store.Query{Type: t, Value: v, Limit: 1000, IncludeRevoked: true})
+		if err != nil {
+			return err
+		}
+		pv.Known = len(inds)
+		ids := make([]string, 0, len(inds))
+		for i := range inds {
+			if policy.CanSee(p.Viewer, inds[i].PolicyItem()) {
+				ids = append(ids, inds[i].ID)
+			}
+		}
+		if pv.Sighters, err = s.st.ValueSighters(ctx, ids, now.Add(-s.signal.BlastWindow)); err != nil {
+			return err
+		}
+		out = append(out, pv)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"window": s.signal.BlastWindow.String(), "previews": out})
+	return nil
+}
+
+// AlertJSON is a campaign alert as one viewer sees it: the coordinator sees
+// which organisations sighted; others only how many.
+type AlertJSON struct {
+	ID            string    `json:"id"`
+	Kind          string    `json:"kind"`
+	By            string    `json:"by"`
+	Key           string    `json:"key"`
+	Title         string    `json:"title,omitempty"` // the report's title, for a report alert
+	Organisations int       `json:"organisations"`
+	Orgs          []string  `json:"orgs,omitempty"` // names, coordinator only
+	Indicators    []string  `json:"indicators"`
+	First         time.Time `json:"first"`
+	Last          time.Time `json:"last"`
+	Raised        time.Time `json:"raised"`
+	Window        string    `json:"window"`
+}
+
+// alertVisible: the coordinator sees every alert; another organisation sees
+// one when it may see every indicator in it (and the report, for a report
+// alert), so that an alert never tells it of something the policy hides.
+func (s *Server) alertVisible(ctx context.Context, p *Principal, a *model.Alert) (bool, error) {
+	if p.Org.Kind == policy.Coordinator {
+		return true, nil
+	}
+	for _, id := range a.Indicators {
+		ind, err := s.st.Indicator(ctx, p.Viewer, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		if !policy.CanSee(p.Viewer, ind.PolicyItem()) {
+			return false, nil
+		}
+	}
+	if a.By == "report" {
+		if _, err := s.st.Report(ctx, p.Viewer, a.Key); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return false, nil
+			}
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+func (s *Server) renderAlert(ctx context.Context, p *Principal, a *model.Alert) AlertJSON {
+	j := AlertJSON{ID: a.ID, Kind: a.Kind, By: a.By, Key: a.Key, Organisations: len(a.Orgs), Indicators: slices.Clone(a.Indicators),
+		First: a.First, Last: a.Last, Raised: a.Raised, Window: a.Window.String()}
+	if a.By == "report" {
+		if rep, err := s.st.ReportByID(ctx, a.Key); err == nil {
+			j.Title = rep.Title
+		}
+	}
+	if p == nil || p.Org.Kind == policy.Coordinator {
+		for _, o := range a.Orgs {
+			j.Orgs = append(j.Orgs, s.orgs.name(ctx, o))
+		}
+	}
+	return j
+}
+
+// listAlerts shows the campaign alerts the caller may see, newest first.
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, p *Principal) error {
+	if err := onlyParams(r, "since", "limit"); err != nil {
+		return err
+	}
+	since := s.now().Add(-30 * score.Day)
+	if v := r.URL.Query().Get("since"); v != "" {
+		t, err := parseTime("since", v)
+		if err != nil {
+			return badRequest("%s", err.Error())
+		}
+		since = t
+	}
+	limit := 100
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return badRequest("limit %q is not from 1 to 1000", clip(v))
+		}
+		limit = n
+	}
+	ctx := r.Context()
+	as, err := s.st.ListAlerts(ctx, since, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]AlertJSON, 0, len(as))
+	for i := range as {
+		ok, err := s.alertVisible(ctx, p, &as[i])
+		if err != nil {
+			return err
+		}
+		if ok {
+			out = append(out, s.renderAlert(ctx, p, &as[i]))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": out})
+	return nil
+}
+
+// RaiseCampaignAlerts looks at the sightings of the last window and raises
+// an alert for each report, label or threat actor whose indicators at
+// least minOrgs organisations sighted, unless one was raised for it within
+// the window. It returns the alerts raised.
+func (s *Server) RaiseCampaignAlerts(ctx context.Context, minOrgs int, window time.Duration) ([]model.Alert, error) {
+	now := s.now().UTC()
+	groups, err := s.st.SightingGroups(ctx, now.Add(-window))
+	if err != nil {
+		return nil, err
+	}
+	var raised []model.Alert
+	for _, g := range groups {
+		if len(g.Orgs) < minOrgs {
+			continue
+		}
+		last, err := s.st.LastAlert(ctx, g.By, g.Key)
+		switch {
+		case err == nil && now.Sub(last.Raised) < window:
+			continue
+		case err != nil && !errors.Is(err, store.ErrNotFound):
+			return raised, err
+		}
+		a, err := s.st.CreateAlert(ctx, model.Alert{Kind: "campaign", By: g.By, Key: g.Key, Orgs: g.Orgs, Indicators: g.Indicators,
+			First: g.First, Last: g.Last.Add(time.Hour), Raised: now, Window: window})
+		if err != nil {
+			return raised, err
+		}
+		raised = append(raised, a)
+		_ = s.st.AppendAudit(ctx, model.AuditEntry{At: now, Actor: "hub", Action: "alert.campaign", Target: a.ID,
+			Detail: fmt.Sprintf("%s %q: %d organisations sighted %d indicators", a.By, a.Key, len(a.Orgs), len(a.Indicators))})
+		s.emit(ctx, Event{Kind: EventCampaign, Payload: map[string]any{"alert": s.renderAlert(ctx, nil, &a)}})
+	}
+	return raised, nil
+}
+
+// ExpireDecayed expires the live indicators whose score has fallen under
+// the floor; they leave the stream as expiry events. It returns how many.
+func (s *Server) ExpireDecayed(ctx context.Context) (int, error) {
+	now := s.now().UTC()
+	total := 0
+	after := int64(0)
+	var last int64
+	for {
+		inds, err := s.st.ScanIndicators(ctx, after, 2000, false)
+		if err != nil {
+			return total, err
+		}
+		if len(inds) == 0 {
+			break
+		}
+		after = inds[len(inds)-1].Seq
+		scores, err := s.Scores(ctx, inds, now)
+		if err != nil {
+			return total, err
+		}
+		var ids []string
+		for _, ind := range inds {
+			if r := scores[ind.ID]; r.Expired {
+				ids = append(ids, ind.ID)
+			}
+		}
+		n, err := s.st.ExpireNow(ctx, ids, now)
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if len(inds) < 2000 {
+			break
+		}
+	}
+	if total > 0 {
+		if seq, err := s.st.LastSeq(ctx); err == nil {
+			last = seq
+		}
+		s.audit(ctx, nil, "indicator.expire-decayed", "", fmt.Sprintf("%d indicators expired by decay", total))
+		if s.notify != nil && last > 0 {
+			s.notify.Notify(ctx, last)
+		}
+	}
+	return total, nil
+}
+
+// announceNew tells the event sink of newly created indicators, with their
+// score (so that webhooks can ask for a minimum). Nothing is done without
+// a sink.
+func (s *Server) announceNew(ctx context.Context, sub *model.Submission, id string) {
+	if s.events == nil {
+		return
+	}
+	recs, err := s.sourceRecords(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "events: source records", "err", err)
+		return
+	}
+	rec := recs[sub.Source]
+	now := s.now().UTC()
+	r := score.Compute(s.signal.Score, score.Facts{Type: sub.Type, Labels: sub.Labels, Stated: sub.Confidence,
+		Source: score.Record{Confirmed: rec.Confirmed, FalsePositive: rec.FalsePositive}, Active: now, Now: now})
+	s.emit(ctx, Event{Kind: EventNew, Score: r.Score, Payload: map[string]any{"score": scoreJSON(r),
+		"indicator": map[string]any{"id": id, "type": sub.Type, "value": sub.Value, "tlp": sub.TLP, "labels": nonNil(sub.Labels),
+			"description": sub.Description, "confidence": sub.Confidence}}})
+}
