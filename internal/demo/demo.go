@@ -135,7 +135,10 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	h, err := hub.New(ctx, hub.Config{DataDir: filepath.Join(dir, "hub"), Listen: listen, Logger: cfg.Logger, ExpirySweep: time.Second})
+	// The hub looks for campaigns every half second (every 5 minutes in
+	// production): two organisations besides the source make one here.
+	h, err := hub.New(ctx, hub.Config{DataDir: filepath.Join(dir, "hub"), Listen: listen, Logger: cfg.Logger, ExpirySweep: time.Second,
+		SignalEvery: 500 * time.Millisecond, CampaignOrgs: 2})
 	if err != nil {
 		return nil, err
 	}
@@ -390,7 +393,33 @@ func (r *run) story(ctx context.Context) (*Summary, error) {
 	for _, o := range sj.ByOrg {
 		who = append(who, o.Org)
 	}
-	r.say("%-16s CAMPAIGN: %d organisations sighted indicators of \"Office 365 phishing wave against hospitals\": %s", Coordinator, sj.Organisations, strings.Join(who, ", "))
+	r.say("%-16s %d organisations sighted it: %s", Coordinator, sj.Organisations, strings.Join(who, ", "))
+	// The hub's campaign job raises an alert for the coordinator.
+	var alerts struct {
+		Alerts []struct {
+			By, Title     string
+			Organisations int
+			Orgs          []string
+		}
+	}
+	if err := r.waitFor(ctx, "the campaign alert", func() (bool, error) {
+		if err := r.call(ctx, "GET", "/api/v1/alerts", coord.analyst, nil, &alerts); err != nil {
+			return false, err
+		}
+		for _, a := range alerts.Alerts {
+			if a.By == "report" {
+				return true, nil
+			}
+		}
+		return false, nil
+	}); err != nil {
+		return nil, err
+	}
+	for _, a := range alerts.Alerts {
+		if a.By == "report" {
+			r.say("%-16s CAMPAIGN ALERT: %d organisations besides the source sighted indicators of %q: %s", Coordinator, a.Organisations, a.Title, strings.Join(a.Orgs, ", "))
+		}
+	}
 	var bView struct{ Organisations int }
 	if err := r.call(ctx, "GET", "/api/v1/indicators/"+phishID+"/sightings", b.analyst, nil, &bView); err != nil {
 		return nil, err
