@@ -3,6 +3,9 @@ package api
 import (
 	"context"
 	"reflect"
+	"strings"
+
+	"github.com/hdnetwork/hdn/internal/model"
 	"sync"
 	"time"
 )
@@ -105,11 +108,23 @@ func (s *Server) checkStreams(ctx context.Context) {
 }
 
 func (s *Server) streamStillValid(ctx context.Context, p *Principal, now time.Time) bool {
-	k, err := s.st.KeyByID(ctx, p.Key.ID)
-	if err != nil || !k.Usable(now) {
-		return err != nil && ctx.Err() != nil // a failed read while stopping is not a reason
+	if uid, ok := strings.CutPrefix(p.Key.ID, "user:"); ok {
+		// A web UI user's stream: the user must still be enabled.
+		if us, ok := s.st.(interface {
+			UserByID(context.Context, string) (model.User, error)
+		}); ok {
+			u, err := us.UserByID(ctx, uid)
+			if err != nil || u.Disabled {
+				return err != nil && ctx.Err() != nil
+			}
+		}
+	} else {
+		k, err := s.st.KeyByID(ctx, p.Key.ID)
+		if err != nil || !k.Usable(now) {
+			return err != nil && ctx.Err() != nil // a failed read while stopping is not a reason
+		}
 	}
-	o, err := s.st.Org(ctx, k.OrgID)
+	o, err := s.st.Org(ctx, p.Org.ID)
 	if err != nil || !o.Usable() {
 		return false
 	}
