@@ -66,7 +66,13 @@ func (s *Server) exportIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	w.Header().Set("Content-Type", f.ContentType())
 	w.Header().Set("Content-Disposition", `attachment; filename="`+export.FileNameFor(f, opt)+`"`)
 	w.Header().Set("Cache-Control", "no-store")
-	st, err := export.Write(w, f, s.liveIndicators(ctx, p, q, now, minScore), opt)
+	// The csv carries each indicator's score; the scores of the page being
+	// written are kept for the encoder.
+	var pageScores map[string]score.Result
+	if f == export.CSV {
+		opt.Score = func(ind *model.Indicator) int { return pageScores[ind.ID].Score }
+	}
+	st, err := export.Write(w, f, s.liveIndicators(ctx, p, q, now, minScore, f == export.CSV, &pageScores), opt)
 	if err != nil {
 		// Headers are gone; the body is cut short, which a client sees as a
 		// broken transfer rather than a complete file.
@@ -78,8 +84,10 @@ func (s *Server) exportIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 }
 
 // liveIndicators pages through the indicators p may see for q, keeping the
-// live ones and checking the policy once more before each goes out.
-func (s *Server) liveIndicators(ctx context.Context, p *Principal, q store.Query, now time.Time, minScore int) iter.Seq2[model.Indicator, error] {
+// live ones (at or over minScore) and checking the policy once more before
+// each goes out. With withScores, the scores of the page being yielded are
+// left in *pageScores.
+func (s *Server) liveIndicators(ctx context.Context, p *Principal, q store.Query, now time.Time, minScore int, withScores bool, pageScores *map[string]score.Result) iter.Seq2[model.Indicator, error] {
 	return func(yield func(model.Indicator, error) bool) {
 		q.Limit, q.IncludeRevoked = exportPage, false
 		for {
@@ -89,10 +97,13 @@ func (s *Server) liveIndicators(ctx context.Context, p *Principal, q store.Query
 				return
 			}
 			var scores map[string]score.Result
-			if minScore > 0 {
+			if minScore > 0 || withScores {
 				if scores, err = s.Scores(ctx, inds, now); err != nil {
 					yield(model.Indicator{}, err)
 					return
+				}
+				if pageScores != nil {
+					*pageScores = scores
 				}
 			}
 			for i := range inds {

@@ -171,6 +171,9 @@ func (s *Server) reportFalsePositives(ctx context.Context, p *Principal, ids []s
 		// the webhooks, which carry the flag and the reason).
 		_ = s.st.AppendAudit(ctx, model.AuditEntry{At: s.now().UTC(), Org: ind.Source, Actor: "hub", Action: "indicator.quarantine",
 			Target: ind.ID, Detail: string(ind.Type) + " " + ind.Value + ": " + reason})
+		if ok, _ := s.coordinatorSees(ctx, ind.PolicyItem()); !ok {
+			continue
+		}
 		s.emit(ctx, Event{Kind: EventQuarantine, Payload: map[string]any{"action": "quarantined", "reason": reason,
 			"indicator": map[string]any{"id": ind.ID, "type": ind.Type, "value": ind.Value, "tlp": ind.TLP}}})
 	}
@@ -318,7 +321,11 @@ type AlertJSON struct {
 // alert), so that an alert never tells it of something the policy hides.
 func (s *Server) alertVisible(ctx context.Context, p *Principal, a *model.Alert) (bool, error) {
 	if p.Org.Kind == policy.Coordinator {
-		return true, nil
+		// The coordinator sees the alert, and in it the indicators it may
+		// see (renderAlert leaves out the others: red ones not addressed to
+		// it); an alert with none it may see is not shown.
+		ids, err := s.visibleAlertIndicators(ctx, func(it policy.Item) bool { return policy.CanSee(p.Viewer, it) }, a.Indicators)
+		return len(ids) > 0, err
 	}
 	for _, id := range a.Indicators {
 		ind, err := s.st.Indicator(ctx, p.Viewer, id)
@@ -343,9 +350,40 @@ func (s *Server) alertVisible(ctx context.Context, p *Principal, a *model.Alert)
 	return true, nil
 }
 
+// visibleAlertIndicators keeps the ids of the indicators whose policy facts
+// sees admits.
+func (s *Server) visibleAlertIndicators(ctx context.Context, sees func(policy.Item) bool, ids []string) ([]string, error) {
+	out := []string{}
+	for _, id := range ids {
+		ind, err := s.st.IndicatorByID(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if sees(ind.PolicyItem()) {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+// renderAlert shows an alert to p (nil: to the coordinator's webhooks):
+// only the indicators p may see, the organisations' names only to the
+// coordinator.
 func (s *Server) renderAlert(ctx context.Context, p *Principal, a *model.Alert) AlertJSON {
 	j := AlertJSON{ID: a.ID, Kind: a.Kind, By: a.By, Key: a.Key, Organisations: len(a.Orgs), Indicators: slices.Clone(a.Indicators),
 		First: a.First, Last: a.Last, Raised: a.Raised, Window: a.Window.String()}
+	sees := func(it policy.Item) bool { ok, _ := s.coordinatorSees(ctx, it); return ok }
+	if p != nil {
+		sees = func(it policy.Item) bool { return policy.CanSee(p.Viewer, it) }
+	}
+	if ids, err := s.visibleAlertIndicators(ctx, sees, a.Indicators); err == nil {
+		j.Indicators = ids
+	} else {
+		j.Indicators = []string{}
+	}
 	if a.By == "report" {
 		if rep, err := s.st.ReportByID(ctx, a.Key); err == nil {
 			j.Title = rep.Title
@@ -488,6 +526,14 @@ func (s *Server) announceNew(ctx context.Context, sub *model.Submission, id stri
 	if s.events == nil {
 		return
 	}
+	// Webhooks are the coordinator's: they receive only what the
+	// coordinator may see.
+	if ok, err := s.coordinatorSees(ctx, policy.Item{Source: sub.Source, TLP: sub.TLP, Audience: sub.Audience}); err != nil || !ok {
+		if err != nil {
+			s.log.WarnContext(ctx, "events: the coordinator's view", "err", err)
+		}
+		return
+	}
 	recs, err := s.sourceRecords(ctx)
 	if err != nil {
 		s.log.WarnContext(ctx, "events: source records", "err", err)
@@ -500,4 +546,33 @@ func (s *Server) announceNew(ctx context.Context, sub *model.Submission, id stri
 	s.emit(ctx, Event{Kind: EventNew, Score: r.Score, Payload: map[string]any{"score": scoreJSON(r),
 		"indicator": map[string]any{"id": id, "type": sub.Type, "value": sub.Value, "tlp": sub.TLP, "labels": nonNil(sub.Labels),
 			"description": sub.Description, "confidence": sub.Confidence}}})
+}
+
+// coordinatorSees says whether a coordinator organisation may see item
+// (events for webhooks carry only that).
+func (s *Server) coordinatorSees(ctx context.Context, item policy.Item) (bool, error) {
+	orgs, err := s.st.ListOrgs(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, o := range orgs {
+		if o.Kind != policy.Coordinator || o.Revoked {
+			continue
+		}
+		if item.Audience.Kind == policy.Group && item.GroupMembers == nil {
+			g, err := s.st.Group(ctx, item.Audience.Group)
+			if err != nil {
+				return false, err
+			}
+			item.GroupMembers = g.Members
+		}
+		v, err := s.st.Viewer(ctx, o.ID)
+		if err != nil {
+			return false, err
+		}
+		if policy.CanSee(v, item) {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -31,7 +31,8 @@ func adminCommands() map[string]*command {
 			"list":   {summary: "list keys (never their secrets)", run: adminKeyList},
 			"revoke": {summary: "revoke a key", run: adminKeyRevoke},
 		}},
-		"feed": {summary: "outside feeds the hub reads (MISP feeds)", sub: adminFeedCommands()},
+		"feed":    {summary: "outside feeds the hub reads (MISP feeds)", sub: adminFeedCommands()},
+		"webhook": {summary: "webhooks the hub POSTs events to (campaigns, quarantines, indicators)", sub: adminWebhookCommands()},
 		"audit": {summary: "the audit log", sub: map[string]*command{
 			"list": {summary: "list audit entries", run: adminAuditList},
 		}},

@@ -19,19 +19,28 @@ var CSVHeader = []string{"id", "type", "value", "tlp", "labels", "confidence", "
 // in Excel and LibreOffice, and a program reading the file sees the
 // apostrophe.
 type csvEncoder struct {
-	w   *writer
-	cw  *csv.Writer
-	rec []string
+	w     *writer
+	cw    *csv.Writer
+	rec   []string
+	score func(*model.Indicator) int
 }
 
 func newCSVEncoder(w *writer, opt Options) *csvEncoder {
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
-	return &csvEncoder{w: w, cw: cw, rec: make([]string, len(CSVHeader))}
+	n := len(CSVHeader)
+	if opt.Score != nil {
+		n++
+	}
+	return &csvEncoder{w: w, cw: cw, rec: make([]string, n), score: opt.Score}
 }
 
 func (e *csvEncoder) begin() error {
-	e.cw.Write(CSVHeader)
+	h := CSVHeader
+	if e.score != nil {
+		h = append(append([]string{}, CSVHeader...), "score")
+	}
+	e.cw.Write(h)
 	return e.flushErr()
 }
 
@@ -61,6 +70,9 @@ func (e *csvEncoder) add(ind *model.Indicator) (int, bool) {
 	r[9] = csvTime(ind.LastSeen)
 	r[10] = ind.Description
 	r[11] = ind.ReportID
+	if e.score != nil {
+		r[12] = strconv.Itoa(e.score(ind))
+	}
 	for i, c := range r {
 		r[i] = defuseFormula(c)
 	}

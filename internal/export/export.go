@@ -174,6 +174,9 @@ type Options struct {
 	// ListType restricts the list and bloom formats to one indicator type;
 	// empty means every type.
 	ListType indicator.Type
+	// Score, for the csv format, gives an indicator's score (docs/SIGNAL.md);
+	// when set, the csv has a last column "score".
+	Score func(ind *model.Indicator) int
 	// STIXObjects, for the stix format, are objects the hub keeps as
 	// context (malware, relationships, reports, …), written as they are
 	// after the indicators.

@@ -226,6 +226,11 @@ func TestScoreDecayAndMinimum(t *testing.T) {
 	if r := h.Do("GET", "/api/v1/export/list?min_score=50", km, nil); strings.Contains(string(r.Body), "203.0.113.50") || !strings.Contains(string(r.Body), strings.Repeat("ab", 32)) {
 		t.Errorf("export with min_score=50: %s", r.Body)
 	}
+	// The csv export carries the score.
+	if r := h.Do("GET", "/api/v1/export/csv", km, nil); !strings.HasSuffix(strings.SplitN(string(r.Body), "\r\n", 2)[0], ",score") ||
+		!strings.Contains(string(r.Body), strings.Repeat("ab", 32)) || !strings.Contains(string(r.Body), ",90\r\n") {
+		t.Errorf("csv export: %s", r.Body)
+	}
 	if r := h.Do("GET", "/api/v1/export/list?min_score=500", km, nil); r.Status != 400 {
 		t.Errorf("min_score=500: %d", r.Status)
 	}
