@@ -22,6 +22,10 @@ type Event struct {
 // (a sink queues and delivers on its own).
 type EventSink interface {
 	Emit(ctx context.Context, ev Event)
+	// Wants says whether any receiver subscribes to events of kind now,
+	// and, for EventNew, the lowest score one of them asks for; emitters
+	// skip the work of an event nobody wants. It must be cheap.
+	Wants(ctx context.Context, kind string) (bool, int)
 }
 
 // emit hands an event to the configured sink, if any.

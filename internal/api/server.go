@@ -85,6 +85,7 @@ type Server struct {
 	events             EventSink
 	signal             SignalConfig
 	recs               records
+	coord              coordinatorCache
 	hubName            string
 	taxiiDefaultTLP    policy.TLP
 	misp               *http.ServeMux

@@ -171,6 +171,9 @@ func (s *Server) reportFalsePositives(ctx context.Context, p *Principal, ids []s
 		// the webhooks, which carry the flag and the reason).
 		_ = s.st.AppendAudit(ctx, model.AuditEntry{At: s.now().UTC(), Org: ind.Source, Actor: "hub", Action: "indicator.quarantine",
 			Target: ind.ID, Detail: string(ind.Type) + " " + ind.Value + ": " + reason})
+		if !s.wants(ctx, EventQuarantine) {
+			continue
+		}
 		if ok, _ := s.coordinatorSees(ctx, ind.PolicyItem()); !ok {
 			continue
 		}
@@ -526,12 +529,8 @@ func (s *Server) announceNew(ctx context.Context, sub *model.Submission, id stri
 	if s.events == nil {
 		return
 	}
-	// Webhooks are the coordinator's: they receive only what the
-	// coordinator may see.
-	if ok, err := s.coordinatorSees(ctx, policy.Item{Source: sub.Source, TLP: sub.TLP, Audience: sub.Audience}); err != nil || !ok {
-		if err != nil {
-			s.log.WarnContext(ctx, "events: the coordinator's view", "err", err)
-		}
+	wanted, minScore := s.events.Wants(ctx, EventNew)
+	if !wanted {
 		return
 	}
 	recs, err := s.sourceRecords(ctx)
@@ -543,6 +542,17 @@ func (s *Server) announceNew(ctx context.Context, sub *model.Submission, id stri
 	now := s.now().UTC()
 	r := score.Compute(s.signal.Score, score.Facts{Type: sub.Type, Labels: sub.Labels, Stated: sub.Confidence,
 		Source: score.Record{Confirmed: rec.Confirmed, FalsePositive: rec.FalsePositive}, Active: now, Now: now})
+	if r.Score < minScore {
+		return
+	}
+	// Webhooks are the coordinator's: they receive only what the
+	// coordinator may see.
+	if ok, err := s.coordinatorSees(ctx, policy.Item{Source: sub.Source, TLP: sub.TLP, Audience: sub.Audience}); err != nil || !ok {
+		if err != nil {
+			s.log.WarnContext(ctx, "events: the coordinator's view", "err", err)
+		}
+		return
+	}
 	s.emit(ctx, Event{Kind: EventNew, Score: r.Score, Payload: map[string]any{"score": scoreJSON(r),
 		"indicator": map[string]any{"id": id, "type": sub.Type, "value": sub.Value, "tlp": sub.TLP, "labels": nonNil(sub.Labels),
 			"description": sub.Description, "confidence": sub.Confidence}}})
@@ -551,28 +561,64 @@ func (s *Server) announceNew(ctx context.Context, sub *model.Submission, id stri
 // coordinatorSees says whether a coordinator organisation may see item
 // (events for webhooks carry only that).
 func (s *Server) coordinatorSees(ctx context.Context, item policy.Item) (bool, error) {
-	orgs, err := s.st.ListOrgs(ctx)
+	vs, err := s.coordinatorViewers(ctx)
 	if err != nil {
 		return false, err
 	}
-	for _, o := range orgs {
-		if o.Kind != policy.Coordinator || o.Revoked {
-			continue
-		}
-		if item.Audience.Kind == policy.Group && item.GroupMembers == nil {
-			g, err := s.st.Group(ctx, item.Audience.Group)
-			if err != nil {
-				return false, err
-			}
-			item.GroupMembers = g.Members
-		}
-		v, err := s.st.Viewer(ctx, o.ID)
+	if item.Audience.Kind == policy.Group && item.GroupMembers == nil {
+		g, err := s.st.Group(ctx, item.Audience.Group)
 		if err != nil {
 			return false, err
 		}
+		item.GroupMembers = g.Members
+	}
+	for _, v := range vs {
 		if policy.CanSee(v, item) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// coordinatorViewers are the viewers of the coordinator organisations,
+// read at most every 10 seconds.
+func (s *Server) coordinatorViewers(ctx context.Context) ([]policy.Viewer, error) {
+	s.coord.mu.Lock()
+	defer s.coord.mu.Unlock()
+	if s.coord.viewers != nil && s.now().Sub(s.coord.at) < 10*time.Second {
+		return s.coord.viewers, nil
+	}
+	orgs, err := s.st.ListOrgs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	vs := []policy.Viewer{}
+	for _, o := range orgs {
+		if o.Kind != policy.Coordinator || o.Revoked {
+			continue
+		}
+		v, err := s.st.Viewer(ctx, o.ID)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	s.coord.viewers, s.coord.at = vs, s.now()
+	return vs, nil
+}
+
+// coordinatorCache holds coordinatorViewers' answer.
+type coordinatorCache struct {
+	mu      sync.Mutex
+	at      time.Time
+	viewers []policy.Viewer
+}
+
+// wants says whether the event sink wants events of kind.
+func (s *Server) wants(ctx context.Context, kind string) bool {
+	if s.events == nil {
+		return false
+	}
+	ok, _ := s.events.Wants(ctx, kind)
+	return ok
 }

@@ -83,6 +83,10 @@ type Dispatcher struct {
 	delivered atomic.Uint64
 	failed    atomic.Uint64
 
+	// Who wants what, for Wants (read by any goroutine).
+	interest   atomic.Pointer[interest]
+	interestMu sync.Mutex
+
 	// Owned by Run's goroutine.
 	hooks    []model.Webhook
 	loaded   time.Time
@@ -171,6 +175,47 @@ func (d *Dispatcher) Emit(_ context.Context, ev api.Event) {
 			d.log.Warn("webhook: queue full, events dropped", "dropped", n)
 		}
 	}
+}
+
+// interest is who wants what, as last read from the store.
+type interest struct {
+	at       time.Time
+	kinds    map[string]bool
+	minScore int // the lowest MinScore of the webhooks that want new indicators
+}
+
+// Wants says whether an enabled webhook subscribes to kind (read from the
+// store at most every Options.Refresh), and for new indicators the lowest
+// score one asks for.
+func (d *Dispatcher) Wants(ctx context.Context, kind string) (bool, int) {
+	in := d.interest.Load()
+	if in == nil || time.Since(in.at) >= d.opt.Refresh {
+		d.interestMu.Lock()
+		if in = d.interest.Load(); in == nil || time.Since(in.at) >= d.opt.Refresh {
+			hooks, err := d.st.ListWebhooks(ctx)
+			if err != nil {
+				d.interestMu.Unlock()
+				return true, 0 // cannot tell: let the event through; dispatch decides
+			}
+			in = &interest{at: time.Now(), kinds: map[string]bool{}, minScore: 101}
+			for _, h := range hooks {
+				if !h.Enabled {
+					continue
+				}
+				for _, k := range model.WebhookEvents {
+					if h.Subscribed(k) {
+						in.kinds[k] = true
+					}
+				}
+				if h.Subscribed(api.EventNew) {
+					in.minScore = min(in.minScore, h.MinScore)
+				}
+			}
+			d.interest.Store(in)
+		}
+		d.interestMu.Unlock()
+	}
+	return in.kinds[kind], in.minScore
 }
 
 func knownKind(k string) bool {
