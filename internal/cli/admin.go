@@ -33,6 +33,7 @@ func adminCommands() map[string]*command {
 		}},
 		"feed":    {summary: "outside feeds the hub reads (MISP feeds)", sub: adminFeedCommands()},
 		"webhook": {summary: "webhooks the hub POSTs events to (campaigns, quarantines, indicators)", sub: adminWebhookCommands()},
+		"user":    {summary: "web UI users (passwords hashed; never shown)", sub: adminUserCommands()},
 		"audit": {summary: "the audit log", sub: map[string]*command{
 			"list": {summary: "list audit entries", run: adminAuditList},
 		}},

@@ -46,6 +46,7 @@ type Store interface {
 	STIXObjects
 	Onboarding
 	Signals
+	Users
 	Audit
 	Close() error
 }
@@ -312,6 +313,28 @@ type Signals interface {
 	ListAlerts(ctx context.Context, since time.Time, limit int) ([]model.Alert, error)
 	// LastAlert returns the newest alert of a grouping and key (ErrNotFound).
 	LastAlert(ctx context.Context, by, key string) (model.Alert, error)
+}
+
+// Users keeps the web UI's users and their sessions.
+type Users interface {
+	// CreateUser stores a user (ID and Created assigned; ErrConflict on a
+	// taken e-mail address, compared case-insensitively).
+	CreateUser(ctx context.Context, u model.User) (model.User, error)
+	UserByID(ctx context.Context, id string) (model.User, error)
+	UserByEmail(ctx context.Context, email string) (model.User, error)
+	ListUsers(ctx context.Context, orgID string) ([]model.User, error) // "" all; by e-mail
+	// UpdateUser replaces name, role, password hash and disabled; disabling
+	// a user or changing its password ends its sessions in the same
+	// transaction.
+	UpdateUser(ctx context.Context, u model.User) error
+	TouchUserSignIn(ctx context.Context, id string, at time.Time) error
+
+	CreateSession(ctx context.Context, s model.Session) error
+	Session(ctx context.Context, id string) (model.Session, error)
+	TouchSession(ctx context.Context, id string, at time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+	// DeleteExpiredSessions removes sessions expired at now.
+	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
 }
 
 // AuditQuery selects audit entries.

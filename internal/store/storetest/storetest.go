@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WishedIDs", testWishedIDs},
 		{"Feeds", testFeeds},
 		{"Webhooks", testWebhooks},
+		{"Users", testUsers},
 		{"OrgStatus", testOrgStatus},
 		{"RevokeOrg", testRevokeOrg},
 		{"EnrolTokens", testEnrolTokens},

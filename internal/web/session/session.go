@@ -1,0 +1,482 @@
+// Package session is the web UI's authentication layer: password hashing
+// (argon2id) and policy, sign-in with a brute-force limit, cookie sessions
+// kept in a store.Users, and protection against cross-site request forgery
+// (a per-session token and a same-origin check). It is pure apart from
+// crypto and the store it is given.
+//
+// A session cookie is "<id>.<secret>": the id is public (it names the
+// session in the store), the secret carries 256 bits from crypto/rand and
+// the store keeps only its SHA-256 hash, compared in constant time, as for
+// API keys (package auth). The cookie is HttpOnly, SameSite=Strict, Path=/
+// and, when Options.Secure, Secure.
+//
+// Nothing here logs or returns a password, hash, session secret or CSRF
+// token in an error.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+// Errors; test with errors.Is.
+var (
+	// ErrBadCredentials is the one answer for an unknown e-mail address and
+	// a wrong password alike.
+	ErrBadCredentials = errors.New("session: wrong e-mail address or password")
+	// ErrLocked means too many failed sign-ins for the address.
+	ErrLocked = errors.New("session: too many failed sign-ins for this address: try again in 15 minutes")
+	// ErrDisabled means the password was right but the user is disabled
+	// or its organisation may not sign in (revoked, pending, suspended).
+	// It is only ever returned after a correct password.
+	ErrDisabled = errors.New("session: this account or its organisation is disabled")
+	// ErrNoSession means the request carries no valid session (none,
+	// malformed, unknown, wrong secret, expired, idle, or its user disabled).
+	ErrNoSession = errors.New("session: not signed in")
+	// ErrCSRF means a state-changing request failed the CSRF token or
+	// same-origin check.
+	ErrCSRF = errors.New("session: cross-site request refused")
+)
+
+// Defaults of Options.
+const (
+	DefaultLifetime   = 12 * time.Hour
+	DefaultIdle       = 30 * time.Minute
+	DefaultCookieName = "hdn_session"
+
+	// touchEvery bounds how often Load writes LastSeen.
+	touchEvery = time.Minute
+)
+
+// The brute-force limit: after MaxFailures failed sign-ins for an address
+// within FailWindow, sign-ins for it are refused for LockFor.
+const (
+	MaxFailures = 5
+	FailWindow  = 15 * time.Minute
+	LockFor     = 15 * time.Minute
+	// maxTracked bounds the limiter's memory (addresses tracked at once).
+	maxTracked = 10000
+)
+
+// Options configure a Manager; zero values take the defaults.
+type Options struct {
+	Lifetime   time.Duration // absolute lifetime of a session (12 h)
+	Idle       time.Duration // a session unused this long ends (30 min)
+	Secure     bool          // mark the cookie Secure (set it whenever the UI is served over HTTPS)
+	CookieName string        // "hdn_session"
+	Now        func() time.Time
+	// OrgUsable says whether users of an organisation may sign in and keep
+	// their sessions (typically model.Org.Usable); nil lets every
+	// organisation in.
+	OrgUsable func(ctx context.Context, orgID string) (bool, error)
+}
+
+// Manager signs users in and out and checks their sessions. It is safe for
+// concurrent use.
+type Manager struct {
+	st    store.Users
+	opts  Options
+	limit limiter
+
+	dummyOnce sync.Once
+	dummy     string
+}
+
+// New returns a Manager over st.
+func New(st store.Users, opts Options) *Manager {
+	if opts.Lifetime <= 0 {
+		opts.Lifetime = DefaultLifetime
+	}
+	if opts.Idle <= 0 {
+		opts.Idle = DefaultIdle
+	}
+	if opts.CookieName == "" {
+		opts.CookieName = DefaultCookieName
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	m := &Manager{st: st, opts: opts, limit: limiter{m: map[string]*attempts{}}}
+	go m.dummyHash() // ready before the first unknown address comes
+	return m
+}
+
+// dummyHash is a hash of a random password with the current parameters,
+// checked when the e-mail address is unknown so that the answer takes as
+// long as for a known one.
+func (m *Manager) dummyHash() string {
+	m.dummyOnce.Do(func() {
+		m.dummy, _ = HashPassword(rand.Text())
+	})
+	return m.dummy
+}
+
+// normEmail is how e-mail addresses are compared.
+func normEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// SignIn checks an e-mail address and password and, when they are right,
+// starts a session and sets its cookie on w. It takes about as long whether
+// the address is known or not, and answers ErrBadCredentials for both;
+// ErrLocked after too many failures for the address; ErrDisabled when the
+// user or its organisation may not sign in.
+func (m *Manager) SignIn(ctx context.Context, w http.ResponseWriter, email, password string) (model.User, error) {
+	email = normEmail(email)
+	now := m.opts.Now()
+	stamp, err := m.limit.begin(email, now)
+	if err != nil {
+		return model.User{}, err
+	}
+	u, err := m.st.UserByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		_, _ = CheckPassword(m.dummyHash(), password)
+		m.limit.fail(email, now)
+		return model.User{}, ErrBadCredentials
+	}
+	if err != nil {
+		m.limit.abort(email, stamp)
+		return model.User{}, fmt.Errorf("session: sign in: %w", err)
+	}
+	ok, err := CheckPassword(u.PasswordHash, password)
+	if err != nil {
+		m.limit.abort(email, stamp)
+		return model.User{}, fmt.Errorf("session: sign in: the stored hash of user %s: %w", u.ID, err)
+	}
+	if !ok {
+		m.limit.fail(email, now)
+		return model.User{}, ErrBadCredentials
+	}
+	m.limit.success(email)
+	if u.Disabled {
+		return model.User{}, ErrDisabled
+	}
+	if usable, err := m.orgUsable(ctx, u.OrgID); err != nil {
+		return model.User{}, fmt.Errorf("session: sign in: %w", err)
+	} else if !usable {
+		return model.User{}, ErrDisabled
+	}
+
+	id, secret, csrf := token(16), token(32), token(32)
+	s := model.Session{ID: id, Hash: hashSecret(secret), UserID: u.ID, CSRF: csrf,
+		Created: now, Expires: now.Add(m.opts.Lifetime), LastSeen: now}
+	if err := m.st.CreateSession(ctx, s); err != nil {
+		return model.User{}, fmt.Errorf("session: sign in: %w", err)
+	}
+	if err := m.st.TouchUserSignIn(ctx, u.ID, now); err != nil {
+		return model.User{}, fmt.Errorf("session: sign in: %w", err)
+	}
+	u.LastSignIn = now
+	// Sign-ins are rare enough to sweep expired sessions at each; a
+	// failure here is no reason to refuse the sign-in.
+	_, _ = m.st.DeleteExpiredSessions(ctx, now)
+	http.SetCookie(w, m.cookie(id+"."+secret, int(m.opts.Lifetime/time.Second), s.Expires))
+	return u, nil
+}
+
+func (m *Manager) orgUsable(ctx context.Context, orgID string) (bool, error) {
+	if m.opts.OrgUsable == nil {
+		return true, nil
+	}
+	return m.opts.OrgUsable(ctx, orgID)
+}
+
+func (m *Manager) cookie(value string, maxAge int, expires time.Time) *http.Cookie {
+	return &http.Cookie{
+		Name: m.opts.CookieName, Value: value, Path: "/",
+		MaxAge: maxAge, Expires: expires,
+		HttpOnly: true, Secure: m.opts.Secure, SameSite: http.SameSiteStrictMode,
+	}
+}
+
+// Load returns the session of a request and its user: the cookie's secret
+// must match (constant time), the session must be neither expired nor idle
+// for Options.Idle, and the user neither disabled nor of an organisation
+// that may not sign in (such sessions are deleted). It writes LastSeen at
+// most once a minute. ErrNoSession (wrapped with the reason) when there is
+// no valid session.
+func (m *Manager) Load(r *http.Request) (model.Session, model.User, error) {
+	ctx := r.Context()
+	s, err := m.lookup(r)
+	if err != nil {
+		return model.Session{}, model.User{}, err
+	}
+	now := m.opts.Now()
+	end := func(why string) (model.Session, model.User, error) {
+		_ = m.st.DeleteSession(ctx, s.ID)
+		return model.Session{}, model.User{}, fmt.Errorf("%w: %s", ErrNoSession, why)
+	}
+	if !now.Before(s.Expires) {
+		return end("the session expired")
+	}
+	if now.Sub(s.LastSeen) >= m.opts.Idle {
+		return end("the session was idle too long")
+	}
+	u, err := m.st.UserByID(ctx, s.UserID)
+	if errors.Is(err, store.ErrNotFound) {
+		return end("no such user")
+	}
+	if err != nil {
+		return model.Session{}, model.User{}, fmt.Errorf("session: load: %w", err)
+	}
+	if u.Disabled {
+		return end("the user is disabled")
+	}
+	if usable, err := m.orgUsable(ctx, u.OrgID); err != nil {
+		return model.Session{}, model.User{}, fmt.Errorf("session: load: %w", err)
+	} else if !usable {
+		return end("the organisation may not sign in")
+	}
+	if now.Sub(s.LastSeen) >= touchEvery {
+		if err := m.st.TouchSession(ctx, s.ID, now); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return model.Session{}, model.User{}, fmt.Errorf("%w: the session ended", ErrNoSession)
+			}
+			return model.Session{}, model.User{}, fmt.Errorf("session: load: %w", err)
+		}
+		s.LastSeen = now
+	}
+	return s, u, nil
+}
+
+// lookup finds the session the request's cookie names and checks its
+// secret.
+func (m *Manager) lookup(r *http.Request) (model.Session, error) {
+	c, err := r.Cookie(m.opts.CookieName)
+	if err != nil {
+		return model.Session{}, fmt.Errorf("%w: no cookie", ErrNoSession)
+	}
+	id, secret, ok := parseCookie(c.Value)
+	if !ok {
+		return model.Session{}, fmt.Errorf("%w: a malformed cookie", ErrNoSession)
+	}
+	s, err := m.st.Session(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return model.Session{}, fmt.Errorf("%w: no such session", ErrNoSession)
+	}
+	if err != nil {
+		return model.Session{}, fmt.Errorf("session: load: %w", err)
+	}
+	if subtle.ConstantTimeCompare(s.Hash, hashSecret(secret)) != 1 {
+		return model.Session{}, fmt.Errorf("%w: a wrong secret", ErrNoSession)
+	}
+	return s, nil
+}
+
+// SignOut ends the request's session (when its cookie is valid) and clears
+// the cookie on w in any case.
+func (m *Manager) SignOut(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	http.SetCookie(w, m.cookie("", -1, time.Unix(1, 0)))
+	s, err := m.lookup(r.WithContext(ctx))
+	if errors.Is(err, ErrNoSession) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := m.st.DeleteSession(ctx, s.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("session: sign out: %w", err)
+	}
+	return nil
+}
+
+// CheckCSRF checks the CSRF token of a state-changing request against its
+// session: the header X-CSRF-Token, or else the form field "csrf" of the
+// body (never the URL), compared in constant time. Callers should bound
+// the body (http.MaxBytesReader) before, as it may parse the form.
+func CheckCSRF(r *http.Request, s model.Session) error {
+	tok := r.Header.Get("X-CSRF-Token")
+	if tok == "" {
+		tok = r.PostFormValue("csrf")
+	}
+	if tok == "" || s.CSRF == "" {
+		return fmt.Errorf("%w: no CSRF token", ErrCSRF)
+	}
+	if subtle.ConstantTimeCompare([]byte(tok), []byte(s.CSRF)) != 1 {
+		return fmt.Errorf("%w: a wrong CSRF token", ErrCSRF)
+	}
+	return nil
+}
+
+// RequireSameOrigin refuses a state-changing request (any method but GET,
+// HEAD, OPTIONS and TRACE) whose Origin header, or when there is none its
+// Referer, names another host than the request's Host (host and port
+// compared; a missing or "null" origin is refused too). Behind a proxy the
+// Host header must be passed on unchanged.
+func RequireSameOrigin(r *http.Request) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return nil
+	}
+	from, what := r.Header.Get("Origin"), "Origin"
+	if from == "" {
+		from, what = r.Header.Get("Referer"), "Referer"
+	}
+	if from == "" {
+		return fmt.Errorf("%w: neither Origin nor Referer", ErrCSRF)
+	}
+	u, err := url.Parse(from)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("%w: an unreadable %s", ErrCSRF, what)
+	}
+	if !strings.EqualFold(u.Host, r.Host) {
+		return fmt.Errorf("%w: %s %s is not this site", ErrCSRF, what, u.Host)
+	}
+	return nil
+}
+
+var tokEnc = base64.RawURLEncoding
+
+// token returns n random bytes, base64url without padding.
+func token(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b) // never fails (crypto/rand panics instead)
+	return tokEnc.EncodeToString(b)
+}
+
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// Lengths of the cookie's parts: 16 and 32 bytes in base64url.
+var (
+	idLen     = tokEnc.EncodedLen(16)
+	secretLen = tokEnc.EncodedLen(32)
+)
+
+// parseCookie splits "id.secret" and checks both parts' form.
+func parseCookie(v string) (id, secret string, ok bool) {
+	id, secret, ok = strings.Cut(v, ".")
+	if !ok || len(id) != idLen || len(secret) != secretLen {
+		return "", "", false
+	}
+	for _, part := range []string{id, secret} {
+		// Re-encoding refuses what the decoder skips (line breaks).
+		if b, err := tokEnc.Strict().DecodeString(part); err != nil || tokEnc.EncodeToString(b) != part {
+			return "", "", false
+		}
+	}
+	return id, secret, true
+}
+
+// limiter counts failed sign-ins per e-mail address, in memory. A sign-in
+// in progress counts as a failure until it succeeds, so that concurrent
+// guesses cannot pass the limit.
+type limiter struct {
+	mu sync.Mutex
+	m  map[string]*attempts
+}
+
+type attempts struct {
+	fails       []time.Time // within FailWindow, tentative ones included
+	lockedUntil time.Time
+}
+
+func (a *attempts) prune(now time.Time) {
+	i := 0
+	for _, t := range a.fails {
+		if now.Sub(t) < FailWindow {
+			a.fails[i] = t
+			i++
+		}
+	}
+	a.fails = a.fails[:i]
+}
+
+func (a *attempts) idle(now time.Time) bool {
+	a.prune(now)
+	return len(a.fails) == 0 && !now.Before(a.lockedUntil)
+}
+
+// begin refuses a locked address and otherwise records a tentative failure
+// at now, which fail, success or abort settle.
+func (l *limiter) begin(email string, now time.Time) (time.Time, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.m[email]
+	if a == nil {
+		l.makeRoom(now)
+		a = &attempts{}
+		l.m[email] = a
+	}
+	a.prune(now)
+	if now.Before(a.lockedUntil) || len(a.fails) >= MaxFailures {
+		return now, ErrLocked
+	}
+	a.fails = append(a.fails, now)
+	return now, nil
+}
+
+// fail confirms a failure; the last one allowed locks the address.
+func (l *limiter) fail(email string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a := l.m[email]
+	if a == nil {
+		return
+	}
+	a.prune(now)
+	if len(a.fails) >= MaxFailures {
+		a.lockedUntil, a.fails = now.Add(LockFor), nil
+	}
+}
+
+// success forgets the address's failures.
+func (l *limiter) success(email string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.m, email)
+}
+
+// abort takes back a tentative failure (the check could not be made).
+func (l *limiter) abort(email string, stamp time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if a := l.m[email]; a != nil {
+		for i, t := range a.fails {
+			if t.Equal(stamp) {
+				a.fails = append(a.fails[:i], a.fails[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// makeRoom keeps the map below maxTracked entries: it drops idle entries,
+// and when every entry is busy, one that is not locked (or, when all are,
+// any).
+func (l *limiter) makeRoom(now time.Time) {
+	if len(l.m) < maxTracked {
+		return
+	}
+	for k, a := range l.m {
+		if a.idle(now) {
+			delete(l.m, k)
+		}
+	}
+	if len(l.m) < maxTracked {
+		return
+	}
+	for k, a := range l.m {
+		if !now.Before(a.lockedUntil) {
+			delete(l.m, k)
+			return
+		}
+	}
+	for k := range l.m {
+		delete(l.m, k)
+		return
+	}
+}
