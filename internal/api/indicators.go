@@ -89,6 +89,13 @@ func (s *Server) parseIndicatorQuery(r *http.Request) (store.Query, error) {
 	if rep := qs.Get("report"); rep != "" {
 		q.ReportID = rep
 	}
+	if t := qs.Get("tlp"); t != "" {
+		tlp, err := policy.ParseTLP(t)
+		if err != nil {
+			return q, badRequest("%s", err.Error())
+		}
+		q.TLP = tlp
+	}
 	if since := qs.Get("since"); since != "" {
 		t, err := parseTime("since", since)
 		if err != nil {
@@ -96,12 +103,23 @@ func (s *Server) parseIndicatorQuery(r *http.Request) (store.Query, error) {
 		}
 		q.Since = t
 	}
+	switch o := qs.Get("order"); o {
+	case "", "asc":
+	case "desc":
+		q.Desc = true
+	default:
+		return q, badRequest("order %q is not asc or desc", clip(o))
+	}
 	if c := qs.Get("cursor"); c != "" {
-		after, err := decodeCursor(c)
+		at, err := decodeCursor(c)
 		if err != nil {
 			return q, err
 		}
-		q.After = after
+		if q.Desc {
+			q.Before = at
+		} else {
+			q.After = at
+		}
 	}
 	var err error
 	if q.IncludeRevoked, err = boolParam(r, "include_revoked"); err != nil {
@@ -113,7 +131,7 @@ func (s *Server) parseIndicatorQuery(r *http.Request) (store.Query, error) {
 	return q, nil
 }
 
-var indicatorQueryParams = []string{"type", "value", "label", "report", "since", "cursor", "limit", "include_revoked"}
+var indicatorQueryParams = []string{"type", "value", "label", "report", "tlp", "since", "cursor", "limit", "include_revoked", "order"}
 
 func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	if err := onlyParams(r, indicatorQueryParams...); err != nil {

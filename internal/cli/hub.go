@@ -21,6 +21,7 @@ func runHub(e *env) error {
 	noWL := fs.Bool("no-warninglists", false, "screen nothing (not for production)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	taxiiTLP := fs.String("taxii-default-tlp", "amber", "TLP of objects posted to the TAXII server without a TLP marking")
+	insecureCookies := fs.Bool("ui-insecure-cookies", false, "send the web UI's session cookie over plain HTTP on a non-loopback address (only for a lab: put TLS in front of the hub instead)")
 	if err := e.parse(fs); err != nil {
 		return err
 	}
@@ -35,7 +36,8 @@ func runHub(e *env) error {
 	if err != nil {
 		return err
 	}
-	cfg := hub.Config{DataDir: *data, Listen: *listen, Logger: log, NATS: *natsURL, Name: *name, NoWarninglists: *noWL, TAXIIDefaultTLP: defTLP}
+	cfg := hub.Config{DataDir: *data, Listen: *listen, Logger: log, NATS: *natsURL, Name: *name, NoWarninglists: *noWL, TAXIIDefaultTLP: defTLP,
+		UIInsecureCookies: *insecureCookies}
 	if !*noWL {
 		if cfg.Warninglists, err = warninglists(*wlDir, kinds); err != nil {
 			return err

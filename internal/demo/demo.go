@@ -8,6 +8,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/sensor"
+	"github.com/hdnetwork/hdn/internal/web/session"
 )
 
 // Config sets up a demo run.
@@ -175,7 +177,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	r.printSummary(sum)
 	if cfg.Serve {
-		r.serveInfo()
+		r.serveInfo(ctx)
 		<-ctx.Done()
 	}
 	return sum, nil
@@ -677,8 +679,23 @@ func (r *run) printSummary(sum *Summary) {
 	}
 }
 
-func (r *run) serveInfo() {
-	fmt.Fprintf(r.out, "\nThe hub keeps running at %s (Ctrl-C to stop). Keys of the demo organisations:\n", r.h.URL())
+func (r *run) serveInfo(ctx context.Context) {
+	fmt.Fprintf(r.out, "\nThe hub keeps running at %s (Ctrl-C to stop).\n", r.h.URL())
+	fmt.Fprintf(r.out, "Web UI: %s/ui/ — sign in as (one admin user per organisation; passwords made for this run):\n", r.h.URL())
+	for _, o := range r.orgs {
+		email := "admin@" + o.name + ".demo"
+		pw := rand.Text()[:20]
+		hash, err := session.HashPassword(pw)
+		if err == nil {
+			_, err = r.h.Store().CreateUser(ctx, model.User{OrgID: o.id, Email: email, Name: o.name + " admin", Role: policy.Admin, PasswordHash: hash})
+		}
+		if err != nil {
+			fmt.Fprintf(r.out, "  %-16s (no UI user: %v)\n", o.name, err)
+			continue
+		}
+		fmt.Fprintf(r.out, "  %-16s %-34s %s\n", o.name, email, pw)
+	}
+	fmt.Fprintf(r.out, "API keys of the demo organisations:\n")
 	for _, o := range r.orgs {
 		fmt.Fprintf(r.out, "  %-16s analyst %s\n  %-16s admin   %s\n", o.name, o.analyst, "", o.admin)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/store/sqlite"
 	"github.com/hdnetwork/hdn/internal/stream"
 	"github.com/hdnetwork/hdn/internal/warninglist"
+	"github.com/hdnetwork/hdn/internal/web/session"
 	"github.com/hdnetwork/hdn/internal/webhook"
 )
 
@@ -77,6 +78,11 @@ type Config struct {
 	CampaignOrgs   int
 	CampaignWindow time.Duration
 	SignalEvery    time.Duration
+	// UISecureCookies marks the web UI's session cookie Secure; it is on by
+	// default unless the hub listens on a loopback address (put TLS in
+	// front of a hub that listens elsewhere). UIInsecureCookies turns it
+	// off (a test behind plain HTTP).
+	UISecureCookies, UIInsecureCookies bool
 	// Now replaces the clock in tests.
 	Now func() time.Time
 }
@@ -90,9 +96,12 @@ type Hub struct {
 	broker *stream.Broker
 	api    *api.Server
 	hooks  *webhook.Dispatcher
-	ready  chan struct{}
-	addr   string
-	once   sync.Once
+	// The web UI and its sessions.
+	ui       http.Handler
+	sessions *session.Manager
+	ready    chan struct{}
+	addr     string
+	once     sync.Once
 }
 
 // New opens the store (creating the data directory and schema on a first
@@ -160,6 +169,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		HubName: cfg.Name, Warninglists: cfg.Warninglists, FlagLifetime: cfg.FlagLifetime, TAXIIDefaultTLP: cfg.TAXIIDefaultTLP,
 		Signal: cfg.Signal,
 		Events: h.hooks})
+	h.ui = h.newUI()
 	return h, nil
 }
 
@@ -196,6 +206,9 @@ func (h *Hub) Handler() http.Handler {
 		}
 	})
 	mux.Handle("/api/", h.api)
+	// The web UI (docs/WEBUI.md); / leads to it.
+	mux.Handle("/ui/", h.ui)
+	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))
 	// The MISP-compatible API lives where MISP has it, for MISP tools and
 	// PyMISP scripts.
 	for _, prefix := range api.MISPPrefixes {
@@ -261,6 +274,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	})
 	g.add("expiry", func(ctx context.Context) error { return h.expiryLoop(ctx) }, nil)
 	g.add("stream", h.broker.Run, nil)
+	g.add("sessions", h.sessionSweep, nil)
 	g.add("stream-auth", func(ctx context.Context) error { h.api.WatchAuth(ctx, time.Second); return nil }, nil)
 	if h.cfg.SignalEvery > 0 {
 		g.add("signal", h.signalLoop, nil)

@@ -110,13 +110,18 @@ type Ingest interface {
 
 // Query selects indicators for a viewer.
 type Query struct {
-	Type           indicator.Type
-	Value          string // canonical
-	Label          string
-	ReportID       string
-	Since          time.Time // modified at or after
-	After          int64     // keyset: only Seq > After (paging cursor)
-	Limit          int       // 0: implementation default (100); capped at 10,000
+	Type     indicator.Type
+	Value    string // canonical
+	Label    string
+	TLP      policy.TLP // one level; "" any
+	ReportID string
+	Since    time.Time // modified at or after
+	After    int64     // keyset: only Seq > After (paging cursor)
+	// Desc lists newest first; its keyset is Before: only Seq < Before (0:
+	// from the newest). After still applies as a lower bound.
+	Desc           bool
+	Before         int64
+	Limit          int // 0: implementation default (100); capped at 10,000
 	IncludeRevoked bool
 }
 

@@ -253,6 +253,10 @@ func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Que
 		b.WriteString(" INDEXED BY indicators_value")
 	}
 	b.WriteString(" WHERE i.seq > :after")
+	if q.Desc && q.Before > 0 {
+		b.WriteString(" AND i.seq < :before")
+		args = append(args, sql.Named("before", q.Before))
+	}
 	if q.Value != "" {
 		b.WriteString(" AND i.value = :value")
 		args = append(args, sql.Named("value", q.Value))
@@ -264,6 +268,10 @@ func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Que
 	if q.ReportID != "" {
 		b.WriteString(" AND i.report_id = :report")
 		args = append(args, sql.Named("report", q.ReportID))
+	}
+	if q.TLP != "" {
+		b.WriteString(" AND i.tlp = :tlp")
+		args = append(args, sql.Named("tlp", string(q.TLP)))
 	}
 	if !q.Since.IsZero() {
 		b.WriteString(" AND i.modified >= :since")
@@ -277,7 +285,11 @@ func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Que
 		args = append(args, sql.Named("label", q.Label))
 	}
 	b.WriteString(" AND " + indicatorVisibility.cond(v, &args))
-	b.WriteString(" ORDER BY i.seq LIMIT :limit")
+	if q.Desc {
+		b.WriteString(" ORDER BY i.seq DESC LIMIT :limit")
+	} else {
+		b.WriteString(" ORDER BY i.seq LIMIT :limit")
+	}
 	var inds []model.Indicator
 	err := s.read(ctx, func(tx *sql.Tx) (err error) {
 		inds, err = querier{s, tx, true}.indicators(ctx, b.String(), args...)

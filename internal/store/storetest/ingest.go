@@ -648,4 +648,23 @@ func testKeysetPaging(e *env) {
 	if first, err := e.st.ListIndicators(e.ctx, v, store.Query{}); err != nil || len(first) != 100 {
 		e.Errorf("the default page has %d indicators (%v), want 100", len(first), err)
 	}
+	// Newest first, 7 at a time with Before: the same order reversed.
+	var desc []string
+	q := store.Query{Desc: true, Limit: 7}
+	for {
+		page, err := e.st.ListIndicators(e.ctx, v, q)
+		if err != nil {
+			e.Fatal(err)
+		}
+		desc = append(desc, ids(page)...)
+		if len(page) < q.Limit {
+			break
+		}
+		q.Before = page[len(page)-1].Seq
+	}
+	rev := slices.Clone(order)
+	slices.Reverse(rev)
+	if !slices.Equal(desc, rev) {
+		e.Errorf("newest first: %d indicators, want %d in reverse seq order", len(desc), len(rev))
+	}
 }
