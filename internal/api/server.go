@@ -207,6 +207,7 @@ func (s *Server) routes() []Route {
 		{Method: "POST", Pattern: "/api/v1/sensors/heartbeat", Handler: s.heartbeat},
 		{Method: "GET", Pattern: "/api/v1/sensors", Handler: s.listSensors},
 		{Method: "GET", Pattern: "/api/v1/coverage", Handler: s.coverageReport},
+		{Method: "GET", Pattern: "/api/v1/feeds", Handler: s.listFeeds},
 		{Method: "POST", Pattern: "/api/v1/groups", Handler: s.createGroup},
 		{Method: "GET", Pattern: "/api/v1/groups", Handler: s.listGroups},
 		{Method: "GET", Pattern: "/api/v1/groups/{group}", Handler: s.getGroup},

@@ -90,6 +90,8 @@ type dashboardData struct {
 	TopErr     string
 	Sensors    []api.SensorJSON
 	SensorsErr string
+	Feeds      []api.FeedJSON
+	FeedsErr   string
 	Now        time.Time
 }
 
@@ -191,6 +193,15 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u *user) {
 		d.SensorsErr = errMessage(err)
 	}
 	d.Sensors = sensors.Sensors
+	if u.Coord {
+		var feeds struct {
+			Feeds []api.FeedJSON `json:"feeds"`
+		}
+		if err := a.call(r.Context(), u, "GET", "/api/v1/feeds", nil, &feeds); err != nil {
+			d.FeedsErr = errMessage(err)
+		}
+		d.Feeds = feeds.Feeds
+	}
 	a.render(w, r, u, http.StatusOK, "dashboard", "Dashboard", d)
 }
 
