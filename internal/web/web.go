@@ -120,6 +120,13 @@ func New(cfg Config) http.Handler {
 	a.handle(mux, "GET /ui/audit", a.audit)
 	a.handle(mux, "GET /ui/alerts", a.alerts)
 	a.handle(mux, "GET /ui/coverage", a.coverage)
+	a.handle(mux, "GET /ui/settings", a.settingsPage)
+	a.handle(mux, "POST /ui/settings/users", a.settingsAddUser)
+	a.handle(mux, "POST /ui/settings/users/{id}/disable", a.settingsUser("disable"))
+	a.handle(mux, "POST /ui/settings/users/{id}/enable", a.settingsUser("enable"))
+	a.handle(mux, "POST /ui/settings/keys", a.settingsAddKey)
+	a.handle(mux, "POST /ui/settings/keys/{id}/revoke", a.settingsRevokeKey)
+	a.handle(mux, "POST /ui/settings/enrolments", a.settingsEnrol)
 	a.handle(mux, "/ui/", func(w http.ResponseWriter, r *http.Request, u *user) {
 		a.errorPage(w, r, u, http.StatusNotFound, "No such page.")
 	})
