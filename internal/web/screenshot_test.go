@@ -138,5 +138,6 @@ func TestScreenshots(t *testing.T) {
 	page("/ui/queue", "main", "queue.png")
 	page("/ui/coverage", "main", "coverage.png")
 	page("/ui/audit", "#audit", "audit.png")
+	page("/ui/settings", "#users", "settings.png")
 	fmt.Fprintln(os.Stderr, "screenshots written to docs/screenshots")
 }
