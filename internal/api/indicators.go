@@ -89,6 +89,17 @@ func (s *Server) parseIndicatorQuery(r *http.Request) (store.Query, error) {
 	if rep := qs.Get("report"); rep != "" {
 		q.ReportID = rep
 	}
+	if src := qs.Get("source"); src != "" {
+		o, err := s.st.Org(r.Context(), src)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return q, err
+		}
+		if err != nil {
+			q.Source = "\x00no such organisation" // matches nothing
+		} else {
+			q.Source = o.ID
+		}
+	}
 	if t := qs.Get("tlp"); t != "" {
 		tlp, err := policy.ParseTLP(t)
 		if err != nil {
@@ -131,7 +142,7 @@ func (s *Server) parseIndicatorQuery(r *http.Request) (store.Query, error) {
 	return q, nil
 }
 
-var indicatorQueryParams = []string{"type", "value", "label", "report", "tlp", "since", "cursor", "limit", "include_revoked", "order"}
+var indicatorQueryParams = []string{"type", "value", "label", "report", "tlp", "source", "since", "cursor", "limit", "include_revoked", "order"}
 
 func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	if err := onlyParams(r, indicatorQueryParams...); err != nil {

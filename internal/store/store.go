@@ -110,10 +110,14 @@ type Ingest interface {
 
 // Query selects indicators for a viewer.
 type Query struct {
-	Type     indicator.Type
-	Value    string // canonical
-	Label    string
-	TLP      policy.TLP // one level; "" any
+	Type  indicator.Type
+	Value string // canonical
+	Label string
+	TLP   policy.TLP // one level; "" any
+	// Source keeps the indicators of one source organisation (an id) —
+	// but never an anonymous one whose source the viewer may not know
+	// (policy.SeesTrueSource).
+	Source   string
 	ReportID string
 	Since    time.Time // modified at or after
 	After    int64     // keyset: only Seq > After (paging cursor)

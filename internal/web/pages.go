@@ -290,7 +290,7 @@ func (a *app) stream(w http.ResponseWriter, r *http.Request, u *user) {
 // ---- indicators ----
 
 type searchData struct {
-	Q, Type, Label, TLP, Report, Since string
+	Q, Type, Label, TLP, Source, Report, Since string
 	Types                              []string
 	TLPList                            []string
 	Results                            []api.IndicatorJSON
@@ -305,7 +305,7 @@ var tlps = []string{"clear", "green", "amber", "amber+strict", "red"}
 func (a *app) search(w http.ResponseWriter, r *http.Request, u *user) {
 	qs := r.URL.Query()
 	d := searchData{Q: strings.TrimSpace(qs.Get("q")), Type: qs.Get("type"), Label: strings.TrimSpace(qs.Get("label")),
-		TLP: qs.Get("tlp"), Report: strings.TrimSpace(qs.Get("report")), Since: strings.TrimSpace(qs.Get("since")), TLPList: tlps}
+		TLP: qs.Get("tlp"), Source: strings.TrimSpace(qs.Get("source")), Report: strings.TrimSpace(qs.Get("report")), Since: strings.TrimSpace(qs.Get("since")), TLPList: tlps}
 	for _, t := range indicator.Types {
 		d.Types = append(d.Types, string(t))
 	}
@@ -314,7 +314,7 @@ func (a *app) search(w http.ResponseWriter, r *http.Request, u *user) {
 		since = t.Format(time.RFC3339)
 	}
 	cursor := qs.Get("cursor")
-	target := query("/api/v1/indicators", "value", d.Q, "type", d.Type, "label", d.Label, "tlp", d.TLP, "report", d.Report,
+	target := query("/api/v1/indicators", "value", d.Q, "type", d.Type, "label", d.Label, "tlp", d.TLP, "source", d.Source, "report", d.Report,
 		"since", since, "cursor", cursor, "limit", strconv.Itoa(pageSize), "order", "desc")
 	var page struct {
 		Indicators []api.IndicatorJSON `json:"indicators"`
@@ -332,7 +332,7 @@ func (a *app) search(w http.ResponseWriter, r *http.Request, u *user) {
 	d.Results = append(d.Results, page.Indicators...)
 	if page.Next != "" {
 		d.Next = page.Next
-		d.NextURL = query("/ui/indicators", "q", d.Q, "type", d.Type, "label", d.Label, "tlp", d.TLP,
+		d.NextURL = query("/ui/indicators", "q", d.Q, "type", d.Type, "label", d.Label, "tlp", d.TLP, "source", d.Source,
 			"report", d.Report, "since", d.Since, "cursor", page.Next)
 	}
 	a.render(w, r, u, status, "search", "Indicators", d)

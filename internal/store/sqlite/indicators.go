@@ -273,6 +273,15 @@ func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Que
 		b.WriteString(" AND i.tlp = :tlp")
 		args = append(args, sql.Named("tlp", string(q.TLP)))
 	}
+	if q.Source != "" {
+		// An anonymous source is not searchable by whoever may not know it.
+		b.WriteString(" AND i.source = :qsource")
+		args = append(args, sql.Named("qsource", q.Source))
+		if v.Kind != policy.Coordinator && v.OrgID != q.Source {
+			b.WriteString(" AND (i.anonymous = 0 OR i.submitted_by = :qviewer)")
+			args = append(args, sql.Named("qviewer", v.OrgID))
+		}
+	}
 	if !q.Since.IsZero() {
 		b.WriteString(" AND i.modified >= :since")
 		args = append(args, sql.Named("since", toNano(q.Since)))
