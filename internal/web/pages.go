@@ -291,13 +291,13 @@ func (a *app) stream(w http.ResponseWriter, r *http.Request, u *user) {
 
 type searchData struct {
 	Q, Type, Label, TLP, Source, Report, Since string
-	Types                              []string
-	TLPList                            []string
-	Results                            []api.IndicatorJSON
-	Next                               string
-	NextURL                            string
-	Err                                string
-	Searched                           bool
+	Types                                      []string
+	TLPList                                    []string
+	Results                                    []api.IndicatorJSON
+	Next                                       string
+	NextURL                                    string
+	Err                                        string
+	Searched                                   bool
 }
 
 var tlps = []string{"clear", "green", "amber", "amber+strict", "red"}
