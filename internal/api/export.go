@@ -21,7 +21,7 @@ const exportPage = 5000
 
 // exportParams are the query parameters of an export beyond the list
 // filters.
-var exportParams = []string{"type", "value", "label", "report", "tlp", "source", "since", "dataset_type", "rpz_action", "min_score"}
+var exportParams = []string{"type", "value", "label", "report", "tlp", "source", "tag", "since", "dataset_type", "rpz_action", "min_score"}
 
 // exportIndicators writes what p may see, in a detection format, streaming.
 // Only live indicators go out: a sensor or firewall must not block on what

@@ -89,6 +89,13 @@ func (s *Server) parseIndicatorQuery(r *http.Request) (store.Query, error) {
 	if rep := qs.Get("report"); rep != "" {
 		q.ReportID = rep
 	}
+	if tag := qs.Get("tag"); tag != "" {
+		q.Tag = strings.TrimSpace(tag)
+	}
+	var qerr error
+	if q.Quarantined, qerr = boolParam(r, "quarantined"); qerr != nil {
+		return q, qerr
+	}
 	if src := qs.Get("source"); src != "" {
 		o, err := s.st.Org(r.Context(), src)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -142,7 +149,7 @@ func (s *Server) parseIndicatorQuery(r *http.Request) (store.Query, error) {
 	return q, nil
 }
 
-var indicatorQueryParams = []string{"type", "value", "label", "report", "tlp", "source", "since", "cursor", "limit", "include_revoked", "order"}
+var indicatorQueryParams = []string{"type", "value", "label", "report", "tlp", "source", "tag", "quarantined", "since", "cursor", "limit", "include_revoked", "order"}
 
 func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	if err := onlyParams(r, indicatorQueryParams...); err != nil {

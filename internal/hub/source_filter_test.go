@@ -2,10 +2,12 @@ package hub_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hdnetwork/hdn/internal/hub"
 	"github.com/hdnetwork/hdn/internal/hub/hubtest"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/warninglist"
 )
 
 // TestListBySourceKeepsAnonymity: listing by source finds a source's
@@ -37,5 +39,33 @@ func TestListBySourceKeepsAnonymity(t *testing.T) {
 	h.Do("GET", "/api/v1/indicators?source=Nobody", ka, nil).JSON(t, &lr)
 	if len(lr.Indicators) != 0 {
 		t.Errorf("an unknown source found %d", len(lr.Indicators))
+	}
+}
+
+// TestListQuarantinedAndByTag: the coordinator finds quarantined
+// indicators and those stored over a refusing warninglist.
+func TestListQuarantinedAndByTag(t *testing.T) {
+	wl, err := warninglist.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hubtest.Start(t, hub.Config{SignalEvery: -1, Warninglists: wl})
+	coord := h.Org("Sector CERT", policy.Coordinator, "")
+	kc := h.Key(coord, policy.Analyst)
+	res := submit(t, h, kc,
+		map[string]any{"type": "domain", "value": "google.com", "tlp": "green", "override_warninglists": true},
+		map[string]any{"type": "domain", "value": "plain.tag-test.example", "tlp": "green"})
+	if _, err := h.Store.SetQuarantine(t.Context(), res[1].ID, true, "test", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var lr listResp
+	h.Do("GET", "/api/v1/indicators?tag=hdn:warninglist-override", kc, nil).JSON(t, &lr)
+	if len(lr.Indicators) != 1 || lr.Indicators[0].Value != "google.com" {
+		t.Errorf("by tag: %+v", lr.Indicators)
+	}
+	lr = listResp{}
+	h.Do("GET", "/api/v1/indicators?quarantined=true", kc, nil).JSON(t, &lr)
+	if len(lr.Indicators) != 1 || lr.Indicators[0].ID != res[1].ID {
+		t.Errorf("quarantined: %+v", lr.Indicators)
 	}
 }

@@ -117,10 +117,13 @@ type Query struct {
 	// Source keeps the indicators of one source organisation (an id) —
 	// but never an anonymous one whose source the viewer may not know
 	// (policy.SeesTrueSource).
-	Source   string
-	ReportID string
-	Since    time.Time // modified at or after
-	After    int64     // keyset: only Seq > After (paging cursor)
+	Source string
+	// Tag keeps indicators with this tag; Quarantined only quarantined ones.
+	Tag         string
+	Quarantined bool
+	ReportID    string
+	Since       time.Time // modified at or after
+	After       int64     // keyset: only Seq > After (paging cursor)
 	// Desc lists newest first; its keyset is Before: only Seq < Before (0:
 	// from the newest). After still applies as a lower bound.
 	Desc           bool

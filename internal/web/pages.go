@@ -521,6 +521,8 @@ type queueData struct {
 	ProposalsErr   string
 	Quarantined    []api.IndicatorJSON
 	QuarantinedErr string
+	Overridden     []api.IndicatorJSON
+	OverriddenErr  string
 	Msg            string
 	TLPs           []string
 }
@@ -540,17 +542,19 @@ func (a *app) queue(w http.ResponseWriter, r *http.Request, u *user) {
 	}
 	d.Proposals = props.Proposals
 	if u.Coord {
-		// The API lists no quarantined indicators as such: those among
-		// the newest page are shown.
-		inds, err := a.recentAll(r, u)
-		if err != nil {
+		// The coordinator decides on quarantined indicators and reviews the
+		// submissions that overrode a warninglist.
+		var q, o struct {
+			Indicators []api.IndicatorJSON `json:"indicators"`
+		}
+		if err := a.call(r.Context(), u, "GET", query("/api/v1/indicators", "quarantined", "true", "order", "desc", "limit", "100"), nil, &q); err != nil {
 			d.QuarantinedErr = errMessage(err)
 		}
-		for _, i := range inds {
-			if i.Quarantined && !i.Revoked {
-				d.Quarantined = append(d.Quarantined, i)
-			}
+		d.Quarantined = q.Indicators
+		if err := a.call(r.Context(), u, "GET", query("/api/v1/indicators", "tag", "hdn:warninglist-override", "order", "desc", "limit", "100"), nil, &o); err != nil {
+			d.OverriddenErr = errMessage(err)
 		}
+		d.Overridden = o.Indicators
 	}
 	switch r.URL.Query().Get("done") {
 	case "approve":
@@ -559,16 +563,6 @@ func (a *app) queue(w http.ResponseWriter, r *http.Request, u *user) {
 		d.Msg = "The proposal was rejected."
 	}
 	a.render(w, r, u, http.StatusOK, "queue", "Approval queue", d)
-}
-
-// recentAll is the newest page of indicators, live or not.
-func (a *app) recentAll(r *http.Request, u *user) ([]api.IndicatorJSON, error) {
-	since := a.now().UTC().Add(-30 * 24 * time.Hour).Format(time.RFC3339)
-	var page struct {
-		Indicators []api.IndicatorJSON `json:"indicators"`
-	}
-	err := a.call(r.Context(), u, "GET", query("/api/v1/indicators", "since", since, "order", "desc", "limit", "100"), nil, &page)
-	return page.Indicators, err
 }
 
 func (a *app) decideProposal(action string) handler {

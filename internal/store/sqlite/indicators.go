@@ -273,6 +273,13 @@ func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Que
 		b.WriteString(" AND i.tlp = :tlp")
 		args = append(args, sql.Named("tlp", string(q.TLP)))
 	}
+	if q.Tag != "" {
+		b.WriteString(" AND EXISTS (SELECT 1 FROM json_each(i.tags) t WHERE t.value = :tag)")
+		args = append(args, sql.Named("tag", q.Tag))
+	}
+	if q.Quarantined {
+		b.WriteString(" AND i.quarantined = 1")
+	}
 	if q.Source != "" {
 		// An anonymous source is not searchable by whoever may not know it.
 		b.WriteString(" AND i.source = :qsource")
