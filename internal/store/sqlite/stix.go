@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/model"
@@ -199,7 +200,7 @@ func (s *Store) stixObjects(ctx context.Context, where string, args []any) ([]mo
 		rows.Close()
 		if len(withOrgs) > 0 {
 			orgs, err := q.pairs(ctx, `SELECT object_n, org_id FROM stix_object_audience
-				WHERE object_n IN (SELECT value FROM json_each(?)) ORDER BY object_n, org_id`, "["+joinComma(withOrgs)+"]")
+				WHERE object_n IN (SELECT value FROM json_each(?)) ORDER BY object_n, org_id`, "["+strings.Join(withOrgs, ",")+"]")
 			if err != nil {
 				return err
 			}
@@ -223,15 +224,4 @@ func (s *Store) stixObjects(ctx context.Context, where string, args []any) ([]mo
 		return nil
 	})
 	return os, err
-}
-
-func joinComma(xs []string) string {
-	b := make([]byte, 0, len(xs)*8)
-	for i, x := range xs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, x...)
-	}
-	return string(b)
 }
