@@ -4,8 +4,6 @@ import (
 	"context"
 	"reflect"
 	"strings"
-
-	"github.com/hdnetwork/hdn/internal/model"
 	"sync"
 	"time"
 )
@@ -110,13 +108,9 @@ func (s *Server) checkStreams(ctx context.Context) {
 func (s *Server) streamStillValid(ctx context.Context, p *Principal, now time.Time) bool {
 	if uid, ok := strings.CutPrefix(p.Key.ID, "user:"); ok {
 		// A web UI user's stream: the user must still be enabled.
-		if us, ok := s.st.(interface {
-			UserByID(context.Context, string) (model.User, error)
-		}); ok {
-			u, err := us.UserByID(ctx, uid)
-			if err != nil || u.Disabled {
-				return err != nil && ctx.Err() != nil
-			}
+		u, err := s.st.UserByID(ctx, uid)
+		if err != nil || u.Disabled {
+			return err != nil && ctx.Err() != nil
 		}
 	} else {
 		k, err := s.st.KeyByID(ctx, p.Key.ID)

@@ -758,3 +758,43 @@ func TestQuarantine(t *testing.T) {
 		t.Errorf("still quarantined after release: %s", p.body)
 	}
 }
+
+// TestStreamEndsWhenUserDisabled: a user's open UI stream ends when the user
+// is disabled — also when that is done on the store directly, as
+// `hdn admin user disable` does from another process.
+func TestStreamEndsWhenUserDisabled(t *testing.T) {
+	e := newEnv(t, hub.Config{StreamHeartbeat: time.Hour})
+	a := e.h.Org("Hospital A", policy.Member, "")
+	ka := e.h.Key(a, policy.Analyst)
+	email, pw := e.user(a, "leaver@hospital-a.example", policy.Analyst)
+	submit(t, e.h, ka, map[string]any{"value": "first.badhost-example.net", "tlp": "green"})
+	b := e.browser()
+	b.signIn(email, pw)
+	cursor := attr(b.get("/ui/").mustID(t, "live-indicators"), "data-cursor")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.base+"/ui/stream?cursor="+cursor, nil)
+	resp, err := b.c.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	ended := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, resp.Body)
+		close(ended)
+	}()
+	u, err := e.h.Store.UserByEmail(t.Context(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Disabled = true
+	if err := e.h.Store.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a disabled user's stream is still open after 10 s")
+	}
+}

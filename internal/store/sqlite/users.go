@@ -143,8 +143,10 @@ func (s *Store) UpdateUser(ctx context.Context, u model.User) error {
 		// A disabled user, or one whose password changed, is signed out
 		// everywhere.
 		if u.Disabled || u.PasswordHash != oldHash {
-			_, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, u.ID)
-			return err
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, u.ID); err != nil {
+				return err
+			}
+			return bumpAuthEpoch(ctx, tx) // the user's open streams are checked again
 		}
 		return nil
 	})
