@@ -25,15 +25,9 @@ var errInvalidToken = errf(http.StatusUnauthorized, CodeInvalidToken, "the enrol
 
 // createEnrolment makes a one-time enrolment token for the organisation.
 func (s *Server) createEnrolment(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	if err := onlyParams(r); err != nil {
-		return err
-	}
-	o, err := s.managedOrg(r, p)
+	o, err := s.orgToManage(r, p, true)
 	if err != nil {
 		return err
-	}
-	if o.Revoked {
-		return errf(http.StatusConflict, CodeConflict, "%s was offboarded", o.Name)
 	}
 	var in struct {
 		ExpiresIn string `json:"expires_in"`

@@ -78,6 +78,23 @@ func (s *Server) managedOrg(r *http.Request, p *Principal) (model.Org, error) {
 	return o, nil
 }
 
+// orgToManage is the prologue of the endpoints on one organisation: no query
+// parameters, an organisation p may manage (managedOrg) and, with live, one
+// that was not offboarded.
+func (s *Server) orgToManage(r *http.Request, p *Principal, live bool) (model.Org, error) {
+	if err := onlyParams(r); err != nil {
+		return model.Org{}, err
+	}
+	o, err := s.managedOrg(r, p)
+	if err != nil {
+		return o, err
+	}
+	if live && o.Revoked {
+		return o, errf(http.StatusConflict, CodeConflict, "%s was offboarded", o.Name)
+	}
+	return o, nil
+}
+
 func (s *Server) requireCoordinatorAdmin(p *Principal, what string) error {
 	if p.Org.Kind != policy.Coordinator || p.Key.Role != policy.Admin {
 		return forbidden("%s is for the coordinator's admin keys", what)
@@ -162,15 +179,9 @@ func (s *Server) getOrg(w http.ResponseWriter, r *http.Request, p *Principal) er
 // (managers: a partner its customers, the coordinator anyone but itself).
 func (s *Server) setOrgStatus(action string) func(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	return func(w http.ResponseWriter, r *http.Request, p *Principal) error {
-		if err := onlyParams(r); err != nil {
-			return err
-		}
-		o, err := s.managedOrg(r, p)
+		o, err := s.orgToManage(r, p, true)
 		if err != nil {
 			return err
-		}
-		if o.Revoked {
-			return errf(http.StatusConflict, CodeConflict, "%s was offboarded", o.Name)
 		}
 		if o.ID == p.Org.ID {
 			return forbidden("an organisation does not %s itself", action)
@@ -295,10 +306,7 @@ type KeyJSON struct {
 }
 
 func (s *Server) listOrgKeys(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	if err := onlyParams(r); err != nil {
-		return err
-	}
-	o, err := s.managedOrg(r, p)
+	o, err := s.orgToManage(r, p, false)
 	if err != nil {
 		return err
 	}
@@ -318,15 +326,9 @@ func (s *Server) listOrgKeys(w http.ResponseWriter, r *http.Request, p *Principa
 const maxKeyLifetime = 5 * 366 * 24 * time.Hour
 
 func (s *Server) createOrgKey(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	if err := onlyParams(r); err != nil {
-		return err
-	}
-	o, err := s.managedOrg(r, p)
+	o, err := s.orgToManage(r, p, true)
 	if err != nil {
 		return err
-	}
-	if o.Revoked {
-		return errf(http.StatusConflict, CodeConflict, "%s was offboarded", o.Name)
 	}
 	var in struct {
 		Role      string `json:"role"`
@@ -363,10 +365,7 @@ func (s *Server) createOrgKey(w http.ResponseWriter, r *http.Request, p *Princip
 }
 
 func (s *Server) revokeOrgKey(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	if err := onlyParams(r); err != nil {
-		return err
-	}
-	o, err := s.managedOrg(r, p)
+	o, err := s.orgToManage(r, p, false)
 	if err != nil {
 		return err
 	}

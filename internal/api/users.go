@@ -32,10 +32,7 @@ func userJSON(u model.User) UserJSON {
 }
 
 func (s *Server) listOrgUsers(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	if err := onlyParams(r); err != nil {
-		return err
-	}
-	o, err := s.managedOrg(r, p)
+	o, err := s.orgToManage(r, p, false)
 	if err != nil {
 		return err
 	}
@@ -54,15 +51,9 @@ func (s *Server) listOrgUsers(w http.ResponseWriter, r *http.Request, p *Princip
 // createOrgUser adds a user with a first password, which must meet the
 // password policy (docs/WEBUI.md).
 func (s *Server) createOrgUser(w http.ResponseWriter, r *http.Request, p *Principal) error {
-	if err := onlyParams(r); err != nil {
-		return err
-	}
-	o, err := s.managedOrg(r, p)
+	o, err := s.orgToManage(r, p, true)
 	if err != nil {
 		return err
-	}
-	if o.Revoked {
-		return errf(http.StatusConflict, CodeConflict, "%s was offboarded", o.Name)
 	}
 	var in struct {
 		Email    string `json:"email"`
@@ -109,10 +100,7 @@ func (s *Server) createOrgUser(w http.ResponseWriter, r *http.Request, p *Princi
 // setUserDisabled disables (ending its sessions) or enables a user.
 func (s *Server) setUserDisabled(disabled bool) func(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	return func(w http.ResponseWriter, r *http.Request, p *Principal) error {
-		if err := onlyParams(r); err != nil {
-			return err
-		}
-		o, err := s.managedOrg(r, p)
+		o, err := s.orgToManage(r, p, false)
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/coverage"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
 )
 
 // The coordinator's onboarding commands on a data directory (they work while
@@ -32,6 +35,21 @@ func adminOrgStatusCommands() map[string]*command {
 	}
 }
 
+// openDataOrg opens the data directory and finds an organisation by name
+// or id; the caller closes the store.
+func openDataOrg(ctx context.Context, fs *flag.FlagSet, name string) (store.Store, model.Org, error) {
+	st, err := openData(ctx, fs)
+	if err != nil {
+		return nil, model.Org{}, err
+	}
+	o, err := st.Org(ctx, name)
+	if err != nil {
+		st.Close()
+		return nil, o, fmt.Errorf("organisation %q: %w", name, err)
+	}
+	return st, o, nil
+}
+
 func adminOrgStatus(e *env, verb string, from, to model.OrgStatus) error {
 	fs := e.flags("hdn admin org " + verb)
 	fs.String("data", "", "hub data directory")
@@ -42,15 +60,11 @@ func adminOrgStatus(e *env, verb string, from, to model.OrgStatus) error {
 	if err := required(fs, "name"); err != nil {
 		return err
 	}
-	st, err := openData(e.ctx, fs)
+	st, o, err := openDataOrg(e.ctx, fs, *name)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	o, err := st.Org(e.ctx, *name)
-	if err != nil {
-		return fmt.Errorf("organisation %q: %w", *name, err)
-	}
 	cur := o.Status
 	if cur == "" {
 		cur = model.OrgActive
@@ -82,15 +96,11 @@ func adminOrgMove(e *env) error {
 	if err := required(fs, "name", "partner"); err != nil {
 		return err
 	}
-	st, err := openData(e.ctx, fs)
+	st, o, err := openDataOrg(e.ctx, fs, *name)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	o, err := st.Org(e.ctx, *name)
-	if err != nil {
-		return fmt.Errorf("organisation %q: %w", *name, err)
-	}
 	p, err := st.Org(e.ctx, *partner)
 	if err != nil {
 		return fmt.Errorf("partner %q: %w", *partner, err)
@@ -119,15 +129,11 @@ func adminOrgRevoke(e *env) error {
 	if *source != "keep" && *source != "anonymise" {
 		return fmt.Errorf(`--source %q: "keep" (what it shared keeps its name) or "anonymise"`, *source)
 	}
-	st, err := openData(e.ctx, fs)
+	st, o, err := openDataOrg(e.ctx, fs, *name)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	o, err := st.Org(e.ctx, *name)
-	if err != nil {
-		return fmt.Errorf("organisation %q: %w", *name, err)
-	}
 	if o.Kind == policy.Coordinator {
 		return errors.New("the coordinator is not offboarded")
 	}
@@ -156,15 +162,11 @@ func adminEnrolCreate(e *env) error {
 	if *ttl < time.Minute || *ttl > api.MaxEnrolTokenLifetime {
 		return fmt.Errorf("--expires %s: from 1m to 24h", *ttl)
 	}
-	st, err := openData(e.ctx, fs)
+	st, o, err := openDataOrg(e.ctx, fs, *name)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	o, err := st.Org(e.ctx, *name)
-	if err != nil {
-		return fmt.Errorf("organisation %q: %w", *name, err)
-	}
 	if o.Revoked {
 		return fmt.Errorf("%s was offboarded", o.Name)
 	}
