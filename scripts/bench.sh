@@ -12,8 +12,25 @@ trap 'rm -f "$out"' EXIT
 {
   go test -run '^$' -bench '^BenchmarkAPIIngest$' -benchtime 1x -timeout 60m ./internal/hub/
   go test -run '^$' -bench '^BenchmarkAPILookupByValue$' -benchtime 5000x -timeout 60m ./internal/hub/
+  # The same on PostgreSQL (issue 12) where HDN_TEST_POSTGRES_DSN names a server
+  # (a fresh schema each, dropped afterwards); rows named …Postgres.
+  if [ -n "${HDN_TEST_POSTGRES_DSN:-}" ]; then
+    HDN_BENCH_STORE=postgres go test -run '^$' -bench '^BenchmarkAPIIngest$' -benchtime 1x -timeout 90m ./internal/hub/ \
+      | sed -E 's/^BenchmarkAPIIngest-/BenchmarkAPIIngestPostgres-/'
+    HDN_BENCH_STORE=postgres go test -run '^$' -bench '^BenchmarkAPILookupByValue$' -benchtime 5000x -timeout 90m ./internal/hub/ \
+      | sed -E 's/^BenchmarkAPILookupByValue-/BenchmarkAPILookupByValuePostgres-/'
+    go test -run '^$' -bench . -benchtime 1x -timeout 30m ./internal/store/postgres/ | sed -E 's/^Benchmark([A-Za-z]+)/BenchmarkPostgres\1/'
+    # Propagation across two replicas on PostgreSQL and NATS (and on a shared SQLite
+    # file with an embedded NATS); the external NATS of HDN_TEST_NATS_URL.
+    go test -run '^$' -bench '^BenchmarkReplicaPropagation$' -benchtime 200x -timeout 30m ./internal/hub/
+  else
+    echo "--- SKIP: PostgreSQL benchmarks: HDN_TEST_POSTGRES_DSN not set"
+  fi
   go test -run '^$' -bench '^BenchmarkStreamPropagation$' -benchtime 50x -timeout 30m ./internal/hub/
   go test -run '^$' -bench '^BenchmarkStreamIdleSubscriberMemory$' -benchtime 1x -timeout 30m ./internal/hub/
+  # Federation (issue 11): central hub -> partner hub -> a sensor's stream there.
+  go test -run '^$' -bench '^BenchmarkFederationPropagation$' -benchtime 200x -timeout 30m ./internal/hub/
+  go test -run '^$' -bench '^BenchmarkFederationCatchUp$' -benchtime 1x -timeout 30m ./internal/hub/
   go test -run '^$' -bench '^BenchmarkMISPSearch$' -benchtime 3x -timeout 30m ./internal/hub/
   go test -run '^$' -bench '^BenchmarkSTIXImport$' -benchtime 5x -timeout 30m ./internal/hub/
   # The matcher on 1,000,000 generated EVE events, with 200,000 and 5,000,000
@@ -31,3 +48,10 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 go run ./tools/benchtable < "$out" 2>/dev/null
 # Say what was skipped (e.g. the FEVER peer where Debian's fever is absent).
 grep -A1 -- '--- SKIP' "$out" | grep -v -- '^--$' || true
+# The hub under load (issue 13): `hdn bench load` with the issue's target
+# profile (20 clients × 1,000 indicators at 50 submissions/s, 1,000 stream
+# subscribers, 100 sightings/s; the flags' defaults) for a short time, against
+# a hub it starts in-process. HDN_BENCH_LOAD_ARGS replaces the arguments,
+# e.g. "--duration 60s" or "--profile spread --groups 100".
+echo
+go run ./cmd/hdn bench load ${HDN_BENCH_LOAD_ARGS:---duration 20s --drain 20s}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -118,7 +119,12 @@ func jsonError(err error, at string) error {
 		if field == "" {
 			field = "value"
 		}
-		return errf(http.StatusBadRequest, CodeMalformedJSON, "%sfield %q must be %s, got JSON %s (byte offset %d)", where, field, jsonKind(typ.Type.Kind().String()), typ.Value, typ.Offset)
+		want := jsonKind(typ.Type.Kind().String())
+		if k := typ.Type.Kind().String(); strings.HasPrefix(typ.Value, "number") && (strings.HasPrefix(k, "int") || strings.HasPrefix(k, "uint")) {
+			// A number that does not fit: too large, or a fraction for a count.
+			want = "a whole number in range"
+		}
+		return errf(http.StatusBadRequest, CodeMalformedJSON, "%sfield %q must be %s, got JSON %s (byte offset %d)", where, field, want, typ.Value, typ.Offset)
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return errf(http.StatusBadRequest, CodeMalformedJSON, "%srequest body ends before the JSON document does", where)

@@ -67,6 +67,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		e = errf(http.StatusInternalServerError, CodeInternal, "internal error")
 	}
+	setRetryAfter(w, err)
 	var body errorBody
 	body.Error.Code = e.Code
 	body.Error.Message = e.Message

@@ -32,7 +32,7 @@ func (s *Server) exportIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	}
 	f, err := export.ParseFormat(r.PathValue("format"))
 	if err != nil {
-		return notFound(err.Error())
+		return errf(http.StatusNotFound, CodeNotFound, "%s", err.Error()) // notFound would append " not found" to the list of formats
 	}
 	q, err := s.parseIndicatorQuery(r)
 	if err != nil {

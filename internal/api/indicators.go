@@ -39,7 +39,7 @@ func (s *Server) pageSize(r *http.Request) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
-		return 0, badRequest("limit=%q must be a whole number of at least 1", clip(v))
+		return 0, badRequest("limit=%q must be a whole number from 1 to %d", clip(v), s.limits.MaxPageSize)
 	}
 	if n > s.limits.MaxPageSize {
 		return 0, badRequest("limit=%d is above the largest page of %d", n, s.limits.MaxPageSize)

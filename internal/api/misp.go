@@ -173,7 +173,7 @@ func (s *Server) mispAuthenticate(r *http.Request) (*Principal, error) {
 	p, err := s.principalForKey(r.Context(), h)
 	if err != nil {
 		var e *Error
-		if errors.As(err, &e) {
+		if errors.As(err, &e) && !isRateLimited(err) {
 			return nil, errMISPAuth
 		}
 		return nil, err
@@ -215,6 +215,9 @@ func mispNotFound(name string) *mispError { return mispErr(http.StatusNotFound, 
 // writeMISPError renders any error as MISP does. An error that is not the
 // client's becomes a 500 that says nothing of the cause.
 func (s *Server) writeMISPError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.writeRateLimited(w, r, err) {
+		return
+	}
 	var me *mispError
 	var ae *Error
 	switch {

@@ -42,10 +42,13 @@ type IndicatorJSON struct {
 	QuarantineReason string `json:"quarantine_reason,omitempty"`
 	// Score is the indicator's score with its reasons (docs/SIGNAL.md), in
 	// the indicator endpoints' answers.
-	Score    *ScoreJSON `json:"score,omitempty"`
-	Created  time.Time  `json:"created"`
-	Modified time.Time  `json:"modified"`
-	Seq      int64      `json:"seq"`
+	Score *ScoreJSON `json:"score,omitempty"`
+	// Federation says where the indicator comes from; only peer hubs get it
+	// (docs/FEDERATION.md).
+	Federation *FederationJSON `json:"federation,omitempty"`
+	Created    time.Time       `json:"created"`
+	Modified   time.Time       `json:"modified"`
+	Seq        int64           `json:"seq"`
 }
 
 // AnonymousSource is what a viewer sees instead of a hidden source.
@@ -54,10 +57,7 @@ const AnonymousSource = "anonymous"
 func (s *Server) audienceJSON(ctx context.Context, a policy.Audience) AudienceJSON {
 	switch a.Kind {
 	case policy.Group:
-		if g, err := s.st.Group(ctx, a.Group); err == nil {
-			return AudienceJSON{Group: g.Name}
-		}
-		return AudienceJSON{Group: a.Group}
+		return AudienceJSON{Group: s.renderCache.groups.name(ctx, s.st, s.now, a.Group)}
 	case policy.Orgs:
 		names := make([]string, len(a.Orgs))
 		for i, id := range a.Orgs {
@@ -79,13 +79,42 @@ func (s *Server) sourceFor(ctx context.Context, v policy.Viewer, source, submitt
 
 // renderIndicator shows ind to v. The caller has checked policy.CanSee.
 func (s *Server) renderIndicator(ctx context.Context, v policy.Viewer, ind *model.Indicator) IndicatorJSON {
+	return s.renderIndicatorView(ctx, viewOf(v, ind, s.now()), ind)
+}
+
+// indicatorView is everything about the viewer, and the time, that the
+// rendering of an indicator depends on: two viewers with the same view of
+// the same indicator version get the same bytes, so the stream encodes a
+// change once per view (streamcache.go). renderIndicatorView sees the viewer
+// only through it; whatever a new field of the rendering takes from the
+// viewer must be added here.
+type indicatorView struct {
+	hideSource bool // anonymous, and the viewer may not know the source (policy.SeesTrueSource)
+	federation bool // a peer hub: the federation block
+	expired    bool // valid_until has passed
+}
+
+func viewOf(v policy.Viewer, ind *model.Indicator, now time.Time) indicatorView {
+	return indicatorView{
+		hideSource: ind.Anonymous && !policy.SeesTrueSource(v, ind.Source, ind.SubmittedBy),
+		federation: v.Kind == policy.PeerHub,
+		expired:    !ind.ValidUntil.IsZero() && !now.Before(ind.ValidUntil),
+	}
+}
+
+// renderIndicatorView shows ind as view says.
+func (s *Server) renderIndicatorView(ctx context.Context, view indicatorView, ind *model.Indicator) IndicatorJSON {
+	source := AnonymousSource
+	if !view.hideSource {
+		source = s.orgs.name(ctx, ind.Source)
+	}
 	out := IndicatorJSON{
 		ID: ind.ID, Type: string(ind.Type), Value: ind.Value, TLP: string(ind.TLP),
 		Audience:    s.audienceJSON(ctx, ind.Audience),
 		Labels:      nonNil(ind.Labels),
 		Description: ind.Description, Confidence: ind.Confidence,
 		ValidFrom: ind.ValidFrom, FirstSeen: ind.FirstSeen, LastSeen: ind.LastSeen,
-		Source:    s.sourceFor(ctx, v, ind.Source, ind.SubmittedBy, ind.Anonymous),
+		Source:    source,
 		Anonymous: ind.Anonymous, Report: ind.ReportID, Tags: nonNil(ind.Tags),
 		Revoked: ind.Revoked, Created: ind.Created, Modified: ind.Modified, Seq: ind.Seq,
 		Quarantined: ind.Quarantined, QuarantineReason: ind.QuarantineReason,
@@ -93,7 +122,10 @@ func (s *Server) renderIndicator(ctx context.Context, v policy.Viewer, ind *mode
 	if !ind.ValidUntil.IsZero() {
 		vu := ind.ValidUntil
 		out.ValidUntil = &vu
-		out.Expired = !s.now().Before(vu)
+		out.Expired = view.expired
+	}
+	if view.federation {
+		out.Federation = s.federationFor(ctx, ind)
 	}
 	return out
 }

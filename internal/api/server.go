@@ -24,6 +24,18 @@ type Limits struct {
 	MaxBodyBytes int64 // largest request body
 	MaxItems     int   // most indicators in one submission
 	MaxPageSize  int   // largest ?limit=
+	// RateLimit and RateBurst are each key's token bucket: requests per
+	// second and the burst (defaults DefaultRateLimit, DefaultRateBurst);
+	// a negative RateLimit disables rate limiting, with or without a key.
+	// AnonRateLimit and AnonRateBurst are the bucket of a remote address
+	// for requests without a key (enrolment, the web UI's sign-in).
+	RateLimit     float64
+	RateBurst     int
+	AnonRateLimit float64
+	AnonRateBurst int
+	// MaxStreamsPerOrg bounds one organisation's open streams (default
+	// DefaultMaxStreamsPerOrg; negative: no bound but MaxStreams).
+	MaxStreamsPerOrg int
 }
 
 // DefaultLimits are the limits used when none are configured.
@@ -80,7 +92,10 @@ type Server struct {
 	streamWriteTimeout time.Duration
 	streamHeartbeat    time.Duration
 	streams            *limiter
+	orgStreams         *orgStreams
+	keyRate, anonRate  *rateLimiter
 	orgs               *orgCache
+	renderCache        renderCaches // group names and the stream's encoded events (streamcache.go)
 	streamReg          *streamRegistry
 	events             EventSink
 	signal             SignalConfig
@@ -96,6 +111,8 @@ type Server struct {
 	warn               *warninglist.Set
 	flagLifetime       time.Duration
 	mux                *http.ServeMux
+	hubIdent           hubIdentity
+	fedApply           sync.Mutex // one federated apply at a time (federation.go)
 }
 
 // New builds the API server.
@@ -136,6 +153,7 @@ func New(cfg Config) *Server {
 		s.now = time.Now
 	}
 	s.orgs = &orgCache{st: cfg.Store, ttl: 5 * time.Second, now: s.now}
+	s.initLimits()
 	s.streamReg = newStreamRegistry()
 	s.events = cfg.Events
 	s.signal = cfg.Signal.withDefaults()
@@ -202,6 +220,7 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Pattern: "/api/v1/orgs/{org}/keys", Handler: s.listOrgKeys},
 		{Method: "POST", Pattern: "/api/v1/orgs/{org}/keys", Handler: s.createOrgKey},
 		{Method: "POST", Pattern: "/api/v1/orgs/{org}/keys/{key}/revoke", Handler: s.revokeOrgKey},
+		{Method: "POST", Pattern: "/api/v1/orgs/{org}/keys/{key}/rotate", Handler: s.rotateOrgKey},
 		{Method: "POST", Pattern: "/api/v1/orgs/{org}/enrolments", Handler: s.createEnrolment},
 		{Method: "GET", Pattern: "/api/v1/orgs/{org}/users", Handler: s.listOrgUsers},
 		{Method: "POST", Pattern: "/api/v1/orgs/{org}/users", Handler: s.createOrgUser},
@@ -221,6 +240,9 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Pattern: "/api/v1/export/{format}", Handler: s.exportIndicators},
 		{Method: "POST", Pattern: "/api/v1/import/text", Handler: s.importText},
 		{Method: "POST", Pattern: "/api/v1/import/stix", Handler: s.importSTIXBundle},
+		{Method: "GET", Pattern: "/api/v1/federation/hub", Handler: s.federationHub},
+		{Method: "POST", Pattern: "/api/v1/federation/indicators", Handler: s.federationPush},
+		{Method: "GET", Pattern: "/api/v1/federation/peers", Handler: s.listPeers},
 	}
 }
 
@@ -234,6 +256,12 @@ type Principal struct {
 func (s *Server) handle(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := principalFrom(r.Context()) // set in-process only (inprocess.go)
+		if rt.Public && p == nil {
+			if err := s.limitAddress(r); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
 		if !rt.Public && p == nil {
 			var err error
 			p, err = s.authenticate(r)
@@ -276,6 +304,9 @@ func (s *Server) principalForKey(ctx context.Context, token string) (*Principal,
 	now := s.now()
 	if !auth.Verify(k.Hash, secret) || !k.Usable(now) {
 		return nil, errUnauthorized
+	}
+	if err := s.keyRate.take(k.ID); err != nil {
+		return nil, err
 	}
 	org, err := s.st.Org(ctx, k.OrgID)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/model"
@@ -86,6 +87,11 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 		return errf(http.StatusServiceUnavailable, "too_many_streams", "the hub serves its maximum number of streams; retry later")
 	}
 	defer s.streams.release()
+	releaseOrg, ok := s.orgStreams.acquire(p.Org.ID)
+	if !ok {
+		return errOrgStreams(p.Org.Name, s.orgStreams.max)
+	}
+	defer releaseOrg()
 	s.broker.Attach()
 	defer s.broker.Detach()
 
@@ -102,7 +108,7 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	sw := &sseWriter{w: w, rc: rc, window: s.streamWriteTimeout}
+	sw := &sseWriter{w: w, rc: rc, window: s.streamWriteTimeout, bufs: &s.renderCache.sseBufs}
 	if err := sw.flush(); err != nil {
 		return nil
 	}
@@ -133,9 +139,15 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 		for i := range chs {
 			c := &chs[i]
 			cursor = c.Seq
-			ev, ok := s.changeEvent(ctx, p.Viewer, c, now)
-			if !ok {
-				continue
+			// The decision is this subscriber's (as changeEvent); the
+			// encoding is shared with every subscriber of the same view
+			// (streamcache.go).
+			removed := false
+			if !policy.CanSee(p.Viewer, c.Indicator.PolicyItem()) {
+				if c.Before == nil || !policy.CanSee(p.Viewer, *c.Before) {
+					continue
+				}
+				removed = true
 			}
 			if minScore > 0 && c.Kind == model.Created {
 				// A new indicator under the subscriber's minimum is not sent.
@@ -147,7 +159,11 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 					continue
 				}
 			}
-			if err := sw.event(ev.Kind, c.Seq, ev); err != nil {
+			kind, data, err := s.changeData(ctx, p.Viewer, c, removed, now)
+			if err != nil {
+				return s.streamEnd(ctx, err)
+			}
+			if err := sw.eventData(kind, c.Seq, data); err != nil {
 				return nil
 			}
 		}
@@ -271,14 +287,35 @@ type sseWriter struct {
 	rc     *http.ResponseController
 	window time.Duration
 	buf    []byte
+	bufs   *sync.Pool // of *[]byte, for buf; nil: buf is kept
+	// deadline is the write deadline last set: moved again only when it
+	// would move by more than deadlineSlack, not for every event.
+	deadline time.Time
 }
+
+const deadlineSlack = time.Second
 
 func (sw *sseWriter) event(name string, id int64, data any) error {
 	b, err := json.Marshal(data)
 	if err != nil {
 		return err
 	}
-	sw.buf = sw.buf[:0]
+	return sw.eventData(name, id, b)
+}
+
+// Events gather in a buffer until a flush: one write to the connection per
+// sseBufSize instead of one per event. The buffers come from a pool
+// (renderCaches.sseBufs), so that a subscriber holds none between batches.
+const sseBufSize = 32 << 10
+
+// eventData writes an event whose data is already encoded. Events gather in
+// the writer's buffer and go to the connection when it is full or at flush.
+func (sw *sseWriter) eventData(name string, id int64, b []byte) error {
+	if sw.buf == nil && sw.bufs != nil {
+		if b, ok := sw.bufs.Get().(*[]byte); ok {
+			sw.buf = (*b)[:0]
+		}
+	}
 	sw.buf = append(sw.buf, "id: "...)
 	sw.buf = strconv.AppendInt(sw.buf, id, 10)
 	sw.buf = append(sw.buf, "\nevent: "...)
@@ -286,8 +323,23 @@ func (sw *sseWriter) event(name string, id int64, data any) error {
 	sw.buf = append(sw.buf, "\ndata: "...)
 	sw.buf = append(sw.buf, b...)
 	sw.buf = append(sw.buf, "\n\n"...)
-	sw.rc.SetWriteDeadline(time.Now().Add(sw.window))
-	_, err = sw.w.Write(sw.buf)
+	if len(sw.buf) < sseBufSize {
+		return nil
+	}
+	return sw.write()
+}
+
+// write sends the gathered events to the connection's buffer.
+func (sw *sseWriter) write() error {
+	if len(sw.buf) == 0 {
+		return nil
+	}
+	if d := time.Now().Add(sw.window); d.Sub(sw.deadline) > deadlineSlack {
+		sw.rc.SetWriteDeadline(d)
+		sw.deadline = d
+	}
+	_, err := sw.w.Write(sw.buf)
+	sw.buf = sw.buf[:0]
 	return err
 }
 
@@ -295,7 +347,18 @@ func (sw *sseWriter) event(name string, id int64, data any) error {
 // write window is cut off (it resumes from its cursor), so a slow subscriber
 // never holds anything but its own connection.
 func (sw *sseWriter) flush() error {
-	sw.rc.SetWriteDeadline(time.Now().Add(sw.window))
+	err := sw.write()
+	if sw.bufs != nil && sw.buf != nil {
+		if b := sw.buf; cap(b) <= 2*sseBufSize {
+			sw.bufs.Put(&b)
+		}
+		sw.buf = nil
+	}
+	if err != nil {
+		return err
+	}
+	sw.deadline = time.Now().Add(sw.window)
+	sw.rc.SetWriteDeadline(sw.deadline)
 	return sw.rc.Flush()
 }
 

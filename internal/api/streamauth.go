@@ -19,8 +19,9 @@ import (
 // with its new view.
 
 type openStream struct {
-	p      *Principal
-	cancel context.CancelFunc
+	p       *Principal
+	cancel  context.CancelFunc
+	expires time.Time // when its key expires (zero: never); guarded by streamRegistry.mu
 }
 
 type streamRegistry struct {
@@ -35,7 +36,7 @@ func newStreamRegistry() *streamRegistry {
 
 // register adds a stream; the returned function removes it.
 func (sr *streamRegistry) register(p *Principal, cancel context.CancelFunc) func() {
-	os := &openStream{p: p, cancel: cancel}
+	os := &openStream{p: p, cancel: cancel, expires: p.Key.ExpiresAt}
 	sr.mu.Lock()
 	sr.open[os] = struct{}{}
 	sr.mu.Unlock()
@@ -86,8 +87,8 @@ func (s *Server) WatchAuth(ctx context.Context, interval time.Duration) {
 				}
 				continue
 			}
-			if n == last {
-				continue
+			if n == last && !s.streamReg.expiryDue(s.now()) {
+				continue // a key rotated out (its grace over) is due too
 			}
 			last = n
 		}
@@ -101,6 +102,13 @@ func (s *Server) checkStreams(ctx context.Context) {
 	for _, os := range s.streamReg.snapshot() {
 		if !s.streamStillValid(ctx, os.p, now) {
 			os.cancel()
+			continue
+		}
+		if !strings.HasPrefix(os.p.Key.ID, "user:") {
+			// The key's expiry may have moved (a rotation).
+			if k, err := s.st.KeyByID(ctx, os.p.Key.ID); err == nil {
+				s.streamReg.setExpiry(os, k.ExpiresAt)
+			}
 		}
 	}
 }
@@ -127,4 +135,24 @@ func (s *Server) streamStillValid(ctx context.Context, p *Principal, now time.Ti
 		return false
 	}
 	return reflect.DeepEqual(v, p.Viewer)
+}
+
+// expiryDue says whether the key of an open stream has expired since the
+// streams were last checked.
+func (sr *streamRegistry) expiryDue(now time.Time) bool {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	for os := range sr.open {
+		if !os.expires.IsZero() && !now.Before(os.expires) {
+			return true
+		}
+	}
+	return false
+}
+
+// setExpiry records when an open stream's key expires, as last read.
+func (sr *streamRegistry) setExpiry(os *openStream, at time.Time) {
+	sr.mu.Lock()
+	os.expires = at
+	sr.mu.Unlock()
 }

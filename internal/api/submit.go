@@ -29,6 +29,11 @@ const (
 	maxAudienceOrgs   = 1000
 	defaultConfidence = 50
 	putChunk          = 2000
+	// An item of a bulk submission takes at least this many bytes of a
+	// typical body, and a submission's lists are sized for at most
+	// presizedItems items before they are read.
+	minItemBytes  = 64
+	presizedItems = 10_000
 )
 
 // DefaultTLP is the level of a submission that names none: shared within the
@@ -366,10 +371,14 @@ func (s *Server) submitIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	ctx := r.Context()
 	now := s.now().UTC()
 	rs := newResolver(s, p)
+	// Room for as many items as the body announces, up to presizedItems:
+	// growing the lists item by item copied them over and over, and a
+	// body that only claims to be large reserves no more than that.
+	guess := int(min(max(r.ContentLength/minItemBytes, 0), presizedItems, int64(s.limits.MaxItems)))
 	var (
-		subs     []model.Submission
-		subIndex []int // result index of each submission
-		results  []ItemResult
+		subs     = make([]model.Submission, 0, guess)
+		subIndex = make([]int, 0, guess) // result index of each submission
+		results  = make([]ItemResult, 0, guess)
 		rejected int
 	)
 	dec := json.NewDecoder(s.body(w, r))

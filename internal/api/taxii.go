@@ -158,7 +158,7 @@ func (t *taxiiServer) authenticate(r *http.Request) (*Principal, error) {
 	p, err := t.s.principalForKey(r.Context(), key)
 	if err != nil {
 		var e *Error
-		if errors.As(err, &e) {
+		if errors.As(err, &e) && !isRateLimited(err) {
 			return nil, errTAXIIAuth
 		}
 		return nil, err
@@ -238,6 +238,9 @@ type taxiiErrorBody struct {
 // keep their status and message; any other error is a 500 that never echoes
 // the internal text.
 func (t *taxiiServer) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if t.s.writeRateLimited(w, r, err) {
+		return
+	}
 	var (
 		te *taxiiError
 		ae *Error

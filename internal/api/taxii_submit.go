@@ -124,7 +124,13 @@ func (t *taxiiServer) addObjects(w http.ResponseWriter, r *http.Request, p *Prin
 		Objects []json.RawMessage `json:"objects"`
 	}
 	if err := json.Unmarshal(body, &env); err != nil {
-		return taxiiBad("the body is not a TAXII envelope: " + err.Error())
+		// jsonError says where and what, without Go's type names.
+		msg := err.Error()
+		var e *Error
+		if errors.As(jsonError(err, ""), &e) {
+			msg = e.Message
+		}
+		return taxiiBad("the body is not a TAXII envelope: " + msg)
 	}
 	if env.Objects == nil {
 		return taxiiBad(`the envelope has no "objects" array`)

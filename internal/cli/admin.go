@@ -11,7 +11,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
-	"github.com/hdnetwork/hdn/internal/store/sqlite"
+	"github.com/hdnetwork/hdn/internal/store/open"
 )
 
 func adminCommands() map[string]*command {
@@ -30,9 +30,11 @@ func adminCommands() map[string]*command {
 			"create": {summary: "create a key (shown once)", run: adminKeyCreate},
 			"list":   {summary: "list keys (never their secrets)", run: adminKeyList},
 			"revoke": {summary: "revoke a key", run: adminKeyRevoke},
+			"rotate": {summary: "replace a key by a new one (shown once); the old one expires after --grace", run: adminKeyRotate},
 		}},
 		"feed":    {summary: "outside feeds the hub reads (MISP feeds)", sub: adminFeedCommands()},
 		"webhook": {summary: "webhooks the hub POSTs events to (campaigns, quarantines, indicators)", sub: adminWebhookCommands()},
+		"peer":    {summary: "other hubs this hub peers with (federation)", sub: adminPeerCommands()},
 		"user":    {summary: "web UI users (passwords hashed; never shown)", sub: adminUserCommands()},
 		"audit": {summary: "the audit log", sub: map[string]*command{
 			"list": {summary: "list audit entries", run: adminAuditList},
@@ -40,13 +42,19 @@ func adminCommands() map[string]*command {
 	}
 }
 
-// openData opens a hub's data directory; it works while the hub runs.
+// openData opens a hub's store: the PostgreSQL database of --db (or
+// HDN_DB) when given, otherwise the data directory; it works while the hub
+// runs.
 func openData(ctx context.Context, fs *flag.FlagSet) (store.Store, error) {
 	dir := fs.Lookup("data").Value.String()
-	if dir == "" {
-		return nil, fmt.Errorf("%s: missing --data", fs.Name())
+	db := ""
+	if f := fs.Lookup("db"); f != nil {
+		db = dbURL(f.Value.String())
 	}
-	return sqlite.Open(ctx, dir)
+	if err := checkStoreFlags(fs.Name(), dir, db); err != nil {
+		return nil, err
+	}
+	return open.Open(ctx, dir, db)
 }
 
 // adminAction records what the operator did on the command line.
@@ -136,7 +144,8 @@ func adminKeyCreate(e *env) error {
 	orgName := fs.String("org", "", "organisation name or id")
 	role := fs.String("role", "", "admin, analyst, sensor or readonly")
 	name := fs.String("name", "", "a label for the key")
-	expires := fs.Duration("expires", 0, "lifetime, e.g. 2160h (0: no expiry)")
+	var expires expiryFlag
+	fs.Var(&expires, "expires", "lifetime (90d, 2160h) or RFC 3339 date (2027-03-01); default: no expiry")
 	if err := e.parse(fs); err != nil {
 		return err
 	}
@@ -146,9 +155,6 @@ func adminKeyCreate(e *env) error {
 	r, err := policy.ParseRole(*role)
 	if err != nil {
 		return err
-	}
-	if *expires < 0 {
-		return errors.New("--expires must not be negative")
 	}
 	st, err := openData(e.ctx, fs)
 	if err != nil {
@@ -161,8 +167,8 @@ func adminKeyCreate(e *env) error {
 	}
 	plain, id, hash := auth.NewKey()
 	k := model.Key{ID: id, OrgID: org.ID, Role: r, Name: *name, Hash: hash, Created: time.Now().UTC()}
-	if *expires > 0 {
-		k.ExpiresAt = k.Created.Add(*expires)
+	if k.ExpiresAt, err = expires.expiresAt(k.Created); err != nil {
+		return err
 	}
 	if err := st.CreateKey(e.ctx, k); err != nil {
 		return err

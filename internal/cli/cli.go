@@ -43,10 +43,12 @@ func commands() map[string]*command {
 		"sensor": {summary: "follow a hub and match this organisation's logs", run: runSensor},
 		"export": {summary: "fetch detection exports (Suricata, Zeek, RPZ, bloom, …) or a MISP feed from a hub", run: runExport},
 		"import": {summary: "send a free-text report or a MISP event to a hub", run: runImport},
+		"bench":  {summary: "load a hub and report what it achieved (hdn bench load)", sub: benchCommands()},
 		"version": {summary: "print the version", run: func(e *env) error {
 			fmt.Fprintln(e.stdout, "hdn", Version)
 			return nil
 		}},
+		"migrate": {summary: "copy a hub's whole state from SQLite to PostgreSQL (--from sqlite:DIR --to postgres://…)", run: runMigrate},
 	}
 }
 
@@ -113,6 +115,7 @@ func (e *env) flags(name string) *flag.FlagSet {
 
 // parse parses flags and refuses stray arguments.
 func (e *env) parse(fs *flag.FlagSet) error {
+	addAdminDBFlag(fs)
 	if err := fs.Parse(e.args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err

@@ -12,8 +12,10 @@ import (
 func runHub(e *env) error {
 	fs := e.flags("hdn hub")
 	data := fs.String("data", "", "data directory (created on first start)")
+	db := dbFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8443", "address to serve on")
 	natsURL := fs.String("nats", "", "NATS JetStream URL, to run several hub replicas (default: in-process bus)")
+	natsReplicas := fs.Int("nats-replicas", 1, "servers of the NATS cluster that keep the hub's JetStream stream (3 in a three-node cluster)")
 	name := fs.String("name", "hdn", "the hub's name in exports")
 	wlDir := fs.String("warninglists", "", "a directory of more warninglists in MISP's format (list.json files); they refuse unless --warninglist-kind says flag")
 	var kinds multiFlag
@@ -21,6 +23,9 @@ func runHub(e *env) error {
 	noWL := fs.Bool("no-warninglists", false, "screen nothing (not for production)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	taxiiTLP := fs.String("taxii-default-tlp", "amber", "TLP of objects posted to the TAXII server without a TLP marking")
+	lim := hubLimitFlags(fs)
+	tlsOpts := hubTLSFlags(fs)
+	peerTLS := peerTLSFlags(fs)
 	insecureCookies := fs.Bool("ui-insecure-cookies", false, "send the web UI's session cookie over plain HTTP on a non-loopback address (only for a lab: put TLS in front of the hub instead)")
 	if err := e.parse(fs); err != nil {
 		return err
@@ -29,15 +34,28 @@ func runHub(e *env) error {
 	if err != nil {
 		return fmt.Errorf("--taxii-default-tlp: %w", err)
 	}
-	if err := required(fs, "data"); err != nil {
+	*db = dbURL(*db)
+	if err := checkStoreFlags(fs.Name(), *data, *db); err != nil {
 		return err
 	}
 	log, err := newLogger(e.stderr, *logLevel)
 	if err != nil {
 		return err
 	}
-	cfg := hub.Config{DataDir: *data, Listen: *listen, Logger: log, NATS: *natsURL, Name: *name, NoWarninglists: *noWL, TAXIIDefaultTLP: defTLP,
+	cfg := hub.Config{DataDir: *data, DB: *db, Listen: *listen, Logger: log, NATS: *natsURL, Name: *name, NoWarninglists: *noWL, TAXIIDefaultTLP: defTLP,
 		UIInsecureCookies: *insecureCookies}
+	cfg.NATSReplicas = *natsReplicas
+	if err := lim.apply(&cfg); err != nil {
+		return err
+	}
+	if tlsOpts.Enabled() {
+		if cfg.TLS, err = tlsOpts.Config(); err != nil {
+			return fmt.Errorf("hdn hub: %w", err)
+		}
+	}
+	if cfg.PeerTLS, err = peerTLS.Config(); err != nil {
+		return fmt.Errorf("hdn hub: peer TLS: %w", err)
+	}
 	if !*noWL {
 		if cfg.Warninglists, err = warninglists(*wlDir, kinds); err != nil {
 			return err

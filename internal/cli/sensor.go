@@ -37,8 +37,13 @@ func runSensor(e *env) error {
 	autoTLP := fs.String("auto-share-tlp", "amber", "TLP of what --auto-share share shares")
 	autoSev := fs.Int("auto-share-severity", 2, "propose alerts of this Suricata severity or more severe (1 is the most severe)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	tlsOpts := clientTLSFlags(fs)
 	if err := e.parse(fs); err != nil {
 		return err
+	}
+	tlsCfg, err := tlsOpts.Config()
+	if err != nil {
+		return fmt.Errorf("hdn sensor: %w", err)
 	}
 	if *key == "" {
 		*key = os.Getenv("HDN_KEY")
@@ -100,7 +105,7 @@ func runSensor(e *env) error {
 	}
 	s, err := sensor.New(e.ctx, sensor.Config{Hubs: urls, Key: *key, StateDir: *state, Inputs: ins, Alerts: *alerts, Out: e.stdout,
 		Once: *once, FromStart: *fromStart, Report: mode, Retain: time.Duration(*retain) * 24 * time.Hour, Metrics: *metrics, AutoShare: as, Logger: log,
-		Name: *name, Version: version, HeartbeatEvery: hbEvery})
+		Name: *name, Version: version, HeartbeatEvery: hbEvery, TLS: tlsCfg})
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/sensor"
+	"github.com/hdnetwork/hdn/internal/tlsconf"
 )
 
 // runSensorEnrol is `hdn sensor enrol`: it exchanges a one-time enrolment
@@ -24,8 +25,13 @@ func runSensorEnrol(e *env) error {
 	state := fs.String("state", "", "the sensor's state directory; the key goes to DIR/key (created 0700 if missing)")
 	name := fs.String("name", "", "the sensor's name at the hub (default: the host name)")
 	force := fs.Bool("force", false, "replace a key already in DIR/key")
+	tlsOpts := clientTLSFlags(fs)
 	if err := e.parse(fs); err != nil {
 		return err
+	}
+	tlsCfg, err := tlsOpts.Config()
+	if err != nil {
+		return fmt.Errorf("hdn sensor enrol: %w", err)
 	}
 	if err := required(fs, "hub", "state"); err != nil {
 		return err
@@ -51,7 +57,7 @@ func runSensorEnrol(e *env) error {
 			return fmt.Errorf("hdn sensor enrol: %w", err)
 		}
 	}
-	en, err := sensor.Enrol(e.ctx, *hub, tok, *name, &http.Client{Timeout: 30 * time.Second})
+	en, err := sensor.Enrol(e.ctx, *hub, tok, *name, &http.Client{Timeout: 30 * time.Second, Transport: tlsconf.Transport(tlsCfg)})
 	if err != nil {
 		return fmt.Errorf("hdn sensor enrol: %w", err)
 	}

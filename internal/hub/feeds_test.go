@@ -216,11 +216,14 @@ func TestFeedLoopRunsDueFeeds(t *testing.T) {
 	h := hubtest.Start(t, hub.Config{FeedCheck: 20 * time.Millisecond})
 	org := h.Org("Z-CERT", policy.Coordinator, "")
 	dir, events := copiedFeed(t)
-	on := addFeed(t, h, org, dir)
-	off := addFeed(t, h, h.Org("NCSC", policy.NationalCERT, ""), dir)
-	if err := h.Store.SetFeedEnabled(t.Context(), off.ID, false); err != nil {
+	// The disabled feed is stored disabled: enabling and then disabling it
+	// would let the loop run it in between.
+	off, err := h.Store.CreateFeed(t.Context(), model.Feed{Name: "feed-off", Kind: "misp", URL: dir,
+		OrgID: h.Org("NCSC", policy.NationalCERT, "").ID, TLP: policy.Clear, Interval: time.Hour, Enabled: false})
+	if err != nil {
 		t.Fatal(err)
 	}
+	on := addFeed(t, h, org, dir)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		f, err := h.Store.Feed(t.Context(), on.ID)

@@ -6,6 +6,7 @@ package hub
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,10 +17,12 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/api"
 	"github.com/hdnetwork/hdn/internal/bus"
+	"github.com/hdnetwork/hdn/internal/federation"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
-	"github.com/hdnetwork/hdn/internal/store/sqlite"
+	"github.com/hdnetwork/hdn/internal/store/open"
 	"github.com/hdnetwork/hdn/internal/stream"
+	"github.com/hdnetwork/hdn/internal/tlsconf"
 	"github.com/hdnetwork/hdn/internal/warninglist"
 	"github.com/hdnetwork/hdn/internal/web/session"
 	"github.com/hdnetwork/hdn/internal/webhook"
@@ -28,6 +31,7 @@ import (
 // Config is everything the hub is built from.
 type Config struct {
 	DataDir string // where the embedded SQLite database lives
+	DB      string // a PostgreSQL URL; empty: SQLite in DataDir
 	Listen  string // host:port; port 0 picks a free one
 	Logger  *slog.Logger
 	Limits  api.Limits
@@ -40,6 +44,9 @@ type Config struct {
 	// NATSStream and NATSPrefix name the JetStream stream and subjects
 	// (defaults "HDN" and "hdn"); tests use unique names.
 	NATSStream, NATSPrefix string
+	// NATSReplicas is how many servers of a NATS cluster keep the
+	// JetStream stream (default 1; 3 in a three-node cluster).
+	NATSReplicas int
 	// StreamPoll is how often streams check the store without a bus
 	// notification (default 2 s).
 	StreamPoll time.Duration
@@ -83,6 +90,27 @@ type Config struct {
 	// front of a hub that listens elsewhere). UIInsecureCookies turns it
 	// off (a test behind plain HTTP).
 	UISecureCookies, UIInsecureCookies bool
+	// TLS makes the hub serve HTTPS (tlsconf.Server builds it, with mutual
+	// TLS when it names client CAs); nil serves plain HTTP.
+	TLS *tls.Config
+	// WriteTimeout bounds writing one response (default 10 min; negative:
+	// none); streams set their own deadline on every write instead.
+	WriteTimeout time.Duration
+	// Federation tunes the loops that peer this hub with other hubs
+	// (docs/FEDERATION.md): FederationCheck is how often the peer list is
+	// re-read (default 5 s; negative: no federation), FederationPushPoll
+	// how often local changes are looked for (default 500 ms),
+	// FederationSightings how often sightings are returned (default 1 min).
+	FederationCheck, FederationPushPoll, FederationSightings time.Duration
+	// PeerTLS is what this hub trusts and presents towards its peer hubs
+	// (tlsconf.Client: a CA bundle, a client certificate for mutual TLS);
+	// nil: the system's CAs, no client certificate.
+	PeerTLS *tls.Config
+	// LeaseTTL and LeaseRenew time the lease that elects, among replicas
+	// on one store, the one that runs the singleton jobs (expiry, signal,
+	// feeds, federation, sessions): it lasts LeaseTTL and is renewed every
+	// LeaseRenew (defaults 15 s and 5 s).
+	LeaseTTL, LeaseRenew time.Duration
 	// Now replaces the clock in tests.
 	Now func() time.Time
 }
@@ -96,19 +124,21 @@ type Hub struct {
 	broker *stream.Broker
 	api    *api.Server
 	hooks  *webhook.Dispatcher
+	fed    *federation.Manager
 	// The web UI and its sessions.
 	ui       http.Handler
 	sessions *session.Manager
 	ready    chan struct{}
 	addr     string
 	once     sync.Once
+	lease    lease // the jobs lease (lease.go)
 }
 
 // New opens the store (creating the data directory and schema on a first
 // start) and builds the hub. Run starts serving.
 func New(ctx context.Context, cfg Config) (*Hub, error) {
-	if cfg.DataDir == "" {
-		return nil, errors.New("hub: a data directory is needed (--data DIR)")
+	if cfg.DataDir == "" && cfg.DB == "" {
+		return nil, errors.New("hub: a data directory (--data DIR) or a database URL (--db URL) is needed")
 	}
 	if cfg.Listen == "" {
 		cfg.Listen = "127.0.0.1:8443"
@@ -144,16 +174,25 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.FeedCheck == 0 {
 		cfg.FeedCheck = time.Minute
 	}
+	if cfg.WriteTimeout == 0 {
+		cfg.WriteTimeout = 10 * time.Minute
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = defaultLeaseTTL
+	}
+	if cfg.LeaseRenew <= 0 || cfg.LeaseRenew >= cfg.LeaseTTL {
+		cfg.LeaseRenew = min(defaultLeaseRenew, cfg.LeaseTTL/3)
+	}
 	if cfg.FeedClient == nil {
 		cfg.FeedClient = &http.Client{Timeout: 5 * time.Minute}
 	}
-	st, err := sqlite.Open(ctx, cfg.DataDir)
+	st, err := open.Open(ctx, cfg.DataDir, cfg.DB)
 	if err != nil {
 		return nil, fmt.Errorf("hub: open store: %w", err)
 	}
 	var b bus.Bus
 	if cfg.NATS != "" {
-		b, err = bus.NewNATS(ctx, bus.NATSOptions{URL: cfg.NATS, Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSPrefix, Logger: cfg.Logger})
+		b, err = bus.NewNATS(ctx, bus.NATSOptions{URL: cfg.NATS, Stream: cfg.NATSStream, SubjectPrefix: cfg.NATSPrefix, Replicas: cfg.NATSReplicas, Logger: cfg.Logger})
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("hub: connect to NATS: %w", err)
@@ -161,7 +200,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	} else {
 		b = bus.NewLocal(bus.LocalOptions{})
 	}
-	h := &Hub{cfg: cfg, log: cfg.Logger, st: st, bus: b, ready: make(chan struct{})}
+	h := &Hub{cfg: cfg, log: cfg.Logger, st: st, bus: b, ready: make(chan struct{}), lease: lease{holder: newHolderID()}}
 	h.broker = stream.NewBroker(st, b, stream.Options{Logger: cfg.Logger, Poll: cfg.StreamPoll})
 	h.hooks = webhook.New(st, nil, cfg.Logger, webhook.Options{HubName: cfg.Name, Now: cfg.Now})
 	h.api = api.New(api.Config{Store: st, Logger: cfg.Logger, Limits: cfg.Limits, Now: cfg.Now, Notifier: h.broker, Broker: h.broker,
@@ -170,6 +209,16 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		Signal: cfg.Signal,
 		Events: h.hooks})
 	h.ui = h.newUI()
+	// The federation identity is made at the first start, not by the first
+	// request that needs it.
+	if _, err := h.api.HubID(ctx); err != nil {
+		h.close()
+		return nil, fmt.Errorf("hub: federation identity: %w", err)
+	}
+	h.fed = federation.New(federation.Config{Store: st, API: h.api, Logger: cfg.Logger, Check: cfg.FederationCheck,
+		PushPoll: cfg.FederationPushPoll, SightingsEvery: cfg.FederationSightings, Now: cfg.Now,
+		HTTP:       &http.Client{Timeout: 30 * time.Second, Transport: tlsconf.Transport(cfg.PeerTLS)},
+		StreamHTTP: &http.Client{Transport: tlsconf.Transport(cfg.PeerTLS)}})
 	return h, nil
 }
 
@@ -191,7 +240,12 @@ func (h *Hub) Ready() <-chan struct{} { return h.ready }
 func (h *Hub) Addr() string { return h.addr }
 
 // URL is the hub's base URL, once Ready.
-func (h *Hub) URL() string { return "http://" + h.addr }
+func (h *Hub) URL() string {
+	if h.cfg.TLS != nil {
+		return "https://" + h.addr
+	}
+	return "http://" + h.addr
+}
 
 // Handler is the hub's whole HTTP surface.
 func (h *Hub) Handler() http.Handler {
@@ -208,6 +262,7 @@ func (h *Hub) Handler() http.Handler {
 	mux.Handle("/api/", h.api)
 	// The web UI (docs/WEBUI.md); / leads to it.
 	mux.Handle("/ui/", h.ui)
+	mux.Handle("POST /ui/signin", h.api.LimitByAddress(h.ui)) // password guessing
 	mux.Handle("GET /{$}", http.RedirectHandler("/ui/", http.StatusSeeOther))
 	// The MISP-compatible API lives where MISP has it, for MISP tools and
 	// PyMISP scripts.
@@ -219,7 +274,8 @@ func (h *Hub) Handler() http.Handler {
 	for _, prefix := range api.TAXIIPrefixes {
 		mux.Handle(prefix, taxii)
 	}
-	return securityHeaders(mux)
+	// An API path with an empty, . or .. segment is refused, not redirected.
+	return securityHeaders(h.api.RefuseUncleanPaths(mux))
 }
 
 // securityHeaders sets the headers every response should carry.
@@ -256,12 +312,19 @@ func (h *Hub) Run(ctx context.Context) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       5 * time.Minute, // large bulk uploads
 		IdleTimeout:       2 * time.Minute,
+		WriteTimeout:      max(0, h.cfg.WriteTimeout),
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(h.log.Handler(), slog.LevelWarn),
+		TLSConfig:         h.cfg.TLS,
 	}
 	var g group
 	g.add("http", func(ctx context.Context) error {
-		err := srv.Serve(ln)
+		var err error
+		if srv.TLSConfig != nil {
+			err = srv.ServeTLS(ln, "", "") // the certificates are in TLSConfig
+		} else {
+			err = srv.Serve(ln)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			return nil
 		}
@@ -272,19 +335,30 @@ func (h *Hub) Run(ctx context.Context) error {
 		defer cancel()
 		srv.Shutdown(sctx)
 	})
-	g.add("expiry", func(ctx context.Context) error { return h.expiryLoop(ctx) }, nil)
+	// The singleton jobs run on the replica that holds the jobs lease
+	// (lease.go); the rest on every replica.
+	var jobs group
+	jobs.add("expiry", func(ctx context.Context) error { return h.expiryLoop(ctx) }, nil)
 	g.add("stream", h.broker.Run, nil)
-	g.add("sessions", h.sessionSweep, nil)
+	jobs.add("sessions", h.sessionSweep, nil)
 	g.add("stream-auth", func(ctx context.Context) error { h.api.WatchAuth(ctx, time.Second); return nil }, nil)
 	if h.cfg.SignalEvery > 0 {
-		g.add("signal", h.signalLoop, nil)
+		jobs.add("signal", h.signalLoop, nil)
 	}
 	g.add("webhooks", h.hooks.Run, nil)
 	if h.cfg.FeedCheck > 0 {
-		g.add("feeds", h.feedLoop, nil)
+		jobs.add("feeds", h.feedLoop, nil)
 	}
+	if h.cfg.FederationCheck >= 0 {
+		jobs.add("federation", h.fed.Run, nil)
+	}
+	g.add("lease", func(ctx context.Context) error { return h.leaseLoop(ctx, &jobs) }, nil)
 	h.once.Do(func() { close(h.ready) })
-	h.log.Info("hub ready", "addr", h.addr, "data", h.cfg.DataDir)
+	where := h.cfg.DataDir
+	if h.cfg.DB != "" {
+		where = "postgresql" // never the URL: it may hold a password
+	}
+	h.log.Info("hub ready", "addr", h.addr, "store", where)
 	err = g.run(ctx)
 	if cerr := h.close(); cerr != nil && err == nil {
 		err = cerr

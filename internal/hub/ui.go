@@ -19,7 +19,7 @@ func (h *Hub) newUI() http.Handler {
 	if !h.cfg.UIInsecureCookies && !secure {
 		// Browsers send Secure cookies to https and to the loopback
 		// address; anything else needs TLS in front of the hub.
-		secure = !loopback(h.cfg.Listen)
+		secure = !loopback(h.cfg.Listen) || h.cfg.TLS != nil
 	}
 	h.sessions = session.New(h.st, session.Options{Secure: secure, Now: h.cfg.Now,
 		OrgUsable: func(ctx context.Context, orgID string) (bool, error) {

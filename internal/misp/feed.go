@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // A MISP feed is a directory (served over HTTP or read from disk) of
@@ -174,10 +175,10 @@ type httpSource struct {
 // HTTPSource reads a feed over HTTP: GET base/name. A status other than 2xx
 // is an error naming the URL and the status; a body longer than the file's
 // limit (MaxManifestSize, MaxEventSize) is refused. A nil client is
-// http.DefaultClient.
+// one with a 5 minute timeout (http.DefaultClient has none).
 func HTTPSource(base string, client *http.Client) Source {
 	if client == nil {
-		client = http.DefaultClient
+		client = &http.Client{Timeout: 5 * time.Minute}
 	}
 	return httpSource{strings.TrimRight(base, "/"), client}
 }

@@ -23,7 +23,8 @@ func (s *Sensor) serveMetrics(ctx context.Context, bg *sync.WaitGroup) error {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		s.writeMetrics(w)
 	})
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
 	bg.Go(func() { srv.Serve(ln) })
 	bg.Go(func() {
 		<-ctx.Done()

@@ -10,6 +10,7 @@ package sensor
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,6 +32,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/retro"
 	"github.com/hdnetwork/hdn/internal/streamclient"
 	"github.com/hdnetwork/hdn/internal/tail"
+	"github.com/hdnetwork/hdn/internal/tlsconf"
 )
 
 // Input is one log the sensor reads.
@@ -94,6 +96,10 @@ type Config struct {
 	OnAlert func(line []byte)
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// TLS is what the sensor trusts and presents to the hub (a CA bundle, a
+	// client certificate for mutual TLS: tlsconf.Client); nil: the
+	// system's roots.
+	TLS *tls.Config
 }
 
 // Sensor is a running sensor.
@@ -189,7 +195,7 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 		return nil, err
 	}
 	if len(cfg.Hubs) > 0 {
-		s.hub = &hubClient{urls: cfg.Hubs, key: cfg.Key, http: &http.Client{Timeout: 30 * time.Second}}
+		s.hub = &hubClient{urls: cfg.Hubs, key: cfg.Key, http: &http.Client{Timeout: 30 * time.Second, Transport: tlsconf.Transport(cfg.TLS)}}
 	} else {
 		s.markCurrent()
 	}
@@ -297,7 +303,7 @@ func (s *Sensor) startSync(ctx context.Context, bg *sync.WaitGroup) error {
 			return err
 		}
 	}
-	s.stream = streamclient.New(streamclient.Config{URLs: s.cfg.Hubs, Key: s.cfg.Key, Cursor: cursor, Resume: synced, Logger: s.log})
+	s.stream = streamclient.New(streamclient.Config{URLs: s.cfg.Hubs, Key: s.cfg.Key, Cursor: cursor, Resume: synced, Logger: s.log, TLS: s.cfg.TLS})
 	events := make(chan streamclient.Event, 4096)
 	bg.Go(func() {
 		err := s.stream.Run(ctx, func(ev streamclient.Event) error {

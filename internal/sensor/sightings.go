@@ -122,7 +122,16 @@ func (s *sightings) flush(ctx context.Context) error {
 				// An indicator was revoked or left our view meanwhile:
 				// send the rest one by one, dropping what is refused.
 				for i := start; i < end; i++ {
-					if err := s.hub.postJSON(ctx, "/api/v1/sightings", map[string]any{"sightings": items[i : i+1]}, nil); err != nil && !asHubError(err, &he) {
+					err := s.hub.postJSON(ctx, "/api/v1/sightings", map[string]any{"sightings": items[i : i+1]}, nil)
+					if asHubError(err, &he) && he.status == http.StatusTooManyRequests {
+						// Over the key's rate limit: the rest waits for the
+						// next flush rather than being dropped.
+						for j := i; j < end; j++ {
+							s.keep(keys[j], batch[keys[j]])
+						}
+						break
+					}
+					if err != nil && !asHubError(err, &he) {
 						s.keep(keys[i], batch[keys[i]])
 					}
 				}
@@ -215,6 +224,17 @@ func (c *hubClient) postJSON(ctx context.Context, path string, body, out any) er
 		}
 		rb, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusServiceUnavailable {
+			// A proxy without a live replica behind it, or a replica
+			// that is stopping: the request was not handled, another hub
+			// may answer. Not a hubError: what was sent is kept for the
+			// next try, not dropped as refused.
+			lastErr = fmt.Errorf("hub %s answered %d: %s", base, resp.StatusCode, strings.TrimSpace(string(rb)))
+			c.mu.Lock()
+			c.next++
+			c.mu.Unlock()
+			continue
+		}
 		if resp.StatusCode >= 300 {
 			return &hubError{status: resp.StatusCode, body: strings.TrimSpace(string(rb))}
 		}

@@ -60,6 +60,17 @@ func FuzzMatch(f *testing.F) {
 		if err != nil {
 			return
 		}
-		p.Match(obs)
+		got, gerr := p.Match(obs)
+		// Matching is deterministic, and the printed pattern means the same.
+		if again, aerr := p.Match(obs); again != got || (aerr == nil) != (gerr == nil) {
+			t.Fatalf("%q: matched %v (%v), then %v (%v)", pattern, got, gerr, again, aerr)
+		}
+		q, err := Parse(p.String())
+		if err != nil {
+			t.Fatalf("%q printed as %q does not parse: %v", pattern, p.String(), err)
+		}
+		if printed, perr := q.Match(obs); printed != got || (perr == nil) != (gerr == nil) {
+			t.Fatalf("%q matched %v (%v); printed as %q it matched %v (%v)", pattern, got, gerr, p.String(), printed, perr)
+		}
 	})
 }

@@ -48,6 +48,8 @@ type Store interface {
 	Signals
 	Users
 	Audit
+	Federation
+	Leases
 	Close() error
 }
 
@@ -68,6 +70,10 @@ type Keys interface {
 	ListKeys(ctx context.Context, orgID string) ([]model.Key, error) // orgID "" lists all
 	RevokeKey(ctx context.Context, id string) error
 	TouchKey(ctx context.Context, id string, at time.Time) error
+	// SetKeyExpiry makes a key expire at at (the zero time: never);
+	// ErrNotFound when there is no such key. It moves the authentication
+	// epoch, as RevokeKey does, so that open streams are checked again.
+	SetKeyExpiry(ctx context.Context, id string, at time.Time) error
 }
 
 // Groups keeps sharing groups.
@@ -104,6 +110,10 @@ type Ingest interface {
 	// PutSTIXObjects keeps STIX objects as context in the same transaction
 	// (see STIXObjects for the rules).
 	PutSTIXObjects(ctx context.Context, objs []model.STIXObject) ([]ObjectStatus, error)
+	// PutOrigins records (replaces) the federation origins of indicators
+	// in the same transaction (see Federation.PutOrigin), so that no reader
+	// sees a federated indicator without its origin.
+	PutOrigins(ctx context.Context, os []model.Origin) error
 	Commit() error
 	Rollback() error
 }
@@ -360,4 +370,58 @@ type AuditQuery struct {
 type Audit interface {
 	AppendAudit(ctx context.Context, e model.AuditEntry) error
 	ListAudit(ctx context.Context, q AuditQuery) ([]model.AuditEntry, error)
+}
+
+// Federation keeps what peering with other hubs needs (docs/FEDERATION.md):
+// this hub's identity, its peers and their cursors, where federated
+// indicators come from, and the sightings returned to their origin.
+type Federation interface {
+	// HubID is this hub's identity in the federation: made at the first
+	// call, the same ever after.
+	HubID(ctx context.Context) (string, error)
+	// CreatePeer stores a peer (ID and Created assigned); ErrConflict on a
+	// taken name (case-insensitive) or an organisation that has a peer;
+	// ErrNotFound when the organisation does not exist.
+	CreatePeer(ctx context.Context, p model.Peer) (model.Peer, error)
+	Peer(ctx context.Context, idOrName string) (model.Peer, error)
+	// PeerByOrg returns the peer an organisation stands for (ErrNotFound).
+	PeerByOrg(ctx context.Context, orgID string) (model.Peer, error)
+	ListPeers(ctx context.Context) ([]model.Peer, error) // by name
+	// UpdatePeer replaces URL, key (when not empty), pull, push, paused and
+	// audience.
+	UpdatePeer(ctx context.Context, p model.Peer) error
+	DeletePeer(ctx context.Context, id string) error
+	SetPeerState(ctx context.Context, id string, st model.PeerState) error
+	// Origins returns the origin of each of the given local indicators that
+	// has one.
+	Origins(ctx context.Context, ids []string) (map[string]model.Origin, error)
+	// OriginOf finds the local copy of an indicator by its origin id
+	// (ErrNotFound).
+	OriginOf(ctx context.Context, originID string) (model.Origin, error)
+	// OriginsOf finds the local copies of many, keyed by origin id (those
+	// without a copy left out).
+	OriginsOf(ctx context.Context, originIDs []string) (map[string]model.Origin, error)
+	// PutOrigin records (replaces) the origin of a local indicator.
+	PutOrigin(ctx context.Context, o model.Origin) error
+	// SightingsToReturn sums, per indicator that peerID delivered, kind and
+	// hour at or after since, the sightings of every organisation but
+	// exceptOrg (the peer's own), with what was returned already; only
+	// sums larger than what was returned.
+	SightingsToReturn(ctx context.Context, peerID, exceptOrg string, since time.Time, limit int) ([]model.FedSighting, error)
+	// MarkReturned records that the totals of ss were returned to peerID.
+	MarkReturned(ctx context.Context, peerID string, ss []model.FedSighting) error
+}
+
+// Leases elect one hub replica (of several on one store) to run the jobs that
+// must run once: expiry, signal, feeds, federation, webhooks, sessions. A
+// lease is held by one holder until its expiry; the holder renews it before
+// then, and another replica takes it once it has expired.
+type Leases interface {
+	// AcquireLease takes or renews the lease name for holder until now+ttl
+	// when it is free, expired at now, or already held by holder; it returns
+	// false (and changes nothing) when another holder has it.
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, now time.Time) (bool, error)
+	// ReleaseLease gives the lease up at once if holder has it; releasing a
+	// lease held by another or by no one does nothing.
+	ReleaseLease(ctx context.Context, name, holder string) error
 }

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/api"
+	"github.com/hdnetwork/hdn/internal/tlsconf"
 )
 
 // Event is one event of the stream.
@@ -39,7 +41,10 @@ type Config struct {
 	// Cursor to resume from; Resume false takes a fresh snapshot first.
 	Cursor int64
 	Resume bool
-	HTTP   *http.Client // default: no overall timeout (streams are long)
+	HTTP   *http.Client // default: no overall timeout (streams are long); dial, TLS handshake and headers bounded
+	// TLS is what the default HTTP client trusts and presents (a CA bundle,
+	// a client certificate: tlsconf.Client); nil: the system's roots.
+	TLS    *tls.Config
 	Logger *slog.Logger
 	// MinBackoff and MaxBackoff bound the wait between attempts
 	// (defaults 500 ms and 30 s); each wait is jittered.
@@ -60,7 +65,7 @@ type Client struct {
 // New makes a client.
 func New(cfg Config) *Client {
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{}
+		cfg.HTTP = &http.Client{Transport: tlsconf.Transport(cfg.TLS)}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -142,23 +147,9 @@ func (c *Client) once(ctx context.Context, base string, handle func(Event) error
 	}
 	req.Header.Set("Authorization", "Bearer "+c.cfg.Key)
 	req.Header.Set("Accept", "text/event-stream")
-	resp, err := c.cfg.HTTP.Do(req)
-	if err != nil {
-		return false, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return false, fmt.Errorf("%w (%d)", ErrUnauthorized, resp.StatusCode)
-	}
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return false, fmt.Errorf("stream: %s: %s", resp.Status, bytes.TrimSpace(b))
-	}
-	c.connected.Store(true)
-	defer c.connected.Store(false)
-
 	// A watchdog cuts a connection that went silent (a dead peer whose TCP
-	// connection never closes).
+	// connection never closes), and one that never answers at all (it runs
+	// from the request on, however HTTP is set up).
 	alive := make(chan struct{}, 1)
 	go func() {
 		t := time.NewTimer(c.cfg.IdleTimeout)
@@ -175,6 +166,21 @@ func (c *Client) once(ctx context.Context, base string, handle func(Event) error
 			}
 		}
 	}()
+	resp, err := c.cfg.HTTP.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return false, fmt.Errorf("%w (%d)", ErrUnauthorized, resp.StatusCode)
+	}
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return false, fmt.Errorf("stream: %s: %s", resp.Status, bytes.TrimSpace(b))
+	}
+	c.connected.Store(true)
+	defer c.connected.Store(false)
+
 	err = Parse(resp.Body, func(ev Event) error {
 		select {
 		case alive <- struct{}{}:

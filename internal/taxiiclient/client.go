@@ -28,11 +28,15 @@ import (
 // MediaType is the TAXII 2.1 media type.
 const MediaType = "application/taxii+json;version=2.1"
 
+// DefaultHTTP is the HTTP client of a Client without one: unlike
+// http.DefaultClient it gives up on a server that stops answering.
+var DefaultHTTP = &http.Client{Timeout: 5 * time.Minute}
+
 // DefaultMaxBody bounds one answer when Client.MaxBody is zero.
 const DefaultMaxBody = 64 << 20
 
 // Client talks to TAXII 2.1 servers. The zero value works with
-// http.DefaultClient and no credentials.
+// DefaultHTTP and no credentials.
 type Client struct {
 	HTTP *http.Client
 	// User and Password, for HTTP Basic authentication; or Token, sent as
@@ -331,7 +335,7 @@ func (c *Client) getJSON(ctx context.Context, u string, v any) (http.Header, err
 func (c *Client) do(req *http.Request, v any) (http.Header, error) {
 	hc := c.HTTP
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = DefaultHTTP
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -38,6 +38,15 @@ func (a *app) signIn(w http.ResponseWriter, r *http.Request) {
 		a.errorPage(w, r, nil, http.StatusForbidden, "Refused: the request did not come from this site.")
 		return
 	}
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			a.errorPage(w, r, nil, http.StatusRequestEntityTooLarge, "The sign-in form is too large.")
+			return
+		}
+		a.errorPage(w, r, nil, http.StatusBadRequest, "The sign-in form could not be read.")
+		return
+	}
 	email, pw := r.PostFormValue("email"), r.PostFormValue("password")
 	_, err := a.sess.SignIn(r.Context(), w, email, pw)
 	if err == nil {
@@ -92,6 +101,8 @@ type dashboardData struct {
 	SensorsErr string
 	Feeds      []api.FeedJSON
 	FeedsErr   string
+	Peers      []api.PeerJSON
+	PeersErr   string
 	Now        time.Time
 }
 
@@ -201,6 +212,13 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u *user) {
 			d.FeedsErr = errMessage(err)
 		}
 		d.Feeds = feeds.Feeds
+		var peers struct {
+			Peers []api.PeerJSON `json:"peers"`
+		}
+		if err := a.call(r.Context(), u, "GET", "/api/v1/federation/peers", nil, &peers); err != nil {
+			d.PeersErr = errMessage(err)
+		}
+		d.Peers = peers.Peers
 	}
 	a.render(w, r, u, http.StatusOK, "dashboard", "Dashboard", d)
 }

@@ -209,7 +209,11 @@ func (a *app) handle(mux *http.ServeMux, pattern string, h handler) {
 			if perr != nil {
 				var mbe *http.MaxBytesError
 				if errors.As(perr, &mbe) {
-					a.errorPage(w, r, cu, http.StatusRequestEntityTooLarge, "The upload is too large: at most 64 MiB.")
+					msg := "The upload is too large: at most 64 MiB."
+					if limit == maxFormBytes {
+						msg = "The form is too large: at most 8 MiB."
+					}
+					a.errorPage(w, r, cu, http.StatusRequestEntityTooLarge, msg)
 					return
 				}
 				a.errorPage(w, r, cu, http.StatusBadRequest, "The form could not be read.")

@@ -645,11 +645,24 @@ func TestCoordinatorPages(t *testing.T) {
 	if r.Status != 201 {
 		t.Fatalf("create customer: %d %s", r.Status, r.Body)
 	}
+	// A peer hub that cannot be reached shows as unhealthy, without its key.
+	po := e.h.Org("partner-hub", policy.PeerHub, "")
+	peerKey := e.h.Key(po, policy.Analyst)
+	if _, err := e.h.Store.CreatePeer(context.Background(), model.Peer{Name: "partner-hub", OrgID: po.ID, URL: "http://127.0.0.1:9", Key: peerKey, Pull: true}); err != nil {
+		t.Fatal(err)
+	}
 	email, pw := e.user(c, "cert@cert.example", policy.Admin)
 	b := e.browser()
 	b.signIn(email, pw)
 	p := b.get("/ui/")
 	p.mustID(t, "feeds")
+	peers := p.mustID(t, "peers")
+	if text := text(peers); !strings.Contains(text, "partner-hub") || !strings.Contains(text, "pull") || strings.Contains(p.body, peerKey) {
+		t.Errorf("peer table: %q", text)
+	}
+	if walk(peers, func(n *html.Node) bool { return attr(n, "class") == "bad" }) == nil {
+		t.Errorf("an unreachable peer is not shown unhealthy: %q", text(peers))
+	}
 	if walk(p.mustID(t, "nav"), func(n *html.Node) bool { return attr(n, "href") == "/ui/orgs" }) == nil {
 		t.Errorf("no organisations link for the coordinator")
 	}

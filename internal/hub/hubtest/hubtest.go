@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ type Hub struct {
 	DataDir string
 	Store   store.Store
 	Client  *http.Client
+	stop    func()
 }
 
 // Start runs a hub until the test ends. cfg may leave DataDir and Listen
@@ -39,10 +41,20 @@ type Hub struct {
 // documentation names and addresses (example.org, 192.0.2.0/24) that the
 // shipped lists rightly refuse, and must not break when a list changes.
 // Tests of screening pass a set (warninglist.Default()).
+//
+// Likewise a test hub has no rate limits and no per-organisation bound on
+// streams unless cfg sets them (cfg.Limits.RateLimit, MaxStreamsPerOrg):
+// tests and benchmarks send many requests with one key.
 func Start(t testing.TB, cfg hub.Config) *Hub {
 	t.Helper()
 	if cfg.Warninglists == nil {
 		cfg.NoWarninglists = true
+	}
+	if cfg.Limits.RateLimit == 0 {
+		cfg.Limits.RateLimit = -1
+	}
+	if cfg.Limits.MaxStreamsPerOrg == 0 {
+		cfg.Limits.MaxStreamsPerOrg = -1
 	}
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
@@ -70,19 +82,27 @@ func Start(t testing.TB, cfg hub.Config) *Hub {
 		cancel()
 		t.Fatal("hub not ready after 30 s")
 	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("hub.Run: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("hub.Run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Error("hub did not stop within 30 s")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("hub did not stop within 30 s")
-		}
-	})
-	return &Hub{T: t, Hub: h, URL: h.URL(), DataDir: cfg.DataDir, Store: h.Store(), Client: &http.Client{Timeout: 5 * time.Minute}}
+		})
+	}
+	t.Cleanup(stop)
+	return &Hub{T: t, Hub: h, URL: h.URL(), DataDir: cfg.DataDir, Store: h.Store(), Client: &http.Client{Timeout: 5 * time.Minute}, stop: stop}
 }
+
+// Stop stops the hub before the test ends (a restart on the same DataDir
+// is a new Start); calling it twice does nothing.
+func (h *Hub) Stop() { h.stop() }
 
 // Org creates an organisation; partner names the partner of a customer.
 func (h *Hub) Org(name string, kind policy.OrgKind, partner string) model.Org {

@@ -120,6 +120,32 @@ func BenchmarkIngest(b *testing.B) {
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "indicators/s")
 }
 
+// BenchmarkIngestUniform measures new indicators per second in batches as
+// a bulk submission through the API makes them: 10,000 values of mixed
+// types that share source, TLP, audience, labels and confidence (the store's
+// uniform statements), without HTTP and decoding.
+func BenchmarkIngestUniform(b *testing.B) {
+	const batch = 10000
+	n := newBenchNetwork(b, b.TempDir())
+	defer n.st.Close()
+	next := 0
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		subs := n.submissions(next, batch)
+		for i := range subs {
+			s := &subs[i]
+			s.Source, s.SubmittedBy = n.members[0].ID, n.members[0].ID
+			s.TLP, s.Audience = policy.Amber, policy.NetworkAudience()
+			s.Labels, s.Confidence, s.Description = []string{"phishing"}, 70, ""
+		}
+		next += batch
+		b.StartTimer()
+		n.ingest(b, subs)
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "indicators/s")
+}
+
 // BenchmarkIngestUpdate measures re-submissions (updates) per second.
 func BenchmarkIngestUpdate(b *testing.B) {
 	const batch = 5000

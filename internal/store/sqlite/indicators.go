@@ -529,6 +529,9 @@ type ingest struct {
 	stmts map[*sql.Stmt]*sql.Stmt // store statement -> bound to tx
 	err   error                   // the failure of a Put: the ingest can only end in a rollback
 	ended bool
+
+	rows         jsonb     // the array of the next bulk statement
+	labels, tags listCache // the lists last encoded
 }
 
 // BeginIngest starts a write transaction for submissions. It waits for
@@ -635,12 +638,38 @@ func checkSubmission(sub *model.Submission) error {
 	return policy.CheckAudience(sub.TLP, sub.Audience)
 }
 
-// upsertRowArgs is the number of parameters of one row of the upsert.
-const upsertRowArgs = 21
+// upsertShared is the number of parameters every row of an upsert shares:
+// ?1 the change sequence before the statement's first row, ?2 the time of
+// the ingest.
+const upsertShared = 2
 
-// appendUpsertArgs appends the parameters of one row of the upsert, in the
-// order of upsertSQL; now is the time of the ingest.
-func appendUpsertArgs(args []any, sub *model.Submission, id string, seq int64, now any) []any {
+// The parameters of a row: a row of a uniform statement brings id, type
+// and value (rowNarrow); the rest of a submission (its profile, profileArgs)
+// is bound once for the statement, after the shared ones. A row of a mixed
+// statement brings all (rowWide).
+const (
+	profileArgs = 13
+	rowNarrow   = 3
+	rowWide     = rowNarrow + profileArgs
+)
+
+// minUniform is the shortest run of submissions with the same profile that
+// goes through a uniform statement.
+const minUniform = 4
+
+// sameProfile says whether two submissions differ in nothing but type and
+// value (and id), so that one uniform statement can store both.
+func sameProfile(a, b *model.Submission) bool {
+	return a.TLP == b.TLP && a.Audience.Kind == b.Audience.Kind && a.Audience.Group == b.Audience.Group &&
+		a.Description == b.Description && a.Confidence == b.Confidence &&
+		a.ValidFrom.Equal(b.ValidFrom) && a.ValidUntil.Equal(b.ValidUntil) &&
+		a.Source == b.Source && a.SubmittedBy == b.SubmittedBy && a.Anonymous == b.Anonymous &&
+		a.ReportID == b.ReportID && slices.Equal(a.Labels, b.Labels) && slices.Equal(a.Tags, b.Tags)
+}
+
+// appendProfileArgs appends the profileArgs parameters of a submission, in
+// the order of upsertSQL's columns.
+func (in *ingest) appendProfileArgs(args []any, sub *model.Submission) []any {
 	kind, group := sub.Audience.Kind, ""
 	switch kind {
 	case "":
@@ -649,37 +678,76 @@ func appendUpsertArgs(args []any, sub *model.Submission, id string, seq int64, n
 		group = sub.Audience.Group
 	}
 	return append(args,
-		id, string(sub.Type), sub.Value, string(sub.TLP), string(kind), optString(group),
-		encodeList(sub.Labels), sub.Description, int64(sub.Confidence),
+		string(sub.TLP), string(kind), optString(group),
+		in.labels.encode(sub.Labels), sub.Description, int64(sub.Confidence),
 		optNano(sub.ValidFrom), optNano(sub.ValidUntil),
 		sub.Source, optString(sub.SubmittedBy), boolInt(sub.Anonymous), optString(sub.ReportID),
-		encodeList(sub.Tags), seq, now, now, now, now)
+		in.tags.encode(sub.Tags))
 }
 
-// upsertSQL is the upsert of k submissions in one statement, with
-// upsertRowArgs parameters per row. (Parameters are anonymous: numbered or
-// named ones make binding quadratic in their number in SQLite.) A row that meets
-// an indicator with the same source, type and value updates it; RETURNING
-// gives the indicator's id, which is the id the row brought exactly when the
-// row created the indicator, and the policy facts from before an update
-// (SET sees the old row), NULL after an insert.
+// listCache remembers the last list encoded: the submissions of a batch
+// mostly carry the same labels, and encoding them once saves a string per
+// row.
+type listCache struct {
+	last []string
+	text any
+}
+
+// encode is encodeList, remembered.
+func (c *listCache) encode(xs []string) any {
+	if len(xs) == 0 {
+		return nil
+	}
+	if c.last == nil || !slices.Equal(xs, c.last) {
+		c.text = encodeList(xs)
+		c.last = slices.Clone(xs)
+	}
+	return c.text
+}
+
+// upsertSQL is the upsert of k submissions in one statement. In a uniform
+// statement the rows share their profile (sameProfile) and bind only id,
+// type and value; a mixed one binds every column of every row. ?1 and ?2
+// (upsertShared) serve every row, a uniform statement's profile is ?3 on;
+// row r's change sequence is ?1 + r + 1, computed rather than bound. Binding
+// was a large part of an ingest's cost in the driver (each text is copied to
+// C memory, unbound and freed, each call takes a lock): a uniform row binds
+// 3 values instead of 21.
+//
+// The rows' own parameters are anonymous, and every numbered one appears
+// before the first of them, so that they take the numbers after the shared
+// ones in order. (Only numbered and named parameters are in the list that
+// SQLite searches, linearly, for the name of each parameter the driver
+// binds: numbering every parameter made binding quadratic.)
+//
+// A row that meets an indicator with the same source, type and value
+// updates it. RETURNING gives the policy facts from before an update (SET
+// sees the old row) and NULL after an insert: prev_tlp is set by every
+// update and by nothing else, so it tells an update from an insert; the id
+// is returned only for an update (an insert keeps the id the row brought).
 //
 // On update: valid_from and valid_until are kept when the submission gives
 // none; a later valid_until clears the expired flag; a revoked indicator is
 // re-activated (its source says it is bad again); first_seen and created are
 // kept.
-func upsertSQL(k int) string {
+func upsertSQL(k int, uniform bool) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO indicators (id, type, value, tlp, audience_kind, audience_group,
-		labels, description, confidence, valid_from, valid_until,
-		source, submitted_by, anonymous, report_id, tags, seq,
-		first_seen, last_seen, created, modified) VALUES `)
+	b.WriteString(`INSERT INTO indicators (seq, first_seen, last_seen, created, modified,
+		tlp, audience_kind, audience_group, labels, description, confidence, valid_from, valid_until,
+		source, submitted_by, anonymous, report_id, tags, id, type, value) VALUES `)
 	for r := range k {
 		if r > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteByte('(')
-		b.WriteString(strings.Repeat("?,", upsertRowArgs-1) + "?)")
+		b.WriteString("(?1+" + strconv.Itoa(r+1) + ",?2,?2,?2,?2,")
+		for c := range profileArgs {
+			if uniform {
+				b.WriteString("?" + strconv.Itoa(upsertShared+1+c) + ",")
+			} else {
+				b.WriteString("?,")
+			}
+		}
+		b.WriteString("?,?,?)")
 	}
 	b.WriteString(`
 	ON CONFLICT (value, type, source) DO UPDATE SET
@@ -704,29 +772,14 @@ func upsertSQL(k int) string {
 		last_seen = excluded.last_seen,
 		modified = excluded.modified,
 		seq = excluded.seq
-	RETURNING n, id, seq, prev_tlp, prev_audience_kind, prev_audience_group`)
-	return b.String()
-}
-
-// The change kinds of an upsert as statement parameters.
-var createdKind, updatedKind any = string(model.Created), string(model.Updated)
-
-// changeSQL inserts k change entries.
-func changeSQL(k int) string {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO changes (seq, indicator_n, kind, at) VALUES `)
-	for r := range k {
-		if r > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString("(?,?,?,?)")
-	}
+	RETURNING n, seq, prev_tlp, prev_audience_kind, prev_audience_group,
+		CASE WHEN prev_tlp IS NULL THEN NULL ELSE id END`)
 	return b.String()
 }
 
 // chunkSizes are the numbers of rows of the prepared multi-row statements;
-// a batch is cut greedily into chunks of these sizes, so that a few
-// statements serve batches of every size.
+// a run of submissions is cut greedily into chunks of these sizes, so that a
+// few statements serve runs of every length.
 var chunkSizes = []int{256, 64, 16, 4, 1}
 
 func chunkSize(remaining int) int {
@@ -738,23 +791,43 @@ func chunkSize(remaining int) int {
 	return 1
 }
 
+// changeSQL writes the change entries of an ingest from one JSONB array
+// (?1) of the indicators' keys, negated for an update: the entry at index k
+// gets the change sequence ?2 + k + 1, and ?3 is the time.
+const changeSQL = `INSERT INTO changes (seq, indicator_n, kind, at)
+	SELECT ?2 + key + 1, abs(value), CASE WHEN value < 0 THEN '` + string(model.Updated) + `' ELSE '` + string(model.Created) + `' END, ?3
+	FROM jsonb_each(?1)`
+
+// audienceSQL writes explicit audience entries from one JSONB array (?1)
+// of [indicator key, organisation id] rows.
+const audienceSQL = `INSERT OR IGNORE INTO indicator_audience (indicator_n, org_id)
+	SELECT value->>0, value->>1 FROM jsonb_each(?1)`
+
 // prepareWriter prepares the statements of an ingest on the write
 // connection.
 func (s *Store) prepareWriter(ctx context.Context) error {
 	for _, k := range chunkSizes {
-		st, err := s.wdb.PrepareContext(ctx, upsertSQL(k))
-		if err != nil {
-			return err
+		for _, uniform := range []bool{false, true} {
+			st, err := s.wdb.PrepareContext(ctx, upsertSQL(k, uniform))
+			if err != nil {
+				return err
+			}
+			s.upserts[upsertKey{k, uniform}] = st
 		}
-		s.upserts[k] = st
-		if st, err = s.wdb.PrepareContext(ctx, changeSQL(k)); err != nil {
-			return err
-		}
-		s.changeInserts[k] = st
 	}
 	var err error
-	s.audienceInsert, err = s.wdb.PrepareContext(ctx, `INSERT OR IGNORE INTO indicator_audience (indicator_n, org_id) VALUES (?, ?)`)
+	if s.changeInsert, err = s.wdb.PrepareContext(ctx, changeSQL); err != nil {
+		return err
+	}
+	s.audienceInsert, err = s.wdb.PrepareContext(ctx, audienceSQL)
 	return err
+}
+
+// upsertKey names a prepared upsert: its rows, and whether they share a
+// profile.
+type upsertKey struct {
+	rows    int
+	uniform bool
 }
 
 func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.UpsertResult, error) {
@@ -766,7 +839,7 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	now := any(nowNano())
+	now := nowNano()
 	base := in.last
 	ids := make([]string, len(subs))
 	for i := range ids {
@@ -784,24 +857,49 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 	prev := make([]facts, len(subs)) // of updated indicators, before the update
 	seen := 0
 
-	// Upsert the indicators; each row's seq is base+1+its index.
-	args := make([]any, 0, chunkSizes[0]*upsertRowArgs)
+	// Upsert the indicators; each row's seq is base+1+its index. A run of
+	// submissions with the same profile goes through uniform statements.
+	args := make([]any, 0, upsertShared+profileArgs+chunkSizes[0]*rowWide)
 	for start := 0; start < len(subs); {
-		k := chunkSize(len(subs) - start)
-		st := in.s.upserts[k]
-		args = args[:0]
-		for i := start; i < start+k; i++ {
-			args = appendUpsertArgs(args, &subs[i], ids[i], base+1+int64(i), now)
+		run := start + 1
+		for run < len(subs) && run-start < chunkSizes[0] && sameProfile(&subs[start], &subs[run]) {
+			run++
 		}
-		rows, err := in.stmt(ctx, st).QueryContext(ctx, args...)
+		uniform := run-start >= minUniform
+		if !uniform {
+			// A mixed chunk takes the rows up to the next uniform run.
+			run = start
+			for run < len(subs) && run-start < chunkSizes[0] {
+				r := run + 1
+				for r < len(subs) && r-run < minUniform && sameProfile(&subs[run], &subs[r]) {
+					r++
+				}
+				if r-run >= minUniform {
+					break
+				}
+				run = r
+			}
+			run = min(run, start+chunkSizes[0])
+		}
+		k := chunkSize(run - start)
+		args = append(args[:0], base+int64(start), now)
+		if uniform {
+			args = in.appendProfileArgs(args, &subs[start])
+		}
+		for i := start; i < start+k; i++ {
+			if !uniform {
+				args = in.appendProfileArgs(args, &subs[i])
+			}
+			args = append(args, ids[i], string(subs[i].Type), subs[i].Value)
+		}
+		rows, err := in.stmt(ctx, in.s.upserts[upsertKey{k, uniform}]).QueryContext(ctx, args...)
 		if err != nil {
 			return nil, mapErr(err)
 		}
 		for rows.Next() {
 			var n, seq int64
-			var id string
-			var prevTLP, prevKind, prevGroup sql.NullString
-			if err := rows.Scan(&n, &id, &seq, &prevTLP, &prevKind, &prevGroup); err != nil {
+			var prevTLP, prevKind, prevGroup, id sql.NullString
+			if err := rows.Scan(&n, &seq, &prevTLP, &prevKind, &prevGroup, &id); err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -810,8 +908,13 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 				rows.Close()
 				return nil, fmt.Errorf("upsert returned seq %d outside its chunk", seq)
 			}
-			ns[i], got[i], created[i] = n, id, id == ids[i]
-			prev[i] = facts{tlp: policy.TLP(prevTLP.String), kind: policy.AudienceKind(prevKind.String), group: prevGroup.String}
+			ns[i], created[i] = n, !prevTLP.Valid
+			if created[i] {
+				got[i] = ids[i]
+			} else {
+				got[i] = id.String
+				prev[i] = facts{tlp: policy.TLP(prevTLP.String), kind: policy.AudienceKind(prevKind.String), group: prevGroup.String}
+			}
 			seen++
 		}
 		if err := rows.Close(); err != nil {
@@ -826,22 +929,16 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 		return nil, fmt.Errorf("upsert returned %d rows for %d submissions", seen, len(subs))
 	}
 
-	// One change entry per upsert.
-	for start := 0; start < len(subs); {
-		k := chunkSize(len(subs) - start)
-		st := in.s.changeInserts[k]
-		args = args[:0]
-		for i := start; i < start+k; i++ {
-			kind := updatedKind
-			if created[i] {
-				kind = createdKind
-			}
-			args = append(args, base+1+int64(i), ns[i], kind, now)
+	// One change entry per upsert, all in one statement.
+	for i := range subs {
+		if created[i] {
+			in.rows.addInt(ns[i])
+		} else {
+			in.rows.addInt(-ns[i])
 		}
-		if _, err := in.stmt(ctx, st).ExecContext(ctx, args...); err != nil {
-			return nil, err
-		}
-		start += k
+	}
+	if _, err := in.stmt(ctx, in.s.changeInsert).ExecContext(ctx, in.rows.blob(), base, now); err != nil {
+		return nil, err
 	}
 
 	// Who could see an updated indicator before, where the update changed
@@ -1007,7 +1104,6 @@ func (in *ingest) putAudiences(ctx context.Context, subs []model.Submission, ns 
 	if !anyOrgs {
 		return nil
 	}
-	st := in.stmt(ctx, in.s.audienceInsert)
 	final := make(map[int64]int, len(subs))
 	for i := range subs {
 		final[ns[i]] = i
@@ -1017,10 +1113,13 @@ func (in *ingest) putAudiences(ctx context.Context, subs []model.Submission, ns 
 			continue
 		}
 		for _, org := range subs[i].Audience.Orgs {
-			if _, err := st.ExecContext(ctx, ns[i], org); err != nil {
-				return fmt.Errorf("audience: %w", err)
-			}
+			in.rows.int(ns[i])
+			in.rows.text(org)
+			in.rows.endRow()
 		}
+	}
+	if _, err := in.stmt(ctx, in.s.audienceInsert).ExecContext(ctx, in.rows.blob()); err != nil {
+		return fmt.Errorf("audience: %w", err)
 	}
 	return nil
 }

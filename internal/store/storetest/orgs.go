@@ -206,6 +206,33 @@ func testKeys(e *env) {
 	e.wantErr(e.st.TouchKey(e.ctx, "nope", used), store.ErrNotFound, "TouchKey of an unknown key")
 	_, err = e.st.KeyByID(e.ctx, "nope")
 	e.wantErr(err, store.ErrNotFound, "KeyByID of an unknown key")
+
+	// SetKeyExpiry: a key rotated out expires later, or at once; the
+	// authentication epoch moves so that open streams are checked again.
+	epoch, err := e.st.AuthEpoch(e.ctx)
+	if err != nil {
+		e.Fatal(err)
+	}
+	at := now.Add(24 * time.Hour)
+	if err := e.st.SetKeyExpiry(e.ctx, "k3", at); err != nil {
+		e.Fatalf("SetKeyExpiry(k3): %v", err)
+	}
+	if got, _ := e.st.KeyByID(e.ctx, "k3"); !got.ExpiresAt.Equal(at) || !got.Usable(now) || got.Usable(at) {
+		e.Errorf("after SetKeyExpiry(k3, %v): %+v, want it to expire then", at, got)
+	}
+	if n, err := e.st.AuthEpoch(e.ctx); err != nil || n == epoch {
+		e.Errorf("SetKeyExpiry did not move the authentication epoch (%d → %d, %v)", epoch, n, err)
+	}
+	if err := e.st.SetKeyExpiry(e.ctx, "k3", time.Time{}); err != nil {
+		e.Fatal(err)
+	}
+	if got, _ := e.st.KeyByID(e.ctx, "k3"); !got.ExpiresAt.IsZero() || !got.Usable(now.Add(1000*time.Hour)) {
+		e.Errorf("after SetKeyExpiry(k3, zero): %+v, want no expiry", got)
+	}
+	if got, _ := e.st.KeyByID(e.ctx, "k2"); !got.ExpiresAt.IsZero() {
+		e.Errorf("SetKeyExpiry(k3) changed k2: %+v", got)
+	}
+	e.wantErr(e.st.SetKeyExpiry(e.ctx, "nope", at), store.ErrNotFound, "SetKeyExpiry of an unknown key")
 }
 
 func testGroups(e *env) {

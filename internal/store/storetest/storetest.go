@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WishedIDs", testWishedIDs},
 		{"Feeds", testFeeds},
 		{"Webhooks", testWebhooks},
+		{"Federation", testFederation},
 		{"Users", testUsers},
 		{"OrgStatus", testOrgStatus},
 		{"RevokeOrg", testRevokeOrg},
@@ -82,6 +83,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"STIXObjects", testSTIXObjects},
 		{"STIXObjectsVisibility", testSTIXObjectsVisibility},
 		{"ConcurrentIngest", testConcurrentIngest},
+		{"Leases", testLeases},
+		{"LeasesRace", testLeasesRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

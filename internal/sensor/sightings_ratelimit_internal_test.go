@@ -1,0 +1,48 @@
+package sensor
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestSightingsKeptWhenRateLimited: when a batch is refused because one
+// indicator left the sensor's view (404), the sightings are sent one by
+// one; once the hub says the key is over its rate limit (429), the rest is
+// kept for the next flush, not dropped.
+func TestSightingsKeptWhenRateLimited(t *testing.T) {
+	var singles atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Sightings []json.RawMessage `json:"sightings"`
+		}
+		json.NewDecoder(r.Body).Decode(&body)
+		switch {
+		case len(body.Sightings) > 1:
+			http.Error(w, `{"error":{"code":"not_found","message":"indicator gone"}}`, http.StatusNotFound)
+		case singles.Add(1) <= 2:
+			w.WriteHeader(http.StatusOK)
+			w.Write([]byte(`{}`))
+		default:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":{"code":"rate_limited","message":"slow down"}}`, http.StatusTooManyRequests)
+		}
+	}))
+	defer srv.Close()
+	s := newSightings(ReportCount, &hubClient{urls: []string{srv.URL}, key: "k", http: srv.Client()})
+	now := time.Now()
+	for _, id := range []string{"i1", "i2", "i3", "i4", "i5", "i6"} {
+		s.add(id, now, "")
+	}
+	s.flush(context.Background())
+	if _, pending, _ := s.counts(); pending != 4 {
+		t.Errorf("%d sightings pending after the hub rate-limited the key, want the 4 not sent", pending)
+	}
+	if n := singles.Load(); n != 3 {
+		t.Errorf("%d single requests, want 3: two sent, then one refused with 429 and the rest held back", n)
+	}
+}

@@ -1,0 +1,227 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+// CreateFeed stores a feed; it assigns the ID and Created.
+func (s *Store) CreateFeed(ctx context.Context, f model.Feed) (model.Feed, error) {
+	switch {
+	case f.Name == "":
+		return f, errors.New("postgres: create feed: the name is empty")
+	case f.Kind == "":
+		return f, fmt.Errorf("postgres: create feed %q: the kind is empty", f.Name)
+	case f.URL == "":
+		return f, fmt.Errorf("postgres: create feed %q: the url is empty", f.Name)
+	case f.OrgID == "":
+		return f, fmt.Errorf("postgres: create feed %q: the organisation is empty", f.Name)
+	case !slices.Contains(policy.TLPs, f.TLP):
+		return f, fmt.Errorf("postgres: create feed %q: tlp %q is not one of clear, green, amber, amber+strict, red", f.Name, f.TLP)
+	case f.Interval < time.Second:
+		return f, fmt.Errorf("postgres: create feed %q: the interval %s is under a second", f.Name, f.Interval)
+	}
+	if err := checkFeed(f); err != nil {
+		return f, fmt.Errorf("postgres: create feed %q: %w", f.Name, err)
+	}
+	if f.Audience.Kind == "" {
+		f.Audience.Kind = policy.Network
+	}
+	f.ID = newID()
+	if f.Created.IsZero() {
+		f.Created = time.Now()
+	}
+	f.Created = fromNano(toNano(f.Created))
+	err := s.write(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO feeds (id, name, name_key, kind, url, org_id, tlp, interval_s, enabled, created,
+			collection, auth, auth_user, secret, audience_kind, audience_group, audience_orgs)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			f.ID, f.Name, foldName(f.Name), f.Kind, f.URL, f.OrgID, string(f.TLP), int64(f.Interval/time.Second), boolInt(f.Enabled), toNano(f.Created),
+			f.Collection, f.Auth, f.User, f.Secret, string(f.Audience.Kind), optString(f.Audience.Group), encodeList(f.Audience.Orgs))
+		return mapErr(err)
+	})
+	if err != nil {
+		return f, fmt.Errorf("postgres: create feed %q: %w", f.Name, err)
+	}
+	f.Interval = f.Interval.Truncate(time.Second)
+	f.HasSecret = f.Secret != ""
+	return f, nil
+}
+
+// checkFeed checks what depends on a feed's kind. Errors never quote the
+// secret.
+func checkFeed(f model.Feed) error {
+	switch f.Kind {
+	case "misp":
+		if f.Collection != "" || f.Auth != "" || f.User != "" || f.Secret != "" {
+			return errors.New("a misp feed has no collection or credential")
+		}
+		if f.Audience.Kind != "" && f.Audience.Kind != policy.Network {
+			return errors.New("a misp feed's audience is the whole network")
+		}
+		return nil
+	case "taxii":
+	default:
+		return fmt.Errorf("the kind %q is not one of misp, taxii", f.Kind)
+	}
+	u, err := url.Parse(f.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("a taxii feed needs an http(s) URL, not %q", f.URL)
+	}
+	if u.User != nil {
+		return errors.New("a taxii feed's URL must not hold credentials; give them as the feed's user and secret")
+	}
+	switch f.Auth {
+	case "":
+		if f.User != "" || f.Secret != "" {
+			return errors.New("a credential without an auth kind (basic or bearer)")
+		}
+	case "basic":
+	case "bearer":
+		if f.User != "" {
+			return errors.New("a bearer token has no user")
+		}
+		if f.Secret == "" {
+			return errors.New("bearer auth without a token")
+		}
+	default:
+		return fmt.Errorf("auth %q is not one of basic, bearer", f.Auth)
+	}
+	if err := policy.CheckAudience(f.TLP, f.Audience); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Feed returns a feed by id or name (case-insensitive).
+func (s *Store) Feed(ctx context.Context, idOrName string) (model.Feed, error) {
+	fs, err := s.feeds(ctx, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, foldName(idOrName), idOrName)
+	if err == nil && len(fs) == 0 {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return model.Feed{}, fmt.Errorf("postgres: feed %q: %w", idOrName, err)
+	}
+	return fs[0], nil
+}
+
+// ListFeeds returns every feed, by name.
+func (s *Store) ListFeeds(ctx context.Context) ([]model.Feed, error) {
+	fs, err := s.feeds(ctx, `ORDER BY name_key, id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list feeds: %w", err)
+	}
+	return fs, nil
+}
+
+func (s *Store) feeds(ctx context.Context, where string, args ...any) ([]model.Feed, error) {
+	var fs []model.Feed
+	err := s.read(ctx, func(tx *Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, name, kind, url, org_id, tlp, interval_s, enabled, created,
+			last_run, last_error, last_count, collection, auth, auth_user, secret, audience_kind,
+			COALESCE(audience_group, ''), audience_orgs FROM feeds `+where, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var f model.Feed
+			var tlp, audKind string
+			var interval, created int64
+			var lastRun sql.NullInt64
+			var audOrgs sql.NullString
+			if err := rows.Scan(&f.ID, &f.Name, &f.Kind, &f.URL, &f.OrgID, &tlp, &interval, &f.Enabled, &created,
+				&lastRun, &f.LastError, &f.LastCount, &f.Collection, &f.Auth, &f.User, &f.Secret, &audKind,
+				&f.Audience.Group, &audOrgs); err != nil {
+				return err
+			}
+			f.TLP, f.Interval, f.Created, f.LastRun = policy.TLP(tlp), time.Duration(interval)*time.Second, fromNano(created), fromOptNano(lastRun)
+			f.Audience.Kind, f.HasSecret = policy.AudienceKind(audKind), f.Secret != ""
+			orgs, err := decodeList(audOrgs)
+			if err != nil {
+				return fmt.Errorf("feed %s: audience orgs: %w", f.ID, err)
+			}
+			f.Audience.Orgs = orgs
+			fs = append(fs, f)
+		}
+		return rows.Err()
+	})
+	return fs, err
+}
+
+// SetFeedEnabled turns a feed on or off.
+func (s *Store) SetFeedEnabled(ctx context.Context, id string, enabled bool) error {
+	return s.updateFeed(ctx, id, "set enabled", `UPDATE feeds SET enabled = ? WHERE id = ?`, boolInt(enabled), id)
+}
+
+// RecordFeedRun stores the outcome of a feed's run.
+func (s *Store) RecordFeedRun(ctx context.Context, f model.Feed) error {
+	return s.updateFeed(ctx, f.ID, "record run", `UPDATE feeds SET last_run = ?, last_error = ?, last_count = ? WHERE id = ?`,
+		optNano(f.LastRun), f.LastError, int64(f.LastCount), f.ID)
+}
+
+func (s *Store) updateFeed(ctx context.Context, id, what, text string, args ...any) error {
+	err := s.write(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, text, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: feed %q: %s: %w", id, what, err)
+	}
+	return nil
+}
+
+// FeedEvents returns the timestamp of each event taken from a feed.
+func (s *Store) FeedEvents(ctx context.Context, feedID string) (map[string]int64, error) {
+	seen := map[string]int64{}
+	err := s.read(ctx, func(tx *Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT event_uuid, timestamp FROM feed_events WHERE feed_id = ?`, feedID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var uuid string
+			var ts int64
+			if err := rows.Scan(&uuid, &ts); err != nil {
+				return err
+			}
+			seen[uuid] = ts
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("postgres: feed %q: events: %w", feedID, err)
+	}
+	return seen, nil
+}
+
+// SetFeedEvent remembers that an event was taken at its timestamp.
+func (s *Store) SetFeedEvent(ctx context.Context, feedID, eventUUID string, timestamp int64) error {
+	err := s.write(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO feed_events (feed_id, event_uuid, timestamp) VALUES (?, ?, ?)
+			ON CONFLICT (feed_id, event_uuid) DO UPDATE SET timestamp = excluded.timestamp`, feedID, eventUUID, timestamp)
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: feed %q: set event %q: %w", feedID, eventUUID, err)
+	}
+	return nil
+}

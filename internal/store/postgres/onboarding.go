@@ -1,0 +1,288 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+func validStatus(st model.OrgStatus) bool {
+	return st == model.OrgActive || st == model.OrgPending || st == model.OrgSuspended
+}
+
+// bumpAuthEpoch moves the authentication epoch, in the transaction that
+// changed who may authenticate or what they see.
+func bumpAuthEpoch(ctx context.Context, tx *Tx) error {
+	_, err := tx.ExecContext(ctx, `UPDATE auth_epoch SET n = n + 1 WHERE one = 1`)
+	return err
+}
+
+// AuthEpoch returns the authentication epoch.
+func (s *Store) AuthEpoch(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT n FROM auth_epoch WHERE one = 1`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: auth epoch: %w", err)
+	}
+	return n, nil
+}
+
+// SetOrgStatus moves an organisation to a status.
+func (s *Store) SetOrgStatus(ctx context.Context, id string, status model.OrgStatus) error {
+	if !validStatus(status) {
+		return fmt.Errorf("postgres: set org %q status: %q is not one of active, pending, suspended", id, status)
+	}
+	err := s.write(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE orgs SET status = ? WHERE id = ?`, string(status), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return bumpAuthEpoch(ctx, tx)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: set org %q status: %w", id, err)
+	}
+	return nil
+}
+
+// SetOrgPartner moves a customer to another partner.
+func (s *Store) SetOrgPartner(ctx context.Context, customerID, partnerID string) error {
+	err := s.write(ctx, func(tx *Tx) error {
+		var kind, pkind string
+		if err := tx.QueryRowContext(ctx, `SELECT kind FROM orgs WHERE id = ?`, customerID).Scan(&kind); err != nil {
+			return fmt.Errorf("customer: %w", mapErr(err))
+		}
+		if policy.OrgKind(kind) != policy.Customer {
+			return fmt.Errorf("%q is a %s, not a customer", customerID, kind)
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT kind FROM orgs WHERE id = ?`, partnerID).Scan(&pkind); err != nil {
+			return fmt.Errorf("partner: %w", mapErr(err))
+		}
+		if policy.OrgKind(pkind) != policy.Partner {
+			return fmt.Errorf("%q is a %s, not a partner", partnerID, pkind)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET partner_id = ? WHERE id = ?`, partnerID, customerID); err != nil {
+			return err
+		}
+		return bumpAuthEpoch(ctx, tx)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: move customer %q to partner %q: %w", customerID, partnerID, err)
+	}
+	return nil
+}
+
+// RevokeOrg offboards an organisation.
+func (s *Store) RevokeOrg(ctx context.Context, id string, anonymise bool, at time.Time) (int, int64, error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var keys int
+	var last int64
+	err := s.writeChanges(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE orgs SET revoked = 1 WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		res, err = tx.ExecContext(ctx, `UPDATE keys SET revoked = 1 WHERE org_id = ? AND revoked = 0`, id)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		keys = int(n)
+		if _, err := tx.ExecContext(ctx, `UPDATE enrol_tokens SET expires = LEAST(expires, ?) WHERE org_id = ? AND used IS NULL`, toNano(at), id); err != nil {
+			return err
+		}
+		if anonymise {
+			base, err := lastSeq(ctx, tx)
+			if err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at)
+				SELECT :base + row_number() OVER (ORDER BY n), n, 'updated', :at
+				FROM indicators WHERE source = :org AND anonymous = 0`,
+				sql.Named("base", base), sql.Named("at", toNano(at)), sql.Named("org", id))
+			if err != nil {
+				return err
+			}
+			if k, _ := res.RowsAffected(); k > 0 {
+				if _, err := tx.ExecContext(ctx, `UPDATE indicators SET anonymous = 1, modified = :at, seq = c.seq
+					FROM changes AS c WHERE c.seq > :base AND c.indicator_n = indicators.n`,
+					sql.Named("base", base), sql.Named("at", toNano(at))); err != nil {
+					return err
+				}
+				last = base + k
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE reports SET anonymous = 1 WHERE source = ?`, id); err != nil {
+				return err
+			}
+		}
+		return bumpAuthEpoch(ctx, tx)
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("postgres: revoke org %q: %w", id, err)
+	}
+	return keys, last, nil
+}
+
+// CreateEnrolToken stores a token (its hash).
+func (s *Store) CreateEnrolToken(ctx context.Context, t model.EnrolToken) error {
+	switch {
+	case t.ID == "" || len(t.Hash) == 0:
+		return errors.New("postgres: create enrolment token: the id or hash is empty")
+	case !t.Expires.After(t.Created):
+		return fmt.Errorf("postgres: create enrolment token %q: it expires before it is created", t.ID)
+	}
+	err := s.write(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO enrol_tokens (id, org_id, hash, created_by, created, expires) VALUES (?, ?, ?, ?, ?, ?)`,
+			t.ID, t.OrgID, t.Hash, t.CreatedBy, toNano(t.Created), toNano(t.Expires))
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: create enrolment token %q: %w", t.ID, err)
+	}
+	return nil
+}
+
+// EnrolToken returns a token.
+func (s *Store) EnrolToken(ctx context.Context, id string) (model.EnrolToken, error) {
+	var t model.EnrolToken
+	var created, expires int64
+	var used sql.NullInt64
+	var keyID sql.NullString
+	err := s.db.QueryRowContext(ctx, `SELECT id, org_id, hash, created_by, created, expires, used, key_id FROM enrol_tokens WHERE id = ?`, id).
+		Scan(&t.ID, &t.OrgID, &t.Hash, &t.CreatedBy, &created, &expires, &used, &keyID)
+	if err != nil {
+		return t, fmt.Errorf("postgres: enrolment token %q: %w", id, mapErr(err))
+	}
+	t.Created, t.Expires, t.Used, t.KeyID = fromNano(created), fromNano(expires), fromOptNano(used), keyID.String
+	return t, nil
+}
+
+// RedeemEnrolToken uses a token once and creates its key.
+func (s *Store) RedeemEnrolToken(ctx context.Context, id string, k model.Key, now time.Time) error {
+	if k.ID == "" || len(k.Hash) == 0 {
+		return errors.New("postgres: redeem enrolment token: the key's id or hash is empty")
+	}
+	if k.Created.IsZero() {
+		k.Created = now
+	}
+	err := s.write(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE enrol_tokens SET used = ?, key_id = ? WHERE id = ? AND used IS NULL AND expires > ? AND org_id = ?`,
+			toNano(now), k.ID, id, toNano(now), k.OrgID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var one int
+			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM enrol_tokens WHERE id = ?`, id).Scan(&one); err != nil {
+				return mapErr(err)
+			}
+			return store.ErrConflict
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.OrgID, string(k.Role), k.Name, k.Hash, toNano(k.Created), optNano(k.ExpiresAt), k.Revoked, optNano(k.LastUsed))
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: redeem enrolment token %q: %w", id, err)
+	}
+	return nil
+}
+
+// PutSensorStatus stores a heartbeat.
+func (s *Store) PutSensorStatus(ctx context.Context, st model.SensorStatus) error {
+	if st.KeyID == "" || st.OrgID == "" {
+		return errors.New("postgres: put sensor status: the key or organisation is empty")
+	}
+	inputs, err := json.Marshal(st.Inputs)
+	if err != nil {
+		return fmt.Errorf("postgres: put sensor status: %w", err)
+	}
+	if st.Inputs == nil {
+		inputs = []byte("[]")
+	}
+	err = s.write(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sensors (key_id, org_id, name, version, started, inputs, events_per_second, lag_seconds,
+				indicators, patterns, last_error, last_error_at, last_seen)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (key_id) DO UPDATE SET org_id = excluded.org_id, name = excluded.name, version = excluded.version,
+				started = excluded.started, inputs = excluded.inputs, events_per_second = excluded.events_per_second,
+				lag_seconds = excluded.lag_seconds, indicators = excluded.indicators, patterns = excluded.patterns,
+				last_error = excluded.last_error, last_error_at = excluded.last_error_at, last_seen = excluded.last_seen`,
+			st.KeyID, st.OrgID, st.Name, st.Version, optNano(st.Started), string(inputs), st.EventsPerSecond, st.LagSeconds,
+			st.Indicators, st.Patterns, st.LastError, optNano(st.LastErrorAt), toNano(st.LastSeen))
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: put sensor status %q: %w", st.KeyID, err)
+	}
+	return nil
+}
+
+// ListSensors returns sensors of some organisations (nil: all).
+func (s *Store) ListSensors(ctx context.Context, orgIDs []string) ([]model.SensorStatus, error) {
+	q := `SELECT key_id, org_id, name, version, started, inputs, events_per_second, lag_seconds, indicators, patterns,
+		last_error, last_error_at, last_seen FROM sensors`
+	var args []any
+	if orgIDs != nil {
+		q += ` WHERE org_id IN (SELECT jsonb_array_elements_text(?::jsonb))`
+		args = append(args, jsonStrings(orgIDs))
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY org_id, name, key_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list sensors: %w", err)
+	}
+	defer rows.Close()
+	var out []model.SensorStatus
+	for rows.Next() {
+		var st model.SensorStatus
+		var started, errAt sql.NullInt64
+		var seen int64
+		var inputs string
+		if err := rows.Scan(&st.KeyID, &st.OrgID, &st.Name, &st.Version, &started, &inputs, &st.EventsPerSecond, &st.LagSeconds,
+			&st.Indicators, &st.Patterns, &st.LastError, &errAt, &seen); err != nil {
+			return nil, fmt.Errorf("postgres: list sensors: %w", err)
+		}
+		if err := json.Unmarshal([]byte(inputs), &st.Inputs); err != nil {
+			return nil, fmt.Errorf("postgres: list sensors: inputs of %s: %w", st.KeyID, err)
+		}
+		st.Started, st.LastErrorAt, st.LastSeen = fromOptNano(started), fromOptNano(errAt), fromNano(seen)
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list sensors: %w", err)
+	}
+	return out, nil
+}
+
+// SharingSince counts indicators created since, per source.
+func (s *Store) SharingSince(ctx context.Context, since time.Time) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT source, count(*) FROM indicators WHERE created >= ? GROUP BY source`, toNano(since))
+	if err != nil {
+		return nil, fmt.Errorf("postgres: sharing since: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var src string
+		var n int
+		if err := rows.Scan(&src, &n); err != nil {
+			return nil, fmt.Errorf("postgres: sharing since: %w", err)
+		}
+		out[src] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,343 @@
+// Package postgres is the hub's store on PostgreSQL, for when one machine is
+// not enough: several hub replicas share one database. It implements
+// store.Store and passes the conformance suite in package storetest, as the
+// SQLite store does; its queries follow the SQLite store's closely, so that
+// both decide the same things the same way.
+//
+// # Driver
+//
+// It talks to PostgreSQL through pgx v5 behind database/sql (pgx/v5/stdlib)
+// rather than pgxpool directly. The store's methods are written against
+// *sql.Tx in the same shape as the SQLite store's (read snapshots, write
+// transactions, rows scanned into sql.Null* values), which keeps the two
+// implementations easy to compare line by line; pgx still prepares and
+// caches every statement per connection (its default query mode), so the
+// extra layer costs little next to a round trip. What database/sql lacks,
+// the store does itself: queries are written with ? and :name placeholders
+// and rewritten to PostgreSQL's $n once per call (rebind), and Go booleans
+// are sent as 0/1 because the schema keeps SQLite's integer flags.
+//
+// # Connection and schema
+//
+// Open takes a PostgreSQL URL or keyword/value DSN. Every parameter pgx does
+// not know itself becomes a run-time parameter of each connection, so a DSN
+// with search_path=hdn_prod puts every table, and every statement, in that
+// schema (which must exist); without it PostgreSQL's default (public) holds.
+// migrations/*.sql are applied in order at Open and recorded in
+// schema_migrations, under a session advisory lock (pg_advisory_lock) keyed
+// on the schema, so that replicas starting together migrate once: the first
+// applies what is missing, the others wait and then find nothing to do. A
+// schema newer than the program is refused.
+//
+// The schema is the SQLite store's after all its migrations, with the same
+// conventions: times as BIGINT unix nanoseconds UTC, flags as INTEGER 0/1,
+// lists of labels and tags as JSON text, optional references NULL.
+//
+// # Change sequence
+//
+// The change sequence must become visible strictly in order: a reader that
+// has seen seq 7 must never later find a 6. PostgreSQL sequences do not give
+// that with concurrent writers, since numbers are taken in one order and
+// committed in another. The store therefore serialises the writers of the
+// change log: every transaction that writes change entries (an ingest,
+// Revoke, ExpireDue, SetGroupMember, RevokeOrg, SetQuarantine, ExpireNow,
+// CompactChanges) first takes a transaction-level advisory lock
+// (pg_advisory_xact_lock, keyed on the schema), held until it commits or
+// rolls back, and only then reads the last sequence number and writes
+// base+1, base+2, …. The next
+// writer obtains the lock only after the previous one's commit is visible,
+// so sequence numbers commit in order, across all replicas. The newest
+// number lives in meta ('last_seq'), kept by a statement trigger on changes,
+// so that it never goes down when compaction deletes entries, and readers
+// (LastSeq, Changes) never wait for a writer. The lock is taken first thing
+// in the transaction, before any row lock, so it cannot take part in a
+// deadlock. The alternative, readers that never read past the oldest
+// sequence number still in flight, would let writers run in parallel but
+// needs every reader to know the in-flight set (pg_snapshot_xmin and a
+// per-transaction record); the lock is simpler to get right, and an ingest
+// stays fast because it does a whole batch in a few statements while it
+// holds the lock: the upsert takes one array per column (INSERT … SELECT
+// FROM unnest(…) ON CONFLICT … RETURNING: one plan, one round trip, any
+// batch size), the change entries and the audience lists one statement
+// each. STIX objects (written only inside an ingest) and audit entries
+// (under their own lock) take their paging numbers under a lock too, for
+// the same reason.
+//
+// Other writes (keys, users, sessions, sensors, feeds, webhooks, …) run at
+// READ COMMITTED without the lock and rely on constraints, single-statement
+// updates, and SELECT … FOR UPDATE where they read before they write. Every
+// read method runs its queries in one REPEATABLE READ, READ ONLY
+// transaction: one snapshot, as the SQLite store's WAL readers have.
+//
+// docs/POSTGRES.md says how to run the hub on PostgreSQL and what to size.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Advisory lock classes (the first key of the two-key lock functions; the
+// second is hashtext of the schema's name, so that hubs in different
+// schemas of one database do not wait for each other).
+const (
+	lockClassMigrate = 0x68646e01 // session lock while migrating
+	lockClassChanges = 0x68646e02 // transaction lock of change-log writers
+	lockClassAudit   = 0x68646e03 // transaction lock of audit appends
+)
+
+// maxConns is the size of the connection pool of one Store.
+const maxConns = 16
+
+// Store is the PostgreSQL implementation of store.Store.
+type Store struct {
+	db     *DB
+	schema string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database dsn names and brings its schema up to date.
+// dsn is a URL (postgres://user@host:5432/db?sslmode=disable&search_path=hdn)
+// or a keyword/value string; see the package doc for search_path.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
+	}
+	sqlDB := stdlib.OpenDB(*cfg)
+	sqlDB.SetMaxOpenConns(maxConns)
+	sqlDB.SetMaxIdleConns(maxConns)
+	s := &Store{db: &DB{sqlDB}}
+	if err := sqlDB.QueryRowContext(ctx, `SELECT COALESCE(current_schema(), '')`).Scan(&s.schema); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("postgres: connect to %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err)
+	}
+	if s.schema == "" {
+		sqlDB.Close()
+		return nil, fmt.Errorf("postgres: %s:%d/%s: no schema of search_path %q exists: create it first",
+			cfg.Host, cfg.Port, cfg.Database, cfg.RuntimeParams["search_path"])
+	}
+	if err := s.migrate(ctx); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Schema is the schema the store's tables are in.
+func (s *Store) Schema() string { return s.schema }
+
+// Close closes the connection pool. The store must not be used afterwards.
+func (s *Store) Close() error {
+	if err := s.db.DB.Close(); err != nil {
+		return fmt.Errorf("postgres: close: %w", err)
+	}
+	return nil
+}
+
+// migration is one file of migrations/.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, name := range names {
+		base := filepath.Base(name)
+		num, _, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must start with a positive version number and '_'", base)
+		}
+		b, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{version: v, name: base, sql: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
+	for i := 1; i < len(ms); i++ {
+		if ms[i].version == ms[i-1].version {
+			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
+		}
+	}
+	return ms, nil
+}
+
+// migrate applies the migrations the schema lacks, each in its own
+// transaction, while holding the schema's migration lock on one connection.
+func (s *Store) migrate(ctx context.Context) (err error) {
+	ms, err := migrations()
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	conn, err := s.db.DB.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1, hashtext(current_schema()))`, lockClassMigrate); err != nil {
+		return fmt.Errorf("postgres: migrate schema %s: take the migration lock: %w", s.schema, err)
+	}
+	defer func() {
+		// A background context: the lock must go even when ctx has ended
+		// (closing the connection would release it too).
+		if _, uerr := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1, hashtext(current_schema()))`, lockClassMigrate); uerr != nil && err == nil {
+			err = fmt.Errorf("postgres: migrate schema %s: release the migration lock: %w", s.schema, uerr)
+		}
+	}()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version INTEGER PRIMARY KEY,
+		name    TEXT NOT NULL,
+		applied BIGINT NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("postgres: migrate schema %s: %w", s.schema, err)
+	}
+	var current int
+	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("postgres: migrate schema %s: %w", s.schema, err)
+	}
+	if latest := ms[len(ms)-1].version; current > latest {
+		return fmt.Errorf("postgres: schema %s has version %d, newer than this program's %d: use a newer hdn", s.schema, current, latest)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("postgres: migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("postgres: migration %s in schema %s: %w", m.name, s.schema, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)`,
+			m.version, m.name, nowNano()); err != nil {
+			_ = tx.Rollback()
+			return fmt.Errorf("postgres: migration %s: %w", m.name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("postgres: migration %s: commit: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// SchemaVersion is the newest migration applied.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	if err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("postgres: schema version: %w", err)
+	}
+	return v, nil
+}
+
+// write runs fn in a write transaction (READ COMMITTED) and commits when fn
+// returns nil.
+func (s *Store) write(ctx context.Context, fn func(tx *Tx) error) error {
+	return s.writeLocked(ctx, 0, fn)
+}
+
+// writeChanges runs fn in a write transaction that holds the change-log
+// lock from its start (see the package doc): every transaction that writes
+// change entries goes through it.
+func (s *Store) writeChanges(ctx context.Context, fn func(tx *Tx) error) error {
+	return s.writeLocked(ctx, lockClassChanges, fn)
+}
+
+func (s *Store) writeLocked(ctx context.Context, lockClass int64, fn func(tx *Tx) error) error {
+	tx, err := s.begin(ctx, lockClass)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("postgres: commit: %w", mapErr(err))
+	}
+	return nil
+}
+
+// begin starts a write transaction, taking the advisory lock of lockClass
+// first unless it is 0.
+func (s *Store) begin(ctx context.Context, lockClass int64) (*Tx, error) {
+	sqlTx, err := s.db.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: begin: %w", err)
+	}
+	tx := &Tx{sqlTx}
+	if lockClass != 0 {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))`, lockClass); err != nil {
+			_ = tx.Rollback()
+			return nil, fmt.Errorf("postgres: begin: take the write lock: %w", err)
+		}
+	}
+	return tx, nil
+}
+
+// read runs fn in a read-only transaction: every query of fn sees the same
+// snapshot.
+func (s *Store) read(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := s.db.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("postgres: begin read: %w", err)
+	}
+	defer sqlTx.Rollback() //nolint:errcheck // a read transaction has nothing to keep
+	return fn(&Tx{sqlTx})
+}
+
+// PostgreSQL error codes the store maps (Appendix A of its manual).
+const (
+	pgUniqueViolation     = "23505"
+	pgForeignKeyViolation = "23503"
+)
+
+// mapErr turns constraint violations into the store's errors: a taken
+// unique key into store.ErrConflict, a missing referenced row into
+// store.ErrNotFound, sql.ErrNoRows into store.ErrNotFound. Other errors are
+// returned unchanged.
+func mapErr(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case pgUniqueViolation:
+			return fmt.Errorf("%w (%v)", store.ErrConflict, err)
+		case pgForeignKeyViolation:
+			return fmt.Errorf("%w: a referenced organisation, group or report does not exist (%v)", store.ErrNotFound, err)
+		}
+	}
+	return err
+}

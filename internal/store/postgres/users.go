@@ -1,0 +1,254 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+var _ store.Users = (*Store)(nil)
+
+const userColumns = `id, org_id, email, name, role, password_hash, disabled, created, last_sign_in`
+
+func scanUser(sc interface{ Scan(...any) error }) (model.User, error) {
+	var u model.User
+	var role string
+	var created int64
+	var last sql.NullInt64
+	if err := sc.Scan(&u.ID, &u.OrgID, &u.Email, &u.Name, &role, &u.PasswordHash, &u.Disabled, &created, &last); err != nil {
+		return u, err
+	}
+	u.Role = policy.Role(role)
+	u.Created, u.LastSignIn = fromNano(created), fromOptNano(last)
+	return u, nil
+}
+
+// normEmail is the stored form of an e-mail address: trimmed, lower case.
+func normEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// checkUser checks what CreateUser and UpdateUser store. Errors never quote
+// the password hash.
+func checkUser(u model.User) error {
+	switch u.Role {
+	case policy.Admin, policy.Analyst, policy.ReadOnly:
+	default:
+		return fmt.Errorf("role %q is not one of admin, analyst, readonly", u.Role)
+	}
+	if u.PasswordHash == "" {
+		return errors.New("the password hash is empty")
+	}
+	return nil
+}
+
+// CreateUser stores a user. It assigns the ID unless one is given, and
+// Created unless set; the e-mail address is stored trimmed and in lower
+// case, and is unique case-insensitively (store.ErrConflict). An unknown
+// organisation is store.ErrNotFound.
+func (s *Store) CreateUser(ctx context.Context, u model.User) (model.User, error) {
+	u.Email = normEmail(u.Email)
+	if u.Email == "" || !strings.Contains(u.Email, "@") {
+		return u, fmt.Errorf("postgres: create user %q: not an e-mail address", u.Email)
+	}
+	if u.OrgID == "" {
+		return u, fmt.Errorf("postgres: create user %q: no organisation", u.Email)
+	}
+	if err := checkUser(u); err != nil {
+		return u, fmt.Errorf("postgres: create user %q: %w", u.Email, err)
+	}
+	if u.ID == "" {
+		u.ID = newID()
+	}
+	if u.Created.IsZero() {
+		u.Created = time.Now()
+	}
+	u.Created = fromNano(toNano(u.Created))
+	if !u.LastSignIn.IsZero() {
+		u.LastSignIn = fromNano(toNano(u.LastSignIn))
+	}
+	err := s.write(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, org_id, email, email_key, name, role, password_hash, disabled, created, last_sign_in)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.OrgID, u.Email, foldName(u.Email), u.Name, string(u.Role), u.PasswordHash, boolInt(u.Disabled),
+			toNano(u.Created), optNano(u.LastSignIn))
+		return mapErr(err)
+	})
+	if err != nil {
+		return u, fmt.Errorf("postgres: create user %q: %w", u.Email, err)
+	}
+	return u, nil
+}
+
+// UserByID returns a user.
+func (s *Store) UserByID(ctx context.Context, id string) (model.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	if err != nil {
+		return u, fmt.Errorf("postgres: user %q: %w", id, mapErr(err))
+	}
+	return u, nil
+}
+
+// UserByEmail returns a user by e-mail address (case-insensitive).
+func (s *Store) UserByEmail(ctx context.Context, email string) (model.User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?`, foldName(normEmail(email))))
+	if err != nil {
+		return u, fmt.Errorf("postgres: user %q: %w", normEmail(email), mapErr(err))
+	}
+	return u, nil
+}
+
+// ListUsers returns the users of an organisation ("" for all), by e-mail.
+func (s *Store) ListUsers(ctx context.Context, orgID string) ([]model.User, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE ?1 = '' OR org_id = ?1 ORDER BY email_key, id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list users: %w", err)
+	}
+	defer rows.Close()
+	var us []model.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: list users: %w", err)
+		}
+		us = append(us, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list users: %w", err)
+	}
+	return us, nil
+}
+
+// UpdateUser replaces a user's name, role, password hash and disabled flag
+// (store.ErrNotFound when there is no such user). Disabling a user deletes
+// its sessions in the same transaction.
+func (s *Store) UpdateUser(ctx context.Context, u model.User) error {
+	if err := checkUser(u); err != nil {
+		return fmt.Errorf("postgres: update user %q: %w", u.ID, err)
+	}
+	err := s.write(ctx, func(tx *Tx) error {
+		var oldHash string
+		if err := tx.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ? FOR UPDATE`, u.ID).Scan(&oldHash); err != nil {
+			return mapErr(err)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET name = ?, role = ?, password_hash = ?, disabled = ? WHERE id = ?`,
+			u.Name, string(u.Role), u.PasswordHash, boolInt(u.Disabled), u.ID); err != nil {
+			return err
+		}
+		// A disabled user, or one whose password changed, is signed out
+		// everywhere.
+		if u.Disabled || u.PasswordHash != oldHash {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, u.ID); err != nil {
+				return err
+			}
+			return bumpAuthEpoch(ctx, tx) // the user's open streams are checked again
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: update user %q: %w", u.ID, err)
+	}
+	return nil
+}
+
+// TouchUserSignIn records a sign-in; it never moves last_sign_in back.
+func (s *Store) TouchUserSignIn(ctx context.Context, id string, at time.Time) error {
+	return s.execOne(ctx, "touch user "+id, `UPDATE users SET last_sign_in = GREATEST(COALESCE(last_sign_in, ?2), ?2) WHERE id = ?1`, id, toNano(at))
+}
+
+// execOne runs one statement in a write transaction; store.ErrNotFound when
+// it touched no row.
+func (s *Store) execOne(ctx context.Context, what, query string, args ...any) error {
+	err := s.write(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = store.ErrNotFound
+			}
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: %s: %w", what, err)
+	}
+	return nil
+}
+
+// CreateSession stores a session; the caller sets ID, Hash, UserID, CSRF and
+// Expires. Created is set when zero, LastSeen to Created when zero. A taken
+// ID is store.ErrConflict, an unknown user store.ErrNotFound. Errors never
+// quote the hash or the CSRF token.
+func (s *Store) CreateSession(ctx context.Context, ss model.Session) error {
+	if ss.Created.IsZero() {
+		ss.Created = time.Now()
+	}
+	if ss.LastSeen.IsZero() {
+		ss.LastSeen = ss.Created
+	}
+	switch {
+	case ss.ID == "" || len(ss.Hash) == 0 || ss.UserID == "" || ss.CSRF == "":
+		return errors.New("postgres: create session: the id, hash, user or CSRF token is empty")
+	case !ss.Expires.After(ss.Created):
+		return fmt.Errorf("postgres: create session %q: it expires before it is created", ss.ID)
+	}
+	err := s.write(ctx, func(tx *Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, hash, user_id, csrf, created, expires, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			ss.ID, ss.Hash, ss.UserID, ss.CSRF, toNano(ss.Created), toNano(ss.Expires), toNano(ss.LastSeen))
+		return mapErr(err)
+	})
+	if err != nil {
+		return fmt.Errorf("postgres: create session %q: %w", ss.ID, err)
+	}
+	return nil
+}
+
+// Session returns a session, expired or not (the caller decides).
+func (s *Store) Session(ctx context.Context, id string) (model.Session, error) {
+	var ss model.Session
+	var created, expires, lastSeen int64
+	err := s.db.QueryRowContext(ctx, `SELECT id, hash, user_id, csrf, created, expires, last_seen FROM sessions WHERE id = ?`, id).
+		Scan(&ss.ID, &ss.Hash, &ss.UserID, &ss.CSRF, &created, &expires, &lastSeen)
+	if err != nil {
+		return model.Session{}, fmt.Errorf("postgres: session %q: %w", id, mapErr(err))
+	}
+	ss.Created, ss.Expires, ss.LastSeen = fromNano(created), fromNano(expires), fromNano(lastSeen)
+	return ss, nil
+}
+
+// TouchSession records that a session was used; it never moves last_seen
+// back.
+func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
+	return s.execOne(ctx, "touch session "+id, `UPDATE sessions SET last_seen = GREATEST(last_seen, ?2) WHERE id = ?1`, id, toNano(at))
+}
+
+// DeleteSession removes a session (store.ErrNotFound when there is none).
+func (s *Store) DeleteSession(ctx context.Context, id string) error {
+	return s.execOne(ctx, "delete session "+id, `DELETE FROM sessions WHERE id = ?`, id)
+}
+
+// DeleteExpiredSessions removes the sessions whose expiry is at or before
+// now and returns how many.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
+	var n int64
+	err := s.write(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires <= ?`, toNano(now))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("postgres: delete expired sessions: %w", err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,398 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/store"
+)
+
+// HubID returns this hub's federation identity, made at the first call.
+func (s *Store) HubID(ctx context.Context) (string, error) {
+	var id string
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, `SELECT id FROM hub_identity WHERE one = 1`).Scan(&id)
+	})
+	if err == nil {
+		return id, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("sqlite: hub id: %w", err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO hub_identity (one, id) VALUES (1, ?) ON CONFLICT (one) DO NOTHING`, newID()); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT id FROM hub_identity WHERE one = 1`).Scan(&id)
+	})
+	if err != nil {
+		return "", fmt.Errorf("sqlite: hub id: %w", err)
+	}
+	return id, nil
+}
+
+// checkPeer checks a peer's name, URL and key.
+func checkPeer(p *model.Peer) error {
+	switch {
+	case strings.TrimSpace(p.Name) == "":
+		return errors.New("the name is empty")
+	case p.OrgID == "":
+		return errors.New("the organisation is empty")
+	case p.Key == "":
+		return errors.New("the key is empty")
+	}
+	u, err := url.Parse(p.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", p.URL)
+	}
+	if u.User != nil {
+		return errors.New("the URL must not hold credentials")
+	}
+	return nil
+}
+
+// CreatePeer stores a peer; errors never quote its key.
+func (s *Store) CreatePeer(ctx context.Context, p model.Peer) (model.Peer, error) {
+	if err := checkPeer(&p); err != nil {
+		return p, fmt.Errorf("sqlite: create peer %q: %w", p.Name, err)
+	}
+	p.ID = newID()
+	if p.Created.IsZero() {
+		p.Created = time.Now()
+	}
+	p.Created = fromNano(toNano(p.Created))
+	p.PeerState = model.PeerState{}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO peers (id, name, name_key, org_id, url, key, pull, push, paused, audience, created)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			p.ID, p.Name, foldName(p.Name), p.OrgID, p.URL, p.Key, boolInt(p.Pull), boolInt(p.Push), boolInt(p.Paused),
+			encodeList(p.Audience), toNano(p.Created))
+		return mapErr(err)
+	})
+	if err != nil {
+		return p, fmt.Errorf("sqlite: create peer %q: %w", p.Name, err)
+	}
+	return p, nil
+}
+
+// Peer returns a peer by id or name (case-insensitive).
+func (s *Store) Peer(ctx context.Context, idOrName string) (model.Peer, error) {
+	return s.onePeer(ctx, idOrName, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, foldName(idOrName), idOrName)
+}
+
+// PeerByOrg returns the peer an organisation stands for.
+func (s *Store) PeerByOrg(ctx context.Context, orgID string) (model.Peer, error) {
+	return s.onePeer(ctx, orgID, `WHERE org_id = ?`, orgID)
+}
+
+func (s *Store) onePeer(ctx context.Context, what, where string, args ...any) (model.Peer, error) {
+	ps, err := s.peers(ctx, where, args...)
+	if err == nil && len(ps) == 0 {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return model.Peer{}, fmt.Errorf("sqlite: peer %q: %w", what, err)
+	}
+	return ps[0], nil
+}
+
+// ListPeers returns every peer, by name.
+func (s *Store) ListPeers(ctx context.Context) ([]model.Peer, error) {
+	ps, err := s.peers(ctx, `ORDER BY name_key, id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list peers: %w", err)
+	}
+	return ps, nil
+}
+
+func (s *Store) peers(ctx context.Context, where string, args ...any) ([]model.Peer, error) {
+	var ps []model.Peer
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id, name, org_id, url, key, pull, push, paused, audience, created,
+			remote_hub, pull_cursor, push_cursor, last_ok, last_error FROM peers `+where, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var p model.Peer
+			var aud sql.NullString
+			var created int64
+			var lastOK sql.NullInt64
+			if err := rows.Scan(&p.ID, &p.Name, &p.OrgID, &p.URL, &p.Key, &p.Pull, &p.Push, &p.Paused, &aud, &created,
+				&p.RemoteHub, &p.PullCursor, &p.PushCursor, &lastOK, &p.LastError); err != nil {
+				return err
+			}
+			p.Created, p.LastOK = fromNano(created), fromOptNano(lastOK)
+			if p.Audience, err = decodeList(aud); err != nil {
+				return fmt.Errorf("peer %s: audience: %w", p.ID, err)
+			}
+			ps = append(ps, p)
+		}
+		return rows.Err()
+	})
+	return ps, err
+}
+
+// UpdatePeer replaces what an operator may change of a peer.
+func (s *Store) UpdatePeer(ctx context.Context, p model.Peer) error {
+	cur, err := s.Peer(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	if p.Key == "" {
+		p.Key = cur.Key
+	}
+	p.Name, p.OrgID = cur.Name, cur.OrgID
+	if err := checkPeer(&p); err != nil {
+		return fmt.Errorf("sqlite: update peer %q: %w", cur.Name, err)
+	}
+	return s.execPeer(ctx, p.ID, "update", `UPDATE peers SET url = ?, key = ?, pull = ?, push = ?, paused = ?, audience = ? WHERE id = ?`,
+		p.URL, p.Key, boolInt(p.Pull), boolInt(p.Push), boolInt(p.Paused), encodeList(p.Audience), p.ID)
+}
+
+// DeletePeer removes a peer and what was returned to it; the indicators it
+// delivered stay (their origin too).
+func (s *Store) DeletePeer(ctx context.Context, id string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM peers WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM fed_returned WHERE peer_id = ?`, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: peer %q: delete: %w", id, err)
+	}
+	return nil
+}
+
+// SetPeerState records what the federation loops remember of a peer.
+func (s *Store) SetPeerState(ctx context.Context, id string, st model.PeerState) error {
+	return s.execPeer(ctx, id, "set state", `UPDATE peers SET remote_hub = ?, pull_cursor = ?, push_cursor = ?, last_ok = ?, last_error = ? WHERE id = ?`,
+		st.RemoteHub, st.PullCursor, st.PushCursor, optNano(st.LastOK), st.LastError, id)
+}
+
+func (s *Store) execPeer(ctx context.Context, id, what, text string, args ...any) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, text, args...)
+		if err != nil {
+			return mapErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: peer %q: %s: %w", id, what, err)
+	}
+	return nil
+}
+
+const originColumns = `indicator_id, origin_hub, origin_id, origin_modified, hops, via_peer, remote_id, digest`
+
+func scanOrigin(rows *sql.Rows) (model.Origin, error) {
+	var o model.Origin
+	var modified int64
+	var hops sql.NullString
+	if err := rows.Scan(&o.IndicatorID, &o.OriginHub, &o.OriginID, &modified, &hops, &o.ViaPeer, &o.RemoteID, &o.Digest); err != nil {
+		return o, err
+	}
+	o.OriginModified = fromNano(modified)
+	var err error
+	o.Hops, err = decodeList(hops)
+	return o, err
+}
+
+// Origins returns the origins of the given local indicators.
+func (s *Store) Origins(ctx context.Context, ids []string) (map[string]model.Origin, error) {
+	out, err := s.originsBy(ctx, "indicator_id", ids, func(o model.Origin) string { return o.IndicatorID })
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: origins: %w", err)
+	}
+	return out, nil
+}
+
+// OriginsOf finds the local copies of many indicators by origin id; where
+// two copies share an origin id, the one whose local id is the origin id.
+func (s *Store) OriginsOf(ctx context.Context, originIDs []string) (map[string]model.Origin, error) {
+	out, err := s.originsBy(ctx, "origin_id", originIDs, func(o model.Origin) string { return o.OriginID })
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: origins of: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) originsBy(ctx context.Context, column string, keys []string, key func(model.Origin) string) (map[string]model.Origin, error) {
+	out := make(map[string]model.Origin, len(keys))
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		for start := 0; start < len(keys); start += 500 {
+			part := keys[start:min(start+500, len(keys))]
+			args := make([]any, len(part))
+			for i, id := range part {
+				args[i] = id
+			}
+			rows, err := tx.QueryContext(ctx, `SELECT `+originColumns+` FROM fed_origins WHERE `+column+` IN (?`+
+				strings.Repeat(",?", len(part)-1)+`) ORDER BY indicator_id = origin_id`, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				o, err := scanOrigin(rows)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				out[key(o)] = o // the copy under the origin's own id last: it wins
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// OriginOf finds the local copy of an indicator by its origin id.
+func (s *Store) OriginOf(ctx context.Context, originID string) (model.Origin, error) {
+	var out []model.Origin
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT `+originColumns+` FROM fed_origins WHERE origin_id = ? ORDER BY indicator_id = ? DESC LIMIT 1`, originID, originID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			o, err := scanOrigin(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, o)
+		}
+		return rows.Err()
+	})
+	if err == nil && len(out) == 0 {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return model.Origin{}, fmt.Errorf("sqlite: origin of %q: %w", originID, err)
+	}
+	return out[0], nil
+}
+
+// PutOrigin records the origin of a local indicator.
+func (s *Store) PutOrigin(ctx context.Context, o model.Origin) error {
+	err := s.write(ctx, func(tx *sql.Tx) error { return putOrigins(ctx, tx, []model.Origin{o}) })
+	if err != nil {
+		return fmt.Errorf("sqlite: put origin of %q: %w", o.IndicatorID, err)
+	}
+	return nil
+}
+
+// PutOrigins records origins in the ingest's transaction.
+func (in *ingest) PutOrigins(ctx context.Context, os []model.Origin) error {
+	if in.ended {
+		return errIngestEnded
+	}
+	if in.err != nil {
+		return fmt.Errorf("sqlite: put origins: an earlier put of this ingest failed: %w", in.err)
+	}
+	if err := putOrigins(ctx, in.tx, os); err != nil {
+		in.err = err
+		return fmt.Errorf("sqlite: put origins: %w", err)
+	}
+	return nil
+}
+
+func putOrigins(ctx context.Context, tx *sql.Tx, os []model.Origin) error {
+	for _, o := range os {
+		if o.IndicatorID == "" || o.OriginHub == "" || o.OriginID == "" || o.ViaPeer == "" {
+			return fmt.Errorf("origin of %q: indicator, origin hub, origin id and peer are needed", o.IndicatorID)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO fed_origins (`+originColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (indicator_id) DO UPDATE SET origin_hub = excluded.origin_hub, origin_id = excluded.origin_id,
+				origin_modified = excluded.origin_modified, hops = excluded.hops, via_peer = excluded.via_peer,
+				remote_id = excluded.remote_id, digest = excluded.digest`,
+			o.IndicatorID, o.OriginHub, o.OriginID, toNano(o.OriginModified), jsonStrings(o.Hops), o.ViaPeer, o.RemoteID, o.Digest)
+		if err = mapErr(err); err != nil {
+			return fmt.Errorf("origin of %q: %w", o.IndicatorID, err)
+		}
+	}
+	return nil
+}
+
+// SightingsToReturn sums what this hub's organisations sighted of what a
+// peer delivered.
+func (s *Store) SightingsToReturn(ctx context.Context, peerID, exceptOrg string, since time.Time, limit int) ([]model.FedSighting, error) {
+	if limit <= 0 || limit > 10_000 {
+		limit = 10_000
+	}
+	var out []model.FedSighting
+	err := s.read(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT o.indicator_id, o.remote_id, s.kind, s.hour, SUM(s.count) AS total_count,
+				COALESCE(MAX(r.returned), 0) AS returned_count
+			FROM fed_origins o
+			JOIN indicators i ON i.id = o.indicator_id
+			JOIN sightings s ON s.indicator_n = i.n
+			LEFT JOIN fed_returned r ON r.peer_id = o.via_peer AND r.indicator_id = o.indicator_id AND r.kind = s.kind AND r.hour = s.hour
+			WHERE o.via_peer = ? AND s.org_id <> ? AND s.hour >= ?
+			GROUP BY o.indicator_id, s.kind, s.hour
+			HAVING total_count > returned_count
+			ORDER BY s.hour, o.indicator_id, s.kind
+			LIMIT ?`, peerID, exceptOrg, toNano(since.UTC().Truncate(time.Hour)), limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var f model.FedSighting
+			var hour int64
+			if err := rows.Scan(&f.IndicatorID, &f.RemoteID, &f.Kind, &hour, &f.Total, &f.Returned); err != nil {
+				return err
+			}
+			f.Hour = fromNano(hour)
+			out = append(out, f)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: sightings to return to %q: %w", peerID, err)
+	}
+	return out, nil
+}
+
+// MarkReturned records what was returned to a peer.
+func (s *Store) MarkReturned(ctx context.Context, peerID string, ss []model.FedSighting) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO fed_returned (peer_id, indicator_id, kind, hour, returned) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (peer_id, indicator_id, kind, hour) DO UPDATE SET returned = max(returned, excluded.returned)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, f := range ss {
+			if _, err := st.ExecContext(ctx, peerID, f.IndicatorID, string(f.Kind), toNano(f.Hour.UTC().Truncate(time.Hour)), f.Total); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlite: mark sightings returned to %q: %w", peerID, err)
+	}
+	return nil
+}
