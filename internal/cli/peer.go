@@ -194,25 +194,7 @@ func adminPeerList(e *env) error {
 
 // adminPeerTarget opens the data directory and finds the peer --name names.
 func adminPeerTarget(e *env, verb string) (store.Store, model.Peer, error) {
-	fs := e.flags("hdn admin peer " + verb)
-	fs.String("data", "", "hub data directory")
-	name := fs.String("name", "", "the peer's name or id")
-	if err := e.parse(fs); err != nil {
-		return nil, model.Peer{}, err
-	}
-	if err := required(fs, "name"); err != nil {
-		return nil, model.Peer{}, err
-	}
-	st, err := openData(e.ctx, fs)
-	if err != nil {
-		return nil, model.Peer{}, err
-	}
-	p, err := st.Peer(e.ctx, *name)
-	if err != nil {
-		st.Close()
-		return nil, model.Peer{}, fmt.Errorf("peer %q: %w", *name, err)
-	}
-	return st, p, nil
+	return adminNamed(e, "hdn admin peer "+verb, "peer", store.Store.Peer)
 }
 
 func adminPeerPause(e *env, pause bool) error {

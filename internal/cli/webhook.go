@@ -145,25 +145,33 @@ func adminWebhookList(e *env) error {
 // adminWebhookTarget opens the data directory and finds the webhook --name
 // names.
 func adminWebhookTarget(e *env, verb string) (store.Store, model.Webhook, error) {
-	fs := e.flags("hdn admin webhook " + verb)
+	return adminNamed(e, "hdn admin webhook "+verb, "webhook", store.Store.Webhook)
+}
+
+// adminNamed parses a command that takes --data and --name, opens the data
+// directory and finds the thing --name names with find; what says what it
+// is in errors.
+func adminNamed[T any](e *env, cmd, what string, find func(store.Store, context.Context, string) (T, error)) (store.Store, T, error) {
+	var zero T
+	fs := e.flags(cmd)
 	fs.String("data", "", "hub data directory")
-	name := fs.String("name", "", "the webhook's name or id")
+	name := fs.String("name", "", "the "+what+"'s name or id")
 	if err := e.parse(fs); err != nil {
-		return nil, model.Webhook{}, err
+		return nil, zero, err
 	}
 	if err := required(fs, "name"); err != nil {
-		return nil, model.Webhook{}, err
+		return nil, zero, err
 	}
 	st, err := openData(e.ctx, fs)
 	if err != nil {
-		return nil, model.Webhook{}, err
+		return nil, zero, err
 	}
-	w, err := st.Webhook(e.ctx, *name)
+	x, err := find(st, e.ctx, *name)
 	if err != nil {
 		st.Close()
-		return nil, model.Webhook{}, fmt.Errorf("webhook %q: %w", *name, err)
+		return nil, zero, fmt.Errorf("%s %q: %w", what, *name, err)
 	}
-	return st, w, nil
+	return st, x, nil
 }
 
 func adminWebhookRemove(e *env) error {

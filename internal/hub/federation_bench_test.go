@@ -34,6 +34,15 @@ func BenchmarkFederationPropagation(b *testing.B) {
 		b.Fatal(err)
 	}
 	sensorKey := partner.Key(soc, policy.Sensor)
+	benchPropagation(b, central, key, partner, sensorKey, true)
+}
+
+// benchPropagation submits b.N indicators, one after another, to hub `to`
+// with key and waits for each to reach a stream subscriber of hub `at`
+// (with atKey), reporting p50 and p99 in milliseconds: from the POST's
+// answer when fromAnswer, else from sending it (a receipt may come first).
+// A first indicator, not measured, makes sure the path is up.
+func benchPropagation(b *testing.B, to *hubtest.Hub, key string, at *hubtest.Hub, atKey string, fromAnswer bool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	type arrival struct {
@@ -44,7 +53,7 @@ func BenchmarkFederationPropagation(b *testing.B) {
 	ready := make(chan struct{})
 	go func() {
 		signalled := false
-		c := streamclient.New(streamclient.Config{URLs: []string{partner.URL}, Key: sensorKey, HTTP: &http.Client{}})
+		c := streamclient.New(streamclient.Config{URLs: []string{at.URL}, Key: atKey, HTTP: &http.Client{}})
 		c.Run(ctx, func(ev streamclient.Event) error {
 			if ev.Kind == "snapshot-end" && !signalled {
 				signalled = true
@@ -57,33 +66,32 @@ func BenchmarkFederationPropagation(b *testing.B) {
 		})
 	}()
 	<-ready
-	// Wait until the partner hub follows the central hub's stream.
-	warm := fmt.Sprintf("warm-%d.fed-bench.example", time.Now().UnixNano())
-	fedSubmit(b, central, key, warm)
-	for a := range arrivals {
-		if a.value == warm {
-			break
-		}
-	}
-	var lat []time.Duration
-	b.ResetTimer()
-	for i := range b.N {
-		value := fmt.Sprintf("p%d-%d.fed-bench.example", i, time.Now().UnixNano())
-		fedSubmit(b, central, key, value)
-		sent := time.Now()
+	await := func(value string, since time.Time) time.Duration {
 		timeout := time.After(30 * time.Second)
-	wait:
 		for {
 			select {
 			case a := <-arrivals:
 				if a.value == value {
-					lat = append(lat, a.at.Sub(sent))
-					break wait
+					return a.at.Sub(since)
 				}
 			case <-timeout:
-				b.Fatalf("%s did not reach the partner hub's sensor within 30 s", value)
+				b.Fatalf("%s did not reach the subscriber within 30 s", value)
 			}
 		}
+	}
+	warm := fmt.Sprintf("warm-%d.bench.example", time.Now().UnixNano())
+	fedSubmit(b, to, key, warm)
+	await(warm, time.Now())
+	var lat []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		value := fmt.Sprintf("p%d-%d.bench.example", i, time.Now().UnixNano())
+		sent := time.Now()
+		fedSubmit(b, to, key, value)
+		if fromAnswer {
+			sent = time.Now()
+		}
+		lat = append(lat, await(value, sent))
 	}
 	b.StopTimer()
 	slices.Sort(lat)
