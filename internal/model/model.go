@@ -132,11 +132,14 @@ type Indicator struct {
 	Modified         time.Time `json:"modified"`
 	Seq              int64     `json:"seq"` // change sequence of the last change
 	GroupMembers     []string  `json:"-"`   // members of Audience.Group, filled by the store
+	// GroupSet holds the same ids as a set when the indicator is read by
+	// many viewers (the stream broker's window); nil otherwise.
+	GroupSet map[string]struct{} `json:"-"`
 }
 
 // PolicyItem gives the facts the sharing policy decides on.
 func (i *Indicator) PolicyItem() policy.Item {
-	return policy.Item{Source: i.Source, TLP: i.TLP, Audience: i.Audience, GroupMembers: i.GroupMembers}
+	return policy.Item{Source: i.Source, TLP: i.TLP, Audience: i.Audience, GroupMembers: i.GroupMembers, GroupSet: i.GroupSet}
 }
 
 // Live says whether the indicator should match at time now.

@@ -139,6 +139,18 @@ type Item struct {
 	// GroupMembers holds the member organisation ids of Audience.Group when
 	// the audience is a group.
 	GroupMembers []string
+	// GroupSet, when not nil, holds exactly the ids of GroupMembers, for
+	// items read by many viewers (MemberSet builds it once).
+	GroupSet map[string]struct{}
+}
+
+// MemberSet is the set of members, for Item.GroupSet.
+func MemberSet(members []string) map[string]struct{} {
+	set := make(map[string]struct{}, len(members))
+	for _, m := range members {
+		set[m] = struct{}{}
+	}
+	return set
 }
 
 // inAudience says whether organisation id, of the given kind, is itself in
@@ -154,6 +166,10 @@ func (it Item) inAudience(id string, kind OrgKind) bool {
 	case Network, "":
 		return kind != Customer
 	case Group:
+		if it.GroupSet != nil {
+			_, ok := it.GroupSet[id]
+			return ok
+		}
 		return slices.Contains(it.GroupMembers, id)
 	case Orgs:
 		return slices.Contains(it.Audience.Orgs, id)

@@ -162,9 +162,15 @@ func TestCanSeeAgreesWithOracle(t *testing.T) {
 		for range 50 {
 			ind := policytest.RandomIndicator(rng, net)
 			it := policy.Item{Source: ind.Source, TLP: ind.TLP, Audience: policy.Audience{Kind: ind.Audience, Group: ind.Group, Orgs: ind.Orgs}, GroupMembers: net.Groups[ind.Group]}
+			withSet := it
+			withSet.GroupSet = policy.MemberSet(it.GroupMembers)
 			for _, v := range viewers {
 				if got, want := policy.CanSee(v, it), net.Oracle(v.OrgID, ind); got != want {
 					t.Fatalf("round %d: CanSee(%+v, %+v) = %v, oracle says %v", round, v, ind, got, want)
+				}
+				// The members as a set (the stream's window) decide the same.
+				if got, want := policy.CanSee(v, withSet), net.Oracle(v.OrgID, ind); got != want {
+					t.Fatalf("round %d: with GroupSet, CanSee(%+v, %+v) = %v, oracle says %v", round, v, ind, got, want)
 				}
 			}
 		}

@@ -20,10 +20,15 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/bus"
 	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
 )
 
 // Topic is the bus topic of change notifications.
 const Topic = "changes"
+
+// groupSetFrom is the size of a group from which the window keeps its
+// members as a set: below it a linear search is as fast.
+const groupSetFrom = 8
 
 // ChangeSource is the part of the store a broker reads.
 type ChangeSource interface {
@@ -164,6 +169,14 @@ func (b *Broker) fill(ctx context.Context) {
 		}
 		if len(chs) == 0 {
 			return
+		}
+		// Every subscriber asks the policy about every change: a group
+		// audience is looked up in a set built once here, not searched
+		// member by member for each subscriber.
+		for i := range chs {
+			if ind := &chs[i].Indicator; ind.Audience.Kind == policy.Group && len(ind.GroupMembers) > groupSetFrom {
+				ind.GroupSet = policy.MemberSet(ind.GroupMembers)
+			}
 		}
 		b.mu.Lock()
 		b.window = append(b.window, chs...)

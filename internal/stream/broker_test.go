@@ -103,3 +103,86 @@ func TestBrokerWindowAndStore(t *testing.T) {
 		t.Fatalf("read %d changes through the broker, want %d", len(seen), 25+63)
 	}
 }
+
+// TestBrokerWindowGroupSets: a change shared with a large group reaches
+// subscribers from the window with its members as a set, exactly the
+// members the store gave; a small group keeps the plain list.
+func TestBrokerWindowGroupSets(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var members []string
+	for i := range 20 {
+		o, err := st.CreateOrg(ctx, model.Org{Name: fmt.Sprintf("m%02d", i), Kind: policy.Member})
+		if err != nil {
+			t.Fatal(err)
+		}
+		members = append(members, o.ID)
+	}
+	big, err := st.CreateGroup(ctx, model.Group{Name: "big", Owner: members[0], Members: members})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small, err := st.CreateGroup(ctx, model.Group{Name: "small", Owner: members[0], Members: members[:3]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bus.NewLocal(bus.LocalOptions{})
+	defer b.Close()
+	br := stream.NewBroker(st, b, stream.Options{Poll: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := br.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go br.Run(rctx)
+	br.Attach()
+	defer br.Detach()
+	ing, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ing.Put(ctx, []model.Submission{
+		{Type: indicator.Domain, Value: "big.example.org", TLP: policy.Amber, Audience: policy.Audience{Kind: policy.Group, Group: big.ID},
+			Source: members[0], SubmittedBy: members[0], Confidence: 50},
+		{Type: indicator.Domain, Value: "small.example.org", TLP: policy.Amber, Audience: policy.Audience{Kind: policy.Group, Group: small.ID},
+			Source: members[0], SubmittedBy: members[0], Confidence: 50},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ing.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	seq, _ := st.LastSeq(ctx)
+	br.Notify(ctx, seq)
+	deadline := time.Now().Add(10 * time.Second)
+	for br.Head() < seq {
+		if time.Now().After(deadline) {
+			t.Fatalf("broker head %d, want %d", br.Head(), seq)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	chs, err := br.Read(ctx, 0, 10)
+	if err != nil || len(chs) != 2 {
+		t.Fatalf("Read: %d changes, %v", len(chs), err)
+	}
+	bigInd, smallInd := chs[0].Indicator, chs[1].Indicator
+	if len(bigInd.GroupSet) != len(members) || len(bigInd.GroupMembers) != len(members) {
+		t.Fatalf("the big group's change: set of %d, members %d; want %d", len(bigInd.GroupSet), len(bigInd.GroupMembers), len(members))
+	}
+	for _, m := range members {
+		if _, ok := bigInd.GroupSet[m]; !ok {
+			t.Errorf("member %s missing from the set", m)
+		}
+	}
+	if smallInd.GroupSet != nil {
+		t.Errorf("the small group's change has a set: %v", smallInd.GroupSet)
+	}
+	outsider := policy.Viewer{OrgID: "not-a-member", Kind: policy.Member}
+	if policy.CanSee(outsider, bigInd.PolicyItem()) || !policy.CanSee(policy.Viewer{OrgID: members[19], Kind: policy.Member}, bigInd.PolicyItem()) {
+		t.Error("the policy decides otherwise with the set")
+	}
+}
