@@ -668,3 +668,87 @@ func TestFederationPushEndpoint(t *testing.T) {
 		t.Errorf("after the removal: %v", got)
 	}
 }
+
+// TestFederationExpiryQuarantinePause: an expiry decided early on the origin
+// (decay) and a quarantine travel to the copy, which stops being live and
+// comes back when released; an indicator whose valid_until passes expires on
+// both hubs; a paused peer takes nothing and, resumed, catches up from where
+// it stopped.
+func TestFederationExpiryQuarantinePause(t *testing.T) {
+	ctx := context.Background()
+	ccfg := fedConfig("", "")
+	ccfg.ExpirySweep = 100 * time.Millisecond
+	central := hubtest.Start(t, ccfg)
+	pcfg := fedConfig("", "")
+	pcfg.ExpirySweep = 100 * time.Millisecond
+	partner := hubtest.Start(t, pcfg)
+	hosp := central.Org("hosp", policy.Member, "")
+	key := central.Key(hosp, policy.Analyst)
+	soc := partner.Org("soc", policy.Coordinator, "")
+	socKey := partner.Key(soc, policy.Analyst)
+	partner.Org("central", policy.PeerHub, "")
+	peer := peerUp(t, partner, "central", central, central.Org("partnerhub", policy.PeerHub, ""), true, false)
+
+	soon := time.Now().Add(3 * time.Second).UTC().Format(time.RFC3339Nano)
+	if r := central.Do("POST", "/api/v1/indicators", key, map[string]any{"indicators": []map[string]any{
+		{"type": "domain", "value": "decays.fed-test.example", "tlp": "amber"},
+		{"type": "domain", "value": "quarantined.fed-test.example", "tlp": "amber"},
+		{"type": "domain", "value": "short-lived.fed-test.example", "tlp": "amber", "valid_until": soon}}}); r.Status != 200 {
+		t.Fatalf("submit: %d %s", r.Status, r.Body)
+	}
+	arrived := func(value string) func() bool {
+		return func() bool { return len(lookup(t, partner, socKey, value)) == 1 }
+	}
+	for _, v := range []string{"decays", "quarantined", "short-lived"} {
+		eventually(t, 20*time.Second, v+" reaches the partner hub", arrived(v+".fed-test.example"))
+	}
+	decays := lookup(t, central, key, "decays.fed-test.example")[0]["id"].(string)
+	quarantined := lookup(t, central, key, "quarantined.fed-test.example")[0]["id"].(string)
+	if n, err := central.Store.ExpireNow(ctx, []string{decays}, time.Now().UTC()); err != nil || n != 1 {
+		t.Fatalf("ExpireNow on the origin: %d, %v", n, err)
+	}
+	if _, err := central.Store.SetQuarantine(ctx, quarantined, true, "reported a false positive by 2 organisations", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	state := func(value, field string) any {
+		got := lookup(t, partner, socKey, value)
+		if len(got) != 1 {
+			return nil
+		}
+		return got[0][field]
+	}
+	eventually(t, 20*time.Second, "the early expiry reaches the copy", func() bool { return state("decays.fed-test.example", "expired") == true })
+	eventually(t, 20*time.Second, "the quarantine reaches the copy", func() bool { return state("quarantined.fed-test.example", "quarantined") == true })
+	eventually(t, 20*time.Second, "valid_until passes on both hubs", func() bool {
+		return state("short-lived.fed-test.example", "expired") == true &&
+			lookup(t, central, key, "short-lived.fed-test.example")[0]["expired"] == true
+	})
+	if _, err := central.Store.SetQuarantine(ctx, quarantined, false, "", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the release reaches the copy", func() bool { return state("quarantined.fed-test.example", "quarantined") == false })
+
+	// Paused: nothing crosses; resumed: it catches up.
+	peer, err := partner.Store.Peer(ctx, peer.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer.Paused = true
+	if err := partner.Store.UpdatePeer(ctx, peer); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the paused peer's loops stop", func() bool { return !slices.Contains(partner.Hub.FederationPeers(), "central") })
+	if r := central.Do("POST", "/api/v1/indicators", key, map[string]any{"indicators": []map[string]any{
+		{"type": "domain", "value": "while-paused.fed-test.example", "tlp": "amber"}}}); r.Status != 200 {
+		t.Fatalf("submit: %d %s", r.Status, r.Body)
+	}
+	time.Sleep(time.Second)
+	if len(lookup(t, partner, socKey, "while-paused.fed-test.example")) != 0 {
+		t.Fatal("an indicator crossed to a paused peer")
+	}
+	peer.Paused = false
+	if err := partner.Store.UpdatePeer(ctx, peer); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "the resumed peer catches up", arrived("while-paused.fed-test.example"))
+}

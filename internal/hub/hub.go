@@ -226,6 +226,10 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 // process.
 func (h *Hub) Store() store.Store { return h.st }
 
+// FederationPeers names the peers whose federation loops run on this hub
+// now (none when it does not hold the jobs lease, or a peer is paused).
+func (h *Hub) FederationPeers() []string { return h.fed.Active() }
+
 // Webhooks is the dispatcher that delivers the hub's events to webhooks
 // (the API server's event sink).
 func (h *Hub) Webhooks() *webhook.Dispatcher { return h.hooks }
