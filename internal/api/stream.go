@@ -23,6 +23,9 @@ type Broker interface {
 	Head() int64
 	Wait() <-chan struct{}
 	Read(ctx context.Context, after int64, max int) ([]model.Change, error)
+	// Viewer numbers a viewer like the group member sets of the changes
+	// Read returns (policy.Numbering).
+	Viewer(v policy.Viewer) policy.Viewer
 }
 
 // Stream event types.
@@ -120,6 +123,9 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	heartbeat := time.NewTicker(s.streamHeartbeat)
 	defer heartbeat.Stop()
 	caughtUp := false
+	// Numbered like the broker's group member sets: the policy tests a
+	// group membership with one bit for every change read.
+	viewer := s.broker.Viewer(p.Viewer)
 	for {
 		wait := s.broker.Wait()
 		chs, err := s.broker.Read(ctx, cursor, streamBatch)
@@ -143,8 +149,8 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 			// encoding is shared with every subscriber of the same view
 			// (streamcache.go).
 			removed := false
-			if !policy.CanSee(p.Viewer, c.Indicator.PolicyItem()) {
-				if c.Before == nil || !policy.CanSee(p.Viewer, *c.Before) {
+			if !policy.CanSee(viewer, c.Indicator.PolicyItem()) {
+				if c.Before == nil || !policy.CanSee(viewer, *c.Before) {
 					continue
 				}
 				removed = true

@@ -238,10 +238,11 @@ func TestEventCacheBounded(t *testing.T) {
 // fixedBroker serves a fixed list of changes.
 type fixedBroker struct{ chs []model.Change }
 
-func (b *fixedBroker) Attach()               {}
-func (b *fixedBroker) Detach()               {}
-func (b *fixedBroker) Head() int64           { return b.chs[len(b.chs)-1].Seq }
-func (b *fixedBroker) Wait() <-chan struct{} { return make(chan struct{}) }
+func (b *fixedBroker) Attach()                              {}
+func (b *fixedBroker) Detach()                              {}
+func (b *fixedBroker) Head() int64                          { return b.chs[len(b.chs)-1].Seq }
+func (b *fixedBroker) Wait() <-chan struct{}                { return make(chan struct{}) }
+func (b *fixedBroker) Viewer(v policy.Viewer) policy.Viewer { return v }
 func (b *fixedBroker) Read(_ context.Context, after int64, max int) ([]model.Change, error) {
 	var out []model.Change
 	for _, c := range b.chs {

@@ -475,8 +475,38 @@ var (
 	prefixID    = []byte("id: ")
 	prefixEvent = []byte("event: ")
 	prefixData  = []byte("data: ")
-	valueLat    = []byte(`"value":"lat-`)
+	keyValue    = []byte(`"value":"`)
+	keyTags     = []byte(`"tags":[`)
+	latPrefix   = []byte("lat-")
 )
+
+// runEvent says whether an indicator's JSON carries the run's tag, and
+// gives its value when it is a batch's latency marker. The subscribers read
+// millions of events on the cores the hub runs on, so this looks only where
+// the fields are: the value near the start, the tags near the end (the last
+// `"tags":[` is the field, as a string value cannot hold an unescaped quote).
+func runEvent(data, tag []byte) (ok bool, marker []byte) {
+	t := bytes.LastIndex(data, keyTags)
+	if t < 0 {
+		return false, nil
+	}
+	tags := data[t+len(keyTags):]
+	if end := bytes.IndexByte(tags, ']'); end >= 0 {
+		tags = tags[:end]
+	}
+	if !bytes.Contains(tags, tag) {
+		return false, nil
+	}
+	if v := bytes.Index(data, keyValue); v >= 0 {
+		val := data[v+len(keyValue):]
+		if bytes.HasPrefix(val, latPrefix) {
+			if j := bytes.IndexByte(val, '"'); j > 0 {
+				return true, val[:j]
+			}
+		}
+	}
+	return true, nil
+}
 
 // subscribe follows the stream of subscriber s's organisation from the
 // run's start, counting the run's events, until ctx ends; it reconnects
@@ -549,21 +579,22 @@ func (r *runner) read(body io.Reader, s *subscriber, tag []byte, cursor *int64) 
 				s.current.Store(true)
 			}
 		case bytes.HasPrefix(line, prefixData):
-			if !change || !bytes.Contains(line, tag) {
+			if !change {
+				continue
+			}
+			ok, marker := runEvent(line, tag)
+			if !ok {
 				continue
 			}
 			s.received.Add(1)
-			if i := bytes.Index(line, valueLat); i >= 0 {
-				v := line[i+len(valueLat)-len("lat-"):]
-				if j := bytes.IndexByte(v, '"'); j > 0 {
-					if x, ok := r.samples.Load(string(v[:j])); ok {
-						var d time.Duration
-						if ack := x.(*sample).ack.Load(); ack != 0 {
-							d = max(0, time.Duration(time.Now().UnixNano()-ack))
-						}
-						// Received before the acknowledgement: 0.
-						s.lat = append(s.lat, d)
+			if marker != nil {
+				if x, ok := r.samples.Load(string(marker)); ok {
+					var d time.Duration
+					if ack := x.(*sample).ack.Load(); ack != 0 {
+						d = max(0, time.Duration(time.Now().UnixNano()-ack))
 					}
+					// Received before the acknowledgement: 0.
+					s.lat = append(s.lat, d)
 				}
 			}
 		}

@@ -134,7 +134,7 @@ type Indicator struct {
 	GroupMembers     []string  `json:"-"`   // members of Audience.Group, filled by the store
 	// GroupSet holds the same ids as a set when the indicator is read by
 	// many viewers (the stream broker's window); nil otherwise.
-	GroupSet map[string]struct{} `json:"-"`
+	GroupSet *policy.MemberSet `json:"-"`
 }
 
 // PolicyItem gives the facts the sharing policy decides on.

@@ -128,6 +128,13 @@ type Viewer struct {
 	Groups  []string // ids of the sharing groups it belongs to
 	// Customers holds, for a partner, the ids of its customers.
 	Customers []string
+
+	// Set by Numbering.Viewer: the numbers of OrgID and Partner, for
+	// member sets of the same numbering, and the ids they were given for (a
+	// number stands for its id only while OrgID and Partner are unchanged).
+	numbering                 *Numbering
+	num, partnerNum           uint32
+	numberedOrg, numberedPart string
 }
 
 // Item is what the rule needs to know about an indicator (or report,
@@ -140,17 +147,8 @@ type Item struct {
 	// the audience is a group.
 	GroupMembers []string
 	// GroupSet, when not nil, holds exactly the ids of GroupMembers, for
-	// items read by many viewers (MemberSet builds it once).
-	GroupSet map[string]struct{}
-}
-
-// MemberSet is the set of members, for Item.GroupSet.
-func MemberSet(members []string) map[string]struct{} {
-	set := make(map[string]struct{}, len(members))
-	for _, m := range members {
-		set[m] = struct{}{}
-	}
-	return set
+	// items read by many viewers (Numbering.Set builds it once).
+	GroupSet *MemberSet
 }
 
 // inAudience says whether organisation id, of the given kind, is itself in
@@ -158,7 +156,7 @@ func MemberSet(members []string) map[string]struct{} {
 // directly: a partner's customers are reached through their partner (so they
 // receive what TLP lets a partner relay, and not amber+strict), unless a
 // group or a list names them.
-func (it Item) inAudience(id string, kind OrgKind) bool {
+func (it Item) inAudience(id string, kind OrgKind, n number) bool {
 	if id == "" {
 		return false
 	}
@@ -166,9 +164,8 @@ func (it Item) inAudience(id string, kind OrgKind) bool {
 	case Network, "":
 		return kind != Customer
 	case Group:
-		if it.GroupSet != nil {
-			_, ok := it.GroupSet[id]
-			return ok
+		if in, ok := it.GroupSet.member(n); ok {
+			return in
 		}
 		return slices.Contains(it.GroupMembers, id)
 	case Orgs:
@@ -199,9 +196,10 @@ func CanSee(v Viewer, it Item) bool {
 	}
 	switch it.TLP {
 	case Clear, Green, Amber:
-		return it.inAudience(v.OrgID, v.Kind) || (v.Kind == Customer && it.inAudience(v.Partner, Partner))
+		return it.inAudience(v.OrgID, v.Kind, v.numberOf(v.OrgID)) ||
+			(v.Kind == Customer && it.inAudience(v.Partner, Partner, v.numberOf(v.Partner)))
 	case AmberStrict:
-		return it.inAudience(v.OrgID, v.Kind)
+		return it.inAudience(v.OrgID, v.Kind, v.numberOf(v.OrgID))
 	case Red:
 		return it.Audience.Kind == Orgs && slices.Contains(it.Audience.Orgs, v.OrgID)
 	}

@@ -157,20 +157,58 @@ func TestParse(t *testing.T) {
 // random networks and items.
 func TestCanSeeAgreesWithOracle(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
+	// One numbering for every round, as one broker serves a process; a
+	// second one stands for sets a viewer was not numbered by.
+	numbering, other := policy.NewNumbering(), policy.NewNumbering()
 	for round := range 200 {
 		net, viewers := policytest.RandomNetwork(rng, fmt.Sprint(round))
+		numbered := make([]policy.Viewer, len(viewers))
+		for i, v := range viewers {
+			numbered[i] = numbering.Viewer(v)
+		}
 		for range 50 {
 			ind := policytest.RandomIndicator(rng, net)
 			it := policy.Item{Source: ind.Source, TLP: ind.TLP, Audience: policy.Audience{Kind: ind.Audience, Group: ind.Group, Orgs: ind.Orgs}, GroupMembers: net.Groups[ind.Group]}
-			withSet := it
-			withSet.GroupSet = policy.MemberSet(it.GroupMembers)
-			for _, v := range viewers {
-				if got, want := policy.CanSee(v, it), net.Oracle(v.OrgID, ind); got != want {
+			withSet, withOther := it, it
+			withSet.GroupSet = numbering.Set(it.GroupMembers)
+			withOther.GroupSet = other.Set(it.GroupMembers)
+			for i, v := range viewers {
+				want := net.Oracle(v.OrgID, ind)
+				if got := policy.CanSee(v, it); got != want {
 					t.Fatalf("round %d: CanSee(%+v, %+v) = %v, oracle says %v", round, v, ind, got, want)
 				}
-				// The members as a set (the stream's window) decide the same.
-				if got, want := policy.CanSee(v, withSet), net.Oracle(v.OrgID, ind); got != want {
-					t.Fatalf("round %d: with GroupSet, CanSee(%+v, %+v) = %v, oracle says %v", round, v, ind, got, want)
+				// The members as a set (the stream's window) decide the
+				// same, for viewers numbered or not, by the same numbering
+				// or another.
+				for _, c := range []struct {
+					name string
+					v    policy.Viewer
+					it   policy.Item
+				}{{"set, plain viewer", v, withSet}, {"set, numbered viewer", numbered[i], withSet}, {"other numbering's set", numbered[i], withOther}, {"no set, numbered viewer", numbered[i], it}} {
+					if got := policy.CanSee(c.v, c.it); got != want {
+						t.Fatalf("round %d, %s: CanSee(%+v, %+v) = %v, oracle says %v", round, c.name, v, ind, got, want)
+					}
+				}
+				// A numbered viewer given another id afterwards is decided
+				// for that id, not by its old number.
+				moved := numbered[(i+1)%len(numbered)]
+				moved.OrgID, moved.Kind, moved.Partner, moved.Customers = v.OrgID, v.Kind, v.Partner, v.Customers
+				if got := policy.CanSee(moved, withSet); got != want {
+					t.Fatalf("round %d: a numbered viewer renamed to %s: CanSee = %v, oracle says %v", round, v.OrgID, got, want)
+				}
+			}
+			if ind.Audience == policy.Group {
+				set := withSet.GroupSet
+				if set.Len() != len(it.GroupMembers) {
+					t.Fatalf("round %d: a set of %d members holds %d", round, len(it.GroupMembers), set.Len())
+				}
+				for _, m := range it.GroupMembers {
+					if !set.Contains(m) {
+						t.Fatalf("round %d: member %s missing from its set", round, m)
+					}
+				}
+				if set.Contains("not-a-member") || set.Contains("") {
+					t.Fatalf("round %d: the set contains an outsider", round)
 				}
 			}
 		}

@@ -26,10 +26,6 @@ import (
 // Topic is the bus topic of change notifications.
 const Topic = "changes"
 
-// groupSetFrom is the size of a group from which the window keeps its
-// members as a set: below it a linear search is as fast.
-const groupSetFrom = 8
-
 // ChangeSource is the part of the store a broker reads.
 type ChangeSource interface {
 	Changes(ctx context.Context, after int64, limit int) ([]model.Change, error)
@@ -56,6 +52,7 @@ type Broker struct {
 
 	kick        chan struct{} // a notification arrived: read the store
 	subscribers atomic.Int32
+	numbering   *policy.Numbering // of the group member sets in the window
 
 	mu     sync.RWMutex
 	window []model.Change // ascending by Seq, contiguous in the change log
@@ -75,7 +72,8 @@ func NewBroker(src ChangeSource, b bus.Bus, opts Options) *Broker {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Broker{src: src, bus: b, opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), wake: make(chan struct{})}
+	return &Broker{src: src, bus: b, opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), wake: make(chan struct{}),
+		numbering: policy.NewNumbering()}
 }
 
 // Start reads the current head, so that the window starts there; call it
@@ -171,11 +169,12 @@ func (b *Broker) fill(ctx context.Context) {
 			return
 		}
 		// Every subscriber asks the policy about every change: a group
-		// audience is looked up in a set built once here, not searched
-		// member by member for each subscriber.
+		// audience is looked up in a bit set built once here (numbered
+		// like the subscribers, Numbering), not searched member by member
+		// for each subscriber.
 		for i := range chs {
-			if ind := &chs[i].Indicator; ind.Audience.Kind == policy.Group && len(ind.GroupMembers) > groupSetFrom {
-				ind.GroupSet = policy.MemberSet(ind.GroupMembers)
+			if ind := &chs[i].Indicator; ind.Audience.Kind == policy.Group {
+				ind.GroupSet = b.numbering.Set(ind.GroupMembers)
 			}
 		}
 		b.mu.Lock()
@@ -196,6 +195,11 @@ func (b *Broker) fill(ctx context.Context) {
 		}
 	}
 }
+
+// Viewer numbers v like the group member sets of the window, so that
+// policy.CanSee tests its membership with a bit. A subscriber numbers its
+// viewer once and uses it for every change it reads.
+func (b *Broker) Viewer(v policy.Viewer) policy.Viewer { return b.numbering.Viewer(v) }
 
 // Head is the newest change sequence the broker has read.
 func (b *Broker) Head() int64 {

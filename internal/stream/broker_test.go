@@ -104,9 +104,9 @@ func TestBrokerWindowAndStore(t *testing.T) {
 	}
 }
 
-// TestBrokerWindowGroupSets: a change shared with a large group reaches
-// subscribers from the window with its members as a set, exactly the
-// members the store gave; a small group keeps the plain list.
+// TestBrokerWindowGroupSets: a change shared with a group reaches
+// subscribers from the window with its members as a set numbered like the
+// subscribers (Broker.Viewer), exactly the members the store gave.
 func TestBrokerWindowGroupSets(t *testing.T) {
 	ctx := t.Context()
 	st, err := sqlite.Open(ctx, t.TempDir())
@@ -170,19 +170,26 @@ func TestBrokerWindowGroupSets(t *testing.T) {
 		t.Fatalf("Read: %d changes, %v", len(chs), err)
 	}
 	bigInd, smallInd := chs[0].Indicator, chs[1].Indicator
-	if len(bigInd.GroupSet) != len(members) || len(bigInd.GroupMembers) != len(members) {
-		t.Fatalf("the big group's change: set of %d, members %d; want %d", len(bigInd.GroupSet), len(bigInd.GroupMembers), len(members))
-	}
-	for _, m := range members {
-		if _, ok := bigInd.GroupSet[m]; !ok {
-			t.Errorf("member %s missing from the set", m)
+	for _, c := range []struct {
+		ind     model.Indicator
+		members []string
+	}{{bigInd, members}, {smallInd, members[:3]}} {
+		if c.ind.GroupSet.Len() != len(c.members) || len(c.ind.GroupMembers) != len(c.members) {
+			t.Fatalf("%s: set of %d, members %d; want %d", c.ind.Value, c.ind.GroupSet.Len(), len(c.ind.GroupMembers), len(c.members))
+		}
+		for _, m := range c.members {
+			if !c.ind.GroupSet.Contains(m) {
+				t.Errorf("%s: member %s missing from the set", c.ind.Value, m)
+			}
 		}
 	}
-	if smallInd.GroupSet != nil {
-		t.Errorf("the small group's change has a set: %v", smallInd.GroupSet)
-	}
-	outsider := policy.Viewer{OrgID: "not-a-member", Kind: policy.Member}
-	if policy.CanSee(outsider, bigInd.PolicyItem()) || !policy.CanSee(policy.Viewer{OrgID: members[19], Kind: policy.Member}, bigInd.PolicyItem()) {
+	// A subscriber numbered by the broker is decided by the set, and the
+	// same as by the member list.
+	outsider := br.Viewer(policy.Viewer{OrgID: "not-a-member", Kind: policy.Member})
+	last := br.Viewer(policy.Viewer{OrgID: members[19], Kind: policy.Member})
+	third := br.Viewer(policy.Viewer{OrgID: members[2], Kind: policy.Member})
+	if policy.CanSee(outsider, bigInd.PolicyItem()) || !policy.CanSee(last, bigInd.PolicyItem()) ||
+		policy.CanSee(last, smallInd.PolicyItem()) || !policy.CanSee(third, smallInd.PolicyItem()) {
 		t.Error("the policy decides otherwise with the set")
 	}
 }
