@@ -387,7 +387,7 @@ func (s *Server) storeFederated(ctx context.Context, plans []fedPlan) ([]string,
 	for k := range plans {
 		subs[k] = plans[k].sub
 	}
-	ing, err := s.st.BeginIngest(ctx)
+	ing, err := s.beginIngest(ctx)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -113,11 +113,15 @@ type Server struct {
 	mux                *http.ServeMux
 	hubIdent           hubIdentity
 	fedApply           sync.Mutex // one federated apply at a time (federation.go)
+	sightings          *sightingWriter
+	ingestSlot         chan struct{} // one bulk write at a time waits for the store (beginIngest)
 }
 
 // New builds the API server.
 func New(cfg Config) *Server {
 	s := &Server{st: cfg.Store, log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, notify: cfg.Notifier, broker: cfg.Broker}
+	s.sightings = &sightingWriter{st: cfg.Store}
+	s.ingestSlot = make(chan struct{}, 1)
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = 10_000
 	}

@@ -104,7 +104,7 @@ func (s *Server) addSightings(w http.ResponseWriter, r *http.Request, p *Princip
 		}
 		out = append(out, sg)
 	}
-	if err := s.st.AddSightings(ctx, out); err != nil {
+	if err := s.sightings.add(ctx, out); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errf(http.StatusNotFound, CodeNotFound, "an indicator of the batch no longer exists")
 		}

@@ -435,7 +435,7 @@ func (s *Server) importSTIXReport(ctx context.Context, p *Principal, o *stix.Obj
 // storeSTIX writes indicators and kept objects in one transaction.
 func (s *Server) storeSTIX(ctx context.Context, subs []model.Submission, objs []model.STIXObject,
 	eachSub func(k int, ur store.UpsertResult), eachObj func(k int, st store.ObjectStatus)) error {
-	ing, err := s.st.BeginIngest(ctx)
+	ing, err := s.beginIngest(ctx)
 	if err != nil {
 		return err
 	}

@@ -440,7 +440,7 @@ func (s *Server) submitIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 
 // store writes submissions in one transaction.
 func (s *Server) store(ctx context.Context, subs []model.Submission, each func(k int, ur store.UpsertResult)) (int64, error) {
-	ing, err := s.st.BeginIngest(ctx)
+	ing, err := s.beginIngest(ctx)
 	if err != nil {
 		return 0, err
 	}

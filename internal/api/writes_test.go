@@ -1,0 +1,275 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
+	"github.com/hdnetwork/hdn/internal/store/sqlite"
+)
+
+// countingSightings counts the store's AddSightings calls on a real store.
+type countingSightings struct {
+	store.Sightings
+	calls atomic.Int32
+}
+
+func (c *countingSightings) AddSightings(ctx context.Context, ss []model.Sighting) error {
+	c.calls.Add(1)
+	return c.Sightings.AddSightings(ctx, ss)
+}
+
+// TestSightingWriterMerges: reports that arrive while the store's writer is
+// busy go to the store together in one write, each request is answered
+// once its sightings are stored, and a request naming an unknown indicator
+// fails alone.
+func TestSightingWriterMerges(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var orgs []string
+	for i := range 3 {
+		o, err := st.CreateOrg(ctx, model.Org{Name: fmt.Sprintf("org%d", i), Kind: policy.Member})
+		if err != nil {
+			t.Fatal(err)
+		}
+		orgs = append(orgs, o.ID)
+	}
+	ing, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subs []model.Submission
+	for i := range 5 {
+		subs = append(subs, model.Submission{Type: indicator.Domain, Value: fmt.Sprintf("d%d.example.org", i), TLP: policy.Amber,
+			Audience: policy.NetworkAudience(), Source: orgs[0], SubmittedBy: orgs[0], Confidence: 50})
+	}
+	urs, err := ing.Put(ctx, subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ing.Commit(); err != nil {
+		t.Fatal(err)
+	}
+
+	counting := &countingSightings{Sightings: st}
+	w := &sightingWriter{st: counting}
+
+	// Hold the store's writer, as a batch of submissions would.
+	hold, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const requests = 40
+	hour := time.Now().UTC().Truncate(time.Hour)
+	errs := make([]error, requests)
+	var wg sync.WaitGroup
+	for r := range requests {
+		wg.Go(func() {
+			id := urs[r%len(urs)].ID
+			if r == 7 {
+				id = "no-such-indicator"
+			}
+			errs[r] = w.add(ctx, []model.Sighting{{IndicatorID: id, Org: orgs[1+r%2], Kind: model.Sighted, Count: int64(r + 1), Hour: hour}})
+		})
+	}
+	// All but the first (which is writing, waiting for the writer) wait in
+	// the queue.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		w.mu.Lock()
+		n := len(w.pending)
+		w.mu.Unlock()
+		if n == requests-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests queued, want %d", n, requests-1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	var want [5][3]int64
+	for r, err := range errs {
+		if r == 7 {
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("request %d of an unknown indicator: %v, want not found", r, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("request %d: %v", r, err)
+		}
+		want[r%len(urs)][1+r%2] += int64(r + 1)
+	}
+	// The first request alone, the 39 others merged; the merged write
+	// failed on the unknown indicator and was redone request by request.
+	if got := counting.calls.Load(); got != 1+1+(requests-1) {
+		t.Errorf("%d store writes, want %d (one, one merged that failed, then each alone)", got, 1+1+(requests-1))
+	}
+	for i, ur := range urs {
+		counts, err := st.SightingCounts(ctx, ur.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int64{}
+		for _, c := range counts {
+			got[c.Org] += c.Count
+		}
+		for o := 1; o < 3; o++ {
+			if got[orgs[o]] != want[i][o] {
+				t.Errorf("indicator %d, org %d: %d sightings stored, want %d", i, o, got[orgs[o]], want[i][o])
+			}
+		}
+	}
+
+	// Without an unknown indicator the queued requests are one write.
+	hold, err = st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counting.calls.Store(0)
+	for r := range requests {
+		wg.Go(func() {
+			errs[r] = w.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: orgs[1], Kind: model.Sighted, Count: 1, Hour: hour}})
+		})
+	}
+	for {
+		w.mu.Lock()
+		n := len(w.pending)
+		w.mu.Unlock()
+		if n == requests-1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests queued, want %d", n, requests-1)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for r, err := range errs {
+		if err != nil {
+			t.Errorf("second round, request %d: %v", r, err)
+		}
+	}
+	if got := counting.calls.Load(); got != 2 {
+		t.Errorf("second round: %d store writes, want 2 (the first request, then the 39 others together)", got)
+	}
+	counts, err := st.SightingCounts(ctx, urs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, c := range counts {
+		if c.Org == orgs[1] {
+			total += c.Count
+		}
+	}
+	if total != want[0][1]+requests {
+		t.Errorf("indicator 0, org 1: %d sightings, want %d", total, want[0][1]+requests)
+	}
+	// The last writer goes idle once it has answered.
+	for {
+		w.mu.Lock()
+		busy, n := w.busy, len(w.pending)
+		w.mu.Unlock()
+		if !busy && n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the writer is left busy=%v with %d pending", busy, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestBulkWritesQueueInTheAPI: while a batch of submissions is written and
+// another waits, a sensor's sightings report waits for the one being
+// written only, not for the one queued behind it.
+func TestBulkWritesQueueInTheAPI(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	o, err := st.CreateOrg(ctx, model.Org{Name: "org", Kind: policy.Member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Store: st})
+	first, err := s.beginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	urs, err := first.Put(ctx, []model.Submission{{Type: indicator.Domain, Value: "seen.example.org", TLP: policy.Amber,
+		Audience: policy.NetworkAudience(), Source: o.ID, SubmittedBy: o.ID, Confidence: 50}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := make(chan store.Ingest, 1)
+	go func() {
+		ing, err := s.beginIngest(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		second <- ing
+	}()
+	time.Sleep(50 * time.Millisecond) // the second batch queues first
+	sighted := make(chan error, 1)
+	go func() {
+		sighted <- s.sightings.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: o.ID, Kind: model.Sighted, Count: 1, Hour: time.Now()}})
+	}()
+	time.Sleep(50 * time.Millisecond)
+	if err := first.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-sighted:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		if ing := <-second; ing != nil {
+			ing.Rollback() // so that the store can close
+		}
+		t.Fatal("the sightings report waited for the batch queued behind the one being written")
+	}
+	ing := <-second
+	if ing == nil {
+		return
+	}
+	if err := ing.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	// The slot is free again: another bulk write starts at once.
+	again, err := s.beginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := st.SightingCounts(ctx, urs[0].ID)
+	if err != nil || len(counts) != 1 || counts[0].Count != 1 {
+		t.Fatalf("sightings stored: %+v, %v", counts, err)
+	}
+}
