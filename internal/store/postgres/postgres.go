@@ -1,18 +1,21 @@
 // Package postgres is the hub's store on PostgreSQL, for when one machine is
 // not enough: several hub replicas share one database. It implements
 // store.Store and passes the conformance suite in package storetest, as the
-// SQLite store does; its queries follow the SQLite store's closely, so that
-// both decide the same things the same way.
+// SQLite store does. Most of its methods are the SQLite store's too: both
+// embed a *sqlstore.Store, which runs the queries they share through each
+// store's transactions and SQL dialect (shared.go), so that both decide the
+// same things the same way; this package keeps what PostgreSQL does its own
+// way (docs/STORE.md).
 //
 // # Driver
 //
 // It talks to PostgreSQL through pgx v5 behind database/sql (pgx/v5/stdlib)
 // rather than pgxpool directly. The store's methods are written against
-// *sql.Tx in the same shape as the SQLite store's (read snapshots, write
-// transactions, rows scanned into sql.Null* values), which keeps the two
-// implementations easy to compare line by line; pgx still prepares and
-// caches every statement per connection (its default query mode), so the
-// extra layer costs little next to a round trip. What database/sql lacks,
+// database/sql transactions in the same shape as the SQLite store's (read
+// snapshots, write transactions, rows scanned into sql.Null* values), which
+// lets the two share the code of most methods (package sqlstore); pgx
+// still prepares and caches every statement per connection (its default
+// query mode), so the extra layer costs little next to a round trip. What database/sql lacks,
 // the store does itself: queries are written with ? and :name placeholders
 // and rewritten to PostgreSQL's $n once per call (rebind), and Go booleans
 // are sent as 0/1 because the schema keeps SQLite's integer flags.
@@ -78,17 +81,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/hdnetwork/hdn/internal/store"
+	"github.com/hdnetwork/hdn/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -108,6 +107,9 @@ const maxConns = 16
 
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
+	// The methods whose queries both SQL stores share.
+	*sqlstore.Store
+
 	db     *DB
 	schema string
 }
@@ -126,6 +128,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	sqlDB.SetMaxOpenConns(maxConns)
 	sqlDB.SetMaxIdleConns(maxConns)
 	s := &Store{db: &DB{sqlDB}}
+	s.Store = sqlstore.New(dialect, sharedDB{s})
 	if err := sqlDB.QueryRowContext(ctx, `SELECT COALESCE(current_schema(), '')`).Scan(&s.schema); err != nil {
 		sqlDB.Close()
 		return nil, fmt.Errorf("postgres: connect to %s:%d/%s: %w", cfg.Host, cfg.Port, cfg.Database, err)
@@ -153,45 +156,10 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// migration is one file of migrations/.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := filepath.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive version number and '_'", base)
-		}
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
-}
-
 // migrate applies the migrations the schema lacks, each in its own
 // transaction, while holding the schema's migration lock on one connection.
 func (s *Store) migrate(ctx context.Context) (err error) {
-	ms, err := migrations()
+	ms, err := sqlstore.Migrations(migrationFiles)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
@@ -221,28 +189,28 @@ func (s *Store) migrate(ctx context.Context) (err error) {
 	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return fmt.Errorf("postgres: migrate schema %s: %w", s.schema, err)
 	}
-	if latest := ms[len(ms)-1].version; current > latest {
+	if latest := ms[len(ms)-1].Version; current > latest {
 		return fmt.Errorf("postgres: schema %s has version %d, newer than this program's %d: use a newer hdn", s.schema, current, latest)
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
-			return fmt.Errorf("postgres: migration %s: %w", m.name, err)
+			return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			_ = tx.Rollback()
-			return fmt.Errorf("postgres: migration %s in schema %s: %w", m.name, s.schema, err)
+			return fmt.Errorf("postgres: migration %s in schema %s: %w", m.Name, s.schema, err)
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)`,
-			m.version, m.name, nowNano()); err != nil {
+			m.Version, m.Name, sqlstore.NowNano()); err != nil {
 			_ = tx.Rollback()
-			return fmt.Errorf("postgres: migration %s: %w", m.name, err)
+			return fmt.Errorf("postgres: migration %s: %w", m.Name, err)
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("postgres: migration %s: commit: %w", m.name, err)
+			return fmt.Errorf("postgres: migration %s: commit: %w", m.Name, err)
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -305,5 +306,62 @@ func TestOpenRefusesANewerSchema(t *testing.T) {
 		t.Fatal("Open of a schema of version 9999 succeeded")
 	} else {
 		t.Logf("as expected: %v", err)
+	}
+}
+
+// TestCompactChanges checks compaction on PostgreSQL as the SQLite store's
+// test does: the floor answers ErrCursorGone, LastSeq and the next sequence
+// number stay, and a lower compaction never lowers the floor.
+func TestCompactChanges(t *testing.T) {
+	st := open(t, freshSchema(t))
+	ctx := t.Context()
+	org, err := st.CreateOrg(ctx, model.Org{Name: "compact", Kind: policy.Member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(prefix string, n int) {
+		t.Helper()
+		subs := make([]model.Submission, n)
+		for i := range subs {
+			subs[i] = model.Submission{Type: indicator.Domain, TLP: policy.Green, Source: org.ID,
+				Value: prefix + strconv.Itoa(i) + ".example"}
+		}
+		ing, err := st.BeginIngest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ing.Rollback()
+		if _, err := ing.Put(ctx, subs); err != nil {
+			t.Fatal(err)
+		}
+		if err := ing.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("compact", 10)
+	if deleted, err := st.CompactChanges(ctx, 4); err != nil || deleted != 4 {
+		t.Fatalf("CompactChanges(4) = %d, %v; want 4", deleted, err)
+	}
+	if _, err := st.Changes(ctx, 3, 100); !errors.Is(err, store.ErrCursorGone) {
+		t.Errorf("Changes(3) after compaction through 4: %v, want ErrCursorGone", err)
+	}
+	if cs, err := st.Changes(ctx, 4, 100); err != nil || len(cs) != 6 || cs[0].Seq != 5 {
+		t.Errorf("Changes(4) = %d entries, %v; want 6 from seq 5", len(cs), err)
+	}
+	if deleted, err := st.CompactChanges(ctx, 1000); err != nil || deleted != 6 {
+		t.Fatalf("CompactChanges(1000) = %d, %v; want 6", deleted, err)
+	}
+	if last, _ := st.LastSeq(ctx); last != 10 {
+		t.Errorf("LastSeq after compaction %d, want 10", last)
+	}
+	put("after", 1)
+	if cs, err := st.Changes(ctx, 10, 100); err != nil || len(cs) != 1 || cs[0].Seq != 11 {
+		t.Errorf("after compaction the next change is %+v, %v; want seq 11", cs, err)
+	}
+	if _, err := st.CompactChanges(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Changes(ctx, 9, 100); !errors.Is(err, store.ErrCursorGone) {
+		t.Errorf("Changes(9) after the floor 10: %v, want ErrCursorGone", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/hdnetwork/hdn/internal/store/sqlstore"
 )
 
 // rebind rewrites a query written with SQLite-style placeholders into
@@ -97,7 +99,7 @@ func rebind(query string, args []any) (string, []any, error) {
 
 func pgValue(v any) any {
 	if x, ok := v.(bool); ok {
-		return boolInt(x)
+		return sqlstore.BoolInt(x)
 	}
 	return v
 }

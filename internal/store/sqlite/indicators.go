@@ -14,229 +14,15 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/hdnetwork/hdn/internal/indicator"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
-)
-
-// Limits of a page of ListIndicators and Changes.
-const (
-	defaultLimit = 100
-	maxLimit     = 10000
+	"github.com/hdnetwork/hdn/internal/store/sqlstore"
 )
 
 // expireBatch is how many indicators ExpireDue expires per transaction, so
 // that a mass expiry does not hold the write lock for long.
 const expireBatch = 5000
-
-func pageLimit(n int) int {
-	switch {
-	case n <= 0:
-		return defaultLimit
-	case n > maxLimit:
-		return maxLimit
-	}
-	return n
-}
-
-// indicatorColumns are the columns scanIndicator reads, in its order; the
-// table alias is i.
-const indicatorColumns = `i.n, i.id, i.type, i.value, i.tlp, i.audience_kind, COALESCE(i.audience_group, ''),
-	i.labels, i.description, i.confidence, COALESCE(i.valid_from, i.first_seen), i.valid_until,
-	i.first_seen, i.last_seen, i.source, COALESCE(i.submitted_by, ''), i.anonymous,
-	COALESCE(i.report_id, ''), i.tags, i.revoked, i.created, i.modified, i.seq, i.quarantined, i.quarantine_reason`
-
-// scanIndicator reads one row of indicatorColumns, after the destinations in
-// prefix (for queries that select more in front).
-func scanIndicator(rows *sql.Rows, prefix ...any) (int64, model.Indicator, error) {
-	var (
-		ind                            model.Indicator
-		n, conf                        int64
-		validFrom, firstSeen, lastSeen int64
-		created, modified              int64
-		validUntil                     sql.NullInt64
-		labels, tags                   sql.NullString
-		typ, tlp, audKind              string
-		anonymous, revoked             bool
-	)
-	dest := append(prefix, &n, &ind.ID, &typ, &ind.Value, &tlp, &audKind, &ind.Audience.Group,
-		&labels, &ind.Description, &conf, &validFrom, &validUntil,
-		&firstSeen, &lastSeen, &ind.Source, &ind.SubmittedBy, &anonymous,
-		&ind.ReportID, &tags, &revoked, &created, &modified, &ind.Seq, &ind.Quarantined, &ind.QuarantineReason)
-	if err := rows.Scan(dest...); err != nil {
-		return 0, ind, err
-	}
-	var err error
-	if ind.Labels, err = decodeList(labels); err != nil {
-		return 0, ind, fmt.Errorf("labels of indicator %s: %w", ind.ID, err)
-	}
-	if ind.Tags, err = decodeList(tags); err != nil {
-		return 0, ind, fmt.Errorf("tags of indicator %s: %w", ind.ID, err)
-	}
-	ind.Type = indicator.Type(typ)
-	ind.TLP = policy.TLP(tlp)
-	ind.Audience.Kind = policy.AudienceKind(audKind)
-	ind.Confidence = int(conf)
-	ind.ValidFrom = fromNano(validFrom)
-	ind.ValidUntil = fromOptNano(validUntil)
-	ind.FirstSeen = fromNano(firstSeen)
-	ind.LastSeen = fromNano(lastSeen)
-	ind.Anonymous = anonymous
-	ind.Revoked = revoked
-	ind.Created = fromNano(created)
-	ind.Modified = fromNano(modified)
-	return n, ind, nil
-}
-
-// querier runs the queries of one transaction: read statements are prepared
-// once per connection of the read pool; the write transaction prepares as it
-// goes (it reads little).
-type querier struct {
-	s    *Store
-	tx   *sql.Tx
-	read bool
-}
-
-func (q querier) query(ctx context.Context, text string, args ...any) (*sql.Rows, error) {
-	if !q.read {
-		return q.tx.QueryContext(ctx, text, args...)
-	}
-	st, err := q.s.readStmt(ctx, q.tx, text)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(ctx, args...)
-}
-
-// indicators runs a query of indicatorColumns and fills in the audiences.
-func (q querier) indicators(ctx context.Context, text string, args ...any) ([]model.Indicator, error) {
-	rows, err := q.query(ctx, text, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var (
-		inds []model.Indicator
-		ns   []int64
-	)
-	for rows.Next() {
-		n, ind, err := scanIndicator(rows)
-		if err != nil {
-			return nil, err
-		}
-		inds = append(inds, ind)
-		ns = append(ns, n)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	rows.Close()
-	if err := q.fillIndicatorAudiences(ctx, inds, ns); err != nil {
-		return nil, err
-	}
-	return inds, nil
-}
-
-// fillIndicatorAudiences sets Audience.Orgs and GroupMembers of inds (ns are
-// their internal keys) from the same snapshot the rows came from, so that a
-// caller can ask policy.CanSee about each.
-func (q querier) fillIndicatorAudiences(ctx context.Context, inds []model.Indicator, ns []int64) error {
-	var withOrgs []int64
-	var groups []string
-	for i := range inds {
-		switch inds[i].Audience.Kind {
-		case policy.Orgs:
-			withOrgs = append(withOrgs, ns[i])
-		case policy.Group:
-			if !slices.Contains(groups, inds[i].Audience.Group) {
-				groups = append(groups, inds[i].Audience.Group)
-			}
-		}
-	}
-	if len(withOrgs) > 0 {
-		orgs, err := q.pairs(ctx, `SELECT indicator_n, org_id FROM indicator_audience
-			WHERE indicator_n IN (SELECT value FROM json_each(?)) ORDER BY indicator_n, org_id`, jsonInts(withOrgs))
-		if err != nil {
-			return fmt.Errorf("audience: %w", err)
-		}
-		for i := range inds {
-			if inds[i].Audience.Kind == policy.Orgs {
-				inds[i].Audience.Orgs = orgs[strconv.FormatInt(ns[i], 10)]
-			}
-		}
-	}
-	if len(groups) > 0 {
-		members, err := q.groupMembers(ctx, groups)
-		if err != nil {
-			return err
-		}
-		for i := range inds {
-			if inds[i].Audience.Kind == policy.Group {
-				inds[i].GroupMembers = slices.Clone(members[inds[i].Audience.Group])
-			}
-		}
-	}
-	return nil
-}
-
-// groupMembers returns the members of groups, sorted, by group id.
-func (q querier) groupMembers(ctx context.Context, groups []string) (map[string][]string, error) {
-	m, err := q.pairs(ctx, `SELECT group_id, org_id FROM group_members
-		WHERE group_id IN (SELECT value FROM json_each(?)) ORDER BY group_id, org_id`, jsonStrings(groups))
-	if err != nil {
-		return nil, fmt.Errorf("group members: %w", err)
-	}
-	return m, nil
-}
-
-// pairs runs a query of (key, value) rows and groups the values by key.
-func (q querier) pairs(ctx context.Context, text string, args ...any) (map[string][]string, error) {
-	rows, err := q.query(ctx, text, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	m := map[string][]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, err
-		}
-		m[k] = append(m[k], v)
-	}
-	return m, rows.Err()
-}
-
-// Indicator returns one indicator if v may see it.
-func (s *Store) Indicator(ctx context.Context, v policy.Viewer, id string) (model.Indicator, error) {
-	if v.OrgID == "" {
-		return model.Indicator{}, fmt.Errorf("sqlite: indicator %q: %w", id, store.ErrNotFound)
-	}
-	args := []any{sql.Named("id", id)}
-	text := "SELECT " + indicatorColumns + " FROM indicators i WHERE i.id = :id AND " + indicatorVisibility.cond(v, &args)
-	return s.oneIndicator(ctx, id, text, args)
-}
-
-// IndicatorByID returns one indicator, whoever may see it.
-func (s *Store) IndicatorByID(ctx context.Context, id string) (model.Indicator, error) {
-	return s.oneIndicator(ctx, id, "SELECT "+indicatorColumns+" FROM indicators i WHERE i.id = ?", []any{id})
-}
-
-func (s *Store) oneIndicator(ctx context.Context, id, text string, args []any) (model.Indicator, error) {
-	var inds []model.Indicator
-	err := s.read(ctx, func(tx *sql.Tx) (err error) {
-		inds, err = querier{s, tx, true}.indicators(ctx, text, args...)
-		return err
-	})
-	if err != nil {
-		return model.Indicator{}, fmt.Errorf("sqlite: indicator %q: %w", id, err)
-	}
-	if len(inds) == 0 {
-		return model.Indicator{}, fmt.Errorf("sqlite: indicator %q: %w", id, store.ErrNotFound)
-	}
-	return inds[0], nil
-}
 
 // ListIndicators returns what v may see, ordered by Seq ascending.
 func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Query) ([]model.Indicator, error) {
@@ -244,8 +30,8 @@ func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Que
 		return nil, nil
 	}
 	var b strings.Builder
-	args := []any{sql.Named("after", q.After), sql.Named("limit", pageLimit(q.Limit))}
-	b.WriteString("SELECT " + indicatorColumns + " FROM indicators i")
+	args := []any{sql.Named("after", q.After), sql.Named("limit", sqlstore.PageLimit(q.Limit))}
+	b.WriteString("SELECT " + sqlstore.IndicatorColumns + " FROM indicators i")
 	if q.Value != "" {
 		// Always the value index: with millions of indicators a scan in
 		// sequence order would be a disaster, and the planner has no
@@ -291,7 +77,7 @@ func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Que
 	}
 	if !q.Since.IsZero() {
 		b.WriteString(" AND i.modified >= :since")
-		args = append(args, sql.Named("since", toNano(q.Since)))
+		args = append(args, sql.Named("since", sqlstore.ToNano(q.Since)))
 	}
 	if !q.IncludeRevoked {
 		b.WriteString(" AND i.revoked = 0")
@@ -300,7 +86,7 @@ func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Que
 		b.WriteString(" AND EXISTS (SELECT 1 FROM json_each(i.labels) l WHERE l.value = :label)")
 		args = append(args, sql.Named("label", q.Label))
 	}
-	b.WriteString(" AND " + indicatorVisibility.cond(v, &args))
+	b.WriteString(" AND " + sqlstore.IndicatorVisibility.Cond(&dialect, v, &args))
 	if q.Desc {
 		b.WriteString(" ORDER BY i.seq DESC LIMIT :limit")
 	} else {
@@ -308,7 +94,7 @@ func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Que
 	}
 	var inds []model.Indicator
 	err := s.read(ctx, func(tx *sql.Tx) (err error) {
-		inds, err = querier{s, tx, true}.indicators(ctx, b.String(), args...)
+		inds, err = sqlstore.NewQuerier(s.Store, tx, true).Indicators(ctx, b.String(), args...)
 		return err
 	})
 	if err != nil {
@@ -336,47 +122,6 @@ func (s *Store) LastSeq(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// Revoke marks an indicator revoked and writes a "revoked" change. Revoking
-// a revoked indicator changes nothing and returns it as it is.
-func (s *Store) Revoke(ctx context.Context, id string, at time.Time) (model.Indicator, error) {
-	if at.IsZero() {
-		at = time.Now()
-	}
-	var ind model.Indicator
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		var n int64
-		var revoked bool
-		if err := tx.QueryRowContext(ctx, `SELECT n, revoked FROM indicators WHERE id = ?`, id).Scan(&n, &revoked); err != nil {
-			return mapErr(err)
-		}
-		if !revoked {
-			seq, err := lastSeq(ctx, tx)
-			if err != nil {
-				return err
-			}
-			seq++
-			if _, err := tx.ExecContext(ctx, `UPDATE indicators SET revoked = 1, modified = ?, seq = ? WHERE n = ?`,
-				toNano(at), seq, n); err != nil {
-				return err
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at) VALUES (?, ?, ?, ?)`,
-				seq, n, string(model.Revoked), toNano(at)); err != nil {
-				return err
-			}
-		}
-		inds, err := querier{s, tx, false}.indicators(ctx, "SELECT "+indicatorColumns+" FROM indicators i WHERE i.n = ?", n)
-		if err != nil {
-			return err
-		}
-		ind = inds[0]
-		return nil
-	})
-	if err != nil {
-		return model.Indicator{}, fmt.Errorf("sqlite: revoke indicator %q: %w", id, err)
-	}
-	return ind, nil
-}
-
 // ExpireDue marks indicators whose valid_until is at or before now, and that
 // are neither expired nor revoked, as expired, with one "expired" change
 // each. It works in transactions of up to expireBatch indicators, each
@@ -385,7 +130,7 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) (int, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	at := toNano(now)
+	at := sqlstore.ToNano(now)
 	total := 0
 	for {
 		var k int64
@@ -420,102 +165,6 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) (int, error) {
 	}
 }
 
-// Changes returns entries of the change sequence with Seq > after, each with
-// the indicator as it is now.
-func (s *Store) Changes(ctx context.Context, after int64, limit int) ([]model.Change, error) {
-	var changes []model.Change
-	err := s.read(ctx, func(tx *sql.Tx) error {
-		q := querier{s, tx, true}
-		var floor int64
-		if err := tx.QueryRowContext(ctx, `SELECT COALESCE((SELECT value FROM meta WHERE key = 'changes_floor'), 0)`).Scan(&floor); err != nil {
-			return err
-		}
-		if after < floor {
-			return fmt.Errorf("after %d, log compacted through %d: %w", after, floor, store.ErrCursorGone)
-		}
-		rows, err := q.query(ctx, `SELECT c.seq, c.kind, c.at, c.before_tlp, c.before_audience_kind,
-			COALESCE(c.before_audience_group, ''), c.before_orgs, c.before_members, `+indicatorColumns+`
-			FROM changes c JOIN indicators i ON i.n = c.indicator_n
-			WHERE c.seq > ? ORDER BY c.seq LIMIT ?`, after, pageLimit(limit))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		var inds []model.Indicator
-		var ns []int64
-		for rows.Next() {
-			var c model.Change
-			var kind, beforeGroup string
-			var at int64
-			var beforeTLP, beforeKind, beforeOrgs, beforeMembers sql.NullString
-			n, ind, err := scanIndicator(rows, &c.Seq, &kind, &at, &beforeTLP, &beforeKind, &beforeGroup, &beforeOrgs, &beforeMembers)
-			if err != nil {
-				return err
-			}
-			c.Kind = model.ChangeKind(kind)
-			c.At = fromNano(at)
-			if beforeTLP.Valid {
-				b := &policy.Item{Source: ind.Source, TLP: policy.TLP(beforeTLP.String),
-					Audience: policy.Audience{Kind: policy.AudienceKind(beforeKind.String), Group: beforeGroup}}
-				if b.Audience.Orgs, err = decodeList(beforeOrgs); err == nil {
-					b.GroupMembers, err = decodeList(beforeMembers)
-				}
-				if err != nil {
-					return fmt.Errorf("change %d: %w", c.Seq, err)
-				}
-				c.Before = b
-			}
-			changes = append(changes, c)
-			inds = append(inds, ind)
-			ns = append(ns, n)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		if err := q.fillIndicatorAudiences(ctx, inds, ns); err != nil {
-			return err
-		}
-		for i := range changes {
-			changes[i].Indicator = inds[i]
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: changes after %d: %w", after, err)
-	}
-	return changes, nil
-}
-
-// CompactChanges deletes the change entries with seq <= keepAfter (never
-// past the newest); a reader whose cursor is older than that gets
-// store.ErrCursorGone from Changes and must take a fresh snapshot. It returns
-// how many entries it deleted.
-func (s *Store) CompactChanges(ctx context.Context, keepAfter int64) (int64, error) {
-	var deleted int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		last, err := lastSeq(ctx, tx)
-		if err != nil {
-			return err
-		}
-		floor := min(keepAfter, last)
-		res, err := tx.ExecContext(ctx, `DELETE FROM changes WHERE seq <= ?`, floor)
-		if err != nil {
-			return err
-		}
-		if deleted, err = res.RowsAffected(); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('changes_floor', ?)
-			ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`, floor)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("sqlite: compact changes through %d: %w", keepAfter, err)
-	}
-	return deleted, nil
-}
-
 // errIngestEnded is returned by an Ingest used after Commit or Rollback.
 var errIngestEnded = errors.New("sqlite: ingest already committed or rolled back")
 
@@ -525,7 +174,7 @@ type ingest struct {
 	s     *Store
 	tx    *sql.Tx
 	last  int64 // the newest change seq, including this transaction's
-	ids   idSource
+	ids   sqlstore.IDSource
 	stmts map[*sql.Stmt]*sql.Stmt // store statement -> bound to tx
 	err   error                   // the failure of a Put: the ingest can only end in a rollback
 	ended bool
@@ -560,7 +209,7 @@ func (s *Store) BeginIngest(ctx context.Context) (store.Ingest, error) {
 		s:     s,
 		tx:    tx,
 		last:  last,
-		ids:   idSource{bufio.NewReaderSize(rand.Reader, 16*256)},
+		ids:   sqlstore.NewIDSource(bufio.NewReaderSize(rand.Reader, 16*256)),
 		stmts: map[*sql.Stmt]*sql.Stmt{},
 	}, nil
 }
@@ -611,6 +260,37 @@ func (in *ingest) Put(ctx context.Context, subs []model.Submission) ([]store.Ups
 	return res, nil
 }
 
+// PutSTIXObjects keeps STIX objects in the ingest's transaction.
+func (in *ingest) PutSTIXObjects(ctx context.Context, objs []model.STIXObject) ([]store.ObjectStatus, error) {
+	if in.ended {
+		return nil, errIngestEnded
+	}
+	if in.err != nil {
+		return nil, fmt.Errorf("sqlite: put stix objects: an earlier put of this ingest failed: %w", in.err)
+	}
+	out, err := sqlstore.PutSTIXObjects(ctx, in.s.Store, in.tx, objs)
+	if err != nil {
+		in.err = err
+		return nil, fmt.Errorf("sqlite: put stix objects: %w", err)
+	}
+	return out, nil
+}
+
+// PutOrigins records origins in the ingest's transaction.
+func (in *ingest) PutOrigins(ctx context.Context, os []model.Origin) error {
+	if in.ended {
+		return errIngestEnded
+	}
+	if in.err != nil {
+		return fmt.Errorf("sqlite: put origins: an earlier put of this ingest failed: %w", in.err)
+	}
+	if err := sqlstore.PutOrigins(ctx, in.s.Store, in.tx, os); err != nil {
+		in.err = err
+		return fmt.Errorf("sqlite: put origins: %w", err)
+	}
+	return nil
+}
+
 // stmt binds a statement of the store to the ingest's transaction, once.
 func (in *ingest) stmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
 	if b, ok := in.stmts[st]; ok {
@@ -619,23 +299,6 @@ func (in *ingest) stmt(ctx context.Context, st *sql.Stmt) *sql.Stmt {
 	b := in.tx.StmtContext(ctx, st)
 	in.stmts[st] = b
 	return b
-}
-
-// checkSubmission refuses what must never be stored, whoever calls.
-func checkSubmission(sub *model.Submission) error {
-	switch {
-	case sub.Type == "":
-		return errors.New("type is empty")
-	case sub.Value == "":
-		return errors.New("value is empty")
-	case sub.Source == "":
-		return errors.New("source organisation is empty")
-	case !slices.Contains(policy.TLPs, sub.TLP):
-		return fmt.Errorf("tlp %q is not one of clear, green, amber, amber+strict, red", sub.TLP)
-	case sub.Confidence < 0 || sub.Confidence > 100:
-		return fmt.Errorf("confidence %d is not within 0-100", sub.Confidence)
-	}
-	return policy.CheckAudience(sub.TLP, sub.Audience)
 }
 
 // upsertShared is the number of parameters every row of an upsert shares:
@@ -678,10 +341,10 @@ func (in *ingest) appendProfileArgs(args []any, sub *model.Submission) []any {
 		group = sub.Audience.Group
 	}
 	return append(args,
-		string(sub.TLP), string(kind), optString(group),
+		string(sub.TLP), string(kind), sqlstore.OptString(group),
 		in.labels.encode(sub.Labels), sub.Description, int64(sub.Confidence),
-		optNano(sub.ValidFrom), optNano(sub.ValidUntil),
-		sub.Source, optString(sub.SubmittedBy), boolInt(sub.Anonymous), optString(sub.ReportID),
+		sqlstore.OptNano(sub.ValidFrom), sqlstore.OptNano(sub.ValidUntil),
+		sub.Source, sqlstore.OptString(sub.SubmittedBy), sqlstore.BoolInt(sub.Anonymous), sqlstore.OptString(sub.ReportID),
 		in.tags.encode(sub.Tags))
 }
 
@@ -699,7 +362,7 @@ func (c *listCache) encode(xs []string) any {
 		return nil
 	}
 	if c.last == nil || !slices.Equal(xs, c.last) {
-		c.text = encodeList(xs)
+		c.text = sqlstore.EncodeList(xs)
 		c.last = slices.Clone(xs)
 	}
 	return c.text
@@ -832,19 +495,19 @@ type upsertKey struct {
 
 func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.UpsertResult, error) {
 	for i := range subs {
-		if err := checkSubmission(&subs[i]); err != nil {
+		if err := sqlstore.CheckSubmission(&subs[i]); err != nil {
 			return nil, fmt.Errorf("submission %d (%s %q): %w", i, subs[i].Type, subs[i].Value, err)
 		}
 	}
 	if len(subs) == 0 {
 		return nil, nil
 	}
-	now := nowNano()
+	now := sqlstore.NowNano()
 	base := in.last
 	ids := make([]string, len(subs))
 	for i := range ids {
 		var err error
-		if ids[i], err = in.ids.next(); err != nil {
+		if ids[i], err = in.ids.Next(); err != nil {
 			return nil, fmt.Errorf("new id: %w", err)
 		}
 	}
@@ -854,7 +517,7 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 	ns := make([]int64, len(subs))
 	got := make([]string, len(subs)) // the indicators' ids: new or kept
 	created := make([]bool, len(subs))
-	prev := make([]facts, len(subs)) // of updated indicators, before the update
+	prev := make([]sqlstore.Facts, len(subs)) // of updated indicators, before the update
 	seen := 0
 
 	// Upsert the indicators; each row's seq is base+1+its index. A run of
@@ -913,7 +576,7 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 				got[i] = ids[i]
 			} else {
 				got[i] = id.String
-				prev[i] = facts{tlp: policy.TLP(prevTLP.String), kind: policy.AudienceKind(prevKind.String), group: prevGroup.String}
+				prev[i] = sqlstore.Facts{TLP: policy.TLP(prevTLP.String), Kind: policy.AudienceKind(prevKind.String), Group: prevGroup.String}
 			}
 			seen++
 		}
@@ -943,7 +606,7 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 
 	// Who could see an updated indicator before, where the update changed
 	// that; read before putAudiences replaces the old lists.
-	if err := in.putBefores(ctx, subs, ns, created, prev, base); err != nil {
+	if err := sqlstore.PutBefores(ctx, in.s.Store, in.tx, subs, ns, created, prev, base); err != nil {
 		return nil, err
 	}
 	if err := in.putAudiences(ctx, subs, ns, created); err != nil {
@@ -995,94 +658,6 @@ func (in *ingest) wishedIDs(ctx context.Context, subs []model.Submission, ids []
 	return nil
 }
 
-// facts are the policy facts of an indicator that an update may change.
-type facts struct {
-	tlp   policy.TLP
-	kind  policy.AudienceKind
-	group string
-	orgs  []string // sorted, without duplicates
-}
-
-// submittedFacts are the facts a submission gives its indicator, as stored.
-func submittedFacts(sub *model.Submission) facts {
-	f := facts{tlp: sub.TLP, kind: sub.Audience.Kind}
-	switch f.kind {
-	case "":
-		f.kind = policy.Network
-	case policy.Group:
-		f.group = sub.Audience.Group
-	case policy.Orgs:
-		f.orgs = sortedSet(sub.Audience.Orgs)
-	}
-	return f
-}
-
-func (f facts) sameAudience(g facts) bool {
-	return f.tlp == g.tlp && f.kind == g.kind && f.group == g.group && slices.Equal(f.orgs, g.orgs)
-}
-
-// putBefores records, on the change entries of updates that changed who may
-// see an indicator (TLP, audience), the policy facts from before: prev holds
-// TLP and audience kind and group from the upsert, the old explicit list
-// comes from indicator_audience (or from an earlier submission of the same
-// indicator in this batch), the group's members from group_members.
-func (in *ingest) putBefores(ctx context.Context, subs []model.Submission, ns []int64, created []bool, prev []facts, base int64) error {
-	var listed []int64
-	var groups []string
-	for i := range subs {
-		switch {
-		case created[i]:
-		case prev[i].kind == policy.Orgs:
-			listed = append(listed, ns[i])
-		case prev[i].kind == policy.Group && !slices.Contains(groups, prev[i].group):
-			groups = append(groups, prev[i].group)
-		}
-	}
-	q := querier{in.s, in.tx, false}
-	stored := map[string][]string{}
-	if len(listed) > 0 {
-		var err error
-		if stored, err = q.pairs(ctx, `SELECT indicator_n, org_id FROM indicator_audience
-			WHERE indicator_n IN (SELECT value FROM json_each(?)) ORDER BY indicator_n, org_id`, jsonInts(listed)); err != nil {
-			return fmt.Errorf("audience before: %w", err)
-		}
-	}
-	members := map[string][]string{}
-	if len(groups) > 0 {
-		var err error
-		if members, err = q.groupMembers(ctx, groups); err != nil {
-			return err
-		}
-	}
-	lists := map[int64][]string{} // explicit lists as this batch leaves them
-	for i := range subs {
-		after := submittedFacts(&subs[i])
-		if !created[i] {
-			before := prev[i]
-			if before.kind == policy.Orgs {
-				var ok bool
-				if before.orgs, ok = lists[ns[i]]; !ok {
-					before.orgs = stored[strconv.FormatInt(ns[i], 10)]
-				}
-			}
-			if !before.sameAudience(after) {
-				var m []string
-				if before.kind == policy.Group {
-					m = members[before.group]
-				}
-				if _, err := in.tx.ExecContext(ctx, `UPDATE changes SET before_tlp = ?, before_audience_kind = ?,
-					before_audience_group = ?, before_orgs = ?, before_members = ? WHERE seq = ?`,
-					string(before.tlp), string(before.kind), optString(before.group),
-					encodeList(before.orgs), encodeList(m), base+1+int64(i)); err != nil {
-					return fmt.Errorf("audience before: %w", err)
-				}
-			}
-		}
-		lists[ns[i]] = after.orgs
-	}
-	return nil
-}
-
 // putAudiences writes the explicit audience lists: an updated indicator
 // loses its old list, and the last submission for an indicator in the batch
 // decides its new one.
@@ -1097,7 +672,7 @@ func (in *ingest) putAudiences(ctx context.Context, subs []model.Submission, ns 
 	}
 	if len(updated) > 0 {
 		if _, err := in.tx.ExecContext(ctx, `DELETE FROM indicator_audience
-			WHERE indicator_n IN (SELECT value FROM json_each(?))`, jsonInts(updated)); err != nil {
+			WHERE indicator_n IN (SELECT value FROM json_each(?))`, sqlstore.JSONInts(updated)); err != nil {
 			return fmt.Errorf("audience: %w", err)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hdnetwork/hdn/internal/store/sqlstore"
 )
 
 // AcquireLease takes or renews the lease name for holder until now+ttl when
@@ -24,7 +26,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 		res, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder, expires) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
 			WHERE leases.holder = excluded.holder OR leases.expires <= ?`,
-			name, holder, toNano(now.Add(ttl)), toNano(now))
+			name, holder, sqlstore.ToNano(now.Add(ttl)), sqlstore.ToNano(now))
 		if err != nil {
 			return err
 		}

@@ -1,7 +1,11 @@
 // Package sqlite is the hub's embedded store: one SQLite database file,
 // hdn.db, in the data directory, through the pure-Go driver
 // modernc.org/sqlite, so that the hub needs nothing but Go. It implements
-// store.Store and passes the conformance suite in package storetest.
+// store.Store and passes the conformance suite in package storetest. The
+// methods whose queries the PostgreSQL store shares live in package
+// sqlstore, which the Store embeds and runs through this package's
+// transactions and SQL dialect (shared.go); this package keeps what SQLite
+// does its own way (docs/STORE.md).
 //
 // # Durability
 //
@@ -85,14 +89,11 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -100,6 +101,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/hdnetwork/hdn/internal/store"
+	"github.com/hdnetwork/hdn/internal/store/sqlstore"
 )
 
 // FileName is the name of the database file in the data directory.
@@ -114,6 +116,9 @@ var migrationFiles embed.FS
 
 // Store is the SQLite implementation of store.Store.
 type Store struct {
+	// The methods whose queries both SQL stores share.
+	*sqlstore.Store
+
 	path string
 	wdb  *sql.DB // the one write connection
 	rdb  *sql.DB // read-only connections
@@ -190,6 +195,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		ckptDone: make(chan struct{}),
 		upserts:  map[upsertKey]*sql.Stmt{},
 	}
+	s.Store = sqlstore.New(dialect, sharedDB{s})
 	// The pragmas run on every new connection. journal_mode=WAL is a
 	// property of the file; the others are per connection.
 	common := []string{
@@ -324,47 +330,12 @@ func (s *Store) checkpointer() {
 	}
 }
 
-// migration is one file of migrations/.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, name := range names {
-		base := filepath.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("migration %s: name must start with a positive version number and '_'", base)
-		}
-		b, err := migrationFiles.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s have the same version", ms[i-1].name, ms[i].name)
-		}
-	}
-	return ms, nil
-}
-
 // migrate applies the migrations the database lacks, all in one IMMEDIATE
 // transaction, so that two processes opening a new directory at once do not
 // both apply them. A database whose schema is newer than this program knows
 // is refused rather than used half-understood.
 func (s *Store) migrate(ctx context.Context) error {
-	ms, err := migrations()
+	ms, err := sqlstore.Migrations(migrationFiles)
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
@@ -380,19 +351,19 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 			return fmt.Errorf("sqlite: migrate: %w", err)
 		}
-		if latest := ms[len(ms)-1].version; current > latest {
+		if latest := ms[len(ms)-1].Version; current > latest {
 			return fmt.Errorf("sqlite: database %s has schema version %d, newer than this program's %d: use a newer hdn", s.path, current, latest)
 		}
 		for _, m := range ms {
-			if m.version <= current {
+			if m.Version <= current {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+				return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`,
-				m.version, m.name, nowNano()); err != nil {
-				return fmt.Errorf("sqlite: migration %s: %w", m.name, err)
+				m.Version, m.Name, sqlstore.NowNano()); err != nil {
+				return fmt.Errorf("sqlite: migration %s: %w", m.Name, err)
 			}
 		}
 		return nil

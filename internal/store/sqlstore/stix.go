@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/store"
 )
 
-var stixVisibility = visibility{t: "o", audience: func(p string) string {
+var stixVisibility = Visibility{t: "o", audience: func(p string) string {
 	return "EXISTS (SELECT 1 FROM stix_object_audience a WHERE a.object_n = o.n AND a.org_id = :" + p + ")"
 }}
 
@@ -47,23 +47,9 @@ func checkSTIXObject(o *model.STIXObject) error {
 	return policy.CheckAudience(o.TLP, o.Audience)
 }
 
-// PutSTIXObjects keeps STIX objects in the ingest's transaction.
-func (in *ingest) PutSTIXObjects(ctx context.Context, objs []model.STIXObject) ([]store.ObjectStatus, error) {
-	if in.ended {
-		return nil, errIngestEnded
-	}
-	if in.err != nil {
-		return nil, fmt.Errorf("postgres: put stix objects: an earlier put of this ingest failed: %w", in.err)
-	}
-	out, err := in.putSTIXObjects(ctx, objs)
-	if err != nil {
-		in.err = err
-		return nil, fmt.Errorf("postgres: put stix objects: %w", err)
-	}
-	return out, nil
-}
-
-func (in *ingest) putSTIXObjects(ctx context.Context, objs []model.STIXObject) ([]store.ObjectStatus, error) {
+// PutSTIXObjects keeps STIX objects (see store.STIXObjects) in tx, a write
+// transaction of s's DB: the work of an ingest's PutSTIXObjects.
+func PutSTIXObjects(ctx context.Context, s *Store, tx Tx, objs []model.STIXObject) ([]store.ObjectStatus, error) {
 	out := make([]store.ObjectStatus, len(objs))
 	now := time.Now()
 	for i := range objs {
@@ -73,7 +59,7 @@ func (in *ingest) putSTIXObjects(ctx context.Context, objs []model.STIXObject) (
 		}
 		var n, modified int64
 		var source string
-		err := in.tx.QueryRowContext(ctx, `SELECT n, modified, source FROM stix_objects WHERE id = ?`, o.ID).Scan(&n, &modified, &source)
+		err := tx.QueryRowContext(ctx, `SELECT n, modified, source FROM stix_objects WHERE id = ?`, o.ID).Scan(&n, &modified, &source)
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			out[i] = store.ObjectCreated
@@ -82,23 +68,23 @@ func (in *ingest) putSTIXObjects(ctx context.Context, objs []model.STIXObject) (
 		case source != o.Source:
 			out[i] = store.ObjectForeign
 			continue
-		case toNano(o.Modified) <= modified:
+		case ToNano(o.Modified) <= modified:
 			out[i] = store.ObjectUnchanged
 			continue
 		default:
 			out[i] = store.ObjectReplaced
-			if _, err := in.tx.ExecContext(ctx, `DELETE FROM stix_objects WHERE n = ?`, n); err != nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM stix_objects WHERE n = ?`, n); err != nil {
 				return nil, err
 			}
 		}
-		if err := in.tx.QueryRowContext(ctx, `INSERT INTO stix_objects (id, type, modified, added, raw, tlp, audience_kind, audience_group, source, submitted_by)
+		if err := tx.QueryRowContext(ctx, `INSERT INTO stix_objects (id, type, modified, added, raw, tlp, audience_kind, audience_group, source, submitted_by)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING n`,
-			o.ID, o.Type, toNano(o.Modified), toNano(now), []byte(o.Raw), string(o.TLP), string(o.Audience.Kind),
-			optString(o.Audience.Group), o.Source, optString(o.SubmittedBy)).Scan(&n); err != nil {
-			return nil, mapErr(err)
+			o.ID, o.Type, ToNano(o.Modified), ToNano(now), []byte(o.Raw), string(o.TLP), string(o.Audience.Kind),
+			OptString(o.Audience.Group), o.Source, OptString(o.SubmittedBy)).Scan(&n); err != nil {
+			return nil, s.mapErr(err)
 		}
 		for _, org := range o.Audience.Orgs {
-			if _, err := in.tx.ExecContext(ctx, `INSERT INTO stix_object_audience (object_n, org_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, n, org); err != nil {
+			if _, err := tx.ExecContext(ctx, s.d.InsertIgnore+` stix_object_audience (object_n, org_id) VALUES (?, ?)`+s.d.OnConflictIgnore, n, org); err != nil {
 				return nil, err
 			}
 		}
@@ -111,23 +97,23 @@ func (s *Store) ListSTIXObjects(ctx context.Context, v policy.Viewer, q store.ST
 	if v.OrgID == "" {
 		return nil, nil
 	}
-	args := []any{sql.Named("after", q.After), sql.Named("limit", pageLimit(q.Limit))}
+	args := []any{sql.Named("after", q.After), sql.Named("limit", PageLimit(q.Limit))}
 	where := `WHERE o.n > :after`
 	if !q.Since.IsZero() {
 		where += ` AND o.added > :since`
-		args = append(args, sql.Named("since", toNano(q.Since)))
+		args = append(args, sql.Named("since", ToNano(q.Since)))
 	}
 	if len(q.Types) > 0 {
-		where += ` AND o.type IN (SELECT jsonb_array_elements_text(:types::jsonb))`
-		args = append(args, sql.Named("types", jsonStrings(q.Types)))
+		where += ` AND o.type IN (` + s.d.TextArray(":types") + `)`
+		args = append(args, sql.Named("types", JSONStrings(q.Types)))
 	}
 	if len(q.IDs) > 0 {
-		where += ` AND o.id IN (SELECT jsonb_array_elements_text(:ids::jsonb))`
-		args = append(args, sql.Named("ids", jsonStrings(q.IDs)))
+		where += ` AND o.id IN (` + s.d.TextArray(":ids") + `)`
+		args = append(args, sql.Named("ids", JSONStrings(q.IDs)))
 	}
-	os, err := s.stixObjects(ctx, where+` AND `+stixVisibility.cond(v, &args)+` ORDER BY o.n LIMIT :limit`, args)
+	os, err := s.stixObjects(ctx, where+` AND `+stixVisibility.Cond(&s.d, v, &args)+` ORDER BY o.n LIMIT :limit`, args)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list stix objects: %w", err)
+		return nil, fmt.Errorf("%s: list stix objects: %w", s.d.Name, err)
 	}
 	return os, nil
 }
@@ -139,14 +125,14 @@ func (s *Store) STIXObjectByID(ctx context.Context, id string) (model.STIXObject
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return model.STIXObject{}, fmt.Errorf("postgres: stix object %q: %w", id, err)
+		return model.STIXObject{}, fmt.Errorf("%s: stix object %q: %w", s.d.Name, id, err)
 	}
 	return os[0], nil
 }
 
 // DeleteSTIXObject removes a kept object.
 func (s *Store) DeleteSTIXObject(ctx context.Context, id string) error {
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		r, err := tx.ExecContext(ctx, `DELETE FROM stix_objects WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -157,16 +143,16 @@ func (s *Store) DeleteSTIXObject(ctx context.Context, id string) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: delete stix object %q: %w", id, err)
+		return fmt.Errorf("%s: delete stix object %q: %w", s.d.Name, id, err)
 	}
 	return nil
 }
 
 func (s *Store) stixObjects(ctx context.Context, where string, args []any) ([]model.STIXObject, error) {
 	var os []model.STIXObject
-	err := s.read(ctx, func(tx *Tx) error {
-		q := querier{s, tx, true}
-		rows, err := q.query(ctx, `SELECT `+stixColumns+` FROM stix_objects o `+where, args...)
+	err := s.read(ctx, func(tx Tx) error {
+		q := Querier{s, tx, true}
+		rows, err := q.Query(ctx, `SELECT `+stixColumns+` FROM stix_objects o `+where, args...)
 		if err != nil {
 			return err
 		}
@@ -182,7 +168,7 @@ func (s *Store) stixObjects(ctx context.Context, where string, args []any) ([]mo
 				return err
 			}
 			o.Raw = json.RawMessage(raw)
-			o.Modified, o.Added = fromNano(modified), fromNano(added)
+			o.Modified, o.Added = FromNano(modified), FromNano(added)
 			o.TLP, o.Audience.Kind = policy.TLP(tlp), policy.AudienceKind(kind)
 			switch o.Audience.Kind {
 			case policy.Orgs:
@@ -199,8 +185,8 @@ func (s *Store) stixObjects(ctx context.Context, where string, args []any) ([]mo
 		}
 		rows.Close()
 		if len(withOrgs) > 0 {
-			orgs, err := q.pairs(ctx, `SELECT object_n, org_id FROM stix_object_audience
-				WHERE object_n IN (SELECT jsonb_array_elements_text(?::jsonb)::bigint) ORDER BY object_n, org_id`, "["+strings.Join(withOrgs, ",")+"]")
+			orgs, err := q.Pairs(ctx, `SELECT object_n, org_id FROM stix_object_audience
+				WHERE object_n IN (`+s.d.IntArray("?")+`) ORDER BY object_n, org_id`, "["+strings.Join(withOrgs, ",")+"]")
 			if err != nil {
 				return err
 			}
@@ -211,7 +197,7 @@ func (s *Store) stixObjects(ctx context.Context, where string, args []any) ([]mo
 			}
 		}
 		if len(groups) > 0 {
-			members, err := q.groupMembers(ctx, groups)
+			members, err := q.GroupMembers(ctx, groups)
 			if err != nil {
 				return err
 			}

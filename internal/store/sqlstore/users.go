@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -26,7 +26,7 @@ func scanUser(sc interface{ Scan(...any) error }) (model.User, error) {
 		return u, err
 	}
 	u.Role = policy.Role(role)
-	u.Created, u.LastSignIn = fromNano(created), fromOptNano(last)
+	u.Created, u.LastSignIn = FromNano(created), FromOptNano(last)
 	return u, nil
 }
 
@@ -54,72 +54,72 @@ func checkUser(u model.User) error {
 func (s *Store) CreateUser(ctx context.Context, u model.User) (model.User, error) {
 	u.Email = normEmail(u.Email)
 	if u.Email == "" || !strings.Contains(u.Email, "@") {
-		return u, fmt.Errorf("sqlite: create user %q: not an e-mail address", u.Email)
+		return u, fmt.Errorf("%s: create user %q: not an e-mail address", s.d.Name, u.Email)
 	}
 	if u.OrgID == "" {
-		return u, fmt.Errorf("sqlite: create user %q: no organisation", u.Email)
+		return u, fmt.Errorf("%s: create user %q: no organisation", s.d.Name, u.Email)
 	}
 	if err := checkUser(u); err != nil {
-		return u, fmt.Errorf("sqlite: create user %q: %w", u.Email, err)
+		return u, fmt.Errorf("%s: create user %q: %w", s.d.Name, u.Email, err)
 	}
 	if u.ID == "" {
-		u.ID = newID()
+		u.ID = NewID()
 	}
 	if u.Created.IsZero() {
 		u.Created = time.Now()
 	}
-	u.Created = fromNano(toNano(u.Created))
+	u.Created = FromNano(ToNano(u.Created))
 	if !u.LastSignIn.IsZero() {
-		u.LastSignIn = fromNano(toNano(u.LastSignIn))
+		u.LastSignIn = FromNano(ToNano(u.LastSignIn))
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, org_id, email, email_key, name, role, password_hash, disabled, created, last_sign_in)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			u.ID, u.OrgID, u.Email, foldName(u.Email), u.Name, string(u.Role), u.PasswordHash, boolInt(u.Disabled),
-			toNano(u.Created), optNano(u.LastSignIn))
-		return mapErr(err)
+			u.ID, u.OrgID, u.Email, FoldName(u.Email), u.Name, string(u.Role), u.PasswordHash, BoolInt(u.Disabled),
+			ToNano(u.Created), OptNano(u.LastSignIn))
+		return s.mapErr(err)
 	})
 	if err != nil {
-		return u, fmt.Errorf("sqlite: create user %q: %w", u.Email, err)
+		return u, fmt.Errorf("%s: create user %q: %w", s.d.Name, u.Email, err)
 	}
 	return u, nil
 }
 
 // UserByID returns a user.
 func (s *Store) UserByID(ctx context.Context, id string) (model.User, error) {
-	u, err := scanUser(s.rdb.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE id = ?`, id))
 	if err != nil {
-		return u, fmt.Errorf("sqlite: user %q: %w", id, mapErr(err))
+		return u, fmt.Errorf("%s: user %q: %w", s.d.Name, id, s.mapErr(err))
 	}
 	return u, nil
 }
 
 // UserByEmail returns a user by e-mail address (case-insensitive).
 func (s *Store) UserByEmail(ctx context.Context, email string) (model.User, error) {
-	u, err := scanUser(s.rdb.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?`, foldName(normEmail(email))))
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userColumns+` FROM users WHERE email_key = ?`, FoldName(normEmail(email))))
 	if err != nil {
-		return u, fmt.Errorf("sqlite: user %q: %w", normEmail(email), mapErr(err))
+		return u, fmt.Errorf("%s: user %q: %w", s.d.Name, normEmail(email), s.mapErr(err))
 	}
 	return u, nil
 }
 
 // ListUsers returns the users of an organisation ("" for all), by e-mail.
 func (s *Store) ListUsers(ctx context.Context, orgID string) ([]model.User, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE ?1 = '' OR org_id = ?1 ORDER BY email_key, id`, orgID)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE ?1 = '' OR org_id = ?1 ORDER BY email_key, id`, orgID)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list users: %w", err)
+		return nil, fmt.Errorf("%s: list users: %w", s.d.Name, err)
 	}
 	defer rows.Close()
 	var us []model.User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite: list users: %w", err)
+			return nil, fmt.Errorf("%s: list users: %w", s.d.Name, err)
 		}
 		us = append(us, u)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list users: %w", err)
+		return nil, fmt.Errorf("%s: list users: %w", s.d.Name, err)
 	}
 	return us, nil
 }
@@ -129,15 +129,15 @@ func (s *Store) ListUsers(ctx context.Context, orgID string) ([]model.User, erro
 // its sessions in the same transaction.
 func (s *Store) UpdateUser(ctx context.Context, u model.User) error {
 	if err := checkUser(u); err != nil {
-		return fmt.Errorf("sqlite: update user %q: %w", u.ID, err)
+		return fmt.Errorf("%s: update user %q: %w", s.d.Name, u.ID, err)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		var oldHash string
-		if err := tx.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`, u.ID).Scan(&oldHash); err != nil {
-			return mapErr(err)
+		if err := tx.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`+s.d.ForUpdate, u.ID).Scan(&oldHash); err != nil {
+			return s.mapErr(err)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET name = ?, role = ?, password_hash = ?, disabled = ? WHERE id = ?`,
-			u.Name, string(u.Role), u.PasswordHash, boolInt(u.Disabled), u.ID); err != nil {
+			u.Name, string(u.Role), u.PasswordHash, BoolInt(u.Disabled), u.ID); err != nil {
 			return err
 		}
 		// A disabled user, or one whose password changed, is signed out
@@ -151,20 +151,20 @@ func (s *Store) UpdateUser(ctx context.Context, u model.User) error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: update user %q: %w", u.ID, err)
+		return fmt.Errorf("%s: update user %q: %w", s.d.Name, u.ID, err)
 	}
 	return nil
 }
 
 // TouchUserSignIn records a sign-in; it never moves last_sign_in back.
 func (s *Store) TouchUserSignIn(ctx context.Context, id string, at time.Time) error {
-	return s.execOne(ctx, "touch user "+id, `UPDATE users SET last_sign_in = max(COALESCE(last_sign_in, ?2), ?2) WHERE id = ?1`, id, toNano(at))
+	return s.execOne(ctx, "touch user "+id, `UPDATE users SET last_sign_in = `+s.d.Greatest+`(COALESCE(last_sign_in, ?2), ?2) WHERE id = ?1`, id, ToNano(at))
 }
 
 // execOne runs one statement in a write transaction; store.ErrNotFound when
 // it touched no row.
 func (s *Store) execOne(ctx context.Context, what, query string, args ...any) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
@@ -178,7 +178,7 @@ func (s *Store) execOne(ctx context.Context, what, query string, args ...any) er
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: %s: %w", what, err)
+		return fmt.Errorf("%s: %s: %w", s.d.Name, what, err)
 	}
 	return nil
 }
@@ -196,17 +196,17 @@ func (s *Store) CreateSession(ctx context.Context, ss model.Session) error {
 	}
 	switch {
 	case ss.ID == "" || len(ss.Hash) == 0 || ss.UserID == "" || ss.CSRF == "":
-		return errors.New("sqlite: create session: the id, hash, user or CSRF token is empty")
+		return fmt.Errorf("%s: create session: the id, hash, user or CSRF token is empty", s.d.Name)
 	case !ss.Expires.After(ss.Created):
-		return fmt.Errorf("sqlite: create session %q: it expires before it is created", ss.ID)
+		return fmt.Errorf("%s: create session %q: it expires before it is created", s.d.Name, ss.ID)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, hash, user_id, csrf, created, expires, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			ss.ID, ss.Hash, ss.UserID, ss.CSRF, toNano(ss.Created), toNano(ss.Expires), toNano(ss.LastSeen))
-		return mapErr(err)
+			ss.ID, ss.Hash, ss.UserID, ss.CSRF, ToNano(ss.Created), ToNano(ss.Expires), ToNano(ss.LastSeen))
+		return s.mapErr(err)
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: create session %q: %w", ss.ID, err)
+		return fmt.Errorf("%s: create session %q: %w", s.d.Name, ss.ID, err)
 	}
 	return nil
 }
@@ -215,19 +215,19 @@ func (s *Store) CreateSession(ctx context.Context, ss model.Session) error {
 func (s *Store) Session(ctx context.Context, id string) (model.Session, error) {
 	var ss model.Session
 	var created, expires, lastSeen int64
-	err := s.rdb.QueryRowContext(ctx, `SELECT id, hash, user_id, csrf, created, expires, last_seen FROM sessions WHERE id = ?`, id).
+	err := s.db.QueryRowContext(ctx, `SELECT id, hash, user_id, csrf, created, expires, last_seen FROM sessions WHERE id = ?`, id).
 		Scan(&ss.ID, &ss.Hash, &ss.UserID, &ss.CSRF, &created, &expires, &lastSeen)
 	if err != nil {
-		return model.Session{}, fmt.Errorf("sqlite: session %q: %w", id, mapErr(err))
+		return model.Session{}, fmt.Errorf("%s: session %q: %w", s.d.Name, id, s.mapErr(err))
 	}
-	ss.Created, ss.Expires, ss.LastSeen = fromNano(created), fromNano(expires), fromNano(lastSeen)
+	ss.Created, ss.Expires, ss.LastSeen = FromNano(created), FromNano(expires), FromNano(lastSeen)
 	return ss, nil
 }
 
 // TouchSession records that a session was used; it never moves last_seen
 // back.
 func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error {
-	return s.execOne(ctx, "touch session "+id, `UPDATE sessions SET last_seen = max(last_seen, ?2) WHERE id = ?1`, id, toNano(at))
+	return s.execOne(ctx, "touch session "+id, `UPDATE sessions SET last_seen = `+s.d.Greatest+`(last_seen, ?2) WHERE id = ?1`, id, ToNano(at))
 }
 
 // DeleteSession removes a session (store.ErrNotFound when there is none).
@@ -239,8 +239,8 @@ func (s *Store) DeleteSession(ctx context.Context, id string) error {
 // now and returns how many.
 func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error) {
 	var n int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires <= ?`, toNano(now))
+	err := s.write(ctx, func(tx Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expires <= ?`, ToNano(now))
 		if err != nil {
 			return err
 		}
@@ -248,7 +248,7 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("sqlite: delete expired sessions: %w", err)
+		return 0, fmt.Errorf("%s: delete expired sessions: %w", s.d.Name, err)
 	}
 	return int(n), nil
 }

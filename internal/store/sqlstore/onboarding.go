@@ -1,10 +1,9 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
@@ -19,7 +18,7 @@ func validStatus(st model.OrgStatus) bool {
 
 // bumpAuthEpoch moves the authentication epoch, in the transaction that
 // changed who may authenticate or what they see.
-func bumpAuthEpoch(ctx context.Context, tx *sql.Tx) error {
+func bumpAuthEpoch(ctx context.Context, tx Tx) error {
 	_, err := tx.ExecContext(ctx, `UPDATE auth_epoch SET n = n + 1 WHERE one = 1`)
 	return err
 }
@@ -27,8 +26,8 @@ func bumpAuthEpoch(ctx context.Context, tx *sql.Tx) error {
 // AuthEpoch returns the authentication epoch.
 func (s *Store) AuthEpoch(ctx context.Context) (int64, error) {
 	var n int64
-	if err := s.rdb.QueryRowContext(ctx, `SELECT n FROM auth_epoch WHERE one = 1`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlite: auth epoch: %w", err)
+	if err := s.db.QueryRowContext(ctx, `SELECT n FROM auth_epoch WHERE one = 1`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("%s: auth epoch: %w", s.d.Name, err)
 	}
 	return n, nil
 }
@@ -36,9 +35,9 @@ func (s *Store) AuthEpoch(ctx context.Context) (int64, error) {
 // SetOrgStatus moves an organisation to a status.
 func (s *Store) SetOrgStatus(ctx context.Context, id string, status model.OrgStatus) error {
 	if !validStatus(status) {
-		return fmt.Errorf("sqlite: set org %q status: %q is not one of active, pending, suspended", id, status)
+		return fmt.Errorf("%s: set org %q status: %q is not one of active, pending, suspended", s.d.Name, id, status)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE orgs SET status = ? WHERE id = ?`, string(status), id)
 		if err != nil {
 			return err
@@ -49,23 +48,23 @@ func (s *Store) SetOrgStatus(ctx context.Context, id string, status model.OrgSta
 		return bumpAuthEpoch(ctx, tx)
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: set org %q status: %w", id, err)
+		return fmt.Errorf("%s: set org %q status: %w", s.d.Name, id, err)
 	}
 	return nil
 }
 
 // SetOrgPartner moves a customer to another partner.
 func (s *Store) SetOrgPartner(ctx context.Context, customerID, partnerID string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		var kind, pkind string
 		if err := tx.QueryRowContext(ctx, `SELECT kind FROM orgs WHERE id = ?`, customerID).Scan(&kind); err != nil {
-			return fmt.Errorf("customer: %w", mapErr(err))
+			return fmt.Errorf("customer: %w", s.mapErr(err))
 		}
 		if policy.OrgKind(kind) != policy.Customer {
 			return fmt.Errorf("%q is a %s, not a customer", customerID, kind)
 		}
 		if err := tx.QueryRowContext(ctx, `SELECT kind FROM orgs WHERE id = ?`, partnerID).Scan(&pkind); err != nil {
-			return fmt.Errorf("partner: %w", mapErr(err))
+			return fmt.Errorf("partner: %w", s.mapErr(err))
 		}
 		if policy.OrgKind(pkind) != policy.Partner {
 			return fmt.Errorf("%q is a %s, not a partner", partnerID, pkind)
@@ -76,7 +75,7 @@ func (s *Store) SetOrgPartner(ctx context.Context, customerID, partnerID string)
 		return bumpAuthEpoch(ctx, tx)
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: move customer %q to partner %q: %w", customerID, partnerID, err)
+		return fmt.Errorf("%s: move customer %q to partner %q: %w", s.d.Name, customerID, partnerID, err)
 	}
 	return nil
 }
@@ -88,7 +87,7 @@ func (s *Store) RevokeOrg(ctx context.Context, id string, anonymise bool, at tim
 	}
 	var keys int
 	var last int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.writeChanges(ctx, func(tx Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE orgs SET revoked = 1 WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -102,25 +101,25 @@ func (s *Store) RevokeOrg(ctx context.Context, id string, anonymise bool, at tim
 		}
 		n, _ := res.RowsAffected()
 		keys = int(n)
-		if _, err := tx.ExecContext(ctx, `UPDATE enrol_tokens SET expires = min(expires, ?) WHERE org_id = ? AND used IS NULL`, toNano(at), id); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE enrol_tokens SET expires = `+s.d.Least+`(expires, ?) WHERE org_id = ? AND used IS NULL`, ToNano(at), id); err != nil {
 			return err
 		}
 		if anonymise {
-			base, err := lastSeq(ctx, tx)
+			base, err := s.lastSeq(ctx, tx)
 			if err != nil {
 				return err
 			}
 			res, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at)
 				SELECT :base + row_number() OVER (ORDER BY n), n, 'updated', :at
 				FROM indicators WHERE source = :org AND anonymous = 0`,
-				sql.Named("base", base), sql.Named("at", toNano(at)), sql.Named("org", id))
+				sql.Named("base", base), sql.Named("at", ToNano(at)), sql.Named("org", id))
 			if err != nil {
 				return err
 			}
 			if k, _ := res.RowsAffected(); k > 0 {
 				if _, err := tx.ExecContext(ctx, `UPDATE indicators SET anonymous = 1, modified = :at, seq = c.seq
 					FROM changes AS c WHERE c.seq > :base AND c.indicator_n = indicators.n`,
-					sql.Named("base", base), sql.Named("at", toNano(at))); err != nil {
+					sql.Named("base", base), sql.Named("at", ToNano(at))); err != nil {
 					return err
 				}
 				last = base + k
@@ -132,7 +131,7 @@ func (s *Store) RevokeOrg(ctx context.Context, id string, anonymise bool, at tim
 		return bumpAuthEpoch(ctx, tx)
 	})
 	if err != nil {
-		return 0, 0, fmt.Errorf("sqlite: revoke org %q: %w", id, err)
+		return 0, 0, fmt.Errorf("%s: revoke org %q: %w", s.d.Name, id, err)
 	}
 	return keys, last, nil
 }
@@ -141,17 +140,17 @@ func (s *Store) RevokeOrg(ctx context.Context, id string, anonymise bool, at tim
 func (s *Store) CreateEnrolToken(ctx context.Context, t model.EnrolToken) error {
 	switch {
 	case t.ID == "" || len(t.Hash) == 0:
-		return errors.New("sqlite: create enrolment token: the id or hash is empty")
+		return fmt.Errorf("%s: create enrolment token: the id or hash is empty", s.d.Name)
 	case !t.Expires.After(t.Created):
-		return fmt.Errorf("sqlite: create enrolment token %q: it expires before it is created", t.ID)
+		return fmt.Errorf("%s: create enrolment token %q: it expires before it is created", s.d.Name, t.ID)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO enrol_tokens (id, org_id, hash, created_by, created, expires) VALUES (?, ?, ?, ?, ?, ?)`,
-			t.ID, t.OrgID, t.Hash, t.CreatedBy, toNano(t.Created), toNano(t.Expires))
-		return mapErr(err)
+			t.ID, t.OrgID, t.Hash, t.CreatedBy, ToNano(t.Created), ToNano(t.Expires))
+		return s.mapErr(err)
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: create enrolment token %q: %w", t.ID, err)
+		return fmt.Errorf("%s: create enrolment token %q: %w", s.d.Name, t.ID, err)
 	}
 	return nil
 }
@@ -162,42 +161,42 @@ func (s *Store) EnrolToken(ctx context.Context, id string) (model.EnrolToken, er
 	var created, expires int64
 	var used sql.NullInt64
 	var keyID sql.NullString
-	err := s.rdb.QueryRowContext(ctx, `SELECT id, org_id, hash, created_by, created, expires, used, key_id FROM enrol_tokens WHERE id = ?`, id).
+	err := s.db.QueryRowContext(ctx, `SELECT id, org_id, hash, created_by, created, expires, used, key_id FROM enrol_tokens WHERE id = ?`, id).
 		Scan(&t.ID, &t.OrgID, &t.Hash, &t.CreatedBy, &created, &expires, &used, &keyID)
 	if err != nil {
-		return t, fmt.Errorf("sqlite: enrolment token %q: %w", id, mapErr(err))
+		return t, fmt.Errorf("%s: enrolment token %q: %w", s.d.Name, id, s.mapErr(err))
 	}
-	t.Created, t.Expires, t.Used, t.KeyID = fromNano(created), fromNano(expires), fromOptNano(used), keyID.String
+	t.Created, t.Expires, t.Used, t.KeyID = FromNano(created), FromNano(expires), FromOptNano(used), keyID.String
 	return t, nil
 }
 
 // RedeemEnrolToken uses a token once and creates its key.
 func (s *Store) RedeemEnrolToken(ctx context.Context, id string, k model.Key, now time.Time) error {
 	if k.ID == "" || len(k.Hash) == 0 {
-		return errors.New("sqlite: redeem enrolment token: the key's id or hash is empty")
+		return fmt.Errorf("%s: redeem enrolment token: the key's id or hash is empty", s.d.Name)
 	}
 	if k.Created.IsZero() {
 		k.Created = now
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE enrol_tokens SET used = ?, key_id = ? WHERE id = ? AND used IS NULL AND expires > ? AND org_id = ?`,
-			toNano(now), k.ID, id, toNano(now), k.OrgID)
+			ToNano(now), k.ID, id, ToNano(now), k.OrgID)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			var one int
 			if err := tx.QueryRowContext(ctx, `SELECT 1 FROM enrol_tokens WHERE id = ?`, id).Scan(&one); err != nil {
-				return mapErr(err)
+				return s.mapErr(err)
 			}
 			return store.ErrConflict
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.OrgID, string(k.Role), k.Name, k.Hash, toNano(k.Created), optNano(k.ExpiresAt), k.Revoked, optNano(k.LastUsed))
-		return mapErr(err)
+			k.ID, k.OrgID, string(k.Role), k.Name, k.Hash, ToNano(k.Created), OptNano(k.ExpiresAt), k.Revoked, OptNano(k.LastUsed))
+		return s.mapErr(err)
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: redeem enrolment token %q: %w", id, err)
+		return fmt.Errorf("%s: redeem enrolment token %q: %w", s.d.Name, id, err)
 	}
 	return nil
 }
@@ -205,16 +204,16 @@ func (s *Store) RedeemEnrolToken(ctx context.Context, id string, k model.Key, no
 // PutSensorStatus stores a heartbeat.
 func (s *Store) PutSensorStatus(ctx context.Context, st model.SensorStatus) error {
 	if st.KeyID == "" || st.OrgID == "" {
-		return errors.New("sqlite: put sensor status: the key or organisation is empty")
+		return fmt.Errorf("%s: put sensor status: the key or organisation is empty", s.d.Name)
 	}
 	inputs, err := json.Marshal(st.Inputs)
 	if err != nil {
-		return fmt.Errorf("sqlite: put sensor status: %w", err)
+		return fmt.Errorf("%s: put sensor status: %w", s.d.Name, err)
 	}
 	if st.Inputs == nil {
 		inputs = []byte("[]")
 	}
-	err = s.write(ctx, func(tx *sql.Tx) error {
+	err = s.write(ctx, func(tx Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO sensors (key_id, org_id, name, version, started, inputs, events_per_second, lag_seconds,
 				indicators, patterns, last_error, last_error_at, last_seen)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -222,12 +221,12 @@ func (s *Store) PutSensorStatus(ctx context.Context, st model.SensorStatus) erro
 				started = excluded.started, inputs = excluded.inputs, events_per_second = excluded.events_per_second,
 				lag_seconds = excluded.lag_seconds, indicators = excluded.indicators, patterns = excluded.patterns,
 				last_error = excluded.last_error, last_error_at = excluded.last_error_at, last_seen = excluded.last_seen`,
-			st.KeyID, st.OrgID, st.Name, st.Version, optNano(st.Started), string(inputs), st.EventsPerSecond, st.LagSeconds,
-			st.Indicators, st.Patterns, st.LastError, optNano(st.LastErrorAt), toNano(st.LastSeen))
-		return mapErr(err)
+			st.KeyID, st.OrgID, st.Name, st.Version, OptNano(st.Started), string(inputs), st.EventsPerSecond, st.LagSeconds,
+			st.Indicators, st.Patterns, st.LastError, OptNano(st.LastErrorAt), ToNano(st.LastSeen))
+		return s.mapErr(err)
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: put sensor status %q: %w", st.KeyID, err)
+		return fmt.Errorf("%s: put sensor status %q: %w", s.d.Name, st.KeyID, err)
 	}
 	return nil
 }
@@ -238,12 +237,12 @@ func (s *Store) ListSensors(ctx context.Context, orgIDs []string) ([]model.Senso
 		last_error, last_error_at, last_seen FROM sensors`
 	var args []any
 	if orgIDs != nil {
-		q += ` WHERE org_id IN (SELECT value FROM json_each(?))`
-		args = append(args, jsonStrings(orgIDs))
+		q += ` WHERE org_id IN (` + s.d.TextArray("?") + `)`
+		args = append(args, JSONStrings(orgIDs))
 	}
-	rows, err := s.rdb.QueryContext(ctx, q+` ORDER BY org_id, name, key_id`, args...)
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY org_id, name, key_id`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list sensors: %w", err)
+		return nil, fmt.Errorf("%s: list sensors: %w", s.d.Name, err)
 	}
 	defer rows.Close()
 	var out []model.SensorStatus
@@ -254,25 +253,25 @@ func (s *Store) ListSensors(ctx context.Context, orgIDs []string) ([]model.Senso
 		var inputs string
 		if err := rows.Scan(&st.KeyID, &st.OrgID, &st.Name, &st.Version, &started, &inputs, &st.EventsPerSecond, &st.LagSeconds,
 			&st.Indicators, &st.Patterns, &st.LastError, &errAt, &seen); err != nil {
-			return nil, fmt.Errorf("sqlite: list sensors: %w", err)
+			return nil, fmt.Errorf("%s: list sensors: %w", s.d.Name, err)
 		}
 		if err := json.Unmarshal([]byte(inputs), &st.Inputs); err != nil {
-			return nil, fmt.Errorf("sqlite: list sensors: inputs of %s: %w", st.KeyID, err)
+			return nil, fmt.Errorf("%s: list sensors: inputs of %s: %w", s.d.Name, st.KeyID, err)
 		}
-		st.Started, st.LastErrorAt, st.LastSeen = fromOptNano(started), fromOptNano(errAt), fromNano(seen)
+		st.Started, st.LastErrorAt, st.LastSeen = FromOptNano(started), FromOptNano(errAt), FromNano(seen)
 		out = append(out, st)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list sensors: %w", err)
+		return nil, fmt.Errorf("%s: list sensors: %w", s.d.Name, err)
 	}
 	return out, nil
 }
 
 // SharingSince counts indicators created since, per source.
 func (s *Store) SharingSince(ctx context.Context, since time.Time) (map[string]int, error) {
-	rows, err := s.rdb.QueryContext(ctx, `SELECT source, count(*) FROM indicators WHERE created >= ? GROUP BY source`, toNano(since))
+	rows, err := s.db.QueryContext(ctx, `SELECT source, count(*) FROM indicators WHERE created >= ? GROUP BY source`, ToNano(since))
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: sharing since: %w", err)
+		return nil, fmt.Errorf("%s: sharing since: %w", s.d.Name, err)
 	}
 	defer rows.Close()
 	out := map[string]int{}
@@ -280,7 +279,7 @@ func (s *Store) SharingSince(ctx context.Context, since time.Time) (map[string]i
 		var src string
 		var n int
 		if err := rows.Scan(&src, &n); err != nil {
-			return nil, fmt.Errorf("sqlite: sharing since: %w", err)
+			return nil, fmt.Errorf("%s: sharing since: %w", s.d.Name, err)
 		}
 		out[src] = n
 	}

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -61,10 +61,10 @@ func encodeContext(cs []model.ContextAttribute) (any, error) {
 // indicators.
 func (s *Store) CreateReport(ctx context.Context, r model.Report) (model.Report, error) {
 	if err := checkReport(&r); err != nil {
-		return r, fmt.Errorf("postgres: create report %q: %w", r.Title, err)
+		return r, fmt.Errorf("%s: create report %q: %w", s.d.Name, r.Title, err)
 	}
 	if r.ID == "" {
-		r.ID = newID()
+		r.ID = NewID()
 	}
 	if r.Created.IsZero() {
 		r.Created = time.Now()
@@ -72,38 +72,38 @@ func (s *Store) CreateReport(ctx context.Context, r model.Report) (model.Report,
 	if r.Modified.IsZero() {
 		r.Modified = r.Created
 	}
-	r.Created, r.Modified = fromNano(toNano(r.Created)), fromNano(toNano(r.Modified))
+	r.Created, r.Modified = FromNano(ToNano(r.Created)), FromNano(ToNano(r.Modified))
 	contextJSON, err := encodeContext(r.Context)
 	if err != nil {
-		return r, fmt.Errorf("postgres: create report %q: %w", r.Title, err)
+		return r, fmt.Errorf("%s: create report %q: %w", s.d.Name, r.Title, err)
 	}
-	err = s.write(ctx, func(tx *Tx) error {
+	err = s.write(ctx, func(tx Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO reports (id, title, narrative, threat_actor, campaign, tlp,
 			audience_kind, audience_group, source, submitted_by, anonymous, created, modified, tags, context)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			r.ID, r.Title, r.Narrative, r.ThreatActor, r.Campaign, string(r.TLP),
-			string(r.Audience.Kind), optString(r.Audience.Group), r.Source, optString(r.SubmittedBy), r.Anonymous,
-			toNano(r.Created), toNano(r.Modified), encodeList(r.Tags), contextJSON); err != nil {
-			return mapErr(err)
+			string(r.Audience.Kind), OptString(r.Audience.Group), r.Source, OptString(r.SubmittedBy), r.Anonymous,
+			ToNano(r.Created), ToNano(r.Modified), EncodeList(r.Tags), contextJSON); err != nil {
+			return s.mapErr(err)
 		}
 		return s.putReportAudience(ctx, tx, &r)
 	})
 	if err != nil {
-		return r, fmt.Errorf("postgres: create report %q: %w", r.Title, err)
+		return r, fmt.Errorf("%s: create report %q: %w", s.d.Name, r.Title, err)
 	}
 	return r, nil
 }
 
 // putReportAudience writes a report's explicit audience and fills in the
 // members of its group.
-func (s *Store) putReportAudience(ctx context.Context, tx *Tx, r *model.Report) error {
+func (s *Store) putReportAudience(ctx context.Context, tx Tx, r *model.Report) error {
 	for _, org := range r.Audience.Orgs {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO report_audience (report_id, org_id) VALUES (?, ?)`, r.ID, org); err != nil {
 			return err
 		}
 	}
 	if r.Audience.Kind == policy.Group {
-		members, err := querier{s, tx, false}.groupMembers(ctx, []string{r.Audience.Group})
+		members, err := Querier{s, tx, false}.GroupMembers(ctx, []string{r.Audience.Group})
 		if err != nil {
 			return err
 		}
@@ -118,37 +118,37 @@ func (s *Store) putReportAudience(ctx context.Context, tx *Tx, r *model.Report) 
 // store.ErrNotFound when there is no such report.
 func (s *Store) UpdateReport(ctx context.Context, r model.Report) (model.Report, error) {
 	if err := checkReport(&r); err != nil {
-		return r, fmt.Errorf("postgres: update report %q: %w", r.ID, err)
+		return r, fmt.Errorf("%s: update report %q: %w", s.d.Name, r.ID, err)
 	}
 	if r.Modified.IsZero() {
 		r.Modified = time.Now()
 	}
-	r.Modified = fromNano(toNano(r.Modified))
+	r.Modified = FromNano(ToNano(r.Modified))
 	contextJSON, err := encodeContext(r.Context)
 	if err != nil {
-		return r, fmt.Errorf("postgres: update report %q: %w", r.ID, err)
+		return r, fmt.Errorf("%s: update report %q: %w", s.d.Name, r.ID, err)
 	}
-	err = s.write(ctx, func(tx *Tx) error {
+	err = s.write(ctx, func(tx Tx) error {
 		var created int64
 		var source string
 		if err := tx.QueryRowContext(ctx, `UPDATE reports SET title = ?, narrative = ?, threat_actor = ?, campaign = ?,
 			tlp = ?, audience_kind = ?, audience_group = ?, submitted_by = ?, anonymous = ?, modified = ?, tags = ?, context = ?
 			WHERE id = ? RETURNING created, source`,
-			r.Title, r.Narrative, r.ThreatActor, r.Campaign, string(r.TLP), string(r.Audience.Kind), optString(r.Audience.Group),
-			optString(r.SubmittedBy), r.Anonymous, toNano(r.Modified), encodeList(r.Tags), contextJSON, r.ID).Scan(&created, &source); err != nil {
+			r.Title, r.Narrative, r.ThreatActor, r.Campaign, string(r.TLP), string(r.Audience.Kind), OptString(r.Audience.Group),
+			OptString(r.SubmittedBy), r.Anonymous, ToNano(r.Modified), EncodeList(r.Tags), contextJSON, r.ID).Scan(&created, &source); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return store.ErrNotFound
 			}
-			return mapErr(err)
+			return s.mapErr(err)
 		}
-		r.Created, r.Source = fromNano(created), source
+		r.Created, r.Source = FromNano(created), source
 		if _, err := tx.ExecContext(ctx, `DELETE FROM report_audience WHERE report_id = ?`, r.ID); err != nil {
 			return err
 		}
 		return s.putReportAudience(ctx, tx, &r)
 	})
 	if err != nil {
-		return r, fmt.Errorf("postgres: update report %q: %w", r.ID, err)
+		return r, fmt.Errorf("%s: update report %q: %w", s.d.Name, r.ID, err)
 	}
 	return r, nil
 }
@@ -156,10 +156,10 @@ func (s *Store) UpdateReport(ctx context.Context, r model.Report) (model.Report,
 // Report returns a report if v may see it.
 func (s *Store) Report(ctx context.Context, v policy.Viewer, id string) (model.Report, error) {
 	if v.OrgID == "" {
-		return model.Report{}, fmt.Errorf("postgres: report %q: %w", id, store.ErrNotFound)
+		return model.Report{}, fmt.Errorf("%s: report %q: %w", s.d.Name, id, store.ErrNotFound)
 	}
 	args := []any{sql.Named("id", id)}
-	return s.oneReport(ctx, id, `WHERE r.id = :id AND `+reportVisibility.cond(v, &args), args)
+	return s.oneReport(ctx, id, `WHERE r.id = :id AND `+reportVisibility.Cond(&s.d, v, &args), args)
 }
 
 // ReportByID returns a report, whoever may see it.
@@ -173,7 +173,7 @@ func (s *Store) oneReport(ctx context.Context, id, where string, args []any) (mo
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return model.Report{}, fmt.Errorf("postgres: report %q: %w", id, err)
+		return model.Report{}, fmt.Errorf("%s: report %q: %w", s.d.Name, id, err)
 	}
 	return rs[0], nil
 }
@@ -183,10 +183,10 @@ func (s *Store) ListReports(ctx context.Context, v policy.Viewer, after string, 
 	if v.OrgID == "" {
 		return nil, nil
 	}
-	args := []any{sql.Named("after", after), sql.Named("limit", pageLimit(limit))}
-	rs, err := s.reports(ctx, `WHERE r.id > :after AND `+reportVisibility.cond(v, &args)+` ORDER BY r.id LIMIT :limit`, args)
+	args := []any{sql.Named("after", after), sql.Named("limit", PageLimit(limit))}
+	rs, err := s.reports(ctx, `WHERE r.id > :after AND `+reportVisibility.Cond(&s.d, v, &args)+` ORDER BY r.id LIMIT :limit`, args)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list reports: %w", err)
+		return nil, fmt.Errorf("%s: list reports: %w", s.d.Name, err)
 	}
 	return rs, nil
 }
@@ -194,9 +194,9 @@ func (s *Store) ListReports(ctx context.Context, v policy.Viewer, after string, 
 // reports runs a query of reports and fills in their audiences.
 func (s *Store) reports(ctx context.Context, where string, args []any) ([]model.Report, error) {
 	var rs []model.Report
-	err := s.read(ctx, func(tx *Tx) error {
-		q := querier{s, tx, true}
-		rows, err := q.query(ctx, `SELECT `+reportColumns+` FROM reports r `+where, args...)
+	err := s.read(ctx, func(tx Tx) error {
+		q := Querier{s, tx, true}
+		rows, err := q.Query(ctx, `SELECT `+reportColumns+` FROM reports r `+where, args...)
 		if err != nil {
 			return err
 		}
@@ -212,7 +212,7 @@ func (s *Store) reports(ctx context.Context, where string, args []any) ([]model.
 				return err
 			}
 			var err error
-			if r.Tags, err = decodeList(tags); err != nil {
+			if r.Tags, err = DecodeList(tags); err != nil {
 				return fmt.Errorf("report %s: tags: %w", r.ID, err)
 			}
 			if contextJSON.Valid && contextJSON.String != "" {
@@ -221,7 +221,7 @@ func (s *Store) reports(ctx context.Context, where string, args []any) ([]model.
 				}
 			}
 			r.TLP, r.Audience.Kind = policy.TLP(tlp), policy.AudienceKind(kind)
-			r.Created, r.Modified = fromNano(created), fromNano(modified)
+			r.Created, r.Modified = FromNano(created), FromNano(modified)
 			switch r.Audience.Kind {
 			case policy.Orgs:
 				withOrgs = append(withOrgs, r.ID)
@@ -237,8 +237,8 @@ func (s *Store) reports(ctx context.Context, where string, args []any) ([]model.
 		}
 		rows.Close()
 		if len(withOrgs) > 0 {
-			orgs, err := q.pairs(ctx, `SELECT report_id, org_id FROM report_audience
-				WHERE report_id IN (SELECT jsonb_array_elements_text(?::jsonb)) ORDER BY report_id, org_id`, jsonStrings(withOrgs))
+			orgs, err := q.Pairs(ctx, `SELECT report_id, org_id FROM report_audience
+				WHERE report_id IN (`+s.d.TextArray("?")+`) ORDER BY report_id, org_id`, JSONStrings(withOrgs))
 			if err != nil {
 				return err
 			}
@@ -249,7 +249,7 @@ func (s *Store) reports(ctx context.Context, where string, args []any) ([]model.
 			}
 		}
 		if len(groups) > 0 {
-			members, err := q.groupMembers(ctx, groups)
+			members, err := q.GroupMembers(ctx, groups)
 			if err != nil {
 				return err
 			}
@@ -268,20 +268,21 @@ func (s *Store) reports(ctx context.Context, where string, args []any) ([]model.
 // now when zero.
 func (s *Store) AppendAudit(ctx context.Context, e model.AuditEntry) error {
 	if e.Action == "" {
-		return errors.New("postgres: append audit: the action is empty")
+		return fmt.Errorf("%s: append audit: the action is empty", s.d.Name)
 	}
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
-	// Under the audit lock, so that seq values commit in order and a reader
-	// paging by ListAudit's After never skips an entry committed late.
-	err := s.writeLocked(ctx, lockClassAudit, func(tx *Tx) error {
+	// In the order of the audit log, so that seq values commit in order and
+	// a reader paging by ListAudit's After never skips an entry committed
+	// late.
+	err := s.db.Write(ctx, AuditLog, func(tx Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO audit (at, org, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)`,
-			toNano(e.At), e.Org, e.Actor, e.Action, e.Target, e.Detail)
+			ToNano(e.At), e.Org, e.Actor, e.Action, e.Target, e.Detail)
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: append audit %q: %w", e.Action, err)
+		return fmt.Errorf("%s: append audit %q: %w", s.d.Name, e.Action, err)
 	}
 	return nil
 }
@@ -290,14 +291,14 @@ func (s *Store) AppendAudit(ctx context.Context, e model.AuditEntry) error {
 // set; at most q.Limit (default 100, at most 10,000).
 func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]model.AuditEntry, error) {
 	query := `SELECT seq, at, org, actor, action, target, detail FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`
-	args := []any{q.After, pageLimit(q.Limit)}
+	args := []any{q.After, PageLimit(q.Limit)}
 	if q.Org != "" {
 		query = `SELECT seq, at, org, actor, action, target, detail FROM audit WHERE org = ? AND seq > ? ORDER BY seq LIMIT ?`
 		args = append([]any{q.Org}, args...)
 	}
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list audit: %w", err)
+		return nil, fmt.Errorf("%s: list audit: %w", s.d.Name, err)
 	}
 	defer rows.Close()
 	var es []model.AuditEntry
@@ -305,13 +306,13 @@ func (s *Store) ListAudit(ctx context.Context, q store.AuditQuery) ([]model.Audi
 		var e model.AuditEntry
 		var at int64
 		if err := rows.Scan(&e.Seq, &at, &e.Org, &e.Actor, &e.Action, &e.Target, &e.Detail); err != nil {
-			return nil, fmt.Errorf("postgres: list audit: %w", err)
+			return nil, fmt.Errorf("%s: list audit: %w", s.d.Name, err)
 		}
-		e.At = fromNano(at)
+		e.At = FromNano(at)
 		es = append(es, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list audit: %w", err)
+		return nil, fmt.Errorf("%s: list audit: %w", s.d.Name, err)
 	}
 	return es, nil
 }

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"database/sql"
@@ -7,7 +7,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/policy"
 )
 
-// visibility is policy.CanSee as an SQL condition, so that what a viewer may
+// Visibility is policy.CanSee as an SQL condition, so that what a viewer may
 // see is decided inside the query and paging and counts are right. It must
 // say exactly what CanSee says; the conformance suite checks it against
 // CanSee on random networks.
@@ -24,25 +24,26 @@ import (
 //
 // The condition uses the named parameters :vorg, :vpartner and :vcustomers;
 // args appends their values.
-type visibility struct {
+type Visibility struct {
 	t        string
 	audience func(param string) string
 }
 
+// The visibility of indicators (alias i) and of reports (alias r).
 var (
-	indicatorVisibility = visibility{t: "i", audience: func(p string) string {
+	IndicatorVisibility = Visibility{t: "i", audience: func(p string) string {
 		return "EXISTS (SELECT 1 FROM indicator_audience a WHERE a.indicator_n = i.n AND a.org_id = :" + p + ")"
 	}}
-	reportVisibility = visibility{t: "r", audience: func(p string) string {
+	reportVisibility = Visibility{t: "r", audience: func(p string) string {
 		return "EXISTS (SELECT 1 FROM report_audience a WHERE a.report_id = r.id AND a.org_id = :" + p + ")"
 	}}
 )
 
-// cond returns the condition for viewer v. A viewer without an organisation
-// sees nothing: cond is then "FALSE".
-func (vis visibility) cond(v policy.Viewer, args *[]any) string {
+// Cond returns the condition for viewer v, in dialect d. A viewer without
+// an organisation sees nothing: Cond is then d.False.
+func (vis Visibility) Cond(d *Dialect, v policy.Viewer, args *[]any) string {
 	if v.OrgID == "" {
-		return "FALSE"
+		return d.False
 	}
 	t := vis.t
 	var b strings.Builder
@@ -52,8 +53,8 @@ func (vis visibility) cond(v policy.Viewer, args *[]any) string {
 	*args = append(*args, sql.Named("vorg", v.OrgID))
 	// A partner sees what its customers share.
 	if v.Kind == policy.Partner && len(v.Customers) > 0 {
-		b.WriteString(" OR " + t + ".source IN (SELECT jsonb_array_elements_text(:vcustomers::jsonb))")
-		*args = append(*args, sql.Named("vcustomers", jsonStrings(v.Customers)))
+		b.WriteString(" OR " + t + ".source IN (" + d.TextArray(":vcustomers") + ")")
+		*args = append(*args, sql.Named("vcustomers", JSONStrings(v.Customers)))
 	}
 	// clear, green, amber, amber+strict: organisations in the audience.
 	b.WriteString(" OR (" + t + ".tlp IN ('clear','green','amber','amber+strict') AND " + vis.admits("vorg", v.Kind) + ")")
@@ -73,7 +74,7 @@ func (vis visibility) cond(v policy.Viewer, args *[]any) string {
 // organisations connected directly: not customers, whom their partner
 // reaches. Stored audiences are normalised: a kind of "" is stored as
 // 'network'.
-func (vis visibility) admits(p string, kind policy.OrgKind) string {
+func (vis Visibility) admits(p string, kind policy.OrgKind) string {
 	t := vis.t
 	network := ""
 	if kind != policy.Customer {

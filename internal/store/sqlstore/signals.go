@@ -1,10 +1,9 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,29 +22,29 @@ func (s *Store) SetQuarantine(ctx context.Context, id string, on bool, reason st
 		reason = ""
 	}
 	var ind model.Indicator
-	err := s.writeChanges(ctx, func(tx *Tx) error {
+	err := s.writeChanges(ctx, func(tx Tx) error {
 		var n int64
 		var cur bool
 		var curReason string
 		if err := tx.QueryRowContext(ctx, `SELECT n, quarantined, quarantine_reason FROM indicators WHERE id = ?`, id).Scan(&n, &cur, &curReason); err != nil {
-			return mapErr(err)
+			return s.mapErr(err)
 		}
 		if cur != on || on && curReason != reason {
-			seq, err := lastSeq(ctx, tx)
+			seq, err := s.lastSeq(ctx, tx)
 			if err != nil {
 				return err
 			}
 			seq++
 			if _, err := tx.ExecContext(ctx, `UPDATE indicators SET quarantined = ?, quarantine_reason = ?, modified = ?, seq = ? WHERE n = ?`,
-				on, reason, toNano(at), seq, n); err != nil {
+				on, reason, ToNano(at), seq, n); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at) VALUES (?, ?, ?, ?)`,
-				seq, n, string(model.Updated), toNano(at)); err != nil {
+				seq, n, string(model.Updated), ToNano(at)); err != nil {
 				return err
 			}
 		}
-		inds, err := querier{s, tx, false}.indicators(ctx, "SELECT "+indicatorColumns+" FROM indicators i WHERE i.n = ?", n)
+		inds, err := Querier{s, tx, false}.Indicators(ctx, "SELECT "+IndicatorColumns+" FROM indicators i WHERE i.n = ?", n)
 		if err != nil {
 			return err
 		}
@@ -53,7 +52,7 @@ func (s *Store) SetQuarantine(ctx context.Context, id string, on bool, reason st
 		return nil
 	})
 	if err != nil {
-		return ind, fmt.Errorf("postgres: quarantine indicator %q: %w", id, err)
+		return ind, fmt.Errorf("%s: quarantine indicator %q: %w", s.d.Name, id, err)
 	}
 	return ind, nil
 }
@@ -67,15 +66,15 @@ func (s *Store) ExpireNow(ctx context.Context, ids []string, at time.Time) (int,
 		at = time.Now()
 	}
 	var k int64
-	err := s.writeChanges(ctx, func(tx *Tx) error {
-		base, err := lastSeq(ctx, tx)
+	err := s.writeChanges(ctx, func(tx Tx) error {
+		base, err := s.lastSeq(ctx, tx)
 		if err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at)
 			SELECT :base + row_number() OVER (ORDER BY n), n, 'expired', :at
-			FROM indicators WHERE id IN (SELECT jsonb_array_elements_text(:ids::jsonb)) AND expired = 0 AND revoked = 0`,
-			sql.Named("base", base), sql.Named("at", toNano(at)), sql.Named("ids", jsonStrings(ids)))
+			FROM indicators WHERE id IN (`+s.d.TextArray(":ids")+`) AND expired = 0 AND revoked = 0`,
+			sql.Named("base", base), sql.Named("at", ToNano(at)), sql.Named("ids", JSONStrings(ids)))
 		if err != nil {
 			return err
 		}
@@ -84,11 +83,11 @@ func (s *Store) ExpireNow(ctx context.Context, ids []string, at time.Time) (int,
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE indicators SET expired = 1, valid_until = :at, modified = :at, seq = c.seq
 			FROM changes AS c WHERE c.seq > :base AND c.indicator_n = indicators.n`,
-			sql.Named("base", base), sql.Named("at", toNano(at)))
+			sql.Named("base", base), sql.Named("at", ToNano(at)))
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("postgres: expire indicators now: %w", err)
+		return 0, fmt.Errorf("%s: expire indicators now: %w", s.d.Name, err)
 	}
 	return int(k), nil
 }
@@ -100,13 +99,13 @@ func (s *Store) ScanIndicators(ctx context.Context, after int64, limit int, all 
 		cond = " AND i.revoked = 0 AND i.expired = 0 AND i.quarantined = 0"
 	}
 	var out []model.Indicator
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		var err error
-		out, err = querier{s, tx, true}.indicators(ctx, "SELECT "+indicatorColumns+" FROM indicators i WHERE i.seq > ?"+cond+" ORDER BY i.seq LIMIT ?", after, pageLimit(limit))
+		out, err = Querier{s, tx, true}.Indicators(ctx, "SELECT "+IndicatorColumns+" FROM indicators i WHERE i.seq > ?"+cond+" ORDER BY i.seq LIMIT ?", after, PageLimit(limit))
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: scan indicators: %w", err)
+		return nil, fmt.Errorf("%s: scan indicators: %w", s.d.Name, err)
 	}
 	return out, nil
 }
@@ -122,10 +121,10 @@ func (s *Store) Signals(ctx context.Context, ids []string) (map[string]model.Sig
 			count(DISTINCT CASE WHEN g.kind = 'false-positive' THEN g.org_id END),
 			max(CASE WHEN g.kind = 'sighting' THEN g.hour END)
 		FROM indicators i JOIN sightings g ON g.indicator_n = i.n AND g.org_id != i.source
-		WHERE i.id IN (SELECT jsonb_array_elements_text(?::jsonb))
-		GROUP BY i.id`, jsonStrings(ids))
+		WHERE i.id IN (`+s.d.TextArray("?")+`)
+		GROUP BY i.id`, JSONStrings(ids))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: signals: %w", err)
+		return nil, fmt.Errorf("%s: signals: %w", s.d.Name, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -133,10 +132,10 @@ func (s *Store) Signals(ctx context.Context, ids []string) (map[string]model.Sig
 		var sig model.Signal
 		var last sql.NullInt64
 		if err := rows.Scan(&id, &sig.Sighters, &sig.FalsePositives, &last); err != nil {
-			return nil, fmt.Errorf("postgres: signals: %w", err)
+			return nil, fmt.Errorf("%s: signals: %w", s.d.Name, err)
 		}
 		if last.Valid {
-			sig.LastSighting = fromNano(last.Int64).Add(time.Hour)
+			sig.LastSighting = FromNano(last.Int64).Add(time.Hour)
 		}
 		out[id] = sig
 	}
@@ -146,11 +145,11 @@ func (s *Store) Signals(ctx context.Context, ids []string) (map[string]model.Sig
 // SourceRecords returns every source's track record.
 func (s *Store) SourceRecords(ctx context.Context) (map[string]model.SourceRecord, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT i.source,
-			count(*) FILTER (WHERE EXISTS (SELECT 1 FROM sightings g WHERE g.indicator_n = i.n AND g.kind = 'sighting' AND g.org_id != i.source)),
-			count(*) FILTER (WHERE i.quarantined = 1 OR EXISTS (SELECT 1 FROM sightings g WHERE g.indicator_n = i.n AND g.kind = 'false-positive' AND g.org_id != i.source))
+			`+s.d.CountIf(`EXISTS (SELECT 1 FROM sightings g WHERE g.indicator_n = i.n AND g.kind = 'sighting' AND g.org_id != i.source)`)+`,
+			`+s.d.CountIf(`i.quarantined = 1 OR EXISTS (SELECT 1 FROM sightings g WHERE g.indicator_n = i.n AND g.kind = 'false-positive' AND g.org_id != i.source)`)+`
 		FROM indicators i GROUP BY i.source`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: source records: %w", err)
+		return nil, fmt.Errorf("%s: source records: %w", s.d.Name, err)
 	}
 	defer rows.Close()
 	out := map[string]model.SourceRecord{}
@@ -158,7 +157,7 @@ func (s *Store) SourceRecords(ctx context.Context) (map[string]model.SourceRecor
 		var src string
 		var r model.SourceRecord
 		if err := rows.Scan(&src, &r.Confirmed, &r.FalsePositive); err != nil {
-			return nil, fmt.Errorf("postgres: source records: %w", err)
+			return nil, fmt.Errorf("%s: source records: %w", s.d.Name, err)
 		}
 		out[src] = r
 	}
@@ -168,14 +167,14 @@ func (s *Store) SourceRecords(ctx context.Context) (map[string]model.SourceRecor
 // FalsePositiveOrgs lists who reported an indicator a false positive.
 func (s *Store) FalsePositiveOrgs(ctx context.Context, id string) ([]string, error) {
 	var out []string
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		var err error
 		out, err = queryStrings(ctx, tx, `SELECT DISTINCT g.org_id FROM sightings g JOIN indicators i ON i.n = g.indicator_n
 			WHERE i.id = ? AND g.kind = 'false-positive' AND g.org_id != i.source ORDER BY g.org_id`, id)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: false-positive reports of %q: %w", id, err)
+		return nil, fmt.Errorf("%s: false-positive reports of %q: %w", s.d.Name, id, err)
 	}
 	return out, nil
 }
@@ -187,10 +186,10 @@ func (s *Store) SightingGroups(ctx context.Context, since time.Time) ([]model.Si
 		hour                           int64
 	}
 	var rs []row
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT i.id, g.org_id, COALESCE(i.report_id, ''), COALESCE(i.labels, ''), COALESCE(r.threat_actor, ''), g.hour
 			FROM sightings g JOIN indicators i ON i.n = g.indicator_n LEFT JOIN reports r ON r.id = i.report_id
-			WHERE g.hour >= ? AND g.kind = 'sighting' AND g.org_id != i.source`, toNano(since.UTC().Truncate(time.Hour)))
+			WHERE g.hour >= ? AND g.kind = 'sighting' AND g.org_id != i.source`, ToNano(since.UTC().Truncate(time.Hour)))
 		if err != nil {
 			return err
 		}
@@ -205,7 +204,7 @@ func (s *Store) SightingGroups(ctx context.Context, since time.Time) ([]model.Si
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: sighting groups: %w", err)
+		return nil, fmt.Errorf("%s: sighting groups: %w", s.d.Name, err)
 	}
 	groups := map[[2]string]*model.SightingGroup{}
 	add := func(by, key string, r row) {
@@ -213,7 +212,7 @@ func (s *Store) SightingGroups(ctx context.Context, since time.Time) ([]model.Si
 			return
 		}
 		g := groups[[2]string{by, key}]
-		at := fromNano(r.hour)
+		at := FromNano(r.hour)
 		if g == nil {
 			g = &model.SightingGroup{By: by, Key: key, First: at, Last: at}
 			groups[[2]string{by, key}] = g
@@ -234,9 +233,9 @@ func (s *Store) SightingGroups(ctx context.Context, since time.Time) ([]model.Si
 	for _, r := range rs {
 		add("report", r.report, r)
 		add("actor", strings.ToLower(strings.TrimSpace(r.actor)), r)
-		labels, err := decodeList(sql.NullString{String: r.labels, Valid: r.labels != ""})
+		labels, err := DecodeList(sql.NullString{String: r.labels, Valid: r.labels != ""})
 		if err != nil {
-			return nil, fmt.Errorf("postgres: sighting groups: labels of %s: %w", r.id, err)
+			return nil, fmt.Errorf("%s: sighting groups: labels of %s: %w", s.d.Name, r.id, err)
 		}
 		for _, l := range labels {
 			add("label", l, r)
@@ -264,10 +263,10 @@ func (s *Store) ValueSighters(ctx context.Context, ids []string, since time.Time
 	}
 	var n int
 	err := s.db.QueryRowContext(ctx, `SELECT count(DISTINCT g.org_id) FROM sightings g JOIN indicators i ON i.n = g.indicator_n
-		WHERE i.id IN (SELECT jsonb_array_elements_text(?::jsonb)) AND g.kind = 'sighting' AND g.hour >= ?`,
-		jsonStrings(ids), toNano(since.UTC().Truncate(time.Hour))).Scan(&n)
+		WHERE i.id IN (`+s.d.TextArray("?")+`) AND g.kind = 'sighting' AND g.hour >= ?`,
+		JSONStrings(ids), ToNano(since.UTC().Truncate(time.Hour))).Scan(&n)
 	if err != nil {
-		return 0, fmt.Errorf("postgres: value sighters: %w", err)
+		return 0, fmt.Errorf("%s: value sighters: %w", s.d.Name, err)
 	}
 	return n, nil
 }
@@ -275,25 +274,25 @@ func (s *Store) ValueSighters(ctx context.Context, ids []string, since time.Time
 // CreateAlert stores an alert (ID and Raised assigned unless set).
 func (s *Store) CreateAlert(ctx context.Context, a model.Alert) (model.Alert, error) {
 	if a.ID == "" {
-		a.ID = newID()
+		a.ID = NewID()
 	}
 	if a.Raised.IsZero() {
 		a.Raised = time.Now()
 	}
-	a.Raised = fromNano(toNano(a.Raised))
+	a.Raised = FromNano(ToNano(a.Raised))
 	if a.Kind == "" || a.By == "" || a.Key == "" {
-		return a, errors.New("postgres: create alert: kind, grouping and key are needed")
+		return a, fmt.Errorf("%s: create alert: kind, grouping and key are needed", s.d.Name)
 	}
 	orgs, _ := json.Marshal(nonNil(a.Orgs))
 	inds, _ := json.Marshal(nonNil(a.Indicators))
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO alerts (id, kind, grouping, key, orgs, indicators, first, last, raised, window_s)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, a.ID, a.Kind, a.By, a.Key, string(orgs), string(inds),
-			toNano(a.First), toNano(a.Last), toNano(a.Raised), int64(a.Window/time.Second))
-		return mapErr(err)
+			ToNano(a.First), ToNano(a.Last), ToNano(a.Raised), int64(a.Window/time.Second))
+		return s.mapErr(err)
 	})
 	if err != nil {
-		return a, fmt.Errorf("postgres: create alert: %w", err)
+		return a, fmt.Errorf("%s: create alert: %w", s.d.Name, err)
 	}
 	return a, nil
 }
@@ -320,23 +319,23 @@ func scanAlert(sc interface{ Scan(...any) error }) (model.Alert, error) {
 	if err := json.Unmarshal([]byte(inds), &a.Indicators); err != nil {
 		return a, err
 	}
-	a.First, a.Last, a.Raised, a.Window = fromNano(first), fromNano(last), fromNano(raised), time.Duration(window)*time.Second
+	a.First, a.Last, a.Raised, a.Window = FromNano(first), FromNano(last), FromNano(raised), time.Duration(window)*time.Second
 	return a, nil
 }
 
 // ListAlerts returns alerts raised since, newest first.
 func (s *Store) ListAlerts(ctx context.Context, since time.Time, limit int) ([]model.Alert, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE raised >= ? ORDER BY raised DESC, id LIMIT ?`,
-		toNano(since), pageLimit(limit))
+		ToNano(since), PageLimit(limit))
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list alerts: %w", err)
+		return nil, fmt.Errorf("%s: list alerts: %w", s.d.Name, err)
 	}
 	defer rows.Close()
 	var out []model.Alert
 	for rows.Next() {
 		a, err := scanAlert(rows)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: list alerts: %w", err)
+			return nil, fmt.Errorf("%s: list alerts: %w", s.d.Name, err)
 		}
 		out = append(out, a)
 	}
@@ -347,7 +346,7 @@ func (s *Store) ListAlerts(ctx context.Context, since time.Time, limit int) ([]m
 func (s *Store) LastAlert(ctx context.Context, by, key string) (model.Alert, error) {
 	a, err := scanAlert(s.db.QueryRowContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE grouping = ? AND key = ? ORDER BY raised DESC LIMIT 1`, by, key))
 	if err != nil {
-		return a, fmt.Errorf("postgres: last alert %s %q: %w", by, key, mapErr(err))
+		return a, fmt.Errorf("%s: last alert %s %q: %w", s.d.Name, by, key, s.mapErr(err))
 	}
 	return a, nil
 }

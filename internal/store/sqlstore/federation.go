@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -16,23 +16,23 @@ import (
 // HubID returns this hub's federation identity, made at the first call.
 func (s *Store) HubID(ctx context.Context) (string, error) {
 	var id string
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		return tx.QueryRowContext(ctx, `SELECT id FROM hub_identity WHERE one = 1`).Scan(&id)
 	})
 	if err == nil {
 		return id, nil
 	}
 	if !errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("postgres: hub id: %w", err)
+		return "", fmt.Errorf("%s: hub id: %w", s.d.Name, err)
 	}
-	err = s.write(ctx, func(tx *Tx) error {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO hub_identity (one, id) VALUES (1, ?) ON CONFLICT (one) DO NOTHING`, newID()); err != nil {
+	err = s.write(ctx, func(tx Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO hub_identity (one, id) VALUES (1, ?) ON CONFLICT (one) DO NOTHING`, NewID()); err != nil {
 			return err
 		}
 		return tx.QueryRowContext(ctx, `SELECT id FROM hub_identity WHERE one = 1`).Scan(&id)
 	})
 	if err != nil {
-		return "", fmt.Errorf("postgres: hub id: %w", err)
+		return "", fmt.Errorf("%s: hub id: %w", s.d.Name, err)
 	}
 	return id, nil
 }
@@ -60,30 +60,30 @@ func checkPeer(p *model.Peer) error {
 // CreatePeer stores a peer; errors never quote its key.
 func (s *Store) CreatePeer(ctx context.Context, p model.Peer) (model.Peer, error) {
 	if err := checkPeer(&p); err != nil {
-		return p, fmt.Errorf("postgres: create peer %q: %w", p.Name, err)
+		return p, fmt.Errorf("%s: create peer %q: %w", s.d.Name, p.Name, err)
 	}
-	p.ID = newID()
+	p.ID = NewID()
 	if p.Created.IsZero() {
 		p.Created = time.Now()
 	}
-	p.Created = fromNano(toNano(p.Created))
+	p.Created = FromNano(ToNano(p.Created))
 	p.PeerState = model.PeerState{}
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO peers (id, name, name_key, org_id, url, key, pull, push, paused, audience, created)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			p.ID, p.Name, foldName(p.Name), p.OrgID, p.URL, p.Key, boolInt(p.Pull), boolInt(p.Push), boolInt(p.Paused),
-			encodeList(p.Audience), toNano(p.Created))
-		return mapErr(err)
+			p.ID, p.Name, FoldName(p.Name), p.OrgID, p.URL, p.Key, BoolInt(p.Pull), BoolInt(p.Push), BoolInt(p.Paused),
+			EncodeList(p.Audience), ToNano(p.Created))
+		return s.mapErr(err)
 	})
 	if err != nil {
-		return p, fmt.Errorf("postgres: create peer %q: %w", p.Name, err)
+		return p, fmt.Errorf("%s: create peer %q: %w", s.d.Name, p.Name, err)
 	}
 	return p, nil
 }
 
 // Peer returns a peer by id or name (case-insensitive).
 func (s *Store) Peer(ctx context.Context, idOrName string) (model.Peer, error) {
-	return s.onePeer(ctx, idOrName, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, foldName(idOrName), idOrName)
+	return s.onePeer(ctx, idOrName, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, FoldName(idOrName), idOrName)
 }
 
 // PeerByOrg returns the peer an organisation stands for.
@@ -97,7 +97,7 @@ func (s *Store) onePeer(ctx context.Context, what, where string, args ...any) (m
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return model.Peer{}, fmt.Errorf("postgres: peer %q: %w", what, err)
+		return model.Peer{}, fmt.Errorf("%s: peer %q: %w", s.d.Name, what, err)
 	}
 	return ps[0], nil
 }
@@ -106,14 +106,14 @@ func (s *Store) onePeer(ctx context.Context, what, where string, args ...any) (m
 func (s *Store) ListPeers(ctx context.Context) ([]model.Peer, error) {
 	ps, err := s.peers(ctx, `ORDER BY name_key, id`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list peers: %w", err)
+		return nil, fmt.Errorf("%s: list peers: %w", s.d.Name, err)
 	}
 	return ps, nil
 }
 
 func (s *Store) peers(ctx context.Context, where string, args ...any) ([]model.Peer, error) {
 	var ps []model.Peer
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, name, org_id, url, key, pull, push, paused, audience, created,
 			remote_hub, pull_cursor, push_cursor, last_ok, last_error FROM peers `+where, args...)
 		if err != nil {
@@ -129,8 +129,8 @@ func (s *Store) peers(ctx context.Context, where string, args ...any) ([]model.P
 				&p.RemoteHub, &p.PullCursor, &p.PushCursor, &lastOK, &p.LastError); err != nil {
 				return err
 			}
-			p.Created, p.LastOK = fromNano(created), fromOptNano(lastOK)
-			if p.Audience, err = decodeList(aud); err != nil {
+			p.Created, p.LastOK = FromNano(created), FromOptNano(lastOK)
+			if p.Audience, err = DecodeList(aud); err != nil {
 				return fmt.Errorf("peer %s: audience: %w", p.ID, err)
 			}
 			ps = append(ps, p)
@@ -151,16 +151,16 @@ func (s *Store) UpdatePeer(ctx context.Context, p model.Peer) error {
 	}
 	p.Name, p.OrgID = cur.Name, cur.OrgID
 	if err := checkPeer(&p); err != nil {
-		return fmt.Errorf("postgres: update peer %q: %w", cur.Name, err)
+		return fmt.Errorf("%s: update peer %q: %w", s.d.Name, cur.Name, err)
 	}
 	return s.execPeer(ctx, p.ID, "update", `UPDATE peers SET url = ?, key = ?, pull = ?, push = ?, paused = ?, audience = ? WHERE id = ?`,
-		p.URL, p.Key, boolInt(p.Pull), boolInt(p.Push), boolInt(p.Paused), encodeList(p.Audience), p.ID)
+		p.URL, p.Key, BoolInt(p.Pull), BoolInt(p.Push), BoolInt(p.Paused), EncodeList(p.Audience), p.ID)
 }
 
 // DeletePeer removes a peer and what was returned to it; the indicators it
 // delivered stay (their origin too).
 func (s *Store) DeletePeer(ctx context.Context, id string) error {
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM peers WHERE id = ?`, id)
 		if err != nil {
 			return err
@@ -172,7 +172,7 @@ func (s *Store) DeletePeer(ctx context.Context, id string) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: peer %q: delete: %w", id, err)
+		return fmt.Errorf("%s: peer %q: delete: %w", s.d.Name, id, err)
 	}
 	return nil
 }
@@ -180,14 +180,14 @@ func (s *Store) DeletePeer(ctx context.Context, id string) error {
 // SetPeerState records what the federation loops remember of a peer.
 func (s *Store) SetPeerState(ctx context.Context, id string, st model.PeerState) error {
 	return s.execPeer(ctx, id, "set state", `UPDATE peers SET remote_hub = ?, pull_cursor = ?, push_cursor = ?, last_ok = ?, last_error = ? WHERE id = ?`,
-		st.RemoteHub, st.PullCursor, st.PushCursor, optNano(st.LastOK), st.LastError, id)
+		st.RemoteHub, st.PullCursor, st.PushCursor, OptNano(st.LastOK), st.LastError, id)
 }
 
 func (s *Store) execPeer(ctx context.Context, id, what, text string, args ...any) error {
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		res, err := tx.ExecContext(ctx, text, args...)
 		if err != nil {
-			return mapErr(err)
+			return s.mapErr(err)
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
@@ -197,7 +197,7 @@ func (s *Store) execPeer(ctx context.Context, id, what, text string, args ...any
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: peer %q: %s: %w", id, what, err)
+		return fmt.Errorf("%s: peer %q: %s: %w", s.d.Name, id, what, err)
 	}
 	return nil
 }
@@ -211,9 +211,9 @@ func scanOrigin(rows *sql.Rows) (model.Origin, error) {
 	if err := rows.Scan(&o.IndicatorID, &o.OriginHub, &o.OriginID, &modified, &hops, &o.ViaPeer, &o.RemoteID, &o.Digest); err != nil {
 		return o, err
 	}
-	o.OriginModified = fromNano(modified)
+	o.OriginModified = FromNano(modified)
 	var err error
-	o.Hops, err = decodeList(hops)
+	o.Hops, err = DecodeList(hops)
 	return o, err
 }
 
@@ -221,7 +221,7 @@ func scanOrigin(rows *sql.Rows) (model.Origin, error) {
 func (s *Store) Origins(ctx context.Context, ids []string) (map[string]model.Origin, error) {
 	out, err := s.originsBy(ctx, "indicator_id", ids, func(o model.Origin) string { return o.IndicatorID })
 	if err != nil {
-		return nil, fmt.Errorf("postgres: origins: %w", err)
+		return nil, fmt.Errorf("%s: origins: %w", s.d.Name, err)
 	}
 	return out, nil
 }
@@ -231,14 +231,14 @@ func (s *Store) Origins(ctx context.Context, ids []string) (map[string]model.Ori
 func (s *Store) OriginsOf(ctx context.Context, originIDs []string) (map[string]model.Origin, error) {
 	out, err := s.originsBy(ctx, "origin_id", originIDs, func(o model.Origin) string { return o.OriginID })
 	if err != nil {
-		return nil, fmt.Errorf("postgres: origins of: %w", err)
+		return nil, fmt.Errorf("%s: origins of: %w", s.d.Name, err)
 	}
 	return out, nil
 }
 
 func (s *Store) originsBy(ctx context.Context, column string, keys []string, key func(model.Origin) string) (map[string]model.Origin, error) {
 	out := make(map[string]model.Origin, len(keys))
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		for start := 0; start < len(keys); start += 500 {
 			part := keys[start:min(start+500, len(keys))]
 			args := make([]any, len(part))
@@ -270,7 +270,7 @@ func (s *Store) originsBy(ctx context.Context, column string, keys []string, key
 // OriginOf finds the local copy of an indicator by its origin id.
 func (s *Store) OriginOf(ctx context.Context, originID string) (model.Origin, error) {
 	var out []model.Origin
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT `+originColumns+` FROM fed_origins WHERE origin_id = ? ORDER BY indicator_id = ? DESC LIMIT 1`, originID, originID)
 		if err != nil {
 			return err
@@ -289,36 +289,24 @@ func (s *Store) OriginOf(ctx context.Context, originID string) (model.Origin, er
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return model.Origin{}, fmt.Errorf("postgres: origin of %q: %w", originID, err)
+		return model.Origin{}, fmt.Errorf("%s: origin of %q: %w", s.d.Name, originID, err)
 	}
 	return out[0], nil
 }
 
 // PutOrigin records the origin of a local indicator.
 func (s *Store) PutOrigin(ctx context.Context, o model.Origin) error {
-	err := s.write(ctx, func(tx *Tx) error { return putOrigins(ctx, tx, []model.Origin{o}) })
+	err := s.write(ctx, func(tx Tx) error { return PutOrigins(ctx, s, tx, []model.Origin{o}) })
 	if err != nil {
-		return fmt.Errorf("postgres: put origin of %q: %w", o.IndicatorID, err)
+		return fmt.Errorf("%s: put origin of %q: %w", s.d.Name, o.IndicatorID, err)
 	}
 	return nil
 }
 
-// PutOrigins records origins in the ingest's transaction.
-func (in *ingest) PutOrigins(ctx context.Context, os []model.Origin) error {
-	if in.ended {
-		return errIngestEnded
-	}
-	if in.err != nil {
-		return fmt.Errorf("postgres: put origins: an earlier put of this ingest failed: %w", in.err)
-	}
-	if err := putOrigins(ctx, in.tx, os); err != nil {
-		in.err = err
-		return fmt.Errorf("postgres: put origins: %w", err)
-	}
-	return nil
-}
-
-func putOrigins(ctx context.Context, tx *Tx, os []model.Origin) error {
+// PutOrigins records (replaces) the origins of indicators in tx, a write
+// transaction of s's DB: the work of PutOrigin and of an ingest's
+// PutOrigins.
+func PutOrigins(ctx context.Context, s *Store, tx Tx, os []model.Origin) error {
 	for _, o := range os {
 		if o.IndicatorID == "" || o.OriginHub == "" || o.OriginID == "" || o.ViaPeer == "" {
 			return fmt.Errorf("origin of %q: indicator, origin hub, origin id and peer are needed", o.IndicatorID)
@@ -327,8 +315,8 @@ func putOrigins(ctx context.Context, tx *Tx, os []model.Origin) error {
 			ON CONFLICT (indicator_id) DO UPDATE SET origin_hub = excluded.origin_hub, origin_id = excluded.origin_id,
 				origin_modified = excluded.origin_modified, hops = excluded.hops, via_peer = excluded.via_peer,
 				remote_id = excluded.remote_id, digest = excluded.digest`,
-			o.IndicatorID, o.OriginHub, o.OriginID, toNano(o.OriginModified), jsonStrings(o.Hops), o.ViaPeer, o.RemoteID, o.Digest)
-		if err = mapErr(err); err != nil {
+			o.IndicatorID, o.OriginHub, o.OriginID, ToNano(o.OriginModified), JSONStrings(o.Hops), o.ViaPeer, o.RemoteID, o.Digest)
+		if err = s.mapErr(err); err != nil {
 			return fmt.Errorf("origin of %q: %w", o.IndicatorID, err)
 		}
 	}
@@ -342,7 +330,7 @@ func (s *Store) SightingsToReturn(ctx context.Context, peerID, exceptOrg string,
 		limit = 10_000
 	}
 	var out []model.FedSighting
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT o.indicator_id, o.remote_id, s.kind, s.hour, SUM(s.count) AS total_count,
 				COALESCE(MAX(r.returned), 0) AS returned_count
 			FROM fed_origins o
@@ -353,7 +341,7 @@ func (s *Store) SightingsToReturn(ctx context.Context, peerID, exceptOrg string,
 			GROUP BY o.indicator_id, s.kind, s.hour
 			HAVING SUM(s.count) > COALESCE(MAX(r.returned), 0)
 			ORDER BY s.hour, o.indicator_id, s.kind
-			LIMIT ?`, peerID, exceptOrg, toNano(since.UTC().Truncate(time.Hour)), limit)
+			LIMIT ?`, peerID, exceptOrg, ToNano(since.UTC().Truncate(time.Hour)), limit)
 		if err != nil {
 			return err
 		}
@@ -364,35 +352,35 @@ func (s *Store) SightingsToReturn(ctx context.Context, peerID, exceptOrg string,
 			if err := rows.Scan(&f.IndicatorID, &f.RemoteID, &f.Kind, &hour, &f.Total, &f.Returned); err != nil {
 				return err
 			}
-			f.Hour = fromNano(hour)
+			f.Hour = FromNano(hour)
 			out = append(out, f)
 		}
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: sightings to return to %q: %w", peerID, err)
+		return nil, fmt.Errorf("%s: sightings to return to %q: %w", s.d.Name, peerID, err)
 	}
 	return out, nil
 }
 
 // MarkReturned records what was returned to a peer.
 func (s *Store) MarkReturned(ctx context.Context, peerID string, ss []model.FedSighting) error {
-	err := s.write(ctx, func(tx *Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO fed_returned (peer_id, indicator_id, kind, hour, returned) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (peer_id, indicator_id, kind, hour) DO UPDATE SET returned = GREATEST(fed_returned.returned, excluded.returned)`)
+	err := s.write(ctx, func(tx Tx) error {
+		st, err := s.db.Prepare(ctx, tx, `INSERT INTO fed_returned (peer_id, indicator_id, kind, hour, returned) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (peer_id, indicator_id, kind, hour) DO UPDATE SET returned = `+s.d.Greatest+`(fed_returned.returned, excluded.returned)`)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		for _, f := range ss {
-			if _, err := st.ExecContext(ctx, peerID, f.IndicatorID, string(f.Kind), toNano(f.Hour.UTC().Truncate(time.Hour)), f.Total); err != nil {
+			if _, err := st.ExecContext(ctx, peerID, f.IndicatorID, string(f.Kind), ToNano(f.Hour.UTC().Truncate(time.Hour)), f.Total); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: mark sightings returned to %q: %w", peerID, err)
+		return fmt.Errorf("%s: mark sightings returned to %q: %w", s.d.Name, peerID, err)
 	}
 	return nil
 }

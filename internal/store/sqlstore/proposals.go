@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -24,8 +24,8 @@ func scanProposal(sc interface{ Scan(...any) error }) (model.Proposal, error) {
 		return p, err
 	}
 	var err error
-	p.Type, p.Status, p.Created, p.Decided = indicator.Type(typ), model.ProposalStatus(status), fromNano(created), fromOptNano(decided)
-	p.Labels, err = decodeList(labels)
+	p.Type, p.Status, p.Created, p.Decided = indicator.Type(typ), model.ProposalStatus(status), FromNano(created), FromOptNano(decided)
+	p.Labels, err = DecodeList(labels)
 	return p, err
 }
 
@@ -33,14 +33,14 @@ func scanProposal(sc interface{ Scan(...any) error }) (model.Proposal, error) {
 // same organisation, type and value.
 func (s *Store) CreateProposal(ctx context.Context, p model.Proposal) (model.Proposal, error) {
 	if p.Org == "" || p.Type == "" || p.Value == "" {
-		return p, errors.New("sqlite: create proposal: organisation, type and value are needed")
+		return p, fmt.Errorf("%s: create proposal: organisation, type and value are needed", s.d.Name)
 	}
-	p.ID, p.Status = newID(), model.Pending
+	p.ID, p.Status = NewID(), model.Pending
 	if p.Created.IsZero() {
 		p.Created = time.Now()
 	}
-	p.Created = fromNano(toNano(p.Created))
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	p.Created = FromNano(ToNano(p.Created))
+	err := s.write(ctx, func(tx Tx) error {
 		existing, err := scanProposal(tx.QueryRowContext(ctx, `SELECT `+proposalColumns+` FROM proposals
 			WHERE org_id = ? AND type = ? AND value = ? AND status = 'pending'`, p.Org, string(p.Type), p.Value))
 		if err == nil {
@@ -50,13 +50,30 @@ func (s *Store) CreateProposal(ctx context.Context, p model.Proposal) (model.Pro
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO proposals (id, org_id, type, value, labels, description, evidence, status, created)
-			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)`,
-			p.ID, p.Org, string(p.Type), p.Value, encodeList(p.Labels), p.Description, p.Evidence, toNano(p.Created))
-		return mapErr(err)
+		// Another PostgreSQL replica may insert the same proposal
+		// meanwhile: then this insert does nothing and the next statement
+		// (READ COMMITTED: a new snapshot) finds that one. (SQLite's one
+		// writer never gets here.)
+		res, err := tx.ExecContext(ctx, `INSERT INTO proposals (id, org_id, type, value, labels, description, evidence, status, created)
+			VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)
+			ON CONFLICT (org_id, type, value) WHERE status = 'pending' DO NOTHING`,
+			p.ID, p.Org, string(p.Type), p.Value, EncodeList(p.Labels), p.Description, p.Evidence, ToNano(p.Created))
+		if err != nil {
+			return s.mapErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		existing, err = scanProposal(tx.QueryRowContext(ctx, `SELECT `+proposalColumns+` FROM proposals
+			WHERE org_id = ? AND type = ? AND value = ? AND status = 'pending'`, p.Org, string(p.Type), p.Value))
+		if err != nil {
+			return s.mapErr(err)
+		}
+		p = existing
+		return nil
 	})
 	if err != nil {
-		return p, fmt.Errorf("sqlite: create proposal: %w", err)
+		return p, fmt.Errorf("%s: create proposal: %w", s.d.Name, err)
 	}
 	return p, nil
 }
@@ -64,7 +81,7 @@ func (s *Store) CreateProposal(ctx context.Context, p model.Proposal) (model.Pro
 // Proposal returns one proposal.
 func (s *Store) Proposal(ctx context.Context, id string) (model.Proposal, error) {
 	var p model.Proposal
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		var err error
 		p, err = scanProposal(tx.QueryRowContext(ctx, `SELECT `+proposalColumns+` FROM proposals WHERE id = ?`, id))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -73,7 +90,7 @@ func (s *Store) Proposal(ctx context.Context, id string) (model.Proposal, error)
 		return err
 	})
 	if err != nil {
-		return p, fmt.Errorf("sqlite: proposal %q: %w", id, err)
+		return p, fmt.Errorf("%s: proposal %q: %w", s.d.Name, id, err)
 	}
 	return p, nil
 }
@@ -82,10 +99,10 @@ func (s *Store) Proposal(ctx context.Context, id string) (model.Proposal, error)
 // lists all.
 func (s *Store) ListProposals(ctx context.Context, orgID string, status model.ProposalStatus, limit int) ([]model.Proposal, error) {
 	var out []model.Proposal
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT `+proposalColumns+` FROM proposals
 			WHERE org_id = ? AND (? = '' OR status = ?) ORDER BY created DESC, id LIMIT ?`,
-			orgID, string(status), string(status), pageLimit(limit))
+			orgID, string(status), string(status), PageLimit(limit))
 		if err != nil {
 			return err
 		}
@@ -100,7 +117,7 @@ func (s *Store) ListProposals(ctx context.Context, orgID string, status model.Pr
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: list proposals: %w", err)
+		return nil, fmt.Errorf("%s: list proposals: %w", s.d.Name, err)
 	}
 	return out, nil
 }
@@ -108,12 +125,12 @@ func (s *Store) ListProposals(ctx context.Context, orgID string, status model.Pr
 // DecideProposal approves or rejects a pending proposal.
 func (s *Store) DecideProposal(ctx context.Context, id string, status model.ProposalStatus, indicatorID string, at time.Time) (model.Proposal, error) {
 	if status != model.Approved && status != model.Rejected {
-		return model.Proposal{}, fmt.Errorf("sqlite: decide proposal %q: status %q is not approved or rejected", id, status)
+		return model.Proposal{}, fmt.Errorf("%s: decide proposal %q: status %q is not approved or rejected", s.d.Name, id, status)
 	}
 	var p model.Proposal
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		var err error
-		p, err = scanProposal(tx.QueryRowContext(ctx, `SELECT `+proposalColumns+` FROM proposals WHERE id = ?`, id))
+		p, err = scanProposal(tx.QueryRowContext(ctx, `SELECT `+proposalColumns+` FROM proposals WHERE id = ?`+s.d.ForUpdate, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrNotFound
 		}
@@ -123,13 +140,13 @@ func (s *Store) DecideProposal(ctx context.Context, id string, status model.Prop
 		if p.Status != model.Pending {
 			return fmt.Errorf("proposal was %s already: %w", p.Status, store.ErrConflict)
 		}
-		p.Status, p.Decided, p.IndicatorID = status, fromNano(toNano(at)), indicatorID
+		p.Status, p.Decided, p.IndicatorID = status, FromNano(ToNano(at)), indicatorID
 		_, err = tx.ExecContext(ctx, `UPDATE proposals SET status = ?, decided = ?, indicator_id = ? WHERE id = ?`,
-			string(status), toNano(at), optString(indicatorID), id)
+			string(status), ToNano(at), OptString(indicatorID), id)
 		return err
 	})
 	if err != nil {
-		return p, fmt.Errorf("sqlite: decide proposal %q: %w", id, err)
+		return p, fmt.Errorf("%s: decide proposal %q: %w", s.d.Name, id, err)
 	}
 	return p, nil
 }

@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"database/sql"
@@ -22,7 +22,8 @@ var (
 	maxTime = time.Unix(0, math.MaxInt64).UTC()
 )
 
-func toNano(t time.Time) int64 {
+// ToNano is t as stored.
+func ToNano(t time.Time) int64 {
 	switch {
 	case t.Before(minTime):
 		return math.MinInt64 + 1
@@ -32,45 +33,49 @@ func toNano(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-func fromNano(n int64) time.Time { return time.Unix(0, n).UTC() }
+// FromNano reads what ToNano wrote.
+func FromNano(n int64) time.Time { return time.Unix(0, n).UTC() }
 
-func nowNano() int64 { return time.Now().UnixNano() }
+// NowNano is the time now, as stored.
+func NowNano() int64 { return time.Now().UnixNano() }
 
-// optNano stores an optional time: the zero time is NULL.
-func optNano(t time.Time) any {
+// OptNano stores an optional time: the zero time is NULL.
+func OptNano(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return toNano(t)
+	return ToNano(t)
 }
 
-func fromOptNano(n sql.NullInt64) time.Time {
+// FromOptNano reads what OptNano wrote.
+func FromOptNano(n sql.NullInt64) time.Time {
 	if !n.Valid {
 		return time.Time{}
 	}
-	return fromNano(n.Int64)
+	return FromNano(n.Int64)
 }
 
-// optString stores an optional reference: "" is NULL.
-func optString(s string) any {
+// OptString stores an optional reference: "" is NULL.
+func OptString(s string) any {
 	if s == "" {
 		return nil
 	}
 	return s
 }
 
-func boolInt(b bool) int64 {
+// BoolInt is a flag as stored: 1 or 0.
+func BoolInt(b bool) int64 {
 	if b {
 		return 1
 	}
 	return 0
 }
 
-// encodeList stores a list of strings as a JSON array (so that SQL can look
-// inside with jsonb_array_elements_text), NULL when empty. Labels and tags are short plain
-// words, so the array is written by hand; anything that needs escaping goes
-// through encoding/json.
-func encodeList(xs []string) any {
+// EncodeList stores a list of strings as a JSON array (so that SQL can look
+// inside: json_each, jsonb_array_elements_text), NULL when empty. Labels and
+// tags are short plain words, so the array is written by hand; anything
+// that needs escaping goes through encoding/json.
+func EncodeList(xs []string) any {
 	if len(xs) == 0 {
 		return nil
 	}
@@ -110,8 +115,8 @@ func plainJSON(s string) bool {
 	return utf8.ValidString(s)
 }
 
-// decodeList reads what encodeList wrote.
-func decodeList(s sql.NullString) ([]string, error) {
+// DecodeList reads what EncodeList wrote.
+func DecodeList(s sql.NullString) ([]string, error) {
 	if !s.Valid || s.String == "" || s.String == "[]" {
 		return nil, nil
 	}
@@ -128,16 +133,16 @@ func decodeList(s sql.NullString) ([]string, error) {
 	return xs, nil
 }
 
-// jsonStrings encodes a list of ids as a JSON array for jsonb_array_elements_text(?::jsonb).
-func jsonStrings(xs []string) string {
-	if v, ok := encodeList(xs).(string); ok {
+// JSONStrings encodes a list of ids as a JSON array for Dialect.TextArray.
+func JSONStrings(xs []string) string {
+	if v, ok := EncodeList(xs).(string); ok {
 		return v
 	}
 	return "[]"
 }
 
-// jsonInts encodes integers as a JSON array for jsonb_array_elements_text(?::jsonb).
-func jsonInts(ns []int64) string {
+// JSONInts encodes integers as a JSON array for Dialect.IntArray.
+func JSONInts(ns []int64) string {
 	b := make([]byte, 0, 2+len(ns)*8)
 	b = append(b, '[')
 	for i, n := range ns {
@@ -149,9 +154,9 @@ func jsonInts(ns []int64) string {
 	return string(append(b, ']'))
 }
 
-// foldName is the key under which names are unique: two names have the same
+// FoldName is the key under which names are unique: two names have the same
 // key exactly when strings.EqualFold says they are equal.
-func foldName(s string) string {
+func FoldName(s string) string {
 	return strings.Map(func(r rune) rune {
 		m := r
 		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
@@ -161,16 +166,20 @@ func foldName(s string) string {
 	}, s)
 }
 
-// newID returns a new id: a UUID of version 7, whose leading bits are its
+// NewID returns a new id: a UUID of version 7, whose leading bits are its
 // creation time, so that new rows land at the end of the id index instead of
 // on a random page of it (which at millions of indicators is the difference
 // between appending and rewriting the index), and ids sort by creation.
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
+func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
-// idSource makes many ids with one read of the random source.
-type idSource struct{ r io.Reader }
+// IDSource makes many ids (as NewID's) from one buffered random source.
+type IDSource struct{ r io.Reader }
 
-func (g idSource) next() (string, error) {
+// NewIDSource makes ids from the random bytes of r.
+func NewIDSource(r io.Reader) IDSource { return IDSource{r} }
+
+// Next returns a new id.
+func (g IDSource) Next() (string, error) {
 	u, err := uuid.NewV7FromReader(g.r)
 	if err != nil {
 		return "", err

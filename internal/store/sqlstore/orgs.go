@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func scanOrg(sc interface{ Scan(...any) error }) (model.Org, error) {
 		return o, err
 	}
 	o.Kind, o.Status = policy.OrgKind(kind), model.OrgStatus(status)
-	o.Created = fromNano(created)
+	o.Created = FromNano(created)
 	return o, nil
 }
 
@@ -33,25 +33,25 @@ func scanOrg(sc interface{ Scan(...any) error }) (model.Org, error) {
 // kind partner; other kinds have no partner.
 func (s *Store) CreateOrg(ctx context.Context, o model.Org) (model.Org, error) {
 	if o.Name == "" {
-		return o, errors.New("postgres: create org: the name is empty")
+		return o, fmt.Errorf("%s: create org: the name is empty", s.d.Name)
 	}
 	if !slices.Contains(policy.OrgKinds, o.Kind) {
-		return o, fmt.Errorf("postgres: create org %q: kind %q is not one of coordinator, member, partner, customer, national-cert, peer-hub", o.Name, o.Kind)
+		return o, fmt.Errorf("%s: create org %q: kind %q is not one of coordinator, member, partner, customer, national-cert, peer-hub", s.d.Name, o.Name, o.Kind)
 	}
 	if o.ID == "" {
-		o.ID = newID()
+		o.ID = NewID()
 	}
 	if o.Created.IsZero() {
 		o.Created = time.Now()
 	}
-	o.Created = fromNano(toNano(o.Created))
+	o.Created = FromNano(ToNano(o.Created))
 	if o.Status == "" {
 		o.Status = model.OrgActive
 	}
 	if !validStatus(o.Status) {
-		return o, fmt.Errorf("postgres: create org %q: status %q is not one of active, pending, suspended", o.Name, o.Status)
+		return o, fmt.Errorf("%s: create org %q: status %q is not one of active, pending, suspended", s.d.Name, o.Name, o.Status)
 	}
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		switch {
 		case o.Kind == policy.Customer && o.Partner == "":
 			return errors.New("a customer needs a partner")
@@ -72,11 +72,11 @@ func (s *Store) CreateOrg(ctx context.Context, o model.Org) (model.Org, error) {
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO orgs (id, name, name_key, kind, partner_id, created, revoked, status)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			o.ID, o.Name, foldName(o.Name), string(o.Kind), optString(o.Partner), toNano(o.Created), o.Revoked, string(o.Status))
-		return mapErr(err)
+			o.ID, o.Name, FoldName(o.Name), string(o.Kind), OptString(o.Partner), ToNano(o.Created), o.Revoked, string(o.Status))
+		return s.mapErr(err)
 	})
 	if err != nil {
-		return o, fmt.Errorf("postgres: create org %q: %w", o.Name, err)
+		return o, fmt.Errorf("%s: create org %q: %w", s.d.Name, o.Name, err)
 	}
 	return o, nil
 }
@@ -84,10 +84,10 @@ func (s *Store) CreateOrg(ctx context.Context, o model.Org) (model.Org, error) {
 // Org returns an organisation by id or by name (case-insensitive).
 func (s *Store) Org(ctx context.Context, idOrName string) (model.Org, error) {
 	row := s.db.QueryRowContext(ctx, `SELECT `+orgColumns+` FROM orgs WHERE id = ? OR name_key = ?
-		ORDER BY id = ? DESC LIMIT 1`, idOrName, foldName(idOrName), idOrName)
+		ORDER BY id = ? DESC LIMIT 1`, idOrName, FoldName(idOrName), idOrName)
 	o, err := scanOrg(row)
 	if err != nil {
-		return o, fmt.Errorf("postgres: org %q: %w", idOrName, mapErr(err))
+		return o, fmt.Errorf("%s: org %q: %w", s.d.Name, idOrName, s.mapErr(err))
 	}
 	return o, nil
 }
@@ -96,19 +96,19 @@ func (s *Store) Org(ctx context.Context, idOrName string) (model.Org, error) {
 func (s *Store) ListOrgs(ctx context.Context) ([]model.Org, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+orgColumns+` FROM orgs ORDER BY name_key, id`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list orgs: %w", err)
+		return nil, fmt.Errorf("%s: list orgs: %w", s.d.Name, err)
 	}
 	defer rows.Close()
 	var orgs []model.Org
 	for rows.Next() {
 		o, err := scanOrg(rows)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: list orgs: %w", err)
+			return nil, fmt.Errorf("%s: list orgs: %w", s.d.Name, err)
 		}
 		orgs = append(orgs, o)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list orgs: %w", err)
+		return nil, fmt.Errorf("%s: list orgs: %w", s.d.Name, err)
 	}
 	return orgs, nil
 }
@@ -119,11 +119,11 @@ func (s *Store) ListOrgs(ctx context.Context) ([]model.Org, error) {
 // checked.
 func (s *Store) Viewer(ctx context.Context, orgID string) (policy.Viewer, error) {
 	var v policy.Viewer
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		var kind string
 		if err := tx.QueryRowContext(ctx, `SELECT id, kind, COALESCE(partner_id, '') FROM orgs WHERE id = ?`, orgID).
 			Scan(&v.OrgID, &kind, &v.Partner); err != nil {
-			return mapErr(err)
+			return s.mapErr(err)
 		}
 		v.Kind = policy.OrgKind(kind)
 		var err error
@@ -138,13 +138,13 @@ func (s *Store) Viewer(ctx context.Context, orgID string) (policy.Viewer, error)
 		return nil
 	})
 	if err != nil {
-		return policy.Viewer{}, fmt.Errorf("postgres: viewer %q: %w", orgID, err)
+		return policy.Viewer{}, fmt.Errorf("%s: viewer %q: %w", s.d.Name, orgID, err)
 	}
 	return v, nil
 }
 
 // queryStrings runs a query of one text column.
-func queryStrings(ctx context.Context, tx *Tx, query string, args ...any) ([]string, error) {
+func queryStrings(ctx context.Context, tx Tx, query string, args ...any) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
@@ -172,9 +172,9 @@ func scanKey(sc interface{ Scan(...any) error }) (model.Key, error) {
 		return k, err
 	}
 	k.Role = policy.Role(role)
-	k.Created = fromNano(created)
-	k.ExpiresAt = fromOptNano(expires)
-	k.LastUsed = fromOptNano(lastUsed)
+	k.Created = FromNano(created)
+	k.ExpiresAt = FromOptNano(expires)
+	k.LastUsed = FromOptNano(lastUsed)
 	return k, nil
 }
 
@@ -184,25 +184,25 @@ func scanKey(sc interface{ Scan(...any) error }) (model.Key, error) {
 func (s *Store) CreateKey(ctx context.Context, k model.Key) error {
 	switch {
 	case k.ID == "":
-		return errors.New("postgres: create key: the id is empty")
+		return fmt.Errorf("%s: create key: the id is empty", s.d.Name)
 	case len(k.Hash) == 0:
-		return fmt.Errorf("postgres: create key %q: the hash is empty", k.ID)
+		return fmt.Errorf("%s: create key %q: the hash is empty", s.d.Name, k.ID)
 	}
 	switch k.Role {
 	case policy.Admin, policy.Analyst, policy.Sensor, policy.ReadOnly:
 	default:
-		return fmt.Errorf("postgres: create key %q: role %q is not one of admin, analyst, sensor, readonly", k.ID, k.Role)
+		return fmt.Errorf("%s: create key %q: role %q is not one of admin, analyst, sensor, readonly", s.d.Name, k.ID, k.Role)
 	}
 	if k.Created.IsZero() {
 		k.Created = time.Now()
 	}
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO keys (`+keyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.OrgID, string(k.Role), k.Name, k.Hash, toNano(k.Created), optNano(k.ExpiresAt), k.Revoked, optNano(k.LastUsed))
-		return mapErr(err)
+			k.ID, k.OrgID, string(k.Role), k.Name, k.Hash, ToNano(k.Created), OptNano(k.ExpiresAt), k.Revoked, OptNano(k.LastUsed))
+		return s.mapErr(err)
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: create key %q: %w", k.ID, err)
+		return fmt.Errorf("%s: create key %q: %w", s.d.Name, k.ID, err)
 	}
 	return nil
 }
@@ -211,7 +211,7 @@ func (s *Store) CreateKey(ctx context.Context, k model.Key) error {
 func (s *Store) KeyByID(ctx context.Context, id string) (model.Key, error) {
 	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE id = ?`, id))
 	if err != nil {
-		return k, fmt.Errorf("postgres: key %q: %w", id, mapErr(err))
+		return k, fmt.Errorf("%s: key %q: %w", s.d.Name, id, s.mapErr(err))
 	}
 	return k, nil
 }
@@ -220,19 +220,19 @@ func (s *Store) KeyByID(ctx context.Context, id string) (model.Key, error) {
 func (s *Store) ListKeys(ctx context.Context, orgID string) ([]model.Key, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE ? = '' OR org_id = ? ORDER BY created, id`, orgID, orgID)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list keys: %w", err)
+		return nil, fmt.Errorf("%s: list keys: %w", s.d.Name, err)
 	}
 	defer rows.Close()
 	var keys []model.Key
 	for rows.Next() {
 		k, err := scanKey(rows)
 		if err != nil {
-			return nil, fmt.Errorf("postgres: list keys: %w", err)
+			return nil, fmt.Errorf("%s: list keys: %w", s.d.Name, err)
 		}
 		keys = append(keys, k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list keys: %w", err)
+		return nil, fmt.Errorf("%s: list keys: %w", s.d.Name, err)
 	}
 	return keys, nil
 }
@@ -245,11 +245,11 @@ func (s *Store) RevokeKey(ctx context.Context, id string) error {
 // TouchKey records that a key was used at a time. It never moves last_used
 // back, so that concurrent requests cannot make it older.
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
-	return s.updateKey(ctx, "touch", id, `UPDATE keys SET last_used = GREATEST(COALESCE(last_used, ?2), ?2) WHERE id = ?1`, id, toNano(at))
+	return s.updateKey(ctx, "touch", id, `UPDATE keys SET last_used = `+s.d.Greatest+`(COALESCE(last_used, ?2), ?2) WHERE id = ?1`, id, ToNano(at))
 }
 
 func (s *Store) updateKey(ctx context.Context, what, id, query string, args ...any) error {
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
 			return err
@@ -266,7 +266,7 @@ func (s *Store) updateKey(ctx context.Context, what, id, query string, args ...a
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: %s key %q: %w", what, id, err)
+		return fmt.Errorf("%s: %s key %q: %w", s.d.Name, what, id, err)
 	}
 	return nil
 }
@@ -276,53 +276,43 @@ func (s *Store) updateKey(ctx context.Context, what, id, query string, args ...a
 // case-insensitively (store.ErrConflict).
 func (s *Store) CreateGroup(ctx context.Context, g model.Group) (model.Group, error) {
 	if g.Name == "" {
-		return g, errors.New("postgres: create group: the name is empty")
+		return g, fmt.Errorf("%s: create group: the name is empty", s.d.Name)
 	}
 	if g.ID == "" {
-		g.ID = newID()
+		g.ID = NewID()
 	}
 	if g.Created.IsZero() {
 		g.Created = time.Now()
 	}
-	g.Created = fromNano(toNano(g.Created))
+	g.Created = FromNano(ToNano(g.Created))
 	g.Members = sortedSet(g.Members)
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO sharing_groups (id, name, name_key, owner, created) VALUES (?, ?, ?, ?, ?)`,
-			g.ID, g.Name, foldName(g.Name), g.Owner, toNano(g.Created)); err != nil {
-			return mapErr(err)
+			g.ID, g.Name, FoldName(g.Name), g.Owner, ToNano(g.Created)); err != nil {
+			return s.mapErr(err)
 		}
 		for _, m := range g.Members {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO group_members (group_id, org_id) VALUES (?, ?)`, g.ID, m); err != nil {
-				return mapErr(err)
+				return s.mapErr(err)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return g, fmt.Errorf("postgres: create group %q: %w", g.Name, err)
+		return g, fmt.Errorf("%s: create group %q: %w", s.d.Name, g.Name, err)
 	}
 	return g, nil
-}
-
-// sortedSet returns xs sorted without duplicates (nil for none).
-func sortedSet(xs []string) []string {
-	if len(xs) == 0 {
-		return nil
-	}
-	xs = slices.Clone(xs)
-	slices.Sort(xs)
-	return slices.Compact(xs)
 }
 
 // Group returns a group by id or name (case-insensitive), with its members
 // sorted.
 func (s *Store) Group(ctx context.Context, idOrName string) (model.Group, error) {
-	gs, err := s.groups(ctx, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, foldName(idOrName), idOrName)
+	gs, err := s.groups(ctx, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, FoldName(idOrName), idOrName)
 	if err == nil && len(gs) == 0 {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return model.Group{}, fmt.Errorf("postgres: group %q: %w", idOrName, err)
+		return model.Group{}, fmt.Errorf("%s: group %q: %w", s.d.Name, idOrName, err)
 	}
 	return gs[0], nil
 }
@@ -331,14 +321,14 @@ func (s *Store) Group(ctx context.Context, idOrName string) (model.Group, error)
 func (s *Store) ListGroups(ctx context.Context) ([]model.Group, error) {
 	gs, err := s.groups(ctx, `ORDER BY name_key, id`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list groups: %w", err)
+		return nil, fmt.Errorf("%s: list groups: %w", s.d.Name, err)
 	}
 	return gs, nil
 }
 
 func (s *Store) groups(ctx context.Context, where string, args ...any) ([]model.Group, error) {
 	var gs []model.Group
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, name, owner, created FROM sharing_groups `+where, args...)
 		if err != nil {
 			return err
@@ -351,7 +341,7 @@ func (s *Store) groups(ctx context.Context, where string, args ...any) ([]model.
 			if err := rows.Scan(&g.ID, &g.Name, &g.Owner, &created); err != nil {
 				return err
 			}
-			g.Created = fromNano(created)
+			g.Created = FromNano(created)
 			gs = append(gs, g)
 			ids = append(ids, g.ID)
 		}
@@ -362,7 +352,7 @@ func (s *Store) groups(ctx context.Context, where string, args ...any) ([]model.
 		if len(ids) == 0 {
 			return nil
 		}
-		members, err := querier{s, tx, true}.groupMembers(ctx, ids)
+		members, err := Querier{s, tx, true}.GroupMembers(ctx, ids)
 		if err != nil {
 			return err
 		}
@@ -383,7 +373,7 @@ func (s *Store) groups(ctx context.Context, where string, args ...any) ([]model.
 // old members in Before, and moves them to the end of the change sequence
 // (their Modified time stays: the indicators themselves did not change).
 func (s *Store) SetGroupMember(ctx context.Context, groupID, orgID string, member bool) error {
-	err := s.writeChanges(ctx, func(tx *Tx) error {
+	err := s.writeChanges(ctx, func(tx Tx) error {
 		var ok bool
 		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sharing_groups WHERE id = ?)`, groupID).Scan(&ok); err != nil {
 			return err
@@ -411,16 +401,16 @@ func (s *Store) SetGroupMember(ctx context.Context, groupID, orgID string, membe
 		if _, err := tx.ExecContext(ctx, query, groupID, orgID); err != nil {
 			return err
 		}
-		base, err := lastSeq(ctx, tx)
+		base, err := s.lastSeq(ctx, tx)
 		if err != nil {
 			return err
 		}
-		at := nowNano()
+		at := NowNano()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at,
 				before_tlp, before_audience_kind, before_audience_group, before_members)
 			SELECT :base + row_number() OVER (ORDER BY n), n, 'updated', :at, tlp, 'group', audience_group, :members
 			FROM indicators WHERE audience_group = :group AND audience_kind = 'group'`,
-			sql.Named("base", base), sql.Named("at", at), sql.Named("members", encodeList(old)),
+			sql.Named("base", base), sql.Named("at", at), sql.Named("members", EncodeList(old)),
 			sql.Named("group", groupID)); err != nil {
 			return err
 		}
@@ -429,7 +419,7 @@ func (s *Store) SetGroupMember(ctx context.Context, groupID, orgID string, membe
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: set member %q of group %q to %t: %w", orgID, groupID, member, err)
+		return fmt.Errorf("%s: set member %q of group %q to %t: %w", s.d.Name, orgID, groupID, member, err)
 	}
 	return nil
 }

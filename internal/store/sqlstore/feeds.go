@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -18,39 +18,39 @@ import (
 func (s *Store) CreateFeed(ctx context.Context, f model.Feed) (model.Feed, error) {
 	switch {
 	case f.Name == "":
-		return f, errors.New("postgres: create feed: the name is empty")
+		return f, fmt.Errorf("%s: create feed: the name is empty", s.d.Name)
 	case f.Kind == "":
-		return f, fmt.Errorf("postgres: create feed %q: the kind is empty", f.Name)
+		return f, fmt.Errorf("%s: create feed %q: the kind is empty", s.d.Name, f.Name)
 	case f.URL == "":
-		return f, fmt.Errorf("postgres: create feed %q: the url is empty", f.Name)
+		return f, fmt.Errorf("%s: create feed %q: the url is empty", s.d.Name, f.Name)
 	case f.OrgID == "":
-		return f, fmt.Errorf("postgres: create feed %q: the organisation is empty", f.Name)
+		return f, fmt.Errorf("%s: create feed %q: the organisation is empty", s.d.Name, f.Name)
 	case !slices.Contains(policy.TLPs, f.TLP):
-		return f, fmt.Errorf("postgres: create feed %q: tlp %q is not one of clear, green, amber, amber+strict, red", f.Name, f.TLP)
+		return f, fmt.Errorf("%s: create feed %q: tlp %q is not one of clear, green, amber, amber+strict, red", s.d.Name, f.Name, f.TLP)
 	case f.Interval < time.Second:
-		return f, fmt.Errorf("postgres: create feed %q: the interval %s is under a second", f.Name, f.Interval)
+		return f, fmt.Errorf("%s: create feed %q: the interval %s is under a second", s.d.Name, f.Name, f.Interval)
 	}
 	if err := checkFeed(f); err != nil {
-		return f, fmt.Errorf("postgres: create feed %q: %w", f.Name, err)
+		return f, fmt.Errorf("%s: create feed %q: %w", s.d.Name, f.Name, err)
 	}
 	if f.Audience.Kind == "" {
 		f.Audience.Kind = policy.Network
 	}
-	f.ID = newID()
+	f.ID = NewID()
 	if f.Created.IsZero() {
 		f.Created = time.Now()
 	}
-	f.Created = fromNano(toNano(f.Created))
-	err := s.write(ctx, func(tx *Tx) error {
+	f.Created = FromNano(ToNano(f.Created))
+	err := s.write(ctx, func(tx Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO feeds (id, name, name_key, kind, url, org_id, tlp, interval_s, enabled, created,
 			collection, auth, auth_user, secret, audience_kind, audience_group, audience_orgs)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			f.ID, f.Name, foldName(f.Name), f.Kind, f.URL, f.OrgID, string(f.TLP), int64(f.Interval/time.Second), boolInt(f.Enabled), toNano(f.Created),
-			f.Collection, f.Auth, f.User, f.Secret, string(f.Audience.Kind), optString(f.Audience.Group), encodeList(f.Audience.Orgs))
-		return mapErr(err)
+			f.ID, f.Name, FoldName(f.Name), f.Kind, f.URL, f.OrgID, string(f.TLP), int64(f.Interval/time.Second), BoolInt(f.Enabled), ToNano(f.Created),
+			f.Collection, f.Auth, f.User, f.Secret, string(f.Audience.Kind), OptString(f.Audience.Group), EncodeList(f.Audience.Orgs))
+		return s.mapErr(err)
 	})
 	if err != nil {
-		return f, fmt.Errorf("postgres: create feed %q: %w", f.Name, err)
+		return f, fmt.Errorf("%s: create feed %q: %w", s.d.Name, f.Name, err)
 	}
 	f.Interval = f.Interval.Truncate(time.Second)
 	f.HasSecret = f.Secret != ""
@@ -104,12 +104,12 @@ func checkFeed(f model.Feed) error {
 
 // Feed returns a feed by id or name (case-insensitive).
 func (s *Store) Feed(ctx context.Context, idOrName string) (model.Feed, error) {
-	fs, err := s.feeds(ctx, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, foldName(idOrName), idOrName)
+	fs, err := s.feeds(ctx, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, FoldName(idOrName), idOrName)
 	if err == nil && len(fs) == 0 {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return model.Feed{}, fmt.Errorf("postgres: feed %q: %w", idOrName, err)
+		return model.Feed{}, fmt.Errorf("%s: feed %q: %w", s.d.Name, idOrName, err)
 	}
 	return fs[0], nil
 }
@@ -118,14 +118,14 @@ func (s *Store) Feed(ctx context.Context, idOrName string) (model.Feed, error) {
 func (s *Store) ListFeeds(ctx context.Context) ([]model.Feed, error) {
 	fs, err := s.feeds(ctx, `ORDER BY name_key, id`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list feeds: %w", err)
+		return nil, fmt.Errorf("%s: list feeds: %w", s.d.Name, err)
 	}
 	return fs, nil
 }
 
 func (s *Store) feeds(ctx context.Context, where string, args ...any) ([]model.Feed, error) {
 	var fs []model.Feed
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, name, kind, url, org_id, tlp, interval_s, enabled, created,
 			last_run, last_error, last_count, collection, auth, auth_user, secret, audience_kind,
 			COALESCE(audience_group, ''), audience_orgs FROM feeds `+where, args...)
@@ -144,9 +144,9 @@ func (s *Store) feeds(ctx context.Context, where string, args ...any) ([]model.F
 				&f.Audience.Group, &audOrgs); err != nil {
 				return err
 			}
-			f.TLP, f.Interval, f.Created, f.LastRun = policy.TLP(tlp), time.Duration(interval)*time.Second, fromNano(created), fromOptNano(lastRun)
+			f.TLP, f.Interval, f.Created, f.LastRun = policy.TLP(tlp), time.Duration(interval)*time.Second, FromNano(created), FromOptNano(lastRun)
 			f.Audience.Kind, f.HasSecret = policy.AudienceKind(audKind), f.Secret != ""
-			orgs, err := decodeList(audOrgs)
+			orgs, err := DecodeList(audOrgs)
 			if err != nil {
 				return fmt.Errorf("feed %s: audience orgs: %w", f.ID, err)
 			}
@@ -160,17 +160,17 @@ func (s *Store) feeds(ctx context.Context, where string, args ...any) ([]model.F
 
 // SetFeedEnabled turns a feed on or off.
 func (s *Store) SetFeedEnabled(ctx context.Context, id string, enabled bool) error {
-	return s.updateFeed(ctx, id, "set enabled", `UPDATE feeds SET enabled = ? WHERE id = ?`, boolInt(enabled), id)
+	return s.updateFeed(ctx, id, "set enabled", `UPDATE feeds SET enabled = ? WHERE id = ?`, BoolInt(enabled), id)
 }
 
 // RecordFeedRun stores the outcome of a feed's run.
 func (s *Store) RecordFeedRun(ctx context.Context, f model.Feed) error {
 	return s.updateFeed(ctx, f.ID, "record run", `UPDATE feeds SET last_run = ?, last_error = ?, last_count = ? WHERE id = ?`,
-		optNano(f.LastRun), f.LastError, int64(f.LastCount), f.ID)
+		OptNano(f.LastRun), f.LastError, int64(f.LastCount), f.ID)
 }
 
 func (s *Store) updateFeed(ctx context.Context, id, what, text string, args ...any) error {
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		res, err := tx.ExecContext(ctx, text, args...)
 		if err != nil {
 			return err
@@ -183,7 +183,7 @@ func (s *Store) updateFeed(ctx context.Context, id, what, text string, args ...a
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: feed %q: %s: %w", id, what, err)
+		return fmt.Errorf("%s: feed %q: %s: %w", s.d.Name, id, what, err)
 	}
 	return nil
 }
@@ -191,7 +191,7 @@ func (s *Store) updateFeed(ctx context.Context, id, what, text string, args ...a
 // FeedEvents returns the timestamp of each event taken from a feed.
 func (s *Store) FeedEvents(ctx context.Context, feedID string) (map[string]int64, error) {
 	seen := map[string]int64{}
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT event_uuid, timestamp FROM feed_events WHERE feed_id = ?`, feedID)
 		if err != nil {
 			return err
@@ -208,20 +208,20 @@ func (s *Store) FeedEvents(ctx context.Context, feedID string) (map[string]int64
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("postgres: feed %q: events: %w", feedID, err)
+		return nil, fmt.Errorf("%s: feed %q: events: %w", s.d.Name, feedID, err)
 	}
 	return seen, nil
 }
 
 // SetFeedEvent remembers that an event was taken at its timestamp.
 func (s *Store) SetFeedEvent(ctx context.Context, feedID, eventUUID string, timestamp int64) error {
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO feed_events (feed_id, event_uuid, timestamp) VALUES (?, ?, ?)
 			ON CONFLICT (feed_id, event_uuid) DO UPDATE SET timestamp = excluded.timestamp`, feedID, eventUUID, timestamp)
-		return mapErr(err)
+		return s.mapErr(err)
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: feed %q: set event %q: %w", feedID, eventUUID, err)
+		return fmt.Errorf("%s: feed %q: set event %q: %w", s.d.Name, feedID, eventUUID, err)
 	}
 	return nil
 }

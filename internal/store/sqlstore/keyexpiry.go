@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 // SetKeyExpiry makes a key expire at at (the zero time: never) and moves the
 // authentication epoch, so that open streams of the key are checked again.
 func (s *Store) SetKeyExpiry(ctx context.Context, id string, at time.Time) error {
-	err := s.write(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE keys SET expires_at = ? WHERE id = ?`, optNano(at), id)
+	err := s.write(ctx, func(tx Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE keys SET expires_at = ? WHERE id = ?`, OptNano(at), id)
 		if err != nil {
 			return err
 		}
@@ -26,7 +26,7 @@ func (s *Store) SetKeyExpiry(ctx context.Context, id string, at time.Time) error
 		return bumpAuthEpoch(ctx, tx)
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: set expiry of key %q: %w", id, err)
+		return fmt.Errorf("%s: set expiry of key %q: %w", s.d.Name, id, err)
 	}
 	return nil
 }

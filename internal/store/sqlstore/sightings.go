@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -17,21 +17,21 @@ func (s *Store) AddSightings(ctx context.Context, ss []model.Sighting) error {
 		sg := &ss[i]
 		switch {
 		case sg.IndicatorID == "" || sg.Org == "":
-			return fmt.Errorf("sqlite: sighting %d: indicator and organisation are needed", i)
+			return fmt.Errorf("%s: sighting %d: indicator and organisation are needed", s.d.Name, i)
 		case sg.Count < 1:
-			return fmt.Errorf("sqlite: sighting %d: count %d is not positive", i, sg.Count)
+			return fmt.Errorf("%s: sighting %d: count %d is not positive", s.d.Name, i, sg.Count)
 		case sg.Kind != model.Sighted && sg.Kind != model.FalsePositive:
-			return fmt.Errorf("sqlite: sighting %d: kind %q is not one of sighting, false-positive", i, sg.Kind)
+			return fmt.Errorf("%s: sighting %d: kind %q is not one of sighting, false-positive", s.d.Name, i, sg.Kind)
 		}
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		find, err := tx.PrepareContext(ctx, `SELECT n FROM indicators WHERE id = ?`)
+	err := s.write(ctx, func(tx Tx) error {
+		find, err := s.db.Prepare(ctx, tx, `SELECT n FROM indicators WHERE id = ?`)
 		if err != nil {
 			return err
 		}
 		defer find.Close()
-		add, err := tx.PrepareContext(ctx, `INSERT INTO sightings (indicator_n, org_id, kind, hour, count) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (indicator_n, org_id, kind, hour) DO UPDATE SET count = count + excluded.count`)
+		add, err := s.db.Prepare(ctx, tx, `INSERT INTO sightings (indicator_n, org_id, kind, hour, count) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (indicator_n, org_id, kind, hour) DO UPDATE SET count = sightings.count + excluded.count`)
 		if err != nil {
 			return err
 		}
@@ -48,8 +48,8 @@ func (s *Store) AddSightings(ctx context.Context, ss []model.Sighting) error {
 				ns[sg.IndicatorID] = n
 			}
 			hour := sg.Hour.UTC().Truncate(time.Hour)
-			if _, err := add.ExecContext(ctx, n, sg.Org, string(sg.Kind), toNano(hour), sg.Count); err != nil {
-				return mapErr(err)
+			if _, err := add.ExecContext(ctx, n, sg.Org, string(sg.Kind), ToNano(hour), sg.Count); err != nil {
+				return s.mapErr(err)
 			}
 			if sg.Host != "" || !sg.ObservedAt.IsZero() {
 				at := sg.ObservedAt
@@ -57,15 +57,15 @@ func (s *Store) AddSightings(ctx context.Context, ss []model.Sighting) error {
 					at = hour
 				}
 				if _, err := tx.ExecContext(ctx, `INSERT INTO sighting_details (indicator_n, org_id, kind, observed_at, host) VALUES (?, ?, ?, ?, ?)`,
-					n, sg.Org, string(sg.Kind), toNano(at), sg.Host); err != nil {
-					return mapErr(err)
+					n, sg.Org, string(sg.Kind), ToNano(at), sg.Host); err != nil {
+					return s.mapErr(err)
 				}
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("sqlite: add sightings: %w", err)
+		return fmt.Errorf("%s: add sightings: %w", s.d.Name, err)
 	}
 	return nil
 }
@@ -73,7 +73,7 @@ func (s *Store) AddSightings(ctx context.Context, ss []model.Sighting) error {
 // SightingCounts sums an indicator's sightings per organisation and kind.
 func (s *Store) SightingCounts(ctx context.Context, indicatorID string) ([]model.SightingCount, error) {
 	var out []model.SightingCount
-	err := s.read(ctx, func(tx *sql.Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT sg.org_id, sg.kind, SUM(sg.count), MIN(sg.hour), MAX(sg.hour)
 			FROM sightings sg JOIN indicators i ON i.n = sg.indicator_n
 			WHERE i.id = ? GROUP BY sg.org_id, sg.kind ORDER BY sg.org_id, sg.kind`, indicatorID)
@@ -88,13 +88,13 @@ func (s *Store) SightingCounts(ctx context.Context, indicatorID string) ([]model
 			if err := rows.Scan(&c.Org, &kind, &c.Count, &first, &last); err != nil {
 				return err
 			}
-			c.Kind, c.First, c.Last = model.SightingKind(kind), fromNano(first), fromNano(last)
+			c.Kind, c.First, c.Last = model.SightingKind(kind), FromNano(first), FromNano(last)
 			out = append(out, c)
 		}
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: sighting counts of %q: %w", indicatorID, err)
+		return nil, fmt.Errorf("%s: sighting counts of %q: %w", s.d.Name, indicatorID, err)
 	}
 	return out, nil
 }

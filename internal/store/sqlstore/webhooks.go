@@ -1,4 +1,4 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
@@ -18,22 +18,22 @@ import (
 // never quote the secret.
 func (s *Store) CreateWebhook(ctx context.Context, w model.Webhook) (model.Webhook, error) {
 	if err := checkWebhook(&w); err != nil {
-		return w, fmt.Errorf("postgres: create webhook %q: %w", w.Name, err)
+		return w, fmt.Errorf("%s: create webhook %q: %w", s.d.Name, w.Name, err)
 	}
-	w.ID = newID()
+	w.ID = NewID()
 	if w.Created.IsZero() {
 		w.Created = time.Now()
 	}
-	w.Created = fromNano(toNano(w.Created))
+	w.Created = FromNano(ToNano(w.Created))
 	w.LastDelivery, w.LastStatus, w.LastError, w.Failures = time.Time{}, 0, "", 0
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO webhooks (id, name, name_key, url, secret, events, min_score, enabled, created)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			w.ID, w.Name, foldName(w.Name), w.URL, w.Secret, jsonStrings(w.Events), int64(w.MinScore), boolInt(w.Enabled), toNano(w.Created))
-		return mapErr(err)
+			w.ID, w.Name, FoldName(w.Name), w.URL, w.Secret, JSONStrings(w.Events), int64(w.MinScore), BoolInt(w.Enabled), ToNano(w.Created))
+		return s.mapErr(err)
 	})
 	if err != nil {
-		return w, fmt.Errorf("postgres: create webhook %q: %w", w.Name, err)
+		return w, fmt.Errorf("%s: create webhook %q: %w", s.d.Name, w.Name, err)
 	}
 	return w, nil
 }
@@ -76,12 +76,12 @@ func checkWebhook(w *model.Webhook) error {
 
 // Webhook returns a webhook by id or name (case-insensitive).
 func (s *Store) Webhook(ctx context.Context, idOrName string) (model.Webhook, error) {
-	ws, err := s.webhooks(ctx, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, foldName(idOrName), idOrName)
+	ws, err := s.webhooks(ctx, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, FoldName(idOrName), idOrName)
 	if err == nil && len(ws) == 0 {
 		err = store.ErrNotFound
 	}
 	if err != nil {
-		return model.Webhook{}, fmt.Errorf("postgres: webhook %q: %w", idOrName, err)
+		return model.Webhook{}, fmt.Errorf("%s: webhook %q: %w", s.d.Name, idOrName, err)
 	}
 	return ws[0], nil
 }
@@ -90,14 +90,14 @@ func (s *Store) Webhook(ctx context.Context, idOrName string) (model.Webhook, er
 func (s *Store) ListWebhooks(ctx context.Context) ([]model.Webhook, error) {
 	ws, err := s.webhooks(ctx, `ORDER BY name_key, id`)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: list webhooks: %w", err)
+		return nil, fmt.Errorf("%s: list webhooks: %w", s.d.Name, err)
 	}
 	return ws, nil
 }
 
 func (s *Store) webhooks(ctx context.Context, where string, args ...any) ([]model.Webhook, error) {
 	var ws []model.Webhook
-	err := s.read(ctx, func(tx *Tx) error {
+	err := s.read(ctx, func(tx Tx) error {
 		rows, err := tx.QueryContext(ctx, `SELECT id, name, url, secret, events, min_score, enabled, created,
 			last_delivery, last_status, last_error, failures FROM webhooks `+where, args...)
 		if err != nil {
@@ -113,8 +113,8 @@ func (s *Store) webhooks(ctx context.Context, where string, args ...any) ([]mode
 				&last, &w.LastStatus, &w.LastError, &w.Failures); err != nil {
 				return err
 			}
-			w.Created, w.LastDelivery = fromNano(created), fromOptNano(last)
-			if w.Events, err = decodeList(events); err != nil {
+			w.Created, w.LastDelivery = FromNano(created), FromOptNano(last)
+			if w.Events, err = DecodeList(events); err != nil {
 				return fmt.Errorf("webhook %s: events: %w", w.ID, err)
 			}
 			ws = append(ws, w)
@@ -131,21 +131,21 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 
 // SetWebhookEnabled turns a webhook on or off.
 func (s *Store) SetWebhookEnabled(ctx context.Context, id string, enabled bool) error {
-	return s.updateWebhook(ctx, id, "set enabled", `UPDATE webhooks SET enabled = ? WHERE id = ?`, boolInt(enabled), id)
+	return s.updateWebhook(ctx, id, "set enabled", `UPDATE webhooks SET enabled = ? WHERE id = ?`, BoolInt(enabled), id)
 }
 
 // RecordDelivery stores the outcome of a delivery.
 func (s *Store) RecordDelivery(ctx context.Context, id string, at time.Time, status int, errText string, ok bool) error {
 	if ok {
 		return s.updateWebhook(ctx, id, "record delivery", `UPDATE webhooks SET last_delivery = ?, last_status = ?, last_error = '', failures = 0
-			WHERE id = ?`, toNano(at), int64(status), id)
+			WHERE id = ?`, ToNano(at), int64(status), id)
 	}
 	return s.updateWebhook(ctx, id, "record delivery", `UPDATE webhooks SET last_delivery = ?, last_status = ?, last_error = ?, failures = failures + 1
-		WHERE id = ?`, toNano(at), int64(status), errText, id)
+		WHERE id = ?`, ToNano(at), int64(status), errText, id)
 }
 
 func (s *Store) updateWebhook(ctx context.Context, id, what, text string, args ...any) error {
-	err := s.write(ctx, func(tx *Tx) error {
+	err := s.write(ctx, func(tx Tx) error {
 		res, err := tx.ExecContext(ctx, text, args...)
 		if err != nil {
 			return err
@@ -158,7 +158,7 @@ func (s *Store) updateWebhook(ctx context.Context, id, what, text string, args .
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("postgres: webhook %q: %s: %w", id, what, err)
+		return fmt.Errorf("%s: webhook %q: %s: %w", s.d.Name, id, what, err)
 	}
 	return nil
 }

@@ -1,0 +1,170 @@
+// Package sqlstore holds what the hub's two SQL stores, SQLite (package
+// sqlite) and PostgreSQL (package postgres), have in common: the encoding
+// of times, lists and ids, and every store method whose queries are the
+// same in both databases but for a few fragments. Each store embeds a
+// *Store, which implements those methods once, and gives it two things:
+//
+//   - a DB, which runs transactions and queries the way that store does
+//     (SQLite: one serialised writer and a pool of read-only snapshot
+//     connections; PostgreSQL: READ COMMITTED writers, advisory locks for
+//     the transactions that append to the change log or the audit log,
+//     REPEATABLE READ readers, placeholders rewritten to $n);
+//   - a Dialect: its name (every error message starts with it), how its
+//     constraint violations become store errors, and the SQL fragments that
+//     differ (JSON arrays, GREATEST, FOR UPDATE, …).
+//
+// Queries here are written in SQLite's syntax with ? and :name placeholders,
+// which the PostgreSQL store rewrites (see package postgres); what differs
+// in PostgreSQL goes through the Dialect, and a query whose semantics are
+// the same but whose text is not is written in the form both accept.
+//
+// What is particular to one database stays in its package: opening,
+// durability and locking, applying migrations (Migrations only reads the
+// files), the bulk ingest (the upserts, change entries and audience lists
+// of a Put, and BeginIngest, Commit and Rollback), ListIndicators (index
+// hints and JSON containment differ), LastSeq and ExpireDue (how each
+// assigns and keeps change sequence numbers), and leases. The shared
+// pieces that code uses (Querier, the visibility conditions,
+// CheckSubmission, PutBefores, PutSTIXObjects, PutOrigins) are exported
+// for it. docs/STORE.md describes the layout and how to add a method.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"slices"
+)
+
+// Tx is a transaction as the shared queries use it: *sql.Tx in the SQLite
+// store, the placeholder-rewriting *postgres.Tx in the PostgreSQL store.
+type Tx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Stmt is a statement prepared in a transaction (DB.Prepare).
+type Stmt interface {
+	ExecContext(ctx context.Context, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, args ...any) *sql.Row
+	Close() error
+}
+
+// Log names the numbered log a write transaction appends to. Entries of a
+// log must become visible in the order of their numbers, so the PostgreSQL
+// store serialises the transactions that append to one (SQLite has one
+// writer anyway).
+type Log int
+
+// The logs.
+const (
+	NoLog     Log = iota // appends to no log
+	ChangeLog            // writes change entries (model.Change)
+	AuditLog             // appends to the audit log
+)
+
+// DB runs the shared queries against one store's database. The Tx handed to
+// fn, and the one Prepare and ReadQuery take, is always the DB's own.
+type DB interface {
+	// Write runs fn in a write transaction and commits when fn returns nil.
+	Write(ctx context.Context, log Log, fn func(tx Tx) error) error
+	// Read runs fn in a read-only transaction: every query of fn sees the
+	// same snapshot.
+	Read(ctx context.Context, fn func(tx Tx) error) error
+	// ReadQuery runs a query in a transaction of Read; the SQLite store
+	// prepares each such query once per connection.
+	ReadQuery(ctx context.Context, tx Tx, query string, args ...any) (*sql.Rows, error)
+	// Prepare prepares a statement in tx, for a loop of executions.
+	Prepare(ctx context.Context, tx Tx, query string) (Stmt, error)
+	// QueryContext and QueryRowContext run one query outside a transaction.
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	// LastSeq reads the newest change sequence number inside a write
+	// transaction of the ChangeLog.
+	LastSeq(ctx context.Context, tx Tx) (int64, error)
+}
+
+// Dialect is what differs in the text of the shared queries, and how the
+// database's errors read.
+type Dialect struct {
+	// Name begins every error message of the store: "sqlite", "postgres".
+	Name string
+	// MapErr turns a taken unique key into store.ErrConflict, a missing
+	// referenced row or sql.ErrNoRows into store.ErrNotFound, and returns
+	// other errors unchanged.
+	MapErr func(error) error
+	// False is a condition that never holds.
+	False string
+	// Greatest and Least name the scalar functions of the largest and the
+	// smallest of their arguments.
+	Greatest, Least string
+	// ForUpdate ends a SELECT of a row that the transaction then updates:
+	// a row lock where writers run concurrently, nothing in SQLite.
+	ForUpdate string
+	// InsertIgnore begins, and OnConflictIgnore ends, an INSERT that skips
+	// rows whose unique key is taken.
+	InsertIgnore, OnConflictIgnore string
+	// TextArray and IntArray are SELECTs of the elements of the JSON array
+	// of strings or integers bound to the placeholder p ("?" or ":name"):
+	// the set of an IN (…).
+	TextArray, IntArray func(p string) string
+	// CountIf is an aggregate that counts the rows of a group where the
+	// condition cond holds.
+	CountIf func(cond string) string
+}
+
+// Store implements the shared store methods for one database. The SQLite
+// and PostgreSQL stores embed it.
+type Store struct {
+	d  Dialect
+	db DB
+}
+
+// New returns the shared part of a store on db.
+func New(d Dialect, db DB) *Store {
+	return &Store{d: d, db: db}
+}
+
+func (s *Store) write(ctx context.Context, fn func(tx Tx) error) error {
+	return s.db.Write(ctx, NoLog, fn)
+}
+
+func (s *Store) writeChanges(ctx context.Context, fn func(tx Tx) error) error {
+	return s.db.Write(ctx, ChangeLog, fn)
+}
+
+func (s *Store) read(ctx context.Context, fn func(tx Tx) error) error {
+	return s.db.Read(ctx, fn)
+}
+
+func (s *Store) mapErr(err error) error { return s.d.MapErr(err) }
+
+func (s *Store) lastSeq(ctx context.Context, tx Tx) (int64, error) { return s.db.LastSeq(ctx, tx) }
+
+// Limits of a page of a listing.
+const (
+	defaultLimit = 100
+	maxLimit     = 10000
+)
+
+// PageLimit is the number of rows a listing asked for n returns: 0 (or
+// less) is defaultLimit, and no more than maxLimit.
+func PageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return defaultLimit
+	case n > maxLimit:
+		return maxLimit
+	}
+	return n
+}
+
+// sortedSet returns xs sorted without duplicates (nil for none).
+func sortedSet(xs []string) []string {
+	if len(xs) == 0 {
+		return nil
+	}
+	xs = slices.Clone(xs)
+	slices.Sort(xs)
+	return slices.Compact(xs)
+}
