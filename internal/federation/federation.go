@@ -344,7 +344,7 @@ func (r *peerRun) pull(ctx context.Context) error {
 	}
 	cursor := r.snapshot().PullCursor
 	c := streamclient.New(streamclient.Config{URLs: []string{r.peer.URL}, Key: r.peer.Key, Cursor: cursor, Resume: cursor > 0,
-		HTTP: r.m.cfg.StreamHTTP, Logger: r.log, MinBackoff: r.m.cfg.MinBackoff, MaxBackoff: r.m.cfg.MaxBackoff})
+		HTTP: r.watchStream(ctx), Logger: r.log, MinBackoff: r.m.cfg.MinBackoff, MaxBackoff: r.m.cfg.MaxBackoff})
 	// The stream is read here and applied by applyLoop in batches of what
 	// has arrived, so that a snapshot or a catch-up is stored hundreds at a
 	// time. The cursor kept in the database moves only after a batch is
@@ -381,6 +381,35 @@ func (r *peerRun) pull(ctx context.Context) error {
 	}
 	return err
 }
+
+// watchStream is the HTTP client that follows the peer's stream, recording
+// in the peer's state every connection that fails or is refused. The stream
+// client reconnects on its own and pull hears of nothing: without this a
+// peer whose stream fails while the rest of its API answers would look
+// healthy.
+func (r *peerRun) watchStream(ctx context.Context) *http.Client {
+	c := *r.m.cfg.StreamHTTP
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		resp, err := base.RoundTrip(req)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			r.failed(ctx, "pull", err)
+		case resp.StatusCode != http.StatusOK:
+			r.failed(ctx, "pull", fmt.Errorf("the peer's stream answered %s", resp.Status))
+		}
+		return resp, err
+	})
+	return &c
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // pullBatch bounds the stream events applied in one transaction.
 const pullBatch = 500
@@ -557,8 +586,10 @@ func (r *peerRun) offer(ctx context.Context, v policy.Viewer, remote string, cha
 	return items, nil
 }
 
-// resync offers every live indicator the peer may see, then moves the push
-// cursor to the head of the change log.
+// resync offers every indicator the peer may see, then moves the push
+// cursor to the head of the change log. Revoked indicators are offered too:
+// a revocation may be among the changes compacted away, and the peer keeps
+// its copy live until it is told (one it never held, it ignores).
 func (r *peerRun) resync(ctx context.Context, remote string) (int, error) {
 	st := r.m.cfg.Store
 	head, err := st.LastSeq(ctx)
@@ -571,7 +602,7 @@ func (r *peerRun) resync(ctx context.Context, remote string) (int, error) {
 	}
 	n := 0
 	for after := int64(0); ; {
-		inds, err := st.ListIndicators(ctx, v, store.Query{After: after, Limit: pushBatch})
+		inds, err := st.ListIndicators(ctx, v, store.Query{After: after, Limit: pushBatch, IncludeRevoked: true})
 		if err != nil {
 			return n, err
 		}
@@ -641,23 +672,28 @@ func (r *peerRun) returnSightings(ctx context.Context) error {
 			return err
 		}
 		err = r.sendSightings(ctx, fs)
-		var se *statusError
-		if errors.As(err, &se) && se.status >= 400 && se.status < 500 && se.status != http.StatusTooManyRequests &&
-			se.status != http.StatusUnauthorized {
-			// One sighting the peer refuses (it revoked the indicator, or
-			// no longer lets this hub see it) must not hold up the rest:
-			// send one at a time and drop those refused.
-			err = nil
-			for _, f := range fs {
-				if ferr := r.sendSightings(ctx, []model.FedSighting{f}); ferr != nil {
-					if !errors.As(ferr, &se) {
-						return ferr
+		if refused(err) {
+			// One sighting the peer refuses (it no longer lets this hub
+			// see the indicator) must not hold up the rest:
+			// send one at a time and drop those refused. Any other failure
+			// stops the round, and what went through so far is marked
+			// returned, so that it is never counted twice; the rest, never
+			// dropped for a passing failure, goes in a later round.
+			for i, f := range fs {
+				ferr := r.sendSightings(ctx, []model.FedSighting{f})
+				if ferr != nil && !refused(ferr) {
+					if i > 0 {
+						if merr := r.m.cfg.Store.MarkReturned(ctx, r.peer.ID, fs[:i]); merr != nil {
+							return errors.Join(ferr, merr)
+						}
 					}
+					return ferr
+				}
+				if ferr != nil {
 					r.log.Warn("federation: the peer refused a sighting; dropped", "indicator", f.RemoteID, "err", ferr)
 				}
 			}
-		}
-		if err != nil {
+		} else if err != nil {
 			return err
 		}
 		if err := r.m.cfg.Store.MarkReturned(ctx, r.peer.ID, fs); err != nil {
@@ -669,6 +705,15 @@ func (r *peerRun) returnSightings(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// refused says whether the peer refused a request for what it holds (a
+// client error other than a rate limit or a refused key): sending the same
+// again will not help.
+func refused(err error) bool {
+	var se *statusError
+	return errors.As(err, &se) && se.status >= 400 && se.status < 500 &&
+		se.status != http.StatusTooManyRequests && se.status != http.StatusUnauthorized
 }
 
 func (r *peerRun) sendSightings(ctx context.Context, fs []model.FedSighting) error {
