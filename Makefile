@@ -12,7 +12,7 @@ demo:
 
 ## test: every test (race detector where available)
 test:
-	$(GO) test $(RACE) -count=1 -timeout 20m $(PKGS)
+	$(GO) test $(RACE) -count=1 -timeout 30m $(PKGS)
 
 ## build: the hdn binary in ./bin
 build:

@@ -1,6 +1,9 @@
 package loadtest
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 // TestRunEvent: the subscribers' quick look at an event counts exactly the
 // indicators tagged with the run's tag and finds the batches' latency
@@ -28,4 +31,16 @@ func TestRunEvent(t *testing.T) {
 			t.Errorf("%s: runEvent = %v, %q; want %v, %q", c.name, ok, marker, c.ok, c.wantMarker)
 		}
 	}
+}
+
+// FuzzLastField: the walk back finds what bytes.LastIndex finds.
+func FuzzLastField(f *testing.F) {
+	f.Add([]byte(`{"value":"x","tags":["a"],"seq":1}`))
+	f.Add([]byte(`"tags":["tags":[`))
+	f.Add([]byte(`[[["tags":`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if got, want := lastField(data, keyTags), bytes.LastIndex(data, keyTags); got != want {
+			t.Fatalf("lastField(%q) = %d, bytes.LastIndex = %d", data, got, want)
+		}
+	})
 }

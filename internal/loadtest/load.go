@@ -480,13 +480,30 @@ var (
 	latPrefix   = []byte("lat-")
 )
 
+// lastField is the index of the last key (which ends in '[') in data, or
+// -1: a walk back over the '[' bytes, cheaper than bytes.LastIndex for a
+// key near the end of a long line.
+func lastField(data, key []byte) int {
+	prefix := key[:len(key)-1]
+	for end := len(data); ; {
+		i := bytes.LastIndexByte(data[:end], key[len(key)-1])
+		if i < 0 {
+			return -1
+		}
+		if bytes.HasSuffix(data[:i], prefix) {
+			return i - len(prefix)
+		}
+		end = i
+	}
+}
+
 // runEvent says whether an indicator's JSON carries the run's tag, and
 // gives its value when it is a batch's latency marker. The subscribers read
 // millions of events on the cores the hub runs on, so this looks only where
 // the fields are: the value near the start, the tags near the end (the last
 // `"tags":[` is the field, as a string value cannot hold an unescaped quote).
 func runEvent(data, tag []byte) (ok bool, marker []byte) {
-	t := bytes.LastIndex(data, keyTags)
+	t := lastField(data, keyTags)
 	if t < 0 {
 		return false, nil
 	}
