@@ -323,11 +323,15 @@ func (r *peerRun) remoteHub(ctx context.Context) (string, error) {
 func (r *peerRun) pullLoop(ctx context.Context) {
 	backoff := r.m.cfg.MinBackoff
 	for ctx.Err() == nil {
+		began := time.Now()
 		err := r.pull(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		r.failed(ctx, "pull", err)
+		if time.Since(began) > r.m.cfg.MaxBackoff {
+			backoff = r.m.cfg.MinBackoff // it worked for a while: start over
+		}
 		if !sleep(ctx, backoff) {
 			return
 		}
@@ -344,7 +348,11 @@ func (r *peerRun) pull(ctx context.Context) error {
 	}
 	cursor := r.snapshot().PullCursor
 	c := streamclient.New(streamclient.Config{URLs: []string{r.peer.URL}, Key: r.peer.Key, Cursor: cursor, Resume: cursor > 0,
-		HTTP: r.watchStream(ctx), Logger: r.log, MinBackoff: r.m.cfg.MinBackoff, MaxBackoff: r.m.cfg.MaxBackoff})
+		HTTP: r.m.cfg.StreamHTTP, Logger: r.log, MinBackoff: r.m.cfg.MinBackoff, MaxBackoff: r.m.cfg.MaxBackoff,
+		// The stream client reconnects on its own: without this a peer
+		// whose stream fails (refused, cut off, or sending what does not
+		// parse) while the rest of its API answers would look healthy.
+		OnInterrupt: func(err error) { r.failed(ctx, "pull", err) }})
 	// The stream is read here and applied by applyLoop in batches of what
 	// has arrived, so that a snapshot or a catch-up is stored hundreds at a
 	// time. The cursor kept in the database moves only after a batch is
@@ -381,35 +389,6 @@ func (r *peerRun) pull(ctx context.Context) error {
 	}
 	return err
 }
-
-// watchStream is the HTTP client that follows the peer's stream, recording
-// in the peer's state every connection that fails or is refused. The stream
-// client reconnects on its own and pull hears of nothing: without this a
-// peer whose stream fails while the rest of its API answers would look
-// healthy.
-func (r *peerRun) watchStream(ctx context.Context) *http.Client {
-	c := *r.m.cfg.StreamHTTP
-	base := c.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	c.Transport = roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		resp, err := base.RoundTrip(req)
-		switch {
-		case ctx.Err() != nil:
-		case err != nil:
-			r.failed(ctx, "pull", err)
-		case resp.StatusCode != http.StatusOK:
-			r.failed(ctx, "pull", fmt.Errorf("the peer's stream answered %s", resp.Status))
-		}
-		return resp, err
-	})
-	return &c
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
 // pullBatch bounds the stream events applied in one transaction.
 const pullBatch = 500

@@ -52,6 +52,10 @@ type Config struct {
 	// IdleTimeout drops a connection that sent nothing, not even a
 	// heartbeat, for this long (default 45 s).
 	IdleTimeout time.Duration
+	// OnInterrupt, when set, is told why each connection ended before Run
+	// reconnects: refused, failed, cut off, or an event that did not parse.
+	// Run's caller hears of nothing else until Run returns.
+	OnInterrupt func(err error)
 }
 
 // Client follows a stream.
@@ -114,6 +118,9 @@ func (c *Client) Run(ctx context.Context, handle func(Event) error) error {
 		}
 		if errors.Is(err, ErrUnauthorized) {
 			return err
+		}
+		if c.cfg.OnInterrupt != nil {
+			c.cfg.OnInterrupt(err)
 		}
 		if got {
 			backoff = c.cfg.MinBackoff // it worked for a while: start over
