@@ -165,11 +165,26 @@ func New(cfg Config) *Server {
 	s.mispSearchWait, s.mispSearchTimeout = mispSearchWait, mispSearchTimeout
 	s.taxii = newTAXIIMux(s)
 	s.mux = http.NewServeMux()
+	// paths knows every route's pattern whatever the method, so that a
+	// known path asked with another method is told which it takes.
+	paths, allowed := http.NewServeMux(), map[string][]string{}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.handle(rt))
+		if allowed[rt.Pattern] == nil {
+			paths.Handle(rt.Pattern, http.NotFoundHandler())
+		}
+		allowed[rt.Pattern] = append(allowed[rt.Pattern], rt.Method)
 	}
-	// Anything else under the API gets the error envelope, not the mux's text.
+	// Anything else under the API gets the error envelope, not the mux's
+	// text: 405 with the methods the path takes, or 404.
 	s.mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); allowed[pattern] != nil {
+			methods := allowed[pattern]
+			w.Header().Set("Allow", strings.Join(methods, ", "))
+			s.writeError(w, r, errf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s %s: this route takes %s",
+				clip(r.Method), r.URL.Path, strings.Join(methods, " or ")))
+			return
+		}
 		s.writeError(w, r, notFound("route "+r.Method+" "+r.URL.Path))
 	})
 	return s

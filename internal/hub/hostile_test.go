@@ -672,7 +672,8 @@ func (f *hostileFixture) cases(t *testing.T) []hostileCase {
 		{name: "native: a template in an id", method: "GET", path: "/api/v1/reports/%7B%7B.%7D%7D", auth: aA, status: 404, code: "not_found", want: "not found"},
 		{name: "native: a script in an id", method: "POST", path: "/api/v1/indicators/%3Cscript%3Ealert(1)%3C%2Fscript%3E/revoke", auth: aA, status: 404, code: "not_found", want: "not found"},
 		{name: "native: an unknown route", method: "GET", path: "/api/v1/admin", auth: aA, status: 404, code: "not_found", want: "not found"},
-		{name: "native: a wrong method", method: "DELETE", path: ind, auth: aA, status: 404, code: "not_found", want: "DELETE"},
+		{name: "native: a wrong method", method: "DELETE", path: ind, auth: aA, status: 405, code: "method_not_allowed", want: "takes POST or GET"},
+		{name: "native: a wrong method on a route with a parameter", method: "PUT", path: "/api/v1/indicators/some-id/revoke", status: 405, code: "method_not_allowed", want: "takes POST"},
 
 		// ---- TAXII ----
 		{name: "TAXII: JSON instead of TAXII media type", method: "POST", path: tx, auth: aA, ctype: js, body: textBody(`{"objects": []}`), status: 415, shape: shapeTAXII, code: "Unsupported Media Type", want: "taxii"},
