@@ -115,6 +115,7 @@ type Server struct {
 	fedApply           sync.Mutex // one federated apply at a time (federation.go)
 	sightings          *sightingWriter
 	ingestSlot         chan struct{} // one bulk write at a time waits for the store (beginIngest)
+	principals         principalCache
 }
 
 // New builds the API server.
@@ -313,6 +314,21 @@ func (s *Server) principalForKey(ctx context.Context, token string) (*Principal,
 	if err != nil {
 		return nil, errUnauthorized
 	}
+	epoch, err := s.st.AuthEpoch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := s.principals.get(epoch, id); ok {
+		// What the store said at this epoch still holds; the secret, the
+		// expiry and the rate are checked on every request.
+		if !auth.Verify(p.Key.Hash, secret) || !p.Key.Usable(s.now()) {
+			return nil, errUnauthorized
+		}
+		if err := s.keyRate.take(p.Key.ID); err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
 	k, err := s.st.KeyByID(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errUnauthorized
@@ -341,7 +357,47 @@ func (s *Server) principalForKey(ctx context.Context, token string) (*Principal,
 	if err != nil {
 		return nil, err
 	}
-	return &Principal{Key: k, Org: org, Viewer: v}, nil
+	p := &Principal{Key: k, Org: org, Viewer: v}
+	s.principals.put(epoch, p)
+	return p, nil
+}
+
+// maxCachedPrincipals bounds the principal cache; when it is full it starts
+// over.
+const maxCachedPrincipals = 10_000
+
+// principalCache keeps the principals of the keys in use, each as the store
+// gave it at one authentication epoch (store.Orgs.AuthEpoch), which grows
+// with every change of a key, an organisation or a group membership; a
+// request then costs one read of the epoch instead of the key, its
+// organisation and its viewer. A cached principal is shared by the
+// requests of its key and never changed.
+type principalCache struct {
+	mu    sync.Mutex
+	epoch int64
+	byKey map[string]*Principal // key id → principal
+}
+
+func (c *principalCache) get(epoch int64, keyID string) (*Principal, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.epoch != epoch {
+		return nil, false
+	}
+	p, ok := c.byKey[keyID]
+	return p, ok
+}
+
+func (c *principalCache) put(epoch int64, p *Principal) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.epoch != epoch || c.byKey == nil || len(c.byKey) >= maxCachedPrincipals {
+		if epoch < c.epoch {
+			return // read before a change another request has seen
+		}
+		c.epoch, c.byKey = epoch, map[string]*Principal{}
+	}
+	c.byKey[p.Key.ID] = p
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, p *Principal) error {

@@ -283,8 +283,11 @@ type Onboarding interface {
 	// change per indicator). It returns the number of keys revoked and the
 	// last change sequence written (0 when none).
 	RevokeOrg(ctx context.Context, id string, anonymise bool, at time.Time) (keys int, lastSeq int64, err error)
-	// AuthEpoch grows whenever a key, an organisation's status, partner or
-	// revocation changes.
+	// AuthEpoch grows whenever anything a principal is made of changes: a
+	// key's revocation or expiry, an organisation's status, partner or
+	// revocation, a new organisation (a partner's customers), a group's
+	// creation or membership. A principal read at one epoch holds while
+	// the epoch is the same.
 	AuthEpoch(ctx context.Context) (int64, error)
 
 	CreateEnrolToken(ctx context.Context, t model.EnrolToken) error

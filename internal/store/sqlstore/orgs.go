@@ -70,10 +70,13 @@ func (s *Store) CreateOrg(ctx context.Context, o model.Org) (model.Org, error) {
 		case o.Partner != "":
 			return fmt.Errorf("only a customer has a partner, not a %s", o.Kind)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO orgs (id, name, name_key, kind, partner_id, created, revoked, status)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO orgs (id, name, name_key, kind, partner_id, created, revoked, status)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-			o.ID, o.Name, FoldName(o.Name), string(o.Kind), OptString(o.Partner), ToNano(o.Created), o.Revoked, string(o.Status))
-		return s.mapErr(err)
+			o.ID, o.Name, FoldName(o.Name), string(o.Kind), OptString(o.Partner), ToNano(o.Created), o.Revoked, string(o.Status)); err != nil {
+			return s.mapErr(err)
+		}
+		// A new customer is among what its partner sees (Viewer.Customers).
+		return bumpAuthEpoch(ctx, tx)
 	})
 	if err != nil {
 		return o, fmt.Errorf("%s: create org %q: %w", s.d.Name, o.Name, err)
@@ -296,7 +299,7 @@ func (s *Store) CreateGroup(ctx context.Context, g model.Group) (model.Group, er
 				return s.mapErr(err)
 			}
 		}
-		return nil
+		return bumpAuthEpoch(ctx, tx) // the members' Viewer.Groups
 	})
 	if err != nil {
 		return g, fmt.Errorf("%s: create group %q: %w", s.d.Name, g.Name, err)
@@ -414,9 +417,11 @@ func (s *Store) SetGroupMember(ctx context.Context, groupID, orgID string, membe
 			sql.Named("group", groupID)); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE indicators SET seq = c.seq FROM changes AS c
-			WHERE c.seq > ? AND c.indicator_n = indicators.n`, base)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE indicators SET seq = c.seq FROM changes AS c
+			WHERE c.seq > ? AND c.indicator_n = indicators.n`, base); err != nil {
+			return err
+		}
+		return bumpAuthEpoch(ctx, tx) // the member's Viewer.Groups
 	})
 	if err != nil {
 		return fmt.Errorf("%s: set member %q of group %q to %t: %w", s.d.Name, orgID, groupID, member, err)

@@ -113,10 +113,35 @@ func testViewer(e *env) {
 	check(lonely.ID, policy.Partner, "", nil, nil)
 	check(c1.ID, policy.Customer, partner.ID, nil, nil)
 
-	if err := e.st.SetGroupMember(e.ctx, g2.ID, c1.ID, true); err != nil {
-		e.Fatal(err)
+	// Every change of what a Viewer is made of moves the authentication
+	// epoch, so that a principal cached at one epoch is read again.
+	moves := func(what string, change func()) {
+		e.Helper()
+		before, err := e.st.AuthEpoch(e.ctx)
+		if err != nil {
+			e.Fatal(err)
+		}
+		change()
+		if after, err := e.st.AuthEpoch(e.ctx); err != nil || after <= before {
+			e.Errorf("%s: the authentication epoch went %d → %d (%v), want it to grow", what, before, after, err)
+		}
 	}
+	moves("a member added to a group", func() {
+		if err := e.st.SetGroupMember(e.ctx, g2.ID, c1.ID, true); err != nil {
+			e.Fatal(err)
+		}
+	})
 	check(c1.ID, policy.Customer, partner.ID, []string{g2.ID}, nil)
+	moves("a member removed from a group", func() {
+		if err := e.st.SetGroupMember(e.ctx, g2.ID, member.ID, false); err != nil {
+			e.Fatal(err)
+		}
+	})
+	check(member.ID, policy.Member, "", []string{g1.ID}, nil)
+	var c3 model.Org
+	moves("a new customer", func() { c3 = e.org("Customer 3", policy.Customer, partner.ID) })
+	check(partner.ID, policy.Partner, "", []string{g1.ID}, []string{c1.ID, c2.ID, c3.ID})
+	moves("a new group", func() { e.group("G3", coord.ID, lonely.ID) })
 
 	_, err := e.st.Viewer(e.ctx, "no-such-org")
 	e.wantErr(err, store.ErrNotFound, "Viewer of an unknown organisation")
