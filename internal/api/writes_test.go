@@ -87,18 +87,7 @@ func TestSightingWriterMerges(t *testing.T) {
 	// All but the first (which is writing, waiting for the writer) wait in
 	// the queue.
 	deadline := time.Now().Add(30 * time.Second)
-	for {
-		w.mu.Lock()
-		n := len(w.pending)
-		w.mu.Unlock()
-		if n == requests-1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d requests queued, want %d", n, requests-1)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(t, w, requests-1, deadline)
 	if err := hold.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -149,18 +138,7 @@ func TestSightingWriterMerges(t *testing.T) {
 			errs[r] = w.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: orgs[1], Kind: model.Sighted, Count: 1, Hour: hour}})
 		})
 	}
-	for {
-		w.mu.Lock()
-		n := len(w.pending)
-		w.mu.Unlock()
-		if n == requests-1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d requests queued, want %d", n, requests-1)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(t, w, requests-1, deadline)
 	if err := hold.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -196,6 +174,23 @@ func TestSightingWriterMerges(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the writer is left busy=%v with %d pending", busy, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// waitQueued waits until n requests wait in w's queue.
+func waitQueued(t *testing.T, w *sightingWriter, n int, deadline time.Time) {
+	t.Helper()
+	for {
+		w.mu.Lock()
+		queued := len(w.pending)
+		w.mu.Unlock()
+		if queued == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests queued, want %d", queued, n)
 		}
 		time.Sleep(time.Millisecond)
 	}
