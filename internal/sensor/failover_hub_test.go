@@ -126,6 +126,9 @@ func testFailover(t *testing.T, cfg hub.Config) {
 	if n := a.Hub.ActiveStreams(); n != 1 {
 		t.Errorf("replica A serves %d streams after the failover, want the sensor's", n)
 	}
+	if n := s.Metrics().StreamInterruptions; n < 1 {
+		t.Errorf("the sensor counted %d stream interruptions after its hub stopped, want at least 1", n)
+	}
 
 	// Every indicator once in the copy, and one alert each when seen.
 	values := []string{"before.example.org", "via-b.example.org", "after-1.example.org", "after-2.example.org"}

@@ -41,6 +41,7 @@ type Metrics struct {
 	Indicators                                                        int64
 	SightingsSent, SightingsPending, SightingsDropped                 int64
 	StreamConnected                                                   bool
+	StreamInterruptions                                               int64
 	Cursor                                                            int64
 	LastContact                                                       time.Time
 }
@@ -52,6 +53,7 @@ func (s *Sensor) Metrics() Metrics {
 		Lines: ms.Lines, Events: ms.Events, ParseErrors: ms.Errors,
 		Dropped: s.counters.dropped.Load(), Matched: ms.Matched, Alerts: s.counters.alerts.Load(),
 		RetroAlerts: s.counters.retroAlerts.Load(), Indicators: s.counters.indicators.Load(),
+		StreamInterruptions: s.counters.streamInterruptions.Load(),
 	}
 	m.SightingsSent, m.SightingsPending, m.SightingsDropped = s.sight.counts()
 	if s.stream != nil {
@@ -91,6 +93,7 @@ func (s *Sensor) writeMetrics(w http.ResponseWriter) {
 		{"hdn_sensor_sightings_pending", "Sighting aggregates waiting to be sent.", "gauge", m.SightingsPending},
 		{"hdn_sensor_sightings_dropped_total", "Sighting aggregates dropped (hub unreachable too long).", "counter", m.SightingsDropped},
 		{"hdn_sensor_stream_connected", "1 when the stream from the hub is open.", "gauge", b2i(m.StreamConnected)},
+		{"hdn_sensor_stream_interruptions_total", "Stream connections that failed or ended (each followed by a reconnect, to the next hub when several are given).", "counter", m.StreamInterruptions},
 		{"hdn_sensor_stream_cursor", "Change-sequence cursor the local copy is current to.", "gauge", m.Cursor},
 		{"hdn_sensor_hub_lag_seconds", "Seconds since the last event or heartbeat from the hub (heartbeats come at least every 15 s).", "gauge", lag},
 	} {

@@ -128,6 +128,7 @@ type counters struct {
 	dropped, alerts, retroAlerts atomic.Int64
 	indicators, proposals        atomic.Int64
 	lastContact                  atomic.Int64 // unix nanos of the last stream event
+	streamInterruptions          atomic.Int64 // stream connections that ended or failed
 }
 
 // New opens the state and builds the first index from it, so the sensor
@@ -303,7 +304,8 @@ func (s *Sensor) startSync(ctx context.Context, bg *sync.WaitGroup) error {
 			return err
 		}
 	}
-	s.stream = streamclient.New(streamclient.Config{URLs: s.cfg.Hubs, Key: s.cfg.Key, Cursor: cursor, Resume: synced, Logger: s.log, TLS: s.cfg.TLS})
+	s.stream = streamclient.New(streamclient.Config{URLs: s.cfg.Hubs, Key: s.cfg.Key, Cursor: cursor, Resume: synced, Logger: s.log, TLS: s.cfg.TLS,
+		OnInterrupt: func(error) { s.counters.streamInterruptions.Add(1) }})
 	events := make(chan streamclient.Event, 4096)
 	bg.Go(func() {
 		err := s.stream.Run(ctx, func(ev streamclient.Event) error {
