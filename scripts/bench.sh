@@ -51,7 +51,15 @@ grep -A1 -- '--- SKIP' "$out" | grep -v -- '^--$' || true
 # The hub under load (issue 13): `hdn bench load` with the issue's target
 # profile (20 clients × 1,000 indicators at 50 submissions/s, 1,000 stream
 # subscribers, 100 sightings/s; the flags' defaults) for a short time, against
-# a hub it starts in-process. HDN_BENCH_LOAD_ARGS replaces the arguments,
-# e.g. "--duration 60s" or "--profile spread --groups 100".
+# a hub it starts in-process, in both profiles: every subscriber receiving
+# everything (network) and each a tenth (spread, 10 groups).
+# HDN_BENCH_LOAD_ARGS replaces the arguments (one run), e.g. "--duration 60s"
+# or "--profile spread --groups 100".
 echo
-go run ./cmd/hdn bench load ${HDN_BENCH_LOAD_ARGS:---duration 20s --drain 20s}
+if [ -n "${HDN_BENCH_LOAD_ARGS:-}" ]; then
+  go run ./cmd/hdn bench load $HDN_BENCH_LOAD_ARGS
+else
+  go run ./cmd/hdn bench load --duration 20s --drain 20s
+  echo
+  go run ./cmd/hdn bench load --duration 20s --drain 20s --profile spread --groups 10
+fi
