@@ -4,7 +4,7 @@ GO    ?= go
 RACE  ?= $(shell command -v gcc >/dev/null 2>&1 && echo -race)
 PKGS  ?= ./...
 
-.PHONY: demo test bench lint build fuzz
+.PHONY: demo test bench lint build fuzz vulncheck
 
 ## demo: play the network's story on this machine
 demo:
@@ -30,3 +30,8 @@ lint:
 ## fuzz: every fuzz target for a short time (FUZZTIME=10s)
 fuzz:
 	./scripts/fuzz.sh $(FUZZTIME)
+
+## vulncheck: govulncheck against the Go vulnerability database, built from
+## golang.org/x/vulndb through the module proxy (SECURITY.md)
+vulncheck:
+	./scripts/vulncheck.sh
