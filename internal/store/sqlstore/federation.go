@@ -83,7 +83,7 @@ func (s *Store) CreatePeer(ctx context.Context, p model.Peer) (model.Peer, error
 
 // Peer returns a peer by id or name (case-insensitive).
 func (s *Store) Peer(ctx context.Context, idOrName string) (model.Peer, error) {
-	return s.onePeer(ctx, idOrName, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, FoldName(idOrName), idOrName)
+	return s.onePeer(ctx, idOrName, byIDOrName, idOrName, FoldName(idOrName), idOrName)
 }
 
 // PeerByOrg returns the peer an organisation stands for.
@@ -93,13 +93,7 @@ func (s *Store) PeerByOrg(ctx context.Context, orgID string) (model.Peer, error)
 
 func (s *Store) onePeer(ctx context.Context, what, where string, args ...any) (model.Peer, error) {
 	ps, err := s.peers(ctx, where, args...)
-	if err == nil && len(ps) == 0 {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return model.Peer{}, fmt.Errorf("%s: peer %q: %w", s.d.Name, what, err)
-	}
-	return ps[0], nil
+	return first(s, "peer", what, ps, err)
 }
 
 // ListPeers returns every peer, by name.

@@ -104,14 +104,8 @@ func checkFeed(f model.Feed) error {
 
 // Feed returns a feed by id or name (case-insensitive).
 func (s *Store) Feed(ctx context.Context, idOrName string) (model.Feed, error) {
-	fs, err := s.feeds(ctx, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, FoldName(idOrName), idOrName)
-	if err == nil && len(fs) == 0 {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return model.Feed{}, fmt.Errorf("%s: feed %q: %w", s.d.Name, idOrName, err)
-	}
-	return fs[0], nil
+	fs, err := s.feeds(ctx, byIDOrName, idOrName, FoldName(idOrName), idOrName)
+	return first(s, "feed", idOrName, fs, err)
 }
 
 // ListFeeds returns every feed, by name.

@@ -310,14 +310,8 @@ func (s *Store) CreateGroup(ctx context.Context, g model.Group) (model.Group, er
 // Group returns a group by id or name (case-insensitive), with its members
 // sorted.
 func (s *Store) Group(ctx context.Context, idOrName string) (model.Group, error) {
-	gs, err := s.groups(ctx, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, FoldName(idOrName), idOrName)
-	if err == nil && len(gs) == 0 {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return model.Group{}, fmt.Errorf("%s: group %q: %w", s.d.Name, idOrName, err)
-	}
-	return gs[0], nil
+	gs, err := s.groups(ctx, byIDOrName, idOrName, FoldName(idOrName), idOrName)
+	return first(s, "group", idOrName, gs, err)
 }
 
 // ListGroups returns every group, by name.

@@ -169,13 +169,7 @@ func (s *Store) ReportByID(ctx context.Context, id string) (model.Report, error)
 
 func (s *Store) oneReport(ctx context.Context, id, where string, args []any) (model.Report, error) {
 	rs, err := s.reports(ctx, where, args)
-	if err == nil && len(rs) == 0 {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return model.Report{}, fmt.Errorf("%s: report %q: %w", s.d.Name, id, err)
-	}
-	return rs[0], nil
+	return first(s, "report", id, rs, err)
 }
 
 // ListReports returns the reports v may see, by id, after the id after.

@@ -32,7 +32,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"slices"
+
+	"github.com/hdnetwork/hdn/internal/store"
 )
 
 // Tx is a transaction as the shared queries use it: *sql.Tx in the SQLite
@@ -157,6 +160,24 @@ func PageLimit(n int) int {
 		return maxLimit
 	}
 	return n
+}
+
+// byIDOrName ends a lookup of one row by id or by name (case-insensitive),
+// preferring the id; its arguments are the id, the folded name and the id.
+const byIDOrName = `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`
+
+// first returns the first of the rows a lookup found, store.ErrNotFound
+// when it found none, with the error saying what was looked for: "sqlite:
+// feed \"x\": not found".
+func first[T any](s *Store, what, key string, rows []T, err error) (T, error) {
+	if err == nil && len(rows) == 0 {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		var zero T
+		return zero, fmt.Errorf("%s: %s %q: %w", s.d.Name, what, key, err)
+	}
+	return rows[0], nil
 }
 
 // sortedSet returns xs sorted without duplicates (nil for none).

@@ -121,13 +121,7 @@ func (s *Store) ListSTIXObjects(ctx context.Context, v policy.Viewer, q store.ST
 // STIXObjectByID returns a kept object, whoever may see it.
 func (s *Store) STIXObjectByID(ctx context.Context, id string) (model.STIXObject, error) {
 	os, err := s.stixObjects(ctx, `WHERE o.id = ?`, []any{id})
-	if err == nil && len(os) == 0 {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return model.STIXObject{}, fmt.Errorf("%s: stix object %q: %w", s.d.Name, id, err)
-	}
-	return os[0], nil
+	return first(s, "stix object", id, os, err)
 }
 
 // DeleteSTIXObject removes a kept object.

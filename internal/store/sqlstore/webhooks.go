@@ -76,14 +76,8 @@ func checkWebhook(w *model.Webhook) error {
 
 // Webhook returns a webhook by id or name (case-insensitive).
 func (s *Store) Webhook(ctx context.Context, idOrName string) (model.Webhook, error) {
-	ws, err := s.webhooks(ctx, `WHERE id = ? OR name_key = ? ORDER BY id = ? DESC LIMIT 1`, idOrName, FoldName(idOrName), idOrName)
-	if err == nil && len(ws) == 0 {
-		err = store.ErrNotFound
-	}
-	if err != nil {
-		return model.Webhook{}, fmt.Errorf("%s: webhook %q: %w", s.d.Name, idOrName, err)
-	}
-	return ws[0], nil
+	ws, err := s.webhooks(ctx, byIDOrName, idOrName, FoldName(idOrName), idOrName)
+	return first(s, "webhook", idOrName, ws, err)
 }
 
 // ListWebhooks returns every webhook, by name.
