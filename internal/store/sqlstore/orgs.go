@@ -15,7 +15,7 @@ import (
 
 const orgColumns = `id, name, kind, COALESCE(partner_id, ''), created, revoked, status`
 
-func scanOrg(sc interface{ Scan(...any) error }) (model.Org, error) {
+func scanOrg(sc scanner) (model.Org, error) {
 	var o model.Org
 	var kind, status string
 	var created int64
@@ -97,23 +97,7 @@ func (s *Store) Org(ctx context.Context, idOrName string) (model.Org, error) {
 
 // ListOrgs returns every organisation, by name.
 func (s *Store) ListOrgs(ctx context.Context) ([]model.Org, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+orgColumns+` FROM orgs ORDER BY name_key, id`)
-	if err != nil {
-		return nil, fmt.Errorf("%s: list orgs: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var orgs []model.Org
-	for rows.Next() {
-		o, err := scanOrg(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: list orgs: %w", s.d.Name, err)
-		}
-		orgs = append(orgs, o)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: list orgs: %w", s.d.Name, err)
-	}
-	return orgs, nil
+	return queryAll(ctx, s, "list orgs", scanOrg, `SELECT `+orgColumns+` FROM orgs ORDER BY name_key, id`)
 }
 
 // Viewer builds the policy facts of an organisation. Customers are every
@@ -166,7 +150,7 @@ func queryStrings(ctx context.Context, tx Tx, query string, args ...any) ([]stri
 
 const keyColumns = `id, org_id, role, name, hash, created, expires_at, revoked, last_used`
 
-func scanKey(sc interface{ Scan(...any) error }) (model.Key, error) {
+func scanKey(sc scanner) (model.Key, error) {
 	var k model.Key
 	var role string
 	var created int64
@@ -221,23 +205,7 @@ func (s *Store) KeyByID(ctx context.Context, id string) (model.Key, error) {
 
 // ListKeys returns the keys of an organisation ("" for all), oldest first.
 func (s *Store) ListKeys(ctx context.Context, orgID string) ([]model.Key, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+keyColumns+` FROM keys WHERE ? = '' OR org_id = ? ORDER BY created, id`, orgID, orgID)
-	if err != nil {
-		return nil, fmt.Errorf("%s: list keys: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var keys []model.Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: list keys: %w", s.d.Name, err)
-		}
-		keys = append(keys, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: list keys: %w", s.d.Name, err)
-	}
-	return keys, nil
+	return queryAll(ctx, s, "list keys", scanKey, `SELECT `+keyColumns+` FROM keys WHERE ? = '' OR org_id = ? ORDER BY created, id`, orgID, orgID)
 }
 
 // RevokeKey revokes a key for good (and moves the authentication epoch).

@@ -14,7 +14,7 @@ import (
 
 const proposalColumns = `id, org_id, type, value, labels, description, evidence, status, created, decided, COALESCE(indicator_id, '')`
 
-func scanProposal(sc interface{ Scan(...any) error }) (model.Proposal, error) {
+func scanProposal(sc scanner) (model.Proposal, error) {
 	var p model.Proposal
 	var typ, status string
 	var labels sql.NullString

@@ -306,7 +306,7 @@ func nonNil(xs []string) []string {
 
 const alertColumns = `id, kind, grouping, key, orgs, indicators, first, last, raised, window_s`
 
-func scanAlert(sc interface{ Scan(...any) error }) (model.Alert, error) {
+func scanAlert(sc scanner) (model.Alert, error) {
 	var a model.Alert
 	var orgs, inds string
 	var first, last, raised, window int64
@@ -325,21 +325,8 @@ func scanAlert(sc interface{ Scan(...any) error }) (model.Alert, error) {
 
 // ListAlerts returns alerts raised since, newest first.
 func (s *Store) ListAlerts(ctx context.Context, since time.Time, limit int) ([]model.Alert, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+alertColumns+` FROM alerts WHERE raised >= ? ORDER BY raised DESC, id LIMIT ?`,
+	return queryAll(ctx, s, "list alerts", scanAlert, `SELECT `+alertColumns+` FROM alerts WHERE raised >= ? ORDER BY raised DESC, id LIMIT ?`,
 		ToNano(since), PageLimit(limit))
-	if err != nil {
-		return nil, fmt.Errorf("%s: list alerts: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var out []model.Alert
-	for rows.Next() {
-		a, err := scanAlert(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: list alerts: %w", s.d.Name, err)
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
 }
 
 // LastAlert returns the newest alert of a grouping and key.

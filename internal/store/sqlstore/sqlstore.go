@@ -180,6 +180,31 @@ func first[T any](s *Store, what, key string, rows []T, err error) (T, error) {
 	return rows[0], nil
 }
 
+// scanner is a row to scan: *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// queryAll runs one query outside a transaction and scans every row it
+// returns; an error says what was being read: "sqlite: list keys: …".
+func queryAll[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", s.d.Name, what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		x, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", s.d.Name, what, err)
+		}
+		out = append(out, x)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", s.d.Name, what, err)
+	}
+	return out, nil
+}
+
 // sortedSet returns xs sorted without duplicates (nil for none).
 func sortedSet(xs []string) []string {
 	if len(xs) == 0 {

@@ -17,7 +17,7 @@ var _ store.Users = (*Store)(nil)
 
 const userColumns = `id, org_id, email, name, role, password_hash, disabled, created, last_sign_in`
 
-func scanUser(sc interface{ Scan(...any) error }) (model.User, error) {
+func scanUser(sc scanner) (model.User, error) {
 	var u model.User
 	var role string
 	var created int64
@@ -105,23 +105,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (model.User, erro
 
 // ListUsers returns the users of an organisation ("" for all), by e-mail.
 func (s *Store) ListUsers(ctx context.Context, orgID string) ([]model.User, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+userColumns+` FROM users WHERE ?1 = '' OR org_id = ?1 ORDER BY email_key, id`, orgID)
-	if err != nil {
-		return nil, fmt.Errorf("%s: list users: %w", s.d.Name, err)
-	}
-	defer rows.Close()
-	var us []model.User
-	for rows.Next() {
-		u, err := scanUser(rows)
-		if err != nil {
-			return nil, fmt.Errorf("%s: list users: %w", s.d.Name, err)
-		}
-		us = append(us, u)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: list users: %w", s.d.Name, err)
-	}
-	return us, nil
+	return queryAll(ctx, s, "list users", scanUser, `SELECT `+userColumns+` FROM users WHERE ?1 = '' OR org_id = ?1 ORDER BY email_key, id`, orgID)
 }
 
 // UpdateUser replaces a user's name, role, password hash and disabled flag
