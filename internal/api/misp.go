@@ -91,7 +91,7 @@ func newMISPMux(s *Server) *http.ServeMux {
 			s.writeMISPError(w, r, err)
 			return
 		}
-		s.writeMISPError(w, r, mispErr(http.StatusNotFound, "Not Found", "The requested address '"+clip(r.URL.Path)+"' was not found on this server."))
+		s.writeMISPError(w, r, mispErr(http.StatusNotFound, "Not Found", "The requested address '"+clipPath(r.URL.Path)+"' was not found on this server."))
 	})
 	return mux
 }
@@ -233,7 +233,7 @@ func (s *Server) writeMISPError(w http.ResponseWriter, r *http.Request, err erro
 		s.log.ErrorContext(r.Context(), "MISP API request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		me = mispErr(http.StatusInternalServerError, "An Internal Error Has Occurred.", "An Internal Error Has Occurred.")
 	}
-	body := map[string]any{"name": me.name, "message": me.message, "url": r.URL.Path}
+	body := map[string]any{"name": me.name, "message": me.message, "url": clipPath(r.URL.Path)}
 	if me.errors != nil {
 		body["errors"] = me.errors
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/hdnetwork/hdn/internal/store/sqlite"
 )
@@ -60,5 +61,39 @@ func TestWrongMethod(t *testing.T) {
 	}
 	if resp, e := do("GET", "/api/v1/no-such-route"); resp.StatusCode != http.StatusNotFound || e.Code != CodeNotFound || resp.Header.Get("Allow") != "" {
 		t.Errorf("an unknown route: %d %q, Allow %q", resp.StatusCode, e.Code, resp.Header.Get("Allow"))
+	}
+	// A long path is quoted clipped, as valid text, in both answers.
+	long := "/api/v1/" + strings.Repeat("é", 20_000)
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{{"GET", long, http.StatusNotFound}, {"PATCH", "/api/v1/indicators" + strings.Repeat("/x", 10_000), http.StatusNotFound}, {"PATCH", "/api/v1/indicators", http.StatusMethodNotAllowed}} {
+		resp, e := do(c.method, c.path)
+		if resp.StatusCode != c.status {
+			t.Errorf("%s of a %d-byte path: %d, want %d", c.method, len(c.path), resp.StatusCode, c.status)
+		}
+		if len(e.Message) > 400 || !utf8.ValidString(e.Message) || strings.Contains(e.Message, "\ufffd") || strings.Contains(e.Message, "\uFFFD") || strings.ContainsRune(e.Message, utf8.RuneError) {
+			t.Errorf("%s of a %d-byte path: message of %d bytes, valid %v: %.80q", c.method, len(c.path), len(e.Message), utf8.ValidString(e.Message), e.Message)
+		}
+	}
+}
+
+// TestClipTo: clipped text is at most the limit plus the mark and never ends
+// in half a character.
+func TestClipTo(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 64, "short"},
+		{"abcdef", 3, "abc…"},
+		{"ééé", 3, "é…"},  // é is 2 bytes: byte 3 is inside the second
+		{"ééé", 4, "éé…"}, // a cut on a boundary
+		{"€€", 2, "…"},    // nothing whole fits
+	} {
+		if got := clipTo(c.in, c.n); got != c.want {
+			t.Errorf("clipTo(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
+		}
 	}
 }

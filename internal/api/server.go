@@ -183,10 +183,10 @@ func New(cfg Config) *Server {
 			methods := allowed[pattern]
 			w.Header().Set("Allow", strings.Join(methods, ", "))
 			s.writeError(w, r, errf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s %s: this route takes %s",
-				clip(r.Method), r.URL.Path, strings.Join(methods, " or ")))
+				clip(r.Method), clipPath(r.URL.Path), strings.Join(methods, " or ")))
 			return
 		}
-		s.writeError(w, r, notFound("route "+r.Method+" "+r.URL.Path))
+		s.writeError(w, r, notFound("route "+clip(r.Method)+" "+clipPath(r.URL.Path)))
 	})
 	return s
 }

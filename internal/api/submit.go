@@ -235,11 +235,24 @@ func parseTime(field, s string) (time.Time, error) {
 	return t.UTC(), nil
 }
 
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
+// clip shortens client text quoted in an error message to 64 bytes.
+func clip(s string) string { return clipTo(s, 64) }
+
+// clipPath shortens a request path quoted in an error message: long enough to
+// recognise the route, never the whole of a hostile megabyte.
+func clipPath(s string) string { return clipTo(s, 256) }
+
+// clipTo cuts s to at most n bytes and marks the cut; it never splits a
+// UTF-8 sequence, so that the message stays valid text.
+func clipTo(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func checkWords(field string, words []string, maxN, maxLen int, lower bool) ([]string, error) {

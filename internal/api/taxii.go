@@ -93,7 +93,7 @@ func newTAXIIMux(s *Server) *http.ServeMux {
 	// Anything else under the prefix gets TAXII's error body, after the key
 	// is checked, so that a probe learns nothing about the paths.
 	t.mux.Handle("/taxii2/", t.handle(taxiiRoute{methods: []string{"GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"}, handler: func(t *taxiiServer, w http.ResponseWriter, r *http.Request, p *Principal) error {
-		return taxiiErr(http.StatusNotFound, "Not Found", "no TAXII resource at "+clip(r.URL.Path)+" (paths end in /)")
+		return taxiiErr(http.StatusNotFound, "Not Found", "no TAXII resource at "+clipPath(r.URL.Path)+" (paths end in /)")
 	}}))
 	return t.mux
 }
