@@ -191,12 +191,17 @@ type peerRun struct {
 
 	mu    sync.Mutex
 	state model.PeerState
+	// errs holds each loop's current failure ("pull", "push", "return
+	// sightings"): a loop's success clears its own, and the state's
+	// LastError lists those left, so that one working loop does not hide
+	// another's failure.
+	errs map[string]string
 }
 
 func (m *Manager) start(ctx context.Context, p model.Peer) *peerRun {
 	ctx, cancel := context.WithCancel(ctx)
 	r := &peerRun{m: m, peer: p, key: configKey(p), cancel: cancel, state: p.PeerState,
-		log: m.log.With("peer", p.Name)}
+		log: m.log.With("peer", p.Name), errs: map[string]string{}}
 	if p.Pull {
 		r.wg.Go(func() { r.pullLoop(ctx) })
 	}
@@ -230,18 +235,44 @@ func (r *peerRun) snapshot() model.PeerState {
 	return r.state
 }
 
-func (r *peerRun) failed(ctx context.Context, what string, err error) {
-	r.log.Warn("federation: "+what+" failed", "err", err)
-	msg := what + ": " + err.Error()
-	r.update(ctx, func(st *model.PeerState) { st.LastError = msg })
+// The loops, as they name their failures.
+const (
+	loopPull      = "pull"
+	loopPush      = "push"
+	loopSightings = "return sightings"
+)
+
+// failed records loop's failure in the peer's state, beside the other
+// loops' current ones.
+func (r *peerRun) failed(ctx context.Context, loop string, err error) {
+	r.log.Warn("federation: "+loop+" failed", "err", err)
+	msg := loop + ": " + err.Error()
+	r.update(ctx, func(st *model.PeerState) {
+		r.errs[loop] = msg
+		st.LastError = r.lastError()
+	})
 }
 
-func (r *peerRun) ok(ctx context.Context, fn func(st *model.PeerState)) {
+// ok records loop's success: its own failure clears, another loop's stays.
+func (r *peerRun) ok(ctx context.Context, loop string, fn func(st *model.PeerState)) {
 	now := r.m.cfg.Now().UTC()
 	r.update(ctx, func(st *model.PeerState) {
 		fn(st)
-		st.LastOK, st.LastError = now, ""
+		delete(r.errs, loop)
+		st.LastOK, st.LastError = now, r.lastError()
 	})
+}
+
+// lastError joins the loops' current failures, in a stable order; r.mu is
+// held.
+func (r *peerRun) lastError() string {
+	var msgs []string
+	for _, loop := range []string{loopPull, loopPush, loopSightings} {
+		if m := r.errs[loop]; m != "" {
+			msgs = append(msgs, m)
+		}
+	}
+	return strings.Join(msgs, "; ")
 }
 
 // sleep waits d (jittered by up to a half) or until ctx ends; false when
@@ -328,7 +359,7 @@ func (r *peerRun) pullLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		r.failed(ctx, "pull", err)
+		r.failed(ctx, loopPull, err)
 		if time.Since(began) > r.m.cfg.MaxBackoff {
 			backoff = r.m.cfg.MinBackoff // it worked for a while: start over
 		}
@@ -352,7 +383,7 @@ func (r *peerRun) pull(ctx context.Context) error {
 		// The stream client reconnects on its own: without this a peer
 		// whose stream fails (refused, cut off, or sending what does not
 		// parse) while the rest of its API answers would look healthy.
-		OnInterrupt: func(err error) { r.failed(ctx, "pull", err) }})
+		OnInterrupt: func(err error) { r.failed(ctx, loopPull, err) }})
 	// The stream is read here and applied by applyLoop in batches of what
 	// has arrived, so that a snapshot or a catch-up is stored hundreds at a
 	// time. The cursor kept in the database moves only after a batch is
@@ -423,7 +454,7 @@ func (r *peerRun) applyLoop(ctx context.Context, queue <-chan streamclient.Event
 		}
 		items = items[:0]
 		if !inSnapshot {
-			r.ok(ctx, func(st *model.PeerState) { st.PullCursor = lastCursor })
+			r.ok(ctx, loopPull, func(st *model.PeerState) { st.PullCursor = lastCursor })
 		}
 		return nil
 	}
@@ -451,7 +482,7 @@ func (r *peerRun) applyLoop(ctx context.Context, queue <-chan streamclient.Event
 					return err
 				}
 				if !inSnapshot {
-					r.ok(ctx, func(st *model.PeerState) { st.PullCursor = ev.Cursor })
+					r.ok(ctx, loopPull, func(st *model.PeerState) { st.PullCursor = ev.Cursor })
 				}
 			case api.EventReset:
 				if err := flush(); err != nil {
@@ -463,7 +494,7 @@ func (r *peerRun) applyLoop(ctx context.Context, queue <-chan streamclient.Event
 					return err
 				}
 				inSnapshot = false
-				r.ok(ctx, func(st *model.PeerState) { st.PullCursor = ev.Cursor })
+				r.ok(ctx, loopPull, func(st *model.PeerState) { st.PullCursor = ev.Cursor })
 			default:
 				items = append(items, api.FederatedItem{Kind: ev.Kind, ID: ev.ID, Indicator: ev.Indicator})
 				lastCursor = ev.Cursor
@@ -487,7 +518,7 @@ func (r *peerRun) pushLoop(ctx context.Context) {
 		case ctx.Err() != nil:
 			return
 		case err != nil:
-			r.failed(ctx, "push", err)
+			r.failed(ctx, loopPush, err)
 			if !sleep(ctx, backoff) {
 				return
 			}
@@ -537,7 +568,7 @@ func (r *peerRun) pushOnce(ctx context.Context) (int, error) {
 		}
 	}
 	last := changes[len(changes)-1].Seq
-	r.ok(ctx, func(st *model.PeerState) { st.PushCursor = last })
+	r.ok(ctx, loopPush, func(st *model.PeerState) { st.PushCursor = last })
 	return len(changes), nil
 }
 
@@ -604,7 +635,7 @@ func (r *peerRun) resync(ctx context.Context, remote string) (int, error) {
 		}
 		n += len(inds)
 	}
-	r.ok(ctx, func(s *model.PeerState) { s.PushCursor = head })
+	r.ok(ctx, loopPush, func(s *model.PeerState) { s.PushCursor = head })
 	r.log.Info("federation: resynchronised the peer after the change log was compacted", "indicators", n)
 	return max(n, 1), nil
 }
@@ -613,7 +644,7 @@ func (r *peerRun) resync(ctx context.Context, remote string) (int, error) {
 func (r *peerRun) sightingsLoop(ctx context.Context) {
 	for {
 		if err := r.returnSightings(ctx); err != nil && ctx.Err() == nil {
-			r.failed(ctx, "return sightings", err)
+			r.failed(ctx, loopSightings, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -643,7 +674,7 @@ func (r *peerRun) returnSightings(ctx context.Context) error {
 	if known := r.snapshot().RemoteHub; known != "" && hello.HubID != known {
 		return fmt.Errorf("the peer's hub id changed from %s to %s: is the URL right?", known, hello.HubID)
 	}
-	r.ok(ctx, func(*model.PeerState) {})
+	r.ok(ctx, loopSightings, func(*model.PeerState) {})
 	since := r.m.cfg.Now().UTC().Add(-r.m.cfg.SightingsWindow)
 	for round := 0; round < 100; round++ {
 		fs, err := r.m.cfg.Store.SightingsToReturn(ctx, r.peer.ID, r.peer.OrgID, since, 5000)
@@ -678,7 +709,7 @@ func (r *peerRun) returnSightings(ctx context.Context) error {
 		if err := r.m.cfg.Store.MarkReturned(ctx, r.peer.ID, fs); err != nil {
 			return err
 		}
-		r.ok(ctx, func(*model.PeerState) {})
+		r.ok(ctx, loopSightings, func(*model.PeerState) {})
 		if len(fs) < 5000 {
 			return nil
 		}

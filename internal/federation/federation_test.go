@@ -693,6 +693,50 @@ func TestPullStreamFailures(t *testing.T) {
 	}
 }
 
+// TestLoopErrorsKeptApart: one loop's success does not clear another's
+// failure. With every push refused while pull and the sightings round
+// work, the peer's last error keeps naming push after indicators were
+// pulled (so it is not reported healthy); once push works, it clears.
+func TestLoopErrorsKeptApart(t *testing.T) {
+	l := openLocal(t, t.TempDir())
+	soc := l.org(t, "soc", policy.Coordinator)
+	key := l.key(t, soc)
+	b := startRemote(t)
+	p := newProxy(t, b.URL)
+	for range 100_000 {
+		p.fault("POST /api/v1/federation/indicators", fail500)
+	}
+	peer := l.addPeer(t, "b", p.URL(), b.localKey, true, true, false)
+	l.submit(t, key, 50, "mine.loops.example")
+	startManager(t, l)
+	eventually(t, 10*time.Second, "push fails", func() bool {
+		return strings.Contains(l.peer(t, peer.ID).LastError, "push: ")
+	})
+	pulledAt := time.Now().UTC()
+	b.submit(t, 50, "theirs.loops.example")
+	eventually(t, 10*time.Second, "pull goes on", func() bool {
+		return len(held(t, l.st, soc.ID, "theirs.loops.example")) == 1
+	})
+	// A few more rounds of every loop (sightings every 100 ms, push
+	// retries at most 200 ms apart).
+	time.Sleep(500 * time.Millisecond)
+	st := l.peer(t, peer.ID)
+	if !strings.Contains(st.LastError, "push: ") || strings.Contains(st.LastError, "pull: ") {
+		t.Errorf("after a pull and with push failing, the last error is %q", st.LastError)
+	}
+	if st.LastOK.Before(pulledAt) {
+		t.Errorf("last ok %v is before the pull at %v", st.LastOK, pulledAt)
+	}
+	if st.PushCursor != 0 {
+		t.Errorf("the push cursor moved to %d while every push failed", st.PushCursor)
+	}
+	p.clearFaults()
+	eventually(t, 10*time.Second, "push heals and the error clears", func() bool {
+		st := l.peer(t, peer.ID)
+		return st.LastError == "" && len(held(t, b.Store, b.cert.ID, "mine.loops.example")) == 1
+	})
+}
+
 // TestPausedPeer: a paused peer is neither pulled from nor pushed to, nor
 // even contacted; resumed, it catches up from its cursors; paused again,
 // nothing more crosses and its cursors stay.
