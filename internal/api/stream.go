@@ -142,7 +142,7 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 			return s.streamEnd(ctx, err)
 		}
 		now := s.now()
-		for i := range chs {
+		for i := 0; i < len(chs); i++ {
 			c := &chs[i]
 			cursor = c.Seq
 			// The decision is this subscriber's (as changeEvent); the
@@ -151,6 +151,10 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 			removed := false
 			if !policy.CanSee(viewer, c.Indicator.PolicyItem()) {
 				if c.Before == nil || !policy.CanSee(viewer, *c.Before) {
+					// Nor any of the changes after it with the same
+					// facts (a bulk submission's run, stream.Broker).
+					i = min(i+c.SameAhead, len(chs)-1)
+					cursor = chs[i].Seq
 					continue
 				}
 				removed = true

@@ -238,6 +238,11 @@ type Change struct {
 	// who could see it before and cannot now is told to remove it. Nil when
 	// the change left visibility alone.
 	Before *policy.Item `json:"-"`
+	// SameAhead counts the changes directly after this one, in the slice
+	// it was read in, whose indicator and Before carry the same policy
+	// facts (policy.SameDecision): a reader that may see none of this one
+	// may see none of them. Set by the stream broker; 0 elsewhere.
+	SameAhead int `json:"-"`
 }
 
 // Report groups indicators under a shared title and narrative.

@@ -151,6 +151,35 @@ type Item struct {
 	GroupSet *MemberSet
 }
 
+// SameDecision says whether every viewer's CanSee answers the same for a
+// and b, because they carry the same facts: source, TLP and audience (a
+// group's members included). The stream uses it to decide once for a run
+// of changes a bulk submission made.
+func SameDecision(a, b *Item) bool {
+	if a.Source != b.Source || a.TLP != b.TLP || a.Audience.Kind != b.Audience.Kind ||
+		a.Audience.Group != b.Audience.Group || !slices.Equal(a.Audience.Orgs, b.Audience.Orgs) {
+		return false
+	}
+	if a.Audience.Kind != Group {
+		return true
+	}
+	// A member set stands for GroupMembers only where both have one of
+	// the same numbering, so the members are compared.
+	return sameStrings(a.GroupMembers, b.GroupMembers)
+}
+
+// sameStrings is slices.Equal, quick for the shared slice a store gives
+// every indicator of one group.
+func sameStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) == 0 || &a[0] == &b[0] {
+		return true
+	}
+	return slices.Equal(a, b)
+}
+
 // inAudience says whether organisation id, of the given kind, is itself in
 // the audience. The whole network means the organisations connected to it
 // directly: a partner's customers are reached through their partner (so they

@@ -3,6 +3,7 @@ package policy_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/hdnetwork/hdn/internal/policy"
@@ -212,5 +213,51 @@ func TestCanSeeAgreesWithOracle(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestSameDecision: items SameDecision calls alike are decided alike by
+// CanSee for every viewer (random networks, pairs that share some facts or
+// all), and an item is the same as a copy of itself with its own slices.
+func TestSameDecision(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 17))
+	alike, differ := 0, 0
+	for round := range 200 {
+		net, viewers := policytest.RandomNetwork(rng, fmt.Sprint(round))
+		item := func(ind policytest.Indicator) policy.Item {
+			return policy.Item{Source: ind.Source, TLP: ind.TLP, Audience: policy.Audience{Kind: ind.Audience, Group: ind.Group, Orgs: ind.Orgs},
+				GroupMembers: net.Groups[ind.Group]}
+		}
+		for range 50 {
+			x := policytest.RandomIndicator(rng, net)
+			y := policytest.RandomIndicator(rng, net)
+			// y takes some of x's facts, so that pairs alike are common.
+			if rng.IntN(2) == 0 {
+				y.Source = x.Source
+			}
+			if rng.IntN(2) == 0 {
+				y.TLP = x.TLP
+			}
+			if rng.IntN(2) == 0 {
+				y.Audience, y.Group, y.Orgs = x.Audience, x.Group, slices.Clone(x.Orgs)
+			}
+			a, b := item(x), item(y)
+			if copyOf := item(x); !policy.SameDecision(&a, &copyOf) {
+				t.Fatalf("round %d: %+v is not the same as its copy", round, a)
+			}
+			if !policy.SameDecision(&a, &b) {
+				differ++
+				continue
+			}
+			alike++
+			for _, v := range viewers {
+				if policy.CanSee(v, a) != policy.CanSee(v, b) {
+					t.Fatalf("round %d: SameDecision(%+v, %+v), but %s sees one and not the other", round, a, b, v.OrgID)
+				}
+			}
+		}
+	}
+	if alike < 500 || differ < 500 {
+		t.Fatalf("%d pairs alike, %d not: the test does not test", alike, differ)
 	}
 }

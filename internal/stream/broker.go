@@ -177,6 +177,7 @@ func (b *Broker) fill(ctx context.Context) {
 				ind.GroupSet = b.numbering.Set(ind.GroupMembers)
 			}
 		}
+		markRuns(chs)
 		b.mu.Lock()
 		b.window = append(b.window, chs...)
 		// Trim only when the window has grown to twice its size, so that
@@ -194,6 +195,27 @@ func (b *Broker) fill(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// markRuns sets each change's SameAhead: the changes of a bulk submission
+// share their policy facts, so a subscriber that may see none of the first
+// skips the rest of the run without asking the policy about each.
+func markRuns(chs []model.Change) {
+	for i := len(chs) - 2; i >= 0; i-- {
+		a, b := &chs[i], &chs[i+1]
+		ia, ib := a.Indicator.PolicyItem(), b.Indicator.PolicyItem()
+		if policy.SameDecision(&ia, &ib) && sameBefore(a.Before, b.Before) {
+			a.SameAhead = b.SameAhead + 1
+		}
+	}
+}
+
+// sameBefore says whether two changes' Before facts decide alike.
+func sameBefore(a, b *policy.Item) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return policy.SameDecision(a, b)
 }
 
 // Viewer numbers v like the group member sets of the window, so that
