@@ -25,6 +25,7 @@ import (
 type subscriber struct {
 	org      int
 	received atomic.Int64 // created/updated events of the run
+	bytes    atomic.Int64 // of its stream, everything read
 	current  atomic.Bool  // its stream reached the head once (first heartbeat)
 	lat      []time.Duration
 }
@@ -167,6 +168,7 @@ func (r *runner) load(ctx context.Context, res *Result) error {
 	res.Elapsed = time.Since(begin)
 	for _, s := range subs {
 		res.EventsInRun += s.received.Load()
+		res.StreamBytesInRun += s.bytes.Load()
 	}
 
 	// What each subscriber may see of what was stored.
@@ -552,7 +554,7 @@ func (r *runner) subscribe(ctx context.Context, client *http.Client, s *subscrib
 			sleepUntil(ctx, time.Now().Add(time.Second))
 			continue
 		}
-		err = r.read(resp.Body, s, tag, &cursor)
+		err = r.read(countingReader{resp.Body, &s.bytes}, s, tag, &cursor)
 		resp.Body.Close()
 		if ctx.Err() != nil {
 			return
@@ -563,6 +565,19 @@ func (r *runner) subscribe(ctx context.Context, client *http.Client, s *subscrib
 }
 
 // read counts the run's events of one stream connection.
+// countingReader counts what is read through it, one atomic add a read
+// (of up to a buffer's worth).
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
 func (r *runner) read(body io.Reader, s *subscriber, tag []byte, cursor *int64) error {
 	br := bufio.NewReaderSize(body, 64<<10)
 	change := false

@@ -110,21 +110,24 @@ type Result struct {
 	Run     string // the run's tag (names of its organisations, indicator tags)
 	Elapsed time.Duration
 
-	Submissions     int64 // acknowledged (200)
-	Indicators      int64 // stored by acknowledged submissions
-	SubmitLatency   Percentiles
-	Connected       int   // subscribers whose stream was open and current
-	EventsExpected  int64 // what the policy lets the subscribers see of what was stored
-	EventsInRun     int64 // received while the load ran
-	EventsDelivered int64 // received by the end of the drain
-	DrainTook       time.Duration
-	Short, Over     int // subscribers that received fewer / more events than expected
-	Delivery        Percentiles
-	Sightings       int64
-	SightingLatency Percentiles
-	Errors          map[string]int64
-	CPU             time.Duration // CPU time of this process (hub included when in-process)
-	Procs           int           // GOMAXPROCS
+	Submissions    int64 // acknowledged (200)
+	Indicators     int64 // stored by acknowledged submissions
+	SubmitLatency  Percentiles
+	Connected      int   // subscribers whose stream was open and current
+	EventsExpected int64 // what the policy lets the subscribers see of what was stored
+	EventsInRun    int64 // received while the load ran
+	// StreamBytesInRun is what the subscribers read while the load ran:
+	// every byte of their streams (snapshots and heartbeats included).
+	StreamBytesInRun int64
+	EventsDelivered  int64 // received by the end of the drain
+	DrainTook        time.Duration
+	Short, Over      int // subscribers that received fewer / more events than expected
+	Delivery         Percentiles
+	Sightings        int64
+	SightingLatency  Percentiles
+	Errors           map[string]int64
+	CPU              time.Duration // CPU time of this process (hub included when in-process)
+	Procs            int           // GOMAXPROCS
 }
 
 // Percentiles of a latency sample.
@@ -282,6 +285,7 @@ func (r *Result) WriteTable(w io.Writer) {
 	tw.row("stream subscribers connected", fmt.Sprint(c.Subscribers), fmt.Sprint(r.Connected), yes(r.Connected == c.Subscribers))
 	tw.row("stream events expected (policy)", "", fmt.Sprint(r.EventsExpected), "")
 	tw.row("stream events during the run", "", fmt.Sprintf("%d (%.0f/s)", r.EventsInRun, r.rate(r.EventsInRun)), "")
+	tw.row("stream bytes during the run", "", streamVolume(r), "")
 	tw.row("stream events delivered", fmt.Sprint(r.EventsExpected), fmt.Sprintf("%d (%.1f %%) after a drain of %s; %d subscribers short, %d over",
 		r.EventsDelivered, pct(r.EventsDelivered, r.EventsExpected), r.DrainTook.Round(10*time.Millisecond), r.Short, r.Over), yes(r.Short == 0 && r.Over == 0))
 	tw.row("delivery latency p50 / p99 (ack → event)", "", latency(r.Delivery, " samples"), "")
@@ -318,6 +322,16 @@ func pct(a, b int64) float64 {
 // latency is "p50 / p99 (n)", or "—" without a sample. A delivery latency
 // of 0 means the event arrived before the client had read the
 // acknowledgement.
+// streamVolume says how much the subscribers read while the load ran: in
+// all, per second, and per event.
+func streamVolume(r *Result) string {
+	v := fmt.Sprintf("%.0f MB (%.0f MB/s", float64(r.StreamBytesInRun)/1e6, r.rate(r.StreamBytesInRun)/1e6)
+	if r.EventsInRun > 0 {
+		v += fmt.Sprintf(", %d bytes an event", r.StreamBytesInRun/r.EventsInRun)
+	}
+	return v + ")"
+}
+
 func latency(p Percentiles, unit string) string {
 	if p.N == 0 {
 		return "—"

@@ -3,6 +3,7 @@ package loadtest_test
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,6 +59,14 @@ func TestShortRun(t *testing.T) {
 			}
 			if res.Delivery.N == 0 || res.SubmitLatency.N == 0 {
 				t.Errorf("no latency samples: delivery %d, submission %d", res.Delivery.N, res.SubmitLatency.N)
+			}
+			// Every event is an "id:", "event:" and "data:" line with the
+			// indicator: more than 100 bytes each.
+			if res.EventsInRun > 0 && res.StreamBytesInRun < res.EventsInRun*100 {
+				t.Errorf("%d stream bytes for %d events", res.StreamBytesInRun, res.EventsInRun)
+			}
+			if !strings.Contains(out.String(), "stream bytes during the run") {
+				t.Errorf("the table does not give the stream's volume:\n%s", out.String())
 			}
 		})
 	}
