@@ -86,7 +86,7 @@ func (s *Server) TAXII() http.Handler { return s.taxii }
 
 // newTAXIIMux builds the TAXII server of s, with its status resources.
 func newTAXIIMux(s *Server) *http.ServeMux {
-	t := &taxiiServer{s: s, mux: http.NewServeMux(), statuses: newTAXIIStatuses(taxiiStatusesPerOrg)}
+	t := &taxiiServer{s: s, mux: http.NewServeMux(), statuses: newTAXIIStatuses(taxiiStatusesPerOrg, taxiiStatusBytesPerOrg, taxiiStatusBytes)}
 	for _, rt := range taxiiRoutes {
 		t.mux.Handle(rt.pattern, t.handle(rt))
 	}

@@ -12,9 +12,17 @@ import (
 	"github.com/google/uuid"
 )
 
-// taxiiStatusesPerOrg bounds the status resources kept for each
-// organisation; the oldest go first.
-const taxiiStatusesPerOrg = 10_000
+// The status resources kept in memory: at most taxiiStatusesPerOrg and
+// taxiiStatusBytesPerOrg for each organisation, taxiiStatusBytes for all;
+// the oldest go first. A status lists every object of its request, so a
+// request of 100,000 objects makes a status of about 15 MB: without the
+// byte bounds, a client posting large envelopes could fill the hub's
+// memory with statuses nobody reads.
+const (
+	taxiiStatusesPerOrg    = 10_000
+	taxiiStatusBytesPerOrg = 32 << 20
+	taxiiStatusBytes       = 128 << 20
+)
 
 // taxiiStatus is TAXII's status resource. The hub adds objects before it
 // answers, so a status is always complete.
@@ -40,22 +48,46 @@ type taxiiStatusDetail struct {
 
 // taxiiStatuses keeps the last status resources of each organisation in
 // memory: a status is for the client that just posted, which asks soon or
-// never; after a restart it is gone (404), which TAXII clients handle.
+// never; after a restart, or from another replica, it is not found (404),
+// which TAXII clients handle.
 type taxiiStatuses struct {
-	mu     sync.Mutex
-	perOrg int
-	byOrg  map[string]*orgStatuses
+	mu                sync.Mutex
+	perOrg            int // statuses of one organisation
+	orgBudget, budget int // estimated bytes of one organisation's statuses, of all
+	byOrg             map[string]*orgStatuses
+	all               []statusRef // every status kept, oldest first; may hold some no longer kept
+	bytes             int
 }
 
 type orgStatuses struct {
-	order []string // ids, oldest first
+	order []statusRef // oldest first
 	byID  map[string]*taxiiStatus
+	bytes int
 }
 
-func newTAXIIStatuses(perOrg int) *taxiiStatuses {
-	return &taxiiStatuses{perOrg: perOrg, byOrg: map[string]*orgStatuses{}}
+// statusRef names a kept status and its estimated size.
+type statusRef struct {
+	org, id string
+	size    int
 }
 
+func newTAXIIStatuses(perOrg, orgBudget, budget int) *taxiiStatuses {
+	return &taxiiStatuses{perOrg: perOrg, orgBudget: orgBudget, budget: budget, byOrg: map[string]*orgStatuses{}}
+}
+
+// statusSize estimates the memory a status holds.
+func statusSize(st *taxiiStatus) int {
+	n := 256 + len(st.ID)
+	for _, ds := range [][]taxiiStatusDetail{st.Successes, st.Failures, st.Pendings} {
+		for _, d := range ds {
+			n += 64 + len(d.ID) + len(d.Version) + len(d.Message)
+		}
+	}
+	return n
+}
+
+// put keeps st, the newest status of org, and lets the oldest go until
+// the bounds hold again (the newest is kept even when it alone is over).
 func (ss *taxiiStatuses) put(org string, st *taxiiStatus) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -64,12 +96,56 @@ func (ss *taxiiStatuses) put(org string, st *taxiiStatus) {
 		o = &orgStatuses{byID: map[string]*taxiiStatus{}}
 		ss.byOrg[org] = o
 	}
-	if len(o.order) >= ss.perOrg {
-		delete(o.byID, o.order[0])
-		o.order = o.order[1:]
-	}
-	o.order = append(o.order, st.ID)
+	ref := statusRef{org: org, id: st.ID, size: statusSize(st)}
+	o.order = append(o.order, ref)
 	o.byID[st.ID] = st
+	o.bytes += ref.size
+	ss.all = append(ss.all, ref)
+	ss.bytes += ref.size
+	for len(o.order) > 1 && (len(o.order) > ss.perOrg || o.bytes > ss.orgBudget) {
+		ss.dropOldest(o)
+	}
+	for ss.bytes > ss.budget && len(ss.all) > 1 {
+		// The oldest status kept is the oldest of its organisation: both
+		// orders are the order of arrival.
+		r := ss.all[0]
+		ss.all = ss.all[1:]
+		if ro := ss.byOrg[r.org]; ro != nil && len(ro.order) > 0 && ro.order[0].id == r.id && r.id != st.ID {
+			ss.dropOldest(ro)
+		}
+	}
+	// ss.all keeps the refs of statuses an organisation's own bounds let
+	// go; rebuild it when they are the most of it.
+	if len(ss.all) > 64 && len(ss.all) > 2*ss.kept() {
+		live := ss.all[:0:0]
+		for _, r := range ss.all {
+			if ro := ss.byOrg[r.org]; ro != nil && ro.byID[r.id] != nil {
+				live = append(live, r)
+			}
+		}
+		ss.all = live
+	}
+}
+
+// dropOldest lets go of the oldest status of o.
+func (ss *taxiiStatuses) dropOldest(o *orgStatuses) {
+	r := o.order[0]
+	o.order = o.order[1:]
+	delete(o.byID, r.id)
+	o.bytes -= r.size
+	ss.bytes -= r.size
+	if len(o.order) == 0 {
+		delete(ss.byOrg, r.org)
+	}
+}
+
+// kept counts the statuses kept.
+func (ss *taxiiStatuses) kept() int {
+	n := 0
+	for _, o := range ss.byOrg {
+		n += len(o.order)
+	}
+	return n
 }
 
 func (ss *taxiiStatuses) get(org, id string) (*taxiiStatus, bool) {
