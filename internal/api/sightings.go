@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/model"
@@ -44,6 +45,10 @@ func (s *Server) addSightings(w http.ResponseWriter, r *http.Request, p *Princip
 	if len(in.Sightings) > maxSightings {
 		return errf(http.StatusRequestEntityTooLarge, CodeTooLarge, "more than %d sightings in one request", maxSightings)
 	}
+	report, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
 	now := s.now().UTC()
 	out := make([]model.Sighting, 0, len(in.Sightings))
@@ -52,7 +57,7 @@ func (s *Server) addSightings(w http.ResponseWriter, r *http.Request, p *Princip
 		bad := func(format string, args ...any) error {
 			return errf(http.StatusBadRequest, CodeInvalidValue, "sightings[%d]: %s", i, fmt.Sprintf(format, args...))
 		}
-		sg := model.Sighting{IndicatorID: si.Indicator, Org: p.Org.ID, Kind: model.Sighted, Count: si.Count, Hour: now}
+		sg := model.Sighting{IndicatorID: si.Indicator, Org: p.Org.ID, Kind: model.Sighted, Count: si.Count, Hour: now, Report: report}
 		if si.Kind != "" {
 			sg.Kind = model.SightingKind(si.Kind)
 			if sg.Kind != model.Sighted && sg.Kind != model.FalsePositive {
@@ -122,6 +127,30 @@ func (s *Server) addSightings(w http.ResponseWriter, r *http.Request, p *Princip
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"stored": len(out), "quarantined": quarantined})
 	return nil
+}
+
+// idempotencyKey reads the request's Idempotency-Key header: a report sent
+// again with the key of one already stored (after a lost answer, say) is
+// answered as before and not counted again. "" when there is none.
+func idempotencyKey(r *http.Request) (string, error) {
+	vs := r.Header.Values("Idempotency-Key")
+	if len(vs) == 0 {
+		return "", nil
+	}
+	k := vs[0]
+	// The header's draft makes it a structured-field string: quoted.
+	if len(k) >= 2 && k[0] == '"' && k[len(k)-1] == '"' {
+		k = k[1 : len(k)-1]
+	}
+	bad := len(vs) > 1 || k == "" || len(k) > model.MaxReportKey
+	for i := 0; i < len(k) && !bad; i++ {
+		bad = k[i] < 0x21 || k[i] > 0x7e || k[i] == '"' || k[i] == '\\'
+	}
+	if bad {
+		return "", errf(http.StatusBadRequest, CodeInvalidValue,
+			"the Idempotency-Key header must be one key of 1 to %d printable ASCII characters (a UUID, say), got %q", model.MaxReportKey, clip(strings.Join(vs, ", ")))
+	}
+	return k, nil
 }
 
 // SightingsJSON is what a viewer learns of an indicator's sightings.

@@ -102,8 +102,19 @@ func (w *sightingWriter) write(batch []*sightingWrite, n int) {
 		batch[0].done <- w.st.AddSightings(ctx, batch[0].ss)
 		return
 	}
+	// A report sent again while the first sending waits (a client that
+	// timed out and retried) is merged once: the store adds a report's
+	// sightings once per batch only if they come from one request.
 	all := make([]model.Sighting, 0, n)
+	reports := map[[2]string]bool{}
 	for _, req := range batch {
+		if len(req.ss) > 0 && req.ss[0].Report != "" {
+			k := [2]string{req.ss[0].Org, req.ss[0].Report}
+			if reports[k] {
+				continue
+			}
+			reports[k] = true
+		}
 		all = append(all, req.ss...)
 	}
 	err := w.st.AddSightings(ctx, all)

@@ -179,6 +179,86 @@ func TestSightingWriterMerges(t *testing.T) {
 	}
 }
 
+// TestSightingWriterReportsOnce: a report sent again while its first
+// sending waits in the same merged write (a client that timed out and
+// retried) is stored once, and both requests are answered; reports with
+// other keys, or none, are each stored.
+func TestSightingWriterReportsOnce(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	src, err := st.CreateOrg(ctx, model.Org{Name: "src", Kind: policy.Member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sensor, err := st.CreateOrg(ctx, model.Org{Name: "sensor", Kind: policy.Member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	urs, err := ing.Put(ctx, []model.Submission{{Type: indicator.Domain, Value: "retried.example.org", TLP: policy.Amber,
+		Audience: policy.NetworkAudience(), Source: src.ID, SubmittedBy: src.ID, Confidence: 50}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ing.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	w := &sightingWriter{st: st}
+	hold, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hour := time.Now().UTC().Truncate(time.Hour)
+	// The first request writes (waiting for the held writer); the others
+	// queue and go together: "a" three times, "b" twice, two without a key.
+	keys := []string{"first", "a", "a", "b", "a", "", "b", ""}
+	errs := make([]error, len(keys))
+	var wg sync.WaitGroup
+	for r, k := range keys {
+		wg.Go(func() {
+			errs[r] = w.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: sensor.ID, Kind: model.Sighted, Count: 10, Hour: hour, Report: k}})
+		})
+		if r == 0 {
+			waitQueued(t, w, 0, time.Now().Add(30*time.Second)) // the first has left the queue to write
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	waitQueued(t, w, len(keys)-1, time.Now().Add(30*time.Second))
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for r, err := range errs {
+		if err != nil {
+			t.Errorf("request %d (%q): %v", r, keys[r], err)
+		}
+	}
+	counts, err := st.SightingCounts(ctx, urs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// first, a, b, and the two without a key: 5 reports of 10.
+	if len(counts) != 1 || counts[0].Count != 50 {
+		t.Errorf("counts %+v, want 50 from the sensor (five distinct reports of 10)", counts)
+	}
+	// Sent again later, each keyed report is recognised.
+	for _, k := range []string{"first", "a", "b"} {
+		if err := w.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: sensor.ID, Kind: model.Sighted, Count: 10, Hour: hour, Report: k}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if counts, _ := st.SightingCounts(ctx, urs[0].ID); len(counts) != 1 || counts[0].Count != 50 {
+		t.Errorf("after the keyed reports were sent again: counts %+v, want 50", counts)
+	}
+}
+
 // waitQueued waits until n requests wait in w's queue.
 func waitQueued(t *testing.T, w *sightingWriter, n int, deadline time.Time) {
 	t.Helper()

@@ -313,7 +313,20 @@ type Sighting struct {
 	Count       int64        `json:"count"`
 	Host        string       `json:"host,omitempty"`
 	ObservedAt  time.Time    `json:"observed_at,omitzero"`
+	// Report is the key of the request that carried the sighting (its
+	// Idempotency-Key), the same for every sighting of the request; ""
+	// for none. The store adds the sightings of a report once: a report
+	// of the same organisation and key stored in the last two days
+	// (SightingReportsKept) is not added again.
+	Report string `json:"-"`
 }
+
+// SightingReportsKept is how long the store remembers a report's key, and
+// MaxReportKey the longest key.
+const (
+	SightingReportsKept = 48 * time.Hour
+	MaxReportKey        = 255
+)
 
 // SightingCount sums one organisation's sightings of one kind of an
 // indicator.

@@ -3,6 +3,7 @@ package sensor
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,9 +54,35 @@ type sightings struct {
 	hub     *hubClient
 	mu      sync.Mutex
 	pending map[sightingKey]*sightingAgg
-	sent    int64
-	dropped int64
+	// unsent are reports the hub may or may not have stored (the
+	// connection failed, or it answered 5xx): sent again as they are,
+	// with their key, so that the hub counts each once.
+	unsent      []*report
+	unsentItems int
+	sent        int64
+	dropped     int64
 }
+
+// sightingItem is one sighting as the hub's API takes it.
+type sightingItem struct {
+	Indicator  string `json:"indicator"`
+	Count      int64  `json:"count"`
+	Hour       string `json:"hour"`
+	Host       string `json:"host,omitempty"`
+	ObservedAt string `json:"observed_at,omitempty"`
+}
+
+// report is one request's sightings and its Idempotency-Key, and the
+// aggregates they came from (to merge back what the hub refused).
+type report struct {
+	key   string
+	items []sightingItem
+	keys  []sightingKey
+	aggs  []*sightingAgg
+}
+
+// maxReport is the most sightings sent in one request.
+const maxReport = 5000
 
 func newSightings(mode ReportMode, hub *hubClient) *sightings {
 	return &sightings{mode: mode, hub: hub, pending: map[sightingKey]*sightingAgg{}}
@@ -74,7 +101,7 @@ func (s *sightings) add(id string, at time.Time, host string) {
 	defer s.mu.Unlock()
 	a, ok := s.pending[k]
 	if !ok {
-		if len(s.pending) >= maxPendingSightings {
+		if len(s.pending)+s.unsentItems >= maxPendingSightings {
 			s.dropped++
 			return
 		}
@@ -85,71 +112,122 @@ func (s *sightings) add(id string, at time.Time, host string) {
 }
 
 // flush sends what is pending; what could not be sent stays for the next
-// flush.
+// flush. Reports that may have reached the hub are sent first, again with
+// their key.
 func (s *sightings) flush(ctx context.Context) error {
 	s.mu.Lock()
-	batch := s.pending
-	s.pending = map[sightingKey]*sightingAgg{}
+	retry, batch := s.unsent, s.pending
+	s.unsent, s.unsentItems, s.pending = nil, 0, map[sightingKey]*sightingAgg{}
 	s.mu.Unlock()
+	var firstErr error
+	note := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	for i, rp := range retry {
+		err := s.send(ctx, rp)
+		note(err)
+		if err != nil && !isRefusal(err) {
+			// The hub is still out of reach: the rest waits too.
+			for _, rest := range retry[i+1:] {
+				s.keepReport(rest)
+			}
+			break
+		}
+	}
 	if len(batch) == 0 {
-		return nil
+		return firstErr
 	}
-	type item struct {
-		Indicator  string `json:"indicator"`
-		Count      int64  `json:"count"`
-		Hour       string `json:"hour"`
-		Host       string `json:"host,omitempty"`
-		ObservedAt string `json:"observed_at,omitempty"`
-	}
-	items := make([]item, 0, len(batch))
-	keys := make([]sightingKey, 0, len(batch))
+	rp := &report{}
 	for k, a := range batch {
-		it := item{Indicator: k.id, Count: a.count, Hour: time.Unix(k.hour, 0).UTC().Format(time.RFC3339)}
+		it := sightingItem{Indicator: k.id, Count: a.count, Hour: time.Unix(k.hour, 0).UTC().Format(time.RFC3339)}
 		if s.mode == ReportFull {
 			it.Host = k.host
 			it.ObservedAt = a.first.UTC().Format(time.RFC3339Nano)
 		}
-		items = append(items, it)
-		keys = append(keys, k)
-	}
-	var firstErr error
-	for start := 0; start < len(items); start += 5000 {
-		end := min(start+5000, len(items))
-		err := s.hub.postJSON(ctx, "/api/v1/sightings", map[string]any{"sightings": items[start:end]}, nil)
-		if err != nil {
-			var he *hubError
-			if asHubError(err, &he) && he.status == http.StatusNotFound {
-				// An indicator was revoked or left our view meanwhile:
-				// send the rest one by one, dropping what is refused.
-				for i := start; i < end; i++ {
-					err := s.hub.postJSON(ctx, "/api/v1/sightings", map[string]any{"sightings": items[i : i+1]}, nil)
-					if asHubError(err, &he) && he.status == http.StatusTooManyRequests {
-						// Over the key's rate limit: the rest waits for the
-						// next flush rather than being dropped.
-						for j := i; j < end; j++ {
-							s.keep(keys[j], batch[keys[j]])
-						}
-						break
-					}
-					if err != nil && !asHubError(err, &he) {
-						s.keep(keys[i], batch[keys[i]])
-					}
-				}
-				continue
-			}
-			for i := start; i < end; i++ {
-				s.keep(keys[i], batch[keys[i]])
-			}
-			if firstErr == nil {
-				firstErr = err
-			}
-			continue
+		rp.items, rp.keys, rp.aggs = append(rp.items, it), append(rp.keys, k), append(rp.aggs, a)
+		if len(rp.items) == maxReport {
+			rp.key = rand.Text()
+			note(s.send(ctx, rp))
+			rp = &report{}
 		}
-		s.mu.Lock()
-		s.sent += int64(end - start)
-		s.mu.Unlock()
+	}
+	if len(rp.items) > 0 {
+		rp.key = rand.Text()
+		note(s.send(ctx, rp))
 	}
 	return firstErr
+}
+
+// send posts one report. What the hub refused outright (4xx) was not
+// stored and goes back to pending, merged with what came since; what may
+// have been stored (no answer, 5xx) is kept as it is, key included, for
+// the next flush.
+func (s *sightings) send(ctx context.Context, rp *report) error {
+	err := s.hub.postReport(ctx, "/api/v1/sightings", rp.key, map[string]any{"sightings": rp.items})
+	var he *hubError
+	switch {
+	case err == nil:
+		s.mu.Lock()
+		s.sent += int64(len(rp.items))
+		s.mu.Unlock()
+		return nil
+	case asHubError(err, &he) && he.status == http.StatusNotFound && len(rp.items) == 1:
+		return nil // its indicator was revoked or left our view: dropped
+	case asHubError(err, &he) && he.status == http.StatusNotFound:
+		// An indicator was revoked or left our view meanwhile: send the
+		// rest one by one, dropping what is refused.
+		for i := range rp.items {
+			one := &report{key: rand.Text(), items: rp.items[i : i+1], keys: rp.keys[i : i+1], aggs: rp.aggs[i : i+1]}
+			err := s.hub.postReport(ctx, "/api/v1/sightings", one.key, map[string]any{"sightings": one.items})
+			switch {
+			case err == nil:
+				s.mu.Lock()
+				s.sent++
+				s.mu.Unlock()
+			case asHubError(err, &he) && he.status == http.StatusTooManyRequests:
+				// Over the key's rate limit: the rest waits for the next
+				// flush rather than being dropped.
+				for j := i; j < len(rp.items); j++ {
+					s.keep(rp.keys[j], rp.aggs[j])
+				}
+				return err
+			case asHubError(err, &he) && he.status < 500:
+				// Refused: dropped.
+			default:
+				s.keepReport(one)
+			}
+		}
+		return nil
+	case asHubError(err, &he) && he.status < 500:
+		for i := range rp.keys {
+			s.keep(rp.keys[i], rp.aggs[i])
+		}
+	default:
+		s.keepReport(rp)
+	}
+	return err
+}
+
+// isRefusal says whether err is the hub's answer refusing a request (4xx),
+// rather than no answer or a failure of the hub.
+func isRefusal(err error) bool {
+	var he *hubError
+	return asHubError(err, &he) && he.status < 500
+}
+
+// keepReport keeps a report that may have been stored, to be sent again
+// with its key.
+func (s *sightings) keepReport(rp *report) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending)+s.unsentItems+len(rp.items) > maxPendingSightings {
+		s.dropped += int64(len(rp.items))
+		return
+	}
+	s.unsent = append(s.unsent, rp)
+	s.unsentItems += len(rp.items)
 }
 
 // keep puts an unsent aggregate back.
@@ -160,7 +238,7 @@ func (s *sightings) keep(k sightingKey, a *sightingAgg) {
 		b.count += a.count
 		return
 	}
-	if len(s.pending) >= maxPendingSightings {
+	if len(s.pending)+s.unsentItems >= maxPendingSightings {
 		s.dropped++
 		return
 	}
@@ -170,7 +248,7 @@ func (s *sightings) keep(k sightingKey, a *sightingAgg) {
 func (s *sightings) counts() (sent, pending, dropped int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.sent, int64(len(s.pending)), s.dropped
+	return s.sent, int64(len(s.pending) + s.unsentItems), s.dropped
 }
 
 // hubClient calls the hub's API with the sensor's key, failing over between
@@ -199,6 +277,16 @@ func asHubError(err error, target **hubError) bool {
 }
 
 func (c *hubClient) postJSON(ctx context.Context, path string, body, out any) error {
+	return c.post(ctx, path, "", body, out)
+}
+
+// postReport posts a sightings report under its Idempotency-Key: the hub
+// counts it once, however often it is sent.
+func (c *hubClient) postReport(ctx context.Context, path, key string, body any) error {
+	return c.post(ctx, path, key, body, nil)
+}
+
+func (c *hubClient) post(ctx context.Context, path, idempotencyKey string, body, out any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err
@@ -214,6 +302,9 @@ func (c *hubClient) postJSON(ctx context.Context, path string, body, out any) er
 		}
 		req.Header.Set("Authorization", "Bearer "+c.key)
 		req.Header.Set("Content-Type", "application/json")
+		if idempotencyKey != "" {
+			req.Header.Set("Idempotency-Key", idempotencyKey)
+		}
 		resp, err := c.http.Do(req)
 		if err != nil {
 			lastErr = err

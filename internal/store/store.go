@@ -181,7 +181,9 @@ type Reports interface {
 // organisation, kind and hour.
 type Sightings interface {
 	// AddSightings adds counts; a sighting of an unknown indicator is
-	// ErrNotFound and nothing of the batch is stored.
+	// ErrNotFound and nothing of the batch is stored. Sightings with a
+	// Report whose organisation and key were stored before (within
+	// model.SightingReportsKept) are left out: a report is added once.
 	AddSightings(ctx context.Context, ss []model.Sighting) error
 	// SightingCounts sums an indicator's sightings per organisation and kind.
 	SightingCounts(ctx context.Context, indicatorID string) ([]model.SightingCount, error)

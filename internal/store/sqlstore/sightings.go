@@ -22,9 +22,15 @@ func (s *Store) AddSightings(ctx context.Context, ss []model.Sighting) error {
 			return fmt.Errorf("%s: sighting %d: count %d is not positive", s.d.Name, i, sg.Count)
 		case sg.Kind != model.Sighted && sg.Kind != model.FalsePositive:
 			return fmt.Errorf("%s: sighting %d: kind %q is not one of sighting, false-positive", s.d.Name, i, sg.Kind)
+		case len(sg.Report) > model.MaxReportKey:
+			return fmt.Errorf("%s: sighting %d: report key of %d bytes, at most %d", s.d.Name, i, len(sg.Report), model.MaxReportKey)
 		}
 	}
 	err := s.write(ctx, func(tx Tx) error {
+		stored, err := s.claimReports(ctx, tx, ss)
+		if err != nil {
+			return err
+		}
 		find, err := s.db.Prepare(ctx, tx, `SELECT n FROM indicators WHERE id = ?`)
 		if err != nil {
 			return err
@@ -38,6 +44,9 @@ func (s *Store) AddSightings(ctx context.Context, ss []model.Sighting) error {
 		defer add.Close()
 		ns := map[string]int64{}
 		for _, sg := range ss {
+			if sg.Report != "" && stored[reportKey{sg.Org, sg.Report}] {
+				continue // this report was added before
+			}
 			n, ok := ns[sg.IndicatorID]
 			if !ok {
 				if err := find.QueryRowContext(ctx, sg.IndicatorID).Scan(&n); errors.Is(err, sql.ErrNoRows) {
@@ -68,6 +77,44 @@ func (s *Store) AddSightings(ctx context.Context, ss []model.Sighting) error {
 		return fmt.Errorf("%s: add sightings: %w", s.d.Name, err)
 	}
 	return nil
+}
+
+// reportKey names a sighting report: the organisation and its key.
+type reportKey struct{ org, report string }
+
+// claimReports records the reports of ss not stored before and returns
+// those that were, whose sightings are then left out. Keys older than
+// model.SightingReportsKept are forgotten here too.
+func (s *Store) claimReports(ctx context.Context, tx Tx, ss []model.Sighting) (map[reportKey]bool, error) {
+	stored := map[reportKey]bool{}
+	claimed := map[reportKey]bool{}
+	now := NowNano()
+	for _, sg := range ss {
+		k := reportKey{sg.Org, sg.Report}
+		if sg.Report == "" || claimed[k] || stored[k] {
+			continue
+		}
+		if len(claimed)+len(stored) == 0 {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM sighting_reports WHERE at < ?`, now-int64(model.SightingReportsKept)); err != nil {
+				return nil, s.mapErr(err)
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO sighting_reports (org_id, report, at) VALUES (?, ?, ?)
+			ON CONFLICT (org_id, report) DO NOTHING`, sg.Org, sg.Report, now)
+		if err != nil {
+			return nil, s.mapErr(err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			stored[k] = true
+		} else {
+			claimed[k] = true
+		}
+	}
+	return stored, nil
 }
 
 // SightingCounts sums an indicator's sightings per organisation and kind.

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/indicator"
@@ -68,5 +69,78 @@ func testSightings(e *env) {
 	}
 	if counts, err := e.st.SightingCounts(e.ctx, "no-such-id"); err != nil || len(counts) != 0 {
 		e.Errorf("counts of an unknown indicator: %v, %v", counts, err)
+	}
+}
+
+// testSightingReports: the sightings of a report are added once per
+// organisation and key, however often the report is sent again; another
+// organisation's report with the same key, and sightings without a key,
+// are added each time; a report whose batch failed was not stored, so it
+// is added when sent again.
+func testSightingReports(e *env) {
+	a := e.org(e.unique("a"), policy.Member, "")
+	b := e.org(e.unique("b"), policy.Member, "")
+	id := e.ingest(sub(a.ID, indicator.Domain, "reported.example.org"))[0].ID
+	h := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	count := func(org string) int64 {
+		counts, err := e.st.SightingCounts(e.ctx, id)
+		if err != nil {
+			e.Fatal(err)
+		}
+		var n int64
+		for _, c := range counts {
+			if c.Org == org {
+				n += c.Count
+			}
+		}
+		return n
+	}
+	report := func(org, key string, n int64) []model.Sighting {
+		return []model.Sighting{
+			{IndicatorID: id, Org: org, Kind: model.Sighted, Hour: h, Count: n, Report: key},
+			{IndicatorID: id, Org: org, Kind: model.Sighted, Hour: h.Add(time.Hour), Count: n, Report: key, Host: "10.0.0.1", ObservedAt: h.Add(time.Hour)},
+		}
+	}
+	add := func(ss []model.Sighting) {
+		if err := e.st.AddSightings(e.ctx, ss); err != nil {
+			e.Fatalf("AddSightings: %v", err)
+		}
+	}
+	add(report(b.ID, "r-1", 5))
+	add(report(b.ID, "r-1", 5)) // sent again: not added
+	if n := count(b.ID); n != 10 {
+		e.Fatalf("a report sent twice: count %d, want 10", n)
+	}
+	add(append(report(a.ID, "r-1", 1), report(b.ID, "r-2", 2)...)) // a's r-1 is its own
+	if na, nb := count(a.ID), count(b.ID); na != 2 || nb != 14 {
+		e.Fatalf("another organisation's report with the same key and a new key: counts %d and %d, want 2 and 14", na, nb)
+	}
+	// Within one batch the sightings of a new report are all added (the
+	// store cannot tell a copy from the report's own; the API merges each
+	// report once), and the key is claimed once.
+	add(append(report(b.ID, "r-3", 1), report(b.ID, "r-3", 1)...))
+	if n := count(b.ID); n != 18 {
+		e.Fatalf("a new report's sightings in one batch: count %d, want 18", n)
+	}
+	add(report(b.ID, "r-3", 1))
+	if n := count(b.ID); n != 18 {
+		e.Fatalf("a report sent again after a batch that claimed it: count %d, want 18", n)
+	}
+	add(report(b.ID, "", 1))
+	add(report(b.ID, "", 1))
+	if n := count(b.ID); n != 22 {
+		e.Fatalf("sightings without a key: count %d, want 22 (added each time)", n)
+	}
+	// A failed batch stores nothing, its key included.
+	bad := append(report(b.ID, "r-4", 1), model.Sighting{IndicatorID: "00000000-0000-0000-0000-000000000000", Org: b.ID, Kind: model.Sighted, Hour: h, Count: 1, Report: "r-4"})
+	if err := e.st.AddSightings(e.ctx, bad); !errors.Is(err, store.ErrNotFound) {
+		e.Fatalf("a report naming an unknown indicator: %v, want ErrNotFound", err)
+	}
+	add(report(b.ID, "r-4", 1))
+	if n := count(b.ID); n != 24 {
+		e.Fatalf("a report sent again after its batch failed: count %d, want 24", n)
+	}
+	if err := e.st.AddSightings(e.ctx, report(b.ID, strings.Repeat("k", 256), 1)); err == nil {
+		e.Error("a report key of 256 bytes was accepted")
 	}
 }

@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ReportsVisibility", testReportsVisibility},
 		{"Audit", testAudit},
 		{"Sightings", testSightings},
+		{"SightingReports", testSightingReports},
 		{"Proposals", testProposals},
 		{"ReportUpdate", testReportUpdate},
 		{"WishedIDs", testWishedIDs},
