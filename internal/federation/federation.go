@@ -20,6 +20,8 @@ package federation
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -291,6 +293,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 
 // call sends a JSON request to the peer with this hub's key for it.
 func (r *peerRun) call(ctx context.Context, method, path string, body, out any) error {
+	return r.callKeyed(ctx, method, path, "", body, out)
+}
+
+// callKeyed is call with an Idempotency-Key ("" for none).
+func (r *peerRun) callKeyed(ctx context.Context, method, path, key string, body, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -306,6 +313,9 @@ func (r *peerRun) call(ctx context.Context, method, path string, body, out any) 
 	req.Header.Set("Authorization", "Bearer "+r.peer.Key)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
 	}
 	resp, err := r.m.cfg.HTTP.Do(req)
 	if err != nil {
@@ -731,5 +741,20 @@ func (r *peerRun) sendSightings(ctx context.Context, fs []model.FedSighting) err
 	for i, f := range fs {
 		in[i] = sightingIn{Indicator: f.RemoteID, Kind: string(f.Kind), Count: f.Total - f.Returned, Hour: f.Hour.UTC().Format(time.RFC3339)}
 	}
-	return r.call(ctx, "POST", "/api/v1/sightings", map[string]any{"sightings": in}, nil)
+	return r.callKeyed(ctx, "POST", "/api/v1/sightings", returnKey(r.peer.ID, fs), map[string]any{"sightings": in}, nil)
+}
+
+// returnKey is the Idempotency-Key of a return of sightings: a digest of
+// what it returns, from what counts. Two returns differ in it unless
+// nothing was marked returned between them, so a return sent again after
+// a crash between the peer's answer and MarkReturned is counted once there
+// (unless new sightings of its indicators arrived meanwhile: then the
+// return differs and is counted again).
+func returnKey(peer string, fs []model.FedSighting) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "hdn-return\x00%s\x00", peer)
+	for _, f := range fs {
+		fmt.Fprintf(h, "%s\x00%s\x00%d\x00%d\x00%d\x00", f.RemoteID, f.Kind, f.Hour.Unix(), f.Returned, f.Total)
+	}
+	return "hdn-" + hex.EncodeToString(h.Sum(nil)[:16])
 }

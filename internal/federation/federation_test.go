@@ -295,6 +295,7 @@ const (
 	hang    = "hang"    // never answer
 	refuse  = "404"     // the peer refuses, as it does a sighting of an indicator it no longer shows
 	cut     = "cut"     // read the request, close the connection without an answer
+	lost    = "lost"    // forward, let the hub behind answer, then close the connection without the answer
 )
 
 func newProxy(t *testing.T, target string) *proxy {
@@ -396,6 +397,12 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 		case <-p.quit:
+		}
+	case lost:
+		rec := httptest.NewRecorder()
+		p.rp.ServeHTTP(rec, r)
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
 		}
 	case cut:
 		io.Copy(io.Discard, r.Body)
@@ -820,7 +827,14 @@ func TestSightingsReturnedOnce(t *testing.T) {
 	values := []string{"x.sight.example", "y.sight.example", "z.sight.example"}
 	ids := b.submit(t, 50, values...)
 
-	_, stop := startManager(t, l)
+	// A return carries an Idempotency-Key, so Go's transport would send
+	// it again by itself when a reused connection is cut, taking the next
+	// of the faults below; without keep-alives each fault meets the
+	// request it is meant for.
+	noReuse := func(c *federation.Config) {
+		c.HTTP = &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	}
+	_, stop := startManager(t, l, noReuse)
 	copies := make([]string, len(values))
 	eventually(t, 10*time.Second, "the indicators arrive", func() bool {
 		for i, v := range values {
@@ -886,7 +900,7 @@ func TestSightingsReturnedOnce(t *testing.T) {
 
 	stop()
 	l = l.reopen(t)
-	_, stop = startManager(t, l)
+	_, stop = startManager(t, l, noReuse)
 	rounds(3)
 	if got := returned(); !slices.Equal(got, []int64{3, 4, 5}) {
 		t.Fatalf("after a restart the peer counts %v, want [3 4 5] (returned again?)", got)
@@ -899,5 +913,12 @@ func TestSightingsReturnedOnce(t *testing.T) {
 	p.fault("POST /api/v1/sightings", refuse, forward, cut, refuse, forward, fail500)
 	sight(1, 1, 1)
 	want("through failures in the retry", 6, 5, 6)
+
+	// The peer stores a return and its answer is lost: the next round
+	// sends the same return, with the same Idempotency-Key, and the peer
+	// counts it once.
+	p.fault("POST /api/v1/sightings", lost)
+	sight(1, 0, 2)
+	want("an answer lost after the peer stored the return", 7, 5, 8)
 	stop()
 }
