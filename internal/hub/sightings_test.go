@@ -45,7 +45,7 @@ func TestSightingReportsIdempotencyKey(t *testing.T) {
 		want int64
 	}{
 		{"7f1c6a52-0b7e-4d8e-9f61-3f5b2b9d7a10", 7},
-		{"7f1c6a52-0b7e-4d8e-9f61-3f5b2b9d7a10", 7}, // sent again
+		{"7f1c6a52-0b7e-4d8e-9f61-3f5b2b9d7a10", 7},   // sent again
 		{`"7f1c6a52-0b7e-4d8e-9f61-3f5b2b9d7a10"`, 7}, // the same key, quoted
 		{"another-report", 14},
 		{"", 21},
