@@ -50,6 +50,20 @@ func (s *Server) addSightings(w http.ResponseWriter, r *http.Request, p *Princip
 		return err
 	}
 	ctx := r.Context()
+	if report != "" {
+		// A report stored before is answered as then, whatever has
+		// changed since (an indicator revoked meanwhile would otherwise
+		// make it a 404, and the sender could not tell that it was
+		// stored).
+		stored, err := s.st.SightingReportStored(ctx, p.Org.ID, report)
+		if err != nil {
+			return err
+		}
+		if stored {
+			writeJSON(w, http.StatusOK, map[string]any{"stored": len(in.Sightings), "quarantined": 0, "replayed": true})
+			return nil
+		}
+	}
 	now := s.now().UTC()
 	out := make([]model.Sighting, 0, len(in.Sightings))
 	visible := map[string]bool{}

@@ -71,4 +71,21 @@ func TestSightingReportsIdempotencyKey(t *testing.T) {
 	if got := total(); got != 28 {
 		t.Errorf("after refused reports: %d sightings, want 28", got)
 	}
+	// Once the source narrows the audience to itself, a new report from
+	// hospital-b is a 404, but a report stored before is still answered
+	// as then, so that its sender learns that it was stored.
+	if res := submit(t, h, srcKey, map[string]any{"type": "domain", "value": "retry.example.org", "tlp": "amber",
+		"audience": map[string]any{"orgs": []string{src.ID}}}); res[0].ID != id || res[0].Status != "updated" {
+		t.Fatalf("narrowing the audience: %+v", res[0])
+	}
+	if r := report(map[string]string{"Idempotency-Key": "after-narrowing"}); r.Status != 404 {
+		t.Errorf("a new report of an indicator no longer visible: %d %s, want 404", r.Status, r.Body)
+	}
+	r := report(map[string]string{"Idempotency-Key": "another-report"})
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"replayed":true`) {
+		t.Errorf("a stored report sent again after the narrowing: %d %s, want 200 replayed", r.Status, r.Body)
+	}
+	if got := total(); got != 28 {
+		t.Errorf("after the replays: %d sightings, want 28", got)
+	}
 }

@@ -129,7 +129,8 @@ func (s *sightings) flush(ctx context.Context) error {
 		err := s.send(ctx, rp)
 		note(err)
 		if err != nil && !isRefusal(err) {
-			// The hub is still out of reach: the rest waits too.
+			// The hub is still out of reach, or over the key's rate
+			// limit: the rest waits too.
 			for _, rest := range retry[i+1:] {
 				s.keepReport(rest)
 			}
@@ -160,10 +161,12 @@ func (s *sightings) flush(ctx context.Context) error {
 	return firstErr
 }
 
-// send posts one report. What the hub refused outright (4xx) was not
-// stored and goes back to pending, merged with what came since; what may
-// have been stored (no answer, 5xx) is kept as it is, key included, for
-// the next flush.
+// send posts one report. The hub answers a report it stored before 200
+// (by its key) whatever changed since, so a refusal (4xx) means it was not
+// stored: its counts go back to pending, merged with what came since. What
+// may have been stored (no answer, 5xx), and what was turned away before
+// being looked at (429, over the key's rate limit), is kept as it is, key
+// included, for the next flush.
 func (s *sightings) send(ctx context.Context, rp *report) error {
 	err := s.hub.postReport(ctx, "/api/v1/sightings", rp.key, map[string]any{"sightings": rp.items})
 	var he *hubError
@@ -173,6 +176,9 @@ func (s *sightings) send(ctx context.Context, rp *report) error {
 		s.sent += int64(len(rp.items))
 		s.mu.Unlock()
 		return nil
+	case asHubError(err, &he) && he.status == http.StatusTooManyRequests:
+		s.keepReport(rp)
+		return err
 	case asHubError(err, &he) && he.status == http.StatusNotFound && len(rp.items) == 1:
 		return nil // its indicator was revoked or left our view: dropped
 	case asHubError(err, &he) && he.status == http.StatusNotFound:
@@ -210,11 +216,12 @@ func (s *sightings) send(ctx context.Context, rp *report) error {
 	return err
 }
 
-// isRefusal says whether err is the hub's answer refusing a request (4xx),
-// rather than no answer or a failure of the hub.
+// isRefusal says whether err is the hub's answer refusing a report it
+// looked at (4xx but 429), rather than no answer, a failure of the hub, or
+// its rate limit.
 func isRefusal(err error) bool {
 	var he *hubError
-	return asHubError(err, &he) && he.status < 500
+	return asHubError(err, &he) && he.status < 500 && he.status != http.StatusTooManyRequests
 }
 
 // keepReport keeps a report that may have been stored, to be sent again

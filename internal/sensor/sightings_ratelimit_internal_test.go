@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -44,5 +45,45 @@ func TestSightingsKeptWhenRateLimited(t *testing.T) {
 	}
 	if n := singles.Load(); n != 3 {
 		t.Errorf("%d single requests, want 3: two sent, then one refused with 429 and the rest held back", n)
+	}
+}
+
+// TestSightingsReportKeptThroughRateLimit: a report that may have been
+// stored (its answer was lost) and is then turned away by the rate limit
+// is neither merged into new counts nor dropped: it goes again, with its
+// key, until the hub answers.
+func TestSightingsReportKeptThroughRateLimit(t *testing.T) {
+	var mu sync.Mutex
+	var keys []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		keys = append(keys, r.Header.Get("Idempotency-Key"))
+		n := len(keys)
+		mu.Unlock()
+		switch n {
+		case 1:
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
+		case 2:
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"error":{"code":"rate_limited","message":"slow down"}}`, http.StatusTooManyRequests)
+		default:
+			w.Write([]byte(`{"stored":1}`))
+		}
+	}))
+	defer srv.Close()
+	s := newSightings(ReportCount, &hubClient{urls: []string{srv.URL}, key: "k", http: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}})
+	s.add("i1", time.Now(), "")
+	for range 3 {
+		s.flush(context.Background())
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(keys) != 3 || keys[0] == "" || keys[1] != keys[0] || keys[2] != keys[0] {
+		t.Errorf("keys %q: want one report sent three times under one key", keys)
+	}
+	if sent, pending, dropped := s.counts(); sent != 1 || pending != 0 || dropped != 0 {
+		t.Errorf("sent %d, pending %d, dropped %d; want 1, 0, 0", sent, pending, dropped)
 	}
 }

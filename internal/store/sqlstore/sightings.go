@@ -117,6 +117,26 @@ func (s *Store) claimReports(ctx context.Context, tx Tx, ss []model.Sighting) (m
 	return stored, nil
 }
 
+// SightingReportStored says whether the organisation's report with this key
+// was stored within model.SightingReportsKept.
+func (s *Store) SightingReportStored(ctx context.Context, orgID, report string) (bool, error) {
+	var stored bool
+	err := s.read(ctx, func(tx Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM sighting_reports WHERE org_id = ? AND report = ? AND at >= ?`,
+			orgID, report, NowNano()-int64(model.SightingReportsKept)).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		stored = err == nil
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("%s: sighting report: %w", s.d.Name, err)
+	}
+	return stored, nil
+}
+
 // SightingCounts sums an indicator's sightings per organisation and kind.
 func (s *Store) SightingCounts(ctx context.Context, indicatorID string) ([]model.SightingCount, error) {
 	var out []model.SightingCount

@@ -106,7 +106,20 @@ func testSightingReports(e *env) {
 			e.Fatalf("AddSightings: %v", err)
 		}
 	}
+	stored := func(org, key string) bool {
+		ok, err := e.st.SightingReportStored(e.ctx, org, key)
+		if err != nil {
+			e.Fatal(err)
+		}
+		return ok
+	}
+	if stored(b.ID, "r-1") {
+		e.Fatal("a report not yet sent is stored")
+	}
 	add(report(b.ID, "r-1", 5))
+	if !stored(b.ID, "r-1") || stored(a.ID, "r-1") {
+		e.Fatal("SightingReportStored does not say which organisation's report was stored")
+	}
 	add(report(b.ID, "r-1", 5)) // sent again: not added
 	if n := count(b.ID); n != 10 {
 		e.Fatalf("a report sent twice: count %d, want 10", n)
@@ -135,6 +148,9 @@ func testSightingReports(e *env) {
 	bad := append(report(b.ID, "r-4", 1), model.Sighting{IndicatorID: "00000000-0000-0000-0000-000000000000", Org: b.ID, Kind: model.Sighted, Hour: h, Count: 1, Report: "r-4"})
 	if err := e.st.AddSightings(e.ctx, bad); !errors.Is(err, store.ErrNotFound) {
 		e.Fatalf("a report naming an unknown indicator: %v, want ErrNotFound", err)
+	}
+	if stored(b.ID, "r-4") {
+		e.Fatal("the key of a failed batch is stored")
 	}
 	add(report(b.ID, "r-4", 1))
 	if n := count(b.ID); n != 24 {
