@@ -1,12 +1,15 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,18 +53,25 @@ func (s *Server) addSightings(w http.ResponseWriter, r *http.Request, p *Princip
 		return err
 	}
 	ctx := r.Context()
+	digest := ""
 	if report != "" {
 		// A report stored before is answered as then, whatever has
-		// changed since (an indicator revoked meanwhile would otherwise
-		// make it a 404, and the sender could not tell that it was
-		// stored).
-		stored, err := s.st.SightingReportStored(ctx, p.Org.ID, report)
+		// changed since (an indicator that left the sender's view
+		// meanwhile would otherwise make it a 404, and the sender could
+		// not tell that it was stored). Another report under a key
+		// already used is refused: it would not be counted.
+		digest = reportDigest(in.Sightings)
+		was, stored, err := s.st.SightingReport(ctx, p.Org.ID, report)
 		if err != nil {
 			return err
 		}
-		if stored {
+		switch {
+		case stored && was == digest:
 			writeJSON(w, http.StatusOK, map[string]any{"stored": len(in.Sightings), "quarantined": 0, "replayed": true})
 			return nil
+		case stored:
+			return errf(http.StatusUnprocessableEntity, CodeConflict,
+				"Idempotency-Key %q was used in the last %s for another report of this organisation; a new report needs a new key", clip(report), model.SightingReportsKept)
 		}
 	}
 	now := s.now().UTC()
@@ -71,7 +81,7 @@ func (s *Server) addSightings(w http.ResponseWriter, r *http.Request, p *Princip
 		bad := func(format string, args ...any) error {
 			return errf(http.StatusBadRequest, CodeInvalidValue, "sightings[%d]: %s", i, fmt.Sprintf(format, args...))
 		}
-		sg := model.Sighting{IndicatorID: si.Indicator, Org: p.Org.ID, Kind: model.Sighted, Count: si.Count, Hour: now, Report: report}
+		sg := model.Sighting{IndicatorID: si.Indicator, Org: p.Org.ID, Kind: model.Sighted, Count: si.Count, Hour: now, Report: report, ReportDigest: digest}
 		if si.Kind != "" {
 			sg.Kind = model.SightingKind(si.Kind)
 			if sg.Kind != model.Sighted && sg.Kind != model.FalsePositive {
@@ -165,6 +175,19 @@ func idempotencyKey(r *http.Request) (string, error) {
 			"the Idempotency-Key header must be one key of 1 to %d printable ASCII characters (a UUID, say), got %q", model.MaxReportKey, clip(strings.Join(vs, ", ")))
 	}
 	return k, nil
+}
+
+// reportDigest identifies a report's content: its sightings as sent, in
+// order.
+func reportDigest(ss []SightingIn) string {
+	h := sha256.New()
+	for _, si := range ss {
+		for _, f := range []string{si.Indicator, si.Kind, strconv.FormatInt(si.Count, 10), si.Hour, si.Host, si.ObservedAt} {
+			h.Write([]byte(f))
+			h.Write([]byte{0})
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // SightingsJSON is what a viewer learns of an indicator's sightings.

@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"time"
 
@@ -105,17 +106,27 @@ func (w *sightingWriter) write(batch []*sightingWrite, n int) {
 	// A report sent again while the first sending waits (a client that
 	// timed out and retried) is merged once: the store adds a report's
 	// sightings once per batch only if they come from one request.
+	// Another report under the same key is refused, as the API refuses one
+	// under a key stored before.
 	all := make([]model.Sighting, 0, n)
-	reports := map[[2]string]bool{}
+	reports := map[[2]string]string{} // organisation and key -> digest
+	refused := map[*sightingWrite]bool{}
 	for _, req := range batch {
 		if len(req.ss) > 0 && req.ss[0].Report != "" {
 			k := [2]string{req.ss[0].Org, req.ss[0].Report}
-			if reports[k] {
+			if digest, ok := reports[k]; ok {
+				refused[req] = digest != req.ss[0].ReportDigest
 				continue
 			}
-			reports[k] = true
+			reports[k] = req.ss[0].ReportDigest
 		}
 		all = append(all, req.ss...)
+	}
+	answer := func(req *sightingWrite, err error) {
+		if refused[req] {
+			err = errf(http.StatusUnprocessableEntity, CodeConflict, "Idempotency-Key %q is another report's, sent at the same time; a new report needs a new key", clip(req.ss[0].Report))
+		}
+		req.done <- err
 	}
 	err := w.st.AddSightings(ctx, all)
 	if errors.Is(err, store.ErrNotFound) {
@@ -123,12 +134,16 @@ func (w *sightingWriter) write(batch []*sightingWrite, n int) {
 		// write: store each request alone, so that only the one that
 		// names it fails.
 		for _, req := range batch {
+			if refused[req] {
+				answer(req, nil)
+				continue
+			}
 			req.done <- w.st.AddSightings(ctx, req.ss)
 		}
 		return
 	}
 	for _, req := range batch {
-		req.done <- err
+		answer(req, err)
 	}
 }
 

@@ -215,19 +215,38 @@ func TestSightingWriterReportsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer hold.Rollback() // on a failure, before the store closes (a no-op after the rollback below)
 	hour := time.Now().UTC().Truncate(time.Hour)
 	// The first request writes (waiting for the held writer); the others
-	// queue and go together: "a" three times, "b" twice, two without a key.
-	keys := []string{"first", "a", "a", "b", "a", "", "b", ""}
+	// queue and go together: "a" three times, "b" twice, two without a key,
+	// and another report under "a" (index 8), refused.
+	keys := []string{"first", "a", "a", "b", "a", "", "b", "", "a"}
 	errs := make([]error, len(keys))
 	var wg sync.WaitGroup
 	for r, k := range keys {
+		digest := "same"
+		if r == 8 {
+			digest = "another"
+		}
 		wg.Go(func() {
-			errs[r] = w.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: sensor.ID, Kind: model.Sighted, Count: 10, Hour: hour, Report: k}})
+			errs[r] = w.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: sensor.ID, Kind: model.Sighted, Count: 10, Hour: hour, Report: k, ReportDigest: digest}})
 		})
 		if r == 0 {
-			waitQueued(t, w, 0, time.Now().Add(30*time.Second)) // the first has left the queue to write
-			time.Sleep(20 * time.Millisecond)
+			// The first has left the queue and writes, waiting for the
+			// held writer.
+			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
+				w.mu.Lock()
+				writing := w.busy && len(w.pending) == 0
+				w.mu.Unlock()
+				if writing {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the first request did not start writing")
+				}
+			}
+		} else {
+			waitQueued(t, w, r, time.Now().Add(30*time.Second)) // in this order
 		}
 	}
 	waitQueued(t, w, len(keys)-1, time.Now().Add(30*time.Second))
@@ -236,7 +255,11 @@ func TestSightingWriterReportsOnce(t *testing.T) {
 	}
 	wg.Wait()
 	for r, err := range errs {
-		if err != nil {
+		var e *Error
+		switch {
+		case r == 8 && (!errors.As(err, &e) || e.Status != 422):
+			t.Errorf("another report under a key of the batch: %v, want 422", err)
+		case r != 8 && err != nil:
 			t.Errorf("request %d (%q): %v", r, keys[r], err)
 		}
 	}
@@ -250,7 +273,7 @@ func TestSightingWriterReportsOnce(t *testing.T) {
 	}
 	// Sent again later, each keyed report is recognised.
 	for _, k := range []string{"first", "a", "b"} {
-		if err := w.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: sensor.ID, Kind: model.Sighted, Count: 10, Hour: hour, Report: k}}); err != nil {
+		if err := w.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: sensor.ID, Kind: model.Sighted, Count: 10, Hour: hour, Report: k, ReportDigest: "same"}}); err != nil {
 			t.Fatal(err)
 		}
 	}

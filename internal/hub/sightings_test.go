@@ -62,6 +62,12 @@ func TestSightingReportsIdempotencyKey(t *testing.T) {
 			t.Fatalf("after report %d (key %q): %d sightings, want %d", i, c.key, got, c.want)
 		}
 	}
+	// Another report under a key already used is refused, and not
+	// counted.
+	otherReport := map[string]any{"sightings": []any{map[string]any{"indicator": id, "count": 1000}}}
+	if r := h.DoWith("POST", "/api/v1/sightings", map[string]string{"Authorization": "Bearer " + sensorKey, "Idempotency-Key": "another-report"}, otherReport); r.Status != 422 || !strings.Contains(string(r.Body), "another report") {
+		t.Errorf("another report under a used key: %d %s, want 422", r.Status, r.Body)
+	}
 	for _, bad := range []string{`""`, strings.Repeat("k", 256), "a key with spaces", "clé", `a"b`} {
 		r := report(map[string]string{"Idempotency-Key": bad})
 		if r.Status != 400 || !strings.Contains(string(r.Body), "Idempotency-Key") {

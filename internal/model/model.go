@@ -317,8 +317,11 @@ type Sighting struct {
 	// Idempotency-Key), the same for every sighting of the request; ""
 	// for none. The store adds the sightings of a report once: a report
 	// of the same organisation and key stored in the last two days
-	// (SightingReportsKept) is not added again.
-	Report string `json:"-"`
+	// (SightingReportsKept) is not added again. ReportDigest identifies
+	// the report's content, kept with the key so that the API can tell a
+	// copy of the report from another report sent under the same key.
+	Report       string `json:"-"`
+	ReportDigest string `json:"-"`
 }
 
 // SightingReportsKept is how long the store remembers a report's key, and

@@ -187,9 +187,10 @@ type Sightings interface {
 	AddSightings(ctx context.Context, ss []model.Sighting) error
 	// SightingCounts sums an indicator's sightings per organisation and kind.
 	SightingCounts(ctx context.Context, indicatorID string) ([]model.SightingCount, error)
-	// SightingReportStored says whether a report of the organisation with
-	// this key was stored within model.SightingReportsKept.
-	SightingReportStored(ctx context.Context, orgID, report string) (bool, error)
+	// SightingReport says whether a report of the organisation with this
+	// key was stored within model.SightingReportsKept, and the digest it
+	// was stored with.
+	SightingReport(ctx context.Context, orgID, report string) (digest string, stored bool, err error)
 }
 
 // Proposals keeps the auto-share approval queue.

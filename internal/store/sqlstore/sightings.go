@@ -22,8 +22,8 @@ func (s *Store) AddSightings(ctx context.Context, ss []model.Sighting) error {
 			return fmt.Errorf("%s: sighting %d: count %d is not positive", s.d.Name, i, sg.Count)
 		case sg.Kind != model.Sighted && sg.Kind != model.FalsePositive:
 			return fmt.Errorf("%s: sighting %d: kind %q is not one of sighting, false-positive", s.d.Name, i, sg.Kind)
-		case len(sg.Report) > model.MaxReportKey:
-			return fmt.Errorf("%s: sighting %d: report key of %d bytes, at most %d", s.d.Name, i, len(sg.Report), model.MaxReportKey)
+		case len(sg.Report) > model.MaxReportKey || len(sg.ReportDigest) > model.MaxReportKey:
+			return fmt.Errorf("%s: sighting %d: report key or digest longer than %d bytes", s.d.Name, i, model.MaxReportKey)
 		}
 	}
 	err := s.write(ctx, func(tx Tx) error {
@@ -99,8 +99,8 @@ func (s *Store) claimReports(ctx context.Context, tx Tx, ss []model.Sighting) (m
 				return nil, s.mapErr(err)
 			}
 		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO sighting_reports (org_id, report, at) VALUES (?, ?, ?)
-			ON CONFLICT (org_id, report) DO NOTHING`, sg.Org, sg.Report, now)
+		res, err := tx.ExecContext(ctx, `INSERT INTO sighting_reports (org_id, report, digest, at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (org_id, report) DO NOTHING`, sg.Org, sg.Report, sg.ReportDigest, now)
 		if err != nil {
 			return nil, s.mapErr(err)
 		}
@@ -117,14 +117,14 @@ func (s *Store) claimReports(ctx context.Context, tx Tx, ss []model.Sighting) (m
 	return stored, nil
 }
 
-// SightingReportStored says whether the organisation's report with this key
-// was stored within model.SightingReportsKept.
-func (s *Store) SightingReportStored(ctx context.Context, orgID, report string) (bool, error) {
-	var stored bool
+// SightingReport says whether the organisation's report with this key was
+// stored within model.SightingReportsKept, and with which digest.
+func (s *Store) SightingReport(ctx context.Context, orgID, report string) (string, bool, error) {
+	var digest string
+	stored := false
 	err := s.read(ctx, func(tx Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM sighting_reports WHERE org_id = ? AND report = ? AND at >= ?`,
-			orgID, report, NowNano()-int64(model.SightingReportsKept)).Scan(&one)
+		err := tx.QueryRowContext(ctx, `SELECT digest FROM sighting_reports WHERE org_id = ? AND report = ? AND at >= ?`,
+			orgID, report, NowNano()-int64(model.SightingReportsKept)).Scan(&digest)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		}
@@ -132,9 +132,9 @@ func (s *Store) SightingReportStored(ctx context.Context, orgID, report string) 
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("%s: sighting report: %w", s.d.Name, err)
+		return "", false, fmt.Errorf("%s: sighting report: %w", s.d.Name, err)
 	}
-	return stored, nil
+	return digest, stored, nil
 }
 
 // SightingCounts sums an indicator's sightings per organisation and kind.

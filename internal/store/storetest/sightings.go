@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -96,9 +97,10 @@ func testSightingReports(e *env) {
 		return n
 	}
 	report := func(org, key string, n int64) []model.Sighting {
+		digest := fmt.Sprint("d", n)
 		return []model.Sighting{
-			{IndicatorID: id, Org: org, Kind: model.Sighted, Hour: h, Count: n, Report: key},
-			{IndicatorID: id, Org: org, Kind: model.Sighted, Hour: h.Add(time.Hour), Count: n, Report: key, Host: "10.0.0.1", ObservedAt: h.Add(time.Hour)},
+			{IndicatorID: id, Org: org, Kind: model.Sighted, Hour: h, Count: n, Report: key, ReportDigest: digest},
+			{IndicatorID: id, Org: org, Kind: model.Sighted, Hour: h.Add(time.Hour), Count: n, Report: key, ReportDigest: digest, Host: "10.0.0.1", ObservedAt: h.Add(time.Hour)},
 		}
 	}
 	add := func(ss []model.Sighting) {
@@ -107,7 +109,7 @@ func testSightingReports(e *env) {
 		}
 	}
 	stored := func(org, key string) bool {
-		ok, err := e.st.SightingReportStored(e.ctx, org, key)
+		_, ok, err := e.st.SightingReport(e.ctx, org, key)
 		if err != nil {
 			e.Fatal(err)
 		}
@@ -118,7 +120,10 @@ func testSightingReports(e *env) {
 	}
 	add(report(b.ID, "r-1", 5))
 	if !stored(b.ID, "r-1") || stored(a.ID, "r-1") {
-		e.Fatal("SightingReportStored does not say which organisation's report was stored")
+		e.Fatal("SightingReport does not say which organisation's report was stored")
+	}
+	if digest, _, _ := e.st.SightingReport(e.ctx, b.ID, "r-1"); digest != "d5" {
+		e.Fatalf("report r-1 stored with digest %q, want d5", digest)
 	}
 	add(report(b.ID, "r-1", 5)) // sent again: not added
 	if n := count(b.ID); n != 10 {

@@ -6,6 +6,7 @@
 CREATE TABLE sighting_reports (
 	org_id TEXT NOT NULL,
 	report TEXT NOT NULL,
+	digest TEXT NOT NULL, -- of the report's sightings, to tell a copy from another report under the same key
 	at     BIGINT NOT NULL, -- unix nanoseconds UTC, when first stored
 	PRIMARY KEY (org_id, report)
 );

@@ -5,6 +5,7 @@
 CREATE TABLE sighting_reports (
 	org_id TEXT NOT NULL,
 	report TEXT NOT NULL,
+	digest TEXT NOT NULL, -- of the report's sightings, to tell a copy from another report under the same key
 	at     INTEGER NOT NULL, -- unix nanoseconds UTC, when first stored
 	PRIMARY KEY (org_id, report)
 ) WITHOUT ROWID;
