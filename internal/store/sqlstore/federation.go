@@ -92,46 +92,34 @@ func (s *Store) PeerByOrg(ctx context.Context, orgID string) (model.Peer, error)
 }
 
 func (s *Store) onePeer(ctx context.Context, what, where string, args ...any) (model.Peer, error) {
-	ps, err := s.peers(ctx, where, args...)
+	ps, err := queryRows(ctx, s, scanPeer, peerSelect+where, args...)
 	return first(s, "peer", what, ps, err)
 }
 
 // ListPeers returns every peer, by name.
 func (s *Store) ListPeers(ctx context.Context) ([]model.Peer, error) {
-	ps, err := s.peers(ctx, `ORDER BY name_key, id`)
-	if err != nil {
-		return nil, fmt.Errorf("%s: list peers: %w", s.d.Name, err)
-	}
-	return ps, nil
+	return queryAll(ctx, s, "list peers", scanPeer, peerSelect+`ORDER BY name_key, id`)
 }
 
-func (s *Store) peers(ctx context.Context, where string, args ...any) ([]model.Peer, error) {
-	var ps []model.Peer
-	err := s.read(ctx, func(tx Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, name, org_id, url, key, pull, push, paused, audience, created,
-			remote_hub, pull_cursor, push_cursor, last_ok, last_error FROM peers `+where, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var p model.Peer
-			var aud sql.NullString
-			var created int64
-			var lastOK sql.NullInt64
-			if err := rows.Scan(&p.ID, &p.Name, &p.OrgID, &p.URL, &p.Key, &p.Pull, &p.Push, &p.Paused, &aud, &created,
-				&p.RemoteHub, &p.PullCursor, &p.PushCursor, &lastOK, &p.LastError); err != nil {
-				return err
-			}
-			p.Created, p.LastOK = FromNano(created), FromOptNano(lastOK)
-			if p.Audience, err = DecodeList(aud); err != nil {
-				return fmt.Errorf("peer %s: audience: %w", p.ID, err)
-			}
-			ps = append(ps, p)
-		}
-		return rows.Err()
-	})
-	return ps, err
+// peerSelect reads the columns scanPeer takes.
+const peerSelect = `SELECT id, name, org_id, url, key, pull, push, paused, audience, created,
+	remote_hub, pull_cursor, push_cursor, last_ok, last_error FROM peers `
+
+func scanPeer(r scanner) (model.Peer, error) {
+	var p model.Peer
+	var aud sql.NullString
+	var created int64
+	var lastOK sql.NullInt64
+	if err := r.Scan(&p.ID, &p.Name, &p.OrgID, &p.URL, &p.Key, &p.Pull, &p.Push, &p.Paused, &aud, &created,
+		&p.RemoteHub, &p.PullCursor, &p.PushCursor, &lastOK, &p.LastError); err != nil {
+		return p, err
+	}
+	p.Created, p.LastOK = FromNano(created), FromOptNano(lastOK)
+	var err error
+	if p.Audience, err = DecodeList(aud); err != nil {
+		return p, fmt.Errorf("peer %s: audience: %w", p.ID, err)
+	}
+	return p, nil
 }
 
 // UpdatePeer replaces what an operator may change of a peer.
@@ -147,7 +135,7 @@ func (s *Store) UpdatePeer(ctx context.Context, p model.Peer) error {
 	if err := checkPeer(&p); err != nil {
 		return fmt.Errorf("%s: update peer %q: %w", s.d.Name, cur.Name, err)
 	}
-	return s.execPeer(ctx, p.ID, "update", `UPDATE peers SET url = ?, key = ?, pull = ?, push = ?, paused = ?, audience = ? WHERE id = ?`,
+	return s.updateRow(ctx, "peer", p.ID, "update", `UPDATE peers SET url = ?, key = ?, pull = ?, push = ?, paused = ?, audience = ? WHERE id = ?`,
 		p.URL, p.Key, BoolInt(p.Pull), BoolInt(p.Push), BoolInt(p.Paused), EncodeList(p.Audience), p.ID)
 }
 
@@ -173,27 +161,8 @@ func (s *Store) DeletePeer(ctx context.Context, id string) error {
 
 // SetPeerState records what the federation loops remember of a peer.
 func (s *Store) SetPeerState(ctx context.Context, id string, st model.PeerState) error {
-	return s.execPeer(ctx, id, "set state", `UPDATE peers SET remote_hub = ?, pull_cursor = ?, push_cursor = ?, last_ok = ?, last_error = ? WHERE id = ?`,
+	return s.updateRow(ctx, "peer", id, "set state", `UPDATE peers SET remote_hub = ?, pull_cursor = ?, push_cursor = ?, last_ok = ?, last_error = ? WHERE id = ?`,
 		st.RemoteHub, st.PullCursor, st.PushCursor, OptNano(st.LastOK), st.LastError, id)
-}
-
-func (s *Store) execPeer(ctx context.Context, id, what, text string, args ...any) error {
-	err := s.write(ctx, func(tx Tx) error {
-		res, err := tx.ExecContext(ctx, text, args...)
-		if err != nil {
-			return s.mapErr(err)
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("%s: peer %q: %s: %w", s.d.Name, id, what, err)
-	}
-	return nil
 }
 
 const originColumns = `indicator_id, origin_hub, origin_id, origin_modified, hops, via_peer, remote_id, digest`

@@ -11,7 +11,6 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
-	"github.com/hdnetwork/hdn/internal/store"
 )
 
 // CreateFeed stores a feed; it assigns the ID and Created.
@@ -104,82 +103,50 @@ func checkFeed(f model.Feed) error {
 
 // Feed returns a feed by id or name (case-insensitive).
 func (s *Store) Feed(ctx context.Context, idOrName string) (model.Feed, error) {
-	fs, err := s.feeds(ctx, byIDOrName, idOrName, FoldName(idOrName), idOrName)
+	fs, err := queryRows(ctx, s, scanFeed, feedSelect+byIDOrName, idOrName, FoldName(idOrName), idOrName)
 	return first(s, "feed", idOrName, fs, err)
 }
 
 // ListFeeds returns every feed, by name.
 func (s *Store) ListFeeds(ctx context.Context) ([]model.Feed, error) {
-	fs, err := s.feeds(ctx, `ORDER BY name_key, id`)
-	if err != nil {
-		return nil, fmt.Errorf("%s: list feeds: %w", s.d.Name, err)
-	}
-	return fs, nil
+	return queryAll(ctx, s, "list feeds", scanFeed, feedSelect+`ORDER BY name_key, id`)
 }
 
-func (s *Store) feeds(ctx context.Context, where string, args ...any) ([]model.Feed, error) {
-	var fs []model.Feed
-	err := s.read(ctx, func(tx Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, name, kind, url, org_id, tlp, interval_s, enabled, created,
-			last_run, last_error, last_count, collection, auth, auth_user, secret, audience_kind,
-			COALESCE(audience_group, ''), audience_orgs FROM feeds `+where, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var f model.Feed
-			var tlp, audKind string
-			var interval, created int64
-			var lastRun sql.NullInt64
-			var audOrgs sql.NullString
-			if err := rows.Scan(&f.ID, &f.Name, &f.Kind, &f.URL, &f.OrgID, &tlp, &interval, &f.Enabled, &created,
-				&lastRun, &f.LastError, &f.LastCount, &f.Collection, &f.Auth, &f.User, &f.Secret, &audKind,
-				&f.Audience.Group, &audOrgs); err != nil {
-				return err
-			}
-			f.TLP, f.Interval, f.Created, f.LastRun = policy.TLP(tlp), time.Duration(interval)*time.Second, FromNano(created), FromOptNano(lastRun)
-			f.Audience.Kind, f.HasSecret = policy.AudienceKind(audKind), f.Secret != ""
-			orgs, err := DecodeList(audOrgs)
-			if err != nil {
-				return fmt.Errorf("feed %s: audience orgs: %w", f.ID, err)
-			}
-			f.Audience.Orgs = orgs
-			fs = append(fs, f)
-		}
-		return rows.Err()
-	})
-	return fs, err
+// feedSelect reads the columns scanFeed takes.
+const feedSelect = `SELECT id, name, kind, url, org_id, tlp, interval_s, enabled, created,
+	last_run, last_error, last_count, collection, auth, auth_user, secret, audience_kind,
+	COALESCE(audience_group, ''), audience_orgs FROM feeds `
+
+func scanFeed(r scanner) (model.Feed, error) {
+	var f model.Feed
+	var tlp, audKind string
+	var interval, created int64
+	var lastRun sql.NullInt64
+	var audOrgs sql.NullString
+	if err := r.Scan(&f.ID, &f.Name, &f.Kind, &f.URL, &f.OrgID, &tlp, &interval, &f.Enabled, &created,
+		&lastRun, &f.LastError, &f.LastCount, &f.Collection, &f.Auth, &f.User, &f.Secret, &audKind,
+		&f.Audience.Group, &audOrgs); err != nil {
+		return f, err
+	}
+	f.TLP, f.Interval, f.Created, f.LastRun = policy.TLP(tlp), time.Duration(interval)*time.Second, FromNano(created), FromOptNano(lastRun)
+	f.Audience.Kind, f.HasSecret = policy.AudienceKind(audKind), f.Secret != ""
+	orgs, err := DecodeList(audOrgs)
+	if err != nil {
+		return f, fmt.Errorf("feed %s: audience orgs: %w", f.ID, err)
+	}
+	f.Audience.Orgs = orgs
+	return f, nil
 }
 
 // SetFeedEnabled turns a feed on or off.
 func (s *Store) SetFeedEnabled(ctx context.Context, id string, enabled bool) error {
-	return s.updateFeed(ctx, id, "set enabled", `UPDATE feeds SET enabled = ? WHERE id = ?`, BoolInt(enabled), id)
+	return s.updateRow(ctx, "feed", id, "set enabled", `UPDATE feeds SET enabled = ? WHERE id = ?`, BoolInt(enabled), id)
 }
 
 // RecordFeedRun stores the outcome of a feed's run.
 func (s *Store) RecordFeedRun(ctx context.Context, f model.Feed) error {
-	return s.updateFeed(ctx, f.ID, "record run", `UPDATE feeds SET last_run = ?, last_error = ?, last_count = ? WHERE id = ?`,
+	return s.updateRow(ctx, "feed", f.ID, "record run", `UPDATE feeds SET last_run = ?, last_error = ?, last_count = ? WHERE id = ?`,
 		OptNano(f.LastRun), f.LastError, int64(f.LastCount), f.ID)
-}
-
-func (s *Store) updateFeed(ctx context.Context, id, what, text string, args ...any) error {
-	err := s.write(ctx, func(tx Tx) error {
-		res, err := tx.ExecContext(ctx, text, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("%s: feed %q: %s: %w", s.d.Name, id, what, err)
-	}
-	return nil
 }
 
 // FeedEvents returns the timestamp of each event taken from a feed.

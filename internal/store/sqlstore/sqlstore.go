@@ -180,29 +180,58 @@ func first[T any](s *Store, what, key string, rows []T, err error) (T, error) {
 	return rows[0], nil
 }
 
+// updateRow runs one statement that changes the row of a noun ("feed",
+// "webhook", "peer") with this id: store.ErrNotFound when it changed none,
+// the error saying what was done: "sqlite: feed "x": set enabled: …".
+func (s *Store) updateRow(ctx context.Context, noun, id, what, text string, args ...any) error {
+	err := s.write(ctx, func(tx Tx) error {
+		res, err := tx.ExecContext(ctx, text, args...)
+		if err != nil {
+			return s.mapErr(err)
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: %s %q: %s: %w", s.d.Name, noun, id, what, err)
+	}
+	return nil
+}
+
 // scanner is a row to scan: *sql.Row or *sql.Rows.
 type scanner interface{ Scan(...any) error }
 
 // queryAll runs one query outside a transaction and scans every row it
 // returns; an error says what was being read: "sqlite: list keys: …".
 func queryAll[T any](ctx context.Context, s *Store, what string, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	out, err := queryRows(ctx, s, scan, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", s.d.Name, what, err)
+	}
+	return out, nil
+}
+
+// queryRows is queryAll for callers that say themselves what was being
+// read (first, or a listing's own message).
+func queryRows[T any](ctx context.Context, s *Store, scan func(scanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []T
 	for rows.Next() {
 		x, err := scan(rows)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", s.d.Name, what, err)
+			return nil, err
 		}
 		out = append(out, x)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %s: %w", s.d.Name, what, err)
-	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // sortedSet returns xs sorted without duplicates (nil for none).

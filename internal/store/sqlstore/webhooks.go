@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/model"
-	"github.com/hdnetwork/hdn/internal/store"
 )
 
 // CreateWebhook stores a webhook; it assigns the ID and Created. Its events
@@ -76,83 +75,52 @@ func checkWebhook(w *model.Webhook) error {
 
 // Webhook returns a webhook by id or name (case-insensitive).
 func (s *Store) Webhook(ctx context.Context, idOrName string) (model.Webhook, error) {
-	ws, err := s.webhooks(ctx, byIDOrName, idOrName, FoldName(idOrName), idOrName)
+	ws, err := queryRows(ctx, s, scanWebhook, webhookSelect+byIDOrName, idOrName, FoldName(idOrName), idOrName)
 	return first(s, "webhook", idOrName, ws, err)
 }
 
 // ListWebhooks returns every webhook, by name.
 func (s *Store) ListWebhooks(ctx context.Context) ([]model.Webhook, error) {
-	ws, err := s.webhooks(ctx, `ORDER BY name_key, id`)
-	if err != nil {
-		return nil, fmt.Errorf("%s: list webhooks: %w", s.d.Name, err)
-	}
-	return ws, nil
+	return queryAll(ctx, s, "list webhooks", scanWebhook, webhookSelect+`ORDER BY name_key, id`)
 }
 
-func (s *Store) webhooks(ctx context.Context, where string, args ...any) ([]model.Webhook, error) {
-	var ws []model.Webhook
-	err := s.read(ctx, func(tx Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT id, name, url, secret, events, min_score, enabled, created,
-			last_delivery, last_status, last_error, failures FROM webhooks `+where, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var w model.Webhook
-			var events sql.NullString
-			var created int64
-			var last sql.NullInt64
-			if err := rows.Scan(&w.ID, &w.Name, &w.URL, &w.Secret, &events, &w.MinScore, &w.Enabled, &created,
-				&last, &w.LastStatus, &w.LastError, &w.Failures); err != nil {
-				return err
-			}
-			w.Created, w.LastDelivery = FromNano(created), FromOptNano(last)
-			if w.Events, err = DecodeList(events); err != nil {
-				return fmt.Errorf("webhook %s: events: %w", w.ID, err)
-			}
-			ws = append(ws, w)
-		}
-		return rows.Err()
-	})
-	return ws, err
+// webhookSelect reads the columns scanWebhook takes.
+const webhookSelect = `SELECT id, name, url, secret, events, min_score, enabled, created,
+	last_delivery, last_status, last_error, failures FROM webhooks `
+
+func scanWebhook(r scanner) (model.Webhook, error) {
+	var w model.Webhook
+	var events sql.NullString
+	var created int64
+	var last sql.NullInt64
+	if err := r.Scan(&w.ID, &w.Name, &w.URL, &w.Secret, &events, &w.MinScore, &w.Enabled, &created,
+		&last, &w.LastStatus, &w.LastError, &w.Failures); err != nil {
+		return w, err
+	}
+	w.Created, w.LastDelivery = FromNano(created), FromOptNano(last)
+	var err error
+	if w.Events, err = DecodeList(events); err != nil {
+		return w, fmt.Errorf("webhook %s: events: %w", w.ID, err)
+	}
+	return w, nil
 }
 
 // DeleteWebhook removes a webhook.
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
-	return s.updateWebhook(ctx, id, "delete", `DELETE FROM webhooks WHERE id = ?`, id)
+	return s.updateRow(ctx, "webhook", id, "delete", `DELETE FROM webhooks WHERE id = ?`, id)
 }
 
 // SetWebhookEnabled turns a webhook on or off.
 func (s *Store) SetWebhookEnabled(ctx context.Context, id string, enabled bool) error {
-	return s.updateWebhook(ctx, id, "set enabled", `UPDATE webhooks SET enabled = ? WHERE id = ?`, BoolInt(enabled), id)
+	return s.updateRow(ctx, "webhook", id, "set enabled", `UPDATE webhooks SET enabled = ? WHERE id = ?`, BoolInt(enabled), id)
 }
 
 // RecordDelivery stores the outcome of a delivery.
 func (s *Store) RecordDelivery(ctx context.Context, id string, at time.Time, status int, errText string, ok bool) error {
 	if ok {
-		return s.updateWebhook(ctx, id, "record delivery", `UPDATE webhooks SET last_delivery = ?, last_status = ?, last_error = '', failures = 0
+		return s.updateRow(ctx, "webhook", id, "record delivery", `UPDATE webhooks SET last_delivery = ?, last_status = ?, last_error = '', failures = 0
 			WHERE id = ?`, ToNano(at), int64(status), id)
 	}
-	return s.updateWebhook(ctx, id, "record delivery", `UPDATE webhooks SET last_delivery = ?, last_status = ?, last_error = ?, failures = failures + 1
+	return s.updateRow(ctx, "webhook", id, "record delivery", `UPDATE webhooks SET last_delivery = ?, last_status = ?, last_error = ?, failures = failures + 1
 		WHERE id = ?`, ToNano(at), int64(status), errText, id)
-}
-
-func (s *Store) updateWebhook(ctx context.Context, id, what, text string, args ...any) error {
-	err := s.write(ctx, func(tx Tx) error {
-		res, err := tx.ExecContext(ctx, text, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return store.ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("%s: webhook %q: %s: %w", s.d.Name, id, what, err)
-	}
-	return nil
 }
