@@ -71,10 +71,12 @@ func TestSightingWriterMerges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer hold.Rollback() // on a failure, before the store closes (a no-op after the rollbacks below)
 	const requests = 40
 	hour := time.Now().UTC().Truncate(time.Hour)
 	errs := make([]error, requests)
 	var wg sync.WaitGroup
+	deadline := time.Now().Add(30 * time.Second)
 	for r := range requests {
 		wg.Go(func() {
 			id := urs[r%len(urs)].ID
@@ -83,10 +85,12 @@ func TestSightingWriterMerges(t *testing.T) {
 			}
 			errs[r] = w.add(ctx, []model.Sighting{{IndicatorID: id, Org: orgs[1+r%2], Kind: model.Sighted, Count: int64(r + 1), Hour: hour}})
 		})
+		if r == 0 {
+			// Request 0 writes alone, waiting for the writer; the
+			// others, request 7 among them, queue behind it.
+			waitWriting(t, w, deadline)
+		}
 	}
-	// All but the first (which is writing, waiting for the writer) wait in
-	// the queue.
-	deadline := time.Now().Add(30 * time.Second)
 	waitQueued(t, w, requests-1, deadline)
 	if err := hold.Rollback(); err != nil {
 		t.Fatal(err)
@@ -132,6 +136,7 @@ func TestSightingWriterMerges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer hold.Rollback()
 	counting.calls.Store(0)
 	for r := range requests {
 		wg.Go(func() {
@@ -232,19 +237,7 @@ func TestSightingWriterReportsOnce(t *testing.T) {
 			errs[r] = w.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: sensor.ID, Kind: model.Sighted, Count: 10, Hour: hour, Report: k, ReportDigest: digest}})
 		})
 		if r == 0 {
-			// The first has left the queue and writes, waiting for the
-			// held writer.
-			for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
-				w.mu.Lock()
-				writing := w.busy && len(w.pending) == 0
-				w.mu.Unlock()
-				if writing {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the first request did not start writing")
-				}
-			}
+			waitWriting(t, w, time.Now().Add(30*time.Second))
 		} else {
 			waitQueued(t, w, r, time.Now().Add(30*time.Second)) // in this order
 		}
@@ -279,6 +272,24 @@ func TestSightingWriterReportsOnce(t *testing.T) {
 	}
 	if counts, _ := st.SightingCounts(ctx, urs[0].ID); len(counts) != 1 || counts[0].Count != 50 {
 		t.Errorf("after the keyed reports were sent again: counts %+v, want 50", counts)
+	}
+}
+
+// waitWriting waits until the first request has left w's queue and writes
+// (waiting for a held writer).
+func waitWriting(t *testing.T, w *sightingWriter, deadline time.Time) {
+	t.Helper()
+	for {
+		w.mu.Lock()
+		writing := w.busy && len(w.pending) == 0
+		w.mu.Unlock()
+		if writing {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first request did not start writing")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
