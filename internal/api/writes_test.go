@@ -132,6 +132,7 @@ func TestSightingWriterMerges(t *testing.T) {
 	}
 
 	// Without an unknown indicator the queued requests are one write.
+	waitIdle(t, w, deadline)
 	hold, err = st.BeginIngest(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -142,6 +143,9 @@ func TestSightingWriterMerges(t *testing.T) {
 		wg.Go(func() {
 			errs[r] = w.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: orgs[1], Kind: model.Sighted, Count: 1, Hour: hour}})
 		})
+		if r == 0 {
+			waitWriting(t, w, deadline) // alone, as above
+		}
 	}
 	waitQueued(t, w, requests-1, deadline)
 	if err := hold.Rollback(); err != nil {
@@ -170,12 +174,18 @@ func TestSightingWriterMerges(t *testing.T) {
 		t.Errorf("indicator 0, org 1: %d sightings, want %d", total, want[0][1]+requests)
 	}
 	// The last writer goes idle once it has answered.
+	waitIdle(t, w, deadline)
+}
+
+// waitIdle waits until w has nothing to write and no writer.
+func waitIdle(t *testing.T, w *sightingWriter, deadline time.Time) {
+	t.Helper()
 	for {
 		w.mu.Lock()
 		busy, n := w.busy, len(w.pending)
 		w.mu.Unlock()
 		if !busy && n == 0 {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the writer is left busy=%v with %d pending", busy, n)
