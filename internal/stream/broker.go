@@ -179,14 +179,8 @@ func (b *Broker) fill(ctx context.Context) {
 		}
 		markRuns(chs)
 		b.mu.Lock()
+		b.window = b.trimmed(len(chs))
 		b.window = append(b.window, chs...)
-		// Trim only when the window has grown to twice its size, so that
-		// each change is copied a bounded number of times.
-		if over := len(b.window) - b.opts.Window; over > b.opts.Window {
-			b.floor = b.window[over-1].Seq
-			// Copy so that the dropped changes can be collected.
-			b.window = append(make([]model.Change, 0, 2*b.opts.Window), b.window[over:]...)
-		}
 		b.head = chs[len(chs)-1].Seq
 		close(b.wake)
 		b.wake = make(chan struct{})
@@ -195,6 +189,25 @@ func (b *Broker) fill(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// trimmed returns the window ready to take n more changes without append
+// growing it (growing copies the whole window, and did so on every trim).
+// The window's array has room for twice Window changes; when the n do not
+// fit, the newest Window changes move to a new array: subscribers may still
+// be reading the old one, and the dropped changes can then be collected.
+// Each change is so copied at most once. Call with b.mu held.
+func (b *Broker) trimmed(n int) []model.Change {
+	limit := 2 * b.opts.Window
+	if len(b.window)+n <= cap(b.window) {
+		return b.window
+	}
+	keep := min(len(b.window), b.opts.Window)
+	if drop := len(b.window) - keep; drop > 0 {
+		b.floor = b.window[drop-1].Seq
+	}
+	w := make([]model.Change, 0, max(limit, keep+n))
+	return append(w, b.window[len(b.window)-keep:]...)
 }
 
 // markRuns sets each change's SameAhead: the changes of a bulk submission
