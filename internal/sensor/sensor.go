@@ -201,7 +201,39 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 		s.markCurrent()
 	}
 	s.sight = newSightings(cfg.Report, s.hub)
+	s.sight.log = cfg.Logger
+	if err := s.restoreSightings(ctx); err != nil {
+		s.close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// restoreSightings takes back the sightings an earlier run could not send
+// (outbox.go). A sensor without a hub leaves them for a run with one; one
+// that reports nothing now (--report off) drops them.
+func (s *Sensor) restoreSightings(ctx context.Context) error {
+	if s.hub == nil {
+		return nil
+	}
+	reports, pending, err := s.state.Sightings(ctx)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Report == ReportOff {
+		if len(reports)+len(pending) > 0 {
+			s.log.Warn("dropping the sightings an earlier run could not send: --report off", "reports", len(reports), "counts", len(pending))
+			return s.state.SaveSightings(ctx, nil, nil)
+		}
+		return nil
+	}
+	s.sight.state = s.state
+	if n := s.sight.restore(reports, pending); n > 0 {
+		s.log.Info("sightings an earlier run could not send are sent again", "reports", len(reports), "counts", n)
+	} else {
+		s.sight.savedEmpty = true
+	}
+	return nil
 }
 
 func (s *Sensor) markCurrent() { s.curOnce.Do(func() { close(s.current) }) }

@@ -150,6 +150,13 @@ func TestSensorMatchesReportsAndRetroHunts(t *testing.T) {
 	}
 
 	// With the hub gone, the sensor still matches from its stored copy.
+	sightingsOf := func(id string) int64 {
+		var sj api.SightingsJSON
+		h.Do("GET", "/api/v1/indicators/"+id+"/sightings", ka, nil).JSON(t, &sj)
+		return sj.Total
+	}
+	before := sightingsOf(lateID)
+	hubURL := h.URL
 	h2Value := "late-phish.example.com"
 	cfg.SightingsEvery = time.Hour
 	cfg.Hubs = []string{"http://127.0.0.1:1"}
@@ -158,6 +165,14 @@ func TestSensorMatchesReportsAndRetroHunts(t *testing.T) {
 	got = runOnce(t, cfg)
 	if len(got) != 1 || got[0].HDN.ID != lateID {
 		t.Fatalf("offline run: %+v", got)
+	}
+	// Its sighting waited in the state directory: the next run, with the
+	// hub back and nothing new to read, sends it.
+	cfg.Hubs = []string{hubURL}
+	cfg.Inputs = []sensor.Input{{Format: match.FormatEVE, Path: writeFile(t, eveDNS(now, "benign.example.org"))}}
+	runOnce(t, cfg)
+	if got := sightingsOf(lateID); got != before+1 {
+		t.Errorf("the hub counts %d sightings of %s after the offline run's was sent, want %d", got, lateID, before+1)
 	}
 }
 

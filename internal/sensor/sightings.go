@@ -7,10 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hdnetwork/hdn/internal/api"
 )
 
 // ReportMode is what an organisation lets leave the building about what its
@@ -61,6 +65,11 @@ type sightings struct {
 	unsentItems int
 	sent        int64
 	dropped     int64
+	// state keeps what the hub has not taken across restarts and crashes
+	// (outbox.go); nil keeps it in memory only.
+	state      *State
+	savedEmpty bool // the state holds no sightings
+	log        *slog.Logger
 }
 
 // sightingItem is one sighting as the hub's API takes it.
@@ -85,7 +94,7 @@ type report struct {
 const maxReport = 5000
 
 func newSightings(mode ReportMode, hub *hubClient) *sightings {
-	return &sightings{mode: mode, hub: hub, pending: map[sightingKey]*sightingAgg{}}
+	return &sightings{mode: mode, hub: hub, pending: map[sightingKey]*sightingAgg{}, log: slog.New(slog.DiscardHandler)}
 }
 
 // add records one match.
@@ -113,52 +122,62 @@ func (s *sightings) add(id string, at time.Time, host string) {
 
 // flush sends what is pending; what could not be sent stays for the next
 // flush. Reports that may have reached the hub are sent first, again with
-// their key.
+// their key. Every report is saved in the state directory before it is
+// sent, and what is left after (outbox.go).
 func (s *sightings) flush(ctx context.Context) error {
 	s.mu.Lock()
-	retry, batch := s.unsent, s.pending
+	reports, batch := s.unsent, s.pending
 	s.unsent, s.unsentItems, s.pending = nil, 0, map[sightingKey]*sightingAgg{}
 	s.mu.Unlock()
+	rp := &report{}
+	for k, a := range batch {
+		rp.keys, rp.aggs = append(rp.keys, k), append(rp.aggs, a)
+		if len(rp.keys) == maxReport {
+			reports = append(reports, rp)
+			rp = &report{}
+		}
+	}
+	if len(rp.keys) > 0 {
+		reports = append(reports, rp)
+	}
+	for _, rp := range reports {
+		if rp.key == "" {
+			rp.key = rand.Text()
+			rp.items = s.items(rp.keys, rp.aggs)
+		}
+	}
+	s.save(ctx, reports)
 	var firstErr error
-	note := func(err error) {
+	for i, rp := range reports {
+		err := s.send(ctx, rp)
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
-	}
-	for i, rp := range retry {
-		err := s.send(ctx, rp)
-		note(err)
 		if err != nil && !isRefusal(err) {
-			// The hub is still out of reach, or over the key's rate
-			// limit: the rest waits too.
-			for _, rest := range retry[i+1:] {
+			// The hub is out of reach, or over the key's rate limit: the
+			// rest waits too.
+			for _, rest := range reports[i+1:] {
 				s.keepReport(rest)
 			}
 			break
 		}
 	}
-	if len(batch) == 0 {
-		return firstErr
-	}
-	rp := &report{}
-	for k, a := range batch {
-		it := sightingItem{Indicator: k.id, Count: a.count, Hour: time.Unix(k.hour, 0).UTC().Format(time.RFC3339)}
-		if s.mode == ReportFull {
-			it.Host = k.host
-			it.ObservedAt = a.first.UTC().Format(time.RFC3339Nano)
-		}
-		rp.items, rp.keys, rp.aggs = append(rp.items, it), append(rp.keys, k), append(rp.aggs, a)
-		if len(rp.items) == maxReport {
-			rp.key = rand.Text()
-			note(s.send(ctx, rp))
-			rp = &report{}
-		}
-	}
-	if len(rp.items) > 0 {
-		rp.key = rand.Text()
-		note(s.send(ctx, rp))
-	}
+	s.save(ctx, nil)
 	return firstErr
+}
+
+// items are the sightings of a report as the hub's API takes them, shaped
+// by the report mode.
+func (s *sightings) items(keys []sightingKey, aggs []*sightingAgg) []sightingItem {
+	items := make([]sightingItem, len(keys))
+	for i, k := range keys {
+		items[i] = sightingItem{Indicator: k.id, Count: aggs[i].count, Hour: time.Unix(k.hour, 0).UTC().Format(time.RFC3339)}
+		if s.mode == ReportFull {
+			items[i].Host = k.host
+			items[i].ObservedAt = aggs[i].first.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	return items
 }
 
 // send posts one report. The hub answers a report it stored before 200
@@ -183,9 +202,12 @@ func (s *sightings) send(ctx context.Context, rp *report) error {
 		return nil // its indicator was revoked or left our view: dropped
 	case asHubError(err, &he) && he.status == http.StatusNotFound:
 		// An indicator was revoked or left our view meanwhile: send the
-		// rest one by one, dropping what is refused.
+		// rest one by one, dropping what is refused. Each one's key comes
+		// from the report's, so that a sensor killed halfway, sending the
+		// saved report again, splits it the same way and the hub counts
+		// what it took of it once.
 		for i := range rp.items {
-			one := &report{key: rand.Text(), items: rp.items[i : i+1], keys: rp.keys[i : i+1], aggs: rp.aggs[i : i+1]}
+			one := &report{key: rp.key + "." + strconv.Itoa(i), items: rp.items[i : i+1], keys: rp.keys[i : i+1], aggs: rp.aggs[i : i+1]}
 			err := s.hub.postReport(ctx, "/api/v1/sightings", one.key, map[string]any{"sightings": one.items})
 			switch {
 			case err == nil:
@@ -205,6 +227,13 @@ func (s *sightings) send(ctx context.Context, rp *report) error {
 				s.keepReport(one)
 			}
 		}
+		return nil
+	case asHubError(err, &he) && he.status == http.StatusUnprocessableEntity && he.code == api.CodeConflict:
+		// The hub stored a report under this key before, shaped
+		// otherwise (a report saved under --report full and sent again
+		// under count): its counts are in, and sending them under a new
+		// key would count them twice.
+		s.log.Warn("the hub holds another report under this sightings report's key; dropped as counted", "key", rp.key, "sightings", len(rp.items))
 		return nil
 	case asHubError(err, &he) && he.status < 500:
 		for i := range rp.keys {
@@ -270,6 +299,7 @@ type hubClient struct {
 
 type hubError struct {
 	status int
+	code   string // the API's error code, when the body says it
 	body   string
 }
 
@@ -334,7 +364,13 @@ func (c *hubClient) post(ctx context.Context, path, idempotencyKey string, body,
 			continue
 		}
 		if resp.StatusCode >= 300 {
-			return &hubError{status: resp.StatusCode, body: strings.TrimSpace(string(rb))}
+			var e struct {
+				Error struct {
+					Code string `json:"code"`
+				} `json:"error"`
+			}
+			_ = json.Unmarshal(rb, &e) // a proxy's page has no code
+			return &hubError{status: resp.StatusCode, code: e.Error.Code, body: strings.TrimSpace(string(rb))}
 		}
 		if out != nil {
 			return json.Unmarshal(rb, out)

@@ -23,7 +23,8 @@ import (
 // lets the sensor start and keep matching while the hub is unreachable and
 // catch up from its cursor when the hub returns. Every batch of stream
 // events is applied in one transaction together with the cursor, so the
-// copy and the cursor never disagree after a crash.
+// copy and the cursor never disagree after a crash. It also keeps the
+// sightings not yet taken by the hub (outbox.go).
 type State struct {
 	db *sql.DB
 }
@@ -39,6 +40,19 @@ CREATE TABLE IF NOT EXISTS indicators (
 	confidence  INTEGER NOT NULL,
 	report      TEXT NOT NULL,
 	valid_until INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sighting_reports (
+	n     INTEGER PRIMARY KEY,
+	key   TEXT NOT NULL UNIQUE,
+	items TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sighting_counts (
+	indicator TEXT NOT NULL,
+	hour      INTEGER NOT NULL,
+	host      TEXT NOT NULL,
+	count     INTEGER NOT NULL,
+	first     INTEGER NOT NULL,
+	PRIMARY KEY (indicator, hour, host)
 ) WITHOUT ROWID;`
 
 // OpenState opens (creating if needed) the state in dir, readable by its
