@@ -260,7 +260,8 @@ func TestSensorSocketMetricsAndFullReports(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	// Both lines are counted once the matcher has read them (they may
-	// arrive in two chunks).
+	// arrive in two chunks), and the sighting once the sensor has read the
+	// hub's answer (the hub may show it a moment before).
 	var body []byte
 	deadline = time.Now().Add(10 * time.Second)
 	for {
@@ -270,7 +271,8 @@ func TestSensorSocketMetricsAndFullReports(t *testing.T) {
 		}
 		body, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if strings.Contains(string(body), "hdn_sensor_events_total 2\n") || time.Now().After(deadline) {
+		if (strings.Contains(string(body), "hdn_sensor_events_total 2\n") && strings.Contains(string(body), "hdn_sensor_sightings_sent_total 1\n")) ||
+			time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
