@@ -21,6 +21,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/bus"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
 )
 
 // Topic is the bus topic of change notifications.
@@ -159,6 +160,14 @@ func (b *Broker) fill(ctx context.Context) {
 		head := b.head
 		b.mu.RUnlock()
 		chs, err := b.src.Changes(ctx, head, 1000)
+		if errors.Is(err, store.ErrCursorGone) {
+			// The log was compacted past what the broker read (it can
+			// happen only when compaction keeps next to nothing): start
+			// again at the head. Subscribers behind it read from the
+			// store, which sends them a reset.
+			b.restartAtHead(ctx)
+			return
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				b.log.Error("stream broker: reading changes failed", "after", head, "err", err)
@@ -189,6 +198,23 @@ func (b *Broker) fill(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// restartAtHead empties the window and moves it to the head of the log.
+func (b *Broker) restartAtHead(ctx context.Context) {
+	head, err := b.src.LastSeq(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			b.log.Error("stream broker: reading the head failed", "err", err)
+		}
+		return
+	}
+	b.log.Warn("stream broker: the change log was compacted past the changes it was reading; it starts again at the head", "head", head)
+	b.mu.Lock()
+	b.window, b.floor, b.head = nil, head, head
+	close(b.wake)
+	b.wake = make(chan struct{})
+	b.mu.Unlock()
 }
 
 // trimmed returns the window ready to take n more changes without append

@@ -2,6 +2,7 @@ package stream_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/indicator"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
 	"github.com/hdnetwork/hdn/internal/store/sqlite"
 	"github.com/hdnetwork/hdn/internal/stream"
 )
@@ -191,5 +193,85 @@ func TestBrokerWindowGroupSets(t *testing.T) {
 	if policy.CanSee(outsider, bigInd.PolicyItem()) || !policy.CanSee(last, bigInd.PolicyItem()) ||
 		policy.CanSee(last, smallInd.PolicyItem()) || !policy.CanSee(third, smallInd.PolicyItem()) {
 		t.Error("the policy decides otherwise with the set")
+	}
+}
+
+// TestBrokerCompactedPastItsHead: the change log is compacted past what
+// the broker has read (changes written without a notification, then
+// compacted, before the broker polled). The broker starts again at the
+// head of the log instead of failing to read on every notification, and a
+// subscriber behind it is told its cursor is gone (the stream then sends a
+// reset).
+func TestBrokerCompactedPastItsHead(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	org, err := st.CreateOrg(ctx, model.Org{Name: "a", Kind: policy.Member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bus.NewLocal(bus.LocalOptions{})
+	defer b.Close()
+	br := stream.NewBroker(st, b, stream.Options{Poll: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := br.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	br.Attach()
+	defer br.Detach()
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go br.Run(rctx)
+	write := func(from, n int) int64 {
+		ing, err := st.BeginIngest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var subs []model.Submission
+		for i := from; i < from+n; i++ {
+			subs = append(subs, model.Submission{Type: indicator.Domain, Value: fmt.Sprintf("k%d.example.org", i), TLP: policy.Green,
+				Audience: policy.NetworkAudience(), Source: org.ID, SubmittedBy: org.ID, Confidence: 50})
+		}
+		if _, err := ing.Put(ctx, subs); err != nil {
+			t.Fatal(err)
+		}
+		if err := ing.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		seq, _ := st.LastSeq(ctx)
+		return seq
+	}
+	waitHead := func(seq int64) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for br.Head() != seq {
+			if time.Now().After(deadline) {
+				t.Fatalf("broker head %d, want %d", br.Head(), seq)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	first := write(0, 5)
+	br.Notify(ctx, first)
+	waitHead(first)
+	last := write(5, 5) // no notification: the broker does not read them
+	if _, err := st.CompactChanges(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	br.Notify(ctx, last)
+	waitHead(last)
+	if _, err := br.Read(ctx, first, 10); !errors.Is(err, store.ErrCursorGone) {
+		t.Errorf("reading after %d, compacted away: %v, want ErrCursorGone", first, err)
+	}
+	if chs, err := br.Read(ctx, last, 10); err != nil || len(chs) != 0 {
+		t.Errorf("reading after the head: %d changes, %v; want none", len(chs), err)
+	}
+	more := write(10, 3)
+	br.Notify(ctx, more)
+	waitHead(more)
+	if chs, err := br.Read(ctx, last, 10); err != nil || len(chs) != 3 {
+		t.Errorf("reading the changes after the restart: %d, %v; want 3", len(chs), err)
 	}
 }
