@@ -178,13 +178,11 @@ func (s *Server) ApplyFederated(ctx context.Context, p *Principal, items []Feder
 	if err != nil {
 		return res, err
 	}
-	peer, err := s.st.PeerByOrg(ctx, p.Org.ID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		// A peer that pushes to this hub without this hub having it as a
-		// peer: sightings cannot go back to it, everything else works.
-		peer = model.Peer{ID: "org:" + p.Org.ID, OrgID: p.Org.ID}
-	case err != nil:
+	// A peer that pushes to this hub without this hub having it as a
+	// peer is known by its organisation: sightings cannot go back to it,
+	// everything else works.
+	peer, err := s.peerOf(ctx, p)
+	if err != nil {
 		return res, err
 	}
 	// One apply at a time: finding the copy and storing the new version
@@ -540,18 +538,7 @@ func (s *Server) applyRemoval(ctx context.Context, peer model.Peer, remoteID str
 	if err != nil {
 		return 0, err
 	}
-	if o.ViaPeer != peer.ID {
-		return 0, nil
-	}
-	ind, err := s.st.IndicatorByID(ctx, o.IndicatorID)
-	if err != nil || ind.Revoked {
-		return 0, nil
-	}
-	ind, err = s.st.Revoke(ctx, ind.ID, s.now().UTC())
-	if err != nil {
-		return 0, err
-	}
-	return ind.Seq, nil
+	return s.revokeCopy(ctx, peer, o.IndicatorID)
 }
 
 // FederatedChange is a local change as the peer hub organisation v may

@@ -263,6 +263,8 @@ func (s *Server) routes() []Route {
 		{Method: "GET", Pattern: "/api/v1/federation/hub", Handler: s.federationHub},
 		{Method: "POST", Pattern: "/api/v1/federation/indicators", Handler: s.federationPush},
 		{Method: "GET", Pattern: "/api/v1/federation/peers", Handler: s.listPeers},
+		{Method: "POST", Pattern: "/api/v1/federation/visible", Handler: s.federationVisible},
+		{Method: "GET", Pattern: "/api/v1/federation/held", Handler: s.federationHeld},
 	}
 }
 

@@ -503,6 +503,13 @@ func (r *peerRun) applyLoop(ctx context.Context, queue <-chan streamclient.Event
 				if err := flush(); err != nil {
 					return err
 				}
+				// A snapshot tells nothing of what the peer stopped
+				// showing: compare the copies held from it (resync.go).
+				// When that fails, the stream starts again from the
+				// cursor kept before the snapshot.
+				if err := r.reconcilePull(ctx); err != nil {
+					return err
+				}
 				inSnapshot = false
 				r.ok(ctx, loopPull, func(st *model.PeerState) { st.PullCursor = ev.Cursor })
 			default:
@@ -645,8 +652,14 @@ func (r *peerRun) resync(ctx context.Context, remote string) (int, error) {
 		}
 		n += len(inds)
 	}
+	// What the peer may no longer see was not offered: it is compared
+	// with what the peer holds from this hub and removed (resync.go).
+	removed, err := r.removeStale(ctx, v)
+	if err != nil {
+		return n, err
+	}
 	r.ok(ctx, loopPush, func(s *model.PeerState) { s.PushCursor = head })
-	r.log.Info("federation: resynchronised the peer after the change log was compacted", "indicators", n)
+	r.log.Info("federation: resynchronised the peer after the change log was compacted", "indicators", n, "removed", removed)
 	return max(n, 1), nil
 }
 

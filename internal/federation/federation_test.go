@@ -606,9 +606,13 @@ func TestFailingPeerDoesNotHoldUpOthers(t *testing.T) {
 		eventually(t, 10*time.Second, m.mode+": indicators cross to and from the working peer", func() bool {
 			return len(held(t, good.Store, good.cert.ID, mine)) == 1 && len(held(t, l.st, soc.ID, theirs)) == 1
 		})
-		if st := l.peer(t, goodPeer.ID); st.LastError != "" {
-			t.Errorf("%s: the working peer has an error: %s", m.mode, st.LastError)
-		}
+		// On a loaded machine a request to the working peer can itself
+		// time out (500 ms here) before a retry works; what must hold is
+		// that its state clears, while the failing peer's does not.
+		eventuallyState(t, 10*time.Second, m.mode+": the working peer shows no error", func() (bool, string) {
+			st := l.peer(t, goodPeer.ID)
+			return st.LastError == "", st.LastError
+		})
 	}
 
 	// Backing off: with failures waiting 20 ms doubling to 200 ms, pull
@@ -921,4 +925,129 @@ func TestSightingsReturnedOnce(t *testing.T) {
 	sight(1, 0, 2)
 	want("an answer lost after the peer stored the return", 7, 5, 8)
 	stop()
+}
+
+// narrow shares value again from its source as amber to the named
+// organisation only: the same indicator, out of every other's sight.
+func narrow(t *testing.T, do func(body map[string]any) (int, []byte), value, to string) string {
+	t.Helper()
+	status, body := do(map[string]any{"indicators": []any{map[string]any{"type": "domain", "value": value, "tlp": "amber",
+		"audience": map[string]any{"orgs": []string{to}}}}})
+	return submitted(t, status, body, 1)[0]
+}
+
+// TestPullResyncRevokesWhatThePeerStoppedShowing: while this hub did not
+// pull, the peer revoked one indicator, narrowed another out of this hub's
+// sight, and compacted its change log past this hub's cursor. The stream
+// can only send a reset and a snapshot, which carries neither; after it,
+// this hub asks the peer which of the copies it holds it still shows, and
+// revokes the two others. Before, both stayed live here for good.
+func TestPullResyncRevokesWhatThePeerStoppedShowing(t *testing.T) {
+	ctx := context.Background()
+	l := openLocal(t, t.TempDir())
+	soc := l.org(t, "soc", policy.Coordinator)
+	b := startRemote(t)
+	p := newProxy(t, b.URL)
+	peer := l.addPeer(t, "b", p.URL(), b.localKey, true, false, false)
+	const vGone, vNarrowed, vKept = "gone.pullresync.example", "narrowed.pullresync.example", "kept.pullresync.example"
+	ids := b.submit(t, 50, vGone, vNarrowed, vKept)
+	_, stop := startManager(t, l)
+	eventually(t, 10*time.Second, "the snapshot is applied and the cursor stored", func() bool {
+		for _, v := range []string{vGone, vNarrowed, vKept} {
+			if _, ok := one(t, l.st, soc.ID, v); !ok {
+				return false
+			}
+		}
+		return l.peer(t, peer.ID).PullCursor == lastSeq(t, b.Store)
+	})
+	stop()
+	cursor := l.peer(t, peer.ID).PullCursor
+	// Until the peer has let go of the stream, its broker keeps the
+	// changes in memory and a resumed stream would get them from there.
+	eventually(t, 10*time.Second, "the peer closes the stream", func() bool { return b.Hub.Hub.API().ActiveStreams() == 0 })
+
+	if resp := b.Do("POST", "/api/v1/indicators/"+ids[0]+"/revoke", b.memberKey, nil); resp.Status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", resp.Status, resp.Body)
+	}
+	if id := narrow(t, func(body map[string]any) (int, []byte) {
+		resp := b.Do("POST", "/api/v1/indicators", b.memberKey, body)
+		return resp.Status, resp.Body
+	}, vNarrowed, b.cert.Name); id != ids[1] {
+		t.Fatalf("narrowing made indicator %s, want the same %s", id, ids[1])
+	}
+	if _, err := b.Store.(compactor).CompactChanges(ctx, lastSeq(t, b.Store)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Store.Changes(ctx, cursor, 10); !errors.Is(err, store.ErrCursorGone) {
+		t.Fatalf("the peer's changes after the pull cursor once compacted: %v, want ErrCursorGone (the test would not test the resync)", err)
+	}
+
+	asked := p.count("POST /api/v1/federation/visible")
+	startManager(t, l)
+	eventuallyState(t, 10*time.Second, "the copies the peer no longer shows are revoked, the other kept", func() (bool, string) {
+		g, okG := one(t, l.st, soc.ID, vGone)
+		n, okN := one(t, l.st, soc.ID, vNarrowed)
+		k, okK := one(t, l.st, soc.ID, vKept)
+		return okG && g.Revoked && okN && n.Revoked && okK && !k.Revoked && l.peer(t, peer.ID).PullCursor == lastSeq(t, b.Store),
+			fmt.Sprintf("gone %t revoked %t; narrowed %t revoked %t; kept %t revoked %t; cursor %d of %d",
+				okG, g.Revoked, okN, n.Revoked, okK, k.Revoked, l.peer(t, peer.ID).PullCursor, lastSeq(t, b.Store))
+	})
+	if p.count("POST /api/v1/federation/visible") == asked {
+		t.Error("the copies were revoked without asking the peer: the stream did not reset, and the test tests nothing")
+	}
+}
+
+// TestPushResyncRemovesWhatThePeerMayNoLongerSee: while push was stopped,
+// an indicator was narrowed out of the peer's sight and the change log
+// compacted past the push cursor. The resynchronisation offers only what
+// the peer may see; it then lists what the peer holds from this hub and
+// sends a removal of the narrowed one, which the peer revokes. Before, it
+// stayed live on the peer.
+func TestPushResyncRemovesWhatThePeerMayNoLongerSee(t *testing.T) {
+	ctx := context.Background()
+	l := openLocal(t, t.TempDir())
+	cert := l.org(t, "cert", policy.Coordinator)
+	key := l.key(t, cert)
+	b := startRemote(t)
+	p := newProxy(t, b.URL)
+	peer := l.addPeer(t, "b", p.URL(), b.localKey, false, true, false)
+	const vNarrowed, vKept = "narrowed.pushresync.example", "kept.pushresync.example"
+	ids := l.submit(t, key, 50, vNarrowed, vKept)
+	_, stop := startManager(t, l)
+	eventually(t, 10*time.Second, "both reach the peer", func() bool {
+		_, okN := one(t, b.Store, b.cert.ID, vNarrowed)
+		_, okK := one(t, b.Store, b.cert.ID, vKept)
+		return okN && okK && l.peer(t, peer.ID).PushCursor == lastSeq(t, l.st)
+	})
+	stop()
+
+	if id := narrow(t, func(body map[string]any) (int, []byte) {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("POST", "/api/v1/indicators", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		l.api.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.Bytes()
+	}, vNarrowed, cert.Name); id != ids[0] {
+		t.Fatalf("narrowing made indicator %s, want the same %s", id, ids[0])
+	}
+	head := lastSeq(t, l.st)
+	if _, err := l.st.(compactor).CompactChanges(ctx, head); err != nil {
+		t.Fatal(err)
+	}
+
+	startManager(t, l)
+	eventuallyState(t, 10*time.Second, "the peer revokes the narrowed copy and keeps the other", func() (bool, string) {
+		n, okN := one(t, b.Store, b.cert.ID, vNarrowed)
+		k, okK := one(t, b.Store, b.cert.ID, vKept)
+		return okN && n.Revoked && okK && !k.Revoked && l.peer(t, peer.ID).PushCursor == head,
+			fmt.Sprintf("narrowed %t revoked %t; kept %t revoked %t; push cursor %d of %d", okN, n.Revoked, okK, k.Revoked, l.peer(t, peer.ID).PushCursor, head)
+	})
+	if p.count("GET /api/v1/federation/held") == 0 {
+		t.Error("the peer's copy was revoked without listing what it holds")
+	}
 }

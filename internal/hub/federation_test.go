@@ -752,3 +752,110 @@ func TestFederationExpiryQuarantinePause(t *testing.T) {
 	}
 	eventually(t, 20*time.Second, "the resumed peer catches up", arrived("while-paused.fed-test.example"))
 }
+
+// TestFederationResyncEndpoints: what a peer hub may ask after a
+// resynchronisation (api/federation_resync.go). visible answers, of the
+// ids given, only those the peer may see and that are live — an id it may
+// not see is left out exactly like an unknown one; held lists, by the
+// peer's own ids and a page at a time, the live copies it delivered and no
+// other peer's. Both are for peer-hub keys only, and bounded.
+func TestFederationResyncEndpoints(t *testing.T) {
+	h := hubtest.Start(t, fedConfig("", ""))
+	po := h.Org("sector-b", policy.PeerHub, "")
+	peerKey, peerSensorKey := h.Key(po, policy.Analyst), h.Key(po, policy.Sensor)
+	other := h.Org("sector-c", policy.PeerHub, "")
+	otherKey := h.Key(other, policy.Analyst)
+	member := h.Org("hosp", policy.Member, "")
+	memberKey := h.Key(member, policy.Analyst)
+
+	var sub struct {
+		Results []struct{ ID string }
+	}
+	h.Do("POST", "/api/v1/indicators", memberKey, map[string]any{"indicators": []any{
+		map[string]any{"type": "domain", "value": "shown.resync-api.example", "tlp": "green"},
+		map[string]any{"type": "domain", "value": "hidden.resync-api.example", "tlp": "amber", "audience": map[string]any{"orgs": []string{"hosp"}}},
+		map[string]any{"type": "domain", "value": "revoked.resync-api.example", "tlp": "green"},
+	}}).JSON(t, &sub)
+	if len(sub.Results) != 3 {
+		t.Fatalf("submit: %+v", sub)
+	}
+	shown, hidden, revoked := sub.Results[0].ID, sub.Results[1].ID, sub.Results[2].ID
+	if r := h.Do("POST", "/api/v1/indicators/"+revoked+"/revoke", memberKey, nil); r.Status != 200 {
+		t.Fatalf("revoke: %d %s", r.Status, r.Body)
+	}
+	var vis struct{ Visible []string }
+	for _, k := range []string{peerKey, peerSensorKey} {
+		r := h.Do("POST", "/api/v1/federation/visible", k, map[string]any{"ids": []string{hidden, shown, revoked, "01a2b3c4-0000-7000-8000-00000000dead"}})
+		r.JSON(t, &vis)
+		if r.Status != 200 || len(vis.Visible) != 1 || vis.Visible[0] != shown {
+			t.Errorf("visible: %d %s; want only %s", r.Status, r.Body, shown)
+		}
+	}
+	for _, bad := range []struct {
+		key    string
+		body   any
+		status int
+	}{
+		{memberKey, map[string]any{"ids": []string{shown}}, 403},
+		{peerKey, map[string]any{"ids": make([]string, 1001)}, 413},
+		{peerKey, map[string]any{"ids": []string{""}}, 400},
+		{peerKey, map[string]any{"ids": []string{strings.Repeat("x", 129)}}, 400},
+		{peerKey, map[string]any{"ids": "not a list"}, 400},
+	} {
+		if r := h.Do("POST", "/api/v1/federation/visible", bad.key, bad.body); r.Status != bad.status {
+			t.Errorf("visible %v: %d %s, want %d", bad.body, r.Status, r.Body, bad.status)
+		}
+	}
+
+	// The peer delivers three indicators and removes one of them.
+	t1 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	items := []map[string]any{}
+	for i := range 3 {
+		id := fmt.Sprintf("01a2b3c4-0000-7000-8000-00000000000%d", i+1)
+		items = append(items, map[string]any{"kind": "created", "indicator": map[string]any{"id": id, "type": "domain",
+			"value": fmt.Sprintf("d%d.resync-api.example", i), "tlp": "green", "audience": map[string]any{"network": true}, "valid_from": t1,
+			"federation": map[string]any{"origin_hub": "hub-b", "origin_id": id, "origin_modified": t1, "hops": []string{"hub-b"}}}})
+	}
+	items = append(items, map[string]any{"kind": "removed", "id": "01a2b3c4-0000-7000-8000-000000000002"})
+	if r := h.Do("POST", "/api/v1/federation/indicators", peerKey, map[string]any{"items": items}); r.Status != 200 {
+		t.Fatalf("push: %d %s", r.Status, r.Body)
+	}
+	var page struct {
+		Held []string
+		Next string
+	}
+	var got []string
+	for path := "/api/v1/federation/held?limit=1"; ; {
+		r := h.Do("GET", path, peerKey, nil)
+		page.Next = ""
+		r.JSON(t, &page)
+		if r.Status != 200 || len(page.Held) > 1 {
+			t.Fatalf("held: %d %s", r.Status, r.Body)
+		}
+		got = append(got, page.Held...)
+		if page.Next == "" {
+			break
+		}
+		path = "/api/v1/federation/held?limit=1&after=" + page.Next
+	}
+	if want := []string{"01a2b3c4-0000-7000-8000-000000000001", "01a2b3c4-0000-7000-8000-000000000003"}; !slices.Equal(got, want) {
+		t.Errorf("held, a page at a time: %v, want %v", got, want)
+	}
+	if r := h.Do("GET", "/api/v1/federation/held", otherKey, nil); r.Status != 200 || !strings.Contains(string(r.Body), `"held":[]`) {
+		t.Errorf("held for another peer: %d %s, want none", r.Status, r.Body)
+	}
+	for path, status := range map[string]int{
+		"/api/v1/federation/held?limit=0":                           400,
+		"/api/v1/federation/held?limit=1001":                        400,
+		"/api/v1/federation/held?limit=ten":                         400,
+		"/api/v1/federation/held?since=1":                           400,
+		"/api/v1/federation/held?after=" + strings.Repeat("x", 129): 400,
+	} {
+		if r := h.Do("GET", path, peerKey, nil); r.Status != status {
+			t.Errorf("GET %s: %d %s, want %d", path, r.Status, r.Body, status)
+		}
+	}
+	if r := h.Do("GET", "/api/v1/federation/held", memberKey, nil); r.Status != 403 {
+		t.Errorf("held with a member's key: %d, want 403", r.Status)
+	}
+}

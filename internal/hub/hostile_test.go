@@ -587,6 +587,8 @@ func (f *hostileFixture) cases(t *testing.T) []hostileCase {
 		{name: "native: rotating another organisation's key", method: "POST", path: "/api/v1/orgs/hospital-b/keys/" + f.bKeyID + "/rotate", auth: aAd, status: 403, code: "forbidden", want: "hospital-b"},
 		{name: "native: rotating another organisation's key through one's own", method: "POST", path: "/api/v1/orgs/hospital-a/keys/" + f.bKeyID + "/rotate", auth: aAd, status: 404, code: "not_found", want: "not found"},
 		{name: "native: a member pushing federated indicators", method: "POST", path: "/api/v1/federation/indicators", auth: aA, ctype: js, body: textBody(`{"items": []}`), status: 403, code: "forbidden", want: "peer hub"},
+		{name: "native: a member asking which indicators a peer hub may see", method: "POST", path: "/api/v1/federation/visible", auth: aA, ctype: js, body: jsonBody(map[string]any{"ids": []string{f.bRedIndicator}}), status: 403, code: "forbidden", want: "peer hub"},
+		{name: "native: a member listing what a peer hub delivered", method: "GET", path: "/api/v1/federation/held", auth: aA, status: 403, code: "forbidden", want: "peer hub"},
 		{name: "native: an enrolment token for another organisation", method: "POST", path: "/api/v1/orgs/hospital-b/enrolments", auth: aAd, ctype: js, body: textBody(`{}`), status: 403, code: "forbidden", want: "hospital-b"},
 		{name: "native: managing another partner's customer", method: "POST", path: "/api/v1/orgs/clinic/suspend", auth: aAd, status: 404, code: "not_found", want: "not found"},
 		{name: "native: joining another organisation's group", method: "PUT", path: "/api/v1/groups/" + f.bGroup + "/members/hospital-a", auth: aA, status: 404, code: "not_found", want: "not found"},

@@ -412,6 +412,10 @@ type Federation interface {
 	OriginsOf(ctx context.Context, originIDs []string) (map[string]model.Origin, error)
 	// PutOrigin records (replaces) the origin of a local indicator.
 	PutOrigin(ctx context.Context, o model.Origin) error
+	// HeldVia lists the origins of the live (not revoked) copies that
+	// peerID delivered, by local indicator id after the given one, at
+	// most limit.
+	HeldVia(ctx context.Context, peerID, after string, limit int) ([]model.Origin, error)
 	// SightingsToReturn sums, per indicator that peerID delivered, kind and
 	// hour at or after since, the sightings of every organisation but
 	// exceptOrg (the peer's own), with what was returned already; only

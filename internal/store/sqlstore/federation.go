@@ -167,7 +167,7 @@ func (s *Store) SetPeerState(ctx context.Context, id string, st model.PeerState)
 
 const originColumns = `indicator_id, origin_hub, origin_id, origin_modified, hops, via_peer, remote_id, digest`
 
-func scanOrigin(rows *sql.Rows) (model.Origin, error) {
+func scanOrigin(rows scanner) (model.Origin, error) {
 	var o model.Origin
 	var modified int64
 	var hops sql.NullString
@@ -255,6 +255,17 @@ func (s *Store) OriginOf(ctx context.Context, originID string) (model.Origin, er
 		return model.Origin{}, fmt.Errorf("%s: origin of %q: %w", s.d.Name, originID, err)
 	}
 	return out[0], nil
+}
+
+// HeldVia lists the origins of the live (not revoked) copies that peerID
+// delivered, by local indicator id after the given one, at most limit
+// (PageLimit) of them: what a resynchronisation checks against what the
+// peer still lets this hub see.
+func (s *Store) HeldVia(ctx context.Context, peerID, after string, limit int) ([]model.Origin, error) {
+	return queryAll(ctx, s, "origins held via "+peerID, scanOrigin, `SELECT o.indicator_id, o.origin_hub, o.origin_id,
+		o.origin_modified, o.hops, o.via_peer, o.remote_id, o.digest
+		FROM fed_origins o JOIN indicators i ON i.id = o.indicator_id
+		WHERE o.via_peer = ? AND o.indicator_id > ? AND i.revoked = 0 ORDER BY o.indicator_id LIMIT ?`, peerID, after, PageLimit(limit))
 }
 
 // PutOrigin records the origin of a local indicator.

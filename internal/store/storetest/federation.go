@@ -158,6 +158,46 @@ func testFederation(e *env) {
 	if _, err := e.st.OriginOf(e.ctx, "origin-9"); !errors.Is(err, store.ErrNotFound) {
 		e.Errorf("OriginOf of an unknown origin: %v, want ErrNotFound", err)
 	}
+	// HeldVia pages through the live copies one peer delivered, by local
+	// id; a revoked copy is not held.
+	three, err := e.st.OriginOf(e.ctx, "origin-3")
+	if err != nil {
+		e.Fatalf("OriginOf(origin-3): %v", err)
+	}
+	held := func() []string {
+		var ids []string
+		for after := ""; ; {
+			page, err := e.st.HeldVia(e.ctx, p.ID, after, 2)
+			if err != nil {
+				e.Fatalf("HeldVia: %v", err)
+			}
+			if len(page) == 0 {
+				return ids
+			}
+			for _, o := range page {
+				if o.ViaPeer != p.ID || o.OriginID == "" {
+					e.Errorf("HeldVia returned %+v", o)
+				}
+				ids = append(ids, o.IndicatorID)
+				after = o.IndicatorID
+			}
+		}
+	}
+	want := []string{res[0].ID, res[1].ID, three.IndicatorID}
+	slices.Sort(want)
+	if got := held(); !slices.Equal(got, want) {
+		e.Errorf("HeldVia: %v, want %v in local id order", got, want)
+	}
+	if _, err := e.st.Revoke(e.ctx, res[1].ID, time.Now()); err != nil {
+		e.Fatalf("Revoke: %v", err)
+	}
+	want = slices.DeleteFunc(want, func(id string) bool { return id == res[1].ID })
+	if got := held(); !slices.Equal(got, want) {
+		e.Errorf("HeldVia after a revocation: %v, want %v", got, want)
+	}
+	if got, err := e.st.HeldVia(e.ctx, "no-such-peer", "", 0); err != nil || len(got) != 0 {
+		e.Errorf("HeldVia of another peer: %+v, %v; want none", got, err)
+	}
 	hour := time.Now().UTC().Truncate(time.Hour)
 	if err := e.st.AddSightings(e.ctx, []model.Sighting{
 		{IndicatorID: res[0].ID, Org: coord.ID, Kind: model.Sighted, Hour: hour, Count: 3},
