@@ -252,7 +252,7 @@ func (s *Server) applyRun(ctx context.Context, p *Principal, peer model.Peer, se
 	}
 	now := s.now().UTC()
 	rs := newResolver(s, p)
-	var plans []fedPlan
+	var plans, same []fedPlan
 	planned := map[string]int{} // origin id -> index in plans
 	for i := start; i < end; i++ {
 		ij := items[i].Indicator
@@ -274,6 +274,14 @@ func (s *Server) applyRun(ctx context.Context, p *Principal, peer model.Peer, se
 		case outcome == "stale":
 			res.Stale++
 			continue
+		case outcome == "same":
+			// The version the copy has already. A hub stopped between
+			// storing a version and settling it (below) is sent the same
+			// version again, since its cursor had not moved: settled now,
+			// or its revocation would be lost for good.
+			res.Stale++
+			same = append(same, plan)
+			continue
 		case outcome == "looped":
 			res.Looped++
 			continue
@@ -291,6 +299,13 @@ func (s *Server) applyRun(ctx context.Context, p *Principal, peer model.Peer, se
 		}
 		planned[plan.origin.OriginID] = len(plans)
 		plans = append(plans, plan)
+	}
+	for _, pl := range same {
+		seq, err := s.settleFederated(ctx, pl.origin.IndicatorID, pl.ij, now)
+		if err != nil {
+			return internalError{err}
+		}
+		res.LastSeq = max(res.LastSeq, seq)
 	}
 	if len(plans) == 0 {
 		return nil
@@ -312,7 +327,8 @@ func (s *Server) applyRun(ctx context.Context, p *Principal, peer model.Peer, se
 }
 
 // planFederated decides what to do with one delivered indicator; outcome
-// is "stale", "looped", "ignored" or "" (store plan).
+// is "stale", "same" (the version the copy has: plan.origin is the copy's),
+// "looped", "ignored" or "" (store plan).
 //
 // prior is the submission planned for the same indicator earlier in the run
 // (nil: none); a later version takes its place and its id and source.
@@ -331,6 +347,9 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 	digest := federatedDigest(ij)
 	h, known := held[fj.OriginID]
 	if known && !newerThan(fj, digest, h) {
+		if fj.OriginModified.Equal(h.OriginModified) && digest == h.Digest {
+			return fedPlan{ij: ij, origin: h}, "same", nil
+		}
 		return fedPlan{}, "stale", nil
 	}
 	gone := ij.Revoked || (ij.ValidUntil != nil && !now.Before(*ij.ValidUntil))

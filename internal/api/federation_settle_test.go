@@ -1,0 +1,91 @@
+package api
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store/sqlite"
+)
+
+// TestFederatedVersionSettledWhenSentAgain: a hub stores a delivered
+// version (revoked on its origin) and stops before revoking its copy; the
+// version is recorded with the copy, and since the pull cursor had not
+// moved the peer sends the same version again. The copy must be revoked
+// then: before, the version was "stale" (the copy had it already) and the
+// revocation was lost for good. The stop is made by storing the version
+// without settling it, as applyRun does up to its crash point.
+func TestFederatedVersionSettledWhenSentAgain(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := New(Config{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: Limits{RateLimit: -1}})
+	self, err := s.HubID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := st.CreateOrg(ctx, model.Org{Name: "sector-b", Kind: policy.PeerHub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := st.CreatePeer(ctx, model.Peer{Name: "b", OrgID: org.ID, URL: "https://b.example.org", Key: "hdn_x.y", Pull: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.PrincipalForPeer(ctx, peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	version := func(revoked bool, mod time.Time) *IndicatorJSON {
+		const id = "01a2b3c4-0000-7000-8000-0000000000aa"
+		return &IndicatorJSON{ID: id, Type: "domain", Value: "settle.fed-test.example", TLP: "green", Audience: AudienceJSON{Network: true},
+			Confidence: 50, ValidFrom: t1, Revoked: revoked,
+			Federation: &FederationJSON{OriginHub: "hub-b", OriginID: id, OriginModified: mod, Hops: []string{"hub-b"}}}
+	}
+	live, revoked := version(false, t1), version(true, t1.Add(time.Minute))
+	if _, err := s.ApplyFederated(ctx, p, []FederatedItem{{Kind: string(model.Created), Indicator: live}}); err != nil {
+		t.Fatal(err)
+	}
+	// The revoked version stored, and the hub stops before settling it.
+	held, err := st.OriginsOf(ctx, []string{revoked.Federation.OriginID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, outcome, err := s.planFederated(ctx, newResolver(s, p), peer, self, revoked, held, nil, time.Now().UTC())
+	if err != nil || outcome != "" {
+		t.Fatalf("plan of the revoked version: %q, %v", outcome, err)
+	}
+	ids, _, err := s.storeFederated(ctx, []fedPlan{plan})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ind, err := st.IndicatorByID(ctx, ids[0]); err != nil || ind.Revoked {
+		t.Fatalf("after the stop the copy is %+v, %v: want it stored and not yet revoked (the test would test nothing)", ind, err)
+	}
+
+	res, err := s.ApplyFederated(ctx, p, []FederatedItem{{Kind: string(model.Revoked), Indicator: revoked}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ind, err := st.IndicatorByID(ctx, ids[0])
+	if err != nil || !ind.Revoked {
+		t.Fatalf("after the same version came again the copy is revoked=%t (%v): want revoked", ind.Revoked, err)
+	}
+	if res.Stale != 1 || res.Applied != 0 || res.LastSeq != ind.Seq {
+		t.Errorf("result %+v: want the version counted stale and the revocation's change %d as the last", res, ind.Seq)
+	}
+	// Once settled, the same version again changes nothing.
+	last, _ := st.LastSeq(ctx)
+	if _, err := s.ApplyFederated(ctx, p, []FederatedItem{{Kind: string(model.Revoked), Indicator: revoked}}); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := st.LastSeq(ctx); again != last {
+		t.Errorf("the settled version sent again wrote %d changes", again-last)
+	}
+}
