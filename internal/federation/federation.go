@@ -698,38 +698,26 @@ func (r *peerRun) returnSightings(ctx context.Context) error {
 		return fmt.Errorf("the peer's hub id changed from %s to %s: is the URL right?", known, hello.HubID)
 	}
 	r.ok(ctx, loopSightings, func(*model.PeerState) {})
+	st := r.m.cfg.Store
+	// A return saved and never marked returned (the hub stopped, or the
+	// peer did not answer) goes again first, as it was and under its key:
+	// the peer counts it once, whatever arrived since.
+	key, fs, ok, err := st.PendingReturn(ctx, r.peer.ID)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if err := r.returnOnce(ctx, key, fs); err != nil {
+			return err
+		}
+	}
 	since := r.m.cfg.Now().UTC().Add(-r.m.cfg.SightingsWindow)
 	for round := 0; round < 100; round++ {
-		fs, err := r.m.cfg.Store.SightingsToReturn(ctx, r.peer.ID, r.peer.OrgID, since, 5000)
+		fs, err := st.SightingsToReturn(ctx, r.peer.ID, r.peer.OrgID, since, 5000)
 		if err != nil || len(fs) == 0 {
 			return err
 		}
-		err = r.sendSightings(ctx, fs)
-		if refused(err) {
-			// One sighting the peer refuses (it no longer lets this hub
-			// see the indicator) must not hold up the rest:
-			// send one at a time and drop those refused. Any other failure
-			// stops the round, and what went through so far is marked
-			// returned, so that it is never counted twice; the rest, never
-			// dropped for a passing failure, goes in a later round.
-			for i, f := range fs {
-				ferr := r.sendSightings(ctx, []model.FedSighting{f})
-				if ferr != nil && !refused(ferr) {
-					if i > 0 {
-						if merr := r.m.cfg.Store.MarkReturned(ctx, r.peer.ID, fs[:i]); merr != nil {
-							return errors.Join(ferr, merr)
-						}
-					}
-					return ferr
-				}
-				if ferr != nil {
-					r.log.Warn("federation: the peer refused a sighting; dropped", "indicator", f.RemoteID, "err", ferr)
-				}
-			}
-		} else if err != nil {
-			return err
-		}
-		if err := r.m.cfg.Store.MarkReturned(ctx, r.peer.ID, fs); err != nil {
+		if err := r.returnOnce(ctx, returnKey(r.peer.ID, fs), fs); err != nil {
 			return err
 		}
 		r.ok(ctx, loopSightings, func(*model.PeerState) {})
@@ -738,6 +726,51 @@ func (r *peerRun) returnSightings(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// returnOnce returns the sums fs to the peer under key and marks them
+// returned. They are saved as the peer's pending return before they are
+// sent, and stay so until marked: if the peer's answer is lost, or this hub
+// stops, they go again as they are (returnSightings).
+func (r *peerRun) returnOnce(ctx context.Context, key string, fs []model.FedSighting) error {
+	st := r.m.cfg.Store
+	if err := st.SavePendingReturn(ctx, r.peer.ID, key, fs); err != nil {
+		return err
+	}
+	var err error
+	if !strings.HasPrefix(key, splitReturn) {
+		err = r.sendSightings(ctx, key, fs)
+		if refused(err) {
+			// Split from now on, even when sent again: the whole return
+			// accepted after some of its sums went alone would count
+			// those twice.
+			key = splitReturn + key
+			if err := st.SavePendingReturn(ctx, r.peer.ID, key, fs); err != nil {
+				return err
+			}
+		}
+	}
+	if strings.HasPrefix(key, splitReturn) {
+		// One sighting the peer refuses (it no longer lets this hub see
+		// the indicator) must not hold up the rest: send one at a time,
+		// each under a key of its own content, and drop those refused.
+		// Any other failure stops here with the return still pending: sent
+		// again, it is split the same way, and what went through already
+		// is answered as a replay.
+		for _, f := range fs {
+			one := []model.FedSighting{f}
+			ferr := r.sendSightings(ctx, returnKey(r.peer.ID, one), one)
+			if ferr != nil && !refused(ferr) {
+				return ferr
+			}
+			if ferr != nil {
+				r.log.Warn("federation: the peer refused a sighting; dropped", "indicator", f.RemoteID, "err", ferr)
+			}
+		}
+	} else if err != nil {
+		return err
+	}
+	return st.MarkReturned(ctx, r.peer.ID, fs)
 }
 
 // refused says whether the peer refused a request for what it holds (a
@@ -749,20 +782,23 @@ func refused(err error) bool {
 		se.status != http.StatusTooManyRequests && se.status != http.StatusUnauthorized
 }
 
-func (r *peerRun) sendSightings(ctx context.Context, fs []model.FedSighting) error {
+func (r *peerRun) sendSightings(ctx context.Context, key string, fs []model.FedSighting) error {
 	in := make([]sightingIn, len(fs))
 	for i, f := range fs {
 		in[i] = sightingIn{Indicator: f.RemoteID, Kind: string(f.Kind), Count: f.Total - f.Returned, Hour: f.Hour.UTC().Format(time.RFC3339)}
 	}
-	return r.callKeyed(ctx, "POST", "/api/v1/sightings", returnKey(r.peer.ID, fs), map[string]any{"sightings": in}, nil)
+	return r.callKeyed(ctx, "POST", "/api/v1/sightings", key, map[string]any{"sightings": in}, nil)
 }
+
+// splitReturn marks the key of a pending return that the peer refused
+// whole: it is sent one sum at a time.
+const splitReturn = "split:"
 
 // returnKey is the Idempotency-Key of a return of sightings: a digest of
 // what it returns, from what counts. Two returns differ in it unless
-// nothing was marked returned between them, so a return sent again after
-// a crash between the peer's answer and MarkReturned is counted once there
-// (unless new sightings of its indicators arrived meanwhile: then the
-// return differs and is counted again).
+// nothing was marked returned between them. A return is saved with its key
+// before it is sent and sent again as it was until marked returned, so the
+// key is what makes the peer count it once.
 func returnKey(peer string, fs []model.FedSighting) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "hdn-return\x00%s\x00", peer)

@@ -924,6 +924,24 @@ func TestSightingsReturnedOnce(t *testing.T) {
 	p.fault("POST /api/v1/sightings", lost)
 	sight(1, 0, 2)
 	want("an answer lost after the peer stored the return", 7, 5, 8)
+
+	// The peer stores a return and its answer is lost, and this hub stops
+	// before it gets through again; more sightings arrive meanwhile.
+	// Restarted, it sends the saved return first, as it was and under its
+	// key (counted once), then the increase. Before, it summed everything
+	// anew under another key and the peer counted the lost return twice.
+	p.fault("POST /api/v1/sightings", lost, cut, cut, cut, cut, cut, cut, cut, cut, cut, cut, cut, cut, cut, cut, cut, cut)
+	sight(2, 2, 0)
+	eventuallyState(t, 10*time.Second, "the return reaches the peer, its answer lost", func() (bool, string) {
+		got := returned()
+		return slices.Equal(got, []int64{9, 7, 8}), fmt.Sprint(got)
+	})
+	stop()
+	p.clearFaults()
+	sight(1, 0, 0)
+	l = l.reopen(t)
+	_, stop = startManager(t, l, noReuse)
+	want("a stop after a lost answer, with more sightings meanwhile", 10, 7, 8)
 	stop()
 }
 

@@ -421,8 +421,15 @@ type Federation interface {
 	// exceptOrg (the peer's own), with what was returned already; only
 	// sums larger than what was returned.
 	SightingsToReturn(ctx context.Context, peerID, exceptOrg string, since time.Time, limit int) ([]model.FedSighting, error)
-	// MarkReturned records that the totals of ss were returned to peerID.
+	// MarkReturned records that the totals of ss were returned to peerID,
+	// and clears its pending return.
 	MarkReturned(ctx context.Context, peerID string, ss []model.FedSighting) error
+	// SavePendingReturn records the return of ss to peerID under key
+	// before it is sent, in place of any.
+	SavePendingReturn(ctx context.Context, peerID, key string, ss []model.FedSighting) error
+	// PendingReturn is the return saved for peerID and not marked
+	// returned since (ok false: none).
+	PendingReturn(ctx context.Context, peerID string) (key string, ss []model.FedSighting, ok bool, err error)
 }
 
 // Leases elect one hub replica (of several on one store) to run the jobs that

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -150,7 +151,10 @@ func (s *Store) DeletePeer(ctx context.Context, id string) error {
 		if n, _ := res.RowsAffected(); n == 0 {
 			return store.ErrNotFound
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM fed_returned WHERE peer_id = ?`, id)
+		if _, err = tx.ExecContext(ctx, `DELETE FROM fed_returned WHERE peer_id = ?`, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM fed_return_pending WHERE peer_id = ?`, id)
 		return err
 	})
 	if err != nil {
@@ -351,10 +355,45 @@ func (s *Store) MarkReturned(ctx context.Context, peerID string, ss []model.FedS
 				return err
 			}
 		}
-		return nil
+		_, err = tx.ExecContext(ctx, `DELETE FROM fed_return_pending WHERE peer_id = ?`, peerID)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("%s: mark sightings returned to %q: %w", s.d.Name, peerID, err)
 	}
 	return nil
+}
+
+// SavePendingReturn records the return of ss to peerID under key, before
+// it is sent, in place of any; MarkReturned clears it.
+func (s *Store) SavePendingReturn(ctx context.Context, peerID, key string, ss []model.FedSighting) error {
+	sums, err := json.Marshal(ss)
+	if err == nil {
+		err = s.write(ctx, func(tx Tx) error {
+			_, err := tx.ExecContext(ctx, `INSERT INTO fed_return_pending (peer_id, key, sums) VALUES (?, ?, ?)
+				ON CONFLICT (peer_id) DO UPDATE SET key = excluded.key, sums = excluded.sums`, peerID, key, string(sums))
+			return err
+		})
+	}
+	if err != nil {
+		return fmt.Errorf("%s: save the return of sightings to %q: %w", s.d.Name, peerID, err)
+	}
+	return nil
+}
+
+// PendingReturn is the return saved for peerID and not marked returned
+// since (ok false: none).
+func (s *Store) PendingReturn(ctx context.Context, peerID string) (key string, ss []model.FedSighting, ok bool, err error) {
+	var sums string
+	err = s.db.QueryRowContext(ctx, `SELECT key, sums FROM fed_return_pending WHERE peer_id = ?`, peerID).Scan(&key, &sums)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", nil, false, nil
+	case err == nil:
+		err = json.Unmarshal([]byte(sums), &ss)
+	}
+	if err != nil {
+		return "", nil, false, fmt.Errorf("%s: the pending return of sightings to %q: %w", s.d.Name, peerID, err)
+	}
+	return key, ss, true, nil
 }

@@ -221,8 +221,41 @@ func testFederation(e *env) {
 	if f := fs[1]; f.IndicatorID != res[0].ID || f.RemoteID != "remote-1" || f.Kind != model.Sighted || !f.Hour.Equal(hour) || f.Total != 5 {
 		e.Errorf("second sum %+v, want 5 sightings of %s", f, res[0].ID)
 	}
+	// A return saved before it is sent reads back as saved, replaces the
+	// one before, is the peer's own, and is cleared by MarkReturned.
+	if _, _, ok, err := e.st.PendingReturn(e.ctx, p.ID); ok || err != nil {
+		e.Errorf("PendingReturn before any: %t, %v; want none", ok, err)
+	}
+	if err := e.st.SavePendingReturn(e.ctx, p.ID, "first-key", fs[:1]); err != nil {
+		e.Fatalf("SavePendingReturn: %v", err)
+	}
+	if err := e.st.SavePendingReturn(e.ctx, p.ID, "return-key", fs); err != nil {
+		e.Fatalf("SavePendingReturn (replace): %v", err)
+	}
+	key, pend, ok, err := e.st.PendingReturn(e.ctx, p.ID)
+	if err != nil || !ok || key != "return-key" || len(pend) != 2 {
+		e.Fatalf("PendingReturn: %q, %+v, %t, %v; want return-key and two sums", key, pend, ok, err)
+	}
+	for i := range pend {
+		if a, b := pend[i], fs[i]; a.IndicatorID != b.IndicatorID || a.RemoteID != b.RemoteID || a.Kind != b.Kind ||
+			!a.Hour.Equal(b.Hour) || a.Total != b.Total || a.Returned != b.Returned {
+			e.Errorf("pending sum %d: %+v, want %+v", i, a, b)
+		}
+	}
+	if _, _, ok, err := e.st.PendingReturn(e.ctx, q.ID); ok || err != nil {
+		e.Errorf("PendingReturn of another peer: %t, %v; want none", ok, err)
+	}
+	if err := e.st.SavePendingReturn(e.ctx, q.ID, "q-key", fs[:1]); err != nil {
+		e.Fatalf("SavePendingReturn (another peer): %v", err)
+	}
 	if err := e.st.MarkReturned(e.ctx, p.ID, fs); err != nil {
 		e.Fatalf("MarkReturned: %v", err)
+	}
+	if _, _, ok, err := e.st.PendingReturn(e.ctx, p.ID); ok || err != nil {
+		e.Errorf("PendingReturn after MarkReturned: %t, %v; want none", ok, err)
+	}
+	if _, _, ok, err := e.st.PendingReturn(e.ctx, q.ID); !ok || err != nil {
+		e.Errorf("another peer's pending return after MarkReturned: %t, %v; want it kept", ok, err)
 	}
 	if fs, err := e.st.SightingsToReturn(e.ctx, p.ID, org.ID, since, 0); err != nil || len(fs) != 0 {
 		e.Errorf("SightingsToReturn after MarkReturned: %+v, %v; want none", fs, err)
@@ -243,6 +276,9 @@ func testFederation(e *env) {
 	}
 	if _, err := e.st.Peer(e.ctx, q.ID); !errors.Is(err, store.ErrNotFound) {
 		e.Errorf("Peer after DeletePeer: %v, want ErrNotFound", err)
+	}
+	if _, _, ok, err := e.st.PendingReturn(e.ctx, q.ID); ok || err != nil {
+		e.Errorf("PendingReturn after DeletePeer: %t, %v; want none", ok, err)
 	}
 	if err := e.st.DeletePeer(e.ctx, q.ID); !errors.Is(err, store.ErrNotFound) {
 		e.Errorf("DeletePeer twice: %v, want ErrNotFound", err)
