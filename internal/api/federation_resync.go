@@ -72,20 +72,7 @@ func (s *Server) federationVisible(w http.ResponseWriter, r *http.Request, p *Pr
 // see and that are not revoked, in the order given; unknown ids are left
 // out like invisible ones.
 func (s *Server) VisibleTo(ctx context.Context, v policy.Viewer, ids []string) ([]string, error) {
-	out := make([]string, 0, len(ids))
-	for _, id := range ids {
-		ind, err := s.st.IndicatorByID(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !ind.Revoked && policy.CanSee(v, ind.PolicyItem()) {
-			out = append(out, id)
-		}
-	}
-	return out, nil
+	return s.indicatorsWhere(ctx, ids, func(ind *model.Indicator) bool { return !ind.Revoked && policy.CanSee(v, ind.PolicyItem()) })
 }
 
 // federationHeld serves GET /api/v1/federation/held?after=CURSOR&limit=N.

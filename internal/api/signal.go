@@ -356,6 +356,12 @@ func (s *Server) alertVisible(ctx context.Context, p *Principal, a *model.Alert)
 // visibleAlertIndicators keeps the ids of the indicators whose policy facts
 // sees admits.
 func (s *Server) visibleAlertIndicators(ctx context.Context, sees func(policy.Item) bool, ids []string) ([]string, error) {
+	return s.indicatorsWhere(ctx, ids, func(ind *model.Indicator) bool { return sees(ind.PolicyItem()) })
+}
+
+// indicatorsWhere keeps, in the order given, the ids of the indicators
+// that keep admits; unknown ids are left out.
+func (s *Server) indicatorsWhere(ctx context.Context, ids []string, keep func(*model.Indicator) bool) ([]string, error) {
 	out := []string{}
 	for _, id := range ids {
 		ind, err := s.st.IndicatorByID(ctx, id)
@@ -365,7 +371,7 @@ func (s *Server) visibleAlertIndicators(ctx context.Context, sees func(policy.It
 		if err != nil {
 			return nil, err
 		}
-		if sees(ind.PolicyItem()) {
+		if keep(&ind) {
 			out = append(out, id)
 		}
 	}

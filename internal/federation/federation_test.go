@@ -99,16 +99,23 @@ func (l *local) submit(t *testing.T, key string, conf int, values ...string) []s
 	for _, v := range values {
 		its = append(its, map[string]any{"type": "domain", "value": v, "tlp": "green", "confidence": conf})
 	}
-	b, err := json.Marshal(map[string]any{"indicators": its})
+	status, body := l.post(t, key, "/api/v1/indicators", map[string]any{"indicators": its})
+	return submitted(t, status, body, len(values))
+}
+
+// post sends body as JSON to the local API and returns the answer.
+func (l *local) post(t *testing.T, key, path string, body any) (int, []byte) {
+	t.Helper()
+	b, err := json.Marshal(body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := httptest.NewRequest("POST", "/api/v1/indicators", bytes.NewReader(b))
+	req := httptest.NewRequest("POST", path, bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	l.api.ServeHTTP(rec, req)
-	return submitted(t, rec.Code, rec.Body.Bytes(), len(values))
+	return rec.Code, rec.Body.Bytes()
 }
 
 func submitted(t *testing.T, status int, body []byte, n int) []string {
@@ -1040,16 +1047,7 @@ func TestPushResyncRemovesWhatThePeerMayNoLongerSee(t *testing.T) {
 	stop()
 
 	if id := narrow(t, func(body map[string]any) (int, []byte) {
-		b, err := json.Marshal(body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req := httptest.NewRequest("POST", "/api/v1/indicators", bytes.NewReader(b))
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.Header.Set("Content-Type", "application/json")
-		rec := httptest.NewRecorder()
-		l.api.ServeHTTP(rec, req)
-		return rec.Code, rec.Body.Bytes()
+		return l.post(t, key, "/api/v1/indicators", body)
 	}, vNarrowed, cert.Name); id != ids[0] {
 		t.Fatalf("narrowing made indicator %s, want the same %s", id, ids[0])
 	}

@@ -44,22 +44,7 @@ func TestBrokerWindowAndStore(t *testing.T) {
 	go br.Run(rctx)
 
 	write := func(from, n int) int64 {
-		ing, err := st.BeginIngest(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var subs []model.Submission
-		for i := from; i < from+n; i++ {
-			subs = append(subs, model.Submission{Type: indicator.Domain, Value: fmt.Sprintf("b%d.example.org", i), TLP: policy.Green,
-				Audience: policy.NetworkAudience(), Source: org.ID, SubmittedBy: org.ID, Confidence: 50})
-		}
-		if _, err := ing.Put(ctx, subs); err != nil {
-			t.Fatal(err)
-		}
-		if err := ing.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		seq, _ := st.LastSeq(ctx)
+		seq := writeDomains(t, st, org.ID, "b", from, n)
 		br.Notify(ctx, seq)
 		return seq
 	}
@@ -224,25 +209,7 @@ func TestBrokerCompactedPastItsHead(t *testing.T) {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go br.Run(rctx)
-	write := func(from, n int) int64 {
-		ing, err := st.BeginIngest(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var subs []model.Submission
-		for i := from; i < from+n; i++ {
-			subs = append(subs, model.Submission{Type: indicator.Domain, Value: fmt.Sprintf("k%d.example.org", i), TLP: policy.Green,
-				Audience: policy.NetworkAudience(), Source: org.ID, SubmittedBy: org.ID, Confidence: 50})
-		}
-		if _, err := ing.Put(ctx, subs); err != nil {
-			t.Fatal(err)
-		}
-		if err := ing.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		seq, _ := st.LastSeq(ctx)
-		return seq
-	}
+	write := func(from, n int) int64 { return writeDomains(t, st, org.ID, "k", from, n) }
 	waitHead := func(seq int64) {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -274,4 +241,32 @@ func TestBrokerCompactedPastItsHead(t *testing.T) {
 	if chs, err := br.Read(ctx, last, 10); err != nil || len(chs) != 3 {
 		t.Errorf("reading the changes after the restart: %d, %v; want 3", len(chs), err)
 	}
+}
+
+// writeDomains stores n green domains of org (prefix<i>.example.org from
+// i = from) in one ingest and returns the change sequence's head.
+func writeDomains(t *testing.T, st *sqlite.Store, org, prefix string, from, n int) int64 {
+	t.Helper()
+	ctx := t.Context()
+	ing, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ing.Rollback() // a no-op after Commit
+	var subs []model.Submission
+	for i := from; i < from+n; i++ {
+		subs = append(subs, model.Submission{Type: indicator.Domain, Value: fmt.Sprintf("%s%d.example.org", prefix, i), TLP: policy.Green,
+			Audience: policy.NetworkAudience(), Source: org, SubmittedBy: org, Confidence: 50})
+	}
+	if _, err := ing.Put(ctx, subs); err != nil {
+		t.Fatal(err)
+	}
+	if err := ing.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	seq, err := st.LastSeq(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq
 }
