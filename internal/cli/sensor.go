@@ -31,6 +31,7 @@ func runSensor(e *env) error {
 	once := fs.Bool("once", false, "read the inputs to their end, flush, and exit")
 	fromStart := fs.Bool("from-start", false, "read followed files from their start instead of their end")
 	report := fs.String("report", "count", "what leaves the building: full (with host and time), count (indicator, count, hour) or off")
+	sightingsEvery := fs.Duration("sightings-every", 10*time.Second, "how often sightings are sent to the hub (1s to 1h); a crash loses at most the counts since the last time")
 	retain := fs.Int("retain", 14, "days of the retro-hunt record")
 	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on, e.g. 127.0.0.1:9477")
 	autoShare := fs.String("auto-share", "off", "off; propose: local Suricata alerts propose their remote domain or address to the organisation's analysts; share: share it at once (needs an analyst key)")
@@ -99,13 +100,16 @@ func runSensor(e *env) error {
 	default:
 		return errors.New("--auto-share must be off, propose or share")
 	}
+	if *sightingsEvery < time.Second || *sightingsEvery > time.Hour {
+		return fmt.Errorf("--sightings-every %s: from 1s to 1h", *sightingsEvery)
+	}
 	log, err := newLogger(e.stderr, *logLevel)
 	if err != nil {
 		return err
 	}
 	s, err := sensor.New(e.ctx, sensor.Config{Hubs: urls, Key: *key, StateDir: *state, Inputs: ins, Alerts: *alerts, Out: e.stdout,
 		Once: *once, FromStart: *fromStart, Report: mode, Retain: time.Duration(*retain) * 24 * time.Hour, Metrics: *metrics, AutoShare: as, Logger: log,
-		Name: *name, Version: version, HeartbeatEvery: hbEvery, TLS: tlsCfg})
+		Name: *name, Version: version, HeartbeatEvery: hbEvery, TLS: tlsCfg, SightingsEvery: *sightingsEvery})
 	if err != nil {
 		return err
 	}

@@ -273,3 +273,18 @@ func TestSensorEnrolUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestSensorSightingsEveryBounds: --sightings-every outside 1s to 1h is
+// refused with a message naming the flag, before anything is opened.
+func TestSensorSightingsEveryBounds(t *testing.T) {
+	for _, every := range []string{"0s", "500ms", "2h", "-1s"} {
+		state := t.TempDir()
+		code, _, stderr := run(t, "sensor", "--hub", "http://127.0.0.1:1", "--key", "hdn_x.y", "--state", state, "--input", "eve:-", "--once", "--sightings-every", every)
+		if code == 0 || !strings.Contains(stderr, "--sightings-every") {
+			t.Errorf("--sightings-every %s: %d %s", every, code, stderr)
+		}
+		if ents, _ := os.ReadDir(state); len(ents) != 0 {
+			t.Errorf("--sightings-every %s: the state directory was written to before the flag was refused", every)
+		}
+	}
+}

@@ -22,10 +22,12 @@ const sensorRounds = 5
 
 // TestSensorSurvivesSIGKILL runs `hdn sensor` against a hub that receives
 // indicators all the time, kills the sensor with SIGKILL while it writes its
-// state (the local copy and cursor, retro-hunt hour files, alerts), and
-// checks after each kill that the state opens, its cursor is not past what
-// it applied, the retro-hunt record has no damaged file and every alert line
-// parses; at the end a restarted sensor catches up with everything.
+// state (the local copy and cursor, retro-hunt hour files, alerts, the
+// sightings it has not sent: it sends them every second), and checks after
+// each kill that the state opens, its cursor is not past what it applied,
+// its saved sightings read back under keys of their own, the retro-hunt
+// record has no damaged file and every alert line parses; at the end a
+// restarted sensor catches up with everything.
 func TestSensorSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test: builds hdn and kills a sensor 5 times (~1 min); skipped with -short")
@@ -68,7 +70,7 @@ func TestSensorSurvivesSIGKILL(t *testing.T) {
 	})
 
 	args := []string{"sensor", "--hub", h.url, "--key", sensorKey, "--state", state, "--input", "eve:" + eve,
-		"--alerts", alerts, "--from-start", "--heartbeat", "0", "--log-level", "info"}
+		"--alerts", alerts, "--from-start", "--heartbeat", "0", "--sightings-every", "1s", "--log-level", "info"}
 	var lastCursor int64
 	for round := range sensorRounds {
 		s := start(t, "sensor", nil, bin, args...)
@@ -182,9 +184,24 @@ func checkSensorState(t *testing.T, h *hubProc, key, dir, alerts string) int64 {
 		t.Fatalf("cursor: %v", err)
 	}
 	held, err := st.Indicators(ctx)
+	if err != nil {
+		st.Close()
+		t.Fatalf("indicators of the state: %v", err)
+	}
+	// The sightings it had not sent read back whole, each report under a
+	// key of its own (sent again under it by the next start).
+	reports, counts, err := st.Sightings(ctx)
 	st.Close()
 	if err != nil {
-		t.Fatalf("indicators of the state: %v", err)
+		t.Fatalf("the saved sightings do not read back after SIGKILL: %v", err)
+	}
+	t.Logf("saved sightings: %d reports, %d pending counts", len(reports), len(counts))
+	keys := map[string]bool{}
+	for _, rp := range reports {
+		if rp.Key == "" || keys[rp.Key] || len(rp.Items) == 0 {
+			t.Errorf("a saved sightings report with key %q (seen before: %t) and %d sightings", rp.Key, keys[rp.Key], len(rp.Items))
+		}
+		keys[rp.Key] = true
 	}
 	// The hub's view of the organisation, read after the state: it holds
 	// at least everything the sensor can have applied.
