@@ -255,6 +255,8 @@ func TestKeyScopes(t *testing.T) {
 		"POST /api/v1/import/stix":                         {"POST", "/api/v1/import/stix", bundle, false},
 		"POST /api/v1/orgs/{org}/keys/{key}/rotate#grace0": {"POST", "/api/v1/orgs/hospital-a/keys/" + analystID + "/rotate", map[string]any{"grace": "0s"}, false},
 		"POST /api/v1/federation/indicators":               {"POST", "/api/v1/federation/indicators", map[string]any{}, false},
+		// A read by POST, for peer-hub keys only: refused to these.
+		"POST /api/v1/federation/visible": {"POST", "/api/v1/federation/visible", map[string]any{"ids": []string{ind}}, false},
 	}
 	// Every writing route must be in the table (a read is a GET; the one
 	// public write, enrolment, takes a token, not a key).
