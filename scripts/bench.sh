@@ -40,6 +40,9 @@ trap 'rm -f "$out"' EXIT
   HDN_BENCH_MATCH_INDICATORS=5000000 go test -run '^$' -bench '^(BenchmarkMatchEVE|BenchmarkFEVERPeer)$' -benchtime 1x -timeout 30m ./internal/match/
   # Pattern indicators on the sensor: 100 observable patterns over the EVE mix.
   go test -run '^$' -bench '^BenchmarkMatchPatterns$' -benchtime 20000x -timeout 30m ./internal/match/
+  # The sensor saving the most it holds unsent (100,000 counts), as each flush
+  # does while the hub is out of reach.
+  go test -run '^$' -bench '^BenchmarkStateSaveSightings$' -benchtime 5x -timeout 30m ./internal/sensor/
   # Web UI pages, server time in process, with 1,000,000 indicators.
   go test -run '^$' -bench '^BenchmarkUIPages$' -benchtime 20x -timeout 60m ./internal/web/
   go test -run '^$' -bench . -benchtime 1s -timeout 30m ./internal/indicator/ ./internal/bus/ ./internal/warninglist/ ./internal/export/ ./internal/freetext/ ./internal/stixpattern/ ./internal/stix/

@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -319,6 +320,27 @@ func copyDir(t *testing.T, from, to string) {
 		}
 		if err := os.WriteFile(filepath.Join(to, e.Name()), b, 0o600); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkStateSaveSightings: saving the most a sensor holds unsent
+// (100,000 pending counts, one report of 5,000), as every flush does while
+// the hub is out of reach.
+func BenchmarkStateSaveSightings(b *testing.B) {
+	st, err := OpenState(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	pending := make([]SavedSighting, maxPendingSightings)
+	for i := range pending {
+		pending[i] = SavedSighting{Indicator: fmt.Sprintf("01a2b3c4-0000-7000-8000-%012d", i), Hour: 3600 * int64(i%48), Count: 3, First: 5}
+	}
+	reports := []SavedReport{{Key: "bench", Items: pending[:maxReport]}}
+	for b.Loop() {
+		if err := st.SaveSightings(b.Context(), reports, pending); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -46,14 +46,10 @@ CREATE TABLE IF NOT EXISTS sighting_reports (
 	key   TEXT NOT NULL UNIQUE,
 	items TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS sighting_counts (
-	indicator TEXT NOT NULL,
-	hour      INTEGER NOT NULL,
-	host      TEXT NOT NULL,
-	count     INTEGER NOT NULL,
-	first     INTEGER NOT NULL,
-	PRIMARY KEY (indicator, hour, host)
-) WITHOUT ROWID;`
+CREATE TABLE IF NOT EXISTS sighting_pending (
+	n     INTEGER PRIMARY KEY CHECK (n = 1),
+	items TEXT NOT NULL
+);`
 
 // OpenState opens (creating if needed) the state in dir, readable by its
 // owner only.
