@@ -301,7 +301,10 @@ func (s *Server) applyRun(ctx context.Context, p *Principal, peer model.Peer, se
 		plans = append(plans, plan)
 	}
 	for _, pl := range same {
-		seq, err := s.settleFederated(ctx, pl.origin.IndicatorID, pl.ij, now)
+		// Only what the version asserts: a copy quarantined here since
+		// (by this hub's own false-positive reports) is not released by
+		// an old version sent again.
+		seq, err := s.settleFederated(ctx, pl.origin.IndicatorID, pl.ij, now, false)
 		if err != nil {
 			return internalError{err}
 		}
@@ -317,7 +320,7 @@ func (s *Server) applyRun(ctx context.Context, p *Principal, peer model.Peer, se
 	res.Applied += len(plans)
 	res.LastSeq = max(res.LastSeq, last)
 	for k, pl := range plans {
-		seq, err := s.settleFederated(ctx, ids[k], pl.ij, now)
+		seq, err := s.settleFederated(ctx, ids[k], pl.ij, now, true)
 		if err != nil {
 			return internalError{err}
 		}
@@ -447,9 +450,10 @@ func (s *Server) storeFederated(ctx context.Context, plans []fedPlan) ([]string,
 }
 
 // settleFederated makes the stored copy id revoked, quarantined or expired
-// as the delivered version ij says; it returns the last change written (0:
+// as the delivered version ij says, and released from quarantine when it
+// says so and release is true; it returns the last change written (0:
 // none).
-func (s *Server) settleFederated(ctx context.Context, id string, ij *IndicatorJSON, now time.Time) (int64, error) {
+func (s *Server) settleFederated(ctx context.Context, id string, ij *IndicatorJSON, now time.Time, release bool) (int64, error) {
 	ind, err := s.st.IndicatorByID(ctx, id)
 	if err != nil {
 		return 0, err
@@ -461,7 +465,7 @@ func (s *Server) settleFederated(ctx context.Context, id string, ij *IndicatorJS
 		}
 		seq = ind.Seq
 	}
-	if ij.Quarantined != ind.Quarantined {
+	if ij.Quarantined != ind.Quarantined && (ij.Quarantined || release) {
 		reason := ij.QuarantineReason
 		if reason == "" {
 			reason = "quarantined on the origin hub"

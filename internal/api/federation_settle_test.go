@@ -88,4 +88,27 @@ func TestFederatedVersionSettledWhenSentAgain(t *testing.T) {
 	if again, _ := st.LastSeq(ctx); again != last {
 		t.Errorf("the settled version sent again wrote %d changes", again-last)
 	}
+
+	// A copy quarantined here (by this hub's own false-positive reports)
+	// is not released by its version sent again, which says nothing new.
+	other := version(false, t1)
+	other.ID, other.Value = "01a2b3c4-0000-7000-8000-0000000000bb", "quarantined.fed-test.example"
+	other.Federation.OriginID = other.ID
+	if _, err := s.ApplyFederated(ctx, p, []FederatedItem{{Kind: string(model.Created), Indicator: other}}); err != nil {
+		t.Fatal(err)
+	}
+	os, err := st.OriginsOf(ctx, []string{other.ID})
+	if err != nil || len(os) != 1 {
+		t.Fatalf("origin of the second copy: %+v, %v", os, err)
+	}
+	copyID := os[other.ID].IndicatorID
+	if _, err := st.SetQuarantine(ctx, copyID, true, "false positive here", time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ApplyFederated(ctx, p, []FederatedItem{{Kind: string(model.Updated), Indicator: other}}); err != nil {
+		t.Fatal(err)
+	}
+	if ind, err := st.IndicatorByID(ctx, copyID); err != nil || !ind.Quarantined {
+		t.Errorf("the copy quarantined here is quarantined=%t (%v) after its old version came again: released by it", ind.Quarantined, err)
+	}
 }
