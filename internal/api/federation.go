@@ -451,7 +451,8 @@ func (s *Server) storeFederated(ctx context.Context, plans []fedPlan) ([]string,
 
 // settleFederated makes the stored copy id revoked, quarantined or expired
 // as the delivered version ij says, and released from quarantine when it
-// says so and release is true; it returns the last change written (0:
+// says so and release is true, unless enough of this hub's organisations
+// report it a false positive; it returns the last change written (0:
 // none).
 func (s *Server) settleFederated(ctx context.Context, id string, ij *IndicatorJSON, now time.Time, release bool) (int64, error) {
 	ind, err := s.st.IndicatorByID(ctx, id)
@@ -464,6 +465,16 @@ func (s *Server) settleFederated(ctx context.Context, id string, ij *IndicatorJS
 			return 0, err
 		}
 		seq = ind.Seq
+	}
+	if !ij.Quarantined && ind.Quarantined && release {
+		// A release on the origin does not undo this hub's own
+		// organisations' agreement that it is a false positive: only
+		// this hub's coordinator does.
+		orgs, err := s.st.FalsePositiveOrgs(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		release = len(orgs) < s.signal.QuarantineAfter
 	}
 	if ij.Quarantined != ind.Quarantined && (ij.Quarantined || release) {
 		reason := ij.QuarantineReason

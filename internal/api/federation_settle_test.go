@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -110,5 +111,86 @@ func TestFederatedVersionSettledWhenSentAgain(t *testing.T) {
 	}
 	if ind, err := st.IndicatorByID(ctx, copyID); err != nil || !ind.Quarantined {
 		t.Errorf("the copy quarantined here is quarantined=%t (%v) after its old version came again: released by it", ind.Quarantined, err)
+	}
+}
+
+// TestFederatedReleaseKeepsLocalAgreement: a copy quarantined on its
+// origin is released by the origin's next version; one that this hub's own
+// organisations agree is a false positive stays quarantined when the origin
+// releases or updates it — only this hub's coordinator releases it.
+func TestFederatedReleaseKeepsLocalAgreement(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := New(Config{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: Limits{RateLimit: -1}})
+	org, err := st.CreateOrg(ctx, model.Org{Name: "sector-b", Kind: policy.PeerHub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := st.CreatePeer(ctx, model.Peer{Name: "b", OrgID: org.ID, URL: "https://b.example.org", Key: "hdn_x.y", Pull: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.PrincipalForPeer(ctx, peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	version := func(id, value string, quarantined bool, mod time.Time) *IndicatorJSON {
+		return &IndicatorJSON{ID: id, Type: "domain", Value: value, TLP: "green", Audience: AudienceJSON{Network: true},
+			Confidence: 50, ValidFrom: t1, Quarantined: quarantined,
+			Federation: &FederationJSON{OriginHub: "hub-b", OriginID: id, OriginModified: mod, Hops: []string{"hub-b"}}}
+	}
+	apply := func(ij *IndicatorJSON) string {
+		t.Helper()
+		if _, err := s.ApplyFederated(ctx, p, []FederatedItem{{Kind: string(model.Updated), Indicator: ij}}); err != nil {
+			t.Fatal(err)
+		}
+		os, err := st.OriginsOf(ctx, []string{ij.ID})
+		if err != nil || len(os) != 1 {
+			t.Fatalf("origin of %s: %+v, %v", ij.ID, os, err)
+		}
+		return os[ij.ID].IndicatorID
+	}
+	quarantined := func(id string) bool {
+		t.Helper()
+		ind, err := st.IndicatorByID(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ind.Quarantined
+	}
+
+	const onOrigin, agreedHere = "01a2b3c4-0000-7000-8000-0000000000c1", "01a2b3c4-0000-7000-8000-0000000000c2"
+	a := apply(version(onOrigin, "origin-fp.fed-test.example", true, t1))
+	if !quarantined(a) {
+		t.Fatal("a version quarantined on its origin did not quarantine the copy")
+	}
+	apply(version(onOrigin, "origin-fp.fed-test.example", false, t1.Add(time.Minute)))
+	if quarantined(a) {
+		t.Error("the origin's release did not release the copy it had quarantined")
+	}
+
+	b := apply(version(agreedHere, "local-fp.fed-test.example", false, t1))
+	var fps []model.Sighting
+	for i := range 2 {
+		o, err := st.CreateOrg(ctx, model.Org{Name: fmt.Sprintf("hosp-%d", i), Kind: policy.Member})
+		if err != nil {
+			t.Fatal(err)
+		}
+		fps = append(fps, model.Sighting{IndicatorID: b, Org: o.ID, Kind: model.FalsePositive, Hour: t1, Count: 1})
+	}
+	if err := st.AddSightings(ctx, fps); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.reportFalsePositives(ctx, p, []string{b}); err != nil || n != 1 || !quarantined(b) {
+		t.Fatalf("two organisations' false-positive reports quarantined %d (%v)", n, err)
+	}
+	apply(version(agreedHere, "local-fp.fed-test.example", false, t1.Add(time.Minute)))
+	if !quarantined(b) {
+		t.Error("the origin's next version released a copy this hub's organisations agree is a false positive")
 	}
 }
