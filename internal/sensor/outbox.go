@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -128,6 +129,9 @@ func (s *sightings) restore(reports []SavedReport, pending []SavedSighting) int 
 	n := 0
 	for _, saved := range reports {
 		rp := &report{key: saved.Key}
+		if k, ok := strings.CutPrefix(saved.Key, splitMark); ok {
+			rp.key, rp.split = k, true
+		}
 		at := map[sightingKey]int{}
 		for _, it := range saved.Items {
 			k, a := s.entry(it)
@@ -176,18 +180,25 @@ func earlier(a, b time.Time) time.Time {
 	return a
 }
 
+// splitMark marks, in the state, the key of a report sent one sighting at
+// a time (report.split).
+const splitMark = "split:"
+
 // save writes what the hub has not taken (the reports in flight, those
 // kept to be sent again, the pending counts) to the state directory, in
 // place of what was saved before. Nothing is written when there is nothing
 // to save and nothing was saved.
-func (s *sightings) save(ctx context.Context, inflight []*report) {
+func (s *sightings) save(ctx context.Context) {
 	if s.state == nil {
 		return
 	}
 	s.mu.Lock()
 	var reports []SavedReport
-	for _, rp := range append(inflight[:len(inflight):len(inflight)], s.unsent...) {
+	for _, rp := range append(s.inflight[:len(s.inflight):len(s.inflight)], s.unsent...) {
 		saved := SavedReport{Key: rp.key, Items: make([]SavedSighting, len(rp.keys))}
+		if rp.split {
+			saved.Key = splitMark + rp.key
+		}
 		for i, k := range rp.keys {
 			saved.Items[i] = savedSighting(k, rp.aggs[i])
 		}

@@ -344,3 +344,62 @@ func BenchmarkStateSaveSightings(b *testing.B) {
 		}
 	}
 }
+
+// TestSightingsSplitSurvivesCrash: the hub refuses a report whole (404:
+// an indicator left the sensor's view, here only for that one answer), so
+// the sensor sends it one sighting at a time; the first is stored and the
+// sensor is killed while the second is in the hub's hands. Started on the
+// state as the kill left it, the sensor goes on one at a time under the
+// same keys: the hub counts each sighting once. Sent whole again, the report
+// would now be taken and the first sighting counted twice.
+func TestSightingsSplitSurvivesCrash(t *testing.T) {
+	o := startOutboxHub(t)
+	dir, crashed := t.TempDir(), t.TempDir()
+	var n int
+	o.steer(func(w http.ResponseWriter, r *http.Request) {
+		n++
+		switch n {
+		case 1:
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":{"code":"not_found","message":"sightings[1]: not found"}}`)
+		case 2:
+			o.rp.ServeHTTP(w, r)
+		default:
+			copyDir(t, dir, crashed) // killed now
+			refuseConnection(w, r)
+		}
+	})
+	s, _ := o.sightingsFor(t, ReportCount, dir)
+	now := time.Now().UTC()
+	for range 3 {
+		s.add(o.id, now, "")
+	}
+	for range 2 {
+		s.add(o.id, now.Add(-time.Hour), "")
+	}
+	s.flush(t.Context())
+	keys, _ := o.sent()
+	if len(keys) != 3 || keys[1] != keys[0]+".0" || keys[2] != keys[0]+".1" {
+		t.Fatalf("keys sent %q: want the report's, then its first and second sighting's", keys)
+	}
+	first := o.total(t)
+	if first != 2 && first != 3 {
+		t.Fatalf("the hub counts %d after the first sighting alone, want 2 or 3", first)
+	}
+
+	o.steer(nil)
+	s2, _ := o.sightingsFor(t, ReportCount, crashed)
+	if err := s2.flush(t.Context()); err != nil {
+		t.Fatalf("flush on the crashed state: %v", err)
+	}
+	keys, _ = o.sent()
+	for _, k := range keys[3:] {
+		if k == keys[0] {
+			t.Errorf("keys sent after the restart %q: the split report went whole again", keys[3:])
+		}
+	}
+	if got := o.total(t); got != 5 {
+		t.Errorf("the hub counts %d sightings, want 5", got)
+	}
+}

@@ -68,7 +68,8 @@ type sightings struct {
 	// state keeps what the hub has not taken across restarts and crashes
 	// (outbox.go); nil keeps it in memory only.
 	state      *State
-	savedEmpty bool // the state holds no sightings
+	savedEmpty bool      // the state holds no sightings
+	inflight   []*report // of the flush under way, not sent yet
 	log        *slog.Logger
 }
 
@@ -88,6 +89,11 @@ type report struct {
 	items []sightingItem
 	keys  []sightingKey
 	aggs  []*sightingAgg
+	// split: the hub refused it whole (an indicator left our view); it
+	// goes one sighting at a time from then on, each under key.i, even
+	// after a restart (the whole accepted later would count twice what
+	// went alone).
+	split bool
 }
 
 // maxReport is the most sightings sent in one request.
@@ -146,9 +152,11 @@ func (s *sightings) flush(ctx context.Context) error {
 			rp.items = s.items(rp.keys, rp.aggs)
 		}
 	}
-	s.save(ctx, reports)
+	s.setInflight(reports)
+	s.save(ctx)
 	var firstErr error
 	for i, rp := range reports {
+		s.setInflight(reports[i:])
 		err := s.send(ctx, rp)
 		if err != nil && firstErr == nil {
 			firstErr = err
@@ -162,8 +170,17 @@ func (s *sightings) flush(ctx context.Context) error {
 			break
 		}
 	}
-	s.save(ctx, nil)
+	s.setInflight(nil)
+	s.save(ctx)
 	return firstErr
+}
+
+// setInflight records the reports of the flush not sent yet, which save
+// writes with the rest.
+func (s *sightings) setInflight(rps []*report) {
+	s.mu.Lock()
+	s.inflight = rps
+	s.mu.Unlock()
 }
 
 // items are the sightings of a report as the hub's API takes them, shaped
@@ -187,6 +204,9 @@ func (s *sightings) items(keys []sightingKey, aggs []*sightingAgg) []sightingIte
 // being looked at (429, over the key's rate limit), is kept as it is, key
 // included, for the next flush.
 func (s *sightings) send(ctx context.Context, rp *report) error {
+	if rp.split {
+		return s.sendSplit(ctx, rp)
+	}
 	err := s.hub.postReport(ctx, "/api/v1/sightings", rp.key, map[string]any{"sightings": rp.items})
 	var he *hubError
 	switch {
@@ -201,33 +221,12 @@ func (s *sightings) send(ctx context.Context, rp *report) error {
 	case asHubError(err, &he) && he.status == http.StatusNotFound && len(rp.items) == 1:
 		return nil // its indicator was revoked or left our view: dropped
 	case asHubError(err, &he) && he.status == http.StatusNotFound:
-		// An indicator was revoked or left our view meanwhile: send the
-		// rest one by one, dropping what is refused. Each one's key comes
-		// from the report's, so that a sensor killed halfway, sending the
-		// saved report again, splits it the same way and the hub counts
-		// what it took of it once.
-		for i := range rp.items {
-			one := &report{key: rp.key + "." + strconv.Itoa(i), items: rp.items[i : i+1], keys: rp.keys[i : i+1], aggs: rp.aggs[i : i+1]}
-			err := s.hub.postReport(ctx, "/api/v1/sightings", one.key, map[string]any{"sightings": one.items})
-			switch {
-			case err == nil:
-				s.mu.Lock()
-				s.sent++
-				s.mu.Unlock()
-			case asHubError(err, &he) && he.status == http.StatusTooManyRequests:
-				// Over the key's rate limit: the rest waits for the next
-				// flush rather than being dropped.
-				for j := i; j < len(rp.items); j++ {
-					s.keep(rp.keys[j], rp.aggs[j])
-				}
-				return err
-			case asHubError(err, &he) && he.status < 500:
-				// Refused: dropped.
-			default:
-				s.keepReport(one)
-			}
-		}
-		return nil
+		// An indicator was revoked or left our view meanwhile: the rest
+		// goes one by one. The report is saved as split first, so that a
+		// sensor killed halfway sends the rest the same way.
+		rp.split = true
+		s.save(ctx)
+		return s.sendSplit(ctx, rp)
 	case asHubError(err, &he) && he.status == http.StatusUnprocessableEntity && he.code == api.CodeConflict:
 		// The hub stored a report under this key before, shaped
 		// otherwise (a report saved under --report full and sent again
@@ -243,6 +242,45 @@ func (s *sightings) send(ctx context.Context, rp *report) error {
 		s.keepReport(rp)
 	}
 	return err
+}
+
+// sendSplit sends a report one sighting at a time, dropping what is
+// refused. Each one's key comes from the report's, so that a report split
+// again after a restart is counted once for what went through already.
+func (s *sightings) sendSplit(ctx context.Context, rp *report) error {
+	var he *hubError
+	single := func(i int) *report {
+		return &report{key: rp.key + "." + strconv.Itoa(i), items: rp.items[i : i+1], keys: rp.keys[i : i+1], aggs: rp.aggs[i : i+1]}
+	}
+	for i := range rp.items {
+		one := single(i)
+		err := s.hub.postReport(ctx, "/api/v1/sightings", one.key, map[string]any{"sightings": one.items})
+		switch {
+		case err == nil:
+			s.mu.Lock()
+			s.sent++
+			s.mu.Unlock()
+		case asHubError(err, &he) && he.status == http.StatusTooManyRequests:
+			// Over the key's rate limit: the rest waits for the next
+			// flush rather than being dropped.
+			for j := i; j < len(rp.items); j++ {
+				s.keep(rp.keys[j], rp.aggs[j])
+			}
+			return err
+		case asHubError(err, &he) && he.status < 500:
+			// Refused: dropped.
+		default:
+			// It may have been stored, and the hub is out of reach: this
+			// one and the rest wait, each under its own key, instead of
+			// each waiting for a timeout now.
+			s.keepReport(one)
+			for j := i + 1; j < len(rp.items); j++ {
+				s.keepReport(single(j))
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // isRefusal says whether err is the hub's answer refusing a report it
