@@ -565,7 +565,10 @@ func (s *Server) applyRemoval(ctx context.Context, peer model.Peer, remoteID str
 	if remoteID == "" {
 		return 0, nil
 	}
-	o, err := s.st.OriginOf(ctx, remoteID)
+	// The removal names the peer's id of the indicator: the copy it
+	// delivered under that id, whatever its origin id (they differ when
+	// the peer's own copy could not keep the origin's id).
+	o, err := s.st.OriginVia(ctx, peer.ID, remoteID)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
 	}

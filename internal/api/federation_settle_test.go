@@ -194,3 +194,63 @@ func TestFederatedReleaseKeepsLocalAgreement(t *testing.T) {
 		t.Error("the origin's next version released a copy this hub's organisations agree is a false positive")
 	}
 }
+
+// TestFederatedRemovalBySendersID: a peer's removal names its own id of
+// the indicator, which differs from the origin's when the peer's copy could
+// not keep the origin's id. The copy it delivered under that id is revoked;
+// before, the removal was looked up by origin id, found nothing, and the
+// copy stayed live. A removal from another peer, or naming the origin's id,
+// revokes nothing.
+func TestFederatedRemovalBySendersID(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := New(Config{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: Limits{RateLimit: -1}})
+	principal := func(name string) *Principal {
+		org, err := st.CreateOrg(ctx, model.Org{Name: name, Kind: policy.PeerHub})
+		if err != nil {
+			t.Fatal(err)
+		}
+		peer, err := st.CreatePeer(ctx, model.Peer{Name: name, OrgID: org.ID, URL: "https://" + name + ".example.org", Key: "hdn_x.y", Pull: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := s.PrincipalForPeer(ctx, peer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	b, c := principal("sector-b"), principal("sector-c")
+	const originID, sendersID = "01a2b3c4-0000-7000-8000-0000000000d1", "01a2b3c4-0000-7000-8000-0000000000d2"
+	t1 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	ij := &IndicatorJSON{ID: sendersID, Type: "domain", Value: "renamed.fed-test.example", TLP: "green", Audience: AudienceJSON{Network: true},
+		Confidence: 50, ValidFrom: t1, Federation: &FederationJSON{OriginHub: "hub-a", OriginID: originID, OriginModified: t1, Hops: []string{"hub-a", "hub-b"}}}
+	if _, err := s.ApplyFederated(ctx, b, []FederatedItem{{Kind: string(model.Created), Indicator: ij}}); err != nil {
+		t.Fatal(err)
+	}
+	live := func() bool {
+		t.Helper()
+		ind, err := st.IndicatorByID(ctx, originID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return !ind.Revoked
+	}
+	for _, no := range []struct {
+		p  *Principal
+		id string
+	}{{c, sendersID}, {b, originID}} {
+		res, err := s.ApplyFederated(ctx, no.p, []FederatedItem{{Kind: EventRemoved, ID: no.id}})
+		if err != nil || res.Ignored != 1 || !live() {
+			t.Fatalf("a removal of %s by %s: %+v, %v, live %t; want it ignored", no.id, no.p.Org.Name, res, err, live())
+		}
+	}
+	res, err := s.ApplyFederated(ctx, b, []FederatedItem{{Kind: EventRemoved, ID: sendersID}})
+	if err != nil || res.Applied != 1 || live() {
+		t.Errorf("the delivering peer's removal under its own id: %+v, %v, live %t; want the copy revoked", res, err, live())
+	}
+}

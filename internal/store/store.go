@@ -407,6 +407,9 @@ type Federation interface {
 	// OriginOf finds the local copy of an indicator by its origin id
 	// (ErrNotFound).
 	OriginOf(ctx context.Context, originID string) (model.Origin, error)
+	// OriginVia finds the copy that peerID delivered under its own id
+	// remoteID (ErrNotFound).
+	OriginVia(ctx context.Context, peerID, remoteID string) (model.Origin, error)
 	// OriginsOf finds the local copies of many, keyed by origin id (those
 	// without a copy left out).
 	OriginsOf(ctx context.Context, originIDs []string) (map[string]model.Origin, error)

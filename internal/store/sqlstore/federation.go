@@ -234,6 +234,21 @@ func (s *Store) originsBy(ctx context.Context, column string, keys []string, key
 	return out, err
 }
 
+// OriginVia finds the copy that peerID delivered under its id remoteID;
+// where there are two (one peer relaying two origins' indicators under one
+// id cannot happen, but ids are the peer's to choose), the newest.
+func (s *Store) OriginVia(ctx context.Context, peerID, remoteID string) (model.Origin, error) {
+	out, err := queryRows(ctx, s, scanOrigin, `SELECT `+originColumns+` FROM fed_origins WHERE via_peer = ? AND remote_id = ?
+		ORDER BY origin_modified DESC LIMIT 1`, peerID, remoteID)
+	if err == nil && len(out) == 0 {
+		err = store.ErrNotFound
+	}
+	if err != nil {
+		return model.Origin{}, fmt.Errorf("%s: origin via %q of %q: %w", s.d.Name, peerID, remoteID, err)
+	}
+	return out[0], nil
+}
+
 // OriginOf finds the local copy of an indicator by its origin id.
 func (s *Store) OriginOf(ctx context.Context, originID string) (model.Origin, error) {
 	var out []model.Origin

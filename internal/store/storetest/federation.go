@@ -158,6 +158,16 @@ func testFederation(e *env) {
 	if _, err := e.st.OriginOf(e.ctx, "origin-9"); !errors.Is(err, store.ErrNotFound) {
 		e.Errorf("OriginOf of an unknown origin: %v, want ErrNotFound", err)
 	}
+	// OriginVia finds a copy by the delivering peer and the peer's own id,
+	// which need not be the origin's.
+	if g, err := e.st.OriginVia(e.ctx, p.ID, "remote-1"); err != nil || g.IndicatorID != res[0].ID || g.OriginID != "origin-1" {
+		e.Errorf("OriginVia(remote-1) = %+v, %v; want the copy of origin-1", g, err)
+	}
+	for _, miss := range [][2]string{{p.ID, "origin-1"}, {q.ID, "remote-1"}, {p.ID, "remote-9"}} {
+		if g, err := e.st.OriginVia(e.ctx, miss[0], miss[1]); !errors.Is(err, store.ErrNotFound) {
+			e.Errorf("OriginVia(%s, %s) = %+v, %v; want ErrNotFound", miss[0], miss[1], g, err)
+		}
+	}
 	// HeldVia pages through the live copies one peer delivered, by local
 	// id; a revoked copy is not held.
 	three, err := e.st.OriginOf(e.ctx, "origin-3")
