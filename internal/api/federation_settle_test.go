@@ -20,28 +20,12 @@ import (
 // without settling it, as applyRun does up to its crash point.
 func TestFederatedVersionSettledWhenSentAgain(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := New(Config{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: Limits{RateLimit: -1}})
+	s, st := fedServer(t)
 	self, err := s.HubID(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	org, err := st.CreateOrg(ctx, model.Org{Name: "sector-b", Kind: policy.PeerHub})
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := st.CreatePeer(ctx, model.Peer{Name: "b", OrgID: org.ID, URL: "https://b.example.org", Key: "hdn_x.y", Pull: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := s.PrincipalForPeer(ctx, peer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	peer, p := fedPeer(t, s, st, "sector-b")
 	t1 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
 	version := func(revoked bool, mod time.Time) *IndicatorJSON {
 		const id = "01a2b3c4-0000-7000-8000-0000000000aa"
@@ -120,24 +104,8 @@ func TestFederatedVersionSettledWhenSentAgain(t *testing.T) {
 // releases or updates it — only this hub's coordinator releases it.
 func TestFederatedReleaseKeepsLocalAgreement(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := New(Config{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: Limits{RateLimit: -1}})
-	org, err := st.CreateOrg(ctx, model.Org{Name: "sector-b", Kind: policy.PeerHub})
-	if err != nil {
-		t.Fatal(err)
-	}
-	peer, err := st.CreatePeer(ctx, model.Peer{Name: "b", OrgID: org.ID, URL: "https://b.example.org", Key: "hdn_x.y", Pull: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := s.PrincipalForPeer(ctx, peer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, st := fedServer(t)
+	_, p := fedPeer(t, s, st, "sector-b")
 	t1 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
 	version := func(id, value string, quarantined bool, mod time.Time) *IndicatorJSON {
 		return &IndicatorJSON{ID: id, Type: "domain", Value: value, TLP: "green", Audience: AudienceJSON{Network: true},
@@ -203,28 +171,9 @@ func TestFederatedReleaseKeepsLocalAgreement(t *testing.T) {
 // revokes nothing.
 func TestFederatedRemovalBySendersID(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := New(Config{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: Limits{RateLimit: -1}})
-	principal := func(name string) *Principal {
-		org, err := st.CreateOrg(ctx, model.Org{Name: name, Kind: policy.PeerHub})
-		if err != nil {
-			t.Fatal(err)
-		}
-		peer, err := st.CreatePeer(ctx, model.Peer{Name: name, OrgID: org.ID, URL: "https://" + name + ".example.org", Key: "hdn_x.y", Pull: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := s.PrincipalForPeer(ctx, peer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	b, c := principal("sector-b"), principal("sector-c")
+	s, st := fedServer(t)
+	_, b := fedPeer(t, s, st, "sector-b")
+	_, c := fedPeer(t, s, st, "sector-c")
 	const originID, sendersID = "01a2b3c4-0000-7000-8000-0000000000d1", "01a2b3c4-0000-7000-8000-0000000000d2"
 	t1 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
 	ij := &IndicatorJSON{ID: sendersID, Type: "domain", Value: "renamed.fed-test.example", TLP: "green", Audience: AudienceJSON{Network: true},
@@ -253,4 +202,36 @@ func TestFederatedRemovalBySendersID(t *testing.T) {
 	if err != nil || res.Applied != 1 || live() {
 		t.Errorf("the delivering peer's removal under its own id: %+v, %v, live %t; want the copy revoked", res, err, live())
 	}
+}
+
+// fedServer is an API server over a real SQLite store, closed when the
+// test ends.
+func fedServer(t *testing.T) (*Server, *sqlite.Store) {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return New(Config{Store: st, Logger: slog.New(slog.DiscardHandler), Limits: Limits{RateLimit: -1}}), st
+}
+
+// fedPeer makes a peer hub called name (its organisation and peer) and the
+// principal its deliveries are applied as.
+func fedPeer(t *testing.T, s *Server, st *sqlite.Store, name string) (model.Peer, *Principal) {
+	t.Helper()
+	ctx := t.Context()
+	org, err := st.CreateOrg(ctx, model.Org{Name: name, Kind: policy.PeerHub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := st.CreatePeer(ctx, model.Peer{Name: name, OrgID: org.ID, URL: "https://" + name + ".example.org", Key: "hdn_x.y", Pull: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.PrincipalForPeer(ctx, peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return peer, p
 }
