@@ -24,21 +24,7 @@ import (
 // from the store, and that without subscribers it follows only the head.
 func TestBrokerWindowAndStore(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	org, err := st.CreateOrg(ctx, model.Org{Name: "a", Kind: policy.Member})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := bus.NewLocal(bus.LocalOptions{})
-	defer b.Close()
-	br := stream.NewBroker(st, b, stream.Options{Window: 10, Poll: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := br.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st, org, br := startBroker(t, stream.Options{Window: 10, Poll: 20 * time.Millisecond})
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go br.Run(rctx)
@@ -189,21 +175,7 @@ func TestBrokerWindowGroupSets(t *testing.T) {
 // reset).
 func TestBrokerCompactedPastItsHead(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	org, err := st.CreateOrg(ctx, model.Org{Name: "a", Kind: policy.Member})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := bus.NewLocal(bus.LocalOptions{})
-	defer b.Close()
-	br := stream.NewBroker(st, b, stream.Options{Poll: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err := br.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st, org, br := startBroker(t, stream.Options{Poll: time.Hour})
 	br.Attach()
 	defer br.Detach()
 	rctx, cancel := context.WithCancel(ctx)
@@ -269,4 +241,28 @@ func writeDomains(t *testing.T, st *sqlite.Store, org, prefix string, from, n in
 		t.Fatal(err)
 	}
 	return seq
+}
+
+// startBroker makes a broker over a real SQLite store holding one member
+// organisation, started (not run), all closed when the test ends.
+func startBroker(t *testing.T, opts stream.Options) (*sqlite.Store, model.Org, *stream.Broker) {
+	t.Helper()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	org, err := st.CreateOrg(ctx, model.Org{Name: "a", Kind: policy.Member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bus.NewLocal(bus.LocalOptions{})
+	t.Cleanup(func() { b.Close() })
+	opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	br := stream.NewBroker(st, b, opts)
+	if err := br.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return st, org, br
 }
