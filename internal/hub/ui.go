@@ -45,7 +45,8 @@ func loopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// sessionSweep removes expired sessions every hour.
+// sessionSweep removes expired sessions, and the sign-in failures and locks
+// that have aged out, every hour.
 func (h *Hub) sessionSweep(ctx context.Context) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -58,6 +59,9 @@ func (h *Hub) sessionSweep(ctx context.Context) error {
 				h.log.Warn("ui: removing expired sessions", "err", err)
 			} else if n > 0 {
 				h.log.Info("ui: expired sessions removed", "count", n)
+			}
+			if _, err := h.st.SweepSignIns(ctx, h.cfg.Now(), session.Limit); err != nil && ctx.Err() == nil {
+				h.log.Warn("ui: removing aged-out sign-in failures", "err", err)
 			}
 		}
 	}

@@ -366,6 +366,37 @@ type Users interface {
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteExpiredSessions removes sessions expired at now.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)
+
+	// The brute-force limit on sign-ins, kept in the store so that every
+	// replica and a restarted hub count the same failures. An address is
+	// given as a key (a hash: the store keeps no address). Each call is one
+	// transaction, serialised per key across replicas.
+	//
+	// BeginSignIn refuses (ok false) a key that is locked or has lim.Max
+	// failures within lim.Window, and otherwise records a tentative failure
+	// at now and returns its id, which FailSignIn, ForgetSignIns or
+	// AbortSignIn settle.
+	BeginSignIn(ctx context.Context, key string, now time.Time, lim SignInLimit) (attempt string, ok bool, err error)
+	// FailSignIn confirms a failure: when the key then has lim.Max
+	// failures within the window (tentative ones included) it is locked
+	// until now + lim.LockFor and its failures are forgotten.
+	FailSignIn(ctx context.Context, key string, now time.Time, lim SignInLimit) error
+	// ForgetSignIns forgets a key's failures (a successful sign-in).
+	ForgetSignIns(ctx context.Context, key string) error
+	// AbortSignIn takes back a tentative failure (the check could not be
+	// made).
+	AbortSignIn(ctx context.Context, key, attempt string) error
+	// SweepSignIns deletes the failures older than the window and the keys
+	// neither locked nor tried within it, and says how many rows went.
+	SweepSignIns(ctx context.Context, now time.Time, lim SignInLimit) (int, error)
+}
+
+// SignInLimit is the brute-force limit: after Max failed sign-ins for an
+// address within Window, sign-ins for it are refused for LockFor.
+type SignInLimit struct {
+	Max     int
+	Window  time.Duration
+	LockFor time.Duration
 }
 
 // AuditQuery selects audit entries.

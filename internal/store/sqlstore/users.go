@@ -236,3 +236,152 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int, 
 	}
 	return int(n), nil
 }
+
+// lockSignIns makes key's row in signin_limits (or touches it) and returns
+// its lock. The update takes the row's lock, so concurrent transactions on
+// one key (on any replica) run one after the other; with SQLite the single
+// writer does that anyway.
+func lockSignIns(ctx context.Context, tx Tx, key string, now int64) (lockedUntil int64, err error) {
+	err = tx.QueryRowContext(ctx, `INSERT INTO signin_limits (key, locked_until, touched) VALUES (?, 0, ?)
+		ON CONFLICT (key) DO UPDATE SET touched = excluded.touched RETURNING locked_until`, key, now).Scan(&lockedUntil)
+	return lockedUntil, err
+}
+
+// signInFailures drops key's failures older than the window and counts the
+// rest.
+func signInFailures(ctx context.Context, tx Tx, key string, now int64, lim store.SignInLimit) (int, error) {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM signin_failures WHERE key = ? AND at <= ?`, key, now-lim.Window.Nanoseconds()); err != nil {
+		return 0, err
+	}
+	var n int
+	err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM signin_failures WHERE key = ?`, key).Scan(&n)
+	return n, err
+}
+
+func checkSignInArgs(key string, lim store.SignInLimit) error {
+	if key == "" {
+		return errors.New("no key")
+	}
+	if lim.Max < 1 || lim.Window <= 0 || lim.LockFor <= 0 {
+		return fmt.Errorf("the limit %+v is not positive", lim)
+	}
+	return nil
+}
+
+// BeginSignIn refuses a locked key or one at the limit, and otherwise
+// records a tentative failure. It touches only key's rows, its own first,
+// so that transactions on different keys never wait for each other.
+func (s *Store) BeginSignIn(ctx context.Context, key string, now time.Time, lim store.SignInLimit) (string, bool, error) {
+	if err := checkSignInArgs(key, lim); err != nil {
+		return "", false, fmt.Errorf("%s: begin sign-in: %w", s.d.Name, err)
+	}
+	id, ok := NewID(), false
+	n := ToNano(now)
+	err := s.write(ctx, func(tx Tx) error {
+		ok = false
+		until, err := lockSignIns(ctx, tx, key, n)
+		if err != nil || n < until {
+			return err
+		}
+		fails, err := signInFailures(ctx, tx, key, n, lim)
+		if err != nil || fails >= lim.Max {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO signin_failures (id, key, at) VALUES (?, ?, ?)`, id, key, n); err != nil {
+			return err
+		}
+		ok = true
+		return nil
+	})
+	if err != nil {
+		return "", false, fmt.Errorf("%s: begin sign-in: %w", s.d.Name, err)
+	}
+	if !ok {
+		return "", false, nil
+	}
+	return id, true, nil
+}
+
+// FailSignIn confirms a failure and locks the key at the limit.
+func (s *Store) FailSignIn(ctx context.Context, key string, now time.Time, lim store.SignInLimit) error {
+	if err := checkSignInArgs(key, lim); err != nil {
+		return fmt.Errorf("%s: failed sign-in: %w", s.d.Name, err)
+	}
+	n := ToNano(now)
+	err := s.write(ctx, func(tx Tx) error {
+		if _, err := lockSignIns(ctx, tx, key, n); err != nil {
+			return err
+		}
+		fails, err := signInFailures(ctx, tx, key, n, lim)
+		if err != nil || fails < lim.Max {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE signin_limits SET locked_until = ? WHERE key = ?`, n+lim.LockFor.Nanoseconds(), key); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM signin_failures WHERE key = ?`, key)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: failed sign-in: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+// ForgetSignIns forgets key's failures; its row goes with SweepSignIns.
+func (s *Store) ForgetSignIns(ctx context.Context, key string) error {
+	err := s.write(ctx, func(tx Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM signin_failures WHERE key = ?`, key)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: forget sign-ins: %w", s.d.Name, err)
+	}
+	return nil
+}
+
+// SweepSignIns deletes the failures older than the window and the keys
+// neither locked nor tried within it. The two deletes are transactions of
+// their own: holding the failures' rows while waiting for a key's row, as
+// one transaction would, could deadlock with a BeginSignIn on PostgreSQL.
+func (s *Store) SweepSignIns(ctx context.Context, now time.Time, lim store.SignInLimit) (int, error) {
+	if err := checkSignInArgs("sweep", lim); err != nil {
+		return 0, fmt.Errorf("%s: sweep sign-ins: %w", s.d.Name, err)
+	}
+	n := ToNano(now)
+	old := n - lim.Window.Nanoseconds()
+	var deleted int64
+	for _, q := range []struct {
+		query string
+		args  []any
+	}{
+		{`DELETE FROM signin_failures WHERE at <= ?`, []any{old}},
+		{`DELETE FROM signin_limits WHERE touched <= ? AND locked_until <= ?`, []any{old, n}},
+	} {
+		err := s.write(ctx, func(tx Tx) error {
+			res, err := tx.ExecContext(ctx, q.query, q.args...)
+			if err != nil {
+				return err
+			}
+			c, err := res.RowsAffected()
+			deleted += c
+			return err
+		})
+		if err != nil {
+			return int(deleted), fmt.Errorf("%s: sweep sign-ins: %w", s.d.Name, err)
+		}
+	}
+	return int(deleted), nil
+}
+
+// AbortSignIn takes back one tentative failure.
+func (s *Store) AbortSignIn(ctx context.Context, key, attempt string) error {
+	err := s.write(ctx, func(tx Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM signin_failures WHERE id = ? AND key = ?`, attempt, key)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: abort sign-in: %w", s.d.Name, err)
+	}
+	return nil
+}

@@ -86,6 +86,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentIngest", testConcurrentIngest},
 		{"Leases", testLeases},
 		{"LeasesRace", testLeasesRace},
+		{"SignInLimits", testSignInLimits},
+		{"SignInLimitsRace", testSignInLimitsRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -20,6 +20,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -67,9 +68,11 @@ const (
 	MaxFailures = 5
 	FailWindow  = 15 * time.Minute
 	LockFor     = 15 * time.Minute
-	// maxTracked bounds the limiter's memory (addresses tracked at once).
-	maxTracked = 10000
 )
+
+// Limit is the brute-force limit as the store keeps it: in the database, so
+// that every replica counts the same failures and a restart forgets none.
+var Limit = store.SignInLimit{Max: MaxFailures, Window: FailWindow, LockFor: LockFor}
 
 // Options configure a Manager; zero values take the defaults.
 type Options struct {
@@ -87,9 +90,8 @@ type Options struct {
 // Manager signs users in and out and checks their sessions. It is safe for
 // concurrent use.
 type Manager struct {
-	st    store.Users
-	opts  Options
-	limit limiter
+	st   store.Users
+	opts Options
 
 	dummyOnce sync.Once
 	dummy     string
@@ -109,7 +111,7 @@ func New(st store.Users, opts Options) *Manager {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	m := &Manager{st: st, opts: opts, limit: limiter{m: map[string]*attempts{}}}
+	m := &Manager{st: st, opts: opts}
 	go m.dummyHash() // ready before the first unknown address comes
 	return m
 }
@@ -135,30 +137,43 @@ func normEmail(email string) string { return strings.ToLower(strings.TrimSpace(e
 func (m *Manager) SignIn(ctx context.Context, w http.ResponseWriter, email, password string) (model.User, error) {
 	email = normEmail(email)
 	now := m.opts.Now()
-	stamp, err := m.limit.begin(email, now)
+	// A sign-in in progress counts as a failure until it is settled, so
+	// that concurrent guesses (on any replica) cannot pass the limit. The
+	// settling outlives a client that goes away meanwhile.
+	key := signInKey(email)
+	attempt, ok, err := m.st.BeginSignIn(ctx, key, now, Limit)
 	if err != nil {
-		return model.User{}, err
+		return model.User{}, fmt.Errorf("session: sign in: %w", err)
 	}
+	if !ok {
+		return model.User{}, ErrLocked
+	}
+	settle := context.WithoutCancel(ctx)
+	// A failure the store could not confirm still counts: its tentative
+	// failure stays until it ages out.
+	fail := func() { _ = m.st.FailSignIn(settle, key, now, Limit) }
 	u, err := m.st.UserByEmail(ctx, email)
 	if errors.Is(err, store.ErrNotFound) {
 		_, _ = CheckPassword(m.dummyHash(), password)
-		m.limit.fail(email, now)
+		fail()
 		return model.User{}, ErrBadCredentials
 	}
 	if err != nil {
-		m.limit.abort(email, stamp)
+		_ = m.st.AbortSignIn(settle, key, attempt)
 		return model.User{}, fmt.Errorf("session: sign in: %w", err)
 	}
-	ok, err := CheckPassword(u.PasswordHash, password)
+	ok, err = CheckPassword(u.PasswordHash, password)
 	if err != nil {
-		m.limit.abort(email, stamp)
+		_ = m.st.AbortSignIn(settle, key, attempt)
 		return model.User{}, fmt.Errorf("session: sign in: the stored hash of user %s: %w", u.ID, err)
 	}
 	if !ok {
-		m.limit.fail(email, now)
+		fail()
 		return model.User{}, ErrBadCredentials
 	}
-	m.limit.success(email)
+	if err := m.st.ForgetSignIns(settle, key); err != nil {
+		return model.User{}, fmt.Errorf("session: sign in: %w", err)
+	}
 	if u.Disabled {
 		return model.User{}, ErrDisabled
 	}
@@ -371,112 +386,9 @@ func parseCookie(v string) (id, secret string, ok bool) {
 	return id, secret, true
 }
 
-// limiter counts failed sign-ins per e-mail address, in memory. A sign-in
-// in progress counts as a failure until it succeeds, so that concurrent
-// guesses cannot pass the limit.
-type limiter struct {
-	mu sync.Mutex
-	m  map[string]*attempts
-}
-
-type attempts struct {
-	fails       []time.Time // within FailWindow, tentative ones included
-	lockedUntil time.Time
-}
-
-func (a *attempts) prune(now time.Time) {
-	i := 0
-	for _, t := range a.fails {
-		if now.Sub(t) < FailWindow {
-			a.fails[i] = t
-			i++
-		}
-	}
-	a.fails = a.fails[:i]
-}
-
-func (a *attempts) idle(now time.Time) bool {
-	a.prune(now)
-	return len(a.fails) == 0 && !now.Before(a.lockedUntil)
-}
-
-// begin refuses a locked address and otherwise records a tentative failure
-// at now, which fail, success or abort settle.
-func (l *limiter) begin(email string, now time.Time) (time.Time, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a := l.m[email]
-	if a == nil {
-		l.makeRoom(now)
-		a = &attempts{}
-		l.m[email] = a
-	}
-	a.prune(now)
-	if now.Before(a.lockedUntil) || len(a.fails) >= MaxFailures {
-		return now, ErrLocked
-	}
-	a.fails = append(a.fails, now)
-	return now, nil
-}
-
-// fail confirms a failure; the last one allowed locks the address.
-func (l *limiter) fail(email string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	a := l.m[email]
-	if a == nil {
-		return
-	}
-	a.prune(now)
-	if len(a.fails) >= MaxFailures {
-		a.lockedUntil, a.fails = now.Add(LockFor), nil
-	}
-}
-
-// success forgets the address's failures.
-func (l *limiter) success(email string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.m, email)
-}
-
-// abort takes back a tentative failure (the check could not be made).
-func (l *limiter) abort(email string, stamp time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if a := l.m[email]; a != nil {
-		for i, t := range a.fails {
-			if t.Equal(stamp) {
-				a.fails = append(a.fails[:i], a.fails[i+1:]...)
-				break
-			}
-		}
-	}
-}
-
-// makeRoom keeps the map below maxTracked entries: it drops idle entries,
-// and when every entry is busy, one that is not locked (or, when all are,
-// any).
-func (l *limiter) makeRoom(now time.Time) {
-	if len(l.m) < maxTracked {
-		return
-	}
-	for k, a := range l.m {
-		if a.idle(now) {
-			delete(l.m, k)
-		}
-	}
-	if len(l.m) < maxTracked {
-		return
-	}
-	for k, a := range l.m {
-		if !now.Before(a.lockedUntil) {
-			delete(l.m, k)
-			return
-		}
-	}
-	for k := range l.m {
-		delete(l.m, k)
-		return
-	}
+// signInKey is what the store keeps of an address for the brute-force
+// limit: a hash, so that the addresses someone tried are not kept.
+func signInKey(email string) string {
+	sum := sha256.Sum256([]byte("hdn sign-in limit\x00" + email))
+	return hex.EncodeToString(sum[:])
 }

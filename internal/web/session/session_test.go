@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -8,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -430,24 +433,82 @@ func TestLockoutConcurrent(t *testing.T) {
 	}
 }
 
-func TestLimiterBounded(t *testing.T) {
-	l := limiter{m: map[string]*attempts{}}
-	now := time.Now()
-	for i := range maxTracked + 100 {
-		e := fmt.Sprintf("u%d@example.org", i)
-		if _, err := l.begin(e, now); err != nil {
+// TestLockoutAcrossReplicas: two hub replicas over one database count the
+// same failures, so guesses spread over them are refused at the same limit.
+func TestLockoutAcrossReplicas(t *testing.T) {
+	f := setup(t, Options{})
+	other := New(f.st, Options{Now: f.clk.now})
+	for i := range MaxFailures {
+		m := f.m
+		if i%2 == 1 {
+			m = other
+		}
+		if _, err := m.SignIn(t.Context(), httptest.NewRecorder(), email, fmt.Sprintf("guess %d", i)); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("guess %d: %v", i+1, err)
+		}
+	}
+	for name, m := range map[string]*Manager{"the first replica": f.m, "the second replica": other} {
+		if _, err := m.SignIn(t.Context(), httptest.NewRecorder(), email, password); !errors.Is(err, ErrLocked) {
+			t.Errorf("%s after %d guesses spread over two: %v, want ErrLocked", name, MaxFailures, err)
+		}
+	}
+}
+
+// TestLockoutSurvivesRestart: a hub restarted on its database still refuses
+// a locked address, and still counts the failures before the restart.
+func TestLockoutSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	open := func() (*sqlite.Store, *Manager) {
+		st, err := sqlite.Open(t.Context(), dir)
+		if err != nil {
 			t.Fatal(err)
 		}
-		l.fail(e, now)
+		return st, New(st, Options{Now: clk.now})
 	}
-	if len(l.m) > maxTracked {
-		t.Errorf("the limiter tracks %d addresses", len(l.m))
+	st, m := open()
+	h, err := HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
 	}
-	// Entries that have aged out make room first.
-	later := now.Add(FailWindow + time.Second)
-	l.begin("fresh@example.org", later)
-	if len(l.m) > 10 {
-		t.Errorf("aged-out entries were kept: %d", len(l.m))
+	org, err := st.CreateOrg(t.Context(), model.Org{Name: "Hospital A", Kind: policy.Member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateUser(t.Context(), model.User{OrgID: org.ID, Email: email, Role: policy.Analyst, PasswordHash: h}); err != nil {
+		t.Fatal(err)
+	}
+	guess := func(m *Manager, addr string, n int) {
+		t.Helper()
+		for i := range n {
+			if _, err := m.SignIn(t.Context(), httptest.NewRecorder(), addr, fmt.Sprintf("guess %d", i)); !errors.Is(err, ErrBadCredentials) {
+				t.Fatalf("guess %d for %s: %v", i+1, addr, err)
+			}
+		}
+	}
+	guess(m, email, MaxFailures)
+	guess(m, "bob@hospital.example", MaxFailures-1)
+	st.Close()
+
+	st, m = open()
+	defer st.Close()
+	if _, err := m.SignIn(t.Context(), httptest.NewRecorder(), email, password); !errors.Is(err, ErrLocked) {
+		t.Errorf("a locked address after a restart: %v, want ErrLocked", err)
+	}
+	guess(m, "bob@hospital.example", 1)
+	if _, err := m.SignIn(t.Context(), httptest.NewRecorder(), "bob@hospital.example", "one more"); !errors.Is(err, ErrLocked) {
+		t.Errorf("%d failures before a restart and one after: %v, want ErrLocked", MaxFailures-1, err)
+	}
+	// The database keeps no address, only its key.
+	raw, err := os.ReadFile(filepath.Join(dir, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wal, err := os.ReadFile(filepath.Join(dir, sqlite.FileName+"-wal")); err == nil {
+		raw = append(raw, wal...)
+	}
+	if bytes.Contains(raw, []byte("bob@hospital.example")) {
+		t.Errorf("the database holds an address that was only tried")
 	}
 }
 
