@@ -33,6 +33,8 @@ trap 'rm -f "$out"' EXIT
   go test -run '^$' -bench '^BenchmarkFederationCatchUp$' -benchtime 1x -timeout 30m ./internal/hub/
   go test -run '^$' -bench '^BenchmarkMISPSearch$' -benchtime 3x -timeout 30m ./internal/hub/
   go test -run '^$' -bench '^BenchmarkSTIXImport$' -benchtime 5x -timeout 30m ./internal/hub/
+  # Storing the TAXII status of a request of 100,000 objects (gzipped JSON).
+  go test -run '^$' -bench '^BenchmarkTAXIIStatusEncode$' -benchtime 5x -timeout 30m ./internal/api/
   # The matcher on 1,000,000 generated EVE events, with 200,000 and 5,000,000
   # indicators, and DCSO FEVER on the same corpus and domains in the same run
   # (skipped, with a message, where Debian's fever and bloom are not installed).

@@ -75,9 +75,8 @@ func TAXIIRoutes() [][2]string {
 // taxiiServer holds what the TAXII server keeps beyond the store: the
 // status resources of recent POSTs.
 type taxiiServer struct {
-	s        *Server
-	mux      *http.ServeMux
-	statuses *taxiiStatuses
+	s   *Server
+	mux *http.ServeMux
 }
 
 // TAXII is the TAXII 2.1 server, to be mounted on TAXIIPrefixes; built once
@@ -86,7 +85,7 @@ func (s *Server) TAXII() http.Handler { return s.taxii }
 
 // newTAXIIMux builds the TAXII server of s, with its status resources.
 func newTAXIIMux(s *Server) *http.ServeMux {
-	t := &taxiiServer{s: s, mux: http.NewServeMux(), statuses: newTAXIIStatuses(taxiiStatusesPerOrg, taxiiStatusBytesPerOrg, taxiiStatusBytes)}
+	t := &taxiiServer{s: s, mux: http.NewServeMux()}
 	for _, rt := range taxiiRoutes {
 		t.mux.Handle(rt.pattern, t.handle(rt))
 	}

@@ -1,28 +1,39 @@
 package api
 
 import (
+	"bytes"
+	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
+	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/hdnetwork/hdn/internal/store"
 )
 
-// The status resources kept in memory: at most taxiiStatusesPerOrg and
-// taxiiStatusBytesPerOrg for each organisation, taxiiStatusBytes for all;
-// the oldest go first. A status lists every object of its request, so a
-// request of 100,000 objects makes a status of about 15 MB: without the
-// byte bounds, a client posting large envelopes could fill the hub's
-// memory with statuses nobody reads.
-const (
-	taxiiStatusesPerOrg    = 10_000
-	taxiiStatusBytesPerOrg = 32 << 20
-	taxiiStatusBytes       = 128 << 20
-)
+// The status resources kept, in the database (store.TAXIIStatuses) so that
+// every replica and a restarted hub answers for them: gzipped JSON, at most
+// taxiiStatusesPerOrg and taxiiStatusBytesPerOrg for each organisation and
+// taxiiStatusBytes for all, none older than taxiiStatusMaxAge; the oldest
+// go first. A status lists every object of its request (one of 100,000
+// objects is about 15 MB of JSON, about 1 MB gzipped): without the byte
+// bounds a client posting large envelopes could fill the disk with
+// statuses nobody reads.
+var taxiiStatusLimit = store.TAXIIStatusLimit{
+	PerOrg:   10_000,
+	OrgBytes: 64 << 20,
+	Bytes:    512 << 20,
+	MaxAge:   7 * 24 * time.Hour,
+}
+
+// maxTAXIIStatusJSON bounds the JSON a stored status may unpack to.
+const maxTAXIIStatusJSON = 256 << 20
 
 // taxiiStatus is TAXII's status resource. The hub adds objects before it
 // answers, so a status is always complete.
@@ -46,125 +57,47 @@ type taxiiStatusDetail struct {
 	Message string `json:"message,omitempty"`
 }
 
-// taxiiStatuses keeps the last status resources of each organisation in
-// memory: a status is for the client that just posted, which asks soon or
-// never; after a restart, or from another replica, it is not found (404),
-// which TAXII clients handle.
-type taxiiStatuses struct {
-	mu                sync.Mutex
-	perOrg            int // statuses of one organisation
-	orgBudget, budget int // estimated bytes of one organisation's statuses, of all
-	byOrg             map[string]*orgStatuses
-	all               []statusRef // every status kept, oldest first; may hold some no longer kept
-	bytes             int
+// encodeTAXIIStatus is how a status is stored: its JSON, gzipped.
+func encodeTAXIIStatus(st *taxiiStatus) ([]byte, error) {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.NewEncoder(zw).Encode(st); err != nil {
+		return nil, err
+	}
+	if err := zw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
-type orgStatuses struct {
-	order []statusRef // oldest first
-	byID  map[string]*taxiiStatus
-	bytes int
-}
-
-// statusRef names a kept status and its estimated size.
-type statusRef struct {
-	org, id string
-	size    int
-}
-
-func newTAXIIStatuses(perOrg, orgBudget, budget int) *taxiiStatuses {
-	return &taxiiStatuses{perOrg: perOrg, orgBudget: orgBudget, budget: budget, byOrg: map[string]*orgStatuses{}}
-}
-
-// statusSize estimates the memory a status holds.
-func statusSize(st *taxiiStatus) int {
-	n := 256 + len(st.ID)
-	for _, ds := range [][]taxiiStatusDetail{st.Successes, st.Failures, st.Pendings} {
-		for _, d := range ds {
-			n += 64 + len(d.ID) + len(d.Version) + len(d.Message)
-		}
+func decodeTAXIIStatus(b []byte) (*taxiiStatus, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
 	}
-	return n
-}
-
-// put keeps st, the newest status of org, and lets the oldest go until
-// the bounds hold again (the newest is kept even when it alone is over).
-func (ss *taxiiStatuses) put(org string, st *taxiiStatus) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	o := ss.byOrg[org]
-	if o == nil {
-		o = &orgStatuses{byID: map[string]*taxiiStatus{}}
-		ss.byOrg[org] = o
+	var st taxiiStatus
+	if err := json.NewDecoder(io.LimitReader(zr, maxTAXIIStatusJSON)).Decode(&st); err != nil {
+		return nil, err
 	}
-	ref := statusRef{org: org, id: st.ID, size: statusSize(st)}
-	o.order = append(o.order, ref)
-	o.byID[st.ID] = st
-	o.bytes += ref.size
-	ss.all = append(ss.all, ref)
-	ss.bytes += ref.size
-	for len(o.order) > 1 && (len(o.order) > ss.perOrg || o.bytes > ss.orgBudget) {
-		ss.dropOldest(o)
-	}
-	for ss.bytes > ss.budget && len(ss.all) > 1 {
-		// The oldest status kept is the oldest of its organisation: both
-		// orders are the order of arrival.
-		r := ss.all[0]
-		ss.all = ss.all[1:]
-		if ro := ss.byOrg[r.org]; ro != nil && len(ro.order) > 0 && ro.order[0].id == r.id && r.id != st.ID {
-			ss.dropOldest(ro)
-		}
-	}
-	// ss.all keeps the refs of statuses an organisation's own bounds let
-	// go; rebuild it when they are the most of it.
-	if len(ss.all) > 64 && len(ss.all) > 2*ss.kept() {
-		live := ss.all[:0:0]
-		for _, r := range ss.all {
-			if ro := ss.byOrg[r.org]; ro != nil && ro.byID[r.id] != nil {
-				live = append(live, r)
-			}
-		}
-		ss.all = live
-	}
-}
-
-// dropOldest lets go of the oldest status of o.
-func (ss *taxiiStatuses) dropOldest(o *orgStatuses) {
-	r := o.order[0]
-	o.order = o.order[1:]
-	delete(o.byID, r.id)
-	o.bytes -= r.size
-	ss.bytes -= r.size
-	if len(o.order) == 0 {
-		delete(ss.byOrg, r.org)
-	}
-}
-
-// kept counts the statuses kept.
-func (ss *taxiiStatuses) kept() int {
-	n := 0
-	for _, o := range ss.byOrg {
-		n += len(o.order)
-	}
-	return n
-}
-
-func (ss *taxiiStatuses) get(org, id string) (*taxiiStatus, bool) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	o := ss.byOrg[org]
-	if o == nil {
-		return nil, false
-	}
-	st, ok := o.byID[id]
-	return st, ok
+	return &st, nil
 }
 
 func (t *taxiiServer) status(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	id := r.PathValue("status")
-	st, ok := t.statuses.get(p.Org.ID, id)
-	if !ok {
+	b, err := t.s.st.TAXIIStatus(r.Context(), p.Org.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
 		// Another organisation's status is not found either.
 		return taxiiErr(http.StatusNotFound, "Not Found", "status "+strconv.Quote(clip(id))+" not found")
+	}
+	if err != nil {
+		return err
+	}
+	st, err := decodeTAXIIStatus(b)
+	if err != nil {
+		return fmt.Errorf("taxii: status %s as stored: %w", id, err)
 	}
 	writeTAXII(w, http.StatusOK, st)
 	return nil
@@ -227,7 +160,13 @@ func (t *taxiiServer) addObjects(w http.ResponseWriter, r *http.Request, p *Prin
 	st := &taxiiStatus{ID: uuid.NewString(), Status: "complete", RequestTimestamp: taxiiTime(now),
 		Successes: detailsOf(res.Successes), Failures: detailsOf(res.Failures), Pendings: []taxiiStatusDetail{}}
 	st.TotalCount, st.SuccessCount, st.FailureCount = len(env.Objects), len(st.Successes), len(st.Failures)
-	t.statuses.put(p.Org.ID, st)
+	// The objects are stored and the answer carries the whole status: a
+	// status that cannot be kept is logged, not an error.
+	if b, err := encodeTAXIIStatus(st); err != nil {
+		t.s.log.Warn("taxii: encoding a status", "status", st.ID, "err", err)
+	} else if err := t.s.st.PutTAXIIStatus(context.WithoutCancel(ctx), store.TAXIIStatus{ID: st.ID, Org: p.Org.ID, Created: now, Body: b}, taxiiStatusLimit); err != nil {
+		t.s.log.Warn("taxii: keeping a status", "status", st.ID, "err", err)
+	}
 	writeTAXII(w, http.StatusAccepted, st)
 	return nil
 }

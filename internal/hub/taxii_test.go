@@ -1,6 +1,8 @@
 package hub_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -761,4 +763,35 @@ func TestTAXIIDefaultTLP(t *testing.T) {
 			t.Errorf("%s: %+v, want tlp %s", value, lr.Indicators, want)
 		}
 	}
+}
+
+// TestTAXIIStatusSurvivesRestart: status resources are kept in the
+// database, so a hub restarted on it (or another replica) answers for a
+// status posted before, as it was answered, to its organisation only.
+func TestTAXIIStatusSurvivesRestart(t *testing.T) {
+	dir, addr := t.TempDir(), freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	h1 := startOn(t, ctx, dir, addr)
+	a, b := h1.Org("Hospital A", policy.Member, ""), h1.Org("Hospital B", policy.Member, "")
+	ka, kb := h1.Key(a, policy.Analyst), h1.Key(b, policy.Analyst)
+	posted := taxiiCall(h1.Hub, "POST", taxiiCollection+"objects/", ka, envelopeBody(
+		stixIndicatorJSON("indicator--0d1a2b3c-4d5e-4f60-8172-839405a6b7c8", "restart-status.taxii-test.example"),
+		`{"type":"indicator","id":"not-a-stix-id"}`))
+	var status taxiiStatusResp
+	posted.JSON(t, &status)
+	if posted.Status != 202 || status.SuccessCount != 1 || status.FailureCount != 1 {
+		t.Fatalf("POST: %d %s", posted.Status, posted.Body)
+	}
+	cancel()
+	h1.stop()
+
+	h2 := startOn(t, context.Background(), dir, addr)
+	r := taxiiCall(h2.Hub, "GET", "/taxii2/hdn/status/"+status.ID+"/", ka, nil)
+	if r.Status != 200 || r.Header.Get("Content-Type") != taxiiMedia {
+		t.Fatalf("the status after a restart: %d %s", r.Status, r.Body)
+	}
+	if !bytes.Equal(r.Body, posted.Body) {
+		t.Errorf("the status after a restart differs from the POST's answer:\n%s\n%s", r.Body, posted.Body)
+	}
+	wantTAXIIError(t, "another organisation's status after a restart", taxiiCall(h2.Hub, "GET", "/taxii2/hdn/status/"+status.ID+"/", kb, nil), 404)
 }

@@ -50,7 +50,36 @@ type Store interface {
 	Audit
 	Federation
 	Leases
+	TAXIIStatuses
 	Close() error
+}
+
+// TAXIIStatuses keeps the status resources of TAXII add-objects requests
+// (docs/TAXII.md), so that every replica, and a restarted hub, answers for
+// them.
+type TAXIIStatuses interface {
+	// PutTAXIIStatus keeps a status and then lets the oldest go until lim
+	// holds: older than MaxAge, beyond PerOrg or OrgBytes of the status's
+	// organisation, beyond Bytes of all. The status just kept always stays,
+	// even when it alone is over a bound.
+	PutTAXIIStatus(ctx context.Context, s TAXIIStatus, lim TAXIIStatusLimit) error
+	// TAXIIStatus returns the body of org's status id; another
+	// organisation's status is ErrNotFound, as an unknown one.
+	TAXIIStatus(ctx context.Context, org, id string) ([]byte, error)
+}
+
+// TAXIIStatus is a status resource as the API encoded it.
+type TAXIIStatus struct {
+	ID, Org string
+	Created time.Time
+	Body    []byte
+}
+
+// TAXIIStatusLimit bounds the status resources kept.
+type TAXIIStatusLimit struct {
+	PerOrg          int   // statuses of one organisation
+	OrgBytes, Bytes int64 // bytes of body of one organisation's statuses, of all
+	MaxAge          time.Duration
 }
 
 // Orgs keeps organisations.

@@ -88,6 +88,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LeasesRace", testLeasesRace},
 		{"SignInLimits", testSignInLimits},
 		{"SignInLimitsRace", testSignInLimitsRace},
+		{"TAXIIStatuses", testTAXIIStatuses},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
