@@ -52,17 +52,28 @@ func testLeases(e *env) {
 // testLeasesRace: of replicas racing for one free lease, exactly one wins.
 func testLeasesRace(e *env) {
 	now := time.Now().UTC()
+	wins := e.race("AcquireLease", 8, func(i int) (bool, error) {
+		return e.st.AcquireLease(e.ctx, "race", fmt.Sprintf("replica-%d", i), 15*time.Second, now)
+	})
+	if wins != 1 {
+		e.Errorf("%d replicas took one free lease, want exactly 1", wins)
+	}
+}
+
+// race runs fn n times at once, as replicas on one database would, reports
+// the errors, and counts the calls that returned true.
+func (e *env) race(what string, n int, fn func(i int) (bool, error)) int {
 	var wins atomic.Int32
 	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for i := range 8 {
+	errs := make(chan error, n)
+	for i := range n {
 		wg.Go(func() {
-			got, err := e.st.AcquireLease(e.ctx, "race", fmt.Sprintf("replica-%d", i), 15*time.Second, now)
+			ok, err := fn(i)
 			if err != nil {
 				errs <- err
 				return
 			}
-			if got {
+			if ok {
 				wins.Add(1)
 			}
 		})
@@ -70,9 +81,7 @@ func testLeasesRace(e *env) {
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		e.Errorf("AcquireLease: %v", err)
+		e.Errorf("%s: %v", what, err)
 	}
-	if n := wins.Load(); n != 1 {
-		e.Errorf("%d replicas took one free lease, want exactly 1", n)
-	}
+	return int(wins.Load())
 }

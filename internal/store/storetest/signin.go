@@ -1,8 +1,6 @@
 package storetest
 
 import (
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/store"
@@ -117,27 +115,11 @@ func testSignInLimits(e *env) {
 // database), no more than Max are let through.
 func testSignInLimitsRace(e *env) {
 	now := time.Now().UTC()
-	var passed atomic.Int32
-	var wg sync.WaitGroup
-	errs := make(chan error, 12)
-	for range 12 {
-		wg.Go(func() {
-			_, ok, err := e.st.BeginSignIn(e.ctx, "race", now, signInLimit)
-			if err != nil {
-				errs <- err
-				return
-			}
-			if ok {
-				passed.Add(1)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		e.Errorf("BeginSignIn: %v", err)
-	}
-	if n := passed.Load(); n != int32(signInLimit.Max) {
-		e.Errorf("%d of 12 racing sign-ins were let through, want %d", n, signInLimit.Max)
+	passed := e.race("BeginSignIn", 12, func(int) (bool, error) {
+		_, ok, err := e.st.BeginSignIn(e.ctx, "race", now, signInLimit)
+		return ok, err
+	})
+	if passed != signInLimit.Max {
+		e.Errorf("%d of 12 racing sign-ins were let through, want %d", passed, signInLimit.Max)
 	}
 }
