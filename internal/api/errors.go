@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/store"
 )
 
 // Error is an error that the client is meant to read: it carries the HTTP
@@ -35,7 +38,32 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeInternal         = "internal"
 	CodeInvalidToken     = "invalid_token"
+	CodeStorageFull      = "storage_full"
 )
+
+// errStorageFull answers a write the store refused because the database is
+// full (store.ErrFull): nothing of the request was stored.
+var errStorageFull = errf(http.StatusInsufficientStorage, CodeStorageFull,
+	"the hub's database is full (its disk, or the size bound it was given): nothing of this request was stored; "+
+		"reads and streams go on; retry once the hub's operator has made room")
+
+// fullLogEvery bounds how often a full database is logged: every write is
+// refused while it lasts.
+const fullLogEvery = 10 * time.Second
+
+// storageFull turns store.ErrFull into errStorageFull, logged as an error
+// at most every fullLogEvery; other errors are returned unchanged.
+func (s *Server) storageFull(r *http.Request, err error) error {
+	if !errors.Is(err, store.ErrFull) {
+		return err
+	}
+	now := time.Now().UnixNano()
+	if last := s.fullLogged.Load(); now-last >= int64(fullLogEvery) && s.fullLogged.CompareAndSwap(last, now) {
+		s.log.ErrorContext(r.Context(), "the database is full: writes are refused (507) until there is room; reads and streams go on",
+			"method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	return errStorageFull
+}
 
 func errf(status int, code, format string, args ...any) *Error {
 	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
@@ -62,6 +90,7 @@ type errorBody struct {
 
 // writeError renders any error into the one error envelope.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	err = s.storageFull(r, err)
 	var e *Error
 	if !errors.As(err, &e) {
 		s.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)

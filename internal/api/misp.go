@@ -219,6 +219,7 @@ func (s *Server) writeMISPError(w http.ResponseWriter, r *http.Request, err erro
 		return
 	}
 	var me *mispError
+	err = s.storageFull(r, err)
 	var ae *Error
 	switch {
 	case errors.As(err, &me):

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/auth"
@@ -82,12 +83,14 @@ type Config struct {
 
 // Server is the native API.
 type Server struct {
-	st     store.Store
-	log    *slog.Logger
-	limits Limits
-	now    func() time.Time
-	notify Notifier
-	broker Broker
+	st  store.Store
+	log *slog.Logger
+	// fullLogged is when a full database was last logged (unix ns).
+	fullLogged atomic.Int64
+	limits     Limits
+	now        func() time.Time
+	notify     Notifier
+	broker     Broker
 
 	streamWriteTimeout time.Duration
 	streamHeartbeat    time.Duration

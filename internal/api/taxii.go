@@ -240,6 +240,7 @@ func (t *taxiiServer) writeError(w http.ResponseWriter, r *http.Request, err err
 	if t.s.writeRateLimited(w, r, err) {
 		return
 	}
+	err = t.s.storageFull(r, err)
 	var (
 		te *taxiiError
 		ae *Error

@@ -142,3 +142,29 @@ func TestMatchOffline(t *testing.T) {
 		t.Fatal("an unknown input kind was accepted")
 	}
 }
+
+// TestHubMaxDBSize: --max-db-size takes sizes in both kinds of units, and
+// refuses nonsense, a bound too small for the schema, and a bound with a
+// PostgreSQL URL, before the hub starts.
+func TestHubMaxDBSize(t *testing.T) {
+	for in, want := range map[string]int64{"": 0, "50GB": 50_000_000_000, "40GiB": 40 << 30, "2 MiB": 2 << 20, "1048576": 1 << 20} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"lots", "-5GB", "10", "512KiB", "99999999999EB"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) succeeded", bad)
+		}
+	}
+	dir := t.TempDir()
+	for args, want := range map[string]string{
+		"--data " + dir + " --max-db-size lots":               "--max-db-size",
+		"--max-db-size 10GB --db postgres://u@127.0.0.1:1/no": "PostgreSQL",
+	} {
+		code, _, stderr := run(t, append([]string{"hub"}, strings.Fields(args)...)...)
+		if code == 0 || !strings.Contains(stderr, want) {
+			t.Errorf("hdn hub %s: exit %d, %q; want an error naming %s", args, code, stderr, want)
+		}
+	}
+}

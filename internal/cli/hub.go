@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strings"
+
+	"github.com/dustin/go-humanize"
 
 	"github.com/hdnetwork/hdn/internal/hub"
 	"github.com/hdnetwork/hdn/internal/policy"
@@ -13,6 +17,7 @@ func runHub(e *env) error {
 	fs := e.flags("hdn hub")
 	data := fs.String("data", "", "data directory (created on first start)")
 	db := dbFlag(fs)
+	maxDB := fs.String("max-db-size", "", `bound the SQLite database file, e.g. "50GB" or "40GiB" (default: none, only the disk's): past it, writes are refused with 507 storage_full and reads and streams go on`)
 	listen := fs.String("listen", "127.0.0.1:8443", "address to serve on")
 	natsURL := fs.String("nats", "", "NATS JetStream URL, to run several hub replicas (default: in-process bus)")
 	natsReplicas := fs.Int("nats-replicas", 1, "servers of the NATS cluster that keep the hub's JetStream stream (3 in a three-node cluster)")
@@ -38,11 +43,18 @@ func runHub(e *env) error {
 	if err := checkStoreFlags(fs.Name(), *data, *db); err != nil {
 		return err
 	}
+	maxDBBytes, err := parseSize(*maxDB)
+	if err != nil {
+		return fmt.Errorf("--max-db-size: %w", err)
+	}
+	if maxDBBytes > 0 && *db != "" {
+		return errors.New("--max-db-size bounds the embedded SQLite database; bound PostgreSQL with its own quotas")
+	}
 	log, err := newLogger(e.stderr, *logLevel)
 	if err != nil {
 		return err
 	}
-	cfg := hub.Config{DataDir: *data, DB: *db, Listen: *listen, Logger: log, NATS: *natsURL, Name: *name, NoWarninglists: *noWL, TAXIIDefaultTLP: defTLP,
+	cfg := hub.Config{DataDir: *data, DB: *db, MaxDBBytes: maxDBBytes, Listen: *listen, Logger: log, NATS: *natsURL, Name: *name, NoWarninglists: *noWL, TAXIIDefaultTLP: defTLP,
 		UIInsecureCookies: *insecureCookies}
 	cfg.NATSReplicas = *natsReplicas
 	if err := lim.apply(&cfg); err != nil {
@@ -99,6 +111,23 @@ func warninglists(dir string, kinds []string) (*warninglist.Set, error) {
 		}
 	}
 	return set, nil
+}
+
+// parseSize reads a size in bytes with an optional unit (kB, MB, GB, TB
+// in powers of 1000; KiB, MiB, GiB, TiB in powers of 1024); empty is 0.
+// A bound under 1 MiB is refused: the schema alone takes about that.
+func parseSize(v string) (int64, error) {
+	if strings.TrimSpace(v) == "" {
+		return 0, nil
+	}
+	n, err := humanize.ParseBytes(v)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a size such as 50GB or 40GiB", v)
+	}
+	if n < 1<<20 || n > math.MaxInt64 {
+		return 0, fmt.Errorf("%q is out of range: at least 1MiB", v)
+	}
+	return int64(n), nil
 }
 
 // multiFlag is a flag that may be given several times.

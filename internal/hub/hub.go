@@ -32,9 +32,12 @@ import (
 type Config struct {
 	DataDir string // where the embedded SQLite database lives
 	DB      string // a PostgreSQL URL; empty: SQLite in DataDir
-	Listen  string // host:port; port 0 picks a free one
-	Logger  *slog.Logger
-	Limits  api.Limits
+	// MaxDBBytes bounds the SQLite database file (0: none): past it,
+	// writes are refused with 507 storage_full and reads go on.
+	MaxDBBytes int64
+	Listen     string // host:port; port 0 picks a free one
+	Logger     *slog.Logger
+	Limits     api.Limits
 	// ExpirySweep is how often indicators past valid_until are expired
 	// (default 10 s).
 	ExpirySweep time.Duration
@@ -186,7 +189,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	if cfg.FeedClient == nil {
 		cfg.FeedClient = &http.Client{Timeout: 5 * time.Minute}
 	}
-	st, err := open.Open(ctx, cfg.DataDir, cfg.DB)
+	st, err := open.OpenWith(ctx, cfg.DataDir, cfg.DB, cfg.MaxDBBytes)
 	if err != nil {
 		return nil, fmt.Errorf("hub: open store: %w", err)
 	}

@@ -30,6 +30,10 @@ var (
 	// ErrCursorGone means the change log no longer holds entries after the
 	// cursor (it was compacted): the reader must take a fresh snapshot.
 	ErrCursorGone = errors.New("cursor too old: take a fresh snapshot")
+	// ErrFull means a write was refused because the database is full: its
+	// disk, or the size limit it was given. Nothing of the write is kept;
+	// reads go on, and writes succeed again once there is room.
+	ErrFull = errors.New("the database is full")
 )
 
 // Store is the whole of the hub's persistent state.

@@ -25,7 +25,17 @@ func IsPostgres(dsn string) bool {
 // otherwise SQLite in dataDir. Any other non-empty dsn is an error rather
 // than silently ignored.
 func Open(ctx context.Context, dataDir, dsn string) (store.Store, error) {
+	return OpenWith(ctx, dataDir, dsn, 0)
+}
+
+// OpenWith is Open with a bound on the SQLite database's size in bytes (0:
+// none; sqlite.Options.MaxBytes). PostgreSQL takes no bound from the hub:
+// its own tablespace and disk quotas do that, and a bound with a
+// PostgreSQL URL is an error rather than silently ignored.
+func OpenWith(ctx context.Context, dataDir, dsn string, maxBytes int64) (store.Store, error) {
 	switch {
+	case IsPostgres(dsn) && maxBytes != 0:
+		return nil, errors.New("store: a size bound is for the embedded SQLite database; bound PostgreSQL with its own quotas")
 	case IsPostgres(dsn):
 		return postgres.Open(ctx, dsn)
 	case dsn != "":
@@ -33,5 +43,5 @@ func Open(ctx context.Context, dataDir, dsn string) (store.Store, error) {
 	case dataDir == "":
 		return nil, errors.New("store: no data directory and no database URL")
 	}
-	return sqlite.Open(ctx, dataDir)
+	return sqlite.OpenWith(ctx, dataDir, sqlite.Options{MaxBytes: maxBytes})
 }

@@ -245,10 +245,10 @@ func (s *Store) writeLocked(ctx context.Context, lockClass int64, fn func(tx *Tx
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return full(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("postgres: commit: %w", mapErr(err))
+		return fmt.Errorf("postgres: commit: %w", full(mapErr(err)))
 	}
 	return nil
 }
@@ -285,7 +285,18 @@ func (s *Store) read(ctx context.Context, fn func(tx *Tx) error) error {
 const (
 	pgUniqueViolation     = "23505"
 	pgForeignKeyViolation = "23503"
+	pgDiskFull            = "53100"
 )
+
+// full marks an error of a full disk (disk_full) as store.ErrFull; others
+// are returned unchanged.
+func full(err error) error {
+	var pe *pgconn.PgError
+	if err != nil && errors.As(err, &pe) && pe.Code == pgDiskFull && !errors.Is(err, store.ErrFull) {
+		return fmt.Errorf("%w: %w", store.ErrFull, err)
+	}
+	return err
+}
 
 // mapErr turns constraint violations into the store's errors: a taken
 // unique key into store.ErrConflict, a missing referenced row into

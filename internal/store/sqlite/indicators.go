@@ -225,7 +225,7 @@ func (in *ingest) Commit() error {
 		return fmt.Errorf("sqlite: commit ingest: rolled back after a failed put: %w", in.err)
 	}
 	if err := in.tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit ingest: %w", err)
+		return fmt.Errorf("sqlite: commit ingest: %w", full(err))
 	}
 	in.s.committed()
 	return nil
@@ -254,8 +254,8 @@ func (in *ingest) Put(ctx context.Context, subs []model.Submission) ([]store.Ups
 	}
 	res, err := in.put(ctx, subs)
 	if err != nil {
-		in.err = err
-		return nil, fmt.Errorf("sqlite: put: %w", err)
+		in.err = full(err)
+		return nil, fmt.Errorf("sqlite: put: %w", in.err)
 	}
 	return res, nil
 }
@@ -270,8 +270,8 @@ func (in *ingest) PutSTIXObjects(ctx context.Context, objs []model.STIXObject) (
 	}
 	out, err := sqlstore.PutSTIXObjects(ctx, in.s.Store, in.tx, objs)
 	if err != nil {
-		in.err = err
-		return nil, fmt.Errorf("sqlite: put stix objects: %w", err)
+		in.err = full(err)
+		return nil, fmt.Errorf("sqlite: put stix objects: %w", in.err)
 	}
 	return out, nil
 }
@@ -285,8 +285,8 @@ func (in *ingest) PutOrigins(ctx context.Context, os []model.Origin) error {
 		return fmt.Errorf("sqlite: put origins: an earlier put of this ingest failed: %w", in.err)
 	}
 	if err := sqlstore.PutOrigins(ctx, in.s.Store, in.tx, os); err != nil {
-		in.err = err
-		return fmt.Errorf("sqlite: put origins: %w", err)
+		in.err = full(err)
+		return fmt.Errorf("sqlite: put origins: %w", in.err)
 	}
 	return nil
 }

@@ -87,8 +87,10 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -172,11 +174,51 @@ func ownerOnly(path string) error {
 	return nil
 }
 
+// Options tune a Store.
+type Options struct {
+	// MaxBytes bounds the database file (0: no bound, only the disk's).
+	// A write that would grow it past the bound is refused whole with
+	// store.ErrFull, as when the disk is full; reads, and writes that fit
+	// (in pages freed by deletions), go on. The bound is a number of pages
+	// (SQLite's max_page_count): it is rounded down to the page size, and
+	// a file already larger keeps its size. The WAL file is not counted.
+	MaxBytes int64
+}
+
 // Open opens (creating if needed) the database hdn.db in dir, creating dir
 // with mode 0700 when it is missing, and brings its schema up to date.
 // Several Stores, in one process or several, may open the same directory.
 // The database files are made owner-only (0600).
 func Open(ctx context.Context, dir string) (*Store, error) {
+	return OpenWith(ctx, dir, Options{})
+}
+
+// pageSize reads the page size of the database file at path from its
+// header (SQLite's file format, offset 16), or gives SQLite's default for
+// a new file.
+func pageSize(path string) int64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return 4096
+	}
+	defer f.Close()
+	var h [100]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil || string(h[:16]) != "SQLite format 3\x00" {
+		return 4096
+	}
+	switch v := binary.BigEndian.Uint16(h[16:18]); v {
+	case 1:
+		return 65536
+	default:
+		return int64(v)
+	}
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dir string, opts Options) (*Store, error) {
+	if opts.MaxBytes < 0 {
+		return nil, fmt.Errorf("sqlite: the size bound %d is negative", opts.MaxBytes)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 	}
@@ -205,11 +247,15 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		"synchronous(FULL)",
 		"temp_store(MEMORY)",
 	}
-	s.wdb, err = openDB(dsn(abs, append(common,
+	writer := append(common,
 		"cache_size(-65536)",
 		"wal_autocheckpoint("+strconv.Itoa(walBackstopPages)+")",
 		"journal_size_limit(67108864)",
-	), "immediate"), 1)
+	)
+	if opts.MaxBytes > 0 {
+		writer = append(writer, "max_page_count("+strconv.FormatInt(max(1, opts.MaxBytes/pageSize(abs)), 10)+")")
+	}
+	s.wdb, err = openDB(dsn(abs, writer, "immediate"), 1)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
 	}
@@ -394,10 +440,10 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return full(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
+		return fmt.Errorf("sqlite: commit: %w", full(err))
 	}
 	s.committed()
 	return nil
@@ -438,6 +484,16 @@ func sqliteCode(err error) int {
 		return se.Code()
 	}
 	return 0
+}
+
+// full marks an error of a full database (SQLITE_FULL: the disk, or the
+// page limit of Options.MaxBytes) as store.ErrFull; others are returned
+// unchanged.
+func full(err error) error {
+	if err != nil && sqliteCode(err)&0xff == sqlite3.SQLITE_FULL && !errors.Is(err, store.ErrFull) {
+		return fmt.Errorf("%w: %w", store.ErrFull, err)
+	}
+	return err
 }
 
 // mapErr turns constraint violations into the store's errors: a taken
