@@ -254,13 +254,17 @@ func (m *Manager) Load(r *http.Request) (model.Session, model.User, error) {
 		return end("the organisation may not sign in")
 	}
 	if now.Sub(s.LastSeen) >= touchEvery {
-		if err := m.st.TouchSession(ctx, s.ID, now); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return model.Session{}, model.User{}, fmt.Errorf("%w: the session ended", ErrNoSession)
-			}
+		switch err := m.st.TouchSession(ctx, s.ID, now); {
+		case errors.Is(err, store.ErrNotFound):
+			return model.Session{}, model.User{}, fmt.Errorf("%w: the session ended", ErrNoSession)
+		case errors.Is(err, store.ErrFull):
+			// A full database refuses writes, not reads: the session
+			// goes on, its idle time counted from the last use stored.
+		case err != nil:
 			return model.Session{}, model.User{}, fmt.Errorf("session: load: %w", err)
+		default:
+			s.LastSeen = now
 		}
-		s.LastSeen = now
 	}
 	return s, u, nil
 }

@@ -591,3 +591,58 @@ func TestRequireSameOrigin(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionInFullDatabase: with the database at its size bound, a
+// signed-in user's session goes on, and a new sign-in does not fail as bad
+// credentials. (Under the bound, recording a session's use updates a row in
+// place and still succeeds; on a full disk, where the WAL cannot grow, it
+// fails with ErrFull, and Load then goes on without recording it.)
+func TestSessionInFullDatabase(t *testing.T) {
+	dir := t.TempDir()
+	st, err := sqlite.Open(t.Context(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	org, err := st.CreateOrg(t.Context(), model.Org{Name: "Hospital A", Kind: policy.Member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := HashPassword(password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateUser(t.Context(), model.User{OrgID: org.ID, Email: email, Role: policy.Analyst, PasswordHash: h}); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	fi, err := os.Stat(filepath.Join(dir, sqlite.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err = sqlite.OpenWith(t.Context(), dir, sqlite.Options{MaxBytes: fi.Size() + 64<<10}); err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f := &fixture{t: t, st: st, clk: &clock{t: time.Now().UTC().Truncate(time.Second)}}
+	f.m = New(st, Options{Now: f.clk.now})
+	c := f.mustSignIn()
+	for i := 0; ; i++ {
+		_, err := st.CreateOrg(t.Context(), model.Org{Name: fmt.Sprintf("filler %d %s", i, strings.Repeat("x", 200)), Kind: policy.Member})
+		if errors.Is(err, store.ErrFull) {
+			break
+		}
+		if err != nil || i > 100_000 {
+			t.Fatalf("filling the database: %v after %d", err, i)
+		}
+	}
+	f.clk.add(2 * touchEvery)
+	if _, u, err := f.load(c); err != nil || u.Email != email {
+		t.Errorf("a session in a full database: %v", err)
+	}
+	// A sign-in writes little (its rows may still fit in pages with room):
+	// it succeeds or fails with the store's ErrFull, never as bad
+	// credentials.
+	if _, err := f.signIn(email, password); err != nil && (errors.Is(err, ErrBadCredentials) || !errors.Is(err, store.ErrFull)) {
+		t.Errorf("a sign-in in a full database: %v; want success or the store's ErrFull", err)
+	}
+}
