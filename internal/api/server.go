@@ -87,6 +87,7 @@ type Server struct {
 	log *slog.Logger
 	// fullLogged is when a full database was last logged (unix ns).
 	fullLogged atomic.Int64
+	keyUses    keyUses
 	limits     Limits
 	now        func() time.Time
 	notify     Notifier
@@ -332,6 +333,7 @@ func (s *Server) principalForKey(ctx context.Context, token string) (*Principal,
 		if err := s.keyRate.take(p.Key.ID); err != nil {
 			return nil, err
 		}
+		s.keyUses.note(p.Key.ID, s.now())
 		return p, nil
 	}
 	k, err := s.st.KeyByID(ctx, id)
@@ -364,6 +366,7 @@ func (s *Server) principalForKey(ctx context.Context, token string) (*Principal,
 	}
 	p := &Principal{Key: k, Org: org, Viewer: v}
 	s.principals.put(epoch, p)
+	s.keyUses.note(k.ID, now)
 	return p, nil
 }
 

@@ -349,6 +349,8 @@ func (h *Hub) Run(ctx context.Context) error {
 	g.add("stream", h.broker.Run, nil)
 	jobs.add("sessions", h.sessionSweep, nil)
 	g.add("stream-auth", func(ctx context.Context) error { h.api.WatchAuth(ctx, time.Second); return nil }, nil)
+	// Every replica records the last use of the keys it authenticated.
+	g.add("key-uses", func(ctx context.Context) error { h.api.RecordKeyUses(ctx, api.KeyUseEvery); return nil }, nil)
 	if h.cfg.SignalEvery > 0 {
 		jobs.add("signal", h.signalLoop, nil)
 	}

@@ -102,7 +102,9 @@ type Keys interface {
 	KeyByID(ctx context.Context, id string) (model.Key, error)
 	ListKeys(ctx context.Context, orgID string) ([]model.Key, error) // orgID "" lists all
 	RevokeKey(ctx context.Context, id string) error
-	TouchKey(ctx context.Context, id string, at time.Time) error
+	// TouchKeys records when each key was last used, in one transaction;
+	// last_used never moves back, and an unknown key is skipped.
+	TouchKeys(ctx context.Context, uses map[string]time.Time) error
 	// SetKeyExpiry makes a key expire at at (the zero time: never);
 	// ErrNotFound when there is no such key. It moves the authentication
 	// epoch, as RevokeKey does, so that open streams are checked again.

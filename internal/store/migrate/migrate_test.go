@@ -135,7 +135,7 @@ func populate(t *testing.T, st *sqlite.Store) population {
 	}
 	must(t, st.SetKeyExpiry(ctx, "key1", now.Add(24*time.Hour)))
 	must(t, st.RevokeKey(ctx, "key2"))
-	must(t, st.TouchKey(ctx, "key0", now.Add(time.Minute)))
+	must(t, st.TouchKeys(ctx, map[string]time.Time{"key0": now.Add(time.Minute)}))
 
 	g, err := st.CreateGroup(ctx, model.Group{Name: "north", Owner: ha.ID, Members: []string{ha.ID, hb.ID}})
 	must(t, err)

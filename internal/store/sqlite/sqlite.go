@@ -17,7 +17,8 @@
 // 2-core VM: FULL costs about 6% on ingests of 5,000 indicators and about
 // 0.2 ms on each small write transaction (an audit entry: 0.25 ms against
 // 0.05 ms), so callers should not write per request what they can batch
-// (TouchKey, say, at most once a minute per key).
+// (the keys' last use, say: the API gathers it and writes it in one
+// transaction every 30 s, store.Keys.TouchKeys).
 //
 // # Concurrency
 //

@@ -213,10 +213,24 @@ func (s *Store) RevokeKey(ctx context.Context, id string) error {
 	return s.updateKey(ctx, "revoke", id, `UPDATE keys SET revoked = 1 WHERE id = ?`, id)
 }
 
-// TouchKey records that a key was used at a time. It never moves last_used
-// back, so that concurrent requests cannot make it older.
-func (s *Store) TouchKey(ctx context.Context, id string, at time.Time) error {
-	return s.updateKey(ctx, "touch", id, `UPDATE keys SET last_used = `+s.d.Greatest+`(COALESCE(last_used, ?2), ?2) WHERE id = ?1`, id, ToNano(at))
+// TouchKeys records when keys were last used, in one transaction. It never
+// moves last_used back, so that a late write cannot make it older.
+func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	err := s.write(ctx, func(tx Tx) error {
+		for id, at := range uses {
+			if _, err := tx.ExecContext(ctx, `UPDATE keys SET last_used = `+s.d.Greatest+`(COALESCE(last_used, ?2), ?2) WHERE id = ?1`, id, ToNano(at)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%s: touch %d keys: %w", s.d.Name, len(uses), err)
+	}
+	return nil
 }
 
 func (s *Store) updateKey(ctx context.Context, what, id, query string, args ...any) error {

@@ -222,13 +222,24 @@ func testKeys(e *env) {
 	e.wantErr(e.st.RevokeKey(e.ctx, "nope"), store.ErrNotFound, "RevokeKey of an unknown key")
 
 	used := now.Add(10 * time.Minute)
-	if err := e.st.TouchKey(e.ctx, "k3", used); err != nil {
+	if err := e.st.TouchKeys(e.ctx, map[string]time.Time{"k3": used, "k1": used.Add(-time.Minute), "nope": used}); err != nil {
+		e.Fatalf("TouchKeys (one unknown key among them): %v", err)
+	}
+	if got, _ := e.st.KeyByID(e.ctx, "k3"); !got.LastUsed.Equal(used) {
+		e.Errorf("after TouchKeys: k3 LastUsed %v, want %v", got.LastUsed, used)
+	}
+	if got, _ := e.st.KeyByID(e.ctx, "k1"); !got.LastUsed.Equal(used.Add(-time.Minute)) {
+		e.Errorf("after TouchKeys: k1 LastUsed %v, want %v", got.LastUsed, used.Add(-time.Minute))
+	}
+	if err := e.st.TouchKeys(e.ctx, map[string]time.Time{"k3": used.Add(-time.Hour)}); err != nil {
 		e.Fatal(err)
 	}
 	if got, _ := e.st.KeyByID(e.ctx, "k3"); !got.LastUsed.Equal(used) {
-		e.Errorf("after TouchKey: LastUsed %v, want %v", got.LastUsed, used)
+		e.Errorf("an older use moved LastUsed back to %v", got.LastUsed)
 	}
-	e.wantErr(e.st.TouchKey(e.ctx, "nope", used), store.ErrNotFound, "TouchKey of an unknown key")
+	if err := e.st.TouchKeys(e.ctx, nil); err != nil {
+		e.Errorf("TouchKeys of none: %v", err)
+	}
 	_, err = e.st.KeyByID(e.ctx, "nope")
 	e.wantErr(err, store.ErrNotFound, "KeyByID of an unknown key")
 
