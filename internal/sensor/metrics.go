@@ -42,6 +42,7 @@ type Metrics struct {
 	SightingsSent, SightingsPending, SightingsDropped                 int64
 	StreamConnected                                                   bool
 	StreamInterruptions                                               int64
+	StateFailures                                                     int64
 	Cursor                                                            int64
 	LastContact                                                       time.Time
 }
@@ -54,6 +55,7 @@ func (s *Sensor) Metrics() Metrics {
 		Dropped: s.counters.dropped.Load(), Matched: ms.Matched, Alerts: s.counters.alerts.Load(),
 		RetroAlerts: s.counters.retroAlerts.Load(), Indicators: s.counters.indicators.Load(),
 		StreamInterruptions: s.counters.streamInterruptions.Load(),
+		StateFailures:       s.counters.stateFailures.Load(),
 	}
 	m.SightingsSent, m.SightingsPending, m.SightingsDropped = s.sight.counts()
 	if s.stream != nil {
@@ -94,6 +96,7 @@ func (s *Sensor) writeMetrics(w http.ResponseWriter) {
 		{"hdn_sensor_sightings_dropped_total", "Sighting aggregates dropped (hub unreachable too long).", "counter", m.SightingsDropped},
 		{"hdn_sensor_stream_connected", "1 when the stream from the hub is open.", "gauge", b2i(m.StreamConnected)},
 		{"hdn_sensor_stream_interruptions_total", "Stream connections that failed or ended (each followed by a reconnect, to the next hub when several are given).", "counter", m.StreamInterruptions},
+		{"hdn_sensor_state_failures_total", "Attempts to apply stream events that the state directory refused (a full disk, a lock held by another process); each batch is tried again until it is applied.", "counter", m.StateFailures},
 		{"hdn_sensor_stream_cursor", "Change-sequence cursor the local copy is current to.", "gauge", m.Cursor},
 		{"hdn_sensor_hub_lag_seconds", "Seconds since the last event or heartbeat from the hub (heartbeats come at least every 15 s).", "gauge", lag},
 	} {

@@ -129,6 +129,7 @@ type counters struct {
 	indicators, proposals        atomic.Int64
 	lastContact                  atomic.Int64 // unix nanos of the last stream event
 	streamInterruptions          atomic.Int64 // stream connections that ended or failed
+	stateFailures                atomic.Int64 // batches the state refused (each tried again)
 }
 
 // New opens the state and builds the first index from it, so the sensor
@@ -357,6 +358,38 @@ func (s *Sensor) startSync(ctx context.Context, bg *sync.WaitGroup) error {
 	return nil
 }
 
+// Backoff of applyRetrying: the first wait, and the longest.
+const (
+	applyRetryFirst = time.Second
+	applyRetryMax   = 30 * time.Second
+)
+
+// applyRetrying applies a batch to the state, and when that fails (a full
+// disk, the database locked by another process) tries the same batch again
+// with a growing wait until it succeeds or ctx ends; a failed Apply keeps
+// nothing, so the batch is applied once. Meanwhile the sensor matches with
+// the index it has, the stream waits (its buffer fills, then it stops
+// reading), the lag metric grows, and each failure is logged and counted.
+// Giving up instead would leave the sensor running on a copy that never
+// moves again.
+func (s *Sensor) applyRetrying(ctx context.Context, batch []streamclient.Event) ([]match.Indicator, error) {
+	wait := applyRetryFirst
+	for {
+		arrived, err := s.state.Apply(ctx, batch)
+		if err == nil || ctx.Err() != nil {
+			return arrived, err
+		}
+		s.counters.stateFailures.Add(1)
+		s.log.Error("applying stream events to the state failed; trying again", "in", wait.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, applyRetryMax)
+	}
+}
+
 // applyLoop applies stream events to the state in batches and triggers
 // index rebuilds and retro-hunts.
 func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event) {
@@ -380,12 +413,9 @@ func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event
 			}
 		}
 		s.counters.lastContact.Store(s.cfg.Now().UnixNano())
-		arrived, err := s.state.Apply(ctx, batch)
+		arrived, err := s.applyRetrying(ctx, batch)
 		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("applying stream events to the state failed", "err", err)
-			}
-			return
+			return // stopping
 		}
 		current, reset := false, false
 		var gone []string
