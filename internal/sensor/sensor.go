@@ -532,7 +532,11 @@ func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 	var err error
 	switch {
 	case strings.HasPrefix(in.Path, "unix:"):
-		err = s.readSocket(ctx, strings.TrimPrefix(in.Path, "unix:"), pw, st)
+		err = s.readSocket(ctx, strings.TrimPrefix(in.Path, "unix:"), pw, st, func(chunk []byte) {
+			for line := range bytes.Lines(chunk) {
+				s.maybeAutoShare(ctx, in, line)
+			}
+		})
 	default:
 		opts := tail.Options{Once: s.cfg.Once, FromStart: s.cfg.FromStart || s.cfg.Once}
 		if !opts.FromStart && in.Path != "-" {
@@ -544,9 +548,7 @@ func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 		err = tail.Lines(ctx, in.Path, opts, func(line []byte, off int64) error {
 			st.lines.Add(1)
 			st.offset.Store(off)
-			if in.Format == match.FormatEVE && s.cfg.AutoShare.Mode != "" && bytes.Contains(line, []byte(`"event_type":"alert"`)) {
-				s.autoShare(ctx, line)
-			}
+			s.maybeAutoShare(ctx, in, line)
 			if _, err := pw.Write(line); err != nil {
 				return err
 			}
@@ -562,10 +564,19 @@ func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 	return err
 }
 
+// maybeAutoShare hands a Suricata alert line of an EVE input to autoShare
+// when auto-share is on.
+func (s *Sensor) maybeAutoShare(ctx context.Context, in Input, line []byte) {
+	if in.Format == match.FormatEVE && s.cfg.AutoShare.Mode != "" && bytes.Contains(line, []byte(`"event_type":"alert"`)) {
+		s.autoShare(ctx, line)
+	}
+}
+
 // readSocket listens on a unix socket (as Suricata's unix_stream output
 // expects) and copies what arrives into w, dropping whole chunks when w is
-// not keeping up.
-func (s *Sensor) readSocket(ctx context.Context, path string, w io.Writer, st *inputStat) error {
+// not keeping up. each sees every chunk that is not dropped, on the side of
+// w (it may be slow: the socket's reader never waits for it).
+func (s *Sensor) readSocket(ctx context.Context, path string, w io.Writer, st *inputStat, each func(chunk []byte)) error {
 	os.Remove(path)
 	ln, err := net.Listen("unix", path)
 	if err != nil {
@@ -576,6 +587,7 @@ func (s *Sensor) readSocket(ctx context.Context, path string, w io.Writer, st *i
 	chunks := make(chan []byte, 256)
 	go func() {
 		for c := range chunks {
+			each(c)
 			w.Write(c)
 		}
 	}()

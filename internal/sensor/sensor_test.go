@@ -305,3 +305,50 @@ func TestSensorAutoShareDirect(t *testing.T) {
 		t.Fatalf("directly shared: %+v", lr.Indicators)
 	}
 }
+
+// TestSensorAutoShareFromSocket: auto-share acts on the alerts Suricata
+// writes to a unix socket as on those of a file (it used to see only
+// files).
+func TestSensorAutoShareFromSocket(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("hospital-a", policy.Member, "")
+	analyst, sensorKey := h.Key(a, policy.Analyst), h.Key(a, policy.Sensor)
+	sock := filepath.Join(t.TempDir(), "eve.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := sensor.New(ctx, sensor.Config{Hubs: []string{h.URL}, Key: sensorKey, StateDir: t.TempDir(), Out: io.Discard,
+		Inputs: []sensor.Input{{Format: match.FormatEVE, Path: "unix:" + sock}}, AutoShare: sensor.AutoShare{Mode: "propose"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("sensor: %v", err)
+		}
+	}()
+	<-s.Current()
+	var conn net.Conn
+	for range 200 {
+		if conn, err = net.Dial("unix", sock); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the sensor does not listen on %s: %v", sock, err)
+	}
+	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000000-0700")
+	fmt.Fprintf(conn, `{"timestamp":%q,"event_type":"alert","src_ip":"10.0.0.7","dest_ip":"203.0.113.9","dest_port":80,"proto":"TCP","alert":{"signature":"ET PHISHING credential form","severity":1},"http":{"hostname":"sock-phish.example.com","url":"/"}}`+"\n", ts)
+	conn.Close()
+	eventually(t, 30*time.Second, "a proposal from the socket's alert", func() bool {
+		var q struct {
+			Proposals []struct{ Value string }
+		}
+		h.Do("GET", "/api/v1/proposals?status=pending", analyst, nil).JSON(t, &q)
+		return len(q.Proposals) == 1 && q.Proposals[0].Value == "sock-phish.example.com"
+	})
+}
