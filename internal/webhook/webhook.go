@@ -275,6 +275,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, ev queued) {
 					if ctx.Err() != nil {
 						return // the hub is stopping; nobody sends after Run ends
 					}
+					if d.withdrawn(ctx, dl.hook) {
+						continue
+					}
 					d.deliver(ctx, dl.hook, dl.ev)
 				}
 			}()
@@ -319,6 +322,27 @@ func (d *Dispatcher) refresh(ctx context.Context) {
 	}
 }
 
+// withdrawn says whether webhook h was disabled or removed since its
+// delivery was queued: the store is asked before every attempt, so that
+// nothing queued goes out after an administrator turned the webhook off
+// (the list the dispatcher keeps is refreshed only when events come). A
+// store that cannot answer withdraws nothing.
+func (d *Dispatcher) withdrawn(ctx context.Context, h model.Webhook) bool {
+	cur, err := d.st.Webhook(ctx, h.ID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		if ctx.Err() == nil {
+			d.log.Warn("webhook: reading the webhook before a delivery; sending it", "webhook", h.Name, "id", h.ID, "err", err)
+		}
+		return false
+	case cur.Enabled:
+		return false
+	}
+	d.log.Debug("webhook: disabled or removed; a queued event is not sent", "webhook", h.Name, "id", h.ID)
+	return true
+}
+
 // envelope is the body of every delivery.
 type envelope struct {
 	ID   string          `json:"id"`
@@ -359,6 +383,9 @@ func (d *Dispatcher) deliver(ctx context.Context, h model.Webhook, ev queued) {
 			t.Stop()
 			return
 		case <-t.C:
+		}
+		if d.withdrawn(ctx, h) {
+			return // disabled or removed between two attempts: nothing more to send or record
 		}
 	}
 	ok := err == nil

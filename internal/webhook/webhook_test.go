@@ -380,3 +380,74 @@ func TestVerify(t *testing.T) {
 		t.Error("Verify accepted a timestamp that is not a number")
 	}
 }
+
+// TestDisableStopsQueuedDeliveries: deliveries queued for a webhook that is
+// then disabled or removed are not sent, nor retried, even when no new
+// event comes to refresh the dispatcher's list.
+func TestDisableStopsQueuedDeliveries(t *testing.T) {
+	for _, how := range []string{"disabled", "removed"} {
+		t.Run(how, func(t *testing.T) {
+			st := openStore(t)
+			release := make(chan struct{})
+			var mu sync.Mutex
+			var got []float64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+				var env struct {
+					Data struct{ N float64 } `json:"data"`
+				}
+				raw, _ := io.ReadAll(req.Body)
+				json.Unmarshal(raw, &env)
+				mu.Lock()
+				got = append(got, env.Data.N)
+				first := len(got) == 1
+				mu.Unlock()
+				if first {
+					<-release // the receiver is slow: the rest queue up
+					w.WriteHeader(http.StatusInternalServerError)
+				}
+			}))
+			defer srv.Close()
+			defer func() {
+				select {
+				case <-release:
+				default:
+					close(release)
+				}
+			}()
+			h := addHook(t, st, model.Webhook{Name: "slow", URL: srv.URL, Events: []string{"quarantine"}})
+			d := start(t, st, nil, webhook.Options{Refresh: time.Hour})
+			for i := range 5 {
+				d.Emit(context.Background(), api.Event{Kind: api.EventQuarantine, Payload: map[string]any{"n": i}})
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				mu.Lock()
+				n := len(got)
+				mu.Unlock()
+				if n == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the first delivery never came")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			var err error
+			if how == "disabled" {
+				err = st.SetWebhookEnabled(context.Background(), h.ID, false)
+			} else {
+				err = st.DeleteWebhook(context.Background(), h.ID)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			close(release) // the first attempt fails: it would be retried
+			time.Sleep(500 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) != 1 {
+				t.Errorf("the receiver got %v after the webhook was %s; want only the delivery in flight", got, how)
+			}
+		})
+	}
+}
