@@ -252,6 +252,7 @@ func (s *Server) applyRun(ctx context.Context, p *Principal, peer model.Peer, se
 	}
 	now := s.now().UTC()
 	rs := newResolver(s, p)
+	rs.trusted = true // the audience is the peer's, set by this hub's coordinator (peerAudience)
 	var plans, same []fedPlan
 	planned := map[string]int{} // origin id -> index in plans
 	for i := start; i < end; i++ {

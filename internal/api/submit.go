@@ -87,6 +87,10 @@ type resolver struct {
 	orgs   map[string]model.Org
 	groups map[string]model.Group
 	report map[string]bool
+	// trusted: the organisations named come from the hub's own
+	// configuration (a peer's audience), not from the caller, and need not
+	// be visible to it.
+	trusted bool
 }
 
 func newResolver(s *Server, p *Principal) *resolver {
@@ -98,8 +102,11 @@ func (rs *resolver) org(ctx context.Context, ref string) (model.Org, error) {
 		return o, nil
 	}
 	o, err := rs.s.st.Org(ctx, ref)
-	if errors.Is(err, store.ErrNotFound) {
-		return o, fmt.Errorf("organisation %q does not exist", ref)
+	// An organisation the caller may not know of (another partner's
+	// customer) is answered like one that does not exist: naming it in an
+	// audience, a group or on_behalf_of must not tell that it exists.
+	if errors.Is(err, store.ErrNotFound) || err == nil && !rs.trusted && !canSeeOrg(rs.p, o) {
+		return model.Org{}, fmt.Errorf("organisation %q does not exist", ref)
 	}
 	if err != nil {
 		return o, internalError{err}

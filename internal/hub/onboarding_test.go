@@ -510,3 +510,53 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestOtherPartnersCustomersNotFound: naming another partner's customer in
+// an audience, in on_behalf_of or as a group member is answered exactly as
+// naming an organisation that does not exist, so that the answer does not
+// tell that the customer exists; its own partner and the coordinator may
+// name it.
+func TestOtherPartnersCustomersNotFound(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	coord := h.Org("Sector CERT", policy.Coordinator, "")
+	p1 := h.Org("Shield MSSP", policy.Partner, "")
+	p2 := h.Org("Other MSSP", policy.Partner, "")
+	m := h.Org("Hospital A", policy.Member, "")
+	h.Org("Care Home North", policy.Customer, "Shield MSSP")
+	kc, k1, k2, km := h.Key(coord, policy.Analyst), h.Key(p1, policy.Analyst), h.Key(p2, policy.Analyst), h.Key(m, policy.Analyst)
+
+	answer := func(key, method, path string, body any, name string) string {
+		t.Helper()
+		r := h.Do(method, path, key, body)
+		return fmt.Sprintf("%d %s", r.Status, strings.ReplaceAll(string(r.Body), name, "NAME"))
+	}
+	red := func(name string) map[string]any {
+		return items(map[string]any{"type": "domain", "value": "care-" + strings.ToLower(strings.ReplaceAll(name, " ", "-")) + ".example", "tlp": "red",
+			"audience": map[string]any{"orgs": []string{name}}})
+	}
+	for who, key := range map[string]string{"another partner": k2, "a member": km} {
+		for what, call := range map[string]func(name string) string{
+			"an audience": func(name string) string {
+				return answer(key, "POST", "/api/v1/indicators?atomic=true", red(name), name)
+			},
+			"on_behalf_of": func(name string) string {
+				return answer(key, "POST", "/api/v1/indicators", items(map[string]any{"type": "domain", "value": "obo.example", "on_behalf_of": name}), name)
+			},
+			"a new group's members": func(name string) string {
+				return answer(key, "POST", "/api/v1/groups", map[string]any{"name": "g-" + who + "-" + name, "members": []string{name}}, name)
+			},
+		} {
+			hidden, unknown := call("Care Home North"), call("No Such Home")
+			if hidden != strings.ReplaceAll(unknown, "g-"+who+"-No Such Home", "g-"+who+"-Care Home North") || strings.Contains(hidden, `"created"`) {
+				t.Errorf("%s naming another partner's customer in %s: %s\n  naming nobody: %s", who, what, hidden, unknown)
+			}
+		}
+	}
+	// Its partner and the coordinator may name it.
+	for who, key := range map[string]string{"its partner": k1, "the coordinator": kc} {
+		if res := submit(t, h, key, map[string]any{"type": "domain", "value": "for-care-" + strings.ReplaceAll(who, " ", "-") + ".example", "tlp": "red",
+			"audience": map[string]any{"orgs": []string{"Care Home North"}}}); res[0].Status != "created" {
+			t.Errorf("%s naming the customer: %+v", who, res[0])
+		}
+	}
+}

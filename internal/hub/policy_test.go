@@ -83,6 +83,17 @@ func buildPolicyNet(t *testing.T, h *hubtest.Hub, rng *rand.Rand, prefix string,
 		ind := policytest.RandomIndicator(rng, net)
 		value := fmt.Sprintf("p%d-%s.policy-test.example", i, strings.ToLower(prefix))
 		item := map[string]any{"type": "domain", "value": value, "tlp": string(ind.TLP), "anonymous": ind.Anonymous}
+		submitter := ind.Source
+		src := orgOf(net, ind.Source)
+		if src.Kind == policy.Customer && rng.IntN(2) == 0 {
+			submitter = src.Partner
+			item["on_behalf_of"] = src.Name
+		}
+		if ind.Audience == policy.Orgs {
+			// A list names only organisations the submitter may know of:
+			// another partner's customer is answered "does not exist".
+			ind.Orgs = visibleTo(net, submitter, ind.Orgs, ind.Source)
+		}
 		switch ind.Audience {
 		case policy.Group:
 			item["audience"] = map[string]any{"group": ind.Group}
@@ -92,12 +103,6 @@ func buildPolicyNet(t *testing.T, h *hubtest.Hub, rng *rand.Rand, prefix string,
 				names = append(names, n.names[id])
 			}
 			item["audience"] = map[string]any{"orgs": names}
-		}
-		submitter := ind.Source
-		src := orgOf(net, ind.Source)
-		if src.Kind == policy.Customer && rng.IntN(2) == 0 {
-			submitter = src.Partner
-			item["on_behalf_of"] = src.Name
 		}
 		res := submit(t, h, n.keys[submitter], item)
 		if res[0].Status != "created" {
@@ -128,6 +133,24 @@ func buildPolicyNet(t *testing.T, h *hubtest.Hub, rng *rand.Rand, prefix string,
 		}
 	}
 	return n
+}
+
+// visibleTo keeps the organisations of ids that submitter may know of (as
+// the API's directory does: another partner's customers are hidden), or
+// gives [def] when none is left.
+func visibleTo(net *policytest.Network, submitter string, ids []string, def string) []string {
+	by := orgOf(net, submitter)
+	var out []string
+	for _, id := range ids {
+		o := orgOf(net, id)
+		if o.Kind != policy.Customer || by.Kind == policy.Coordinator || id == submitter || o.Partner == submitter {
+			out = append(out, id)
+		}
+	}
+	if len(out) == 0 {
+		return []string{def}
+	}
+	return out
 }
 
 func ms0(ms []string, def string) string {
