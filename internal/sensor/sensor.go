@@ -89,6 +89,11 @@ type Config struct {
 	// (default 60 s; negative for never). The first heartbeat goes once the
 	// sensor is connected; a --once run sends one at its end.
 	HeartbeatEvery time.Duration
+	// RefusedRetry is how long the sensor waits to follow the stream again
+	// after the hub refused its key (401, 403: its organisation suspended,
+	// the key expired or revoked); default 60 s. A suspension that is lifted
+	// is so picked up without a restart.
+	RefusedRetry time.Duration
 	// OnIndicators is told which indicators arrived or changed in the local
 	// copy, and which left it (for narration and tests; may be nil).
 	OnIndicators func(arrived []match.Indicator, gone []string)
@@ -161,6 +166,9 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 	}
 	if cfg.HeartbeatEvery == 0 {
 		cfg.HeartbeatEvery = DefaultHeartbeatEvery
+	}
+	if cfg.RefusedRetry <= 0 {
+		cfg.RefusedRetry = time.Minute
 	}
 	if cfg.Name == "" {
 		cfg.Name, _ = os.Hostname()
@@ -341,18 +349,33 @@ func (s *Sensor) startSync(ctx context.Context, bg *sync.WaitGroup) error {
 		OnInterrupt: func(error) { s.counters.streamInterruptions.Add(1) }})
 	events := make(chan streamclient.Event, 4096)
 	bg.Go(func() {
-		err := s.stream.Run(ctx, func(ev streamclient.Event) error {
-			select {
-			case events <- ev:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+		defer close(events)
+		for {
+			err := s.stream.Run(ctx, func(ev streamclient.Event) error {
+				select {
+				case events <- ev:
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			})
+			if err == nil || ctx.Err() != nil {
+				return
 			}
-		})
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("following the hub stopped", "err", err)
+			if !errors.Is(err, streamclient.ErrUnauthorized) {
+				s.log.Error("following the hub stopped", "err", err)
+				return
+			}
+			// Refused: the organisation may be suspended for a while, or
+			// the key replaced. Ask again later, from the same cursor; the
+			// sensor matches with the copy it has meanwhile.
+			s.log.Error("the hub refuses the sensor's key (organisation suspended, key expired or revoked?); trying again", "in", s.cfg.RefusedRetry.String(), "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(s.cfg.RefusedRetry):
+			}
 		}
-		close(events)
 	})
 	bg.Go(func() { s.applyLoop(ctx, events) })
 	return nil
