@@ -70,7 +70,7 @@ func TestSensorResumesAfterSuspension(t *testing.T) {
 	status("suspend")
 	eventually(t, 30*time.Second, "the stream ended by the suspension", func() bool { return !s.Metrics().StreamConnected })
 	post(kc, "while-suspended.example.org") // shared with the network, hospital-a included
-	time.Sleep(500 * time.Millisecond)       // several refused attempts
+	time.Sleep(500 * time.Millisecond)      // several refused attempts
 	if has("while-suspended.example.org") {
 		t.Fatal("a suspended organisation's sensor received an indicator")
 	}
