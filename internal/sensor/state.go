@@ -74,8 +74,9 @@ func OpenState(dir string) (*State, error) {
 // Close closes the state.
 func (s *State) Close() error { return s.db.Close() }
 
-// Cursor returns the stream cursor the copy is current to, and whether a
-// snapshot was ever completed (if not, the sensor asks for one).
+// Cursor returns the stream cursor the copy is current to, and whether it
+// has one: whether any event was ever applied (a snapshot, even one cut
+// short, or changes). Without one the sensor asks for a snapshot.
 func (s *State) Cursor(ctx context.Context) (cursor int64, synced bool, err error) {
 	var v string
 	err = s.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'cursor'`).Scan(&v)
@@ -101,7 +102,6 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) ([]match.In
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
 	var arrived []match.Indicator
 	var cursor int64 = -1
-	synced := false
 	for _, ev := range evs {
 		switch ev.Kind {
 		case api.EventReset:
@@ -111,10 +111,9 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) ([]match.In
 			if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = 'cursor'`); err != nil {
 				return nil, err
 			}
-			arrived, cursor, synced = nil, -1, false
+			arrived, cursor = nil, -1
 			continue
 		case api.EventSnapshotEnd:
-			synced = true
 		case api.EventRemoved:
 			if _, err := tx.ExecContext(ctx, `DELETE FROM indicators WHERE id = ?`, ev.ID); err != nil {
 				return nil, err
@@ -151,18 +150,18 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) ([]match.In
 		}
 		cursor = ev.Cursor
 	}
+	// The cursor is stored with what was applied, a first snapshot's events
+	// included: the snapshot comes in change-sequence order, so a snapshot
+	// cut short resumes from its last event's cursor (the hub then sends
+	// every change after it), after a restart as after a reconnect. Storing
+	// it only at the snapshot's end made a restart after a cut snapshot
+	// wipe the copy and start again, and a sensor whose stream was cut
+	// during its first snapshot never stored a cursor at all (it resumed
+	// in process and was never sent snapshot-end).
 	if cursor >= 0 {
-		_, hadCursor, err := s.cursorTx(ctx, tx)
-		if err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('cursor', ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, fmt.Sprint(cursor)); err != nil {
 			return nil, err
-		}
-		// The cursor is stored once the first snapshot completed; before
-		// that a restart must take the snapshot again.
-		if hadCursor || synced {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('cursor', ?)
-				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, fmt.Sprint(cursor)); err != nil {
-				return nil, err
-			}
 		}
 	}
 	return arrived, tx.Commit()
