@@ -379,7 +379,7 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 	if err != nil {
 		return fedPlan{}, "", err
 	}
-	if _, err := s.screen(ctx, rs.p, &sub, false, now); err != nil {
+	if _, err := s.screen(ctx, rs.p, &sub, false, false, now); err != nil {
 		return fedPlan{}, "", err
 	}
 	sub.ID = fj.OriginID

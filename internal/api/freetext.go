@@ -81,6 +81,7 @@ func (s *Server) importText(w http.ResponseWriter, r *http.Request, p *Principal
 	ctx := r.Context()
 	now := s.now().UTC()
 	rs := newResolver(s, p)
+	rs.preview = preview
 	out := make([]TextCandidate, 0, len(cands))
 	var subs []model.Submission
 	var subIndex []int

@@ -40,8 +40,9 @@ func itemError(err error) *ItemError {
 // screen checks a submission against the warninglists. A hit on a refusing
 // list stops it unless a coordinator overrides; a hit on a flagging list lets
 // it through with a shorter lifetime when it has none. The hits are returned
-// either way, so that the caller can show them.
-func (s *Server) screen(ctx context.Context, p *Principal, sub *model.Submission, override bool, now time.Time) ([]warninglist.Hit, error) {
+// either way, so that the caller can show them. An override is audited
+// unless preview.
+func (s *Server) screen(ctx context.Context, p *Principal, sub *model.Submission, override, preview bool, now time.Time) ([]warninglist.Hit, error) {
 	if override && p.Org.Kind != policy.Coordinator {
 		return nil, errors.New("override_warninglists is for the coordinator only")
 	}
@@ -62,9 +63,11 @@ func (s *Server) screen(ctx context.Context, p *Principal, sub *model.Submission
 		}
 	}
 	if !refused && sub.ValidUntil.IsZero() && s.flagLifetime > 0 {
-		from := sub.ValidFrom
-		if from.IsZero() {
-			from = now
+		// From now, or from a valid_from still to come: a back-dated
+		// valid_from must not make the value expire at once.
+		from := now
+		if sub.ValidFrom.After(now) {
+			from = sub.ValidFrom
 		}
 		sub.ValidUntil = from.Add(s.flagLifetime)
 	}
@@ -72,8 +75,11 @@ func (s *Server) screen(ctx context.Context, p *Principal, sub *model.Submission
 		sub.Tags = appendTag(sub.Tags, "hdn:warninglist-override")
 		// Recorded when checked, before the store: a later failure of the
 		// batch leaves an entry for an override that did not land, which is
-		// the safe side for an audit.
-		s.audit(ctx, p, "warninglist.override", "", fmt.Sprintf("%s %s despite %s", sub.Type, clip(sub.Value), hits[0].List))
+		// the safe side for an audit. A preview stores nothing and records
+		// nothing.
+		if !preview {
+			s.audit(ctx, p, "warninglist.override", "", fmt.Sprintf("%s %s despite %s", sub.Type, clip(sub.Value), hits[0].List))
+		}
 	}
 	return hits, nil
 }

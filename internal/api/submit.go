@@ -87,6 +87,8 @@ type resolver struct {
 	orgs   map[string]model.Org
 	groups map[string]model.Group
 	report map[string]bool
+	// preview: nothing is stored, so an override is not audited.
+	preview bool
 	// trusted: the organisations named come from the hub's own
 	// configuration (a peer's audience), not from the caller, and need not
 	// be visible to it.
@@ -295,7 +297,7 @@ func (rs *resolver) validate(ctx context.Context, it *SubmitItem, now time.Time)
 	if err != nil {
 		return sub, nil, err
 	}
-	hits, err := rs.s.screen(ctx, rs.p, &sub, it.OverrideWarninglists, now)
+	hits, err := rs.s.screen(ctx, rs.p, &sub, it.OverrideWarninglists, rs.preview, now)
 	return sub, hits, err
 }
 

@@ -84,6 +84,17 @@ func TestWarninglistsScreenSubmissions(t *testing.T) {
 	if ind.ValidUntil.IsZero() || !ind.ValidUntil.Equal(now.Add(api.DefaultFlagLifetime)) {
 		t.Errorf("flagged indicator valid until %v, want %v", ind.ValidUntil, now.Add(api.DefaultFlagLifetime))
 	}
+	// A flagged value with a back-dated valid_from gets its lifetime from
+	// now, not from valid_from (which would have expired it at once).
+	back := submit(t, h, member, map[string]any{"value": "old-phish.duckdns.org", "valid_from": now.Add(-30 * 24 * time.Hour).Format(time.RFC3339)})
+	h.Do("GET", "/api/v1/indicators/"+back[0].ID, member, nil).JSON(t, &ind)
+	if !ind.ValidUntil.Equal(now.Add(api.DefaultFlagLifetime)) {
+		t.Errorf("flagged indicator with a back-dated valid_from valid until %v, want %v", ind.ValidUntil, now.Add(api.DefaultFlagLifetime))
+	}
+	// A coordinator's override in a preview stores and records nothing.
+	if r := h.Do("POST", "/api/v1/import/text?preview=true", coord, map[string]any{"text": "resolver 8.8.8.8 seen", "override_warninglists": true}); r.Status != 200 {
+		t.Fatalf("preview with an override: %d %s", r.Status, r.Body)
+	}
 	// The coordinator may override; the override is marked.
 	res = submit(t, h, coord, map[string]any{"value": "8.8.8.8", "override_warninglists": true})
 	if res[0].Status != "created" || len(res[0].Warninglists) == 0 {
