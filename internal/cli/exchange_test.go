@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,6 +119,38 @@ func TestImportExportAgainstAHub(t *testing.T) {
 	}
 	if _, ok := man["01d7d459-91ef-5fa0-8bf8-1e682f4c5c93"]; !ok || len(man) != 1 {
 		t.Errorf("feed manifest %v, want the one clear event (the green indicators left out): %s", man, out)
+	}
+	// A CLEAR value in an AMBER report: the report's title and narrative
+	// do not go into a feed of CLEAR (its value does not either: it is
+	// known by the report it belongs to).
+	var rep struct{ ID string }
+	if r := h.Do("POST", "/api/v1/reports", key, map[string]any{"title": "Operation Quiet Ward", "narrative": "internal findings of the ward incident",
+		"tlp": "amber"}); r.Status != 201 {
+		t.Fatalf("report: %d %s", r.Status, r.Body)
+	} else {
+		r.JSON(t, &rep)
+	}
+	if r := h.Do("POST", "/api/v1/indicators", key, map[string]any{"indicators": []any{map[string]any{"value": "ward-c2.example.net", "tlp": "clear", "report": rep.ID}}}); r.Status != 200 {
+		t.Fatalf("indicator in the report: %d %s", r.Status, r.Body)
+	}
+	feed = t.TempDir()
+	if code, out, stderr := run(t, "export", "misp-feed", "--hub", h.URL, "--tlp", "clear", feed); code != 0 {
+		t.Fatalf("export misp-feed: %s %s", out, stderr)
+	}
+	err = filepath.WalkDir(feed, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		for _, secret := range []string{"Operation Quiet Ward", "ward incident", rep.ID} {
+			if strings.Contains(string(b), secret) {
+				t.Errorf("the CLEAR feed's %s holds %q of an AMBER report", filepath.Base(path), secret)
+			}
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	// Errors say what is wrong.
 	for _, bad := range [][]string{

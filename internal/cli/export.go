@@ -153,15 +153,23 @@ func exportMISPFeed(e *env) error {
 			break
 		}
 	}
+	// An event goes out only when its own TLP is allowed: its title,
+	// narrative and tags are the report's, and a report's level may be
+	// stricter than some of its indicators' (a CLEAR value in an AMBER
+	// report). Its attributes then go out each by its own TLP. (The
+	// hub's events of indicators without a report take the least strict
+	// level of their indicators and say nothing of their own.)
 	kept := events[:0]
 	dropped := 0
 	for _, ev := range events {
 		n := len(ev.Attribute)
+		if !tlpAllowed(nil, ev.Tag, allowed) {
+			dropped += n
+			continue
+		}
 		ev.Attribute = slices.DeleteFunc(ev.Attribute, func(a misp.Attribute) bool { return !tlpAllowed(a.Tag, ev.Tag, allowed) })
 		dropped += n - len(ev.Attribute)
-		if tlpAllowed(nil, ev.Tag, allowed) || len(ev.Attribute) > 0 {
-			kept = append(kept, ev)
-		}
+		kept = append(kept, ev)
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
