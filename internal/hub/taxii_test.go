@@ -749,14 +749,21 @@ func TestTAXIIRoutesDocumented(t *testing.T) {
 func TestTAXIIDefaultTLP(t *testing.T) {
 	h := hubtest.Start(t, hub.Config{TAXIIDefaultTLP: policy.Green})
 	key := h.Key(h.Org("Hospital A", policy.Member, ""), policy.Analyst)
+	// A TLP marking on part of an object (a granular marking) counts for
+	// the whole: sharing never widens what the producer marked.
+	granular := strings.Replace(stixIndicatorJSON("indicator--aaaaaaaa-3333-4333-8333-333333333333", "granular.taxii-test.example",
+		"marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"), `"labels"`,
+		`"granular_markings":[{"marking_ref":"marking-definition--f88d31f6-486f-44da-b317-01333bde0b82","selectors":["pattern"]}],"labels"`, 1)
 	body := envelopeBody(
 		stixIndicatorJSON("indicator--aaaaaaaa-1111-4111-8111-111111111111", "unmarked.taxii-test.example"),
 		stixIndicatorJSON("indicator--aaaaaaaa-2222-4222-8222-222222222222", "marked.taxii-test.example", "marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"),
+		granular,
 	)
 	if r := taxiiCall(h, "POST", taxiiCollection+"objects/", key, body); r.Status != 202 {
 		t.Fatalf("post: %d %s", r.Status, r.Body)
 	}
-	for value, want := range map[string]string{"unmarked.taxii-test.example": "green", "marked.taxii-test.example": "amber"} {
+	for value, want := range map[string]string{"unmarked.taxii-test.example": "green", "marked.taxii-test.example": "amber",
+		"granular.taxii-test.example": "amber"} {
 		var lr listResp
 		h.Do("GET", "/api/v1/indicators?value="+value, key, nil).JSON(t, &lr)
 		if len(lr.Indicators) != 1 || string(lr.Indicators[0].TLP) != want {

@@ -20,8 +20,13 @@ type Object struct {
 	Modified time.Time // zero when absent
 	// Version is the object's version as TAXII names it: its modified,
 	// else its created, as written.
-	Version     string
-	MarkingRefs []string // object_marking_refs
+	Version string
+	// MarkingRefs are the object_marking_refs, followed by the
+	// marking_ref of every granular marking: a TLP marking that covers
+	// only part of an object counts for the whole of it, so that sharing
+	// never widens what the producer marked (TLPOfObject takes the most
+	// restrictive).
+	MarkingRefs []string
 	Revoked     bool
 	// Name, Description and Labels of any object that has them.
 	Name        string
@@ -54,23 +59,26 @@ type KillChainPhase struct {
 var ErrObject = errors.New("invalid STIX object")
 
 type objectJSON struct {
-	Type              *string          `json:"type"`
-	ID                *string          `json:"id"`
-	Created           string           `json:"created"`
-	Modified          string           `json:"modified"`
-	ObjectMarkingRefs []string         `json:"object_marking_refs"`
-	Revoked           bool             `json:"revoked"`
-	Name              string           `json:"name"`
-	Description       string           `json:"description"`
-	Labels            []string         `json:"labels"`
-	ObjectRefs        []string         `json:"object_refs"`
-	Pattern           *string          `json:"pattern"`
-	PatternType       string           `json:"pattern_type"`
-	ValidFrom         string           `json:"valid_from"`
-	ValidUntil        string           `json:"valid_until"`
-	IndicatorTypes    []string         `json:"indicator_types"`
-	Confidence        *int             `json:"confidence"`
-	KillChainPhases   []KillChainPhase `json:"kill_chain_phases"`
+	Type              *string  `json:"type"`
+	ID                *string  `json:"id"`
+	Created           string   `json:"created"`
+	Modified          string   `json:"modified"`
+	ObjectMarkingRefs []string `json:"object_marking_refs"`
+	GranularMarkings  []struct {
+		MarkingRef string `json:"marking_ref"`
+	} `json:"granular_markings"`
+	Revoked         bool             `json:"revoked"`
+	Name            string           `json:"name"`
+	Description     string           `json:"description"`
+	Labels          []string         `json:"labels"`
+	ObjectRefs      []string         `json:"object_refs"`
+	Pattern         *string          `json:"pattern"`
+	PatternType     string           `json:"pattern_type"`
+	ValidFrom       string           `json:"valid_from"`
+	ValidUntil      string           `json:"valid_until"`
+	IndicatorTypes  []string         `json:"indicator_types"`
+	Confidence      *int             `json:"confidence"`
+	KillChainPhases []KillChainPhase `json:"kill_chain_phases"`
 }
 
 // ReadObject reads one STIX object. It checks what the hub relies on: a
@@ -111,6 +119,11 @@ func ReadObject(raw json.RawMessage) (Object, error) {
 		o.Version = j.Created
 	}
 	o.MarkingRefs, o.Revoked = j.ObjectMarkingRefs, j.Revoked
+	for _, g := range j.GranularMarkings {
+		if g.MarkingRef != "" {
+			o.MarkingRefs = append(o.MarkingRefs, g.MarkingRef)
+		}
+	}
 	o.Name, o.Description, o.Labels, o.ObjectRefs = j.Name, j.Description, j.Labels, j.ObjectRefs
 	if o.Type != "indicator" {
 		return o, nil
