@@ -73,6 +73,10 @@ type Config struct {
 	// FlagLifetime is the valid_until of an indicator on a flagging
 	// warninglist that names none (default api.DefaultFlagLifetime).
 	FlagLifetime time.Duration
+	// ChangeRetention is how long change-log entries are kept (default
+	// DefaultChangeRetention, 30 days; negative: for ever). A subscriber or
+	// peer whose cursor is older takes a fresh snapshot.
+	ChangeRetention time.Duration
 	// FeedCheck is how often the hub looks for feeds that are due (default
 	// 1 min; negative: never, feeds run only through RunFeed); FeedClient
 	// fetches them (default: a client with a 5 min timeout).
@@ -157,6 +161,9 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	if cfg.SignalEvery == 0 {
 		cfg.SignalEvery = 5 * time.Minute
+	}
+	if cfg.ChangeRetention == 0 {
+		cfg.ChangeRetention = DefaultChangeRetention
 	}
 	if cfg.CampaignOrgs <= 0 {
 		cfg.CampaignOrgs = 3
@@ -348,6 +355,9 @@ func (h *Hub) Run(ctx context.Context) error {
 	jobs.add("expiry", func(ctx context.Context) error { return h.expiryLoop(ctx) }, nil)
 	g.add("stream", h.broker.Run, nil)
 	jobs.add("sessions", h.sessionSweep, nil)
+	if h.cfg.ChangeRetention > 0 {
+		jobs.add("compaction", h.compactLoop, nil)
+	}
 	g.add("stream-auth", func(ctx context.Context) error { h.api.WatchAuth(ctx, time.Second); return nil }, nil)
 	// Every replica records the last use of the keys it authenticated.
 	g.add("key-uses", func(ctx context.Context) error { h.api.RecordKeyUses(ctx, api.KeyUseEvery); return nil }, nil)

@@ -199,6 +199,10 @@ type Indicators interface {
 	Changes(ctx context.Context, after int64, limit int) ([]model.Change, error)
 	// LastSeq is the newest change sequence number (0 when none).
 	LastSeq(ctx context.Context) (int64, error)
+	// CompactChanges deletes the change entries with seq <= keepAfter
+	// (never past the newest) and says how many went; a reader whose cursor
+	// is older then gets ErrCursorGone and takes a fresh snapshot.
+	CompactChanges(ctx context.Context, keepAfter int64) (int64, error)
 }
 
 // Reports keeps reports.
