@@ -36,48 +36,80 @@ func (h *Hub) compactLoop(ctx context.Context) error {
 	}
 }
 
+// compactStep bounds the entries one compaction transaction deletes, so
+// that a first compaction of a large log does not hold the writer for long
+// (a variable for the tests).
+var compactStep int64 = 50_000
+
 // CompactChangesBefore deletes the change-log entries written at or before
 // cutoff, and returns how many went. Change times grow with the sequence, so
 // the last entry at or before cutoff is found by a binary search over the
-// sequence (about 40 one-row reads at most), not by a scan
-// (store.Indicators.CompactChanges does the deleting).
+// sequence (about 40 one-row reads at most), not by a scan; the entries go
+// in transactions of at most compactStep (store.Indicators.CompactChanges).
 func (h *Hub) CompactChangesBefore(ctx context.Context, cutoff time.Time) (int64, error) {
 	last, err := h.st.LastSeq(ctx)
 	if err != nil || last == 0 {
 		return 0, err
 	}
 	// at reads the first entry with a sequence of at least seq: its
-	// sequence and whether it was written at or before cutoff. An entry
-	// already compacted counts as old.
-	at := func(seq int64) (int64, bool, error) {
+	// sequence, whether it was written at or before cutoff, and whether
+	// seq was compacted already (then it counts as old).
+	at := func(seq int64) (first int64, old, gone bool, err error) {
 		chs, err := h.st.Changes(ctx, seq-1, 1)
 		if errors.Is(err, store.ErrCursorGone) {
-			return seq - 1, true, nil
+			return seq - 1, true, true, nil
 		}
 		if err != nil || len(chs) == 0 {
-			return 0, false, err
+			return 0, false, false, err
 		}
-		return chs[0].Seq, !chs[0].At.After(cutoff), nil
+		return chs[0].Seq, !chs[0].At.After(cutoff), false, nil
 	}
-	// The largest seq in [1, last] whose entry is old; keep is its
-	// sequence (0: none is).
+	// search finds the largest seq in [1, last] for which pred holds,
+	// pred being true up to some point and false after it (0: none).
+	search := func(pred func(seq int64) (bool, error)) (int64, error) {
+		var found int64
+		lo, hi := int64(1), last
+		for lo <= hi {
+			mid := lo + (hi-lo)/2
+			ok, err := pred(mid)
+			if err != nil {
+				return 0, err
+			}
+			if ok {
+				found, lo = mid, mid+1
+			} else {
+				hi = mid - 1
+			}
+		}
+		return found, nil
+	}
+	// keep: the sequence of the last old entry; floor: the last entry
+	// compacted already.
 	var keep int64
-	lo, hi := int64(1), last
-	for lo <= hi {
-		mid := lo + (hi-lo)/2
-		seq, old, err := at(mid)
-		if err != nil {
-			return 0, err
-		}
+	if _, err := search(func(seq int64) (bool, error) {
+		first, old, _, err := at(seq)
 		if old {
-			keep = max(keep, seq)
-			lo = mid + 1
-		} else {
-			hi = mid - 1
+			keep = max(keep, first)
+		}
+		return old, err
+	}); err != nil || keep == 0 {
+		return 0, err
+	}
+	floor, err := search(func(seq int64) (bool, error) {
+		_, _, gone, err := at(seq)
+		return gone, err
+	})
+	if err != nil {
+		return 0, err
+	}
+	var deleted int64
+	for target := floor; target < keep; {
+		target = min(target+compactStep, keep)
+		n, err := h.st.CompactChanges(ctx, target)
+		deleted += n
+		if err != nil {
+			return deleted, err
 		}
 	}
-	if keep == 0 {
-		return 0, nil
-	}
-	return h.st.CompactChanges(ctx, keep)
+	return deleted, nil
 }

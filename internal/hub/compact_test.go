@@ -61,6 +61,22 @@ func TestCompactChangesBefore(t *testing.T) {
 	if n, err := h.Hub.CompactChangesBefore(ctx, cutoff); err != nil || n != 0 {
 		t.Errorf("compacting again: %d, %v; want nothing", n, err)
 	}
+	// In steps of 2 entries a transaction: the same outcome.
+	defer hub.SetCompactStep(2)()
+	post("more", 7)
+	time.Sleep(20 * time.Millisecond)
+	cutoff2 := time.Now()
+	time.Sleep(20 * time.Millisecond)
+	post("newest", 1)
+	if n, err := h.Hub.CompactChangesBefore(ctx, cutoff2); err != nil || n != 3+7 {
+		t.Fatalf("compacting in steps: %d, %v; want the 10 entries between the cutoffs", n, err)
+	}
+	if chs, err := h.Store.Changes(ctx, 15, 100); err != nil || len(chs) != 1 || chs[0].Seq != 16 {
+		t.Errorf("after compacting in steps: %d, %v; want only seq 16", len(chs), err)
+	}
+	if _, err := h.Store.Changes(ctx, 14, 100); !errors.Is(err, store.ErrCursorGone) {
+		t.Errorf("reading from seq 14 after compacting through 15: %v, want ErrCursorGone", err)
+	}
 
 	// A subscriber that was at cursor 2 starts again from a snapshot.
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -75,7 +91,7 @@ func TestCompactChangesBefore(t *testing.T) {
 		}
 		return nil
 	})
-	if !errors.Is(err, errDone) || len(kinds) != 10 || kinds[0] != api.EventReset {
-		t.Errorf("a subscriber behind the compaction got %v (%v); want a reset, 8 snapshot events and snapshot-end", kinds, err)
+	if !errors.Is(err, errDone) || len(kinds) != 18 || kinds[0] != api.EventReset {
+		t.Errorf("a subscriber behind the compaction got %v (%v); want a reset, 16 snapshot events and snapshot-end", kinds, err)
 	}
 }
