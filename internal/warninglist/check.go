@@ -66,9 +66,11 @@ func (c *collector) add(h rawHit) {
 // refuse hits first, then in the order of the set; nil when nothing matches.
 // Each list is named at most once (with Refuse if any of its hits refuses).
 // Values that are not canonical are matched as well as they can be; Check
-// never fails.
+// never fails. A STIX pattern is not a value of any list's type and is
+// never screened (its observables are, when the pattern is read as plain
+// indicators).
 func (s *Set) Check(t indicator.Type, value string) []Hit {
-	if s == nil || value == "" {
+	if s == nil || value == "" || t == indicator.STIXPattern {
 		return nil
 	}
 	var c collector

@@ -370,3 +370,19 @@ func TestSplitURL(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckSTIXPatternNever: a STIX pattern is not a value of any list's
+// type, so it is never screened, even by lists for every type whose entries
+// it contains (a substring or regex list would otherwise refuse or flag
+// pattern indicators for words in their text).
+func TestCheckSTIXPatternNever(t *testing.T) {
+	s := mustSet(t,
+		mustParse(t, listFile("any-substring", "substring", nil, "domain-name", "example"), Refuse),
+		mustParse(t, listFile("any-regex", "regex", nil, "value"), Flag),
+		mustParse(t, listFile("any-string", "string", nil, "[domain-name:value = 'evil.example.org']"), Refuse),
+	)
+	runChecks(t, s, []checkCase{
+		{indicator.STIXPattern, "[domain-name:value = 'evil.example.org']", ""},
+		{indicator.Domain, "evil.example.org", "any-substring:refuse:example"},
+	})
+}
