@@ -63,7 +63,7 @@ func (s *Server) parseIndicatorQuery(r *http.Request) (store.Query, error) {
 		// Search as the value is stored: canonicalise what the user typed.
 		var err error
 		if q.Type != "" {
-			q.Value, err = indicator.Canonicalize(q.Type, v)
+			q.Type, q.Value, err = indicator.CanonicalizeAs(q.Type, v)
 		} else {
 			var t indicator.Type
 			t, q.Value, err = indicator.Detect(v)

@@ -40,7 +40,7 @@ func (s *Server) createProposal(w http.ResponseWriter, r *http.Request, p *Princ
 	if in.Type == "" {
 		prop.Type, prop.Value, err = indicator.Detect(in.Value)
 	} else if prop.Type, err = indicator.ParseType(in.Type); err == nil {
-		prop.Value, err = indicator.Canonicalize(prop.Type, in.Value)
+		prop.Type, prop.Value, err = indicator.CanonicalizeAs(prop.Type, in.Value)
 	}
 	if err != nil {
 		return errf(http.StatusBadRequest, CodeInvalidValue, "%s", err.Error())

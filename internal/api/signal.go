@@ -268,7 +268,7 @@ func (s *Server) previewIndicators(w http.ResponseWriter, r *http.Request, p *Pr
 		if it.Type == "" {
 			t, v, err = indicator.Detect(it.Value)
 		} else if t, err = indicator.ParseType(it.Type); err == nil {
-			v, err = indicator.Canonicalize(t, it.Value)
+			t, v, err = indicator.CanonicalizeAs(t, it.Value)
 		}
 		if err != nil {
 			pv.Value, pv.Error = it.Value, itemError(err)

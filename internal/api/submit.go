@@ -313,11 +313,7 @@ func (rs *resolver) validateItem(ctx context.Context, it *SubmitItem, now time.T
 	} else {
 		sub.Type, err = indicator.ParseType(it.Type)
 		if err == nil {
-			sub.Value, err = indicator.Canonicalize(sub.Type, it.Value)
-		}
-		if err == nil && sub.Type == indicator.IPv6 && !strings.Contains(sub.Value, ":") {
-			// An IPv4-mapped IPv6 address is stored unmapped, as the IPv4 it is.
-			sub.Type = indicator.IPv4
+			sub.Type, sub.Value, err = indicator.CanonicalizeAs(sub.Type, it.Value)
 		}
 	}
 	if err != nil {

@@ -63,3 +63,32 @@ func TestAutoShareApprovalQueue(t *testing.T) {
 		t.Fatalf("rejecting an approved proposal: %d", r.Status)
 	}
 }
+
+// TestIPv4MappedIPv6StoredAsIPv4: an IPv4-mapped IPv6 address given as an
+// ipv6 is the IPv4 address it is, everywhere a value is taken by its type:
+// a proposal of one can be approved, and a search for it typed ipv6 finds
+// the indicator stored as ipv4.
+func TestIPv4MappedIPv6StoredAsIPv4(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("hospital-a", policy.Member, "")
+	sensor, analyst := h.Key(a, policy.Sensor), h.Key(a, policy.Analyst)
+	var prop struct{ ID, Type, Value string }
+	r := h.Do("POST", "/api/v1/proposals", sensor, map[string]any{"type": "ipv6", "value": "::ffff:198.51.100.7"})
+	if r.Status != 201 {
+		t.Fatalf("propose: %d %s", r.Status, r.Body)
+	}
+	r.JSON(t, &prop)
+	if prop.Type != "ipv4" || prop.Value != "198.51.100.7" {
+		t.Fatalf("proposal of an IPv4-mapped IPv6 address: %+v, want ipv4 198.51.100.7", prop)
+	}
+	if r := h.Do("POST", "/api/v1/proposals/"+prop.ID+"/approve", analyst, map[string]any{"tlp": "green"}); r.Status != 200 {
+		t.Fatalf("approve: %d %s", r.Status, r.Body)
+	}
+	for _, q := range []string{"type=ipv6&value=::ffff:198.51.100.7", "type=ipv4&value=198.51.100.7", "value=::ffff:198.51.100.7"} {
+		var lr listResp
+		h.Do("GET", "/api/v1/indicators?"+q, analyst, nil).JSON(t, &lr)
+		if len(lr.Indicators) != 1 || lr.Indicators[0].Type != "ipv4" || lr.Indicators[0].Value != "198.51.100.7" {
+			t.Errorf("search %s: %+v", q, lr.Indicators)
+		}
+	}
+}

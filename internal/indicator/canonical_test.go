@@ -531,3 +531,27 @@ func BenchmarkCanonicalizeEach(b *testing.B) {
 		})
 	}
 }
+
+// TestCanonicalizeAs: the type a value is stored as agrees with its
+// canonical form (an IPv4-mapped IPv6 address is an IPv4 address).
+func TestCanonicalizeAs(t *testing.T) {
+	for _, tc := range []struct {
+		t         Type
+		raw       string
+		wantT     Type
+		wantValue string
+	}{
+		{IPv6, "::ffff:198.51.100.7", IPv4, "198.51.100.7"},
+		{IPv6, "2001:DB8::1", IPv6, "2001:db8::1"},
+		{IPv4, "198.51.100.7", IPv4, "198.51.100.7"},
+		{Domain, "Example.ORG", Domain, "example.org"},
+	} {
+		gt, gv, err := CanonicalizeAs(tc.t, tc.raw)
+		if err != nil || gt != tc.wantT || gv != tc.wantValue {
+			t.Errorf("CanonicalizeAs(%s, %q) = %s, %q, %v; want %s, %q", tc.t, tc.raw, gt, gv, err, tc.wantT, tc.wantValue)
+		}
+	}
+	if _, _, err := CanonicalizeAs(IPv6, "not an address"); err == nil {
+		t.Error("CanonicalizeAs accepted a bad address")
+	}
+}
