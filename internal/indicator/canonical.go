@@ -69,18 +69,6 @@ const maxRefangRounds = 4
 //     form package stixpattern prints (keywords upper case, one space
 //     around operators, 2.1 timestamps); nothing is refanged, as a pattern
 //     may legitimately hold "[.]". At most MaxPatternLen bytes.
-// CanonicalizeAs is Canonicalize that also gives the type the value is
-// stored as: an IPv4-mapped IPv6 address canonicalises to the IPv4 address
-// it is, and is an IPv4 then. Every caller that keeps or looks up a value by
-// its type uses this, so that the value and its type always agree.
-func CanonicalizeAs(t Type, raw string) (Type, string, error) {
-	v, err := Canonicalize(t, raw)
-	if err == nil && t == IPv6 && !strings.Contains(v, ":") {
-		t = IPv4
-	}
-	return t, v, err
-}
-
 func Canonicalize(t Type, raw string) (string, error) {
 	if t == STIXPattern {
 		return canonPattern(raw)
@@ -124,6 +112,18 @@ func Canonicalize(t Type, raw string) (string, error) {
 		}
 		s = c
 	}
+}
+
+// CanonicalizeAs is Canonicalize that also gives the type the value is
+// stored as: an IPv4-mapped IPv6 address canonicalises to the IPv4 address
+// it is, and is an IPv4 then. Every caller that keeps or looks up a value by
+// its type uses this, so that the value and its type always agree.
+func CanonicalizeAs(t Type, raw string) (Type, string, error) {
+	v, err := Canonicalize(t, raw)
+	if err == nil && t == IPv6 && !strings.Contains(v, ":") {
+		t = IPv4
+	}
+	return t, v, err
 }
 
 const reasonNested = "is defanged in too many nested layers"
