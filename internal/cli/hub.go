@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"strings"
 
 	"github.com/dustin/go-humanize"
@@ -19,7 +20,7 @@ func runHub(e *env) error {
 	db := dbFlag(fs)
 	maxDB := fs.String("max-db-size", "", `bound the SQLite database file, e.g. "50GB" or "40GiB" (default: none, only the disk's): past it, writes are refused with 507 storage_full and reads and streams go on`)
 	listen := fs.String("listen", "127.0.0.1:8443", "address to serve on")
-	natsURL := fs.String("nats", "", "NATS JetStream URL, to run several hub replicas (default: in-process bus)")
+	natsURL := fs.String("nats", "", "NATS JetStream URL, to run several hub replicas (or HDN_NATS, which keeps a password off the command line; default: in-process bus)")
 	natsReplicas := fs.Int("nats-replicas", 1, "servers of the NATS cluster that keep the hub's JetStream stream (3 in a three-node cluster)")
 	name := fs.String("name", "hdn", "the hub's name in exports")
 	wlDir := fs.String("warninglists", "", "a directory of more warninglists in MISP's format (list.json files); they refuse unless --warninglist-kind says flag")
@@ -41,6 +42,9 @@ func runHub(e *env) error {
 		return fmt.Errorf("--taxii-default-tlp: %w", err)
 	}
 	*db = dbURL(*db)
+	if *natsURL == "" {
+		*natsURL = os.Getenv("HDN_NATS")
+	}
 	if err := checkStoreFlags(fs.Name(), *data, *db); err != nil {
 		return err
 	}
