@@ -167,17 +167,6 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) ([]match.In
 	return arrived, tx.Commit()
 }
 
-func (s *State) cursorTx(ctx context.Context, tx *sql.Tx) (int64, bool, error) {
-	var v string
-	err := tx.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'cursor'`).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
-	var n int64
-	fmt.Sscan(v, &n)
-	return n, err == nil, err
-}
-
 // Indicators returns the whole local copy.
 func (s *State) Indicators(ctx context.Context) ([]match.Indicator, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT id, type, value, tlp, labels, confidence, report, valid_until FROM indicators`)

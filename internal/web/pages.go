@@ -133,16 +133,6 @@ func (a *app) recent(r *http.Request, u *user, want int) ([]api.IndicatorJSON, e
 	return out, nil
 }
 
-func live(inds []api.IndicatorJSON) int {
-	n := 0
-	for _, i := range inds {
-		if !i.Expired && !i.Revoked {
-			n++
-		}
-	}
-	return n
-}
-
 func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u *user) {
 	d := dashboardData{Now: a.now()}
 	inds, err := a.recent(r, u, pageSize)
