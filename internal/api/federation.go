@@ -412,6 +412,9 @@ func (s *Server) storeFederated(ctx context.Context, plans []fedPlan) ([]string,
 	if err != nil {
 		return nil, 0, err
 	}
+	// Gives the slot and the store's writer back whatever happens, a panic
+	// included (nothing after a Commit).
+	defer ing.Rollback()
 	var urs []store.UpsertResult
 	for from := 0; from < len(subs) && err == nil; from += putChunk {
 		var part []store.UpsertResult

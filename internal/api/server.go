@@ -125,7 +125,7 @@ type Server struct {
 // New builds the API server.
 func New(cfg Config) *Server {
 	s := &Server{st: cfg.Store, log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, notify: cfg.Notifier, broker: cfg.Broker}
-	s.sightings = &sightingWriter{st: cfg.Store}
+	s.sightings = &sightingWriter{st: cfg.Store, log: cfg.Logger}
 	s.ingestSlot = make(chan struct{}, 1)
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = 10_000

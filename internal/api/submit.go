@@ -462,6 +462,9 @@ func (s *Server) store(ctx context.Context, subs []model.Submission, each func(k
 	if err != nil {
 		return 0, err
 	}
+	// Gives the slot and the store's writer back whatever happens, a panic
+	// included (nothing after a Commit).
+	defer ing.Rollback()
 	var last int64
 	var created []newIndicator
 	for start := 0; start < len(subs); start += putChunk {

@@ -6,7 +6,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -35,7 +38,8 @@ const (
 // idle writes, and hands over to a new goroutine when more arrived
 // meanwhile, which ends when nothing is left.
 type sightingWriter struct {
-	st store.Sightings
+	st  store.Sightings
+	log *slog.Logger // nil: slog.Default()
 
 	mu      sync.Mutex
 	busy    bool
@@ -99,6 +103,24 @@ func (w *sightingWriter) run() {
 func (w *sightingWriter) write(batch []*sightingWrite, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), sightingWriteTimeout)
 	defer cancel()
+	// A panic in the store must neither leave the writer busy for good
+	// (every later report would wait) nor, in the writer's own goroutine,
+	// bring the hub down: the requests not answered yet get an error.
+	defer func() {
+		if p := recover(); p != nil {
+			log := w.log
+			if log == nil {
+				log = slog.Default()
+			}
+			log.Error("sightings: the write panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			for _, req := range batch {
+				select {
+				case req.done <- fmt.Errorf("sightings: the write failed: %v", p):
+				default: // answered already
+				}
+			}
+		}
+	}()
 	if len(batch) == 1 {
 		batch[0].done <- w.st.AddSightings(ctx, batch[0].ss)
 		return

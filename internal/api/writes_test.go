@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -390,5 +392,75 @@ func TestBulkWritesQueueInTheAPI(t *testing.T) {
 	counts, err := st.SightingCounts(ctx, urs[0].ID)
 	if err != nil || len(counts) != 1 || counts[0].Count != 1 {
 		t.Fatalf("sightings stored: %+v, %v", counts, err)
+	}
+}
+
+// panickySightings panics on its second write, as a store bug would.
+type panickySightings struct {
+	store.Sightings
+	calls atomic.Int32
+}
+
+func (p *panickySightings) AddSightings(ctx context.Context, ss []model.Sighting) error {
+	if p.calls.Add(1) == 2 {
+		panic("a store bug")
+	}
+	return p.Sightings.AddSightings(ctx, ss)
+}
+
+// TestSightingWriterSurvivesPanic: a write that panics in the writer's own
+// goroutine (the requests merged behind a first one) answers its requests
+// with an error instead of bringing the process down, and leaves the writer
+// free for the next request.
+func TestSightingWriterSurvivesPanic(t *testing.T) {
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	o, err := st.CreateOrg(ctx, model.Org{Name: "org", Kind: policy.Member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ing, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	urs, err := ing.Put(ctx, []model.Submission{{Type: indicator.Domain, Value: "panic.example.org", TLP: policy.Amber,
+		Audience: policy.NetworkAudience(), Source: o.ID, SubmittedBy: o.ID, Confidence: 50}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ing.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	w := &sightingWriter{st: &panickySightings{Sightings: st}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	sighting := []model.Sighting{{IndicatorID: urs[0].ID, Org: o.ID, Kind: model.Sighted, Count: 1, Hour: time.Now().UTC().Truncate(time.Hour)}}
+
+	hold, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback()
+	deadline := time.Now().Add(30 * time.Second)
+	errs := make([]error, 3)
+	var wg sync.WaitGroup
+	for r := range 3 {
+		wg.Go(func() { errs[r] = w.add(ctx, sighting) })
+		if r == 0 {
+			waitWriting(t, w, deadline)
+		}
+	}
+	waitQueued(t, w, 2, deadline)
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] == nil || errs[2] == nil {
+		t.Fatalf("the first write %v; the two merged into the panicking one %v, %v (want errors)", errs[0], errs[1], errs[2])
+	}
+	if err := w.add(ctx, sighting); err != nil {
+		t.Fatalf("a write after the panic: %v", err)
 	}
 }

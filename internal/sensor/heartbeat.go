@@ -36,6 +36,7 @@ type inputStat struct {
 	offset   atomic.Int64 // offset in the file just after the last line read
 	caughtUp atomic.Int64 // unix nanos when the reader was last seen at the file's end
 	lag      atomic.Int64 // nanoseconds behind the file's end at the last look
+	errLog   atomic.Int64 // unix nanos when an error keeping it from its file was last logged
 }
 
 // file says whether the input is a file whose end can be looked at.

@@ -2,6 +2,7 @@ package sensor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -25,7 +26,11 @@ func (s *Sensor) serveMetrics(ctx context.Context, bg *sync.WaitGroup) error {
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 16 << 10}
-	bg.Go(func() { srv.Serve(ln) })
+	bg.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("the /metrics server stopped", "addr", s.cfg.Metrics, "err", err)
+		}
+	})
 	bg.Go(func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -43,6 +48,7 @@ type Metrics struct {
 	StreamConnected                                                   bool
 	StreamInterruptions                                               int64
 	StateFailures                                                     int64
+	InputErrors                                                       int64
 	Cursor                                                            int64
 	LastContact                                                       time.Time
 }
@@ -56,6 +62,7 @@ func (s *Sensor) Metrics() Metrics {
 		RetroAlerts: s.counters.retroAlerts.Load(), Indicators: s.counters.indicators.Load(),
 		StreamInterruptions: s.counters.streamInterruptions.Load(),
 		StateFailures:       s.counters.stateFailures.Load(),
+		InputErrors:         s.counters.inputErrors.Load(),
 	}
 	m.SightingsSent, m.SightingsPending, m.SightingsDropped = s.sight.counts()
 	if s.stream != nil {
@@ -97,6 +104,7 @@ func (s *Sensor) writeMetrics(w http.ResponseWriter) {
 		{"hdn_sensor_stream_connected", "1 when the stream from the hub is open.", "gauge", b2i(m.StreamConnected)},
 		{"hdn_sensor_stream_interruptions_total", "Stream connections that failed or ended (each followed by a reconnect, to the next hub when several are given).", "counter", m.StreamInterruptions},
 		{"hdn_sensor_state_failures_total", "Attempts to apply stream events that the state directory refused (a full disk, a lock held by another process); each batch is tried again until it is applied.", "counter", m.StateFailures},
+		{"hdn_sensor_input_errors_total", "Errors that kept an input from its file or socket for a while (no permission after a rotation, an I/O error); the input goes on trying at every poll.", "counter", m.InputErrors},
 		{"hdn_sensor_stream_cursor", "Change-sequence cursor the local copy is current to.", "gauge", m.Cursor},
 		{"hdn_sensor_hub_lag_seconds", "Seconds since the last event or heartbeat from the hub (heartbeats come at least every 15 s).", "gauge", lag},
 	} {

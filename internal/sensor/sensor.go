@@ -135,6 +135,7 @@ type counters struct {
 	lastContact                  atomic.Int64 // unix nanos of the last stream event
 	streamInterruptions          atomic.Int64 // stream connections that ended or failed
 	stateFailures                atomic.Int64 // batches the state refused (each tried again)
+	inputErrors                  atomic.Int64 // errors that kept an input from its file or socket for a while
 }
 
 // New opens the state and builds the first index from it, so the sensor
@@ -396,17 +397,30 @@ const (
 // Giving up instead would leave the sensor running on a copy that never
 // moves again.
 func (s *Sensor) applyRetrying(ctx context.Context, batch []streamclient.Event) ([]match.Indicator, error) {
+	var arrived []match.Indicator
+	err := s.retrying(ctx, "applying stream events to the state", func() error {
+		var err error
+		arrived, err = s.state.Apply(ctx, batch)
+		return err
+	})
+	return arrived, err
+}
+
+// retrying runs fn until it succeeds or ctx ends, waiting 1 s, 2 s, 4 s …
+// up to 30 s between attempts; each failure is logged (what failed) and
+// counted as a state failure. It returns nil, or ctx's error.
+func (s *Sensor) retrying(ctx context.Context, what string, fn func() error) error {
 	wait := applyRetryFirst
 	for {
-		arrived, err := s.state.Apply(ctx, batch)
+		err := fn()
 		if err == nil || ctx.Err() != nil {
-			return arrived, err
+			return ctx.Err()
 		}
 		s.counters.stateFailures.Add(1)
-		s.log.Error("applying stream events to the state failed; trying again", "in", wait.String(), "err", err)
+		s.log.Error(what+" failed; trying again", "in", wait.String(), "err", err)
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, applyRetryMax)
@@ -461,8 +475,10 @@ func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event
 		// layered over the current index (Index.Update, in proportion to the
 		// changes); a reset rebuilds it from the state.
 		if reset {
-			if err := s.buildIndex(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("rebuilding the index failed", "err", err)
+			// Tried again until it succeeds: the index of before the reset
+			// would otherwise go on matching what the reset removed.
+			if err := s.retrying(ctx, "rebuilding the index from the state", func() error { return s.buildIndex(ctx) }); err != nil {
+				return // stopping
 			}
 		} else if len(arrived) > 0 || len(gone) > 0 {
 			idx, err := s.matcher.Load().Update(arrived, gone)
@@ -523,7 +539,12 @@ func (s *Sensor) runInputs(ctx context.Context) error {
 	for i, in := range s.cfg.Inputs {
 		wg.Go(func() {
 			if err := s.runInput(ctx, in, s.inputs[i]); err != nil && !errors.Is(err, context.Canceled) {
-				errs <- fmt.Errorf("input %s:%s: %w", in.Format, in.Path, err)
+				err = fmt.Errorf("input %s:%s: %w", in.Format, in.Path, err)
+				if !s.cfg.Once && ctx.Err() == nil {
+					// Said at once, not only when every input has ended.
+					s.log.Error("an input stopped", "err", err)
+				}
+				errs <- err
 			}
 		})
 	}
@@ -561,7 +582,11 @@ func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 			}
 		})
 	default:
-		opts := tail.Options{Once: s.cfg.Once, FromStart: s.cfg.FromStart || s.cfg.Once}
+		opts := tail.Options{Once: s.cfg.Once, FromStart: s.cfg.FromStart || s.cfg.Once,
+			// A follower kept from its file (no permission after a
+			// rotation, an I/O error) goes on trying: logged at most once
+			// a minute, counted, and carried by the heartbeats.
+			OnError: func(err error) { s.inputFailed(in, st, err) }}
 		if !opts.FromStart && in.Path != "-" {
 			// A follower starts at the file's end: that is where it is.
 			if fi, err := os.Stat(in.Path); err == nil {
@@ -585,6 +610,19 @@ func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 		err = merr
 	}
 	return err
+}
+
+// inputErrorLogEvery bounds how often an input's errors are logged.
+const inputErrorLogEvery = time.Minute
+
+// inputFailed counts an error that keeps an input from its file or socket
+// for now, and logs it at most every inputErrorLogEvery.
+func (s *Sensor) inputFailed(in Input, st *inputStat, err error) {
+	s.counters.inputErrors.Add(1)
+	now := time.Now().UnixNano()
+	if last := st.errLog.Load(); now-last >= int64(inputErrorLogEvery) && st.errLog.CompareAndSwap(last, now) {
+		s.log.Error("an input cannot be read for now; trying again", "input", string(in.Format)+":"+in.Path, "err", err)
+	}
 }
 
 // maybeAutoShare hands a Suricata alert line of an EVE input to autoShare
@@ -623,7 +661,15 @@ func (s *Sensor) readSocket(ctx context.Context, path string, w io.Writer, st *i
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			// Out of descriptors, say: wait and accept again rather than
+			// give up on the input.
+			s.inputFailed(Input{Format: match.FormatEVE, Path: "unix:" + path}, st, err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			continue
 		}
 		wg.Go(func() {
 			defer conn.Close()

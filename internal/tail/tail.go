@@ -59,6 +59,13 @@ type Options struct {
 	MaxLine int
 	// OnLongLine, if set, is called with the length of each skipped line.
 	OnLongLine func(length int64)
+	// OnError, if set, is told of each error that keeps a follower from
+	// the file for now (it cannot be opened, looked at or read: no
+	// permission after a rotation, a network file system's I/O error). A
+	// follower does not stop for these: it tries again at every poll and
+	// goes on where it was (from the start of a file that replaced it). A
+	// reader with Once returns them instead.
+	OnError func(err error)
 	// Stdin is what the path "-" reads (default os.Stdin).
 	Stdin io.Reader
 }
@@ -228,12 +235,21 @@ func (r *reader) follow(ctx context.Context, path string) error {
 		}
 	}
 
+	// failed reports an error that keeps a follower from the file for now;
+	// it tries again at the next poll.
+	failed := func(err error) {
+		if r.opts.OnError != nil {
+			r.opts.OnError(err)
+		}
+	}
 	f, fi, err := open(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !r.opts.Once:
 		// Waited for below; read from its start once it appears.
-	case err != nil:
+	case err != nil && r.opts.Once:
 		return fmt.Errorf("tail: %w", err)
+	case err != nil:
+		failed(fmt.Errorf("tail: %w", err))
 	default:
 		if err := r.start(f, fi.Size()); err != nil {
 			f.Close()
@@ -251,16 +267,35 @@ func (r *reader) follow(ctx context.Context, path string) error {
 			if err := sleep(); err != nil {
 				return err
 			}
-			if f, fi, err = open(path); err != nil {
-				if errors.Is(err, fs.ErrNotExist) {
+			nf, nfi, err := open(path)
+			if err != nil {
+				if !errors.Is(err, fs.ErrNotExist) {
+					failed(fmt.Errorf("tail: %w", err))
+				}
+				continue
+			}
+			if fi != nil && os.SameFile(nfi, fi) && nfi.Size() >= r.off {
+				// The same file again, after an error: go on where it was.
+				if _, err := nf.Seek(r.off, io.SeekStart); err != nil {
+					nf.Close()
+					failed(fmt.Errorf("tail: %w", err))
 					continue
 				}
-				return fmt.Errorf("tail: %w", err)
+			} else {
+				r.off = 0
+				r.dropLine()
 			}
-			r.off = 0
+			f, fi = nf, nfi
 		}
 		if err := r.drain(ctx, f); err != nil {
-			return err
+			var re *readError
+			if r.opts.Once || !errors.As(err, &re) {
+				return err
+			}
+			failed(err)
+			f.Close()
+			f = nil
+			continue
 		}
 		if r.opts.Once {
 			return r.endLine()
@@ -270,13 +305,18 @@ func (r *reader) follow(ctx context.Context, path string) error {
 		}
 		st, err := os.Stat(path)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("tail: %w", err)
+			failed(fmt.Errorf("tail: %w", err))
+			continue
 		}
 		if err == nil && !os.SameFile(st, fi) {
 			// Rotated: what was written to the old file before the new one
 			// took its place is read first.
 			if err := r.drain(ctx, f); err != nil {
-				return err
+				var re *readError
+				if !errors.As(err, &re) {
+					return err
+				}
+				failed(err) // what is left of the old file is lost
 			}
 			if err := r.endLine(); err != nil {
 				return err
@@ -287,11 +327,17 @@ func (r *reader) follow(ctx context.Context, path string) error {
 		}
 		cur, err := f.Stat()
 		if err != nil {
-			return fmt.Errorf("tail: %w", err)
+			failed(fmt.Errorf("tail: %w", err))
+			f.Close()
+			f = nil
+			continue
 		}
 		if cur.Size() < r.off {
 			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				return fmt.Errorf("tail: %w", err)
+				failed(fmt.Errorf("tail: %w", err))
+				f.Close()
+				f = nil
+				continue
 			}
 			r.off = 0
 			r.dropLine()
@@ -340,6 +386,12 @@ func endsLine(f *os.File, off int64) bool {
 	return err == nil && b[0] == '\n'
 }
 
+// readError is a failure to read the file, as opposed to fn's.
+type readError struct{ err error }
+
+func (e *readError) Error() string { return "tail: reading: " + e.err.Error() }
+func (e *readError) Unwrap() error { return e.err }
+
 // drain reads f to its current end.
 func (r *reader) drain(ctx context.Context, f *os.File) error {
 	for {
@@ -354,7 +406,7 @@ func (r *reader) drain(ctx context.Context, f *os.File) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("tail: reading: %w", err)
+			return &readError{err}
 		}
 	}
 }

@@ -419,3 +419,70 @@ func BenchmarkLines(b *testing.B) {
 		Lines(context.Background(), path, Options{Once: true}, func([]byte, int64) error { return nil })
 	}
 }
+
+// TestFollowerOutlastsErrors: a follower kept from its file (the path is
+// replaced by something that cannot be read, or names a file under a
+// regular file) reports each error to OnError and goes on trying; when a
+// readable file is back, it reads it from its start. Before, the first such
+// error ended Lines, and a sensor's input with it.
+func TestFollowerOutlastsErrors(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "eve.json")
+	write(t, path, "")
+	var mu sync.Mutex
+	var errs []error
+	f := follow(t, path, Options{OnError: func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}})
+	started(t, f, path)
+	write(t, path, "1\n")
+	f.expect("1")
+	// Rotated to something that cannot be read: a directory.
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		mu.Lock()
+		n := len(errs)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no error reported while the path is a directory")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case err := <-f.done:
+		t.Fatalf("Lines ended on %v", err)
+	default:
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	write(t, path, "after 1\nafter 2\n")
+	f.expectAt("after 1", 8)
+	f.expect("after 2")
+
+	// A path under a regular file cannot be opened at all (not "does not
+	// exist"): reported, and waited for.
+	blocked := filepath.Join(dir, "file")
+	write(t, blocked, "x\n")
+	g := follow(t, filepath.Join(blocked, "eve.json"), Options{FromStart: true, OnError: func(error) {}})
+	g.quiet()
+	if err := os.Remove(blocked); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(blocked, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(blocked, "eve.json"), "under 1\n")
+	g.expect("under 1")
+}
