@@ -65,8 +65,8 @@ func (s *Sensor) Metrics() Metrics {
 		InputErrors:         s.counters.inputErrors.Load(),
 	}
 	m.SightingsSent, m.SightingsPending, m.SightingsDropped = s.sight.counts()
-	if s.stream != nil {
-		m.StreamConnected, m.Cursor = s.stream.Connected(), s.stream.Cursor()
+	if st := s.stream.Load(); st != nil {
+		m.StreamConnected, m.Cursor = st.Connected(), st.Cursor()
 	}
 	if n := s.counters.lastContact.Load(); n != 0 {
 		m.LastContact = time.Unix(0, n)

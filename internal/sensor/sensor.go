@@ -117,7 +117,9 @@ type Sensor struct {
 	alerts  *alertSink
 	sight   *sightings
 	hub     *hubClient
-	stream  *streamclient.Client
+	// stream follows the hub once Run has started it; read by Metrics
+	// from other goroutines (the /metrics server, the heartbeats).
+	stream atomic.Pointer[streamclient.Client]
 
 	current  chan struct{} // closed once the copy is current with the hub
 	curOnce  sync.Once
@@ -346,13 +348,14 @@ func (s *Sensor) startSync(ctx context.Context, bg *sync.WaitGroup) error {
 			return err
 		}
 	}
-	s.stream = streamclient.New(streamclient.Config{URLs: s.cfg.Hubs, Key: s.cfg.Key, Cursor: cursor, Resume: synced, Logger: s.log, TLS: s.cfg.TLS,
+	stream := streamclient.New(streamclient.Config{URLs: s.cfg.Hubs, Key: s.cfg.Key, Cursor: cursor, Resume: synced, Logger: s.log, TLS: s.cfg.TLS,
 		OnInterrupt: func(error) { s.counters.streamInterruptions.Add(1) }})
+	s.stream.Store(stream)
 	events := make(chan streamclient.Event, 4096)
 	bg.Go(func() {
 		defer close(events)
 		for {
-			err := s.stream.Run(ctx, func(ev streamclient.Event) error {
+			err := stream.Run(ctx, func(ev streamclient.Event) error {
 				select {
 				case events <- ev:
 					return nil
