@@ -50,6 +50,10 @@ func (h *Hub) runDueFeeds(ctx context.Context) {
 	}
 }
 
+// detachedWrite bounds a write that goes on after its job was cancelled
+// (what a feed run did, recorded as the hub stops).
+const detachedWrite = 10 * time.Second
+
 // RunFeed reads a feed once and records the run's outcome on the feed. A
 // MISP feed (runMISPFeed) and a TAXII feed (runTAXIIFeed) are read
 // differently; a panic inside one run is recovered, logged and recorded as
@@ -61,7 +65,12 @@ func (h *Hub) RunFeed(ctx context.Context, f model.Feed) (imported int, err erro
 		if err != nil {
 			f.LastError = err.Error()
 		}
-		if rerr := h.st.RecordFeedRun(context.WithoutCancel(ctx), f); rerr != nil {
+		// Recorded even when the run was cancelled (the hub stopping), but
+		// never waited for longer than detachedWrite: a hung database must
+		// not keep the jobs from stopping.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedWrite)
+		defer cancel()
+		if rerr := h.st.RecordFeedRun(rctx, f); rerr != nil {
 			h.log.Error("feeds: record run", "feed", f.Name, "err", rerr)
 		}
 	}()

@@ -47,7 +47,9 @@ func (h *Hub) runTAXIIFeed(ctx context.Context, f model.Feed, p *api.Principal) 
 		if !t.After(cursor) {
 			return nil
 		}
-		if err := h.st.SetFeedEvent(context.WithoutCancel(ctx), f.ID, taxiiCursorKey, t.UnixMicro()); err != nil {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedWrite)
+		defer cancel()
+		if err := h.st.SetFeedEvent(wctx, f.ID, taxiiCursorKey, t.UnixMicro()); err != nil {
 			return err
 		}
 		cursor = t
