@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/hdnetwork/hdn/internal/export"
 	"github.com/hdnetwork/hdn/internal/indicator"
 	"github.com/hdnetwork/hdn/internal/model"
@@ -349,9 +351,7 @@ func (s *Server) stixSubmissions(ctx context.Context, rs *resolver, it *stixItem
 			continue
 		}
 		sub.ReportID = reportID
-		if k == 0 {
-			sub.ID = uuidPart
-		}
+		sub.ID = stixValueID(uuidPart, k, pv.Type, pv.Value)
 		out = append(out, sub)
 	}
 	if len(out) == 0 {
@@ -360,31 +360,73 @@ func (s *Server) stixSubmissions(ctx context.Context, rs *resolver, it *stixItem
 	return out, nil
 }
 
-// revokeSTIX handles a revoked indicator: the indicator of that id is
-// revoked when p may curate it.
+// stixValueNamespace names the ids of the values of a STIX indicator after
+// its first (stixValueID).
+var stixValueNamespace = uuid.MustParse("5b0b7a4e-3f8d-4c53-9a1e-6d2f0c8b7e41")
+
+// stixValueID is the id a value of a STIX indicator's pattern asks for: the
+// STIX id's UUID for the first value, and for the k-th after it a UUID
+// derived from that UUID and the value, so that a later revoked version of
+// the indicator finds every value it gave (revokeSTIX). The store gives a
+// fresh id instead when the one asked for is taken.
+func stixValueID(uuidPart string, k int, t indicator.Type, value string) string {
+	if k == 0 {
+		return uuidPart
+	}
+	return uuid.NewSHA1(stixValueNamespace, []byte(uuidPart+"\x00"+string(t)+"\x00"+value)).String()
+}
+
+// revokeSTIX handles a revoked indicator: the indicators its pattern's
+// values gave (by the ids stixValueID asks for) are revoked when p may
+// curate them.
 func (s *Server) revokeSTIX(ctx context.Context, p *Principal, it *stixItem, res *STIXImportResult, now time.Time) error {
-	_, id, _ := strings.Cut(it.obj.ID, "--")
-	ind, err := s.st.Indicator(ctx, p.Viewer, id)
+	_, uuidPart, _ := strings.Cut(it.obj.ID, "--")
+	ids := []string{uuidPart}
+	if plain, _, err := indicator.FromSTIXPattern(it.obj.Indicator.Pattern); err == nil {
+		for k, pv := range plain {
+			if k > 0 {
+				ids = append(ids, stixValueID(uuidPart, k, pv.Type, pv.Value))
+			}
+		}
+	}
+	var held, foreign, already, revoked int
+	for _, id := range ids {
+		ind, err := s.st.Indicator(ctx, p.Viewer, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			continue
+		case err != nil:
+			return internalError{err}
+		case !canCurate(p, ind.Source, ind.SubmittedBy) && p.Org.Kind != policy.Coordinator:
+			held++
+			foreign++
+			continue
+		case ind.Revoked:
+			held++
+			already++
+			continue
+		}
+		held++
+		rev, err := s.st.Revoke(ctx, id, now)
+		if err != nil {
+			return internalError{err}
+		}
+		revoked++
+		res.Revoked++
+		res.LastSeq = max(res.LastSeq, rev.Seq)
+	}
 	switch {
-	case errors.Is(err, store.ErrNotFound):
+	case held == 0:
 		it.fail = "the indicator is revoked and the hub holds no indicator of this id: nothing to store"
-		return nil
-	case err != nil:
-		return internalError{err}
-	case !canCurate(p, ind.Source, ind.SubmittedBy) && p.Org.Kind != policy.Coordinator:
+	case revoked == 0 && foreign > 0:
 		it.fail = "the indicator is revoked, but the hub's indicator of this id belongs to another organisation"
-		return nil
-	case ind.Revoked:
+	case revoked == 0:
 		it.note = "already revoked"
-		return nil
+	case revoked == 1:
+		it.note = "indicator revoked"
+	default:
+		it.note = fmt.Sprintf("%d indicators revoked", revoked)
 	}
-	rev, err := s.st.Revoke(ctx, id, now)
-	if err != nil {
-		return internalError{err}
-	}
-	res.Revoked++
-	res.LastSeq = max(res.LastSeq, rev.Seq)
-	it.note = "indicator revoked"
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/hub/hubtest"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
 	"github.com/hdnetwork/hdn/internal/warninglist"
 )
 
@@ -801,4 +803,50 @@ func TestTAXIIStatusSurvivesRestart(t *testing.T) {
 		t.Errorf("the status after a restart differs from the POST's answer:\n%s\n%s", r.Body, posted.Body)
 	}
 	wantTAXIIError(t, "another organisation's status after a restart", taxiiCall(h2.Hub, "GET", "/taxii2/hdn/status/"+status.ID+"/", kb, nil), 404)
+}
+
+// TestSTIXRevocationRevokesEveryValue: a STIX indicator whose pattern gave
+// several values, sent again marked revoked, revokes every one of them (not
+// only the first, which took the STIX id).
+func TestSTIXRevocationRevokesEveryValue(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	org := h.Org("Hospital A", policy.Member, "")
+	key := h.Key(org, policy.Analyst)
+	obj := func(modified string, revoked bool) string {
+		return `{"type":"indicator","spec_version":"2.1","id":"indicator--7a1f3c9e-2b4d-4e6f-8a0b-1c2d3e4f5a6b","created":"2026-01-01T00:00:00.000Z",` +
+			`"modified":"` + modified + `","name":"two domains","pattern":"[domain-name:value = 'one.multi-revoke.example.org' OR domain-name:value = 'two.multi-revoke.example.org']",` +
+			`"pattern_type":"stix","valid_from":"2026-01-01T00:00:00Z","revoked":` + strconv.FormatBool(revoked) + `}`
+	}
+	if r := taxiiCall(h, "POST", taxiiCollection+"objects/", key, envelopeBody(obj("2026-01-02T00:00:00.000Z", false))); r.Status != 202 {
+		t.Fatalf("post: %d %s", r.Status, r.Body)
+	}
+	values := []string{"one.multi-revoke.example.org", "two.multi-revoke.example.org"}
+	v, err := h.Store.Viewer(t.Context(), org.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func(value string) (found, revoked bool) {
+		t.Helper()
+		inds, err := h.Store.ListIndicators(t.Context(), v, store.Query{Value: value, IncludeRevoked: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(inds) == 1, len(inds) == 1 && inds[0].Revoked
+	}
+	for _, value := range values {
+		if found, revoked := state(value); !found || revoked {
+			t.Fatalf("%s after the import: found %v, revoked %v", value, found, revoked)
+		}
+	}
+	r := taxiiCall(h, "POST", taxiiCollection+"objects/", key, envelopeBody(obj("2026-01-03T00:00:00.000Z", true)))
+	var status taxiiStatusResp
+	r.JSON(t, &status)
+	if r.Status != 202 || status.SuccessCount != 1 || !strings.Contains(string(r.Body), "2 indicators revoked") {
+		t.Fatalf("the revoked version: %d %s", r.Status, r.Body)
+	}
+	for _, value := range values {
+		if found, revoked := state(value); !found || !revoked {
+			t.Errorf("%s after the revoked version: found %v, revoked %v; want revoked", value, found, revoked)
+		}
+	}
 }
