@@ -138,16 +138,29 @@ func (s *Server) ImportMISPEvent(ctx context.Context, p *Principal, ev *misp.Eve
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return res, internalError{err}
 	}
-	if exists && opt.OwnCopy && !canCurate(p, existing.Source, existing.SubmittedBy) {
-		im.Report.ID = OwnCopyID(p.Org.ID, im.Report.ID)
-		existing, err = s.st.ReportByID(ctx, im.Report.ID)
-		exists = err == nil
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
+	curates := func() (bool, error) { return s.curatesReport(ctx, p, existing) }
+	if exists && opt.OwnCopy {
+		ok, err := curates()
+		if err != nil {
 			return res, internalError{err}
 		}
+		if !ok {
+			im.Report.ID = OwnCopyID(p.Org.ID, im.Report.ID)
+			existing, err = s.st.ReportByID(ctx, im.Report.ID)
+			exists = err == nil
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return res, internalError{err}
+			}
+		}
 	}
-	if exists && !canCurate(p, existing.Source, existing.SubmittedBy) {
-		return res, errf(http.StatusConflict, CodeConflict, "an event with uuid %s exists and belongs to another organisation", im.Report.ID)
+	if exists {
+		ok, err := curates()
+		if err != nil {
+			return res, internalError{err}
+		}
+		if !ok {
+			return res, errf(http.StatusConflict, CodeConflict, "an event with uuid %s exists and belongs to another organisation", im.Report.ID)
+		}
 	}
 	rep := im.Report
 	if err := policy.CheckAudience(rep.TLP, rep.Audience); err != nil {

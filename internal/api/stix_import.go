@@ -453,9 +453,15 @@ func (s *Server) importSTIXReport(ctx context.Context, p *Principal, o *stix.Obj
 	rep := model.Report{ID: id, Title: title, Narrative: narrative, Tags: tags, TLP: tlp, Audience: aud,
 		Source: p.Org.ID, SubmittedBy: p.Org.ID, Created: firstSet(o.Created, now), Modified: firstSet(o.Modified, o.Created, now)}
 	existing, err := s.st.ReportByID(ctx, id)
-	if err == nil && !canCurate(p, existing.Source, existing.SubmittedBy) {
-		rep.ID = OwnCopyID(p.Org.ID, id)
-		existing, err = s.st.ReportByID(ctx, rep.ID)
+	if err == nil {
+		ok, cerr := s.curatesReport(ctx, p, existing)
+		if cerr != nil {
+			return "", internalError{cerr}
+		}
+		if !ok {
+			rep.ID = OwnCopyID(p.Org.ID, id)
+			existing, err = s.st.ReportByID(ctx, rep.ID)
+		}
 	}
 	switch {
 	case err == nil:
@@ -472,6 +478,21 @@ func (s *Server) importSTIXReport(ctx context.Context, p *Principal, o *stix.Obj
 		return "", internalError{err}
 	}
 	return rep.ID, nil
+}
+
+// curatesReport says whether p may replace report r: p curates it (its
+// source, submitter or the source's partner, or the coordinator) and may
+// see it. The coordinator does not see a RED report not addressed to it,
+// and must neither re-mark it nor read what it keeps by replacing it.
+func (s *Server) curatesReport(ctx context.Context, p *Principal, r model.Report) (bool, error) {
+	if !canCurate(p, r.Source, r.SubmittedBy) {
+		return false, nil
+	}
+	_, err := s.st.Report(ctx, p.Viewer, r.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // storeSTIX writes indicators and kept objects in one transaction.

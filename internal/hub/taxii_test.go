@@ -850,3 +850,42 @@ func TestSTIXRevocationRevokesEveryValue(t *testing.T) {
 		}
 	}
 }
+
+// TestCoordinatorCannotRemarkHiddenReport: a coordinator that imports a STIX
+// report (or posts a MISP event) with the id of a RED report it may not see
+// neither re-marks nor replaces that report: the STIX import makes the
+// coordinator its own copy, the MISP event is refused, and the report stays
+// as its source made it.
+func TestCoordinatorCannotRemarkHiddenReport(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	coord := h.Org("Sector CERT", policy.Coordinator, "")
+	a, b := h.Org("Hospital A", policy.Member, ""), h.Org("Hospital B", policy.Member, "")
+	kc, ka := h.Key(coord, policy.Analyst), h.Key(a, policy.Analyst)
+	h.Key(b, policy.Analyst)
+	var rep struct{ ID, Title, TLP string }
+	r := h.Do("POST", "/api/v1/reports", ka, map[string]any{"title": "Ward 7 incident", "narrative": "for B only", "tlp": "red",
+		"audience": map[string]any{"orgs": []string{"Hospital B"}}})
+	if r.Status != 201 {
+		t.Fatalf("report: %d %s", r.Status, r.Body)
+	}
+	r.JSON(t, &rep)
+	bundle := `{"type":"bundle","id":"bundle--5d0d1a6e-8f3b-4c2a-9e7d-1b2c3d4e5f60","objects":[{"type":"report","spec_version":"2.1",` +
+		`"id":"report--` + rep.ID + `","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-05T00:00:00.000Z","name":"Renamed by the coordinator",` +
+		`"published":"2026-01-05T00:00:00Z","object_refs":["identity--5d0d1a6e-8f3b-4c2a-9e7d-1b2c3d4e5f61"],` +
+		`"object_marking_refs":["marking-definition--613f2e26-407d-48c7-9eca-b8e91df99dc9"]}]}`
+	if r := h.DoWith("POST", "/api/v1/import/stix", map[string]string{"Authorization": "Bearer " + kc, "Content-Type": "application/json"}, bundle); r.Status != 200 {
+		t.Fatalf("STIX import by the coordinator: %d %s", r.Status, r.Body)
+	}
+	event := `{"Event":{"uuid":"` + rep.ID + `","info":"Renamed through MISP","Tag":[{"name":"tlp:clear"}],"Attribute":[]}}`
+	if r := h.DoWith("POST", "/events/add", map[string]string{"Authorization": kc, "Content-Type": "application/json", "Accept": "application/json"}, event); r.Status != 409 {
+		t.Errorf("a MISP event with the uuid of a report the coordinator may not see: %d %s, want 409", r.Status, r.Body)
+	}
+	var got struct{ Title, TLP string }
+	h.Do("GET", "/api/v1/reports/"+rep.ID, ka, nil).JSON(t, &got)
+	if got.Title != "Ward 7 incident" || got.TLP != "red" {
+		t.Errorf("the source's RED report after the coordinator's imports: %+v, want it unchanged", got)
+	}
+	if r := h.Do("GET", "/api/v1/reports/"+rep.ID, kc, nil); r.Status != 404 {
+		t.Errorf("the coordinator reads the RED report not addressed to it: %d %s", r.Status, r.Body)
+	}
+}
