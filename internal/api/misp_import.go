@@ -214,7 +214,9 @@ func (s *Server) ImportMISPEvent(ctx context.Context, p *Principal, ev *misp.Eve
 		if err != nil {
 			return res, internalError{err}
 		}
-		if !canCurate(p, existing.Source, existing.SubmittedBy) {
+		if ok, err := curates(); err != nil {
+			return res, internalError{err}
+		} else if !ok {
 			return res, errf(http.StatusConflict, CodeConflict, "an event with uuid %s exists and belongs to another organisation", rep.ID)
 		}
 		since = existing.Modified
