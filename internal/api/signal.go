@@ -101,6 +101,11 @@ func (s *Server) Scores(ctx context.Context, inds []model.Indicator, now time.Ti
 		ind := &inds[i]
 		sig := sigs[ind.ID]
 		rec := recs[ind.Source]
+		if ind.Anonymous {
+			// Scored as from a source without a record: the record, in
+			// the score or its reasons, would tell whose it is.
+			rec = model.SourceRecord{}
+		}
 		// The source's record without this indicator.
 		if sig.Sighters > 0 && rec.Confirmed > 0 {
 			rec.Confirmed--

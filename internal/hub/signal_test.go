@@ -1,6 +1,7 @@
 package hub_test
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -338,5 +339,34 @@ func TestBlastRadiusPreview(t *testing.T) {
 	}
 	if r := h.Do("POST", "/api/v1/indicators/preview", h.Key(me, policy.Sensor), map[string]any{"indicators": []any{}}); r.Status != 403 {
 		t.Errorf("a sensor key previewed: %d", r.Status)
+	}
+}
+
+// TestAnonymousScoreHidesSourceRecord: an anonymous indicator is scored as
+// from a source without a record, so neither its score nor its reasons
+// tell whose track record it carries; the same source's named indicator
+// carries it.
+func TestAnonymousScoreHidesSourceRecord(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{SignalEvery: -1})
+	src, other := h.Org("Hospital A", policy.Member, ""), h.Org("Hospital B", policy.Member, "")
+	ks, ko := h.Key(src, policy.Analyst), h.Key(other, policy.Analyst)
+	var its []map[string]any
+	for i := range 3 {
+		its = append(its, map[string]any{"type": "domain", "value": fmt.Sprintf("record-%d.score-test.example.org", i), "tlp": "green", "confidence": 50})
+	}
+	for _, r := range submit(t, h, ks, its...) {
+		if r := h.Do("POST", "/api/v1/sightings", ko, map[string]any{"sightings": []any{map[string]any{"indicator": r.ID, "count": 1}}}); r.Status != 200 {
+			t.Fatalf("sighting: %d %s", r.Status, r.Body)
+		}
+	}
+	res := submit(t, h, ks,
+		map[string]any{"type": "domain", "value": "named.score-test.example.org", "tlp": "green", "confidence": 50},
+		map[string]any{"type": "domain", "value": "anonymous.score-test.example.org", "tlp": "green", "confidence": 50, "anonymous": true})
+	named, anon := getIndicator(t, h, ko, res[0].ID), getIndicator(t, h, ko, res[1].ID)
+	if !strings.Contains(strings.Join(named.Score.Reasons, ";"), "3 confirmed") {
+		t.Fatalf("the named indicator's reasons %q do not carry its source's record (3 confirmed)", named.Score.Reasons)
+	}
+	if strings.Contains(strings.Join(anon.Score.Reasons, ";"), "confirmed") || anon.Score.Score >= named.Score.Score {
+		t.Errorf("the anonymous indicator scores %d with %q; want no track record (below the named one's %d)", anon.Score.Score, anon.Score.Reasons, named.Score.Score)
 	}
 }
