@@ -355,6 +355,60 @@ func (s *Server) alertVisible(ctx context.Context, p *Principal, a *model.Alert)
 			return false, err
 		}
 	}
+	if a.By == "actor" {
+		// The key is a threat actor named by the indicators' reports: it
+		// is the viewer's to know only when it may see those reports.
+		return s.alertReportsSeen(ctx, a, s.reportSeenBy(ctx, p))
+	}
+	return true, nil
+}
+
+// reportSeenBy says whether p may see a report; p nil: whether a
+// coordinator organisation may (what the coordinator's webhooks are sent).
+func (s *Server) reportSeenBy(ctx context.Context, p *Principal) func(id string) (bool, error) {
+	return func(id string) (bool, error) {
+		var vs []policy.Viewer
+		if p != nil {
+			vs = []policy.Viewer{p.Viewer}
+		} else {
+			var err error
+			if vs, err = s.coordinatorViewers(ctx); err != nil {
+				return false, err
+			}
+		}
+		for _, v := range vs {
+			_, err := s.st.Report(ctx, v, id)
+			if err == nil {
+				return true, nil
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return false, err
+			}
+		}
+		return false, nil
+	}
+}
+
+// alertReportsSeen says whether seen admits every report that the alert's
+// indicators belong to.
+func (s *Server) alertReportsSeen(ctx context.Context, a *model.Alert, seen func(id string) (bool, error)) (bool, error) {
+	checked := map[string]bool{}
+	for _, id := range a.Indicators {
+		ind, err := s.st.IndicatorByID(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return false, err
+		}
+		if ind.ReportID == "" || checked[ind.ReportID] {
+			continue
+		}
+		checked[ind.ReportID] = true
+		if ok, err := seen(ind.ReportID); err != nil || !ok {
+			return false, err
+		}
+	}
 	return true, nil
 }
 
@@ -398,9 +452,19 @@ func (s *Server) renderAlert(ctx context.Context, p *Principal, a *model.Alert) 
 	} else {
 		j.Indicators = []string{}
 	}
-	if a.By == "report" {
-		if rep, err := s.st.ReportByID(ctx, a.Key); err == nil {
-			j.Title = rep.Title
+	seen := s.reportSeenBy(ctx, p)
+	switch a.By {
+	case "report":
+		// The title only to one that may see the report.
+		if ok, err := seen(a.Key); err == nil && ok {
+			if rep, err := s.st.ReportByID(ctx, a.Key); err == nil {
+				j.Title = rep.Title
+			}
+		}
+	case "actor":
+		// The actor only to one that may see the reports that name it.
+		if ok, err := s.alertReportsSeen(ctx, a, seen); err != nil || !ok {
+			j.Key = ""
 		}
 	}
 	if p == nil || p.Org.Kind == policy.Coordinator {
@@ -481,7 +545,11 @@ func (s *Server) RaiseCampaignAlerts(ctx context.Context, minOrgs int, window ti
 		raised = append(raised, a)
 		_ = s.st.AppendAudit(ctx, model.AuditEntry{At: now, Actor: "hub", Action: "alert.campaign", Target: a.ID,
 			Detail: fmt.Sprintf("%s %q: %d organisations sighted %d indicators", a.By, a.Key, len(a.Orgs), len(a.Indicators))})
-		s.emit(ctx, Event{Kind: EventCampaign, Payload: map[string]any{"alert": s.renderAlert(ctx, nil, &a)}})
+		// The coordinator's webhooks hear of an alert the coordinator may
+		// see: one with at least one indicator it may see (as GET /alerts).
+		if ids, err := s.visibleAlertIndicators(ctx, func(it policy.Item) bool { ok, _ := s.coordinatorSees(ctx, it); return ok }, a.Indicators); err == nil && len(ids) > 0 {
+			s.emit(ctx, Event{Kind: EventCampaign, Payload: map[string]any{"alert": s.renderAlert(ctx, nil, &a)}})
+		}
 	}
 	return raised, nil
 }

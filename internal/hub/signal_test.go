@@ -370,3 +370,54 @@ func TestAnonymousScoreHidesSourceRecord(t *testing.T) {
 		t.Errorf("the anonymous indicator scores %d with %q; want no track record (below the named one's %d)", anon.Score.Score, anon.Score.Reasons, named.Score.Score)
 	}
 }
+
+// TestCampaignAlertHidesRedReport: a campaign on CLEAR indicators of a RED
+// report not addressed to the coordinator shows the coordinator the
+// alert (it sees the indicators) but neither the report's title nor the
+// actor the report names; a hospital that sees every indicator but not the
+// report does not see the actor's alert.
+func TestCampaignAlertHidesRedReport(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{SignalEvery: -1, CampaignOrgs: 3, CampaignWindow: 24 * time.Hour})
+	coord := h.Org("Sector CERT", policy.Coordinator, "")
+	src := h.Org("Hospital Source", policy.Member, "")
+	orgs := []string{"Hospital A", "Hospital B", "Hospital C"}
+	keys := map[string]string{}
+	for _, n := range orgs {
+		keys[n] = h.Key(h.Org(n, policy.Member, ""), policy.Sensor)
+	}
+	kc, ks := h.Key(coord, policy.Analyst), h.Key(src, policy.Analyst)
+	var rep struct{ ID string }
+	r := h.Do("POST", "/api/v1/reports", ks, map[string]any{"title": "Secret ward investigation", "tlp": "red", "threat_actor": "APT-Hidden",
+		"audience": map[string]any{"orgs": []string{"Hospital A", "Hospital B"}}})
+	r.JSON(t, &rep)
+	if r.Status != 201 {
+		t.Fatalf("report: %d %s", r.Status, r.Body)
+	}
+	res := submit(t, h, ks, map[string]any{"type": "domain", "value": "c2.hidden-wave.example.org", "tlp": "clear", "report": rep.ID})
+	for _, n := range orgs {
+		sight(t, h, keys[n], res[0].ID, "sighting")
+	}
+	if alerts, _ := h.Hub.RunSignalJobs(t.Context()); len(alerts) != 2 {
+		t.Fatalf("alerts: %+v", alerts)
+	}
+	type alertsResp struct {
+		Alerts []struct{ By, Key, Title string }
+	}
+	var ca alertsResp
+	h.Do("GET", "/api/v1/alerts", kc, nil).JSON(t, &ca)
+	if len(ca.Alerts) != 2 {
+		t.Fatalf("coordinator alerts: %+v", ca)
+	}
+	for _, a := range ca.Alerts {
+		if strings.Contains(a.Title, "Secret") || strings.Contains(strings.ToLower(a.Key), "hidden") {
+			t.Errorf("the coordinator's view of the %s alert tells of the RED report: %+v", a.By, a)
+		}
+	}
+	var cv alertsResp
+	h.Do("GET", "/api/v1/alerts", keys["Hospital C"], nil).JSON(t, &cv)
+	for _, a := range cv.Alerts {
+		if a.By == "actor" || a.By == "report" {
+			t.Errorf("Hospital C, which may not see the report, sees the %s alert %+v", a.By, a)
+		}
+	}
+}
