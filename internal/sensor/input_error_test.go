@@ -1,9 +1,6 @@
 package sensor_test
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -25,32 +22,16 @@ func TestInputOutlastsErrors(t *testing.T) {
 	h := hubtest.Start(t, hub.Config{})
 	org := h.Org("hospital-a", policy.Member, "")
 	analyst, sensorKey := h.Key(org, policy.Analyst), h.Key(org, policy.Sensor)
-	if r := h.Do("POST", "/api/v1/indicators", analyst, map[string]any{"indicators": []any{map[string]any{"value": "input-c2.example.net", "tlp": "green"}}}); r.Status != 200 {
-		t.Fatalf("post: %d %s", r.Status, r.Body)
-	}
+	postGreen(t, h, analyst, "input-c2.example.net")
 	eve := writeFile(t)
 	var mu sync.Mutex
 	var alerts []string
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := sensor.New(ctx, sensor.Config{Hubs: []string{h.URL}, Key: sensorKey, StateDir: t.TempDir(), Out: io.Discard,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Inputs: []sensor.Input{{Format: match.FormatEVE, Path: eve}},
+	s, _, _ := startSensor(t, sensor.Config{Hubs: []string{h.URL}, Key: sensorKey, Inputs: []sensor.Input{{Format: match.FormatEVE, Path: eve}},
 		OnAlert: func(line []byte) {
 			mu.Lock()
 			defer mu.Unlock()
 			alerts = append(alerts, string(line))
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("sensor: %v", err)
-		}
-	}()
 	<-s.Current()
 	alerted := func(marker string) bool {
 		mu.Lock()

@@ -225,16 +225,7 @@ func TestSensorSocketMetricsAndFullReports(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	<-s.Current()
-	var conn net.Conn
-	for range 200 {
-		if conn, err = net.Dial("unix", sock); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("the sensor does not listen on %s: %v", sock, err)
-	}
+	conn := dialSocket(t, sock)
 	fmt.Fprintln(conn, eveDNS(time.Now(), "sock-c2.example.net"))
 	fmt.Fprintln(conn, eveDNS(time.Now(), "quiet.example.org"))
 	conn.Close()
@@ -314,33 +305,10 @@ func TestSensorAutoShareFromSocket(t *testing.T) {
 	a := h.Org("hospital-a", policy.Member, "")
 	analyst, sensorKey := h.Key(a, policy.Analyst), h.Key(a, policy.Sensor)
 	sock := filepath.Join(t.TempDir(), "eve.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := sensor.New(ctx, sensor.Config{Hubs: []string{h.URL}, Key: sensorKey, StateDir: t.TempDir(), Out: io.Discard,
-		Inputs: []sensor.Input{{Format: match.FormatEVE, Path: "unix:" + sock}}, AutoShare: sensor.AutoShare{Mode: "propose"},
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("sensor: %v", err)
-		}
-	}()
+	s, _, _ := startSensor(t, sensor.Config{Hubs: []string{h.URL}, Key: sensorKey,
+		Inputs: []sensor.Input{{Format: match.FormatEVE, Path: "unix:" + sock}}, AutoShare: sensor.AutoShare{Mode: "propose"}})
 	<-s.Current()
-	var conn net.Conn
-	for range 200 {
-		if conn, err = net.Dial("unix", sock); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if err != nil {
-		t.Fatalf("the sensor does not listen on %s: %v", sock, err)
-	}
+	conn := dialSocket(t, sock)
 	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000000-0700")
 	fmt.Fprintf(conn, `{"timestamp":%q,"event_type":"alert","src_ip":"10.0.0.7","dest_ip":"203.0.113.9","dest_port":80,"proto":"TCP","alert":{"signature":"ET PHISHING credential form","severity":1},"http":{"hostname":"sock-phish.example.com","url":"/"}}`+"\n", ts)
 	conn.Close()

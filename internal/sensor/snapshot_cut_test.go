@@ -4,16 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/api"
 	"github.com/hdnetwork/hdn/internal/hub"
 	"github.com/hdnetwork/hdn/internal/hub/hubtest"
-	"github.com/hdnetwork/hdn/internal/match"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/sensor"
 	"github.com/hdnetwork/hdn/internal/streamclient"
@@ -29,13 +25,11 @@ func TestFirstSnapshotCutShort(t *testing.T) {
 	org := h.Org("hospital-a", policy.Member, "")
 	analyst, sensorKey := h.Key(org, policy.Analyst), h.Key(org, policy.Sensor)
 	const total, cut = 50, 20
-	var its []any
+	var values []string
 	for i := range total {
-		its = append(its, map[string]any{"value": fmt.Sprintf("snap-%02d.example.org", i), "tlp": "green"})
+		values = append(values, fmt.Sprintf("snap-%02d.example.org", i))
 	}
-	if r := h.Do("POST", "/api/v1/indicators", analyst, map[string]any{"indicators": its}); r.Status != 200 {
-		t.Fatalf("post: %d %s", r.Status, r.Body)
-	}
+	postGreen(t, h, analyst, values...)
 	// The first events of the snapshot, as a cut stream delivered them.
 	var first []streamclient.Event
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -69,50 +63,28 @@ func TestFirstSnapshotCutShort(t *testing.T) {
 		t.Fatalf("after %d snapshot events: cursor %d, %v, %v; want %d", cut, cursor, has, err, first[cut-1].Cursor)
 	}
 
-	run := func(hubs []string) (*sensor.Sensor, map[string]int, *sync.Mutex, func()) {
-		var mu sync.Mutex
-		arrived := map[string]int{}
-		ctx, cancel := context.WithCancel(context.Background())
-		s, err := sensor.New(ctx, sensor.Config{Hubs: hubs, Key: sensorKey, StateDir: dir, Out: io.Discard, Name: "edge-1",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Inputs: []sensor.Input{{Format: match.FormatEVE, Path: writeFile(t)}},
-			OnIndicators: func(in []match.Indicator, _ []string) {
-				mu.Lock()
-				defer mu.Unlock()
-				for _, ind := range in {
-					arrived[ind.Value]++
-				}
-			}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- s.Run(ctx) }()
-		return s, arrived, &mu, func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("sensor: %v", err)
-			}
-		}
+	run := func(hubs []string) (*sensor.Sensor, *arrivals, func()) {
+		return startSensor(t, sensor.Config{Hubs: hubs, Key: sensorKey, StateDir: dir, Name: "edge-1"})
 	}
 	// The hub out of reach: the part it has stays.
-	s, _, _, stop := run([]string{"http://127.0.0.1:1"})
+	s, _, stop := run([]string{"http://127.0.0.1:1"})
 	time.Sleep(300 * time.Millisecond)
 	if n := s.Metrics().Indicators; n != cut {
 		t.Errorf("restarted without the hub, the sensor holds %d indicators, want the %d of the cut snapshot", n, cut)
 	}
 	stop()
 
-	s, arrived, mu, stop := run([]string{h.URL})
+	s, got, stop := run([]string{h.URL})
 	defer stop()
 	eventually(t, 30*time.Second, "the rest of the snapshot", func() bool { return s.Metrics().Indicators == total })
 	<-s.Current()
-	mu.Lock()
-	defer mu.Unlock()
-	if len(arrived) != total-cut {
-		t.Errorf("%d indicators arrived after the restart, want the %d the cut snapshot lacked (not the whole snapshot again)", len(arrived), total-cut)
+	got.mu.Lock()
+	defer got.mu.Unlock()
+	if len(got.arrived) != total-cut {
+		t.Errorf("%d indicators arrived after the restart, want the %d the cut snapshot lacked (not the whole snapshot again)", len(got.arrived), total-cut)
 	}
 	for _, ev := range first {
-		if arrived[ev.Indicator.Value] != 0 {
+		if got.arrived[ev.Indicator.Value] != 0 {
 			t.Errorf("%s, held before the restart, arrived again", ev.Indicator.Value)
 		}
 	}

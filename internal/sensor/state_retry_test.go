@@ -3,10 +3,7 @@ package sensor_test
 import (
 	"context"
 	"database/sql"
-	"io"
-	"log/slog"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +11,6 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/hub"
 	"github.com/hdnetwork/hdn/internal/hub/hubtest"
-	"github.com/hdnetwork/hdn/internal/match"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/sensor"
 )
@@ -29,44 +25,13 @@ func TestStateRefusedThenApplied(t *testing.T) {
 	h := hubtest.Start(t, hub.Config{})
 	org := h.Org("hospital-a", policy.Member, "")
 	analyst, sensorKey := h.Key(org, policy.Analyst), h.Key(org, policy.Sensor)
-	post := func(value string) {
-		t.Helper()
-		r := h.Do("POST", "/api/v1/indicators", analyst, map[string]any{"indicators": []any{map[string]any{"value": value, "tlp": "green"}}})
-		if r.Status != 200 {
-			t.Fatalf("post %s: %d %s", value, r.Status, r.Body)
-		}
-	}
-	var mu sync.Mutex
-	arrived := map[string]int{}
-	has := func(v string) bool { mu.Lock(); defer mu.Unlock(); return arrived[v] > 0 }
 	state := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := sensor.New(ctx, sensor.Config{Hubs: []string{h.URL}, Key: sensorKey, StateDir: state, Out: io.Discard,
-		SightingsEvery: time.Second, Name: "edge-1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Inputs: []sensor.Input{{Format: match.FormatEVE, Path: writeFile(t)}},
-		OnIndicators: func(in []match.Indicator, _ []string) {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, ind := range in {
-				arrived[ind.Value]++
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("sensor: %v", err)
-		}
-	}()
-	post("before.example.org")
-	eventually(t, 30*time.Second, "the first indicator in the copy", func() bool { return has("before.example.org") })
+	s, got, _ := startSensor(t, sensor.Config{Hubs: []string{h.URL}, Key: sensorKey, StateDir: state, SightingsEvery: time.Second, Name: "edge-1"})
+	postGreen(t, h, analyst, "before.example.org")
+	eventually(t, 30*time.Second, "the first indicator in the copy", func() bool { return got.has("before.example.org") })
 
 	// Another process takes the state database's write lock and keeps it.
+	ctx := context.Background()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(state, "indicators.db")+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
@@ -79,21 +44,19 @@ func TestStateRefusedThenApplied(t *testing.T) {
 	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		t.Fatal(err)
 	}
-	post("while-locked.example.org")
+	postGreen(t, h, analyst, "while-locked.example.org")
 	eventually(t, 60*time.Second, "a counted failure to apply", func() bool { return s.Metrics().StateFailures > 0 })
-	if has("while-locked.example.org") {
+	if got.has("while-locked.example.org") {
 		t.Fatal("an indicator arrived in a copy that could not be written")
 	}
 	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close()
-	eventually(t, 60*time.Second, "the refused batch applied once the lock is gone", func() bool { return has("while-locked.example.org") })
-	post("after.example.org")
-	eventually(t, 30*time.Second, "later indicators too", func() bool { return has("after.example.org") })
-	mu.Lock()
-	defer mu.Unlock()
-	if arrived["while-locked.example.org"] != 1 {
-		t.Errorf("the refused indicator arrived %d times, want once", arrived["while-locked.example.org"])
+	eventually(t, 60*time.Second, "the refused batch applied once the lock is gone", func() bool { return got.has("while-locked.example.org") })
+	postGreen(t, h, analyst, "after.example.org")
+	eventually(t, 30*time.Second, "later indicators too", func() bool { return got.has("after.example.org") })
+	if n := got.count(got.arrived, "while-locked.example.org"); n != 1 {
+		t.Errorf("the refused indicator arrived %d times, want once", n)
 	}
 }
