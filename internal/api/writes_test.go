@@ -202,31 +202,8 @@ func waitIdle(t *testing.T, w *sightingWriter, deadline time.Time) {
 // other keys, or none, are each stored.
 func TestSightingWriterReportsOnce(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	src, err := st.CreateOrg(ctx, model.Org{Name: "src", Kind: policy.Member})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sensor, err := st.CreateOrg(ctx, model.Org{Name: "sensor", Kind: policy.Member})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ing, err := st.BeginIngest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	urs, err := ing.Put(ctx, []model.Submission{{Type: indicator.Domain, Value: "retried.example.org", TLP: policy.Amber,
-		Audience: policy.NetworkAudience(), Source: src.ID, SubmittedBy: src.ID, Confidence: 50}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ing.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	st, orgs, urs := seedStore(t, []string{"src", "sensor"}, "retried.example.org")
+	sensor := orgs[1]
 	w := &sightingWriter{st: st}
 	hold, err := st.BeginIngest(ctx)
 	if err != nil {
@@ -414,27 +391,8 @@ func (p *panickySightings) AddSightings(ctx context.Context, ss []model.Sighting
 // free for the next request.
 func TestSightingWriterSurvivesPanic(t *testing.T) {
 	ctx := t.Context()
-	st, err := sqlite.Open(ctx, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	o, err := st.CreateOrg(ctx, model.Org{Name: "org", Kind: policy.Member})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ing, err := st.BeginIngest(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	urs, err := ing.Put(ctx, []model.Submission{{Type: indicator.Domain, Value: "panic.example.org", TLP: policy.Amber,
-		Audience: policy.NetworkAudience(), Source: o.ID, SubmittedBy: o.ID, Confidence: 50}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ing.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	st, orgs, urs := seedStore(t, []string{"org"}, "panic.example.org")
+	o := orgs[0]
 	w := &sightingWriter{st: &panickySightings{Sightings: st}, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	sighting := []model.Sighting{{IndicatorID: urs[0].ID, Org: o.ID, Kind: model.Sighted, Count: 1, Hour: time.Now().UTC().Truncate(time.Hour)}}
 
@@ -463,4 +421,43 @@ func TestSightingWriterSurvivesPanic(t *testing.T) {
 	if err := w.add(ctx, sighting); err != nil {
 		t.Fatalf("a write after the panic: %v", err)
 	}
+}
+
+// seedStore opens a real SQLite store with organisations of the given
+// names and one AMBER indicator to the network, from the first, for each
+// value; it is closed when the test ends.
+func seedStore(t *testing.T, orgNames []string, values ...string) (*sqlite.Store, []model.Org, []store.UpsertResult) {
+	t.Helper()
+	ctx := t.Context()
+	st, err := sqlite.Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	var orgs []model.Org
+	for _, n := range orgNames {
+		o, err := st.CreateOrg(ctx, model.Org{Name: n, Kind: policy.Member})
+		if err != nil {
+			t.Fatal(err)
+		}
+		orgs = append(orgs, o)
+	}
+	var subs []model.Submission
+	for _, v := range values {
+		subs = append(subs, model.Submission{Type: indicator.Domain, Value: v, TLP: policy.Amber,
+			Audience: policy.NetworkAudience(), Source: orgs[0].ID, SubmittedBy: orgs[0].ID, Confidence: 50})
+	}
+	ing, err := st.BeginIngest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ing.Rollback()
+	urs, err := ing.Put(ctx, subs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ing.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	return st, orgs, urs
 }
