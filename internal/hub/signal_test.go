@@ -136,10 +136,7 @@ func TestCampaignAlertsUnderPolicy(t *testing.T) {
 	coord := h.Org("Sector CERT", policy.Coordinator, "")
 	src := h.Org("Hospital Source", policy.Member, "")
 	orgs := []string{"Hospital A", "Hospital B", "Hospital C"}
-	keys := map[string]string{}
-	for _, n := range orgs {
-		keys[n] = h.Key(h.Org(n, policy.Member, ""), policy.Sensor)
-	}
+	keys := memberSensorKeys(h, orgs...)
 	outsider := h.Org("Hospital Outside", policy.Member, "")
 	ko := h.Key(outsider, policy.Analyst)
 	kc, ks := h.Key(coord, policy.Analyst), h.Key(src, policy.Analyst)
@@ -381,10 +378,7 @@ func TestCampaignAlertHidesRedReport(t *testing.T) {
 	coord := h.Org("Sector CERT", policy.Coordinator, "")
 	src := h.Org("Hospital Source", policy.Member, "")
 	orgs := []string{"Hospital A", "Hospital B", "Hospital C"}
-	keys := map[string]string{}
-	for _, n := range orgs {
-		keys[n] = h.Key(h.Org(n, policy.Member, ""), policy.Sensor)
-	}
+	keys := memberSensorKeys(h, orgs...)
 	kc, ks := h.Key(coord, policy.Analyst), h.Key(src, policy.Analyst)
 	var rep struct{ ID string }
 	r := h.Do("POST", "/api/v1/reports", ks, map[string]any{"title": "Secret ward investigation", "tlp": "red", "threat_actor": "APT-Hidden",
@@ -420,4 +414,14 @@ func TestCampaignAlertHidesRedReport(t *testing.T) {
 			t.Errorf("Hospital C, which may not see the report, sees the %s alert %+v", a.By, a)
 		}
 	}
+}
+
+// memberSensorKeys makes a member organisation of each name and returns a
+// sensor key of each, by name.
+func memberSensorKeys(h *hubtest.Hub, names ...string) map[string]string {
+	keys := map[string]string{}
+	for _, n := range names {
+		keys[n] = h.Key(h.Org(n, policy.Member, ""), policy.Sensor)
+	}
+	return keys
 }
