@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -235,6 +236,33 @@ func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, p *Principal) 
 	return nil
 }
 
+// auditDetailHidden says whether the detail of another organisation's
+// audit entry must not be shown to p (the coordinator): it names what its
+// target holds (a value, a title), and p may not see that target (a RED
+// indicator or report not addressed to it), or the target is the
+// organisation's own proposal, which only it sees.
+func (s *Server) auditDetailHidden(ctx context.Context, p *Principal, e model.AuditEntry) (bool, error) {
+	if e.Target == "" || e.Detail == "" {
+		return false, nil
+	}
+	kind, _, _ := strings.Cut(e.Action, ".")
+	var err error
+	switch kind {
+	case "indicator":
+		_, err = s.st.Indicator(ctx, p.Viewer, e.Target)
+	case "report", "misp":
+		_, err = s.st.Report(ctx, p.Viewer, e.Target)
+	case "proposal":
+		return true, nil
+	default:
+		return false, nil
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	return false, err
+}
+
 // listAudit shows the audit log: all of it to the coordinator's admins, an
 // organisation's own entries to its admins.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p *Principal) error {
@@ -279,6 +307,15 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p *Principal)
 	}
 	out := make([]entryJSON, 0, len(entries))
 	for _, e := range entries {
+		if e.Org != p.Org.ID {
+			hidden, err := s.auditDetailHidden(r.Context(), p, e)
+			if err != nil {
+				return err
+			}
+			if hidden {
+				e.Detail = "(withheld: it names what the coordinator may not see)"
+			}
+		}
 		j := entryJSON{AuditEntry: e}
 		if e.Org != "" {
 			j.OrgName = s.orgs.name(r.Context(), e.Org)

@@ -560,3 +560,37 @@ func TestOtherPartnersCustomersNotFound(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditWithholdsWhatTheCoordinatorMayNotSee: the coordinator reads
+// every organisation's audit entries, but not the value or title an entry
+// names when the coordinator may not see its target (a RED indicator or
+// report not addressed to it); the organisation's own admin reads them.
+func TestAuditWithholdsWhatTheCoordinatorMayNotSee(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	coord := h.Org("Sector CERT", policy.Coordinator, "")
+	a := h.Org("Hospital A", policy.Member, "")
+	h.Org("Hospital B", policy.Member, "")
+	kc, ka, kaAdmin := h.Key(coord, policy.Admin), h.Key(a, policy.Analyst), h.Key(a, policy.Admin)
+	red := map[string]any{"orgs": []string{"Hospital B"}}
+	if r := h.Do("POST", "/api/v1/reports", ka, map[string]any{"title": "Quiet ward findings", "tlp": "red", "audience": red}); r.Status != 201 {
+		t.Fatalf("report: %d %s", r.Status, r.Body)
+	}
+	res := submit(t, h, ka, map[string]any{"type": "domain", "value": "red-only.audit-test.example.org", "tlp": "red", "audience": red})
+	if r := h.Do("POST", "/api/v1/indicators/"+res[0].ID+"/revoke", ka, map[string]any{}); r.Status != 200 {
+		t.Fatalf("revoke: %d %s", r.Status, r.Body)
+	}
+	read := func(key string) string {
+		t.Helper()
+		r := h.Do("GET", "/api/v1/audit?limit=1000", key, nil)
+		if r.Status != 200 {
+			t.Fatalf("audit: %d %s", r.Status, r.Body)
+		}
+		return string(r.Body)
+	}
+	if got := read(kc); strings.Contains(got, "Quiet ward") || strings.Contains(got, "red-only.audit-test") || !strings.Contains(got, "withheld") {
+		t.Errorf("the coordinator's audit log names a RED report or value not addressed to it:\n%s", got)
+	}
+	if got := read(kaAdmin); !strings.Contains(got, "Quiet ward") || !strings.Contains(got, "red-only.audit-test") {
+		t.Errorf("the organisation's own audit log lacks its entries' details:\n%s", got)
+	}
+}
