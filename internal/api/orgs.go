@@ -27,7 +27,7 @@ type OrgDetailJSON struct {
 	Name    string          `json:"name"`
 	Kind    policy.OrgKind  `json:"kind"`
 	Partner string          `json:"partner,omitempty"` // name
-	Status  model.OrgStatus `json:"status"`
+	Status  model.OrgStatus `json:"status,omitempty"`  // to the organisation, its partner and the coordinator
 	Revoked bool            `json:"revoked"`
 	Created time.Time       `json:"created"`
 }
@@ -165,13 +165,21 @@ func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, p *Principal)
 
 func (s *Server) getOrg(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	o, err := s.st.Org(r.Context(), r.PathValue("org"))
-	if errors.Is(err, store.ErrNotFound) || err == nil && !canSeeOrg(p, o) {
+	// As in the directory (listOrgs): an offboarded organisation is gone,
+	// and an organisation's status (pending, suspended) is its own, its
+	// partner's and the coordinator's business.
+	near := p.Org.Kind == policy.Coordinator || p.Org.ID == o.ID || p.Org.ID == o.Partner
+	if errors.Is(err, store.ErrNotFound) || err == nil && (!canSeeOrg(p, o) || o.Revoked && !near) {
 		return notFound("organisation " + strconv.Quote(clip(r.PathValue("org"))))
 	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.orgDetail(r, o))
+	j := s.orgDetail(r, o)
+	if !near {
+		j.Status = ""
+	}
+	writeJSON(w, http.StatusOK, j)
 	return nil
 }
 

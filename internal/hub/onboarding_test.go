@@ -594,3 +594,32 @@ func TestAuditWithholdsWhatTheCoordinatorMayNotSee(t *testing.T) {
 		t.Errorf("the organisation's own audit log lacks its entries' details:\n%s", got)
 	}
 }
+
+// TestOrgStatusOnlyToThoseConcerned: another member reads an organisation's
+// name and kind, not whether it is suspended, and does not find one that
+// was offboarded; the coordinator reads both.
+func TestOrgStatusOnlyToThoseConcerned(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	coord := h.Org("Sector CERT", policy.Coordinator, "")
+	h.Org("Hospital A", policy.Member, "")
+	b := h.Org("Hospital B", policy.Member, "")
+	kc, kb := h.Key(coord, policy.Admin), h.Key(b, policy.Analyst)
+	if r := h.Do("POST", "/api/v1/orgs/Hospital A/suspend", kc, map[string]any{}); r.Status != 200 {
+		t.Fatalf("suspend: %d %s", r.Status, r.Body)
+	}
+	var seen struct{ Name, Status string }
+	h.Do("GET", "/api/v1/orgs/Hospital A", kb, nil).JSON(t, &seen)
+	if seen.Name != "Hospital A" || seen.Status != "" {
+		t.Errorf("another member reads %+v; want the name without the status", seen)
+	}
+	h.Do("GET", "/api/v1/orgs/Hospital A", kc, nil).JSON(t, &seen)
+	if seen.Status != "suspended" {
+		t.Errorf("the coordinator reads %+v; want the status", seen)
+	}
+	if r := h.Do("POST", "/api/v1/orgs/Hospital A/offboard", kc, map[string]any{"source": "keep"}); r.Status != 200 {
+		t.Fatalf("offboard: %d %s", r.Status, r.Body)
+	}
+	if r := h.Do("GET", "/api/v1/orgs/Hospital A", kb, nil); r.Status != 404 {
+		t.Errorf("another member reads an offboarded organisation: %d %s", r.Status, r.Body)
+	}
+}
