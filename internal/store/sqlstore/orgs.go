@@ -208,9 +208,26 @@ func (s *Store) ListKeys(ctx context.Context, orgID string) ([]model.Key, error)
 	return queryAll(ctx, s, "list keys", scanKey, `SELECT `+keyColumns+` FROM keys WHERE ? = '' OR org_id = ? ORDER BY created, id`, orgID, orgID)
 }
 
-// RevokeKey revokes a key for good (and moves the authentication epoch).
+// RevokeKey revokes a key for good and moves the authentication epoch;
+// ErrNotFound when there is no such key.
 func (s *Store) RevokeKey(ctx context.Context, id string) error {
-	return s.updateKey(ctx, "revoke", id, `UPDATE keys SET revoked = 1 WHERE id = ?`, id)
+	err := s.write(ctx, func(tx Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE keys SET revoked = 1 WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = store.ErrNotFound
+			}
+			return err
+		}
+		return bumpAuthEpoch(ctx, tx)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: revoke key %q: %w", s.d.Name, id, err)
+	}
+	return nil
 }
 
 // TouchKeys records when keys were last used, in one transaction. It never
@@ -229,29 +246,6 @@ func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error 
 	})
 	if err != nil {
 		return fmt.Errorf("%s: touch %d keys: %w", s.d.Name, len(uses), err)
-	}
-	return nil
-}
-
-func (s *Store) updateKey(ctx context.Context, what, id, query string, args ...any) error {
-	err := s.write(ctx, func(tx Tx) error {
-		res, err := tx.ExecContext(ctx, query, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err == nil {
-				err = store.ErrNotFound
-			}
-			return err
-		}
-		if what == "revoke" {
-			return bumpAuthEpoch(ctx, tx)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("%s: %s key %q: %w", s.d.Name, what, id, err)
 	}
 	return nil
 }
