@@ -88,6 +88,11 @@ func (c *Config) defaults() error {
 	if c.Profile == ProfileSpread && c.Groups <= 0 {
 		c.Groups = 10
 	}
+	// Every group of spread needs an organisation in it (the first is its
+	// owner): there is one per submitter or subscriber, whichever is more.
+	if orgs := max(c.Submitters, c.Subscribers); c.Profile == ProfileSpread && c.Groups > orgs {
+		return fmt.Errorf("loadtest: %d groups for %d organisations (one per submitter or subscriber, whichever is more): every group needs a member; ask for at most %d groups or more subscribers", c.Groups, orgs, orgs)
+	}
 	if c.Drain <= 0 {
 		c.Drain = 30 * time.Second
 	}

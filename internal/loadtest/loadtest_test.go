@@ -71,3 +71,15 @@ func TestShortRun(t *testing.T) {
 		})
 	}
 }
+
+// TestSpreadNeedsAMemberPerGroup: more groups than organisations is refused
+// before anything is set up (it panicked, making a group without members).
+func TestSpreadNeedsAMemberPerGroup(t *testing.T) {
+	_, err := loadtest.Run(context.Background(), loadtest.Config{
+		Duration: time.Second, Submitters: 2, Batch: 10, SubmitRate: 1,
+		Subscribers: 0, Profile: loadtest.ProfileSpread, Groups: 5,
+	})
+	if err == nil || !strings.Contains(err.Error(), "5 groups for 2 organisations") {
+		t.Fatalf("5 groups, 2 organisations: err %v, want a clear refusal", err)
+	}
+}
