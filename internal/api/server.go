@@ -118,6 +118,7 @@ type Server struct {
 	hubIdent           hubIdentity
 	fedApply           sync.Mutex // one federated apply at a time (federation.go)
 	sightings          *sightingWriter
+	submissions        *bulkWriter
 	ingestSlot         chan struct{} // one bulk write at a time waits for the store (beginIngest)
 	principals         principalCache
 }
@@ -126,6 +127,7 @@ type Server struct {
 func New(cfg Config) *Server {
 	s := &Server{st: cfg.Store, log: cfg.Logger, limits: cfg.Limits, now: cfg.Now, notify: cfg.Notifier, broker: cfg.Broker}
 	s.sightings = &sightingWriter{st: cfg.Store, log: cfg.Logger}
+	s.submissions = &bulkWriter{s: s}
 	s.ingestSlot = make(chan struct{}, 1)
 	if cfg.MaxStreams <= 0 {
 		cfg.MaxStreams = 10_000

@@ -456,34 +456,22 @@ func (s *Server) submitIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	return nil
 }
 
-// store writes submissions in one transaction.
+// store writes submissions in one transaction, which may hold other
+// requests' too (bulkWriter), and returns the newest change sequence of
+// them once committed.
 func (s *Server) store(ctx context.Context, subs []model.Submission, each func(k int, ur store.UpsertResult)) (int64, error) {
-	ing, err := s.beginIngest(ctx)
+	urs, err := s.submissions.add(ctx, subs)
 	if err != nil {
 		return 0, err
 	}
-	// Gives the slot and the store's writer back whatever happens, a panic
-	// included (nothing after a Commit).
-	defer ing.Rollback()
 	var last int64
 	var created []newIndicator
-	for start := 0; start < len(subs); start += putChunk {
-		end := min(start+putChunk, len(subs))
-		urs, err := ing.Put(ctx, subs[start:end])
-		if err != nil {
-			ing.Rollback()
-			return 0, err
+	for k, ur := range urs {
+		each(k, ur)
+		last = max(last, ur.Seq)
+		if ur.Status == store.StatusCreated && s.events != nil {
+			created = append(created, newIndicator{k, ur.ID})
 		}
-		for j, ur := range urs {
-			each(start+j, ur)
-			last = max(last, ur.Seq)
-			if ur.Status == store.StatusCreated && s.events != nil {
-				created = append(created, newIndicator{start + j, ur.ID})
-			}
-		}
-	}
-	if err := ing.Commit(); err != nil {
-		return 0, err
 	}
 	s.announceAll(ctx, subs, created)
 	return last, nil

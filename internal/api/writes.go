@@ -1,7 +1,8 @@
 package api
 
 // How requests reach the store's single writer: bulk writes one at a time
-// (beginIngest), sightings merged (sightingWriter).
+// (beginIngest), submissions committed together (bulkWriter), sightings
+// merged (sightingWriter).
 
 import (
 	"context"
@@ -41,9 +42,7 @@ type sightingWriter struct {
 	st  store.Sightings
 	log *slog.Logger // nil: slog.Default()
 
-	mu      sync.Mutex
-	busy    bool
-	pending []*sightingWrite
+	mergeQueue[*sightingWrite]
 }
 
 type sightingWrite struct {
@@ -55,13 +54,8 @@ type sightingWrite struct {
 // when they are stored or ctx ends (they may then still be stored).
 func (w *sightingWriter) add(ctx context.Context, ss []model.Sighting) error {
 	req := &sightingWrite{ss: ss, done: make(chan error, 1)}
-	w.mu.Lock()
-	w.pending = append(w.pending, req)
-	lead := !w.busy
-	w.busy = true
-	w.mu.Unlock()
-	if lead {
-		w.run()
+	if w.enqueue(req) {
+		w.drain(w.take, w.write)
 	}
 	select {
 	case err := <-req.done:
@@ -71,36 +65,22 @@ func (w *sightingWriter) add(ctx context.Context, ss []model.Sighting) error {
 	}
 }
 
-// run writes what is pending, in one store call when it can, and goes on in
-// another goroutine while more is pending.
-func (w *sightingWriter) run() {
-	w.mu.Lock()
-	batch, n := w.pending, 0
-	for i, req := range w.pending {
+// take says how many of the pending requests the next write takes: as
+// many as fit in maxMergedSightings, at least one.
+func (w *sightingWriter) take(pending []*sightingWrite) int {
+	n := 0
+	for i, req := range pending {
 		if i > 0 && n+len(req.ss) > maxMergedSightings {
-			batch = w.pending[:i]
-			break
+			return i
 		}
 		n += len(req.ss)
 	}
-	w.pending = append([]*sightingWrite(nil), w.pending[len(batch):]...)
-	w.mu.Unlock()
-
-	w.write(batch, n)
-
-	w.mu.Lock()
-	if len(w.pending) > 0 {
-		go w.run()
-	} else {
-		w.busy = false
-	}
-	w.mu.Unlock()
+	return len(pending)
 }
 
-// write stores the requests of batch (n sightings in all). The write is not
-// tied to any one request's context: a client that goes away does not undo
-// the others'.
-func (w *sightingWriter) write(batch []*sightingWrite, n int) {
+// write stores the requests of batch. The write is not tied to any one
+// request's context: a client that goes away does not undo the others'.
+func (w *sightingWriter) write(batch []*sightingWrite) {
 	ctx, cancel := context.WithTimeout(context.Background(), sightingWriteTimeout)
 	defer cancel()
 	// A panic in the store must neither leave the writer busy for good
@@ -130,6 +110,10 @@ func (w *sightingWriter) write(batch []*sightingWrite, n int) {
 	// sightings once per batch only if they come from one request.
 	// Another report under the same key is refused, as the API refuses one
 	// under a key stored before.
+	n := 0
+	for _, req := range batch {
+		n += len(req.ss)
+	}
 	all := make([]model.Sighting, 0, n)
 	reports := map[[2]string]string{} // organisation and key -> digest
 	refused := map[*sightingWrite]bool{}
@@ -203,4 +187,198 @@ func (i *slotIngest) Commit() error {
 func (i *slotIngest) Rollback() error {
 	defer i.release()
 	return i.Ingest.Rollback()
+}
+
+const (
+	// maxMergedIndicators bounds one merged bulk write: the requests after
+	// it wait for the next (a request larger than that is written alone).
+	// A sightings report waits for at most one merged write, so the bound
+	// is also what a sensor's report may wait for: in the load profile
+	// 10,000 gave no more submissions than 4,000 and made reports wait half
+	// as long again (docs/BENCHMARKS.md, "Group commit").
+	maxMergedIndicators = 4000
+	// bulkWriteTimeout bounds a merged bulk write, which no request's
+	// context does.
+	bulkWriteTimeout = 2 * time.Minute
+)
+
+// bulkWriter commits the submissions of concurrent requests together: the
+// requests that arrive while one write runs go into the next one, a single
+// transaction (group commit). A commit writes every page the transaction
+// dirtied (the change log's, the new rows', the indexes' inner pages) and
+// much of that is shared between batches, so four batches of a thousand
+// cost less in one transaction than in four (docs/BENCHMARKS.md, "Group
+// commit"). Imports and federated batches are not merged: they write more
+// than submissions in their transactions. A request is answered
+// only once the transaction holding it has committed, so an acknowledged
+// indicator is stored exactly as before. When a merged write fails, each of
+// its requests is written again alone, so that only the one at fault fails.
+//
+// Like sightingWriter it has no goroutine of its own: the first request
+// finding it idle writes, and hands over to a new goroutine when more
+// arrived meanwhile.
+type bulkWriter struct {
+	s *Server
+
+	mergeQueue[*bulkWrite]
+}
+
+type bulkWrite struct {
+	ctx  context.Context // the request's: one gone before its write starts is not written
+	subs []model.Submission
+	done chan bulkWritten // buffered: the writer never waits for the request
+}
+
+type bulkWritten struct {
+	results []store.UpsertResult // one per submission, in order
+	err     error
+}
+
+// add stores subs, in a transaction with other requests' submissions, and
+// returns their results once committed, or ctx's error when it ends first
+// (they may then still be stored).
+func (w *bulkWriter) add(ctx context.Context, subs []model.Submission) ([]store.UpsertResult, error) {
+	req := &bulkWrite{ctx: ctx, subs: subs, done: make(chan bulkWritten, 1)}
+	if w.enqueue(req) {
+		w.drain(w.take, w.write)
+	}
+	select {
+	case res := <-req.done:
+		return res.results, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// take says how many of the pending requests the next write takes: as
+// many as fit in maxMergedIndicators, at least one.
+func (w *bulkWriter) take(pending []*bulkWrite) int {
+	n := 0
+	for i, req := range pending {
+		if i > 0 && n+len(req.subs) > maxMergedIndicators {
+			return i
+		}
+		n += len(req.subs)
+	}
+	return len(pending)
+}
+
+// write stores the requests of batch in one transaction, or each alone when
+// that fails. The write is not tied to any one request's context: a client
+// that goes away does not undo the others'.
+func (w *bulkWriter) write(taken []*bulkWrite) {
+	// A request whose client has gone before its write starts is not
+	// written.
+	var batch []*bulkWrite
+	for _, req := range taken {
+		if err := req.ctx.Err(); err != nil {
+			req.done <- bulkWritten{err: err}
+			continue
+		}
+		batch = append(batch, req)
+	}
+	if len(batch) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bulkWriteTimeout)
+	defer cancel()
+	// A panic in the store must neither leave the writer busy for good nor,
+	// in the writer's own goroutine, bring the hub down: the requests not
+	// answered yet get an error. (The ingest slot and the store's writer
+	// are given back by writeTogether's deferred rollback.)
+	defer func() {
+		if p := recover(); p != nil {
+			w.s.log.Error("submissions: the write panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			for _, req := range batch {
+				select {
+				case req.done <- bulkWritten{err: fmt.Errorf("submissions: the write failed: %v", p)}:
+				default: // answered already
+				}
+			}
+		}
+	}()
+	if len(batch) > 1 {
+		if results, err := w.writeTogether(ctx, batch); err == nil {
+			for i, req := range batch {
+				req.done <- bulkWritten{results: results[i]}
+			}
+			return
+		}
+	}
+	for _, req := range batch {
+		results, err := w.writeTogether(ctx, []*bulkWrite{req})
+		if err != nil {
+			req.done <- bulkWritten{err: err}
+			continue
+		}
+		req.done <- bulkWritten{results: results[0]}
+	}
+}
+
+// writeTogether stores the submissions of reqs in one transaction and
+// returns each request's results.
+func (w *bulkWriter) writeTogether(ctx context.Context, reqs []*bulkWrite) ([][]store.UpsertResult, error) {
+	ing, err := w.s.beginIngest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Gives the slot and the store's writer back whatever happens, a panic
+	// included (nothing after a Commit).
+	defer ing.Rollback()
+	out := make([][]store.UpsertResult, len(reqs))
+	for i, req := range reqs {
+		out[i] = make([]store.UpsertResult, 0, len(req.subs))
+		for start := 0; start < len(req.subs); start += putChunk {
+			urs, err := ing.Put(ctx, req.subs[start:min(start+putChunk, len(req.subs))])
+			if err != nil {
+				return nil, err
+			}
+			out[i] = append(out[i], urs...)
+		}
+	}
+	if err := ing.Commit(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// mergeQueue is the queue of a writer that merges concurrent requests into
+// one store write. It has no goroutine of its own: the request that finds
+// it idle (enqueue says so) drains it, writing what is pending in batches,
+// and hands over to a new goroutine when more arrived meanwhile, which ends
+// when nothing is left.
+type mergeQueue[R any] struct {
+	mu      sync.Mutex
+	busy    bool
+	pending []R
+}
+
+// enqueue adds a request and says whether the caller must drain the queue.
+func (q *mergeQueue[R]) enqueue(req R) (lead bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.pending = append(q.pending, req)
+	lead = !q.busy
+	q.busy = true
+	return lead
+}
+
+// drain writes the first take(pending) requests in one write, then goes on
+// in another goroutine while more are pending.
+func (q *mergeQueue[R]) drain(take func(pending []R) int, write func(batch []R)) {
+	q.mu.Lock()
+	n := take(q.pending)
+	batch := q.pending[:n:n]
+	q.pending = append([]R(nil), q.pending[n:]...)
+	q.mu.Unlock()
+
+	write(batch)
+
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.pending) > 0 {
+		go q.drain(take, write)
+	} else {
+		q.busy = false
+	}
 }

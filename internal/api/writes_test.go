@@ -90,10 +90,10 @@ func TestSightingWriterMerges(t *testing.T) {
 		if r == 0 {
 			// Request 0 writes alone, waiting for the writer; the
 			// others, request 7 among them, queue behind it.
-			waitWriting(t, w, deadline)
+			waitWriting(t, &w.mergeQueue, deadline)
 		}
 	}
-	waitQueued(t, w, requests-1, deadline)
+	waitQueued(t, &w.mergeQueue, requests-1, deadline)
 	if err := hold.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func TestSightingWriterMerges(t *testing.T) {
 	}
 
 	// Without an unknown indicator the queued requests are one write.
-	waitIdle(t, w, deadline)
+	waitIdle(t, &w.mergeQueue, deadline)
 	hold, err = st.BeginIngest(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -146,10 +146,10 @@ func TestSightingWriterMerges(t *testing.T) {
 			errs[r] = w.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: orgs[1], Kind: model.Sighted, Count: 1, Hour: hour}})
 		})
 		if r == 0 {
-			waitWriting(t, w, deadline) // alone, as above
+			waitWriting(t, &w.mergeQueue, deadline) // alone, as above
 		}
 	}
-	waitQueued(t, w, requests-1, deadline)
+	waitQueued(t, &w.mergeQueue, requests-1, deadline)
 	if err := hold.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -176,11 +176,11 @@ func TestSightingWriterMerges(t *testing.T) {
 		t.Errorf("indicator 0, org 1: %d sightings, want %d", total, want[0][1]+requests)
 	}
 	// The last writer goes idle once it has answered.
-	waitIdle(t, w, deadline)
+	waitIdle(t, &w.mergeQueue, deadline)
 }
 
 // waitIdle waits until w has nothing to write and no writer.
-func waitIdle(t *testing.T, w *sightingWriter, deadline time.Time) {
+func waitIdle[R any](t *testing.T, w *mergeQueue[R], deadline time.Time) {
 	t.Helper()
 	for {
 		w.mu.Lock()
@@ -226,12 +226,12 @@ func TestSightingWriterReportsOnce(t *testing.T) {
 			errs[r] = w.add(ctx, []model.Sighting{{IndicatorID: urs[0].ID, Org: sensor.ID, Kind: model.Sighted, Count: 10, Hour: hour, Report: k, ReportDigest: digest}})
 		})
 		if r == 0 {
-			waitWriting(t, w, time.Now().Add(30*time.Second))
+			waitWriting(t, &w.mergeQueue, time.Now().Add(30*time.Second))
 		} else {
-			waitQueued(t, w, r, time.Now().Add(30*time.Second)) // in this order
+			waitQueued(t, &w.mergeQueue, r, time.Now().Add(30*time.Second)) // in this order
 		}
 	}
-	waitQueued(t, w, len(keys)-1, time.Now().Add(30*time.Second))
+	waitQueued(t, &w.mergeQueue, len(keys)-1, time.Now().Add(30*time.Second))
 	if err := hold.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +266,7 @@ func TestSightingWriterReportsOnce(t *testing.T) {
 
 // waitWriting waits until the first request has left w's queue and writes
 // (waiting for a held writer).
-func waitWriting(t *testing.T, w *sightingWriter, deadline time.Time) {
+func waitWriting[R any](t *testing.T, w *mergeQueue[R], deadline time.Time) {
 	t.Helper()
 	for {
 		w.mu.Lock()
@@ -283,7 +283,7 @@ func waitWriting(t *testing.T, w *sightingWriter, deadline time.Time) {
 }
 
 // waitQueued waits until n requests wait in w's queue.
-func waitQueued(t *testing.T, w *sightingWriter, n int, deadline time.Time) {
+func waitQueued[R any](t *testing.T, w *mergeQueue[R], n int, deadline time.Time) {
 	t.Helper()
 	for {
 		w.mu.Lock()
@@ -407,10 +407,10 @@ func TestSightingWriterSurvivesPanic(t *testing.T) {
 	for r := range 3 {
 		wg.Go(func() { errs[r] = w.add(ctx, sighting) })
 		if r == 0 {
-			waitWriting(t, w, deadline)
+			waitWriting(t, &w.mergeQueue, deadline)
 		}
 	}
-	waitQueued(t, w, 2, deadline)
+	waitQueued(t, &w.mergeQueue, 2, deadline)
 	if err := hold.Rollback(); err != nil {
 		t.Fatal(err)
 	}
@@ -460,4 +460,216 @@ func seedStore(t *testing.T, orgNames []string, values ...string) (*sqlite.Store
 		t.Fatal(err)
 	}
 	return st, orgs, urs
+}
+
+// countingIngests counts the transactions of submissions begun on a real
+// store.
+type countingIngests struct {
+	store.Store
+	begun atomic.Int32
+}
+
+func (c *countingIngests) BeginIngest(ctx context.Context) (store.Ingest, error) {
+	c.begun.Add(1)
+	return c.Store.BeginIngest(ctx)
+}
+
+// bulkFixture is a server over a real store whose writer the test holds, so
+// that requests queue in the API's bulkWriter.
+type bulkFixture struct {
+	st       *sqlite.Store
+	counting *countingIngests
+	s        *Server
+	orgs     []model.Org
+}
+
+func newBulkFixture(t *testing.T) *bulkFixture {
+	st, orgs, _ := seedStore(t, []string{"a", "b", "c"})
+	counting := &countingIngests{Store: st}
+	return &bulkFixture{st: st, counting: counting, s: New(Config{Store: counting}), orgs: orgs}
+}
+
+// submission is a domain from org o.
+func (f *bulkFixture) submission(o int, value string) model.Submission {
+	return model.Submission{Type: indicator.Domain, Value: value, TLP: policy.Amber, Audience: policy.NetworkAudience(),
+		Source: f.orgs[o].ID, SubmittedBy: f.orgs[o].ID, Confidence: 50}
+}
+
+// queue holds the store's writer, starts the first request (which then
+// waits for it) and queues the others behind it, then lets the writer go and
+// waits for every request's answer.
+func (f *bulkFixture) queue(t *testing.T, ctxs []context.Context, reqs [][]model.Submission) ([][]store.UpsertResult, []error) {
+	t.Helper()
+	hold, err := f.st.BeginIngest(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hold.Rollback() // on a failure, before the store closes
+	deadline := time.Now().Add(30 * time.Second)
+	results, errs := make([][]store.UpsertResult, len(reqs)), make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for r := range reqs {
+		wg.Go(func() { results[r], errs[r] = f.s.submissions.add(ctxs[r], reqs[r]) })
+		if r == 0 {
+			waitWriting(t, &f.s.submissions.mergeQueue, deadline)
+		} else {
+			waitQueued(t, &f.s.submissions.mergeQueue, r, deadline) // in this order
+		}
+	}
+	if err := hold.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	waitIdle(t, &f.s.submissions.mergeQueue, deadline)
+	return results, errs
+}
+
+// TestBulkWriterCommitsTogether: submissions that arrive while one is
+// written are committed together in the next transaction; each request gets
+// its own results, in order, as if written alone: a value two requests
+// carry is created by the first and updated by the second.
+func TestBulkWriterCommitsTogether(t *testing.T) {
+	f := newBulkFixture(t)
+	const requests = 12
+	ctxs := make([]context.Context, requests)
+	reqs := make([][]model.Submission, requests)
+	for r := range requests {
+		ctxs[r] = t.Context()
+		for i := range 30 {
+			reqs[r] = append(reqs[r], f.submission(r%2, fmt.Sprintf("r%d-%d.example.org", r, i)))
+		}
+	}
+	// Requests 4 and 6 are from the same organisation and share a value.
+	reqs[6] = append(reqs[6], f.submission(0, "r4-0.example.org"))
+	results, errs := f.queue(t, ctxs, reqs)
+	// One write for the first request, one for the eleven queued behind it.
+	if got := f.counting.begun.Load(); got != 2 {
+		t.Errorf("%d transactions for %d requests, want 2 (the first alone, then the others together)", got, requests)
+	}
+	seqs := map[int64]bool{}
+	for r := range requests {
+		if errs[r] != nil {
+			t.Fatalf("request %d: %v", r, errs[r])
+		}
+		if len(results[r]) != len(reqs[r]) {
+			t.Fatalf("request %d: %d results for %d submissions", r, len(results[r]), len(reqs[r]))
+		}
+		for i, ur := range results[r] {
+			want := store.StatusCreated
+			if r == 6 && i == 30 {
+				want = store.StatusUpdated
+			}
+			if ur.Status != want || ur.Seq == 0 || seqs[ur.Seq] {
+				t.Errorf("request %d, submission %d: %+v, want %s with a sequence of its own", r, i, ur, want)
+			}
+			seqs[ur.Seq] = true
+			got, err := f.st.Indicator(t.Context(), policy.Viewer{OrgID: f.orgs[0].ID, Kind: policy.Coordinator}, ur.ID)
+			if err != nil || got.Value != reqs[r][i].Value || got.Source != reqs[r][i].Source {
+				t.Errorf("request %d, submission %d: stored %+v, %v", r, i, got, err)
+			}
+		}
+	}
+	if results[6][30].ID != results[4][0].ID {
+		t.Errorf("the shared value: updated %s, created %s", results[6][30].ID, results[4][0].ID)
+	}
+}
+
+// TestBulkWriterIsolatesAFailure: when the merged transaction fails on one
+// request's submission, every request is written again alone, so that only
+// that one fails; a request whose client went away while it waited is not
+// written.
+func TestBulkWriterIsolatesAFailure(t *testing.T) {
+	f := newBulkFixture(t)
+	gone, cancel := context.WithCancel(t.Context())
+	ctxs := []context.Context{t.Context(), t.Context(), t.Context(), gone, t.Context()}
+	reqs := [][]model.Submission{
+		{f.submission(0, "first.example.org")},
+		{f.submission(1, "ok-1.example.org")},
+		{f.submission(0, "bad-1.example.org"), f.submission(0, "bad-2.example.org")},
+		{f.submission(2, "gone.example.org")},
+		{f.submission(2, "ok-2.example.org")},
+	}
+	// A source the store does not know: its foreign key fails the write.
+	reqs[2][1].Source, reqs[2][1].SubmittedBy = "no-such-org", "no-such-org"
+	cancel()
+	results, errs := f.queue(t, ctxs, reqs)
+	// The first alone; the merged one of 1, 2 and 4 that failed; then 1, 2
+	// and 4 alone.
+	if got := f.counting.begun.Load(); got != 1+1+3 {
+		t.Errorf("%d transactions, want 5", got)
+	}
+	if errs[2] == nil {
+		t.Errorf("the request with an unknown source was acknowledged: %+v", results[2])
+	}
+	if !errors.Is(errs[3], context.Canceled) {
+		t.Errorf("the request whose client went away: %v, want canceled", errs[3])
+	}
+	for _, r := range []int{0, 1, 4} {
+		if errs[r] != nil || len(results[r]) != 1 || results[r][0].Status != store.StatusCreated {
+			t.Errorf("request %d: %+v, %v; want it stored", r, results[r], errs[r])
+		}
+	}
+	for _, v := range []string{"bad-1.example.org", "bad-2.example.org", "gone.example.org"} {
+		got, err := f.st.ListIndicators(t.Context(), policy.Viewer{OrgID: f.orgs[0].ID, Kind: policy.Coordinator}, store.Query{Value: v})
+		if err != nil || len(got) != 0 {
+			t.Errorf("%s: stored %d (%v), want nothing", v, len(got), err)
+		}
+	}
+}
+
+// panickyIngests begins real transactions whose Put panics on a value, as a
+// store bug would.
+type panickyIngests struct {
+	store.Store
+	value string
+}
+
+type panickyIngest struct {
+	store.Ingest
+	value string
+}
+
+func (p *panickyIngests) BeginIngest(ctx context.Context) (store.Ingest, error) {
+	ing, err := p.Store.BeginIngest(ctx)
+	return &panickyIngest{Ingest: ing, value: p.value}, err
+}
+
+func (p *panickyIngest) Put(ctx context.Context, subs []model.Submission) ([]store.UpsertResult, error) {
+	for _, s := range subs {
+		if s.Value == p.value {
+			panic("a store bug")
+		}
+	}
+	return p.Ingest.Put(ctx, subs)
+}
+
+// TestBulkWriterSurvivesPanic: a merged write that panics in the writer's
+// own goroutine answers its requests with an error instead of bringing the
+// process down, and gives the ingest slot and the store's writer back.
+func TestBulkWriterSurvivesPanic(t *testing.T) {
+	f := newBulkFixture(t)
+	f.s = New(Config{Store: &panickyIngests{Store: f.st, value: "panic.example.org"}, Logger: slog.New(slog.DiscardHandler)})
+	ctxs := []context.Context{t.Context(), t.Context(), t.Context()}
+	reqs := [][]model.Submission{
+		{f.submission(0, "first.example.org")},
+		{f.submission(1, "merged.example.org")},
+		{f.submission(2, "panic.example.org")},
+	}
+	_, errs := f.queue(t, ctxs, reqs)
+	if errs[0] != nil || errs[1] == nil || errs[2] == nil {
+		t.Fatalf("the first write %v; the two merged into the panicking one %v, %v (want errors)", errs[0], errs[1], errs[2])
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.s.submissions.add(t.Context(), []model.Submission{f.submission(1, "after.example.org")})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("a write after the panic: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a write after the panic waits: the slot or the store's writer was not given back")
+	}
 }

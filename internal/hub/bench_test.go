@@ -62,11 +62,12 @@ func benchValue(run, i int) (string, string) {
 
 // BenchmarkAPIIngest submits HDN_BENCH_INGEST_N indicators (default 100,000;
 // `make bench` uses 1,000,000) through POST /api/v1/indicators in batches of
-// 10,000 from 4 concurrent clients, and reports indicators per second. The
-// hub screens against the shipped warninglists, as a production hub does.
+// HDN_BENCH_INGEST_BATCH (10,000) from HDN_BENCH_INGEST_CLIENTS (4)
+// concurrent clients, and reports indicators per second. The hub screens
+// against the shipped warninglists, as a production hub does.
 func BenchmarkAPIIngest(b *testing.B) {
 	n := envInt("HDN_BENCH_INGEST_N", 100_000)
-	const batch, clients = 10_000, 4
+	batch, clients := envInt("HDN_BENCH_INGEST_BATCH", 10_000), envInt("HDN_BENCH_INGEST_CLIENTS", 4)
 	wl, err := warninglist.Default()
 	if err != nil {
 		b.Fatal(err)
