@@ -398,6 +398,12 @@ type Users interface {
 	// transaction.
 	UpdateUser(ctx context.Context, u model.User) error
 	TouchUserSignIn(ctx context.Context, id string, at time.Time) error
+	// RehashPassword replaces a user's password hash by newHash, a hash of
+	// the same password with the current parameters, only while it is still
+	// oldHash (a password changed meanwhile is kept); sessions go on.
+	// store.ErrConflict when the hash is no longer oldHash, ErrNotFound
+	// when there is no such user.
+	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
 
 	CreateSession(ctx context.Context, s model.Session) error
 	Session(ctx context.Context, id string) (model.Session, error)

@@ -145,6 +145,29 @@ func (s *Store) TouchUserSignIn(ctx context.Context, id string, at time.Time) er
 	return s.execOne(ctx, "touch user "+id, `UPDATE users SET last_sign_in = `+s.d.Greatest+`(COALESCE(last_sign_in, ?2), ?2) WHERE id = ?1`, id, ToNano(at))
 }
 
+// RehashPassword replaces a password hash that is still oldHash, keeping
+// the sessions (the password is the same).
+func (s *Store) RehashPassword(ctx context.Context, id, oldHash, newHash string) error {
+	if newHash == "" {
+		return fmt.Errorf("%s: rehash password of user %q: the new hash is empty", s.d.Name, id)
+	}
+	err := s.write(ctx, func(tx Tx) error {
+		var stored string
+		if err := tx.QueryRowContext(ctx, `SELECT password_hash FROM users WHERE id = ?`+s.d.ForUpdate, id).Scan(&stored); err != nil {
+			return s.mapErr(err)
+		}
+		if stored != oldHash {
+			return store.ErrConflict
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, newHash, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("%s: rehash password of user %q: %w", s.d.Name, id, err)
+	}
+	return nil
+}
+
 // execOne runs one statement in a write transaction; store.ErrNotFound when
 // it touched no row.
 func (s *Store) execOne(ctx context.Context, what, query string, args ...any) error {

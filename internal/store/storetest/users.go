@@ -117,6 +117,27 @@ func testUsers(e *env) {
 		e.Errorf("LastSignIn %v, want %v (never backwards)", got.LastSignIn, t1)
 	}
 	e.wantErr(e.st.TouchUserSignIn(e.ctx, "no-such-user", t1), store.ErrNotFound, "TouchUserSignIn of an unknown user")
+	// A rehash keeps the sessions, and only replaces the hash it was made
+	// from.
+	sess := model.Session{ID: "rehash-session", Hash: []byte("h"), UserID: u.ID, CSRF: "c", Expires: t1.Add(time.Hour)}
+	if err := e.st.CreateSession(e.ctx, sess); err != nil {
+		e.Fatalf("CreateSession: %v", err)
+	}
+	current, _ := e.st.UserByID(e.ctx, u.ID)
+	e.wantErr(e.st.RehashPassword(e.ctx, u.ID, "not-the-stored-hash", "$rehashed"), store.ErrConflict, "RehashPassword from another hash")
+	if err := e.st.RehashPassword(e.ctx, u.ID, current.PasswordHash, "$rehashed"); err != nil {
+		e.Fatalf("RehashPassword: %v", err)
+	}
+	if got, _ := e.st.UserByID(e.ctx, u.ID); got.PasswordHash != "$rehashed" || got.Name != current.Name || got.Disabled != current.Disabled {
+		e.Errorf("after RehashPassword: %+v", got)
+	}
+	if _, err := e.st.Session(e.ctx, sess.ID); err != nil {
+		e.Errorf("the session after RehashPassword: %v (want it kept)", err)
+	}
+	if err := e.st.DeleteSession(e.ctx, sess.ID); err != nil {
+		e.Fatalf("DeleteSession: %v", err)
+	}
+	e.wantErr(e.st.RehashPassword(e.ctx, "no-such-user", "a", "b"), store.ErrNotFound, "RehashPassword of an unknown user")
 	if got, err := e.st.UserByID(e.ctx, z.ID); err != nil || got.OrgID != b.ID || got.Role != policy.Admin || got.Name != "" {
 		e.Errorf("another user after the update: %+v, %v", got, err)
 	}

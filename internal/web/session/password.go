@@ -28,7 +28,8 @@ type Params struct {
 // and near RFC 9106's second recommended option (64 MiB, 3 passes, 4
 // lanes), at about a tenth of a second per hash on a server core. The
 // parameters are written into each hash, so they can be raised later
-// without invalidating stored hashes.
+// without invalidating stored hashes; Manager.SignIn makes a hash with other
+// parameters again at the user's next sign-in (NeedsRehash).
 var DefaultParams = Params{Memory: 64 * 1024, Time: 3, Threads: 2}
 
 // hashParams is what HashPassword uses (tests lower it for speed).

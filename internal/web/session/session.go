@@ -192,6 +192,15 @@ func (m *Manager) SignIn(ctx context.Context, w http.ResponseWriter, email, pass
 	if err := m.st.TouchUserSignIn(ctx, u.ID, now); err != nil {
 		return model.User{}, fmt.Errorf("session: sign in: %w", err)
 	}
+	// A hash made with weaker parameters than today's (DefaultParams were
+	// raised since) is made again now that the password is at hand. A
+	// failure keeps the old hash, which still works: no reason to refuse
+	// the sign-in.
+	if NeedsRehash(u.PasswordHash) {
+		if h, err := HashPassword(password); err == nil && m.st.RehashPassword(settle, u.ID, u.PasswordHash, h) == nil {
+			u.PasswordHash = h
+		}
+	}
 	u.LastSignIn = now
 	// Sign-ins are rare enough to sweep expired sessions at each; a
 	// failure here is no reason to refuse the sign-in.

@@ -646,3 +646,46 @@ func TestSessionInFullDatabase(t *testing.T) {
 		t.Errorf("a sign-in in a full database: %v; want success or the store's ErrFull", err)
 	}
 }
+
+// TestSignInRehashes: a password hash made with other parameters than
+// today's is made again at the next sign-in, with the password just
+// checked; the user's other sessions go on, and the new hash works.
+func TestSignInRehashes(t *testing.T) {
+	f := setup(t, Options{})
+	ctx := t.Context()
+	other := f.mustSignIn()
+	old, err := hashWith(Params{Memory: hashParams.Memory / 2, Time: hashParams.Time, Threads: hashParams.Threads}, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Stored directly, as a hash of an older release would be (UpdateUser
+	// would end the sessions).
+	if err := f.st.RehashPassword(ctx, f.u.ID, f.u.PasswordHash, old); err != nil {
+		t.Fatal(err)
+	}
+	if !NeedsRehash(old) {
+		t.Fatal("the older hash does not need a rehash")
+	}
+	// A failed sign-in changes nothing.
+	if _, err := f.signIn(email, "not the password at all"); err == nil {
+		t.Fatal("a wrong password signed in")
+	}
+	if u, _ := f.st.UserByID(ctx, f.u.ID); u.PasswordHash != old {
+		t.Fatal("a failed sign-in rehashed the password")
+	}
+	f.mustSignIn()
+	u, err := f.st.UserByID(ctx, f.u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.PasswordHash == old || NeedsRehash(u.PasswordHash) {
+		t.Fatalf("after the sign-in the hash is %q: not made again with today's parameters", u.PasswordHash)
+	}
+	if ok, err := CheckPassword(u.PasswordHash, password); !ok || err != nil {
+		t.Fatalf("the new hash does not match the password: %v, %v", ok, err)
+	}
+	if _, _, err := f.load(other); err != nil {
+		t.Errorf("the session from before the rehash: %v (want it kept)", err)
+	}
+	f.mustSignIn()
+}
