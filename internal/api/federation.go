@@ -474,7 +474,7 @@ func (s *Server) settleFederated(ctx context.Context, id string, ij *IndicatorJS
 		// A release on the origin does not undo this hub's own
 		// organisations' agreement that it is a false positive: only
 		// this hub's coordinator does.
-		orgs, err := s.st.FalsePositiveOrgs(ctx, id)
+		orgs, err := s.st.FalsePositiveParties(ctx, id)
 		if err != nil {
 			return 0, err
 		}

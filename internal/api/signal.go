@@ -151,7 +151,7 @@ func (s *Server) reportFalsePositives(ctx context.Context, p *Principal, ids []s
 	n := 0
 	var last int64
 	for _, id := range ids {
-		orgs, err := s.st.FalsePositiveOrgs(ctx, id)
+		orgs, err := s.st.FalsePositiveParties(ctx, id)
 		if err != nil {
 			return n, err
 		}

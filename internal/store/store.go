@@ -369,9 +369,12 @@ type Signals interface {
 	Signals(ctx context.Context, ids []string) (map[string]model.Signal, error)
 	// SourceRecords returns the track record of every source organisation.
 	SourceRecords(ctx context.Context) (map[string]model.SourceRecord, error)
-	// FalsePositiveOrgs lists the organisations other than the source that
-	// reported an indicator a false positive.
-	FalsePositiveOrgs(ctx context.Context, id string) ([]string, error)
+	// FalsePositiveParties lists the parties that reported an indicator a
+	// false positive, other than the source's: an organisation, or a
+	// partner for itself and its customers (a partner, which holds its
+	// customers' keys, counts once with them; so does a source with its
+	// partner and the partner's other customers).
+	FalsePositiveParties(ctx context.Context, id string) ([]string, error)
 	// SightingGroups groups the sightings at or after since by the report,
 	// each label and the threat actor of the indicators sighted.
 	SightingGroups(ctx context.Context, since time.Time) ([]model.SightingGroup, error)

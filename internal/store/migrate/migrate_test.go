@@ -333,9 +333,9 @@ func compare(t *testing.T, p population, a, b store.Store) {
 			xc, xe := a.SightingCounts(ctx, ind.ID)
 			yc, ye := b.SightingCounts(ctx, ind.ID)
 			same(t, "SightingCounts "+ind.ID, xc, xe, yc, ye)
-			xf, xe := a.FalsePositiveOrgs(ctx, ind.ID)
-			yf, ye := b.FalsePositiveOrgs(ctx, ind.ID)
-			same(t, "FalsePositiveOrgs "+ind.ID, xf, xe, yf, ye)
+			xf, xe := a.FalsePositiveParties(ctx, ind.ID)
+			yf, ye := b.FalsePositiveParties(ctx, ind.ID)
+			same(t, "FalsePositiveParties "+ind.ID, xf, xe, yf, ye)
 		}
 		if len(ids) < 8 {
 			t.Fatalf("only %d indicators in the SQLite store", len(ids))

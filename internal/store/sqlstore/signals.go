@@ -164,13 +164,19 @@ func (s *Store) SourceRecords(ctx context.Context) (map[string]model.SourceRecor
 	return out, rows.Err()
 }
 
-// FalsePositiveOrgs lists who reported an indicator a false positive.
-func (s *Store) FalsePositiveOrgs(ctx context.Context, id string) ([]string, error) {
+// FalsePositiveParties lists the parties that reported an indicator a
+// false positive, apart from the source's: an organisation, or a partner
+// standing for itself and its customers.
+func (s *Store) FalsePositiveParties(ctx context.Context, id string) ([]string, error) {
 	var out []string
 	err := s.read(ctx, func(tx Tx) error {
 		var err error
-		out, err = queryStrings(ctx, tx, `SELECT DISTINCT g.org_id FROM sightings g JOIN indicators i ON i.n = g.indicator_n
-			WHERE i.id = ? AND g.kind = 'false-positive' AND g.org_id != i.source ORDER BY g.org_id`, id)
+		out, err = queryStrings(ctx, tx, `SELECT DISTINCT COALESCE(o.partner_id, o.id) FROM sightings g
+			JOIN indicators i ON i.n = g.indicator_n
+			JOIN orgs o ON o.id = g.org_id
+			JOIN orgs so ON so.id = i.source
+			WHERE i.id = ? AND g.kind = 'false-positive' AND COALESCE(o.partner_id, o.id) != COALESCE(so.partner_id, so.id)
+			ORDER BY 1`, id)
 		return err
 	})
 	if err != nil {

@@ -112,9 +112,9 @@ func testSignalsAndGroups(e *env) {
 	if _, ok := sig["none"]; ok {
 		e.Errorf("a signal for an unknown id")
 	}
-	fps, err := e.st.FalsePositiveOrgs(e.ctx, res[2].ID)
+	fps, err := e.st.FalsePositiveParties(e.ctx, res[2].ID)
 	if err != nil || !slices.Equal(fps, sorted([]string{a.ID, b.ID})) {
-		e.Errorf("FalsePositiveOrgs: %v, %v", fps, err)
+		e.Errorf("FalsePositiveParties: %v, %v", fps, err)
 	}
 	recs, err := e.st.SourceRecords(e.ctx)
 	if err != nil || recs[src.ID] != (model.SourceRecord{Confirmed: 2, FalsePositive: 1}) {
@@ -159,5 +159,44 @@ func testSignalsAndGroups(e *env) {
 	e.wantErr(err, store.ErrNotFound, "LastAlert of a key without alerts")
 	if as, err := e.st.ListAlerts(e.ctx, time.Now().Add(-time.Minute), 10); err != nil || !slices.ContainsFunc(as, func(x model.Alert) bool { return x.ID == al.ID }) {
 		e.Errorf("ListAlerts: %+v, %v", as, err)
+	}
+}
+
+// testFalsePositiveParties: a partner and its customers are one party when
+// they report a false positive (the partner holds its customers' keys), and
+// the source's side (its partner, the partner's other customers) does not
+// count at all.
+func testFalsePositiveParties(e *env) {
+	p1 := e.org(e.unique("p1"), policy.Partner, "")
+	c1 := e.org(e.unique("c1"), policy.Customer, p1.ID)
+	c2 := e.org(e.unique("c2"), policy.Customer, p1.ID)
+	src := e.org(e.unique("src"), policy.Customer, p1.ID)
+	m := e.org(e.unique("m"), policy.Member, "")
+	other := e.org(e.unique("other"), policy.Member, "")
+	res := e.ingest(sub(other.ID, indicator.Domain, e.unique("fp1")+".signal.example"), sub(src.ID, indicator.Domain, e.unique("fp2")+".signal.example"))
+	hour := time.Now().UTC().Truncate(time.Hour)
+	fp := func(id string, orgs ...model.Org) {
+		var ss []model.Sighting
+		for _, o := range orgs {
+			ss = append(ss, model.Sighting{IndicatorID: id, Org: o.ID, Kind: model.FalsePositive, Hour: hour, Count: 1})
+		}
+		if err := e.st.AddSightings(e.ctx, ss); err != nil {
+			e.Fatal(err)
+		}
+	}
+	// other's indicator: the partner and two customers are one party.
+	fp(res[0].ID, p1, c1, c2)
+	if got, err := e.st.FalsePositiveParties(e.ctx, res[0].ID); err != nil || !slices.Equal(got, []string{p1.ID}) {
+		e.Errorf("a partner and its customers: parties %v, %v; want the partner alone", got, err)
+	}
+	fp(res[0].ID, m)
+	if got, err := e.st.FalsePositiveParties(e.ctx, res[0].ID); err != nil || !slices.Equal(got, sorted([]string{p1.ID, m.ID})) {
+		e.Errorf("with a member: parties %v, %v; want the partner and the member", got, err)
+	}
+	// A customer's indicator: its partner and fellow customers are its own
+	// side; only the member counts.
+	fp(res[1].ID, p1, c1, src, m)
+	if got, err := e.st.FalsePositiveParties(e.ctx, res[1].ID); err != nil || !slices.Equal(got, []string{m.ID}) {
+		e.Errorf("a customer's indicator: parties %v, %v; want the member alone", got, err)
 	}
 }

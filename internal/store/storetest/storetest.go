@@ -81,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Sensors", testSensors},
 		{"QuarantineAndExpireNow", testQuarantineAndExpireNow},
 		{"SignalsAndGroups", testSignalsAndGroups},
+		{"FalsePositiveParties", testFalsePositiveParties},
 		{"STIXObjects", testSTIXObjects},
 		{"STIXObjectsVisibility", testSTIXObjectsVisibility},
 		{"ConcurrentIngest", testConcurrentIngest},
