@@ -229,7 +229,7 @@ func (s *Server) revokeIndicator(w http.ResponseWriter, r *http.Request, p *Prin
 	if err != nil {
 		return err
 	}
-	if !canCurate(p, ind.Source, ind.SubmittedBy) {
+	if !canCurate(p, ind.Source) {
 		return forbidden("only the source of an indicator or the coordinator may revoke it")
 	}
 	ind, err = s.st.Revoke(ctx, ind.ID, s.now().UTC())
@@ -244,11 +244,49 @@ func (s *Server) revokeIndicator(w http.ResponseWriter, r *http.Request, p *Prin
 	return nil
 }
 
-// canCurate says whether p may change something whose source and submitter
-// are given.
-func canCurate(p *Principal, source, submitter string) bool {
-	return p.Org.ID == source || p.Org.ID == submitter || p.Org.Kind == policy.Coordinator ||
-		(p.Org.Kind == policy.Partner && slices.Contains(p.Viewer.Customers, source))
+// canCurate says whether p may change something of source: the source's
+// side (sourceSide) or the coordinator. A partner that submitted for a
+// customer it no longer has does not curate what it submitted: the
+// customer's new partner does.
+func canCurate(p *Principal, source string) bool {
+	return sourceSide(p, source) || p.Org.Kind == policy.Coordinator
+}
+
+// sourceSide says whether p speaks for source: the source itself, or its
+// current partner. Only the source's side may open the sharing of what the
+// source shared (a more open TLP, another audience); the coordinator
+// curates — revokes, tags, narrows — but does not widen.
+func sourceSide(p *Principal, source string) bool {
+	return p.Org.ID == source || (p.Org.Kind == policy.Partner && slices.Contains(p.Viewer.Customers, source))
+}
+
+// opensTLP says whether to is a more open level than from.
+func opensTLP(from, to policy.TLP) bool {
+	return slices.Index(policy.TLPs, to) < slices.Index(policy.TLPs, from)
+}
+
+// reshares says whether sharing b instead of a opens it or sends it to
+// other recipients: a more open TLP, or another audience.
+func reshares(aTLP policy.TLP, a policy.Audience, bTLP policy.TLP, b policy.Audience) bool {
+	if opensTLP(aTLP, bTLP) {
+		return true
+	}
+	ka, kb := a.Kind, b.Kind
+	if ka == "" {
+		ka = policy.Network
+	}
+	if kb == "" {
+		kb = policy.Network
+	}
+	if ka != kb || a.Group != b.Group || len(a.Orgs) != len(b.Orgs) {
+		return true
+	}
+	for _, o := range b.Orgs {
+		if !slices.Contains(a.Orgs, o) {
+			return true
+		}
+	}
+	return false
 }
 
 // audit appends to the audit log; a failure is logged, not returned, since

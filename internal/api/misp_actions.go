@@ -370,7 +370,7 @@ func (s *Server) mispAttachTag(w http.ResponseWriter, r *http.Request, p *Princi
 	var ae *Error
 	switch {
 	case err == nil:
-		if !canCurate(p, ind.Source, ind.SubmittedBy) {
+		if !canCurate(p, ind.Source) {
 			return mispForbidden(notOwner)
 		}
 		objectType, objectID = "Attribute", mispNumericID(ind.ID)
@@ -390,7 +390,7 @@ func (s *Server) mispAttachTag(w http.ResponseWriter, r *http.Request, p *Princi
 			}
 			return mispNotFound("Invalid Target.")
 		}
-		if !canCurate(p, rep.Source, rep.SubmittedBy) {
+		if !canCurate(p, rep.Source) {
 			return mispForbidden(notOwner)
 		}
 		objectType, objectID = "Event", mispNumericID(rep.ID)
@@ -433,6 +433,11 @@ func tlpOfTag(name string) (policy.TLP, bool, error) {
 // anything changed.
 func (s *Server) tagIndicator(r *http.Request, p *Principal, ind *model.Indicator, names []string) (bool, error) {
 	ctx := r.Context()
+	// Tagging stores the indicator again, which would make a revoked one
+	// match everywhere again.
+	if ind.Revoked {
+		return false, mispBad("The tag could not be attached: the attribute is revoked; its source may submit it again")
+	}
 	conf := ind.Confidence
 	it := SubmitItem{
 		Type: string(ind.Type), Value: ind.Value, TLP: string(ind.TLP), Labels: ind.Labels, Description: ind.Description,
@@ -462,6 +467,9 @@ func (s *Server) tagIndicator(r *http.Request, p *Principal, ind *model.Indicato
 		case err != nil:
 			return false, mispBad("Invalid tag %q: %s", clip(n), err.Error())
 		case isTLP:
+			if opensTLP(ind.TLP, t) && !sourceSide(p, ind.Source) {
+				return false, mispForbidden(fmt.Sprintf("Only the organisation that shared the data may open its sharing: tlp:%s is more open than tlp:%s", t, ind.TLP))
+			}
 			if t != ind.TLP {
 				it.TLP, changed = string(t), true
 			}
@@ -503,6 +511,9 @@ func (s *Server) tagReport(r *http.Request, p *Principal, rep *model.Report, nam
 		case err != nil:
 			return false, mispBad("Invalid tag %q: %s", clip(n), err.Error())
 		case isTLP:
+			if opensTLP(rep.TLP, t) && !sourceSide(p, rep.Source) {
+				return false, mispForbidden(fmt.Sprintf("Only the organisation that shared the data may open its sharing: tlp:%s is more open than tlp:%s", t, rep.TLP))
+			}
 			if t != rep.TLP {
 				rep.TLP, changed = t, true
 			}

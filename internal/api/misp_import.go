@@ -138,7 +138,7 @@ func (s *Server) ImportMISPEvent(ctx context.Context, p *Principal, ev *misp.Eve
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return res, internalError{err}
 	}
-	curates := func() (bool, error) { return s.curatesReport(ctx, p, existing) }
+	curates := func() (bool, error) { return s.curatesReport(ctx, p, existing, im.Report) }
 	if exists && opt.OwnCopy {
 		ok, err := curates()
 		if err != nil {
@@ -159,6 +159,13 @@ func (s *Server) ImportMISPEvent(ctx context.Context, p *Principal, ev *misp.Eve
 			return res, internalError{err}
 		}
 		if !ok {
+			if canCurate(p, existing.Source) && !sourceSide(p, existing.Source) {
+				if seen, err := s.curatesReport(ctx, p, existing, existing); err != nil {
+					return res, internalError{err}
+				} else if seen {
+					return res, errf(http.StatusForbidden, CodeForbidden, "event %s: only the organisation that shared it may share it more openly or with others (its TLP is %s)", im.Report.ID, existing.TLP)
+				}
+			}
 			return res, errf(http.StatusConflict, CodeConflict, "an event with uuid %s exists and belongs to another organisation", im.Report.ID)
 		}
 	}

@@ -397,7 +397,7 @@ func (s *Server) revokeSTIX(ctx context.Context, p *Principal, it *stixItem, res
 			continue
 		case err != nil:
 			return internalError{err}
-		case !canCurate(p, ind.Source, ind.SubmittedBy) && p.Org.Kind != policy.Coordinator:
+		case !canCurate(p, ind.Source) && p.Org.Kind != policy.Coordinator:
 			held++
 			foreign++
 			continue
@@ -454,7 +454,7 @@ func (s *Server) importSTIXReport(ctx context.Context, p *Principal, o *stix.Obj
 		Source: p.Org.ID, SubmittedBy: p.Org.ID, Created: firstSet(o.Created, now), Modified: firstSet(o.Modified, o.Created, now)}
 	existing, err := s.st.ReportByID(ctx, id)
 	if err == nil {
-		ok, cerr := s.curatesReport(ctx, p, existing)
+		ok, cerr := s.curatesReport(ctx, p, existing, rep)
 		if cerr != nil {
 			return "", internalError{cerr}
 		}
@@ -480,12 +480,17 @@ func (s *Server) importSTIXReport(ctx context.Context, p *Principal, o *stix.Obj
 	return rep.ID, nil
 }
 
-// curatesReport says whether p may replace report r: p curates it (its
-// source, submitter or the source's partner, or the coordinator) and may
-// see it. The coordinator does not see a RED report not addressed to it,
-// and must neither re-mark it nor read what it keeps by replacing it.
-func (s *Server) curatesReport(ctx context.Context, p *Principal, r model.Report) (bool, error) {
-	if !canCurate(p, r.Source, r.SubmittedBy) {
+// curatesReport says whether p may replace report r by next: p curates it
+// (its source or the source's partner, or the coordinator) and may see it,
+// and, unless p is the source's side, next shares it no more openly nor to
+// other recipients. The coordinator does not see a RED report not addressed
+// to it, and must neither re-mark it nor read what it keeps by replacing
+// it; and it does not open what a member shared.
+func (s *Server) curatesReport(ctx context.Context, p *Principal, r, next model.Report) (bool, error) {
+	if !canCurate(p, r.Source) {
+		return false, nil
+	}
+	if !sourceSide(p, r.Source) && reshares(r.TLP, r.Audience, next.TLP, next.Audience) {
 		return false, nil
 	}
 	_, err := s.st.Report(ctx, p.Viewer, r.ID)

@@ -111,7 +111,7 @@ func (t *taxiiServer) deleteContext(w http.ResponseWriter, r *http.Request, p *P
 	if !p.Key.Role.CanSubmit() {
 		return taxiiErr(http.StatusForbidden, "Forbidden", "a "+string(p.Key.Role)+" key may not delete objects")
 	}
-	if !canCurate(p, o.Source, o.SubmittedBy) {
+	if !canCurate(p, o.Source) {
 		return taxiiErr(http.StatusForbidden, "Forbidden", "only the organisation that added an object or the coordinator may delete it")
 	}
 	if err := t.s.st.DeleteSTIXObject(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {

@@ -512,7 +512,7 @@ func (t *taxiiServer) deleteObject(w http.ResponseWriter, r *http.Request, p *Pr
 	if !p.Key.Role.CanSubmit() {
 		return taxiiErr(http.StatusForbidden, "Forbidden", "a "+string(p.Key.Role)+" key may not revoke indicators")
 	}
-	if !canCurate(p, ind.Source, ind.SubmittedBy) {
+	if !canCurate(p, ind.Source) {
 		return taxiiErr(http.StatusForbidden, "Forbidden", "only the source of an indicator or the coordinator may revoke it")
 	}
 	if !ind.Revoked {
