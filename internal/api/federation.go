@@ -348,10 +348,25 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 	if len(fj.Hops) >= maxHops {
 		return fedPlan{}, "", fmt.Errorf("it passed through %d hubs, at most %d allowed", len(fj.Hops), maxHops-1)
 	}
+	if err := checkFederationBlock(fj, ij, now); err != nil {
+		return fedPlan{}, "", err
+	}
 	digest := federatedDigest(ij)
 	h, known := held[fj.OriginID]
+	if known && h.ViaPeer != peer.ID {
+		// A copy is updated, revoked and quarantined only through the peer
+		// that delivered it: another peer's version of it, true or forged,
+		// would otherwise take it over — its sharing, its revocation, the
+		// sightings returned for it. The copy's own peer delivers the next
+		// version too when the origin changes it.
+		return fedPlan{}, "ignored", nil
+	}
 	if known && !newerThan(fj, digest, h) {
-		if fj.OriginModified.Equal(h.OriginModified) && digest == h.Digest {
+		// The same version again is settled (below); so is a revoked one
+		// of the same time: the peer stores a version and then revokes its
+		// copy, and its stream may carry both states with the origin's
+		// time — the revocation must not lose the tie.
+		if fj.OriginModified.Equal(h.OriginModified) && (digest == h.Digest || ij.Revoked) {
 			return fedPlan{ij: ij, origin: h}, "same", nil
 		}
 		return fedPlan{}, "stale", nil
@@ -387,8 +402,7 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 	case prior != nil:
 		sub.ID, sub.Source, sub.SubmittedBy = prior.ID, prior.Source, prior.SubmittedBy
 	case known:
-		// The copy stays one indicator whichever peer delivers its next
-		// version: it keeps the source it was first stored under.
+		// The copy keeps the source it was first stored under.
 		cur, err := s.st.IndicatorByID(ctx, h.IndicatorID)
 		if err != nil {
 			return fedPlan{}, "", internalError{err}
@@ -500,6 +514,35 @@ func (s *Server) settleFederated(ctx context.Context, id string, ij *IndicatorJS
 		}
 	}
 	return seq, nil
+}
+
+// Bounds on what a peer's federation block brings, so that a hostile peer
+// cannot make this hub store, show and pass on text without end.
+const (
+	maxFedIDLen            = 256  // origin_hub, origin_id, each hop
+	maxQuarantineReasonLen = 1024 // longer reasons are cut
+	// maxFutureModified is how far ahead of this hub's clock an origin's
+	// modification time may be: a later one would win over every true
+	// version to come.
+	maxFutureModified = time.Hour
+)
+
+// checkFederationBlock refuses a federation block with over-long ids or a
+// modification time from the future, and cuts an over-long quarantine
+// reason.
+func checkFederationBlock(fj *FederationJSON, ij *IndicatorJSON, now time.Time) error {
+	for _, id := range append([]string{fj.OriginHub, fj.OriginID}, fj.Hops...) {
+		if len(id) > maxFedIDLen {
+			return fmt.Errorf("the federation block has an id of %d bytes, at most %d allowed", len(id), maxFedIDLen)
+		}
+	}
+	if fj.OriginModified.After(now.Add(maxFutureModified)) {
+		return fmt.Errorf("origin_modified %s is more than %s ahead of this hub's clock", fj.OriginModified.UTC().Format(time.RFC3339), maxFutureModified)
+	}
+	if len(ij.QuarantineReason) > maxQuarantineReasonLen {
+		ij.QuarantineReason = clipTo(ij.QuarantineReason, maxQuarantineReasonLen)
+	}
+	return nil
 }
 
 // federatedDigest hashes the state a peer delivered, for settling ties.
