@@ -210,7 +210,9 @@ func (c *Client) once(ctx context.Context, base string, handle func(Event) error
 	return got, err
 }
 
-// MaxLine bounds one line of the stream.
+// MaxLine bounds one line of the stream, and the data of one event (its
+// data lines together): a hub sends each event's data on one line, and a
+// hostile one must not make the reader gather an event without end.
 const MaxLine = 1 << 20
 
 // Parse reads server-sent events from r and calls fn for each complete one.
@@ -248,6 +250,9 @@ func Parse(r io.Reader, fn func(Event) error) error {
 		case "event":
 			name = string(value)
 		case "data":
+			if len(data)+1+len(value) > MaxLine {
+				return fmt.Errorf("stream: an event's data is longer than %d bytes", MaxLine)
+			}
 			if len(data) > 0 {
 				data = append(data, '\n')
 			}

@@ -60,3 +60,26 @@ func FuzzParse(f *testing.F) {
 		})
 	})
 }
+
+// endlessEvent is an event whose data lines never end: lines of half
+// MaxLine, without the blank line that would end the event.
+type endlessEvent struct{ read int }
+
+func (e *endlessEvent) Read(p []byte) (int, error) {
+	line := "data: " + strings.Repeat("x", MaxLine/2) + "\n"
+	n := copy(p, line[e.read%len(line):])
+	e.read += n
+	if e.read > 64*MaxLine {
+		return n, errors.New("the reader gathered 64 lines of one event without refusing it")
+	}
+	return n, nil
+}
+
+// TestParseBoundsAnEvent: an event made of many data lines is refused once
+// its data passes MaxLine, instead of being gathered without end.
+func TestParseBoundsAnEvent(t *testing.T) {
+	err := Parse(&endlessEvent{}, func(Event) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "event's data is longer than") {
+		t.Fatalf("Parse of an endless event: %v, want it refused", err)
+	}
+}
