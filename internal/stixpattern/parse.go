@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +18,15 @@ const (
 	MaxPatternLen = 64 << 10 // bytes
 	MaxDepth      = 256      // nesting of [ ] and ( )
 	MaxRegexLen   = 4 << 10  // bytes of a MATCHES or LIKE operand
+	// MaxRegexInsts bounds the compiled programs of a pattern's MATCHES and
+	// LIKE operands together (instructions of Go's RE2 engine). Matching
+	// is linear in the value's length, but also in the program's size, and
+	// a counted repetition expands into copies (".{0,1000}" is about 2,000
+	// instructions): without a bound, a few kilobytes of pattern cost
+	// seconds to compile and milliseconds per event on every sensor. An
+	// indicator's regular expression takes tens to a few hundred. The size
+	// is estimated from the parsed expression (regexSize).
+	MaxRegexInsts = 4000
 )
 
 // ParseError says where (byte offset into the pattern) and what went wrong.
@@ -171,6 +181,7 @@ type parser struct {
 	toks  []token
 	pos   int
 	depth int
+	insts int // of the regular expressions compiled so far (MaxRegexInsts)
 }
 
 func (p *parser) peek() token { return p.toks[p.pos] }
@@ -487,7 +498,7 @@ func (p *parser) propTest() (*cmpExpr, error) {
 				return nil, errAt(st.pos, "%s wants a string literal, got %s", opTok.text, st.describe())
 			}
 			pt.lit, _ = makeLiteral(st)
-			if err := compileOperand(pt, st.pos); err != nil {
+			if err := compileOperand(pt, st.pos, &p.insts); err != nil {
 				return nil, err
 			}
 		default:
@@ -696,8 +707,9 @@ func checkHash(pt *propTest, pos int) error {
 }
 
 // compileOperand prepares the regular expression of LIKE and MATCHES and
-// the network prefix of ISSUBSET and ISSUPERSET.
-func compileOperand(pt *propTest, pos int) error {
+// the network prefix of ISSUBSET and ISSUPERSET; insts counts the
+// instructions of the pattern's regular expressions (MaxRegexInsts).
+func compileOperand(pt *propTest, pos int, insts *int) error {
 	s := pt.lit.s
 	switch pt.op {
 	case opLIKE, opMATCHES:
@@ -707,6 +719,14 @@ func compileOperand(pt *propTest, pos int) error {
 		expr := nfc(s)
 		if pt.op == opLIKE {
 			expr = likeToRegexp(expr)
+		}
+		// The program's size is estimated from the parsed expression,
+		// before anything is expanded: compiling a huge one is what costs.
+		if parsed, err := syntax.Parse(expr, syntax.Perl); err == nil {
+			*insts += regexSize(parsed)
+			if *insts > MaxRegexInsts {
+				return errAt(pos, "%s: the pattern's regular expressions are too large (over %d instructions compiled; a counted repetition such as {0,1000} expands into copies)", opText[pt.op], MaxRegexInsts)
+			}
 		}
 		re, err := regexp.Compile(expr)
 		if err != nil {
@@ -723,6 +743,28 @@ func compileOperand(pt *propTest, pos int) error {
 		pt.pfx = pfx
 	}
 	return nil
+}
+
+// regexSize estimates the instructions of re's compiled program: a counted
+// repetition costs its body once per copy it expands into. It saturates
+// above MaxRegexInsts.
+func regexSize(re *syntax.Regexp) int {
+	n := 1
+	switch re.Op {
+	case syntax.OpLiteral:
+		n = len(re.Rune)
+	case syntax.OpRepeat:
+		copies := re.Max
+		if copies < 0 {
+			copies = re.Min + 1
+		}
+		n = 1 + (regexSize(re.Sub[0])+1)*max(copies, 1)
+	default:
+		for _, sub := range re.Sub {
+			n += regexSize(sub)
+		}
+	}
+	return min(n, MaxRegexInsts+1)
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

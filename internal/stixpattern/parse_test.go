@@ -204,3 +204,25 @@ func TestNFC(t *testing.T) {
 		}
 	}
 }
+
+// TestRegexBounds: a pattern whose regular expressions compile to more than
+// MaxRegexInsts instructions together is refused before it is compiled (a
+// few kilobytes of counted repetitions took seconds and gigabytes); an
+// indicator's usual expressions are accepted, several to a pattern.
+func TestRegexBounds(t *testing.T) {
+	usual := `[url:value MATCHES '^https?://[a-z0-9.-]+\\.example\\.com/.*\\.exe$' AND file:hashes.'SHA-256' MATCHES '^[a-f0-9]{64}$'] OR [domain-name:value LIKE '%.evil.example.org']`
+	if _, err := Parse(usual); err != nil {
+		t.Fatalf("usual expressions refused: %v", err)
+	}
+	for _, p := range []string{
+		`[url:value MATCHES '` + strings.Repeat(`.{0,1000}`, 440) + `']`,
+		`[url:value MATCHES '.{0,1000}' AND url:value MATCHES '.{0,1000}' AND url:value MATCHES 'x{0,1000}']`,
+		`[url:value MATCHES '(abcdefghij){0,500}']`,
+	} {
+		_, err := Parse(p)
+		var pe *ParseError
+		if !errors.As(err, &pe) || !strings.Contains(pe.Msg, "too large") {
+			t.Errorf("Parse(%.60s…): %v, want refused as too large", p, err)
+		}
+	}
+}
