@@ -18,6 +18,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
 	"github.com/hdnetwork/hdn/internal/taxiiclient"
+	"github.com/hdnetwork/hdn/internal/tlsconf"
 )
 
 func adminFeedCommands() map[string]*command {
@@ -125,7 +126,7 @@ func adminFeedAdd(e *env) error {
 			}
 			f.URL, f.Collection = taxiiclient.CollectionURL(root, id), id
 		} else {
-			c := &taxiiclient.Client{HTTP: &http.Client{Timeout: time.Minute}}
+			c := &taxiiclient.Client{HTTP: &http.Client{Timeout: time.Minute, CheckRedirect: tlsconf.SameOriginRedirects}}
 			switch f.Auth {
 			case "basic":
 				c.User, c.Password = f.User, f.Secret
@@ -347,6 +348,11 @@ func resolveCollection(ctx context.Context, c *taxiiclient.Client, u, want strin
 	default:
 		root = u // an API root URL, or nothing TAXII at all
 	}
+	if root != u {
+		if err := sameOrigin(u, root); err != nil {
+			return "", taxiiclient.Collection{}, fmt.Errorf("the discovery answer of %s names API root %s: %w; the credential is not sent there: give that API root as --url if you trust it", u, root, err)
+		}
+	}
 	cs, err := c.Collections(ctx, root)
 	if err != nil {
 		if derr != nil {
@@ -450,4 +456,23 @@ func adminFeedSwitch(e *env, on bool) error {
 func isHTTPURL(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// sameOrigin says whether next has the scheme, host and port of base (an
+// error saying how it differs otherwise): a server's answer must not choose
+// where the hub sends the feed's credential from then on.
+func sameOrigin(base, next string) error {
+	b, err := url.Parse(base)
+	if err != nil {
+		return err
+	}
+	n, err := url.Parse(next)
+	if err != nil {
+		return err
+	}
+	n = b.ResolveReference(n) // a relative API root is on base's origin
+	if n.Scheme != b.Scheme || n.Host != b.Host {
+		return fmt.Errorf("it is on another origin (%s://%s, not %s://%s)", n.Scheme, n.Host, b.Scheme, b.Host)
+	}
+	return nil
 }

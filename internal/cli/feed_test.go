@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hdnetwork/hdn/internal/hub"
@@ -210,5 +211,34 @@ func TestAdminFeedAddTAXII(t *testing.T) {
 	_, out, _ = run(t, "admin", "audit", "list", "--data", dir)
 	if !strings.Contains(out, "feed.create") || strings.Contains(out, key) {
 		t.Errorf("audit list: %s", out)
+	}
+}
+
+// TestAdminFeedAddRefusesAnotherOriginsRoot: a discovery answer naming an
+// API root on another origin is not followed: the credential is not sent
+// there, and the operator is told to give that root as --url if trusted.
+func TestAdminFeedAddRefusesAnotherOriginsRoot(t *testing.T) {
+	var asked atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer elsewhere.Close()
+	discovery := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", taxiiclient.MediaType)
+		fmt.Fprintf(w, `{"title":"fixture","default":%q}`, elsewhere.URL+"/api/")
+	}))
+	defer discovery.Close()
+	dir := t.TempDir()
+	if code, _, stderr := run(t, "admin", "org", "create", "--data", dir, "--name", "sector-cert", "--kind", "coordinator"); code != 0 {
+		t.Fatal(stderr)
+	}
+	code, _, stderr := run(t, "admin", "feed", "add", "--data", dir, "--kind", "taxii", "--url", discovery.URL+"/taxii2/",
+		"--key", "feed-credential", "--org", "sector-cert")
+	if code == 0 || !strings.Contains(stderr, "another origin") || !strings.Contains(stderr, "give that API root as --url") {
+		t.Errorf("a discovery naming another origin's root: %d %s", code, stderr)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the other origin was asked %d times", n)
 	}
 }

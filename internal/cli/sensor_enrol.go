@@ -57,7 +57,7 @@ func runSensorEnrol(e *env) error {
 			return fmt.Errorf("hdn sensor enrol: %w", err)
 		}
 	}
-	en, err := sensor.Enrol(e.ctx, *hub, tok, *name, &http.Client{Timeout: 30 * time.Second, Transport: tlsconf.Transport(tlsCfg)})
+	en, err := sensor.Enrol(e.ctx, *hub, tok, *name, &http.Client{Timeout: 30 * time.Second, Transport: tlsconf.Transport(tlsCfg), CheckRedirect: tlsconf.SameOriginRedirects})
 	if err != nil {
 		return fmt.Errorf("hdn sensor enrol: %w", err)
 	}

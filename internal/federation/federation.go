@@ -39,6 +39,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
 	"github.com/hdnetwork/hdn/internal/streamclient"
+	"github.com/hdnetwork/hdn/internal/tlsconf"
 )
 
 // Config wires a Manager.
@@ -90,10 +91,10 @@ func New(cfg Config) *Manager {
 		cfg.SightingsWindow = 48 * time.Hour
 	}
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 30 * time.Second}
+		cfg.HTTP = &http.Client{Timeout: 30 * time.Second, CheckRedirect: tlsconf.SameOriginRedirects}
 	}
 	if cfg.StreamHTTP == nil {
-		cfg.StreamHTTP = &http.Client{}
+		cfg.StreamHTTP = &http.Client{CheckRedirect: tlsconf.SameOriginRedirects}
 	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = 500 * time.Millisecond

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -417,5 +418,31 @@ func TestFeedRunRecoversAPanic(t *testing.T) {
 		if rec, _ := h.Store.Feed(t.Context(), f.ID); !strings.Contains(rec.LastError, "transport bug") || rec.LastRun.IsZero() {
 			t.Errorf("%s feed recorded %+v", f.Kind, rec)
 		}
+	}
+}
+
+// TestFeedRedirectToAnotherOriginRefused: a TAXII feed server that answers
+// with a redirect to another origin (here another port of loopback, where
+// an internal service would be) is not followed: the internal address is
+// never asked, and never given the feed's credential; the feed records why.
+func TestFeedRedirectToAnotherOriginRefused(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	org := h.Org("Z-CERT", policy.Coordinator, "")
+	var asked atomic.Int32
+	internal := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		fmt.Fprint(w, `{"title":"metadata","description":"secret-token-123"}`)
+	}))
+	defer internal.Close()
+	feed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, internal.URL+"/latest/meta-data/", http.StatusFound)
+	}))
+	defer feed.Close()
+	f := addTAXIIFeed(t, h, model.Feed{URL: feed.URL + "/api/collections/x/", OrgID: org.ID, Auth: "bearer", Secret: "feed-credential"})
+	if _, err := h.Hub.RunFeed(t.Context(), f); err == nil || !strings.Contains(err.Error(), "another origin") {
+		t.Errorf("a feed redirected to another origin: %v, want the redirect refused", err)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the internal address was asked %d times", n)
 	}
 }

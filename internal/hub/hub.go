@@ -194,7 +194,7 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 		cfg.LeaseRenew = min(defaultLeaseRenew, cfg.LeaseTTL/3)
 	}
 	if cfg.FeedClient == nil {
-		cfg.FeedClient = &http.Client{Timeout: 5 * time.Minute}
+		cfg.FeedClient = &http.Client{Timeout: 5 * time.Minute, CheckRedirect: tlsconf.SameOriginRedirects}
 	}
 	st, err := open.OpenWith(ctx, cfg.DataDir, cfg.DB, cfg.MaxDBBytes)
 	if err != nil {
@@ -227,8 +227,8 @@ func New(ctx context.Context, cfg Config) (*Hub, error) {
 	}
 	h.fed = federation.New(federation.Config{Store: st, API: h.api, Logger: cfg.Logger, Check: cfg.FederationCheck,
 		PushPoll: cfg.FederationPushPoll, SightingsEvery: cfg.FederationSightings, Now: cfg.Now,
-		HTTP:       &http.Client{Timeout: 30 * time.Second, Transport: tlsconf.Transport(cfg.PeerTLS)},
-		StreamHTTP: &http.Client{Transport: tlsconf.Transport(cfg.PeerTLS)}})
+		HTTP:       &http.Client{Timeout: 30 * time.Second, Transport: tlsconf.Transport(cfg.PeerTLS), CheckRedirect: tlsconf.SameOriginRedirects},
+		StreamHTTP: &http.Client{Transport: tlsconf.Transport(cfg.PeerTLS), CheckRedirect: tlsconf.SameOriginRedirects}})
 	return h, nil
 }
 

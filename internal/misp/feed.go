@@ -18,6 +18,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hdnetwork/hdn/internal/tlsconf"
 )
 
 // A MISP feed is a directory (served over HTTP or read from disk) of
@@ -178,7 +180,7 @@ type httpSource struct {
 // one with a 5 minute timeout (http.DefaultClient has none).
 func HTTPSource(base string, client *http.Client) Source {
 	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Minute}
+		client = &http.Client{Timeout: 5 * time.Minute, CheckRedirect: tlsconf.SameOriginRedirects}
 	}
 	return httpSource{strings.TrimRight(base, "/"), client}
 }

@@ -15,6 +15,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/hdnetwork/hdn/internal/tlsconf"
 )
 
 // The files enrolment leaves in the state directory.
@@ -52,7 +54,7 @@ func Enrol(ctx context.Context, hub, token, name string, client *http.Client) (E
 		return Enrolment{}, errors.New("enrol: no enrolment token")
 	}
 	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+		client = &http.Client{Timeout: 30 * time.Second, CheckRedirect: tlsconf.SameOriginRedirects}
 	}
 	body, err := json.Marshal(map[string]string{"token": token, "name": name})
 	if err != nil {

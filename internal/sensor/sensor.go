@@ -208,7 +208,7 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 		return nil, err
 	}
 	if len(cfg.Hubs) > 0 {
-		s.hub = &hubClient{urls: cfg.Hubs, key: cfg.Key, http: &http.Client{Timeout: 30 * time.Second, Transport: tlsconf.Transport(cfg.TLS)}}
+		s.hub = &hubClient{urls: cfg.Hubs, key: cfg.Key, http: &http.Client{Timeout: 30 * time.Second, Transport: tlsconf.Transport(cfg.TLS), CheckRedirect: tlsconf.SameOriginRedirects}}
 	} else {
 		s.markCurrent()
 	}

@@ -69,7 +69,7 @@ type Client struct {
 // New makes a client.
 func New(cfg Config) *Client {
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Transport: tlsconf.Transport(cfg.TLS)}
+		cfg.HTTP = &http.Client{Transport: tlsconf.Transport(cfg.TLS), CheckRedirect: tlsconf.SameOriginRedirects}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()

@@ -23,6 +23,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hdnetwork/hdn/internal/tlsconf"
 )
 
 // MediaType is the TAXII 2.1 media type.
@@ -30,7 +32,7 @@ const MediaType = "application/taxii+json;version=2.1"
 
 // DefaultHTTP is the HTTP client of a Client without one: unlike
 // http.DefaultClient it gives up on a server that stops answering.
-var DefaultHTTP = &http.Client{Timeout: 5 * time.Minute}
+var DefaultHTTP = &http.Client{Timeout: 5 * time.Minute, CheckRedirect: tlsconf.SameOriginRedirects}
 
 // DefaultMaxBody bounds one answer when Client.MaxBody is zero.
 const DefaultMaxBody = 64 << 20

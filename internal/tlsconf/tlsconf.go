@@ -140,3 +140,25 @@ func Transport(cfg *tls.Config) *http.Transport {
 	}
 	return t
 }
+
+// maxRedirects bounds the redirects SameOriginRedirects follows.
+const maxRedirects = 5
+
+// SameOriginRedirects is a CheckRedirect for the clients that call out to
+// servers the hub is configured with (feeds, peer hubs) or that a sensor is
+// (its hub): a redirect is followed only to the same scheme, host and port
+// as the request it answers, at most five times. A feed or peer hub that
+// is compromised must not send the hub — with the credential it presents,
+// which goes along to the same host — to an address of the hub's own
+// network, its loopback or a cloud metadata service, nor from https to
+// http. The answer to a refused redirect is an error naming both origins.
+func SameOriginRedirects(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxRedirects {
+		return fmt.Errorf("stopped after %d redirects", maxRedirects)
+	}
+	from := via[len(via)-1].URL
+	if req.URL.Scheme != from.Scheme || req.URL.Host != from.Host {
+		return fmt.Errorf("refused a redirect from %s://%s to another origin, %s://%s", from.Scheme, from.Host, req.URL.Scheme, req.URL.Host)
+	}
+	return nil
+}

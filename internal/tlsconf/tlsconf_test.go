@@ -174,3 +174,41 @@ func TestMutualTLS(t *testing.T) {
 		}
 	})
 }
+
+// TestSameOriginRedirects: a redirect within the origin is followed (at
+// most five times), one to another port or scheme is not.
+func TestSameOriginRedirects(t *testing.T) {
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("the other origin was asked for %s", r.URL.Path)
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/moved":
+			http.Redirect(w, r, "/here", http.StatusMovedPermanently)
+		case "/here":
+			io.WriteString(w, "ok")
+		case "/away":
+			http.Redirect(w, r, other.URL+"/internal", http.StatusFound)
+		default: // /loop/n redirects to /loop/n+1
+			http.Redirect(w, r, r.URL.Path+"x", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	c := &http.Client{CheckRedirect: tlsconf.SameOriginRedirects}
+	resp, err := c.Get(srv.URL + "/moved")
+	if err != nil {
+		t.Fatalf("a redirect within the origin: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ok" {
+		t.Errorf("after the redirect: %q", body)
+	}
+	if _, err := c.Get(srv.URL + "/away"); err == nil || !strings.Contains(err.Error(), "another origin") {
+		t.Errorf("a redirect to another origin: %v", err)
+	}
+	if _, err := c.Get(srv.URL + "/loop"); err == nil || !strings.Contains(err.Error(), "stopped after 5 redirects") {
+		t.Errorf("endless redirects: %v", err)
+	}
+}
