@@ -34,6 +34,10 @@ type MISPImportOptions struct {
 	// Feeds ask for it: two organisations may well follow the same public
 	// feed. It never tells p whether that other report exists.
 	OwnCopy bool
+	// MaxAttributes refuses a larger event (413); zero:
+	// misp.DefaultMaxAttributes. A client's event is bounded like a
+	// submission (Limits.MaxItems); a feed the operator chose is not.
+	MaxAttributes int
 }
 
 // ownCopyNamespace derives the ids of organisations' own copies of events.
@@ -91,7 +95,7 @@ func (s *Server) ImportMISPEvent(ctx context.Context, p *Principal, ev *misp.Eve
 		opt.Origin = "MISP"
 	}
 	now := s.now().UTC()
-	im, err := misp.Import(ev, misp.ImportOptions{DefaultTLP: opt.DefaultTLP, Now: now})
+	im, err := misp.Import(ev, misp.ImportOptions{DefaultTLP: opt.DefaultTLP, Now: now, MaxAttributes: opt.MaxAttributes})
 	switch {
 	case errors.Is(err, misp.ErrNoInfo):
 		return res, errf(http.StatusBadRequest, CodeInvalidValue, "the event has no info (its title)")
@@ -366,7 +370,7 @@ func (s *Server) mispEventAdd(w http.ResponseWriter, r *http.Request, p *Princip
 		return mispBad("Invalid event: %s", err.Error())
 	}
 	ctx := r.Context()
-	res, err := s.ImportMISPEvent(ctx, p, ev, MISPImportOptions{DefaultTLP: DefaultTLP, Override: override, Origin: "MISP API"})
+	res, err := s.ImportMISPEvent(ctx, p, ev, MISPImportOptions{DefaultTLP: DefaultTLP, Override: override, Origin: "MISP API", MaxAttributes: s.limits.MaxItems})
 	if err != nil {
 		var ae *Error
 		if errors.As(err, &ae) && ae.Status == http.StatusBadRequest {

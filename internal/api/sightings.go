@@ -91,7 +91,7 @@ func (s *Server) addSightings(w http.ResponseWriter, r *http.Request, p *Princip
 		if sg.Count == 0 {
 			sg.Count = 1
 		}
-		if sg.Count < 0 || sg.Count > 1<<40 {
+		if sg.Count < 0 || sg.Count > model.MaxSightingCount {
 			return bad("count %d is out of range", si.Count)
 		}
 		if si.Hour != "" {

@@ -511,6 +511,17 @@ func TestBulkSubmission(t *testing.T) {
 	if n, _ := small.Store.LastSeq(context.Background()); n != 0 {
 		t.Fatalf("over-limit request stored %d", n)
 	}
+	// So is a MISP event with more attributes than the limit.
+	var attrs []map[string]any
+	for i := range 11 {
+		attrs = append(attrs, map[string]any{"type": "domain", "value": fmt.Sprintf("m%d.example.org", i)})
+	}
+	if r := mispCall(small, "POST", "/events/add", sk, map[string]any{"Event": map[string]any{"info": "big", "Attribute": attrs}}); r.Status != 413 {
+		t.Fatalf("a MISP event of 11 attributes with a limit of 10: %d %s", r.Status, r.Body)
+	}
+	if n, _ := small.Store.LastSeq(context.Background()); n != 0 {
+		t.Fatalf("over-limit event stored %d", n)
+	}
 }
 
 var _ store.Store // the harness's store is the hub's own

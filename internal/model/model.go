@@ -325,10 +325,14 @@ type Sighting struct {
 }
 
 // SightingReportsKept is how long the store remembers a report's key, and
-// MaxReportKey the longest key.
+// MaxReportKey the longest key. MaxSightingCount bounds one sighting's
+// count and what the store keeps of an hour's count (sums stop there), so
+// that no sum of counts overflows: a sender repeating the largest count
+// could otherwise wedge every read of the indicator's sightings.
 const (
 	SightingReportsKept = 48 * time.Hour
 	MaxReportKey        = 255
+	MaxSightingCount    = 1 << 40
 )
 
 // SightingCount sums one organisation's sightings of one kind of an

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/model"
@@ -18,8 +19,8 @@ func (s *Store) AddSightings(ctx context.Context, ss []model.Sighting) error {
 		switch {
 		case sg.IndicatorID == "" || sg.Org == "":
 			return fmt.Errorf("%s: sighting %d: indicator and organisation are needed", s.d.Name, i)
-		case sg.Count < 1:
-			return fmt.Errorf("%s: sighting %d: count %d is not positive", s.d.Name, i, sg.Count)
+		case sg.Count < 1 || sg.Count > model.MaxSightingCount:
+			return fmt.Errorf("%s: sighting %d: count %d is not from 1 to %d", s.d.Name, i, sg.Count, model.MaxSightingCount)
 		case sg.Kind != model.Sighted && sg.Kind != model.FalsePositive:
 			return fmt.Errorf("%s: sighting %d: kind %q is not one of sighting, false-positive", s.d.Name, i, sg.Kind)
 		case len(sg.Report) > model.MaxReportKey || len(sg.ReportDigest) > model.MaxReportKey:
@@ -37,7 +38,7 @@ func (s *Store) AddSightings(ctx context.Context, ss []model.Sighting) error {
 		}
 		defer find.Close()
 		add, err := s.db.Prepare(ctx, tx, `INSERT INTO sightings (indicator_n, org_id, kind, hour, count) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (indicator_n, org_id, kind, hour) DO UPDATE SET count = sightings.count + excluded.count`)
+			ON CONFLICT (indicator_n, org_id, kind, hour) DO UPDATE SET count = `+s.d.Least+`(sightings.count + excluded.count, `+strconv.FormatInt(model.MaxSightingCount, 10)+`)`)
 		if err != nil {
 			return err
 		}

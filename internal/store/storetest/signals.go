@@ -200,3 +200,27 @@ func testFalsePositiveParties(e *env) {
 		e.Errorf("a customer's indicator: parties %v, %v; want the member alone", got, err)
 	}
 }
+
+// testSightingCountCapped: an hour's count stops at MaxSightingCount, so
+// that a sender repeating the largest count cannot overflow the sums that
+// every read of the indicator's sightings makes; a larger count is refused.
+func testSightingCountCapped(e *env) {
+	src := e.org(e.unique("src"), policy.Member, "")
+	a := e.org(e.unique("a"), policy.Member, "")
+	res := e.ingest(sub(src.ID, indicator.Domain, e.unique("cap")+".signal.example"))
+	hour := time.Now().UTC().Truncate(time.Hour)
+	big := model.Sighting{IndicatorID: res[0].ID, Org: a.ID, Kind: model.Sighted, Hour: hour, Count: model.MaxSightingCount}
+	for range 3 {
+		if err := e.st.AddSightings(e.ctx, []model.Sighting{big, big}); err != nil {
+			e.Fatalf("AddSightings of the largest count: %v", err)
+		}
+	}
+	counts, err := e.st.SightingCounts(e.ctx, res[0].ID)
+	if err != nil || len(counts) != 1 || counts[0].Count != model.MaxSightingCount {
+		e.Errorf("after six of the largest count: %+v, %v; want one count of %d", counts, err, int64(model.MaxSightingCount))
+	}
+	big.Count++
+	if err := e.st.AddSightings(e.ctx, []model.Sighting{big}); err == nil {
+		e.Errorf("AddSightings accepted a count of %d", big.Count)
+	}
+}

@@ -82,6 +82,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QuarantineAndExpireNow", testQuarantineAndExpireNow},
 		{"SignalsAndGroups", testSignalsAndGroups},
 		{"FalsePositiveParties", testFalsePositiveParties},
+		{"SightingCountCapped", testSightingCountCapped},
 		{"STIXObjects", testSTIXObjects},
 		{"STIXObjectsVisibility", testSTIXObjectsVisibility},
 		{"ConcurrentIngest", testConcurrentIngest},
