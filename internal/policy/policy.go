@@ -275,7 +275,10 @@ func SeesTrueSource(v Viewer, source, submitter string) bool {
 }
 
 // SeesSighters says whether viewer may see which organisations sighted an
-// item; everyone else who may see the item sees only how many did.
+// item; everyone else who may see the item sees only how many did. A peer
+// hub, though the source of the copies it delivered, sees only counts:
+// which of this hub's organisations saw what stays on this hub (sightings
+// cross hubs aggregated).
 func SeesSighters(v Viewer, source string) bool {
-	return v.OrgID == source || v.Kind == Coordinator
+	return (v.OrgID == source && v.Kind != PeerHub) || v.Kind == Coordinator
 }

@@ -130,6 +130,11 @@ func TestAnonymityAndSightings(t *testing.T) {
 			t.Errorf("SeesSighters(%s) = %v, want %v", c.v.OrgID, got, c.want)
 		}
 	}
+	// A peer hub is the source of its copies, and sees only counts.
+	peer := policy.Viewer{OrgID: "peer", Kind: policy.PeerHub}
+	if policy.SeesSighters(peer, "peer") {
+		t.Error("a peer hub sees which organisations sighted its copies")
+	}
 }
 
 func TestParse(t *testing.T) {
