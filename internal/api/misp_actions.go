@@ -239,11 +239,22 @@ func (s *Server) mispSightingAdd(w http.ResponseWriter, r *http.Request, p *Prin
 	for i := range inds {
 		out[i] = model.Sighting{IndicatorID: inds[i].ID, Org: p.Org.ID, Kind: kind, Hour: hour, Count: 1}
 	}
-	if err := s.st.AddSightings(ctx, out); err != nil {
+	if err := s.sightings.add(ctx, out); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return mispNotFound("Invalid attribute")
 		}
 		return err
+	}
+	// A false positive counts towards quarantine as through the native
+	// API.
+	if kind == model.FalsePositive {
+		ids := make([]string, len(inds))
+		for i := range inds {
+			ids[i] = inds[i].ID
+		}
+		if _, err := s.reportFalsePositives(ctx, p, ids); err != nil {
+			return err
+		}
 	}
 	ref, err := v.eventOf(&inds[0])
 	if err != nil {

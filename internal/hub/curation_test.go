@@ -151,3 +151,26 @@ func TestPartnerAloneDoesNotQuarantine(t *testing.T) {
 		t.Error("not quarantined after another organisation agreed")
 	}
 }
+
+// TestMISPFalsePositivesQuarantine: false positives reported through MISP's
+// /sightings/add (type 1) count towards quarantine as through the native
+// API.
+func TestMISPFalsePositivesQuarantine(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	h.Org("Sector CERT", policy.Coordinator, "")
+	m := h.Org("Hospital A", policy.Member, "")
+	km := h.Key(m, policy.Analyst)
+	id := submitID(t, h, km, map[string]any{"type": "domain", "value": "fp-by-misp.example.net", "tlp": "green"})
+	for i, name := range []string{"Hospital B", "Hospital C"} {
+		if got := getIndicator(t, h, km, id); got.Quarantined {
+			t.Fatalf("quarantined after %d reports", i)
+		}
+		k := h.Key(h.Org(name, policy.Member, ""), policy.Sensor)
+		if r := mispCall(h, "POST", "/sightings/add", k, map[string]any{"value": "fp-by-misp.example.net", "type": "1"}); r.Status != 200 {
+			t.Fatalf("MISP false positive: %d %s", r.Status, r.Body)
+		}
+	}
+	if got := getIndicator(t, h, km, id); !got.Quarantined {
+		t.Error("two organisations' MISP false positives did not quarantine the indicator")
+	}
+}
