@@ -68,6 +68,12 @@ func validName(kind, name string) error {
 	return nil
 }
 
+// maxGroupsPerOrg bounds the sharing groups an organisation owns: every
+// group names its members, who carry it in every decision of the policy
+// and see it in their group list, so one member making groups without end
+// would slow every other member it names.
+const maxGroupsPerOrg = 200
+
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	if err := onlyParams(r); err != nil {
 		return err
@@ -90,6 +96,19 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, p *Principa
 		return errf(http.StatusBadRequest, CodeInvalidValue, "members has %d entries, at most %d allowed", len(in.Members), maxAudienceOrgs)
 	}
 	ctx := r.Context()
+	all, err := s.st.ListGroups(ctx)
+	if err != nil {
+		return err
+	}
+	owned := 0
+	for i := range all {
+		if all[i].Owner == p.Org.ID {
+			owned++
+		}
+	}
+	if owned >= maxGroupsPerOrg {
+		return errf(http.StatusConflict, CodeConflict, "your organisation owns %d sharing groups, at most %d allowed; change the members of one instead", owned, maxGroupsPerOrg)
+	}
 	rs := newResolver(s, p)
 	members := []string{p.Org.ID}
 	for _, ref := range in.Members {

@@ -1,8 +1,11 @@
 package hub_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/hdnetwork/hdn/internal/api"
 	"github.com/hdnetwork/hdn/internal/hub"
 	"github.com/hdnetwork/hdn/internal/hub/hubtest"
 	"github.com/hdnetwork/hdn/internal/policy"
@@ -172,5 +175,28 @@ func TestMISPFalsePositivesQuarantine(t *testing.T) {
 	}
 	if got := getIndicator(t, h, km, id); !got.Quarantined {
 		t.Error("two organisations' MISP false positives did not quarantine the indicator")
+	}
+}
+
+// TestGroupsPerOrgBounded: an organisation owns at most 200 sharing groups
+// (each names its members, who carry it in every policy decision); the
+// bound is per owner.
+func TestGroupsPerOrgBounded(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{Limits: api.Limits{RateLimit: -1}})
+	a := h.Org("Hospital A", policy.Member, "")
+	h.Org("Hospital B", policy.Member, "")
+	ka := h.Key(a, policy.Analyst)
+	for i := range 200 {
+		if r := h.Do("POST", "/api/v1/groups", ka, map[string]any{"name": fmt.Sprintf("g%03d", i), "members": []string{"Hospital B"}}); r.Status != 201 {
+			t.Fatalf("group %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	r := h.Do("POST", "/api/v1/groups", ka, map[string]any{"name": "one-too-many", "members": []string{"Hospital B"}})
+	if r.Status != 409 || !strings.Contains(string(r.Body), "at most 200") {
+		t.Errorf("the 201st group: %d %s, want 409", r.Status, r.Body)
+	}
+	kb := h.Key(h.Org("Hospital C", policy.Member, ""), policy.Analyst)
+	if r := h.Do("POST", "/api/v1/groups", kb, map[string]any{"name": "c-group"}); r.Status != 201 {
+		t.Errorf("another organisation's group: %d %s", r.Status, r.Body)
 	}
 }
