@@ -279,6 +279,21 @@ type Principal struct {
 	Key    model.Key
 	Org    model.Org
 	Viewer policy.Viewer
+	// Session is the web UI session a user's principal acts in (empty for
+	// an API key), Sessions checks that it goes on, and SessionEnds is when
+	// it ends unless used again: a user's open stream ends with its
+	// session (signed out, expired, idle, the password changed).
+	Session     string
+	Sessions    SessionChecker
+	SessionEnds time.Time
+}
+
+// SessionChecker tells whether a web UI session goes on (web/session's
+// Manager).
+type SessionChecker interface {
+	// SessionEnds returns when session id ends unless used again, and false
+	// when it has ended.
+	SessionEnds(ctx context.Context, id string, now time.Time) (time.Time, bool)
 }
 
 func (s *Server) handle(rt Route) http.Handler {

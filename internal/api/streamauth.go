@@ -36,7 +36,11 @@ func newStreamRegistry() *streamRegistry {
 
 // register adds a stream; the returned function removes it.
 func (sr *streamRegistry) register(p *Principal, cancel context.CancelFunc) func() {
-	os := &openStream{p: p, cancel: cancel, expires: p.Key.ExpiresAt}
+	expires := p.Key.ExpiresAt
+	if !p.SessionEnds.IsZero() && (expires.IsZero() || p.SessionEnds.Before(expires)) {
+		expires = p.SessionEnds
+	}
+	os := &openStream{p: p, cancel: cancel, expires: expires}
 	sr.mu.Lock()
 	sr.open[os] = struct{}{}
 	sr.mu.Unlock()
@@ -104,7 +108,13 @@ func (s *Server) checkStreams(ctx context.Context) {
 			os.cancel()
 			continue
 		}
-		if !strings.HasPrefix(os.p.Key.ID, "user:") {
+		switch {
+		case os.p.Sessions != nil:
+			// The session's end moves each time it is used.
+			if ends, ok := os.p.Sessions.SessionEnds(ctx, os.p.Session, now); ok {
+				s.streamReg.setExpiry(os, ends)
+			}
+		case !strings.HasPrefix(os.p.Key.ID, "user:"):
 			// The key's expiry may have moved (a rotation).
 			if k, err := s.st.KeyByID(ctx, os.p.Key.ID); err == nil {
 				s.streamReg.setExpiry(os, k.ExpiresAt)
@@ -115,10 +125,16 @@ func (s *Server) checkStreams(ctx context.Context) {
 
 func (s *Server) streamStillValid(ctx context.Context, p *Principal, now time.Time) bool {
 	if uid, ok := strings.CutPrefix(p.Key.ID, "user:"); ok {
-		// A web UI user's stream: the user must still be enabled.
+		// A web UI user's stream: the user must still be enabled, and
+		// the session it was opened in go on.
 		u, err := s.st.UserByID(ctx, uid)
 		if err != nil || u.Disabled {
 			return err != nil && ctx.Err() != nil
+		}
+		if p.Sessions != nil {
+			if _, ok := p.Sessions.SessionEnds(ctx, p.Session, now); !ok {
+				return false
+			}
 		}
 	} else {
 		k, err := s.st.KeyByID(ctx, p.Key.ID)

@@ -411,6 +411,8 @@ type Users interface {
 	CreateSession(ctx context.Context, s model.Session) error
 	Session(ctx context.Context, id string) (model.Session, error)
 	TouchSession(ctx context.Context, id string, at time.Time) error
+	// DeleteSession removes a session and moves the authentication epoch
+	// (the streams opened in it end).
 	DeleteSession(ctx context.Context, id string) error
 	// DeleteExpiredSessions removes sessions expired at now.
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int, error)

@@ -188,6 +188,9 @@ func (a *app) handle(mux *http.ServeMux, pattern string, h handler) {
 			a.errorPage(w, r, nil, http.StatusForbidden, "Your account may not use the hub now.")
 			return
 		}
+		// What the user opens here (the dashboard's live stream) ends with
+		// the session.
+		p.Session, p.Sessions, p.SessionEnds = s.ID, a.sess, a.sess.Ends(s)
 		cu := &user{Session: s, User: u, P: p, OrgName: p.Org.Name,
 			Coord: p.Org.Kind == policy.Coordinator, CanSubmit: p.Key.Role.CanSubmit()}
 		if r.Method == http.MethodPost {

@@ -237,9 +237,27 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 	return s.execOne(ctx, "touch session "+id, `UPDATE sessions SET last_seen = `+s.d.Greatest+`(last_seen, ?2) WHERE id = ?1`, id, ToNano(at))
 }
 
-// DeleteSession removes a session (store.ErrNotFound when there is none).
+// DeleteSession removes a session (store.ErrNotFound when there is none)
+// and moves the authentication epoch, so that every replica ends the
+// streams opened in it at once.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	return s.execOne(ctx, "delete session "+id, `DELETE FROM sessions WHERE id = ?`, id)
+	err := s.write(ctx, func(tx Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			if err == nil {
+				err = store.ErrNotFound
+			}
+			return err
+		}
+		return bumpAuthEpoch(ctx, tx)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: delete session %s: %w", s.d.Name, id, err)
+	}
+	return nil
 }
 
 // DeleteExpiredSessions removes the sessions whose expiry is at or before

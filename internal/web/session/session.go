@@ -224,6 +224,34 @@ func (m *Manager) cookie(value string, maxAge int, expires time.Time) *http.Cook
 	}
 }
 
+// Ends says when session s ends unless it is used again: at its absolute
+// expiry, or when it has been idle for Options.Idle, whichever comes first.
+func (m *Manager) Ends(s model.Session) time.Time {
+	idle := s.LastSeen.Add(m.opts.Idle)
+	if idle.Before(s.Expires) {
+		return idle
+	}
+	return s.Expires
+}
+
+// SessionEnds says whether session id goes on at now, and until when unless
+// it is used again (Ends): a session signed out, expired, idle too long or
+// ended by a password change has ended. It reads the session only (an open
+// stream's check); a failed read other than "not found" counts as going on
+// for another minute, so that a passing database error does not sign users
+// out.
+func (m *Manager) SessionEnds(ctx context.Context, id string, now time.Time) (time.Time, bool) {
+	s, err := m.st.Session(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, false
+	}
+	if err != nil {
+		return now.Add(time.Minute), true
+	}
+	ends := m.Ends(s)
+	return ends, now.Before(ends)
+}
+
 // Load returns the session of a request and its user: the cookie's secret
 // must match (constant time), the session must be neither expired nor idle
 // for Options.Idle, and the user neither disabled nor of an organisation
