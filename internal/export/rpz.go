@@ -73,8 +73,11 @@ func (e *rpzEncoder) add(ind *model.Indicator) (int, bool) {
 	switch ind.Type {
 	case indicator.Domain, indicator.Hostname:
 		name := strings.ToLower(ind.Value)
-		// Room for "*." and the origin within DNS's 255 bytes.
-		if !dnsName(name) || len(name)+2+len(e.opt.RPZOrigin)+2 > 255 {
+		// Room for "*." and the origin within DNS's 255 bytes. A name
+		// with a label "rpz-…" would be read as another kind of trigger
+		// ("8.0.0.0.10.rpz-ip": every answer in 10.0.0.0/8); the hub
+		// refuses such domains, and one stored before is left out.
+		if !dnsName(name) || len(name)+2+len(e.opt.RPZOrigin)+2 > 255 || rpzReserved(name) {
 			return 0, false
 		}
 		e.record(name)
@@ -185,4 +188,16 @@ func hubLabel(s string) string {
 		l = strings.Trim(l[:63], "-")
 	}
 	return l
+}
+
+// rpzReserved says whether a name has a label that response policy zones
+// reserve for their triggers and actions (rpz-ip, rpz-nsdname,
+// rpz-client-ip, rpz-passthru, …).
+func rpzReserved(name string) bool {
+	for label := range strings.SplitSeq(name, ".") {
+		if strings.HasPrefix(label, "rpz-") {
+			return true
+		}
+	}
+	return false
 }

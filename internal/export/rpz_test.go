@@ -151,3 +151,25 @@ func TestRPZLongNames(t *testing.T) {
 	}
 	parseZone(t, buf.Bytes(), DefaultRPZOrigin)
 }
+
+// TestRPZReservedLabels: a name with a label the zone format reserves for
+// other triggers ("rpz-ip", "rpz-client-ip", "rpz-nsdname") is left out —
+// "8.0.0.0.10.rpz-ip" would block every answer in 10.0.0.0/8, and
+// "…rpz-client-ip" every query of a client. The hub refuses such domains
+// (TestDomainTopLevelLabel); this holds for any stored before.
+func TestRPZReservedLabels(t *testing.T) {
+	inds := []model.Indicator{
+		{ID: "1", Type: indicator.Domain, Value: "8.0.0.0.10.rpz-ip", TLP: policy.Green},
+		{ID: "2", Type: indicator.Domain, Value: "32.1.0.0.127.rpz-client-ip", TLP: policy.Green},
+		{ID: "3", Type: indicator.Hostname, Value: "cloudflare.com.rpz-nsdname", TLP: policy.Green},
+		{ID: "4", Type: indicator.Domain, Value: "evil.example.org", TLP: policy.Green},
+	}
+	var buf bytes.Buffer
+	st, err := Write(&buf, RPZ, seq(inds), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != 3 || strings.Contains(buf.String(), "rpz-") || !strings.Contains(buf.String(), "evil.example.org") {
+		t.Errorf("stats %+v, zone:\n%s", st, buf.String())
+	}
+}

@@ -555,3 +555,22 @@ func TestCanonicalizeAs(t *testing.T) {
 		t.Error("CanonicalizeAs accepted a bad address")
 	}
 }
+
+// TestDomainTopLevelLabel: a domain's last label has a top-level domain's
+// shape — letters, or an internationalised "xn--" one. Names ending in
+// "rpz-ip" and the like (read by DNS firewalls as rules on addresses or
+// clients), or in digits and hyphens, are refused.
+func TestDomainTopLevelLabel(t *testing.T) {
+	for _, v := range []string{"8.0.0.0.10.rpz-ip", "32.1.0.0.127.rpz-client-ip", "cloudflare.com.rpz-nsdname", "evil.example1", "evil.ex_ample"} {
+		for _, typ := range []Type{Domain, Hostname} {
+			if got, err := Canonicalize(typ, v); err == nil {
+				t.Errorf("Canonicalize(%s, %q) = %q, want refused", typ, v, got)
+			}
+		}
+	}
+	for _, v := range []string{"evil.example.org", "пример.рф", "xn--e1afmkfd.xn--p1ai", "c2.onion", "a.b.test"} {
+		if _, err := Canonicalize(Domain, v); err != nil {
+			t.Errorf("Canonicalize(domain, %q): %v", v, err)
+		}
+	}
+}

@@ -69,14 +69,27 @@ func canonDomain(s string) (string, string) {
 // checkDomainShape applies the rules for a registrable-looking name on top
 // of canonName: two labels at least, and a last label that is not a number,
 // because such a name is an IP address or garbage (WHATWG treats it as an
-// IPv4 address).
+// IPv4 address). The last label must be a top-level domain's shape: letters,
+// or an internationalised one ("xn--…"). No top-level domain has digits,
+// hyphens or underscores otherwise, and a name ending in "rpz-ip",
+// "rpz-client-ip" or "rpz-nsdname" would be read by a DNS firewall as a
+// rule on addresses or clients, not a name (a response policy zone export
+// of "8.0.0.0.10.rpz-ip" blocks every answer in 10.0.0.0/8).
 func checkDomainShape(d string) string {
 	dot := strings.LastIndexByte(d, '.')
 	if dot < 0 {
 		return "must have at least two labels"
 	}
-	if allDigits(d[dot+1:]) {
+	tld := d[dot+1:]
+	if allDigits(tld) {
 		return "ends in a numeric label"
+	}
+	if !strings.HasPrefix(tld, "xn--") {
+		for i := 0; i < len(tld); i++ {
+			if c := tld[i]; c < 'a' || c > 'z' {
+				return fmt.Sprintf("ends in %q, which is not a top-level domain (letters only)", tld)
+			}
+		}
 	}
 	return ""
 }
