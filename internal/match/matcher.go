@@ -2,6 +2,7 @@ package match
 
 import (
 	"fmt"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -146,6 +147,15 @@ type Session struct {
 	observe  Observer
 	hourKey  [24]byte // the time text that hourTime was read from, up to the hour and the zone
 	hourTime time.Time
+
+	seen map[obsKey]struct{} // the observations of an event with many (dedupe)
+}
+
+// obsKey is what makes two observations of an event the same.
+type obsKey struct {
+	kind  logparse.Kind
+	addr  netip.Addr
+	value string
 }
 
 type hit struct {
@@ -224,9 +234,16 @@ func (s *Session) match(x *Index, dst, line []byte) ([]byte, error) {
 		s.observeEvent()
 	}
 	obs := s.ev.Obs
+	many := len(obs) > manyObservations
+	if many {
+		if s.seen == nil {
+			s.seen = map[obsKey]struct{}{}
+		}
+		clear(s.seen)
+	}
 	for i := range obs {
 		o := &obs[i]
-		if seenBefore(obs, i) {
+		if many && s.dedupe(o) || !many && seenBefore(obs, i) {
 			continue
 		}
 		// Addresses skip the miss cache: most stop at the index's /16 and
@@ -259,6 +276,29 @@ func (s *Session) match(x *Index, dst, line []byte) ([]byte, error) {
 		dst = appendAlert(dst, &s.ev, &a, val, field, s.clockFn)
 	}
 	return dst, nil
+}
+
+// manyObservations is how many observations an event may have before the
+// matcher dedupes them with a set instead of comparing each with the
+// earlier ones: that comparison grows with the square of their number, and
+// a certificate's subject alternative names — as many as the server's owner
+// likes — made one log line take seconds.
+const manyObservations = 32
+
+// dedupe says whether an observation of the event was seen already, and
+// remembers it otherwise.
+func (s *Session) dedupe(o *logparse.Observation) bool {
+	k := obsKey{kind: o.Kind}
+	if o.Kind == logparse.KindIP {
+		k.addr = o.Addr
+	} else {
+		k.value = string(o.Value)
+	}
+	if _, ok := s.seen[k]; ok {
+		return true
+	}
+	s.seen[k] = struct{}{}
+	return false
 }
 
 // seenBefore reports whether an earlier observation of the event has the
