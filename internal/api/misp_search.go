@@ -896,15 +896,18 @@ func (s *Server) writeMISPFormat(w http.ResponseWriter, format string, found []*
 		}
 		buf.WriteString("\n")
 	case "text":
+		// Detection lists hold detection values only: an event's context
+		// attributes (to_ids false, or values the canonical forms refuse,
+		// such as 0.0.0.0/0 or "com") are not blocked anywhere.
 		for _, x := range found {
-			if live(x, v.now) {
-				buf.WriteString(oneLine(x.a.Value) + "\n")
+			if x.ind != nil && live(x, v.now) {
+				buf.WriteString(oneLine(x.ind.Value) + "\n")
 			}
 		}
 	case "hashes":
 		for _, x := range found {
-			if live(x, v.now) && slices.Contains(mispHashTypes, x.a.Type) {
-				buf.WriteString(x.a.Value + "\n")
+			if x.ind != nil && live(x, v.now) && slices.Contains(mispHashTypes, x.a.Type) {
+				buf.WriteString(oneLine(x.ind.Value) + "\n")
 			}
 		}
 	default:
@@ -947,7 +950,10 @@ func oneLine(s string) string {
 // mispCSVField writes one cell as MISP's CsvExport does: numbers and flags
 // bare, text in double quotes with quotes doubled.
 func mispCSVField(x *mispAttr, field string) string {
-	quote := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+	// Quoted, and defused: a cell a spreadsheet would read as a formula
+	// (a description "=HYPERLINK(…)") gets a leading apostrophe, as in
+	// the native CSV export.
+	quote := func(s string) string { return `"` + strings.ReplaceAll(export.DefuseFormula(s), `"`, `""`) + `"` }
 	a := &x.a
 	switch field {
 	case "uuid":

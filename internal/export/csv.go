@@ -74,7 +74,7 @@ func (e *csvEncoder) add(ind *model.Indicator) (int, bool) {
 		r[12] = strconv.Itoa(e.score(ind))
 	}
 	for i, c := range r {
-		r[i] = defuseFormula(c)
+		r[i] = DefuseFormula(c)
 	}
 	if err := e.cw.Write(r); err != nil {
 		e.flushErr()
@@ -90,9 +90,9 @@ func csvTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// defuseFormula prefixes a cell that a spreadsheet would read as a formula
-// with an apostrophe.
-func defuseFormula(s string) string {
+// DefuseFormula prefixes a cell that a spreadsheet would read as a formula
+// with an apostrophe (every CSV the hub writes: the export, MISP's csv).
+func DefuseFormula(s string) string {
 	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
 		return "'" + s
 	}

@@ -358,9 +358,9 @@ billing[at]badhost-example[.]org. See also evil-phish.duckdns.org.
 func TestMISPSearchByValueWithoutKnownTLD(t *testing.T) {
 	h := hubtest.Start(t, hub.Config{})
 	key := h.Key(h.Org("Hospital A", policy.Member, ""), policy.Analyst)
-	submit(t, h, key, map[string]any{"type": "domain", "value": "c2.lab.internal-test"}, map[string]any{"type": "domain", "value": "other.lab.internal-test"})
-	r := h.DoWith("POST", "/attributes/restSearch", map[string]string{"Authorization": key}, `{"value": "C2.lab.internal-test", "returnFormat": "text"}`)
-	if r.Status != 200 || strings.TrimSpace(string(r.Body)) != "c2.lab.internal-test" {
+	submit(t, h, key, map[string]any{"type": "domain", "value": "c2.lab.internaltest"}, map[string]any{"type": "domain", "value": "other.lab.internaltest"})
+	r := h.DoWith("POST", "/attributes/restSearch", map[string]string{"Authorization": key}, `{"value": "C2.lab.internaltest", "returnFormat": "text"}`)
+	if r.Status != 200 || strings.TrimSpace(string(r.Body)) != "c2.lab.internaltest" {
 		t.Errorf("search by value: %d %q", r.Status, r.Body)
 	}
 }
