@@ -1,10 +1,12 @@
 package sensor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/hdnetwork/hdn/internal/indicator"
 )
@@ -24,9 +26,10 @@ type AutoShare struct {
 
 // suricataAlert is what auto-share reads of an EVE alert.
 type suricataAlert struct {
-	SrcIP  string `json:"src_ip"`
-	DestIP string `json:"dest_ip"`
-	Alert  struct {
+	Timestamp string `json:"timestamp"`
+	SrcIP     string `json:"src_ip"`
+	DestIP    string `json:"dest_ip"`
+	Alert     struct {
 		Signature string `json:"signature"`
 		Category  string `json:"category"`
 		Severity  int    `json:"severity"`
@@ -42,33 +45,104 @@ type suricataAlert struct {
 	} `json:"dns"`
 }
 
-// candidate picks what to propose from an alert: a domain when there is
-// one, else the address that is not private.
-func (a *suricataAlert) candidate() (indicator.Type, string, bool) {
-	for _, name := range []string{a.HTTP.Hostname, a.TLS.SNI, a.DNS.RRName} {
-		if name == "" {
-			continue
-		}
-		if v, err := indicator.Canonicalize(indicator.Domain, name); err == nil {
-			return indicator.Domain, v, true
-		}
-	}
-	for _, ip := range []string{a.DestIP, a.SrcIP} {
-		addr, err := netip.ParseAddr(ip)
-		if err != nil || addr.IsPrivate() || addr.IsLoopback() || addr.IsLinkLocalUnicast() || addr.IsUnspecified() {
-			continue
-		}
-		t := indicator.IPv4
-		if addr.Unmap().Is6() {
-			t = indicator.IPv6
-		}
-		return t, addr.Unmap().String(), true
-	}
-	return "", "", false
+// local says whether an address is on this side of the sensor: private,
+// loopback, link-local or unspecified.
+func local(addr netip.Addr) bool {
+	addr = addr.Unmap()
+	return addr.IsPrivate() || addr.IsLoopback() || addr.IsLinkLocalUnicast() || addr.IsUnspecified()
 }
 
-// autoShare proposes the candidate of a local alert line.
-func (s *Sensor) autoShare(ctx context.Context, line []byte) {
+// candidate picks what to propose from an alert, by the direction of its
+// connection, so that what an outside attacker writes into its own requests
+// is never shared:
+//   - from a local client to a public server (malware calling out): the
+//     name the client asked for (HTTP host, TLS SNI, DNS name), else the
+//     server's address;
+//   - from a public address to a local one (an attack coming in): the
+//     attacker's address only — the host name in its requests is its own
+//     choice ("portal.other-hospital.example"), as is the target;
+//   - anything else (both public: the organisation's own public server,
+//     which the sensor cannot tell from the attacker; both local): nothing.
+func (a *suricataAlert) candidate() (indicator.Type, string, bool) {
+	src, serr := netip.ParseAddr(a.SrcIP)
+	dst, derr := netip.ParseAddr(a.DestIP)
+	if serr != nil || derr != nil {
+		return "", "", false
+	}
+	var remote netip.Addr
+	switch {
+	case local(src) && !local(dst):
+		for _, name := range []string{a.HTTP.Hostname, a.TLS.SNI, a.DNS.RRName} {
+			if name == "" {
+				continue
+			}
+			if v, err := indicator.Canonicalize(indicator.Domain, name); err == nil {
+				return indicator.Domain, v, true
+			}
+		}
+		remote = dst
+	case !local(src) && local(dst):
+		remote = src
+	default:
+		return "", "", false
+	}
+	remote = remote.Unmap()
+	t := indicator.IPv4
+	if remote.Is6() {
+		t = indicator.IPv6
+	}
+	return t, remote.String(), true
+}
+
+// Auto-share runs beside the inputs, never in their way: a line is queued
+// (autoShareQueue at most; the rest are dropped and counted) and one
+// goroutine posts what it finds, each value at most once per
+// autoShareRepeat. A slow or unreachable hub, or an attacker setting off
+// alert after alert, must not hold up matching.
+const (
+	autoShareQueue  = 256
+	autoShareRepeat = time.Hour
+	autoShareSeen   = 10000 // values remembered for autoShareRepeat
+	// autoShareDrain bounds how long a run over files (--once) waits at
+	// its end for the queued proposals to be posted.
+	autoShareDrain = 15 * time.Second
+)
+
+// queueAutoShare hands an alert line to the auto-share goroutine.
+func (s *Sensor) queueAutoShare(line []byte) {
+	select {
+	case s.shareQ <- bytes.Clone(line):
+	default:
+		s.counters.autoShareDropped.Add(1)
+	}
+}
+
+// autoShareLoop posts the candidates of the queued alert lines until ctx
+// ends, or drain is closed and the queue is empty.
+func (s *Sensor) autoShareLoop(ctx context.Context, drain <-chan struct{}) {
+	seen := map[string]time.Time{}
+	for {
+		select {
+		case line := <-s.shareQ:
+			s.autoShare(ctx, line, seen)
+		case <-drain:
+			for {
+				select {
+				case line := <-s.shareQ:
+					s.autoShare(ctx, line, seen)
+				default:
+					return
+				}
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// autoShare proposes, or shares, the candidate of a local alert line,
+// unless it did so within autoShareRepeat (seen).
+func (s *Sensor) autoShare(ctx context.Context, line []byte, seen map[string]time.Time) {
 	mode := s.cfg.AutoShare.Mode
 	if s.hub == nil || (mode != "propose" && mode != "share") {
 		return
@@ -88,6 +162,14 @@ func (s *Sensor) autoShare(ctx context.Context, line []byte) {
 	if !ok {
 		return
 	}
+	now := s.cfg.Now()
+	if until, ok := seen[string(typ)+" "+value]; ok && now.Before(until) {
+		return
+	}
+	if len(seen) >= autoShareSeen {
+		clear(seen)
+	}
+	seen[string(typ)+" "+value] = now.Add(autoShareRepeat)
 	desc := fmt.Sprintf("Suricata alert %q (severity %d)", a.Alert.Signature, a.Alert.Severity)
 	if mode == "share" {
 		tlp := s.cfg.AutoShare.TLP
@@ -112,7 +194,10 @@ func (s *Sensor) autoShare(ctx context.Context, line []byte) {
 		s.counters.proposals.Add(1)
 		return
 	}
-	body := map[string]any{"type": string(typ), "value": value, "evidence": string(line), "description": desc}
+	// The evidence says what the alert was, not what the local network
+	// did: no internal address, URL, user agent or payload leaves.
+	evidence := fmt.Sprintf("Suricata alert %q, category %q, severity %d, at %s", a.Alert.Signature, a.Alert.Category, a.Alert.Severity, a.Timestamp)
+	body := map[string]any{"type": string(typ), "value": value, "evidence": evidence, "description": desc}
 	if err := s.hub.postJSON(ctx, "/api/v1/proposals", body, nil); err != nil {
 		s.log.Warn("auto-share proposal failed", "value", value, "err", err)
 		return

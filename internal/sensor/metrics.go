@@ -49,6 +49,7 @@ type Metrics struct {
 	StreamInterruptions                                               int64
 	StateFailures                                                     int64
 	InputErrors                                                       int64
+	AutoShareDropped                                                  int64
 	Cursor                                                            int64
 	LastContact                                                       time.Time
 }
@@ -63,6 +64,7 @@ func (s *Sensor) Metrics() Metrics {
 		StreamInterruptions: s.counters.streamInterruptions.Load(),
 		StateFailures:       s.counters.stateFailures.Load(),
 		InputErrors:         s.counters.inputErrors.Load(),
+		AutoShareDropped:    s.counters.autoShareDropped.Load(),
 	}
 	m.SightingsSent, m.SightingsPending, m.SightingsDropped = s.sight.counts()
 	if st := s.stream.Load(); st != nil {
@@ -105,6 +107,7 @@ func (s *Sensor) writeMetrics(w http.ResponseWriter) {
 		{"hdn_sensor_stream_interruptions_total", "Stream connections that failed or ended (each followed by a reconnect, to the next hub when several are given).", "counter", m.StreamInterruptions},
 		{"hdn_sensor_state_failures_total", "Attempts to apply stream events that the state directory refused (a full disk, a lock held by another process); each batch is tried again until it is applied.", "counter", m.StateFailures},
 		{"hdn_sensor_input_errors_total", "Errors that kept an input from its file or socket for a while (no permission after a rotation, an I/O error); the input goes on trying at every poll.", "counter", m.InputErrors},
+		{"hdn_sensor_autoshare_dropped_total", "Suricata alert lines auto-share had no room for (its queue was full: the hub slow or away, or a burst of alerts); matching is not held up.", "counter", m.AutoShareDropped},
 		{"hdn_sensor_stream_cursor", "Change-sequence cursor the local copy is current to.", "gauge", m.Cursor},
 		{"hdn_sensor_hub_lag_seconds", "Seconds since the last event or heartbeat from the hub (heartbeats come at least every 15 s).", "gauge", lag},
 	} {

@@ -111,6 +111,7 @@ type Config struct {
 type Sensor struct {
 	cfg     Config
 	log     *slog.Logger
+	shareQ  chan []byte // alert lines for auto-share (autoShareLoop); nil when off
 	state   *State
 	matcher *match.Matcher
 	record  *retro.Record
@@ -134,6 +135,7 @@ type counters struct {
 	match                        match.Stats // updated atomically by the matcher
 	dropped, alerts, retroAlerts atomic.Int64
 	indicators, proposals        atomic.Int64
+	autoShareDropped             atomic.Int64 // alert lines auto-share had no room for
 	lastContact                  atomic.Int64 // unix nanos of the last stream event
 	streamInterruptions          atomic.Int64 // stream connections that ended or failed
 	stateFailures                atomic.Int64 // batches the state refused (each tried again)
@@ -294,6 +296,15 @@ func (s *Sensor) Run(ctx context.Context) error {
 	}
 	bg.Go(func() { s.sightingsLoop(ctx) })
 	bg.Go(func() { s.maintainLoop(ctx) })
+	var shareDrain, shareDone chan struct{}
+	if s.hub != nil && (s.cfg.AutoShare.Mode == "propose" || s.cfg.AutoShare.Mode == "share") {
+		s.shareQ = make(chan []byte, autoShareQueue)
+		shareDrain, shareDone = make(chan struct{}), make(chan struct{})
+		bg.Go(func() {
+			defer close(shareDone)
+			s.autoShareLoop(ctx, shareDrain)
+		})
+	}
 	if s.hub != nil && s.cfg.HeartbeatEvery > 0 && !s.cfg.Once {
 		bg.Go(func() { s.heartbeatLoop(ctx) })
 	}
@@ -313,6 +324,18 @@ func (s *Sensor) Run(ctx context.Context) error {
 		}
 	}
 	err := s.runInputs(ctx)
+	if shareDrain != nil {
+		// What the inputs queued is posted before a run over files ends,
+		// for a while at most: the hub may be slow or away.
+		close(shareDrain)
+		if s.cfg.Once {
+			select {
+			case <-shareDone:
+			case <-time.After(autoShareDrain):
+				s.log.Warn("auto-share: the hub did not take every proposal in time; the rest are dropped", "after", autoShareDrain)
+			}
+		}
+	}
 	if s.cfg.Once {
 		cancel()
 	}
@@ -581,7 +604,7 @@ func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 	case strings.HasPrefix(in.Path, "unix:"):
 		err = s.readSocket(ctx, strings.TrimPrefix(in.Path, "unix:"), pw, st, func(chunk []byte) {
 			for line := range bytes.Lines(chunk) {
-				s.maybeAutoShare(ctx, in, line)
+				s.maybeAutoShare(in, line)
 			}
 		})
 	default:
@@ -599,7 +622,7 @@ func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 		err = tail.Lines(ctx, in.Path, opts, func(line []byte, off int64) error {
 			st.lines.Add(1)
 			st.offset.Store(off)
-			s.maybeAutoShare(ctx, in, line)
+			s.maybeAutoShare(in, line)
 			if _, err := pw.Write(line); err != nil {
 				return err
 			}
@@ -628,11 +651,11 @@ func (s *Sensor) inputFailed(in Input, st *inputStat, err error) {
 	}
 }
 
-// maybeAutoShare hands a Suricata alert line of an EVE input to autoShare
-// when auto-share is on.
-func (s *Sensor) maybeAutoShare(ctx context.Context, in Input, line []byte) {
-	if in.Format == match.FormatEVE && s.cfg.AutoShare.Mode != "" && bytes.Contains(line, []byte(`"event_type":"alert"`)) {
-		s.autoShare(ctx, line)
+// maybeAutoShare queues a Suricata alert line of an EVE input for
+// auto-share when it is on.
+func (s *Sensor) maybeAutoShare(in Input, line []byte) {
+	if s.shareQ != nil && in.Format == match.FormatEVE && bytes.Contains(line, []byte(`"event_type":"alert"`)) {
+		s.queueAutoShare(line)
 	}
 }
 
