@@ -35,8 +35,8 @@ func TestAutoShareDirection(t *testing.T) {
 	analyst, sensorKey := h.Key(a, policy.Analyst), h.Key(a, policy.Sensor)
 	lines := []string{
 		alertEVE("10.0.0.7", "203.0.113.9", "c2.bad-actor-zone.net", "/beacon?id=internal-host-7"), // out: the name
-		alertEVE("10.0.0.8", "203.0.113.9", "c2.bad-actor-zone.net", "/beacon"),                   // the same again
-		alertEVE("198.51.100.50", "10.0.0.5", "portal.other-hospital.org", "/login?q=' OR 1=1"),   // in: the attacker's address
+		alertEVE("10.0.0.8", "203.0.113.9", "c2.bad-actor-zone.net", "/beacon"),                    // the same again
+		alertEVE("198.51.100.50", "10.0.0.5", "portal.other-hospital.org", "/login?q=' OR 1=1"),    // in: the attacker's address
 		alertEVE("198.51.100.60", "192.0.2.10", "portal.other-hospital.org", "/"),                  // both public: nothing
 	}
 	runOnce(t, sensor.Config{Hubs: []string{h.URL}, Key: sensorKey, StateDir: t.TempDir(), AutoShare: sensor.AutoShare{Mode: "propose"},
