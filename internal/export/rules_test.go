@@ -381,3 +381,28 @@ func TestSIDBase(t *testing.T) {
 	}
 	checkRuleFacts(t, parseRules(t, buf.Bytes()), 1_000_000)
 }
+
+// TestSuricataLongURLSkipped: a URL whose rule would pass Suricata's 8 KiB
+// line is left out (and counted as skipped): Suricata would not load it,
+// would read its rest as another broken rule, and `suricata -T` would refuse
+// the whole file for every sensor.
+func TestSuricataLongURLSkipped(t *testing.T) {
+	long := "http://phish.example.org/login/" + strings.Repeat("aB3dE", 800)
+	inds := []model.Indicator{
+		{ID: "1", Type: indicator.URL, Value: long, TLP: policy.Green, Seq: 1},
+		{ID: "2", Type: indicator.URL, Value: "http://phish.example.org/short", TLP: policy.Green, Seq: 2},
+	}
+	var buf bytes.Buffer
+	st, err := Write(&buf, Suricata, seq(inds), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != 1 || st.Written != 1 {
+		t.Errorf("stats %+v, want the long URL skipped and the short one written", st)
+	}
+	for line := range strings.SplitSeq(buf.String(), "\n") {
+		if len(line)+1 > 8192 {
+			t.Errorf("a line of %d bytes", len(line))
+		}
+	}
+}

@@ -86,6 +86,13 @@ func (e *suricataRules) add(ind *model.Indicator) (int, bool) {
 			b.WriteString(`(?:\x3f|$)/"; `)
 		}
 		ruleTail(b, ind, "", e.sids.sid(slot, kindMain), revision(ind.Seq))
+		if b.Len() > maxRuleLine {
+			// Suricata reads a rule file in lines of 8 KiB: a longer rule
+			// would not load, its rest would be read as another broken
+			// rule, and `suricata -T` (suricata-update's check) would
+			// refuse the whole file.
+			return 0, false
+		}
 		e.w.Write(b.Bytes())
 		return 1, true
 	case indicator.IPv4, indicator.IPv6, indicator.CIDR:
@@ -227,6 +234,10 @@ var datasetTypes = map[string]datasetType{
 func datasetTypeNames() string {
 	return "domain (or string), md5, sha256, ipv4, ip, ja3, ja3s, ja4"
 }
+
+// maxRuleLine is the longest rule line written, newline included: Suricata
+// reads rule files with a buffer of 8,192 bytes (DETECT_MAX_RULE_SIZE).
+const maxRuleLine = 8000
 
 // maxDatasetLine is the longest line (without "\n") Suricata's dataset
 // loader reads whole: it reads with fgets into 1024 bytes.
