@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	_ "modernc.org/sqlite" // the embedded SQLite driver
@@ -192,13 +193,45 @@ func (s *State) Indicators(ctx context.Context) ([]match.Indicator, error) {
 	return out, rows.Err()
 }
 
-// fromAPI turns an indicator of the stream into what the matcher needs.
+// What the sensor keeps of an indicator's text, whatever a hub sends: the
+// hub's own bounds (a report title of 512 bytes, 32 labels of 64 bytes),
+// so that a hostile or broken hub cannot fill the state directory, the
+// memory and every alert with megabytes a field.
+const (
+	maxReportLen = 512
+	maxLabels    = 32
+	maxLabelLen  = 64
+	maxIDLen     = 128
+)
+
+// fromAPI turns an indicator of the stream into what the matcher needs. A
+// CIDR block is held to the hub's rules (not /0 to /7, which would match
+// everything and cost the index seconds to build), and the text fields to
+// the hub's bounds.
 func fromAPI(ind *api.IndicatorJSON) (match.Indicator, error) {
 	t, err := indicator.ParseType(ind.Type)
 	if err != nil {
 		return match.Indicator{}, err
 	}
-	mi := match.Indicator{ID: ind.ID, Type: t, Value: ind.Value, TLP: ind.TLP, Labels: ind.Labels, Confidence: ind.Confidence, Report: ind.Report}
+	if len(ind.ID) > maxIDLen {
+		return match.Indicator{}, fmt.Errorf("an indicator id of %d bytes", len(ind.ID))
+	}
+	if t == indicator.CIDR {
+		if _, err := indicator.Canonicalize(t, ind.Value); err != nil {
+			return match.Indicator{}, err
+		}
+	}
+	labels := ind.Labels
+	if len(labels) > maxLabels {
+		labels = labels[:maxLabels]
+	}
+	for i, l := range labels {
+		if len(l) > maxLabelLen {
+			labels = slices.Clone(labels)
+			labels[i] = clipText(l, maxLabelLen)
+		}
+	}
+	mi := match.Indicator{ID: ind.ID, Type: t, Value: ind.Value, TLP: ind.TLP, Labels: labels, Confidence: ind.Confidence, Report: clipText(ind.Report, maxReportLen)}
 	if ind.ValidUntil != nil {
 		mi.ValidUntil = *ind.ValidUntil
 	}
