@@ -367,7 +367,7 @@ func (s *Sensor) startSync(ctx context.Context, bg *sync.WaitGroup) error {
 	if !synced {
 		// A first snapshot that was cut short leaves rows behind; the new
 		// snapshot replaces them all.
-		if _, err := s.state.Apply(ctx, []streamclient.Event{{Kind: api.EventReset}}); err != nil {
+		if _, _, err := s.state.Apply(ctx, []streamclient.Event{{Kind: api.EventReset}}); err != nil {
 			return err
 		}
 	}
@@ -422,14 +422,13 @@ const (
 // reading), the lag metric grows, and each failure is logged and counted.
 // Giving up instead would leave the sensor running on a copy that never
 // moves again.
-func (s *Sensor) applyRetrying(ctx context.Context, batch []streamclient.Event) ([]match.Indicator, error) {
-	var arrived []match.Indicator
-	err := s.retrying(ctx, "applying stream events to the state", func() error {
+func (s *Sensor) applyRetrying(ctx context.Context, batch []streamclient.Event) (arrived, fresh []match.Indicator, err error) {
+	err = s.retrying(ctx, "applying stream events to the state", func() error {
 		var err error
-		arrived, err = s.state.Apply(ctx, batch)
+		arrived, fresh, err = s.state.Apply(ctx, batch)
 		return err
 	})
-	return arrived, err
+	return arrived, fresh, err
 }
 
 // retrying runs fn until it succeeds or ctx ends, waiting 1 s, 2 s, 4 s …
@@ -476,7 +475,7 @@ func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event
 			}
 		}
 		s.counters.lastContact.Store(s.cfg.Now().UnixNano())
-		arrived, err := s.applyRetrying(ctx, batch)
+		arrived, fresh, err := s.applyRetrying(ctx, batch)
 		if err != nil {
 			return // stopping
 		}
@@ -519,8 +518,8 @@ func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event
 		if s.cfg.OnIndicators != nil && (len(arrived) > 0 || len(gone) > 0) {
 			s.cfg.OnIndicators(arrived, gone)
 		}
-		if len(arrived) > 0 {
-			s.retroHunt(arrived)
+		if len(fresh) > 0 {
+			s.retroHunt(fresh)
 		}
 		if current {
 			s.markCurrent()

@@ -54,7 +54,7 @@ func TestFirstSnapshotCutShort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Apply(ctx, first); err != nil {
+	if _, _, err := st.Apply(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	cursor, has, err := st.Cursor(ctx)

@@ -94,30 +94,37 @@ func (s *State) Cursor(ctx context.Context) (cursor int64, synced bool, err erro
 }
 
 // Apply applies stream events in one transaction and returns the indicators
-// that arrived or changed (for the retro-hunt).
-func (s *State) Apply(ctx context.Context, evs []streamclient.Event) ([]match.Indicator, error) {
+// that arrived or changed (for the index), and of those the ones whose type
+// and value the state did not hold before (for the retro-hunt: an update of
+// an indicator's TLP or labels must not hunt for it, alert and count its
+// sightings again).
+func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, fresh []match.Indicator, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	var arrived []match.Indicator
+	held, err := tx.PrepareContext(ctx, `SELECT type, value FROM indicators WHERE id = ?`)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer held.Close()
 	var cursor int64 = -1
 	for _, ev := range evs {
 		switch ev.Kind {
 		case api.EventReset:
 			if _, err := tx.ExecContext(ctx, `DELETE FROM indicators`); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = 'cursor'`); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			arrived, cursor = nil, -1
+			arrived, fresh, cursor = nil, nil, -1
 			continue
 		case api.EventSnapshotEnd:
 		case api.EventRemoved:
 			if _, err := tx.ExecContext(ctx, `DELETE FROM indicators WHERE id = ?`, ev.ID); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		case api.EventHeartbeat:
 		default:
@@ -127,13 +134,22 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) ([]match.In
 			ind := ev.Indicator
 			if ind.Revoked || ind.Expired || ind.Quarantined {
 				if _, err := tx.ExecContext(ctx, `DELETE FROM indicators WHERE id = ?`, ind.ID); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				break
 			}
 			mi, err := fromAPI(ind)
 			if err != nil {
 				continue // a type this sensor does not match
+			}
+			var typ, value string
+			switch err := held.QueryRowContext(ctx, mi.ID).Scan(&typ, &value); {
+			case errors.Is(err, sql.ErrNoRows):
+				fresh = append(fresh, mi)
+			case err != nil:
+				return nil, nil, err
+			case typ != string(mi.Type) || value != mi.Value:
+				fresh = append(fresh, mi)
 			}
 			labels, _ := json.Marshal(mi.Labels)
 			var until int64
@@ -145,7 +161,7 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) ([]match.In
 				tlp = excluded.tlp, labels = excluded.labels, confidence = excluded.confidence, report = excluded.report,
 				valid_until = excluded.valid_until`,
 				mi.ID, string(mi.Type), mi.Value, mi.TLP, string(labels), mi.Confidence, mi.Report, until); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			arrived = append(arrived, mi)
 		}
@@ -162,10 +178,10 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) ([]match.In
 	if cursor >= 0 {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('cursor', ?)
 			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, fmt.Sprint(cursor)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return arrived, tx.Commit()
+	return arrived, fresh, tx.Commit()
 }
 
 // Indicators returns the whole local copy.

@@ -30,7 +30,7 @@ func TestStateHoldsHubBounds(t *testing.T) {
 			Report: strings.Repeat("r", 1<<20), Labels: labels}},
 		{Kind: api.EventSnapshot, Cursor: 3, Indicator: &api.IndicatorJSON{ID: "net", Type: "cidr", Value: "198.51.100.0/24", TLP: "green"}},
 	}
-	if _, err := st.Apply(t.Context(), evs); err != nil {
+	if _, _, err := st.Apply(t.Context(), evs); err != nil {
 		t.Fatal(err)
 	}
 	inds, err := st.Indicators(t.Context())
