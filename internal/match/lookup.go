@@ -278,6 +278,22 @@ func (x *Index) MatchJA4(fp []byte, fn func(Ref)) {
 	x.lookValue(tabJA4, fp, fn)
 }
 
+// AppendCanonicalURL appends the canonical form (indicator.Canonicalize,
+// type url) of an observed URL, as MatchURL looks it up: plain URLs without
+// allocating, others through Canonicalize. False when it is no URL
+// Canonicalize accepts. The sensor's retro-hunt record keeps URLs in this
+// form, so that it finds what live matching finds.
+func AppendCanonicalURL(dst, u []byte) ([]byte, bool) {
+	if c, ok := appendCanonicalURL(dst, u); ok {
+		return c, true
+	}
+	s, err := indicator.Canonicalize(indicator.URL, string(u))
+	if err != nil {
+		return dst, false
+	}
+	return append(dst, s...), true
+}
+
 // MatchURL reports the url indicators that an absolute URL matches: the
 // same canonical URL, or the URL without its query (an indicator without a
 // query matches the URL with any query). The observed URL is put in the
@@ -288,13 +304,9 @@ func (x *Index) MatchURL(u []byte, fn func(Ref)) {
 		return
 	}
 	var buf [512]byte
-	c, ok := appendCanonicalURL(buf[:0], u)
+	c, ok := AppendCanonicalURL(buf[:0], u)
 	if !ok {
-		s, err := indicator.Canonicalize(indicator.URL, string(u))
-		if err != nil {
-			return
-		}
-		c = []byte(s)
+		return
 	}
 	x.lookValue(tabURL, c, fn)
 	if q := indexByte(c, '?'); q >= 0 {

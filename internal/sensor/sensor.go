@@ -729,6 +729,13 @@ func (s *Sensor) observe(at time.Time, o *logparse.Observation) {
 	switch o.Kind {
 	case logparse.KindIP:
 		s.record.AddIP(at, o.Addr)
+	case logparse.KindURL:
+		// In the canonical form live matching looks URLs up in
+		// ("/x/../payload.exe", "/%7Euser/" as indicators have them).
+		var buf [512]byte
+		if c, ok := match.AppendCanonicalURL(buf[:0], o.Value); ok {
+			s.record.Add(at, retro.URL, c)
+		}
 	default:
 		s.record.Add(at, retro.Kind(o.Kind), o.Value)
 	}
