@@ -104,6 +104,19 @@ func (s *Server) ImportMISPEvent(ctx context.Context, p *Principal, ev *misp.Eve
 	case err != nil:
 		return res, errf(http.StatusBadRequest, CodeInvalidValue, "%s", err.Error())
 	}
+	if im.Report.ID != "" {
+		// The uuids of the virtual events (an organisation's indicators
+		// without a report, and the anonymous ones) are the hub's: an event
+		// of the same uuid would stand beside one, or in for one, in every
+		// organisation's searches and feeds.
+		reserved, err := s.virtualEventUUIDs(ctx)
+		if err != nil {
+			return res, internalError{err}
+		}
+		if reserved[strings.ToLower(im.Report.ID)] {
+			return res, errf(http.StatusBadRequest, CodeInvalidValue, "the event's uuid %s is the hub's own (the event of an organisation's indicators without a report); send the event without a uuid, or with another", im.Report.ID)
+		}
+	}
 	if im.Report.ID == "" {
 		if strings.TrimSpace(ev.UUID) != "" {
 			return res, errf(http.StatusBadRequest, CodeInvalidValue, "the event's uuid %q is not a UUID", clip(ev.UUID))
@@ -419,4 +432,19 @@ func nonNilResults(r []ItemResult) []ItemResult {
 		return []ItemResult{}
 	}
 	return r
+}
+
+// virtualEventUUIDs are the uuids of the virtual events, every
+// organisation's and the anonymous one.
+func (s *Server) virtualEventUUIDs(ctx context.Context) (map[string]bool, error) {
+	orgs, err := s.st.ListOrgs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]bool, len(orgs)+1)
+	out[virtualEventUUID(anonymousKey)] = true
+	for _, o := range orgs {
+		out[virtualEventUUID(o.ID)] = true
+	}
+	return out, nil
 }

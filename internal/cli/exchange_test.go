@@ -152,6 +152,31 @@ func TestImportExportAgainstAHub(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A report stored (before the hub refused that) under the uuid of the
+	// organisation's own virtual event: the feed keeps one event of that
+	// uuid instead of being refused whole.
+	if r := h.Do("POST", "/api/v1/indicators", key, map[string]any{"indicators": []any{map[string]any{"value": "loose-c2.example.net", "tlp": "clear"}}}); r.Status != 200 {
+		t.Fatalf("a clear indicator without a report: %d %s", r.Status, r.Body)
+	}
+	var events []struct{ UUID, Info string }
+	r := h.DoWith("POST", "/events/index", map[string]string{"Authorization": key, "Accept": "application/json", "Content-Type": "application/json"}, `{}`)
+	r.JSON(t, &events)
+	virtual := ""
+	for _, ev := range events {
+		if strings.Contains(ev.Info, "without a report") {
+			virtual = ev.UUID
+		}
+	}
+	if virtual == "" {
+		t.Fatalf("no virtual event in %s", r.Body)
+	}
+	if _, err := h.Store.CreateReport(t.Context(), model.Report{ID: virtual, Title: "a twin", TLP: policy.Clear, Audience: policy.NetworkAudience(), Source: org.ID, SubmittedBy: org.ID}); err != nil {
+		t.Fatal(err)
+	}
+	feed = t.TempDir()
+	if code, out, stderr := run(t, "export", "misp-feed", "--hub", h.URL, "--tlp", "clear", feed); code != 0 || !strings.Contains(out, `"events_left_out_for_a_uuid_given_twice": 1`) {
+		t.Fatalf("export misp-feed with an event uuid given twice: %d %s %s", code, out, stderr)
+	}
 	// Errors say what is wrong.
 	for _, bad := range [][]string{
 		{"export", "pdf", "--hub", h.URL},

@@ -160,12 +160,22 @@ func exportMISPFeed(e *env) error {
 	// hub's events of indicators without a report take the least strict
 	// level of their indicators and say nothing of their own.)
 	kept := events[:0]
-	dropped := 0
+	dropped, twice := 0, 0
+	uuids := map[string]bool{}
 	for _, ev := range events {
 		n := len(ev.Attribute)
 		if !tlpAllowed(nil, ev.Tag, allowed) {
 			dropped += n
 			continue
+		}
+		// One event per uuid: a feed with two would be refused whole (a
+		// member may have named its event with another's uuid before the
+		// hub refused that); the first, in the hub's order, goes out.
+		if u := strings.ToLower(ev.UUID); uuids[u] {
+			twice++
+			continue
+		} else {
+			uuids[u] = true
 		}
 		ev.Attribute = slices.DeleteFunc(ev.Attribute, func(a misp.Attribute) bool { return !tlpAllowed(a.Tag, ev.Tag, allowed) })
 		dropped += n - len(ev.Attribute)
@@ -177,7 +187,11 @@ func exportMISPFeed(e *env) error {
 	if err := misp.WriteFeed(dir, kept); err != nil {
 		return err
 	}
-	return printJSON(e.stdout, map[string]any{"dir": dir, "events": len(kept), "attributes_left_out_for_tlp": dropped})
+	out := map[string]any{"dir": dir, "events": len(kept), "attributes_left_out_for_tlp": dropped}
+	if twice > 0 {
+		out["events_left_out_for_a_uuid_given_twice"] = twice
+	}
+	return printJSON(e.stdout, out)
 }
 
 // tlpAllowed says whether an attribute's TLP (its own tag, else its event's)

@@ -74,3 +74,34 @@ func TestMISPCSVDefusesFormulas(t *testing.T) {
 		t.Errorf("MISP csv carries a live formula:\n%s", body)
 	}
 }
+
+// TestMISPEventCannotTakeAVirtualEventsUUID: the uuid of an organisation's
+// virtual event (its indicators without a report) is the hub's: a member's
+// event of that uuid is refused, so that no search or feed shows two events
+// of one uuid (a feed with two was refused whole, for everyone).
+func TestMISPEventCannotTakeAVirtualEventsUUID(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("Hospital A", policy.Member, "")
+	b := h.Org("Hospital B", policy.Member, "")
+	ka, kb := h.Key(a, policy.Analyst), h.Key(b, policy.Analyst)
+	if res := submit(t, h, kb, map[string]any{"type": "domain", "value": "b-c2.bad-actor-zone.net", "tlp": "green"}); res[0].Status != "created" {
+		t.Fatalf("submit: %+v", res[0])
+	}
+	var events []struct{ UUID, Info string }
+	r := mispCall(h, "POST", "/events/index", ka, map[string]any{})
+	r.JSON(t, &events)
+	virtual := ""
+	for _, ev := range events {
+		if strings.Contains(ev.Info, "Hospital B") {
+			virtual = ev.UUID
+		}
+	}
+	if virtual == "" {
+		t.Fatalf("no virtual event of Hospital B in %s", r.Body)
+	}
+	r = mispCall(h, "POST", "/events/add", ka, map[string]any{"Event": map[string]any{"info": "Indicators shared by Hospital B, without a report", "uuid": virtual,
+		"Attribute": []any{map[string]any{"type": "domain", "value": "a-c2.bad-actor-zone.net"}}}})
+	if r.Status != 400 || !strings.Contains(string(r.Body), "is the hub's own") {
+		t.Errorf("an event with Hospital B's virtual event's uuid: %d %s, want 400", r.Status, r.Body)
+	}
+}
