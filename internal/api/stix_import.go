@@ -202,6 +202,16 @@ func (s *Server) ImportSTIX(ctx context.Context, p *Principal, objects []json.Ra
 		case it.obj.ID == export.HubIdentityID(s.hubName):
 			it.note = "this hub's own identity: not kept"
 		case it.obj.Type == "indicator" && it.obj.Indicator.PatternType != "stix":
+			// Its id must not be one of the hub's indicators': exports and
+			// TAXII would then carry two objects of one id, and a tool that
+			// imports by id would take the context object (revoked, say)
+			// for the indicator.
+			if _, err := s.st.IndicatorByID(ctx, strings.TrimPrefix(it.obj.ID, "indicator--")); err == nil {
+				it.fail = "its id is a hub indicator's; a context object needs an id of its own"
+				continue
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return res, internalError{err}
+			}
 			it.note = "kept as context: pattern_type " + clip(it.obj.Indicator.PatternType) + " is not evaluated by hdn"
 			keep(i)
 		case it.obj.Type == "indicator" && it.obj.Revoked:

@@ -200,3 +200,28 @@ func TestGroupsPerOrgBounded(t *testing.T) {
 		t.Errorf("another organisation's group: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestSTIXContextCannotTakeAnIndicatorsID: a STIX indicator kept as context
+// (a pattern_type hdn does not evaluate) may not take the id of one of the
+// hub's indicators — another organisation's, here — or exports would carry
+// two objects of that id, the context one revoked and newer.
+func TestSTIXContextCannotTakeAnIndicatorsID(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("Hospital A", policy.Member, "")
+	b := h.Org("Hospital B", policy.Member, "")
+	c := h.Org("Hospital C", policy.Member, "")
+	ka, kb, kc := h.Key(a, policy.Analyst), h.Key(b, policy.Analyst), h.Key(c, policy.Analyst)
+	victim := submitID(t, h, kb, map[string]any{"type": "domain", "value": "real-c2.bad-actor-zone.net", "tlp": "green"})
+	sid := "indicator--" + victim
+	bundle := map[string]any{"type": "bundle", "id": "bundle--0d7c9a4e-1111-4222-8333-944455556667", "objects": []any{map[string]any{
+		"type": "indicator", "spec_version": "2.1", "id": sid, "created": "2020-01-01T00:00:00.000Z", "modified": "2099-01-01T00:00:00.000Z",
+		"name": "benign", "pattern_type": "sigma", "pattern": "title: x", "valid_from": "2020-01-01T00:00:00Z", "revoked": true}}}
+	r := h.Do("POST", "/api/v1/import/stix?tlp=green", ka, bundle)
+	if r.Status != 200 || !strings.Contains(string(r.Body), "a context object needs an id of its own") {
+		t.Errorf("import: %d %s, want the object refused", r.Status, r.Body)
+	}
+	r = h.Do("GET", "/api/v1/export/stix", kc, nil)
+	if n := strings.Count(string(r.Body), `"id":"`+sid+`"`); n != 1 {
+		t.Errorf("Hospital C's STIX export holds %d objects of id %s, want 1", n, sid)
+	}
+}
