@@ -78,3 +78,7 @@ func (s *Server) PrincipalForUser(ctx context.Context, u model.User) (*Principal
 	}
 	return &Principal{Key: model.Key{ID: "user:" + u.ID, OrgID: org.ID, Role: u.Role, Name: u.Email}, Org: org, Viewer: v}, nil
 }
+
+// MaxItems is how many indicators one submission may hold (Limits.MaxItems):
+// the web UI holds an uploaded file to it, as the API holds a request.
+func (s *Server) MaxItems() int { return s.limits.MaxItems }

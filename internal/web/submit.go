@@ -244,6 +244,13 @@ func (a *app) submitUpload(w http.ResponseWriter, r *http.Request, u *user) {
 		Confidence  *int     `json:"confidence,omitempty"`
 		ValidUntil  string   `json:"valid_until,omitempty"`
 	}
+	// A file is one submission, bounded like one through the API, though
+	// it is sent in parts.
+	if max := a.api.MaxItems(); len(entries) > max {
+		d.Error = fmt.Sprintf("The file holds %d values; one submission may hold at most %d (the hub's --max-items). Split the file.", len(entries), max)
+		a.render(w, r, u, http.StatusRequestEntityTooLarge, "submit", "Share indicators", d)
+		return
+	}
 	const chunk = 10_000
 	var results []api.ItemResult
 	stored := 0

@@ -1,0 +1,59 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hdnetwork/hdn/internal/api"
+	"github.com/hdnetwork/hdn/internal/hub"
+	"github.com/hdnetwork/hdn/internal/policy"
+)
+
+// TestUploadBoundedByMaxItems: an uploaded file is one submission, bounded
+// by the hub's --max-items like one through the API, though the UI sends it
+// in parts: a file of more values is refused whole.
+func TestUploadBoundedByMaxItems(t *testing.T) {
+	e := newEnv(t, hub.Config{Limits: api.Limits{MaxItems: 10_000}})
+	a := e.h.Org("Hospital A", policy.Member, "")
+	ka := e.h.Key(a, policy.Analyst)
+	email, pw := e.user(a, "ana@hospital-a.example", policy.Analyst)
+	b := e.browser()
+	b.signIn(email, pw)
+	upload := func(n int) page {
+		t.Helper()
+		var lines strings.Builder
+		for i := range n {
+			fmt.Fprintf(&lines, "ui%d.badhost-example.net\n", i)
+		}
+		body := &strings.Builder{}
+		bnd := "XXboundaryXX"
+		part := func(name, val string) {
+			body.WriteString("--" + bnd + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + val + "\r\n")
+		}
+		part("csrf", csrfOf(t, b.get("/ui/submit")))
+		part("format", "lines")
+		part("tlp", "green")
+		body.WriteString("--" + bnd + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"iocs.txt\"\r\nContent-Type: text/plain\r\n\r\n")
+		body.WriteString(lines.String() + "\r\n--" + bnd + "--\r\n")
+		req, _ := http.NewRequest("POST", b.base+"/ui/submit/upload", strings.NewReader(body.String()))
+		req.Header.Set("Content-Type", "multipart/form-data; boundary="+bnd)
+		req.Header.Set("Origin", b.base)
+		return b.do(req)
+	}
+	// More than the UI sends at once (10,000), so that each part alone
+	// would pass.
+	if p := upload(10_001); p.status != http.StatusRequestEntityTooLarge || !strings.Contains(p.body, "at most 10000") {
+		t.Errorf("a file of 10,001 values with --max-items 10,000: %d", p.status)
+	}
+	if n := countAll(t, e.h, ka); n != 0 {
+		t.Fatalf("the refused file stored %d", n)
+	}
+	if p := upload(100); p.status != 200 {
+		t.Errorf("a file of 100 values: %d", p.status)
+	}
+	if n := countAll(t, e.h, ka); n != 100 {
+		t.Errorf("the hub holds %d indicators, want 100", n)
+	}
+}
