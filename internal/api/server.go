@@ -313,6 +313,15 @@ func (s *Server) handle(rt Route) http.Handler {
 				return
 			}
 		}
+		// A web UI user's requests take tokens as a key's do (its
+		// principal's key id is the user's), so that a session, stolen or
+		// scripted, is throttled like an API key.
+		if p != nil && p.Session != "" {
+			if err := s.keyRate.take(p.Key.ID); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
 		if err := rt.Handler(w, r, p); err != nil {
 			s.writeError(w, r, err)
 		}

@@ -57,3 +57,25 @@ func TestUploadBoundedByMaxItems(t *testing.T) {
 		t.Errorf("the hub holds %d indicators, want 100", n)
 	}
 }
+
+// TestUIRequestsRateLimited: a signed-in session's requests take tokens as
+// an API key's do: a session loading pages in a loop is throttled.
+func TestUIRequestsRateLimited(t *testing.T) {
+	e := newEnv(t, hub.Config{Limits: api.Limits{RateLimit: 1, RateBurst: 5}})
+	a := e.h.Org("Hospital A", policy.Member, "")
+	email, pw := e.user(a, "ana@hospital-a.example", policy.Analyst)
+	b := e.browser()
+	b.signIn(email, pw)
+	ok, limited := 0, 0
+	for range 40 {
+		switch p := b.get("/ui/indicators"); p.status {
+		case http.StatusOK:
+			ok++
+		case http.StatusTooManyRequests:
+			limited++
+		}
+	}
+	if ok == 0 || limited == 0 {
+		t.Errorf("40 searches at once with 1 request/s and a burst of 5: %d served, %d refused (429); want both", ok, limited)
+	}
+}
