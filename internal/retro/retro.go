@@ -94,6 +94,11 @@ import (
 	"github.com/hdnetwork/hdn/internal/indicator"
 )
 
+// maxParentLabels is the most labels a parent domain recorded for a name
+// has: sub-domains of a domain indicator deeper than that are found by
+// their exact name only.
+const maxParentLabels = 8
+
 // Defaults for Options.
 const (
 	DefaultRetain     = 14 * 24 * time.Hour
@@ -387,9 +392,16 @@ func (r *Record) Add(t time.Time, kind Kind, value []byte) {
 		if b = r.put(b, h, setNames, r.key.sum(name)); b == nil {
 			return
 		}
+		// The parents of at most maxParentLabels labels: a name of a
+		// hundred labels would otherwise put a hundred values into the
+		// hour's budget, and a few thousand such queries (their names are
+		// the asker's choice) would fill it for everyone.
 		for i := 0; dots > 1; i++ {
 			if name[i] == '.' {
 				dots--
+				if dots >= maxParentLabels {
+					continue
+				}
 				if b = r.put(b, h, setParents, r.key.sum(name[i+1:])); b == nil {
 					return
 				}

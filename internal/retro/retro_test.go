@@ -596,3 +596,25 @@ func FuzzHourFile(f *testing.F) {
 		s.ipsIn(ra, ip128{}, ip128{^uint64(0), ^uint64(0)}, blk, func(ip128) {})
 	})
 }
+
+// TestDeepNamesBounded: a name of many labels puts itself and its parents
+// of at most maxParentLabels labels into the hour's budget, not one value
+// per label — a few thousand queries of 100-label names (their asker's
+// choice) filled an hour's budget for everyone. A domain indicator finds its
+// sub-domains within that depth.
+func TestDeepNamesBounded(t *testing.T) {
+	c := &clock{t: at(11, 0)}
+	r := open(t, t.TempDir(), c, Options{})
+	defer r.Close()
+	name := strings.Repeat("a.", 100) + "x.deep.example.org"
+	r.Add(at(8, 0), Domain, []byte(name))
+	if st := r.Stats(); st.InMemory != 1+(maxParentLabels-1) {
+		t.Errorf("a %d-label name took %d values, want %d", strings.Count(name, ".")+1, st.InMemory, maxParentLabels)
+	}
+	r.Flush()
+	for _, parent := range []string{"deep.example.org", "x.deep.example.org", "a.a.a.a.x.deep.example.org"} {
+		if hits, err := r.Search(indicator.Domain, parent); err != nil || len(hits) != 1 {
+			t.Errorf("Search(%s): %v, %v; want the hour", parent, hits, err)
+		}
+	}
+}
