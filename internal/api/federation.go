@@ -358,8 +358,18 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 		// that delivered it: another peer's version of it, true or forged,
 		// would otherwise take it over — its sharing, its revocation, the
 		// sightings returned for it. The copy's own peer delivers the next
-		// version too when the origin changes it.
-		return fedPlan{}, "ignored", nil
+		// version too when the origin changes it. That peer may have been
+		// removed and added again (a new peer id, the same peer-hub
+		// organisation, which the copy is stored under); and a copy whose
+		// peer is gone for good is taken over by the next peer that
+		// delivers it, or its origin's revocation would never reach it.
+		owns, err := s.peerMayTakeOver(ctx, peer, h)
+		if err != nil {
+			return fedPlan{}, "", internalError{err}
+		}
+		if !owns {
+			return fedPlan{}, "ignored", nil
+		}
 	}
 	if known && !newerThan(fj, digest, h) {
 		// The same version again is settled (below); so is a revoked one
@@ -514,6 +524,25 @@ func (s *Server) settleFederated(ctx context.Context, id string, ij *IndicatorJS
 		}
 	}
 	return seq, nil
+}
+
+// peerMayTakeOver says whether peer may deliver versions of a copy another
+// peer id delivered: when the copy is stored under peer's organisation (the
+// same peer removed and added again), or the delivering peer no longer
+// exists.
+func (s *Server) peerMayTakeOver(ctx context.Context, peer model.Peer, h model.Origin) (bool, error) {
+	cur, err := s.st.IndicatorByID(ctx, h.IndicatorID)
+	if err != nil {
+		return false, err
+	}
+	if cur.Source == peer.OrgID {
+		return true, nil
+	}
+	_, err = s.st.Peer(ctx, h.ViaPeer)
+	if errors.Is(err, store.ErrNotFound) {
+		return true, nil
+	}
+	return false, err
 }
 
 // Bounds on what a peer's federation block brings, so that a hostile peer

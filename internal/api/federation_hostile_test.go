@@ -105,3 +105,55 @@ func TestFederationBlockBounds(t *testing.T) {
 		t.Errorf("quarantined %v with a reason of %d bytes, want at most about %d", ind.Quarantined, len(ind.QuarantineReason), maxQuarantineReasonLen)
 	}
 }
+
+// TestFederatedCopyAfterItsPeerChanged: the peer that delivered a copy,
+// removed and added again (the only way to change its URL or key: a new peer
+// id, the same peer-hub organisation), still revokes it; and a copy whose
+// peer is gone for good is taken over by the next peer that delivers it, or
+// its origin's revocation would never reach it.
+func TestFederatedCopyAfterItsPeerChanged(t *testing.T) {
+	ctx := t.Context()
+	s, st := fedServer(t)
+	if _, err := st.CreateOrg(ctx, model.Org{Name: "cert", Kind: policy.Coordinator}); err != nil {
+		t.Fatal(err)
+	}
+	peerB, pB := fedPeer(t, s, st, "hub-b")
+	_, pC := fedPeer(t, s, st, "hub-c")
+	t1 := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	version := func(id, value string, at time.Time, revoked bool) *IndicatorJSON {
+		return &IndicatorJSON{ID: id, Type: "domain", Value: value, TLP: "green", Audience: AudienceJSON{Network: true}, Confidence: 50,
+			ValidFrom: t1, Revoked: revoked, Federation: &FederationJSON{OriginHub: "hub-o", OriginID: id, OriginModified: at, Hops: []string{"hub-o"}}}
+	}
+	const readded, orphan = "01a2b3c4-0000-7000-8000-0000000000c1", "01a2b3c4-0000-7000-8000-0000000000c2"
+	if r, err := s.ApplyFederated(ctx, pB, []FederatedItem{{Kind: "created", Indicator: version(readded, "readded.b-example.org", t1, false)},
+		{Kind: "created", Indicator: version(orphan, "orphan.b-example.org", t1, false)}}); err != nil || r.Applied != 2 {
+		t.Fatalf("B's delivery: %+v, %v", r, err)
+	}
+	if err := st.DeletePeer(ctx, peerB.ID); err != nil {
+		t.Fatal(err)
+	}
+	peerB2, err := st.CreatePeer(ctx, model.Peer{Name: "hub-b", OrgID: peerB.OrgID, URL: "https://hub-b2.example.org", Key: "hdn_x.z", Pull: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pB2, err := s.PrincipalForPeer(ctx, peerB2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.ApplyFederated(ctx, pB2, []FederatedItem{{Kind: "revoked", Indicator: version(readded, "readded.b-example.org", t1.Add(time.Minute), true)}}); err != nil || r.Applied != 1 {
+		t.Errorf("the re-added peer's revocation: %+v, %v", r, err)
+	}
+	if ind, _ := st.IndicatorByID(ctx, readded); !ind.Revoked {
+		t.Error("the re-added peer's revocation was not applied")
+	}
+	// hub-b is gone for good; hub-c relays the origin's revocation.
+	if err := st.DeletePeer(ctx, peerB2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.ApplyFederated(ctx, pC, []FederatedItem{{Kind: "revoked", Indicator: version(orphan, "orphan.b-example.org", t1.Add(time.Minute), true)}}); err != nil || r.Applied != 1 {
+		t.Errorf("another peer's revocation of a copy whose peer is gone: %+v, %v", r, err)
+	}
+	if ind, _ := st.IndicatorByID(ctx, orphan); !ind.Revoked {
+		t.Error("the copy whose peer is gone was not revoked")
+	}
+}
