@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/model"
@@ -224,9 +225,10 @@ type bulkWriter struct {
 }
 
 type bulkWrite struct {
-	ctx  context.Context // the request's: one gone before its write starts is not written
-	subs []model.Submission
-	done chan bulkWritten // buffered: the writer never waits for the request
+	ctx   context.Context // the request's: one gone before its write starts is not written
+	subs  []model.Submission
+	done  chan bulkWritten // buffered: the writer never waits for the request
+	taken atomic.Bool      // a write has it: its outcome, not the request's context, is the answer
 }
 
 type bulkWritten struct {
@@ -235,8 +237,11 @@ type bulkWritten struct {
 }
 
 // add stores subs, in a transaction with other requests' submissions, and
-// returns their results once committed, or ctx's error when it ends first
-// (they may then still be stored).
+// returns their results once committed. When ctx ends while they wait in
+// the queue, it returns ctx's error and they are not written; once a write
+// has them, it waits for that write (bounded by bulkWriteTimeout), so that
+// what is stored is always answered as stored — its audit entry, change
+// notification and webhook events follow.
 func (w *bulkWriter) add(ctx context.Context, subs []model.Submission) ([]store.UpsertResult, error) {
 	req := &bulkWrite{ctx: ctx, subs: subs, done: make(chan bulkWritten, 1)}
 	if w.enqueue(req) {
@@ -246,6 +251,10 @@ func (w *bulkWriter) add(ctx context.Context, subs []model.Submission) ([]store.
 	case res := <-req.done:
 		return res.results, res.err
 	case <-ctx.Done():
+		if req.taken.Load() {
+			res := <-req.done
+			return res.results, res.err
+		}
 		return nil, ctx.Err()
 	}
 }
@@ -271,6 +280,9 @@ func (w *bulkWriter) write(taken []*bulkWrite) {
 	// written.
 	var batch []*bulkWrite
 	for _, req := range taken {
+		// Marked before its context is looked at: a request that sees its
+		// context end after this waits for the write's answer.
+		req.taken.Store(true)
 		if err := req.ctx.Err(); err != nil {
 			req.done <- bulkWritten{err: err}
 			continue

@@ -673,3 +673,52 @@ func TestBulkWriterSurvivesPanic(t *testing.T) {
 		t.Fatal("a write after the panic waits: the slot or the store's writer was not given back")
 	}
 }
+
+// TestBulkWriterAnswersWhatItStored: a client that goes away while its
+// submission is being written gets the write's answer, not its context's
+// error, so that what is stored is answered as stored (its audit entry,
+// notification and webhook events follow); one that goes away while still
+// queued is not written.
+func TestBulkWriterAnswersWhatItStored(t *testing.T) {
+	f := newBulkFixture(t)
+	v := policy.Viewer{OrgID: f.orgs[0].ID, Kind: policy.Coordinator}
+	stored := func(value string) bool {
+		inds, err := f.st.ListIndicators(t.Context(), v, store.Query{Value: value})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(inds) == 1
+	}
+	for i := range 10 {
+		hold, err := f.st.BeginIngest(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		ctx, cancel := context.WithCancel(t.Context())
+		writing, queued := f.submission(0, fmt.Sprintf("writing-%d.example.org", i)), f.submission(1, fmt.Sprintf("queued-%d.example.org", i))
+		done := make(chan error, 1)
+		go func() { _, err := f.s.submissions.add(ctx, []model.Submission{writing}); done <- err }()
+		waitWriting(t, &f.s.submissions.mergeQueue, deadline)
+		gone, cancelQueued := context.WithCancel(t.Context())
+		queuedDone := make(chan error, 1)
+		go func() { _, err := f.s.submissions.add(gone, []model.Submission{queued}); queuedDone <- err }()
+		waitQueued(t, &f.s.submissions.mergeQueue, 1, deadline)
+		cancel() // the client of the write in progress goes away
+		cancelQueued()
+		if err := <-queuedDone; !errors.Is(err, context.Canceled) {
+			t.Errorf("a queued request whose client went away: %v, want canceled", err)
+		}
+		if err := hold.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		err = <-done
+		waitIdle(t, &f.s.submissions.mergeQueue, deadline)
+		if got := stored(writing.Value); (err == nil) != got {
+			t.Errorf("round %d: answered %v, stored %v: an answer must say what was stored", i, err, got)
+		}
+		if stored(queued.Value) {
+			t.Errorf("round %d: a request whose client went away while queued was written", i)
+		}
+	}
+}
