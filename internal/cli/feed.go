@@ -471,7 +471,7 @@ func sameOrigin(base, next string) error {
 		return err
 	}
 	n = b.ResolveReference(n) // a relative API root is on base's origin
-	if n.Scheme != b.Scheme || n.Host != b.Host {
+	if !tlsconf.SameOrigin(b, n) {
 		return fmt.Errorf("it is on another origin (%s://%s, not %s://%s)", n.Scheme, n.Host, b.Scheme, b.Host)
 	}
 	return nil

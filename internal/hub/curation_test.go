@@ -180,7 +180,7 @@ func TestMISPFalsePositivesQuarantine(t *testing.T) {
 
 // TestGroupsPerOrgBounded: an organisation owns at most 200 sharing groups
 // (each names its members, who carry it in every policy decision); the
-// bound is per owner.
+// bound is per owner, and not the coordinator's.
 func TestGroupsPerOrgBounded(t *testing.T) {
 	h := hubtest.Start(t, hub.Config{Limits: api.Limits{RateLimit: -1}})
 	a := h.Org("Hospital A", policy.Member, "")
@@ -198,6 +198,13 @@ func TestGroupsPerOrgBounded(t *testing.T) {
 	kb := h.Key(h.Org("Hospital C", policy.Member, ""), policy.Analyst)
 	if r := h.Do("POST", "/api/v1/groups", kb, map[string]any{"name": "c-group"}); r.Status != 201 {
 		t.Errorf("another organisation's group: %d %s", r.Status, r.Body)
+	}
+	// The coordinator curates the network and is not bounded.
+	kc := h.Key(h.Org("Sector CERT", policy.Coordinator, ""), policy.Analyst)
+	for i := range 201 {
+		if r := h.Do("POST", "/api/v1/groups", kc, map[string]any{"name": fmt.Sprintf("cert-g%03d", i)}); r.Status != 201 {
+			t.Fatalf("the coordinator's group %d: %d %s", i, r.Status, r.Body)
+		}
 	}
 }
 

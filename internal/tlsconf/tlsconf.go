@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -157,8 +159,35 @@ func SameOriginRedirects(req *http.Request, via []*http.Request) error {
 		return fmt.Errorf("stopped after %d redirects", maxRedirects)
 	}
 	from := via[len(via)-1].URL
-	if req.URL.Scheme != from.Scheme || req.URL.Host != from.Host {
+	if !SameOrigin(from, req.URL) {
 		return fmt.Errorf("refused a redirect from %s://%s to another origin, %s://%s", from.Scheme, from.Host, req.URL.Scheme, req.URL.Host)
 	}
 	return nil
+}
+
+// SameOrigin says whether next is on from's origin — the same host (in any
+// case) and port (a scheme's default port written or not) — or is its
+// upgrade from http to https on the same host's default ports. https to
+// http is never.
+func SameOrigin(from, next *url.URL) bool {
+	if !strings.EqualFold(from.Hostname(), next.Hostname()) {
+		return false
+	}
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	fs, ns := strings.ToLower(from.Scheme), strings.ToLower(next.Scheme)
+	switch {
+	case fs == ns:
+		return port(from) == port(next)
+	case fs == "http" && ns == "https":
+		return port(from) == "80" && port(next) == "443"
+	}
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -210,5 +211,27 @@ func TestSameOriginRedirects(t *testing.T) {
 	}
 	if _, err := c.Get(srv.URL + "/loop"); err == nil || !strings.Contains(err.Error(), "stopped after 5 redirects") {
 		t.Errorf("endless redirects: %v", err)
+	}
+}
+
+func TestSameOrigin(t *testing.T) {
+	for _, c := range []struct {
+		from, next string
+		want       bool
+	}{
+		{"https://feed.example.org/a", "https://feed.example.org/b", true},
+		{"https://feed.example.org/a", "https://FEED.example.org:443/b", true},
+		{"http://feed.example.org/a", "https://feed.example.org/a", true}, // an upgrade
+		{"http://feed.example.org:8080/a", "https://feed.example.org/a", false},
+		{"https://feed.example.org/a", "http://feed.example.org/a", false}, // a downgrade
+		{"https://feed.example.org/a", "https://feed.example.org:8443/a", false},
+		{"https://feed.example.org/a", "https://127.0.0.1/latest/meta-data/", false},
+		{"https://feed.example.org/a", "https://other.example.org/a", false},
+	} {
+		from, _ := url.Parse(c.from)
+		next, _ := url.Parse(c.next)
+		if got := tlsconf.SameOrigin(from, next); got != c.want {
+			t.Errorf("SameOrigin(%s, %s) = %v, want %v", c.from, c.next, got, c.want)
+		}
 	}
 }
