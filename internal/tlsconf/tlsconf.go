@@ -148,8 +148,9 @@ const maxRedirects = 5
 
 // SameOriginRedirects is a CheckRedirect for the clients that call out to
 // servers the hub is configured with (feeds, peer hubs) or that a sensor is
-// (its hub): a redirect is followed only to the same scheme, host and port
-// as the request it answers, at most five times. A feed or peer hub that
+// (its hub): a redirect is followed only to the origin of the request it
+// answers (SameOrigin: the same host and port, or the upgrade from http to
+// https), at most five times. A feed or peer hub that
 // is compromised must not send the hub — with the credential it presents,
 // which goes along to the same host — to an address of the hub's own
 // network, its loopback or a cloud metadata service, nor from https to
