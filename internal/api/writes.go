@@ -69,14 +69,7 @@ func (w *sightingWriter) add(ctx context.Context, ss []model.Sighting) error {
 // take says how many of the pending requests the next write takes: as
 // many as fit in maxMergedSightings, at least one.
 func (w *sightingWriter) take(pending []*sightingWrite) int {
-	n := 0
-	for i, req := range pending {
-		if i > 0 && n+len(req.ss) > maxMergedSightings {
-			return i
-		}
-		n += len(req.ss)
-	}
-	return len(pending)
+	return takeUpTo(pending, maxMergedSightings, func(req *sightingWrite) int { return len(req.ss) })
 }
 
 // write stores the requests of batch. The write is not tied to any one
@@ -262,14 +255,7 @@ func (w *bulkWriter) add(ctx context.Context, subs []model.Submission) ([]store.
 // take says how many of the pending requests the next write takes: as
 // many as fit in maxMergedIndicators, at least one.
 func (w *bulkWriter) take(pending []*bulkWrite) int {
-	n := 0
-	for i, req := range pending {
-		if i > 0 && n+len(req.subs) > maxMergedIndicators {
-			return i
-		}
-		n += len(req.subs)
-	}
-	return len(pending)
+	return takeUpTo(pending, maxMergedIndicators, func(req *bulkWrite) int { return len(req.subs) })
 }
 
 // write stores the requests of batch in one transaction, or each alone when
@@ -363,6 +349,19 @@ type mergeQueue[R any] struct {
 	mu      sync.Mutex
 	busy    bool
 	pending []R
+}
+
+// takeUpTo says how many of the first pending requests fit in max items
+// together (size gives a request's), at least one.
+func takeUpTo[R any](pending []R, max int, size func(R) int) int {
+	n := 0
+	for i, req := range pending {
+		if i > 0 && n+size(req) > max {
+			return i
+		}
+		n += size(req)
+	}
+	return len(pending)
 }
 
 // enqueue adds a request and says whether the caller must drain the queue.

@@ -211,23 +211,7 @@ func (s *Store) ListKeys(ctx context.Context, orgID string) ([]model.Key, error)
 // RevokeKey revokes a key for good and moves the authentication epoch;
 // ErrNotFound when there is no such key.
 func (s *Store) RevokeKey(ctx context.Context, id string) error {
-	err := s.write(ctx, func(tx Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE keys SET revoked = 1 WHERE id = ?`, id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err == nil {
-				err = store.ErrNotFound
-			}
-			return err
-		}
-		return bumpAuthEpoch(ctx, tx)
-	})
-	if err != nil {
-		return fmt.Errorf("%s: revoke key %q: %w", s.d.Name, id, err)
-	}
-	return nil
+	return s.execOneMovingEpoch(ctx, fmt.Sprintf("revoke key %q", id), `UPDATE keys SET revoked = 1 WHERE id = ?`, id)
 }
 
 // TouchKeys records when keys were last used, in one transaction. It never

@@ -168,9 +168,21 @@ func (s *Store) RehashPassword(ctx context.Context, id, oldHash, newHash string)
 	return nil
 }
 
+// execOneMovingEpoch is execOne, moving the authentication epoch in the same
+// transaction when the statement touched a row.
+func (s *Store) execOneMovingEpoch(ctx context.Context, what, query string, args ...any) error {
+	return s.execOneThen(ctx, what, query, bumpAuthEpoch, args...)
+}
+
 // execOne runs one statement in a write transaction; store.ErrNotFound when
 // it touched no row.
 func (s *Store) execOne(ctx context.Context, what, query string, args ...any) error {
+	return s.execOneThen(ctx, what, query, nil, args...)
+}
+
+// execOneThen is execOne, running then (when not nil) in the same
+// transaction after the statement touched a row.
+func (s *Store) execOneThen(ctx context.Context, what, query string, then func(context.Context, Tx) error, args ...any) error {
 	err := s.write(ctx, func(tx Tx) error {
 		res, err := tx.ExecContext(ctx, query, args...)
 		if err != nil {
@@ -181,6 +193,9 @@ func (s *Store) execOne(ctx context.Context, what, query string, args ...any) er
 				err = store.ErrNotFound
 			}
 			return err
+		}
+		if then != nil {
+			return then(ctx, tx)
 		}
 		return nil
 	})
@@ -241,23 +256,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, at time.Time) error
 // and moves the authentication epoch, so that every replica ends the
 // streams opened in it at once.
 func (s *Store) DeleteSession(ctx context.Context, id string) error {
-	err := s.write(ctx, func(tx Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			if err == nil {
-				err = store.ErrNotFound
-			}
-			return err
-		}
-		return bumpAuthEpoch(ctx, tx)
-	})
-	if err != nil {
-		return fmt.Errorf("%s: delete session %s: %w", s.d.Name, id, err)
-	}
-	return nil
+	return s.execOneMovingEpoch(ctx, "delete session "+id, `DELETE FROM sessions WHERE id = ?`, id)
 }
 
 // DeleteExpiredSessions removes the sessions whose expiry is at or before
