@@ -27,23 +27,8 @@ func TestUploadBoundedByMaxItems(t *testing.T) {
 		for i := range n {
 			fmt.Fprintf(&lines, "ui%d.badhost-example.net\n", i)
 		}
-		body := &strings.Builder{}
-		bnd := "XXboundaryXX"
-		part := func(name, val string) {
-			body.WriteString("--" + bnd + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + val + "\r\n")
-		}
-		part("csrf", csrfOf(t, b.get("/ui/submit")))
-		part("format", "lines")
-		part("tlp", "green")
-		body.WriteString("--" + bnd + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"iocs.txt\"\r\nContent-Type: text/plain\r\n\r\n")
-		body.WriteString(lines.String() + "\r\n--" + bnd + "--\r\n")
-		req, _ := http.NewRequest("POST", b.base+"/ui/submit/upload", strings.NewReader(body.String()))
-		req.Header.Set("Content-Type", "multipart/form-data; boundary="+bnd)
-		req.Header.Set("Origin", b.base)
-		return b.do(req)
+		return b.upload(csrfOf(t, b.get("/ui/submit")), "lines", "green", lines.String())
 	}
-	// More than the UI sends at once (10,000), so that each part alone
-	// would pass.
 	if p := upload(10_001); p.status != http.StatusRequestEntityTooLarge || !strings.Contains(p.body, "at most 10000") {
 		t.Errorf("a file of 10,001 values with --max-items 10,000: %d", p.status)
 	}

@@ -509,26 +509,32 @@ func TestBulkPasteAndUpload(t *testing.T) {
 	}
 
 	// An upload of a list, multipart.
-	body := &strings.Builder{}
-	bnd := "XXboundaryXX"
-	part := func(name, val string) {
-		body.WriteString("--" + bnd + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + val + "\r\n")
-	}
-	part("csrf", tok)
-	part("format", "lines")
-	part("tlp", "amber")
-	body.WriteString("--" + bnd + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"iocs.txt\"\r\nContent-Type: text/plain\r\n\r\n")
-	body.WriteString("# a list\nupload-one.badhost-example.net\n185.220.101.77\n\r\n--" + bnd + "--\r\n")
-	req, _ := http.NewRequest("POST", b.base+"/ui/submit/upload", strings.NewReader(body.String()))
-	req.Header.Set("Content-Type", "multipart/form-data; boundary="+bnd)
-	req.Header.Set("Origin", b.base)
-	p = b.do(req)
+	p = b.upload(tok, "lines", "amber", "# a list\nupload-one.badhost-example.net\n185.220.101.77\n")
 	if p.status != 200 {
 		t.Fatalf("upload: %d %s", p.status, p.body)
 	}
 	if got := len(all(p.mustID(t, "submit-results"), func(n *html.Node) bool { return n.Data == "tr" && attr(n, "data-id") != "" })); got != 2 {
 		t.Errorf("upload stored %d: %s", got, p.body)
 	}
+}
+
+// upload posts a file to /ui/submit/upload as the page's form does
+// (multipart, with the CSRF token, format and TLP).
+func (b *browser) upload(csrf, format, tlp, content string) page {
+	body := &strings.Builder{}
+	const bnd = "XXboundaryXX"
+	part := func(name, val string) {
+		body.WriteString("--" + bnd + "\r\nContent-Disposition: form-data; name=\"" + name + "\"\r\n\r\n" + val + "\r\n")
+	}
+	part("csrf", csrf)
+	part("format", format)
+	part("tlp", tlp)
+	body.WriteString("--" + bnd + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"iocs.txt\"\r\nContent-Type: text/plain\r\n\r\n")
+	body.WriteString(content + "\r\n--" + bnd + "--\r\n")
+	req, _ := http.NewRequest("POST", b.base+"/ui/submit/upload", strings.NewReader(body.String()))
+	req.Header.Set("Content-Type", "multipart/form-data; boundary="+bnd)
+	req.Header.Set("Origin", b.base)
+	return b.do(req)
 }
 
 func attrOK(n *html.Node, key string) (string, bool) {
