@@ -109,6 +109,19 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 		return nil, nil, err
 	}
 	defer held.Close()
+	put, err := tx.PrepareContext(ctx, `INSERT INTO indicators (id, type, value, tlp, labels, confidence, report, valid_until)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET type = excluded.type, value = excluded.value,
+		tlp = excluded.tlp, labels = excluded.labels, confidence = excluded.confidence, report = excluded.report,
+		valid_until = excluded.valid_until`)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer put.Close()
+	drop, err := tx.PrepareContext(ctx, `DELETE FROM indicators WHERE id = ?`)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer drop.Close()
 	var cursor int64 = -1
 	for _, ev := range evs {
 		switch ev.Kind {
@@ -123,7 +136,7 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 			continue
 		case api.EventSnapshotEnd:
 		case api.EventRemoved:
-			if _, err := tx.ExecContext(ctx, `DELETE FROM indicators WHERE id = ?`, ev.ID); err != nil {
+			if _, err := drop.ExecContext(ctx, ev.ID); err != nil {
 				return nil, nil, err
 			}
 		case api.EventHeartbeat:
@@ -133,7 +146,7 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 			}
 			ind := ev.Indicator
 			if ind.Revoked || ind.Expired || ind.Quarantined {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM indicators WHERE id = ?`, ind.ID); err != nil {
+				if _, err := drop.ExecContext(ctx, ind.ID); err != nil {
 					return nil, nil, err
 				}
 				break
@@ -156,11 +169,7 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 			if !mi.ValidUntil.IsZero() {
 				until = mi.ValidUntil.Unix()
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO indicators (id, type, value, tlp, labels, confidence, report, valid_until)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET type = excluded.type, value = excluded.value,
-				tlp = excluded.tlp, labels = excluded.labels, confidence = excluded.confidence, report = excluded.report,
-				valid_until = excluded.valid_until`,
-				mi.ID, string(mi.Type), mi.Value, mi.TLP, string(labels), mi.Confidence, mi.Report, until); err != nil {
+			if _, err := put.ExecContext(ctx, mi.ID, string(mi.Type), mi.Value, mi.TLP, string(labels), mi.Confidence, mi.Report, until); err != nil {
 				return nil, nil, err
 			}
 			arrived = append(arrived, mi)
