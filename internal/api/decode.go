@@ -33,14 +33,48 @@ func (s *Server) body(w http.ResponseWriter, r *http.Request) io.Reader {
 
 var errInvalidUTF8 = errors.New("invalid UTF-8")
 
-// utf8Reader fails at the first byte that is not valid UTF-8. It holds back
-// an incomplete sequence at the end of a read until the next read completes
-// it.
+// utf8Reader fails at the first byte that is not valid UTF-8, and at the
+// first JSON escape of the NUL character (\u0000): no text of hdn may hold
+// one (PostgreSQL cannot store it, in text nor in JSON), and refusing the
+// body here keeps it from every field at once. (A raw NUL byte is not valid
+// JSON anyway.) It holds back an incomplete sequence at the end of a read
+// until the next read completes it.
 type utf8Reader struct {
 	r       io.Reader
 	pending []byte // start of an incomplete sequence, not yet returned
 	offset  int64  // bytes returned so far
 	err     error
+	escaped bool // the last byte was a backslash that escapes the next
+	nul     int  // bytes of nulEscape matched so far (0: none)
+}
+
+// nulEscape is the JSON escape of the NUL character.
+const nulEscape = `\u0000`
+
+// scanNUL follows JSON escapes through b, which starts at body offset at,
+// and returns the offset at which a NUL escape starts, or -1.
+func (u *utf8Reader) scanNUL(b []byte, at int64) int64 {
+	for i, c := range b {
+		if u.nul > 0 {
+			if c == nulEscape[u.nul] {
+				if u.nul++; u.nul == len(nulEscape) {
+					return at + int64(i) - int64(len(nulEscape)-1)
+				}
+				continue
+			}
+			u.nul = 0
+		}
+		switch {
+		case u.escaped:
+			u.escaped = false
+			if c == 'u' {
+				u.nul = 2
+			}
+		case c == '\\':
+			u.escaped = true
+		}
+	}
+	return -1
 }
 
 func (u *utf8Reader) Read(p []byte) (int, error) {
@@ -79,6 +113,11 @@ func (u *utf8Reader) Read(p []byte) (int, error) {
 			return 0, u.err
 		}
 		i += size
+	}
+	if at := u.scanNUL(p[:end], u.offset); at >= 0 {
+		u.err = &Error{Status: http.StatusBadRequest, Code: CodeMalformedJSON,
+			Message: fmt.Sprintf("request body holds the NUL character (\\u0000) at byte offset %d: no text may hold it", at)}
+		return 0, u.err
 	}
 	u.pending = append(u.pending, p[end:n]...)
 	u.offset += int64(end)

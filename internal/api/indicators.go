@@ -102,7 +102,9 @@ func (s *Server) parseIndicatorQuery(r *http.Request) (store.Query, error) {
 			return q, err
 		}
 		if err != nil {
-			q.Source = "\x00no such organisation" // matches nothing
+			// Matches nothing: sources are organisation ids, never this
+			// (a NUL here made PostgreSQL fail the query).
+			q.Source = "(no such organisation)"
 		} else {
 			q.Source = o.ID
 		}

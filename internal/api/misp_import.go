@@ -187,6 +187,7 @@ func (s *Server) ImportMISPEvent(ctx context.Context, p *Principal, ev *misp.Eve
 		}
 	}
 	rep := im.Report
+	rep.Title, rep.Narrative, rep.ThreatActor, rep.Campaign = asText(rep.Title), asText(rep.Narrative), asText(rep.ThreatActor), asText(rep.Campaign)
 	if err := policy.CheckAudience(rep.TLP, rep.Audience); err != nil {
 		return res, errf(http.StatusBadRequest, CodeInvalidValue, "the event's sharing: %s", err.Error())
 	}

@@ -452,7 +452,8 @@ func (s *Server) importSTIXReport(ctx context.Context, p *Principal, o *stix.Obj
 	if len(title) > maxTitleLen {
 		title = title[:maxTitleLen]
 	}
-	narrative := o.Description
+	title = asText(title) // a cut in the middle of a character, or a NUL in the file
+	narrative := asText(o.Description)
 	if len(narrative) > maxNarrativeLen {
 		return "", fmt.Errorf("description is %d bytes, at most %d allowed", len(narrative), maxNarrativeLen)
 	}

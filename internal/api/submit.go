@@ -333,7 +333,9 @@ func (rs *resolver) validateItem(ctx context.Context, it *SubmitItem, now time.T
 	if len(it.Description) > maxDescriptionLen {
 		return sub, fmt.Errorf("description is %d bytes, at most %d allowed", len(it.Description), maxDescriptionLen)
 	}
-	sub.Description = it.Description
+	// A client's own request cannot bring a NUL (utf8Reader); a feed's
+	// or an imported file's description can, and loses it.
+	sub.Description = asText(it.Description)
 	sub.Confidence = defaultConfidence
 	if it.Confidence != nil {
 		if *it.Confidence < 0 || *it.Confidence > 100 {

@@ -40,10 +40,21 @@ func Parse(plaintext string) (id, secret string, err error) {
 		return "", "", ErrMalformedKey
 	}
 	id, secret, ok = strings.Cut(rest, "_")
-	if !ok || len(id) != 16 || len(secret) != 52 {
+	if !ok || len(id) != 16 || len(secret) != 52 || !inAlphabet(id) || !inAlphabet(secret) {
 		return "", "", ErrMalformedKey
 	}
 	return id, secret, nil
+}
+
+// inAlphabet says whether s is written in the keys' base32 alphabet only,
+// so that no other byte (a NUL, invalid UTF-8, SQL) reaches a look-up.
+func inAlphabet(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+			return false
+		}
+	}
+	return true
 }
 
 // Hash is the stored form of a secret.

@@ -170,7 +170,7 @@ func keyID(t *testing.T, key string) string {
 	return id
 }
 
-func newHostileFixture(t *testing.T) *hostileFixture {
+func newHostileFixture(t *testing.T, dsn string) *hostileFixture {
 	t.Helper()
 	wl, err := warninglist.Default()
 	if err != nil {
@@ -182,7 +182,7 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 	// sign-ins and enrolments under an address's.
 	limits := api.Limits{RateLimit: api.DefaultRateLimit, RateBurst: api.DefaultRateBurst,
 		AnonRateLimit: api.DefaultAnonRateLimit, AnonRateBurst: api.DefaultAnonRateBurst, MaxStreamsPerOrg: api.DefaultMaxStreamsPerOrg}
-	h := hubtest.Start(t, hub.Config{Warninglists: wl, SignalEvery: -1, FeedCheck: -1, FederationCheck: -1, Limits: limits, Logger: slog.New(logs)})
+	h := hubtest.Start(t, hub.Config{DB: dsn, Warninglists: wl, SignalEvery: -1, FeedCheck: -1, FederationCheck: -1, Limits: limits, Logger: slog.New(logs)})
 	f := &hostileFixture{h: h, logs: logs}
 	ctx := context.Background()
 
@@ -302,15 +302,20 @@ func newHostileFixture(t *testing.T) *hostileFixture {
 	return f
 }
 
-// storeState fingerprints every table of the store: its rows, apart from
+// storeState fingerprints every table of the store (SQLite, or PostgreSQL's
+// schema of the test): its rows, apart from
 // the times a request may touch without storing anything (a key's or a
 // session's last use, a user's last sign-in), what the hub's own jobs
 // take and renew in the background (job leases) and the count of failed
 // sign-ins.
-func storeState(t *testing.T, db *sql.DB) map[string]string {
+func storeState(t *testing.T, db *sql.DB, postgres bool) map[string]string {
 	t.Helper()
 	volatile := map[string]bool{"keys.last_used": true, "sessions.last_seen": true, "users.last_sign_in": true, "leases.expires": true}
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+	list := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name`
+	if postgres {
+		list = `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1`
+	}
+	rows, err := db.Query(list)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,7 +624,14 @@ func (f *hostileFixture) cases(t *testing.T) []hostileCase {
 		{name: "native: a 100 MB STIX bundle", method: "POST", path: "/api/v1/import/stix", auth: aA, ctype: js, body: huge(`{"type": "bundle", "objects": [`, ' ', `]}`), status: 413, code: "payload_too_large", want: "limit"},
 		{name: "native: a 100 MB free text", method: "POST", path: "/api/v1/import/text", auth: aA, ctype: js, body: huge(`{"text": "`, 'a', `"}`), status: 413, code: "payload_too_large", want: "limit"},
 		{name: "native: invalid UTF-8 in a report", method: "POST", path: "/api/v1/reports", auth: aA, ctype: js, body: textBody("{\"title\": \"bad \xc3\x28 title\"}"), status: 400, code: "malformed_json", want: "UTF-8"},
-		{name: "native: a NUL byte in a value (atomic)", method: "POST", path: ind + "?atomic=true", auth: aA, ctype: js, body: item(`"value": "evil\u0000.hostile-fixture.net"`), status: 422, code: "rejected_items", want: "nothing was stored", item: ""},
+		{name: "native: a NUL in a value", method: "POST", path: ind + "?atomic=true", auth: aA, ctype: js, body: item(`"value": "evil\u0000.hostile-fixture.net"`), status: 400, code: "malformed_json", want: "NUL character"},
+		{name: "native: a NUL in a description", method: "POST", path: ind, auth: aA, ctype: js, body: item(`"value": "x.hostile-fixture.net", "description": "a\u0000b"`), status: 400, code: "malformed_json", want: "NUL character"},
+		{name: "native: a NUL in a report title", method: "POST", path: "/api/v1/reports", auth: aA, ctype: js, body: textBody(`{"title": "t\u0000"}`), status: 400, code: "malformed_json", want: "NUL character"},
+		{name: "native: a NUL in a group member", method: "POST", path: "/api/v1/groups", auth: aA, ctype: js, body: textBody(`{"name": "g", "members": ["hospital-b\u0000"]}`), status: 400, code: "malformed_json", want: "NUL character"},
+		{name: "native: a NUL in a user's e-mail", method: "POST", path: "/api/v1/orgs/hospital-a/users", auth: aAd, ctype: js, body: textBody(`{"email": "x\u0000@hospital-a.example", "role": "analyst", "password": "a long pass phrase for the NUL user"}`), status: 400, code: "malformed_json", want: "NUL character"},
+		{name: "MISP: a NUL in an event", method: "POST", path: "/events/add", auth: f.aAnalyst, ctype: js, body: textBody(`{"Event": {"info": "x\u0000"}}`), status: 400, shape: shapeMISP, want: "NUL character"},
+		{name: "TAXII: a NUL in an object", method: "POST", path: tx, auth: aA, ctype: txCT, body: textBody(`{"objects": [` + strings.Replace(stixInd("[domain-name:value = 'x.hostile-fixture.net']"), `"pattern_type"`, `"description": "\u0000", "pattern_type"`, 1) + `]}`), status: 400, shape: shapeTAXII, code: "Bad Request", want: "NUL character"},
+		{name: "native: a 3,000-byte URL (atomic)", method: "POST", path: ind + "?atomic=true", auth: aA, ctype: js, body: item(`"type": "url", "value": "https://x.hostile-fixture.net/` + strings.Repeat("a", 3000) + `"`), status: 422, code: "rejected_items", want: "nothing was stored", item: "longer than 2048 bytes"},
 		{name: "native: a raw NUL byte in the body", method: "POST", path: ind, auth: aA, ctype: js, body: textBody("{\"indicators\": [{\"value\": \"a\x00b\"}]}"), status: 400, code: "malformed_json", want: "JSON"},
 		{name: "native: text/plain", method: "POST", path: ind, auth: aA, ctype: "text/plain", body: item(`"value": "x.hostile-fixture.net"`), status: 415, code: "unsupported_media_type", want: "application/json"},
 		{name: "native: no Content-Type", method: "POST", path: "/api/v1/reports", auth: aA, body: textBody(`{"title": "t"}`), status: 415, code: "unsupported_media_type", want: "application/json"},
@@ -677,6 +689,12 @@ func (f *hostileFixture) cases(t *testing.T) []hostileCase {
 		{name: "native: SQL in an organisation", method: "GET", path: "/api/v1/orgs/x'%20OR%20'1'='1/keys", auth: aAd, status: 404, code: "not_found", want: "not found"},
 		{name: "native: a template in an id", method: "GET", path: "/api/v1/reports/%7B%7B.%7D%7D", auth: aA, status: 404, code: "not_found", want: "not found"},
 		{name: "native: a script in an id", method: "POST", path: "/api/v1/indicators/%3Cscript%3Ealert(1)%3C%2Fscript%3E/revoke", auth: aA, status: 404, code: "not_found", want: "not found"},
+		{name: "native: an id of invalid UTF-8", method: "GET", path: "/api/v1/indicators/%ff", auth: aA, status: 400, code: "bad_request", want: "not text"},
+		{name: "native: a NUL in an id", method: "GET", path: "/api/v1/reports/%00", auth: aA, status: 400, code: "bad_request", want: "not text"},
+		{name: "native: invalid UTF-8 in an organisation", method: "GET", path: "/api/v1/orgs/%ff/keys", auth: aAd, status: 400, code: "bad_request", want: "not text"},
+		{name: "native: invalid UTF-8 in a query parameter", method: "GET", path: ind + "?tag=%ff", auth: aA, status: 400, code: "bad_request", want: `"tag"`},
+		{name: "native: a NUL in a query parameter", method: "GET", path: ind + "?source=x%00", auth: aA, status: 400, code: "bad_request", want: `"source"`},
+		{name: "native: a key of invalid UTF-8", method: "GET", path: ind, auth: "Bearer hdn_\xff\xfe" + strings.Repeat("a", 14) + "_" + strings.Repeat("b", 52), status: 401, code: "unauthorized", want: "API key"},
 		{name: "native: an unknown route", method: "GET", path: "/api/v1/admin", auth: aA, status: 404, code: "not_found", want: "not found"},
 		{name: "native: a wrong method", method: "DELETE", path: ind, auth: aA, status: 405, code: "method_not_allowed", want: "takes POST or GET"},
 		{name: "native: a wrong method on a route with a parameter", method: "PUT", path: "/api/v1/indicators/some-id/revoke", status: 405, code: "method_not_allowed", want: "takes POST"},
@@ -695,6 +713,9 @@ func (f *hostileFixture) cases(t *testing.T) []hostileCase {
 		{name: "TAXII: a malformed added_after", method: "GET", path: "/taxii2/hdn/collections/74141eb7-8275-54de-ae20-ecc45829b793/manifest/?added_after=%27%20OR%201=1--", auth: aA, status: 400, shape: shapeTAXII, code: "Bad Request", want: "added_after"},
 		{name: "TAXII: a malformed match[version]", method: "GET", path: tx + "?match%5Bversion%5D=%7B%7B.%7D%7D", auth: aA, status: 400, shape: shapeTAXII, code: "Bad Request", want: "match[version]"},
 		{name: "TAXII: an unknown collection", method: "GET", path: "/taxii2/hdn/collections/'%20OR%201=1--/objects/", auth: aA, status: 404, shape: shapeTAXII, code: "Not Found", want: ""},
+		{name: "TAXII: a NUL in match[id]", method: "GET", path: tx + "?match%5Bid%5D=x%00", auth: aA, status: 400, shape: shapeTAXII, code: "Bad Request", want: "match[id]"},
+		{name: "TAXII: a NUL in the Basic password", method: "GET", path: tx, auth: basic("ana", "hdn_"+strings.Repeat("a", 15)+"\x00_"+strings.Repeat("b", 52)), status: 401, shape: shapeTAXII, code: "Unauthorized", want: "API key"},
+		{name: "MISP: an event id of invalid UTF-8", method: "GET", path: "/events/view/%ff", auth: f.aAnalyst, status: 400, shape: shapeMISP, want: "not text"},
 		{name: "TAXII: dot-dot in the path", method: "GET", path: "/taxii2/hdn/collections/../status/x/", auth: aA, status: 400, shape: shapeTAXII, code: "Bad Request", want: "clean form"},
 		{name: "TAXII: a double slash", method: "POST", path: "/taxii2/hdn//collections/", auth: aA, ctype: txCT, body: textBody(`{"objects": []}`), status: 400, shape: shapeTAXII, code: "Bad Request", want: "clean form"},
 		{name: "MISP: dot-dot in the path", method: "POST", path: "/events/view/../add", auth: f.aAnalyst, ctype: js, body: textBody(`{"Event": {"info": "x"}}`), status: 400, shape: shapeMISP, want: "clean form"},
@@ -738,6 +759,9 @@ func (f *hostileFixture) cases(t *testing.T) []hostileCase {
 				return io.MultiReader(strings.NewReader("--XyZ\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n"+f.csrf+"\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.csv\"\r\nContent-Type: text/csv\r\n\r\n"),
 					&genReader{b: 'a', n: 100 << 20}, strings.NewReader("\r\n--XyZ--\r\n"))
 			}, status: 413, shape: shapeHTML, want: "too large"},
+		{name: "UI: an indicator id of invalid UTF-8", method: "GET", path: "/ui/indicators/%ff", status: 400, shape: shapeHTML, want: "not text", ui: true},
+		uiPost("UI: a NUL in a form field", "/ui/submit/single", csrf(url.Values{"value": {"x.hostile-fixture.net"}, "description": {"a\x00b"}}), nil, 400, "not text"),
+		uiPost("UI: invalid UTF-8 in a form field", "/ui/settings/keys", csrf(url.Values{"role": {"analyst"}, "name": {"k\xff"}}), nil, 400, "not text"),
 		{name: "UI: a POST without a session", method: "POST", path: "/ui/submit/single", ctype: form, hdr: map[string]string{"Origin": f.h.URL}, body: textBody("value=x.hostile-fixture.net"), status: 401, shape: shapeHTML, want: "not signed in"},
 		{name: "UI: a forged session cookie", method: "POST", path: "/ui/submit/single", ctype: form, hdr: map[string]string{"Origin": f.h.URL, "Cookie": "hdn_session=' OR 1=1--.AAAA"}, body: textBody("value=x.hostile-fixture.net"), status: 401, shape: shapeHTML, want: "not signed in"},
 		{name: "UI: a script in a page path", method: "GET", path: "/ui/%3Cscript%3Ealert(1)%3C%2Fscript%3E", status: 404, shape: shapeHTML, want: "No such page", ui: true},
@@ -771,13 +795,34 @@ func TestHostileInput(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the hostile-input suite sends several 100 MB bodies; skipped in -short mode")
 	}
-	f := newHostileFixture(t)
-	path := f.h.Store.(interface{ Path() string }).Path()
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	testHostileInput(t, "")
+}
+
+// TestHostileInputPostgres runs the suite on PostgreSQL, which refuses bytes
+// SQLite keeps (a NUL, invalid UTF-8, index entries over 2.7 KB): each must
+// be refused before it reaches the store, with the same answer as on SQLite.
+func TestHostileInputPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the hostile-input suite sends several 100 MB bodies; skipped in -short mode")
+	}
+	testHostileInput(t, hubtest.PostgresDSN(t))
+}
+
+func testHostileInput(t *testing.T, dsn string) {
+	f := newHostileFixture(t, dsn)
+	var db *sql.DB
+	var err error
+	if dsn == "" {
+		path := f.h.Store.(interface{ Path() string }).Path()
+		db, err = sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(10000)")
+	} else {
+		db, err = sql.Open("pgx", dsn)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	pg := dsn != ""
 
 	cases := f.cases(t)
 	names := map[string]bool{}
@@ -790,7 +835,7 @@ func TestHostileInput(t *testing.T) {
 	ran := 0
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := storeState(t, db)
+			before := storeState(t, db, pg)
 			status, hdr, body, err := f.do(c)
 			ran++
 			if err != nil {
@@ -804,7 +849,7 @@ func TestHostileInput(t *testing.T) {
 			} else if err := checkShape(c, status, hdr, body); err != nil {
 				t.Errorf("%s %.120s: %v", c.method, c.path, err)
 			}
-			after := storeState(t, db)
+			after := storeState(t, db, pg)
 			for tb, v := range after {
 				if before[tb] != v {
 					t.Errorf("%s %.120s stored something: table %s was %s, is %s", c.method, c.path, tb, before[tb], v)
@@ -837,6 +882,9 @@ func TestHostileInput(t *testing.T) {
 	}
 	if r := f.h.DoWith("POST", "/attributes/restSearch", map[string]string{"Authorization": f.bAnalyst}, map[string]any{"value": "after-the-storm.hostile-fixture.net"}); r.Status != 200 || !bytes.Contains(r.Body, []byte("after-the-storm")) {
 		t.Fatalf("MISP search after the suite: %d %.300s", r.Status, r.Body)
+	}
+	if r := f.h.Do("GET", "/api/v1/indicators?source=no-such-organisation", f.aAnalyst, nil); r.Status != 200 || !bytes.Contains(r.Body, []byte(`"indicators":[]`)) {
+		t.Fatalf("filtering by an unknown source: %d %.300s, want 200 and no indicators", r.Status, r.Body)
 	}
 	var lr listResp
 	f.h.Do("GET", "/api/v1/indicators?include_revoked=true&limit=1000", f.coordAdmin, nil).JSON(t, &lr)

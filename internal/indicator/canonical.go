@@ -14,9 +14,14 @@ import (
 const (
 	MaxValueLen = 2048
 	MaxURLLen   = 8192
-	// MaxPatternLen bounds a stix-pattern indicator. Real patterns are a
-	// few hundred bytes; the pattern parser itself allows more.
+	// MaxPatternLen bounds a STIX pattern given to Canonicalize or read for
+	// its values (FromSTIXPattern). Real patterns are a few hundred bytes;
+	// the pattern parser itself allows more.
 	MaxPatternLen = 16 << 10
+	// MaxStoredLen bounds every canonical form, of every type: what is
+	// longer is refused, so that every store can index it (a PostgreSQL
+	// B-tree entry holds at most about 2.7 KB).
+	MaxStoredLen = 2048
 )
 
 // maxRefangRounds bounds how often Canonicalize refangs and normalises a
@@ -94,8 +99,8 @@ func Canonicalize(t Type, raw string) (string, error) {
 			return "", &Error{Type: t, Value: raw, Reason: reasonEmpty}
 		}
 		c, reason := fn(s)
-		if reason == "" && len(c) > limit {
-			reason = fmt.Sprintf("is longer than %d bytes once canonicalised", limit)
+		if reason == "" && len(c) > min(limit, MaxStoredLen) {
+			reason = fmt.Sprintf("is longer than %d bytes once canonicalised", min(limit, MaxStoredLen))
 		}
 		if reason != "" {
 			return "", &Error{Type: t, Value: raw, Reason: reason}

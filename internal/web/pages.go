@@ -48,7 +48,10 @@ func (a *app) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email, pw := r.PostFormValue("email"), r.PostFormValue("password")
-	_, err := a.sess.SignIn(r.Context(), w, email, pw)
+	err := session.ErrBadCredentials // no account has a name or password that is not text
+	if api.IsText(email) && api.IsText(pw) {
+		_, err = a.sess.SignIn(r.Context(), w, email, pw)
+	}
 	if err == nil {
 		http.Redirect(w, r, "/ui/", http.StatusSeeOther)
 		return

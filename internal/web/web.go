@@ -154,6 +154,32 @@ func staticHandler(next http.Handler) http.Handler {
 	})
 }
 
+// notText answers a request whose address or form holds bytes that are not
+// text: nothing of hdn can be named so or hold them (see api.IsText).
+const notText = "The address or the form holds characters that are not text (invalid UTF-8 or a NUL)."
+
+// formIsText says whether every field of a parsed form (not the content of
+// an uploaded file, which its parser reads as it must) is text.
+func formIsText(r *http.Request) bool {
+	fields := []url.Values{r.Form}
+	if r.MultipartForm != nil {
+		fields = append(fields, r.MultipartForm.Value)
+	}
+	for _, f := range fields {
+		for k, vs := range f {
+			if !api.IsText(k) {
+				return false
+			}
+			for _, v := range vs {
+				if !api.IsText(v) {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
 // user is the signed-in user of a request.
 type user struct {
 	Session   model.Session
@@ -170,6 +196,10 @@ type handler func(w http.ResponseWriter, r *http.Request, u *user)
 // sign-in page; a POST must pass the same-origin and CSRF checks.
 func (a *app) handle(mux *http.ServeMux, pattern string, h handler) {
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := api.TextQuery(r.URL.RawQuery); !ok || !api.IsText(r.URL.Path) {
+			a.errorPage(w, r, nil, http.StatusBadRequest, notText)
+			return
+		}
 		s, u, err := a.sess.Load(r)
 		if err != nil {
 			if !errors.Is(err, session.ErrNoSession) {
@@ -224,6 +254,10 @@ func (a *app) handle(mux *http.ServeMux, pattern string, h handler) {
 			}
 			if r.MultipartForm != nil {
 				defer func() { _ = r.MultipartForm.RemoveAll() }()
+			}
+			if !formIsText(r) {
+				a.errorPage(w, r, cu, http.StatusBadRequest, notText)
+				return
 			}
 			if err := session.CheckCSRF(r, s); err != nil {
 				a.errorPage(w, r, cu, http.StatusForbidden, "Refused: the form's security token is missing or wrong. Reload the page and try again.")

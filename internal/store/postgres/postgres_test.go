@@ -365,3 +365,37 @@ func TestCompactChanges(t *testing.T) {
 		t.Errorf("Changes(9) after the floor 10: %v, want ErrCursorGone", err)
 	}
 }
+
+// TestTouchKeysAcrossReplicas: two replicas recording the last use of the
+// same keys at once must not deadlock (they updated the rows in map order,
+// and PostgreSQL, whose writers run concurrently, aborted one of them).
+func TestTouchKeysAcrossReplicas(t *testing.T) {
+	dsn := freshSchema(t)
+	a, b := open(t, dsn), open(t, dsn)
+	ctx := context.Background()
+	org, err := a.CreateOrg(ctx, model.Org{Name: "touch", Kind: policy.Member})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uses := map[string]time.Time{}
+	for i := range 50 {
+		id := fmt.Sprintf("touchkey%08d", i)
+		if err := a.CreateKey(ctx, model.Key{ID: id, OrgID: org.ID, Role: policy.Analyst, Hash: []byte{byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+		uses[id] = time.Now()
+	}
+	for round := range 20 {
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, st := range []*postgres.Store{a, b} {
+			wg.Go(func() { errs[i] = st.TouchKeys(ctx, uses) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("round %d, replica %d: %v", round, i, err)
+			}
+		}
+	}
+}

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+	"unicode/utf8"
 
+	"github.com/hdnetwork/hdn/internal/indicator"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 )
@@ -24,8 +27,34 @@ func CheckSubmission(sub *model.Submission) error {
 		return fmt.Errorf("tlp %q is not one of clear, green, amber, amber+strict, red", sub.TLP)
 	case sub.Confidence < 0 || sub.Confidence > 100:
 		return fmt.Errorf("confidence %d is not within 0-100", sub.Confidence)
+	case len(sub.Value) > indicator.MaxStoredLen:
+		return fmt.Errorf("value is %d bytes, at most %d can be stored", len(sub.Value), indicator.MaxStoredLen)
+	}
+	if err := checkText("value", sub.Value); err != nil {
+		return err
+	}
+	if err := checkText("description", sub.Description); err != nil {
+		return err
+	}
+	if err := checkText("labels", sub.Labels...); err != nil {
+		return err
+	}
+	if err := checkText("tags", sub.Tags...); err != nil {
+		return err
 	}
 	return policy.CheckAudience(sub.TLP, sub.Audience)
+}
+
+// checkText refuses text that is not valid UTF-8 or holds a NUL: SQLite
+// would keep it, PostgreSQL fails on it, and no reader could use it. Both
+// stores refuse it alike.
+func checkText(what string, ss ...string) error {
+	for _, s := range ss {
+		if !utf8.ValidString(s) || strings.IndexByte(s, 0) >= 0 {
+			return fmt.Errorf("%s holds invalid UTF-8 or a NUL", what)
+		}
+	}
+	return nil
 }
 
 // Facts are the policy facts of an indicator that an update may change:

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -220,9 +221,12 @@ func (s *Store) TouchKeys(ctx context.Context, uses map[string]time.Time) error 
 	if len(uses) == 0 {
 		return nil
 	}
+	// In the order of the ids: PostgreSQL replicas touching the same keys
+	// at once in map order deadlocked.
+	ids := slices.Sorted(maps.Keys(uses))
 	err := s.write(ctx, func(tx Tx) error {
-		for id, at := range uses {
-			if _, err := tx.ExecContext(ctx, `UPDATE keys SET last_used = `+s.d.Greatest+`(COALESCE(last_used, ?2), ?2) WHERE id = ?1`, id, ToNano(at)); err != nil {
+		for _, id := range ids {
+			if _, err := tx.ExecContext(ctx, `UPDATE keys SET last_used = `+s.d.Greatest+`(COALESCE(last_used, ?2), ?2) WHERE id = ?1`, id, ToNano(uses[id])); err != nil {
 				return err
 			}
 		}

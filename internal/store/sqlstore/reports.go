@@ -29,6 +29,12 @@ func checkReport(r *model.Report) error {
 	case !slices.Contains(policy.TLPs, r.TLP):
 		return fmt.Errorf("tlp %q is not one of clear, green, amber, amber+strict, red", r.TLP)
 	}
+	if err := checkText("title, narrative, threat actor and campaign", r.Title, r.Narrative, r.ThreatActor, r.Campaign); err != nil {
+		return err
+	}
+	if err := checkText("tags", r.Tags...); err != nil {
+		return err
+	}
 	if err := policy.CheckAudience(r.TLP, r.Audience); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/indicator"
@@ -306,6 +307,14 @@ func testIngestAllOrNothing(e *env) {
 		{"an unknown audience kind", func(s *model.Submission) { s.Audience = policy.Audience{Kind: "planet"} }},
 		{"confidence above 100", func(s *model.Submission) { s.Confidence = 101 }},
 		{"negative confidence", func(s *model.Submission) { s.Confidence = -1 }},
+		// What SQLite would keep and PostgreSQL fails on: both refuse it.
+		{"a value over MaxStoredLen", func(s *model.Submission) {
+			s.Type, s.Value = indicator.URL, "https://x.example/"+strings.Repeat("a", indicator.MaxStoredLen)
+		}},
+		{"a NUL in the description", func(s *model.Submission) { s.Description = "a\x00b" }},
+		{"invalid UTF-8 in the description", func(s *model.Submission) { s.Description = "a\xffb" }},
+		{"a NUL in a label", func(s *model.Submission) { s.Labels = []string{"a\x00"} }},
+		{"a NUL in a tag", func(s *model.Submission) { s.Tags = []string{"\x00"} }},
 	}
 	before := e.lastSeq()
 	for k, b := range bad {
@@ -530,6 +539,28 @@ func testExpireDue(e *env) {
 	expire(t0.Add(4*time.Hour), 1, res[0].ID)
 	if got := e.byID(res[0].ID); !got.ValidUntil.Equal(due.ValidUntil) || got.Live(t0.Add(4*time.Hour)) {
 		e.Errorf("after expiry: valid until %v, live %t", got.ValidUntil, got.Live(t0.Add(4*time.Hour)))
+	}
+}
+
+// testReportText: a report's texts that are not text are refused by both
+// stores (SQLite would keep them, PostgreSQL fails on them).
+func testReportText(e *env) {
+	a := e.org("A", policy.Member, "")
+	for _, r := range []model.Report{
+		{Title: "t\x00"}, {Title: "t", Narrative: "\xff"}, {Title: "t", ThreatActor: "x\x00"}, {Title: "t", Tags: []string{"\x00"}},
+	} {
+		r.TLP, r.Audience, r.Source = policy.Green, policy.NetworkAudience(), a.ID
+		if _, err := e.st.CreateReport(e.ctx, r); err == nil {
+			e.Errorf("CreateReport accepted %q %q %q %q", r.Title, r.Narrative, r.ThreatActor, r.Tags)
+		}
+	}
+	rep, err := e.st.CreateReport(e.ctx, model.Report{Title: "ünïcode ✓", TLP: policy.Green, Audience: policy.NetworkAudience(), Source: a.ID})
+	if err != nil {
+		e.Fatalf("CreateReport of valid text: %v", err)
+	}
+	rep.Narrative = "a\x00"
+	if _, err := e.st.UpdateReport(e.ctx, rep); err == nil {
+		e.Errorf("UpdateReport accepted a NUL")
 	}
 }
 

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IngestDuplicateInOnePut", testIngestDuplicateInOnePut},
 		{"IngestRollback", testIngestRollback},
 		{"IngestAllOrNothing", testIngestAllOrNothing},
+		{"ReportText", testReportText},
 		{"ChangeSequence", testChangeSequence},
 		{"ChangesPaging", testChangesPaging},
 		{"ChangeBefore", testChangeBefore},
