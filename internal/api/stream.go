@@ -239,7 +239,13 @@ func (s *Server) changeEvent(ctx context.Context, v policy.Viewer, c *model.Chan
 // being live while the snapshot is read arrive as revoked or expired, so a
 // client never keeps one the snapshot already gave it.
 func (s *Server) streamSnapshot(ctx context.Context, sw *sseWriter, p *Principal, minScore int) (int64, error) {
-	start := s.broker.Head()
+	// Where the snapshot begins: the store's newest change, which every
+	// page sees committed (this replica's broker may not have read it yet,
+	// and starting from its head would send what the pages sent again).
+	start, err := s.st.LastSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
 	after := int64(0)
 	for {
 		inds, err := s.st.ListIndicators(ctx, p.Viewer, store.Query{After: after, Limit: snapshotPage, IncludeRevoked: true})
@@ -284,7 +290,14 @@ func (s *Server) streamSnapshot(ctx context.Context, sw *sseWriter, p *Principal
 			break
 		}
 	}
-	cursor := max(after, start)
+	// Changes follow from where the snapshot began, not from the newest
+	// indicator it listed: its pages are read one after another, and an
+	// indicator a page already sent may have been narrowed since (it is
+	// then missing from the later pages, and its change, older than what
+	// they list, would be skipped: the subscriber would keep what it may
+	// no longer see). What changed while the snapshot was read arrives
+	// again; applying a change twice changes nothing.
+	cursor := start
 	if err := sw.event(EventSnapshotEnd, cursor, StreamEvent{Kind: EventSnapshotEnd, Cursor: strconv.FormatInt(cursor, 10)}); err != nil {
 		return 0, err
 	}

@@ -1,0 +1,110 @@
+package hub_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hdnetwork/hdn/internal/hub"
+	"github.com/hdnetwork/hdn/internal/hub/hubtest"
+	"github.com/hdnetwork/hdn/internal/policy"
+)
+
+// sseEvent is one server-sent event as read off the wire.
+type sseEvent struct {
+	id, kind string
+	data     struct {
+		ID        string `json:"id"`
+		Indicator *struct {
+			ID, Value, TLP string
+		} `json:"indicator"`
+	}
+}
+
+// readSSE reads the next event of a stream.
+func readSSE(t *testing.T, br *bufio.Reader) sseEvent {
+	t.Helper()
+	var ev sseEvent
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("read the stream: %v", err)
+		}
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case line == "" && ev.kind != "":
+			return ev
+		case strings.HasPrefix(line, "id: "):
+			ev.id = line[4:]
+		case strings.HasPrefix(line, "event: "):
+			ev.kind = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			if err := json.Unmarshal([]byte(line[6:]), &ev.data); err != nil {
+				t.Fatalf("event data: %v", err)
+			}
+		}
+	}
+}
+
+// TestStreamSnapshotNarrowedWhileRead: an indicator the snapshot already
+// sent is narrowed (green to red for another organisation) while the rest
+// of the snapshot is still being read, and another indicator is created
+// after it. The subscriber must be told "removed": the snapshot's end
+// cursor used to be the newest indicator it listed, past the narrowing.
+func TestStreamSnapshotNarrowedWhileRead(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("hospital-a", policy.Member, "")
+	b := h.Org("hospital-b", policy.Member, "")
+	h.Org("national-cert", policy.NationalCERT, "")
+	ka, kb := h.Key(a, policy.Analyst), h.Key(b, policy.Analyst)
+	x := submit(t, h, kb, map[string]any{"value": "x-narrowed.example.org", "tlp": "green"})[0].ID
+	// Enough that the snapshot cannot be written while nobody reads it:
+	// the hub lists a page, then blocks writing it.
+	desc := strings.Repeat("d", 4000)
+	for batch := range 12 {
+		var its []map[string]any
+		for i := range 500 {
+			its = append(its, map[string]any{"value": fmt.Sprintf("f%d-%d.example.org", batch, i), "tlp": "green", "description": desc})
+		}
+		submit(t, h, kb, its...)
+	}
+	req, err := http.NewRequest("GET", h.URL+"/api/v1/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+ka)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReaderSize(resp.Body, 4096)
+	if ev := readSSE(t, br); ev.kind != "snapshot" || ev.data.Indicator == nil || ev.data.Indicator.ID != x {
+		t.Fatalf("first event %s %+v, want the snapshot of x", ev.kind, ev.data)
+	}
+	// Mid-snapshot: x is narrowed, then y created.
+	submit(t, h, kb, map[string]any{"value": "x-narrowed.example.org", "tlp": "red", "audience": map[string]any{"orgs": []string{"national-cert"}}})
+	submit(t, h, kb, map[string]any{"value": "y-after.example.org", "tlp": "green"})
+	removed, ended, gotY := false, false, false
+	for !(removed && gotY) {
+		ev := readSSE(t, br)
+		switch {
+		case ev.kind == "snapshot-end":
+			ended = true
+		case ev.kind == "removed" && ev.data.ID == x:
+			removed = true
+		case ev.data.Indicator != nil && ev.data.Indicator.Value == "y-after.example.org":
+			gotY = true
+		case ev.data.Indicator != nil && ev.data.Indicator.ID == x:
+			t.Fatalf("x sent again as %s with TLP %s: hospital-a may not see it", ev.kind, ev.data.Indicator.TLP)
+		case ev.kind == "heartbeat" && ended:
+			t.Fatalf("the stream is idle after its snapshot and hospital-a was never told x was narrowed (removed %t, y %t)", removed, gotY)
+		}
+	}
+	if r := h.Do("GET", "/api/v1/indicators/"+x, ka, nil); r.Status != 404 {
+		t.Fatalf("hospital-a reads x: %d, want 404", r.Status)
+	}
+}
