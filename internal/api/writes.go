@@ -296,9 +296,23 @@ func (w *bulkWriter) write(taken []*bulkWrite) {
 		}
 	}()
 	if len(batch) > 1 {
-		if results, err := w.writeTogether(ctx, batch); err == nil {
+		results, err := w.writeTogether(ctx, batch)
+		var cf commitFailed
+		switch {
+		case err == nil:
 			for i, req := range batch {
 				req.done <- bulkWritten{results: results[i]}
+			}
+			return
+		case errors.As(err, &cf):
+			// The commit failed, or its answer was lost (a PostgreSQL
+			// connection cut after COMMIT went out): the transaction may
+			// have been stored, and writing each request again would
+			// store it twice (updated where it was created, its changes
+			// streamed again). Every request gets the error; a client
+			// that retries is answered "updated" at worst.
+			for _, req := range batch {
+				req.done <- bulkWritten{err: cf.err}
 			}
 			return
 		}
@@ -335,10 +349,17 @@ func (w *bulkWriter) writeTogether(ctx context.Context, reqs []*bulkWrite) ([][]
 		}
 	}
 	if err := ing.Commit(); err != nil {
-		return nil, err
+		return nil, commitFailed{err}
 	}
 	return out, nil
 }
+
+// commitFailed is an error of a Commit, after which it is not known whether
+// the transaction was stored.
+type commitFailed struct{ err error }
+
+func (c commitFailed) Error() string { return c.err.Error() }
+func (c commitFailed) Unwrap() error { return c.err }
 
 // mergeQueue is the queue of a writer that merges concurrent requests into
 // one store write. It has no goroutine of its own: the request that finds

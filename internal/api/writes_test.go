@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -720,5 +721,55 @@ func TestBulkWriterAnswersWhatItStored(t *testing.T) {
 		if stored(queued.Value) {
 			t.Errorf("round %d: a request whose client went away while queued was written", i)
 		}
+	}
+}
+
+// lostCommitIngests begins real transactions whose Commit stores them and
+// then fails, as when a PostgreSQL connection is cut after COMMIT went out.
+type lostCommitIngests struct{ store.Store }
+
+type lostCommitIngest struct{ store.Ingest }
+
+func (l *lostCommitIngests) BeginIngest(ctx context.Context) (store.Ingest, error) {
+	ing, err := l.Store.BeginIngest(ctx)
+	return &lostCommitIngest{ing}, err
+}
+
+func (l *lostCommitIngest) Commit() error {
+	if err := l.Ingest.Commit(); err != nil {
+		return err
+	}
+	return errors.New("connection lost after COMMIT")
+}
+
+// TestBulkWriterDoesNotRewriteAnUnknownCommit: when a merged transaction's
+// commit fails, it may have been stored; its requests are answered with the
+// error, not written again one by one (which stored every indicator a second
+// time, as an update, with a second change each).
+func TestBulkWriterDoesNotRewriteAnUnknownCommit(t *testing.T) {
+	f := newBulkFixture(t)
+	f.s = New(Config{Store: &lostCommitIngests{Store: f.st}, Logger: slog.New(slog.DiscardHandler)})
+	ctxs := []context.Context{t.Context(), t.Context(), t.Context()}
+	reqs := [][]model.Submission{
+		{f.submission(0, "first.example.org")},
+		{f.submission(1, "merged-1.example.org")},
+		{f.submission(2, "merged-2.example.org")},
+	}
+	before, err := f.st.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errs := f.queue(t, ctxs, reqs)
+	for r, err := range errs {
+		if err == nil || !strings.Contains(err.Error(), "connection lost after COMMIT") {
+			t.Errorf("request %d: %v, want the commit's error", r, err)
+		}
+	}
+	after, err := f.st.LastSeq(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := after - before; got != 3 {
+		t.Errorf("%d changes for 3 submissions, want 3: the merged write was written again", got)
 	}
 }
