@@ -286,6 +286,9 @@ type Principal struct {
 	Session     string
 	Sessions    SessionChecker
 	SessionEnds time.Time
+	// epoch is the authentication epoch the key was read at (0 for a
+	// principal not read from a key).
+	epoch int64
 }
 
 // SessionChecker tells whether a web UI session goes on (web/session's
@@ -390,7 +393,7 @@ func (s *Server) principalForKey(ctx context.Context, token string) (*Principal,
 	if err != nil {
 		return nil, err
 	}
-	p := &Principal{Key: k, Org: org, Viewer: v}
+	p := &Principal{Key: k, Org: org, Viewer: v, epoch: epoch}
 	s.principals.put(epoch, p)
 	s.keyUses.note(k.ID, now)
 	return p, nil

@@ -103,6 +103,16 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer s.streamReg.register(p, cancel)()
+	// The key (or user, or organisation) may have been revoked after it
+	// was checked and before the stream was registered, with the watcher
+	// looking at the registered streams in between: it would not look
+	// again before the next change. So if anything changed since the key
+	// was read, look now.
+	if n, err := s.st.AuthEpoch(ctx); err != nil || n != p.epoch {
+		if !s.streamStillValid(ctx, p, s.now()) {
+			return errUnauthorized
+		}
+	}
 
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Time{}) // a stream outlives the server's read timeout
