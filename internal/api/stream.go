@@ -125,6 +125,21 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	if err := sw.flush(); err != nil {
 		return nil
 	}
+	if resume {
+		// What this organisation may see changed since the cursor in a
+		// way change entries do not carry (a customer moved to another
+		// partner): what it holds must be dropped and taken again.
+		floor, err := s.st.ViewFloor(ctx, p.Org.ID)
+		if err != nil {
+			return s.streamEnd(ctx, err)
+		}
+		if floor > 0 && cursor <= floor {
+			if err := sw.event(EventReset, cursor, StreamEvent{Kind: EventReset, Cursor: strconv.FormatInt(cursor, 10)}); err != nil {
+				return nil
+			}
+			resume = false
+		}
+	}
 	if !resume {
 		if cursor, err = s.streamSnapshot(ctx, sw, p, minScore); err != nil {
 			return s.streamEnd(ctx, err)

@@ -108,3 +108,89 @@ func TestStreamSnapshotNarrowedWhileRead(t *testing.T) {
 		t.Fatalf("hospital-a reads x: %d, want 404", r.Status)
 	}
 }
+
+// streamUntilCurrent opens a stream (from cursor when resume) and reads it
+// until the first heartbeat, returning the events and the last cursor.
+func streamUntilCurrent(t *testing.T, h *hubtest.Hub, key string, resume bool, cursor string) ([]sseEvent, string) {
+	t.Helper()
+	url := h.URL + "/api/v1/stream"
+	if resume {
+		url += "?cursor=" + cursor
+	}
+	req, err := http.NewRequestWithContext(t.Context(), "GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	br := bufio.NewReader(resp.Body)
+	var evs []sseEvent
+	for {
+		ev := readSSE(t, br)
+		if ev.kind == "heartbeat" {
+			return evs, ev.id
+		}
+		evs = append(evs, ev)
+	}
+}
+
+// holds says what a subscriber holds after applying events.
+func holds(evs []sseEvent, held map[string]bool) map[string]bool {
+	for _, ev := range evs {
+		switch {
+		case ev.kind == "reset":
+			clear(held)
+		case ev.kind == "removed" || ev.kind == "revoked" || ev.kind == "expired":
+			delete(held, ev.data.ID)
+			if ev.data.Indicator != nil {
+				delete(held, ev.data.Indicator.ID)
+			}
+		case ev.data.Indicator != nil:
+			held[ev.data.Indicator.ID] = true
+		}
+	}
+	return held
+}
+
+// TestStreamCustomerMovedToAnotherPartner: when a customer moves to another
+// partner, what each partner may see changes without a change entry per
+// indicator. Streams resuming from a cursor of before the move start again
+// from a snapshot: the old partner drops the customer's indicators, the new
+// one receives them (they used to resume as if nothing had changed).
+func TestStreamCustomerMovedToAnotherPartner(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	coord := h.Org("cert", policy.Coordinator, "")
+	p1 := h.Org("mssp-one", policy.Partner, "")
+	p2 := h.Org("mssp-two", policy.Partner, "")
+	c := h.Org("clinic", policy.Customer, "mssp-one")
+	kc, k1, k2 := h.Key(c, policy.Analyst), h.Key(p1, policy.Analyst), h.Key(p2, policy.Analyst)
+	x := submit(t, h, kc, map[string]any{"value": "clinic-only.example.org", "tlp": "red", "audience": map[string]any{"orgs": []string{"clinic"}}})[0].ID
+	evs1, cur1 := streamUntilCurrent(t, h, k1, false, "")
+	held1 := holds(evs1, map[string]bool{})
+	evs2, cur2 := streamUntilCurrent(t, h, k2, false, "")
+	held2 := holds(evs2, map[string]bool{})
+	if !held1[x] || held2[x] {
+		t.Fatalf("before the move: mssp-one holds x %t, mssp-two %t; want true, false", held1[x], held2[x])
+	}
+	if r := h.Do("POST", "/api/v1/orgs/clinic/move", h.Key(coord, policy.Admin), map[string]any{"partner": "mssp-two"}); r.Status != 200 {
+		t.Fatalf("move: %d %s", r.Status, r.Body)
+	}
+	evs1, _ = streamUntilCurrent(t, h, k1, true, cur1)
+	if held1 = holds(evs1, held1); held1[x] {
+		t.Errorf("mssp-one still holds the clinic's indicator after the move (events %d)", len(evs1))
+	}
+	evs2, _ = streamUntilCurrent(t, h, k2, true, cur2)
+	if held2 = holds(evs2, held2); !held2[x] {
+		t.Errorf("mssp-two did not receive the clinic's indicator after the move (events %d)", len(evs2))
+	}
+	if r := h.Do("GET", "/api/v1/indicators/"+x, k1, nil); r.Status != 404 {
+		t.Errorf("mssp-one reads x after the move: %d, want 404", r.Status)
+	}
+}

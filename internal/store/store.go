@@ -320,8 +320,16 @@ type STIXObjects interface {
 type Onboarding interface {
 	// SetOrgStatus moves an organisation to active, pending or suspended.
 	SetOrgStatus(ctx context.Context, id string, status model.OrgStatus) error
-	// SetOrgPartner moves a customer to another partner.
+	// SetOrgPartner moves a customer to another partner. What the
+	// customer and both partners may see changes without a change entry
+	// for each indicator: their view floors (ViewFloor) move to the newest
+	// change, so that their streams start again from a snapshot.
 	SetOrgPartner(ctx context.Context, customerID, partnerID string) error
+	// ViewFloor is the newest change at the last change of what the
+	// organisation may see that change entries do not carry (0: none): a
+	// stream of it resuming from a cursor at or below it must take a
+	// fresh snapshot.
+	ViewFloor(ctx context.Context, orgID string) (int64, error)
 	// RevokeOrg offboards an organisation in one transaction: it is marked
 	// revoked, its keys revoked and its unused enrolment tokens voided;
 	// with anonymise, what it shared is marked anonymous (one "updated"

@@ -53,11 +53,13 @@ func (s *Store) SetOrgStatus(ctx context.Context, id string, status model.OrgSta
 	return nil
 }
 
-// SetOrgPartner moves a customer to another partner.
+// SetOrgPartner moves a customer to another partner. It holds the change
+// log's lock, so that the view floors it sets are the newest change as
+// streams see it.
 func (s *Store) SetOrgPartner(ctx context.Context, customerID, partnerID string) error {
-	err := s.write(ctx, func(tx Tx) error {
-		var kind, pkind string
-		if err := tx.QueryRowContext(ctx, `SELECT kind FROM orgs WHERE id = ?`, customerID).Scan(&kind); err != nil {
+	err := s.writeChanges(ctx, func(tx Tx) error {
+		var kind, pkind, old string
+		if err := tx.QueryRowContext(ctx, `SELECT kind, COALESCE(partner_id, '') FROM orgs WHERE id = ?`, customerID).Scan(&kind, &old); err != nil {
 			return fmt.Errorf("customer: %w", s.mapErr(err))
 		}
 		if policy.OrgKind(kind) != policy.Customer {
@@ -72,12 +74,38 @@ func (s *Store) SetOrgPartner(ctx context.Context, customerID, partnerID string)
 		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET partner_id = ? WHERE id = ?`, partnerID, customerID); err != nil {
 			return err
 		}
+		last, err := s.lastSeq(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, org := range []string{customerID, old, partnerID} {
+			if org == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET value = `+s.d.Greatest+`(meta.value, excluded.value)`, viewFloorKey+org, last); err != nil {
+				return err
+			}
+		}
 		return bumpAuthEpoch(ctx, tx)
 	})
 	if err != nil {
 		return fmt.Errorf("%s: move customer %q to partner %q: %w", s.d.Name, customerID, partnerID, err)
 	}
 	return nil
+}
+
+// viewFloorKey prefixes an organisation's view floor in meta.
+const viewFloorKey = "view_floor:"
+
+// ViewFloor reads an organisation's view floor (store.Onboarding).
+func (s *Store) ViewFloor(ctx context.Context, orgID string) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE((SELECT value FROM meta WHERE key = ?), 0)`, viewFloorKey+orgID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("%s: view floor of %q: %w", s.d.Name, orgID, err)
+	}
+	return n, nil
 }
 
 // RevokeOrg offboards an organisation.

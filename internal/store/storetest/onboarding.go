@@ -53,9 +53,28 @@ func testOrgStatus(e *env) {
 	if err := e.st.SetOrgStatus(e.ctx, c.ID, "gone"); err == nil {
 		e.Errorf("SetOrgStatus accepted an unknown status")
 	}
-	// Move the customer.
+	// Move the customer: the three views' floors move to the newest change.
+	ing, err := e.st.BeginIngest(e.ctx)
+	if err != nil {
+		e.Fatal(err)
+	}
+	if _, err := ing.Put(e.ctx, []model.Submission{sub(c.ID, indicator.Domain, "moved-customer.example")}); err != nil {
+		e.Fatal(err)
+	}
+	if err := ing.Commit(); err != nil {
+		e.Fatal(err)
+	}
+	last := e.lastSeq()
 	if err := e.st.SetOrgPartner(e.ctx, c.ID, p2.ID); err != nil {
 		e.Fatalf("SetOrgPartner: %v", err)
+	}
+	for _, o := range []model.Org{c, p1, p2} {
+		if f, err := e.st.ViewFloor(e.ctx, o.ID); err != nil || f != last {
+			e.Errorf("the view floor of %s after the move: %d, %v; want %d", o.Name, f, err, last)
+		}
+	}
+	if f, err := e.st.ViewFloor(e.ctx, "no-such-org"); err != nil || f != 0 {
+		e.Errorf("the view floor of an unknown organisation: %d, %v; want 0", f, err)
 	}
 	if v := e.viewer(p2.ID); !slices.Contains(v.Customers, c.ID) {
 		e.Errorf("the new partner's customers %v lack %s", v.Customers, c.ID)
