@@ -150,9 +150,9 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) (int, error) {
 			if k, err = res.RowsAffected(); err != nil || k == 0 {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE indicators SET expired = 1, modified = :at, seq = c.seq
+			_, err = tx.ExecContext(ctx, `UPDATE indicators SET expired = 1, modified = :stamp, seq = c.seq
 				FROM changes AS c WHERE c.seq > :base AND c.indicator_n = indicators.n`,
-				sql.Named("base", base), sql.Named("at", at))
+				sql.Named("base", base), sql.Named("stamp", sqlstore.Stamp(now)))
 			return err
 		})
 		if err != nil {

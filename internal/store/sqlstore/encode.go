@@ -39,6 +39,15 @@ func FromNano(n int64) time.Time { return time.Unix(0, n).UTC() }
 // NowNano is the time now, as stored.
 func NowNano() int64 { return time.Now().UnixNano() }
 
+// Stamp is the time a change written now is stamped with: at, or the
+// clock if it is later. Writers of changes call it inside their
+// transaction, once they hold the change log's lock, so that within one
+// clock a later change never carries an earlier time than one committed
+// before it (TAXII's added_after pages by these times; a time taken before
+// waiting for the lock made a revocation look older than a change committed
+// ahead of it, and a poller skipped it).
+func Stamp(at time.Time) int64 { return max(ToNano(at), NowNano()) }
+
 // OptNano stores an optional time: the zero time is NULL.
 func OptNano(t time.Time) any {
 	if t.IsZero() {

@@ -233,12 +233,13 @@ func (s *Store) Revoke(ctx context.Context, id string, at time.Time) (model.Indi
 				return err
 			}
 			seq++
+			stamp := Stamp(at)
 			if _, err := tx.ExecContext(ctx, `UPDATE indicators SET revoked = 1, modified = ?, seq = ? WHERE n = ?`,
-				ToNano(at), seq, n); err != nil {
+				stamp, seq, n); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at) VALUES (?, ?, ?, ?)`,
-				seq, n, string(model.Revoked), ToNano(at)); err != nil {
+				seq, n, string(model.Revoked), stamp); err != nil {
 				return err
 			}
 		}

@@ -137,17 +137,18 @@ func (s *Store) RevokeOrg(ctx context.Context, id string, anonymise bool, at tim
 			if err != nil {
 				return err
 			}
+			stamp := Stamp(at)
 			res, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at)
 				SELECT :base + row_number() OVER (ORDER BY n), n, 'updated', :at
 				FROM indicators WHERE source = :org AND anonymous = 0`,
-				sql.Named("base", base), sql.Named("at", ToNano(at)), sql.Named("org", id))
+				sql.Named("base", base), sql.Named("at", stamp), sql.Named("org", id))
 			if err != nil {
 				return err
 			}
 			if k, _ := res.RowsAffected(); k > 0 {
 				if _, err := tx.ExecContext(ctx, `UPDATE indicators SET anonymous = 1, modified = :at, seq = c.seq
 					FROM changes AS c WHERE c.seq > :base AND c.indicator_n = indicators.n`,
-					sql.Named("base", base), sql.Named("at", ToNano(at))); err != nil {
+					sql.Named("base", base), sql.Named("at", stamp)); err != nil {
 					return err
 				}
 				last = base + k

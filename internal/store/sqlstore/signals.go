@@ -35,12 +35,13 @@ func (s *Store) SetQuarantine(ctx context.Context, id string, on bool, reason st
 				return err
 			}
 			seq++
+			stamp := Stamp(at)
 			if _, err := tx.ExecContext(ctx, `UPDATE indicators SET quarantined = ?, quarantine_reason = ?, modified = ?, seq = ? WHERE n = ?`,
-				on, reason, ToNano(at), seq, n); err != nil {
+				on, reason, stamp, seq, n); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at) VALUES (?, ?, ?, ?)`,
-				seq, n, string(model.Updated), ToNano(at)); err != nil {
+				seq, n, string(model.Updated), stamp); err != nil {
 				return err
 			}
 		}
@@ -71,10 +72,11 @@ func (s *Store) ExpireNow(ctx context.Context, ids []string, at time.Time) (int,
 		if err != nil {
 			return err
 		}
+		stamp := Stamp(at)
 		res, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at)
 			SELECT :base + row_number() OVER (ORDER BY n), n, 'expired', :at
 			FROM indicators WHERE id IN (`+s.d.TextArray(":ids")+`) AND expired = 0 AND revoked = 0`,
-			sql.Named("base", base), sql.Named("at", ToNano(at)), sql.Named("ids", JSONStrings(ids)))
+			sql.Named("base", base), sql.Named("at", stamp), sql.Named("ids", JSONStrings(ids)))
 		if err != nil {
 			return err
 		}
@@ -83,7 +85,7 @@ func (s *Store) ExpireNow(ctx context.Context, ids []string, at time.Time) (int,
 		}
 		_, err = tx.ExecContext(ctx, `UPDATE indicators SET expired = 1, valid_until = :at, modified = :at, seq = c.seq
 			FROM changes AS c WHERE c.seq > :base AND c.indicator_n = indicators.n`,
-			sql.Named("base", base), sql.Named("at", ToNano(at)))
+			sql.Named("base", base), sql.Named("at", stamp))
 		return err
 	})
 	if err != nil {
