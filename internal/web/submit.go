@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -197,15 +198,27 @@ func (a *app) submitUpload(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	defer f.Close()
-	format, err := iocfile.ParseFormat(r.PostFormValue("format"))
-	if err != nil {
-		d.Error = "Choose the file's format: stix, misp, csv or lines."
-		a.render(w, r, u, http.StatusBadRequest, "submit", "Share indicators", d)
-		return
+	// The format is told from the file's first bytes, as hdn import does,
+	// unless the form names one; a named one that the file does not look
+	// like is said so when the file cannot be read as it.
+	br := bufio.NewReaderSize(f, iocfile.SniffLen)
+	head, _ := br.Peek(iocfile.SniffLen)
+	looks := iocfile.Detect(head)
+	format := looks
+	if name := r.PostFormValue("format"); name != "" && name != "auto" {
+		if format, err = iocfile.ParseFormat(name); err != nil {
+			d.Error = "Choose the file's format: automatic, stix, misp, csv or lines."
+			a.render(w, r, u, http.StatusBadRequest, "submit", "Share indicators", d)
+			return
+		}
+	}
+	hint := ""
+	if format != looks {
+		hint = " (the file looks like " + string(looks) + ": choose that format, or automatic)"
 	}
 	started := a.now()
 	if format == iocfile.FormatSTIX {
-		body, err := io.ReadAll(io.LimitReader(f, maxUploadBytes+1))
+		body, err := io.ReadAll(io.LimitReader(br, maxUploadBytes+1))
 		if err != nil || len(body) > maxUploadBytes {
 			d.Error = "The file could not be read (at most 64 MiB)."
 			a.render(w, r, u, http.StatusRequestEntityTooLarge, "submit", "Share indicators", d)
@@ -213,7 +226,7 @@ func (a *app) submitUpload(w http.ResponseWriter, r *http.Request, u *user) {
 		}
 		var res api.STIXImportResult
 		if err := a.callRaw(r.Context(), u, "POST", query("/api/v1/import/stix", "tlp", tlp), body, &res); err != nil {
-			d.Error = errMessage(err)
+			d.Error = errMessage(err) + hint
 			a.render(w, r, u, statusOf(err), "submit", "Share indicators", d)
 			return
 		}
@@ -229,9 +242,9 @@ func (a *app) submitUpload(w http.ResponseWriter, r *http.Request, u *user) {
 		a.render(w, r, u, http.StatusOK, "result", "Upload", d)
 		return
 	}
-	entries, problems, err := iocfile.Read(f, format)
+	entries, problems, err := iocfile.Read(br, format)
 	if err != nil {
-		d.Error = "The file could not be read as " + string(format) + ": " + err.Error()
+		d.Error = "The file could not be read as " + string(format) + ": " + err.Error() + hint
 		a.render(w, r, u, http.StatusBadRequest, "submit", "Share indicators", d)
 		return
 	}

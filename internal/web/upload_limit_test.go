@@ -64,3 +64,27 @@ func TestUIRequestsRateLimited(t *testing.T) {
 		t.Errorf("40 searches at once with 1 request/s and a burst of 5: %d served, %d refused (429); want both", ok, limited)
 	}
 }
+
+// TestUploadFormatAutomatic: an upload's format is told from the file unless
+// the form names one; a named format the file does not look like is said so
+// in the error (a CSV uploaded as a STIX bundle gave only a JSON decoder's
+// message).
+func TestUploadFormatAutomatic(t *testing.T) {
+	e := newEnv(t, hub.Config{})
+	a := e.h.Org("Hospital A", policy.Member, "")
+	ka := e.h.Key(a, policy.Analyst)
+	email, pw := e.user(a, "ana@hospital-a.example", policy.Analyst)
+	b := e.browser()
+	b.signIn(email, pw)
+	csv := "type,value\ndomain,auto-csv.badhost-example.net\nipv4,198.51.100.77\n"
+	if p := b.upload(csrfOf(t, b.get("/ui/submit")), "auto", "green", csv); p.status != 200 {
+		t.Fatalf("a CSV uploaded with the format automatic: %d %.300s", p.status, p.body)
+	}
+	if n := countAll(t, e.h, ka); n != 2 {
+		t.Errorf("the hub holds %d indicators, want the CSV's 2", n)
+	}
+	p := b.upload(csrfOf(t, b.get("/ui/submit")), "stix", "green", csv)
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "the file looks like csv") {
+		t.Errorf("a CSV uploaded as a STIX bundle: %d, want 400 saying it looks like csv: %.600s", p.status, p.body)
+	}
+}
