@@ -288,7 +288,13 @@ func (e *extractor) classify(a, b int) bool {
 		return false
 	}
 	switch t {
-	case indicator.IPv4, indicator.CIDR, indicator.X509SHA1, indicator.X509SHA256, indicator.JA4:
+	case indicator.IPv4:
+		// "version 1.2.3.4", "build 10.0.19041.1": a four-part version
+		// that happens to be an address. A defanged one is meant.
+		if !e.defanged(a, b) && e.versionWordBefore(e.textStart(a)) {
+			return false
+		}
+	case indicator.CIDR, indicator.X509SHA1, indicator.X509SHA256, indicator.JA4:
 	case indicator.IPv6:
 		if v == "::" {
 			return false
@@ -573,3 +579,29 @@ func digitAndLetter(s string) bool {
 	}
 	return digit && letter
 }
+
+// versionWords are the words after which a dotted quad is a version number.
+var versionWords = map[string]bool{"version": true, "versions": true, "ver": true, "v": true, "build": true,
+	"release": true, "firmware": true, "patch": true, "update": true}
+
+// versionWordBefore says whether the word before text offset pos (across
+// spaces, and a "." or ":" after it) is one of versionWords.
+func (e *extractor) versionWordBefore(pos int) bool {
+	i := pos
+	for i > 0 && (e.text[i-1] == ' ' || e.text[i-1] == '\t') {
+		i--
+	}
+	if i > 0 && (e.text[i-1] == '.' || e.text[i-1] == ':') {
+		i--
+	}
+	j := i
+	for j > 0 && j > i-16 && isASCIILetter(e.text[j-1]) {
+		j--
+	}
+	if j == i || (j > 0 && isASCIILetter(e.text[j-1])) {
+		return false
+	}
+	return versionWords[strings.ToLower(e.text[j:i])]
+}
+
+func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }

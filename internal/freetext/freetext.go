@@ -66,7 +66,9 @@
 // CIDR blocks are found as Detect reads them ("10.0.0.0/8"; /0 to /7 are
 // refused by the canonical form, leaving the address). Version numbers
 // ("1.2.3", "120.0.6099.109") are not addresses; a four-part version that
-// is a valid address cannot be told from one.
+// is a valid address is one unless the word before it says it is a version
+// ("version 1.2.3.4", "build 10.0.19041.1", "firmware: 4.4.2.1"; see
+// versionWords) and it is not defanged.
 //
 // # Domains
 //

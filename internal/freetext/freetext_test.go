@@ -42,6 +42,9 @@ func TestExtract(t *testing.T) {
 		{"prose", "The actor used spearphishing, then moved laterally.", nil},
 		{"abbreviations", "e.g. this, i.e. that, etc. and a.k.a. U.S. vs. No. 5", nil},
 		{"version numbers", "version 1.2.3 and 10.0.19041 and v2.1", nil},
+		{"four-part versions", "Version 1.2.3.4 of the tool, build 10.0.19041.1, firmware: 4.4.2.1 and ver. 5.1.0.2", nil},
+		{"an address after a version", "version 1.2.3.4 connects to 198.51.100.7 and updates from 1[.]2[.]3[.]4", []string{
+			"ipv4 198.51.100.7", "ipv4 1.2.3.4 <- 1[.]2[.]3[.]4"}},
 		{"file names", "invoice.pdf setup.exe document.docx payload.bin script.ps1 loader.dll", nil},
 		{"file-extension TLDs", "malware.zip clip.mov Notes.one readme.md run.sh libcrypto.so main.rs x.py Safari.app Main.java id_rsa.pub update.cab", nil},
 		{"code and run-together sentences", "ADODB.Stream and System.Net; it was done.Now we", nil},
