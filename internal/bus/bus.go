@@ -9,8 +9,9 @@
 // completeness: a message may be dropped when a subscriber's buffer is full
 // (counted by [Subscription.Dropped]) or lost while a connection to NATS is
 // being re-established, and a failed [Bus.Publish] does not mean the change is
-// lost. Consumers should re-read the store after they subscribe and may poll
-// it now and then as a safety net.
+// lost. Publish never waits long on the network: while NATS is away it drops
+// the message and returns [ErrUnavailable] at once. Consumers should re-read
+// the store after they subscribe and may poll it now and then as a safety net.
 //
 // What the bus does promise is prompt fan-out: every subscriber of a topic, on
 // every replica, receives each message published after its Subscribe
@@ -85,6 +86,12 @@ var (
 	ErrInvalidTopic = errors.New("bus: invalid topic")
 	// ErrDataTooLarge is returned by Publish for a payload above MaxDataSize.
 	ErrDataTooLarge = errors.New("bus: data too large")
+	// ErrUnavailable is returned by Publish when the bus cannot carry the
+	// message now (NATS disconnected, its stream missing, publishing stalled):
+	// the message is dropped, as a hint may be, without waiting. The
+	// implementation logs the condition when it begins, so callers need not
+	// log each such error.
+	ErrUnavailable = errors.New("bus: unavailable")
 )
 
 // validateTopic accepts dot-separated tokens of ASCII letters, digits, '-'

@@ -123,7 +123,9 @@ func (b *Broker) Notify(ctx context.Context, seq int64) {
 	case b.kick <- struct{}{}:
 	default:
 	}
-	if err := b.bus.Publish(ctx, Topic, []byte(strconv.FormatInt(seq, 10))); err != nil {
+	// Publish never waits long on the network; a bus that cannot carry the
+	// notification now (ErrUnavailable) has logged why, once.
+	if err := b.bus.Publish(ctx, Topic, []byte(strconv.FormatInt(seq, 10))); err != nil && !errors.Is(err, bus.ErrUnavailable) {
 		b.log.Warn("publishing a change notification failed; streams catch up by polling", "err", err)
 	}
 }
