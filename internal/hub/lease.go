@@ -49,18 +49,34 @@ func (h *Hub) SingletonJobs() []string {
 
 // leaseLoop takes the jobs lease when it can and renews it; while it holds
 // it, the jobs run. When a renewal is refused (another replica took an
-// expired lease) or has failed for longer than the lease could have lasted
-// without it, the jobs are stopped; they start again when the lease is taken
-// again. A job that ends on its own ends the hub, as any other part does. At
-// the end the lease is released, so another replica takes over at its next
-// attempt instead of after the expiry.
+// expired lease) the jobs are stopped, and so they are when the lease has
+// gone unrenewed until one renewal interval before it expires (stopBy):
+// that interval is left for the jobs to wind down before another replica
+// may take the lease. No renewal attempt of a leader may end after stopBy
+// (its context ends there), so that a renewal that hangs cannot keep the
+// jobs running past it, and a leader whose renewal failed tries again
+// before stopBy rather than only at the next interval. The jobs start again
+// when the lease is taken again. A job that ends on its own ends the hub,
+// as any other part does. At the end the lease is released, so another
+// replica takes over at its next attempt instead of after the expiry.
 func (h *Hub) leaseLoop(ctx context.Context, jobs *group) error {
 	ttl, renew := h.cfg.LeaseTTL, h.cfg.LeaseRenew
+	if 2*renew >= ttl {
+		// A renewal in time would be due only at or after stopBy: the
+		// jobs would stop at every interval.
+		h.log.Warn("the jobs lease's renewal interval is too long for its duration; renewing every third of it instead",
+			"ttl", ttl, "renew", renew)
+		renew = ttl / 3
+	}
 	var (
 		stopJobs context.CancelFunc
 		done     chan error
-		lastOK   time.Time
+		lastOK   time.Time // when the lease last ran from (its expiry is lastOK+ttl)
+		failed   bool      // the last attempt failed
 	)
+	// stopBy is when the jobs must have been told to stop unless the lease
+	// is renewed before: one renewal interval before the lease expires.
+	stopBy := func() time.Time { return lastOK.Add(ttl - renew) }
 	stop := func(why string) {
 		if stopJobs == nil {
 			return
@@ -87,12 +103,22 @@ func (h *Hub) leaseLoop(ctx context.Context, jobs *group) error {
 	for {
 		// The lease is judged by the wall clock, never by Config.Now (a
 		// test clock): replicas compare their clocks through the store.
-		// A renewal that hangs counts as failed after one interval, so
-		// that the jobs stop before the lease can expire.
+		// An attempt that hangs counts as failed after one interval, and
+		// a leader's ends at stopBy at the latest: one that could not end
+		// before stopBy is not made while the jobs run.
 		now := time.Now()
-		actx, cancel := context.WithTimeout(ctx, renew)
+		deadline := now.Add(renew)
+		if stopJobs != nil {
+			if !now.Before(stopBy()) {
+				stop("the lease could not be renewed in time")
+			} else if stopBy().Before(deadline) {
+				deadline = stopBy()
+			}
+		}
+		actx, cancel := context.WithDeadline(ctx, deadline)
 		got, err := h.st.AcquireLease(actx, jobsLease, h.lease.holder, ttl, now)
 		cancel()
+		failed = err != nil
 		switch {
 		case ctx.Err() != nil:
 			return nil
@@ -100,7 +126,7 @@ func (h *Hub) leaseLoop(ctx context.Context, jobs *group) error {
 			h.log.Warn("renewing the jobs lease failed", "err", err, "leader", stopJobs != nil)
 			// Another replica may take the lease once it expires: stop
 			// one renewal interval before that could happen.
-			if stopJobs != nil && time.Since(lastOK) >= ttl-renew {
+			if stopJobs != nil && !time.Now().Before(stopBy()) {
 				stop("the lease could not be renewed in time")
 			}
 		case got:
@@ -122,6 +148,20 @@ func (h *Hub) leaseLoop(ctx context.Context, jobs *group) error {
 		default:
 			stop("another replica holds the jobs lease")
 		}
+		// The next attempt comes at the next interval. A leader whose
+		// attempt failed tries again halfway to stopBy (while that leaves
+		// an attempt a tenth of an interval at least), and wakes at stopBy
+		// to stop the jobs if the interval ends later.
+		var retry *time.Timer
+		var retryC <-chan time.Time
+		if stopJobs != nil && failed {
+			wait := time.Until(stopBy())
+			if wait/2 >= renew/10 {
+				wait /= 2
+			}
+			retry = time.NewTimer(wait)
+			retryC = retry.C
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -136,6 +176,10 @@ func (h *Hub) leaseLoop(ctx context.Context, jobs *group) error {
 			}
 			return err
 		case <-t.C:
+		case <-retryC:
+		}
+		if retry != nil {
+			retry.Stop()
 		}
 	}
 }

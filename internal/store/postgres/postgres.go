@@ -32,6 +32,30 @@
 // applies what is missing, the others wait and then find nothing to do. A
 // schema newer than the program is refused.
 //
+// # Session settings
+//
+// A replica cut off from the database (a partition, a paused VM) while its
+// transaction holds the change-log lock would otherwise keep every replica's
+// writers waiting until PostgreSQL's TCP keepalive gives up on it, two hours
+// and more by default. Every connection of the store therefore sets, once
+// opened, the settings of sessionDefaults: the server ends a session idle in
+// a transaction for 60 s, and one whose client stopped answering after about
+// 60 s (TCP keepalive and user timeout), which rolls its transaction back
+// and releases its locks; a lock is waited for at most 2 min, so that a
+// writer behind a holder that is stuck for another reason fails with
+// ErrLockTimeout, naming the holder, instead of waiting for ever. (A client
+// stopped in the middle of sending a statement, its TCP connection up, is
+// ended by no timeout: PostgreSQL does not cancel a statement while it waits
+// for the rest of it. Then the error names the stuck session.) Each is set
+// only where PostgreSQL's built-in default still holds (pg_settings.source
+// is "default"): a value the DSN gives (a parameter or options=-c …), or the
+// role, the database or postgresql.conf, wins. They are set with set_config
+// after connecting rather than sent as startup parameters, which PgBouncer
+// refuses. Migrations wait for their locks without a bound unless the
+// operator set one (a replica starting while another migrates waits for it).
+// No statement_timeout is set: a migration, offboarding a large organisation
+// or a report over many rows may run long while its client waits for it.
+//
 // The schema is the SQLite store's after all its migrations, with the same
 // conventions: times as BIGINT unix nanoseconds UTC, flags as INTEGER 0/1,
 // lists of labels and tags as JSON text, optional references NULL.
@@ -81,6 +105,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -105,6 +130,54 @@ const (
 // maxConns is the size of the connection pool of one Store.
 const maxConns = 16
 
+// sessionDefaults are set on every connection of the store where
+// PostgreSQL's built-in default still holds (see the package doc and
+// docs/POSTGRES.md, "Session settings"). Every transaction of the store is
+// short and driven by the store itself, statement after statement, so a
+// session idle in a transaction for a minute belongs to a client that is
+// gone or frozen. The usual holders of the change-log lock keep it for
+// seconds at most (an ingest is at most one request's 100,000 indicators,
+// usually a merged batch of a few thousand; an expiry or compaction step is
+// one bounded transaction); only offboarding an organisation with
+// anonymisation or changing a sharing group's members touches all its
+// indicators at once. A writer that waited 2 min for the lock fails with
+// ErrLockTimeout rather than wait for ever. lockTimeout is longer than the
+// minute in which a vanished holder is ended, so that such a holder costs
+// the other writers a delay, not a failure.
+var sessionDefaults = []struct{ name, value string }{
+	{"idle_in_transaction_session_timeout", "60s"},
+	{"lock_timeout", lockTimeout},
+	{"tcp_keepalives_idle", "30"},     // seconds of silence before the first probe
+	{"tcp_keepalives_interval", "10"}, // seconds between probes
+	{"tcp_keepalives_count", "3"},     // unanswered probes before the connection is dropped
+	{"tcp_user_timeout", "60s"},       // sent data unacknowledged for this long drops it too
+}
+
+// lockTimeout is the store's default lock_timeout.
+const lockTimeout = "2min"
+
+// ErrLockTimeout is returned, wrapped, by a write that waited longer than
+// lock_timeout for the change-log or audit lock: another transaction, on
+// this or another replica, held it that long.
+var ErrLockTimeout = errors.New("postgres: a write lock was not granted within lock_timeout")
+
+// setSessionDefaults sets sessionDefaults on a new connection where nobody
+// set them: one statement, once per connection.
+func setSessionDefaults(ctx context.Context, conn *pgx.Conn) error {
+	names := make([]string, len(sessionDefaults))
+	values := make([]string, len(sessionDefaults))
+	for i, d := range sessionDefaults {
+		names[i], values[i] = d.name, d.value
+	}
+	if _, err := conn.Exec(ctx, `SELECT set_config(d.name, d.value, false)
+		FROM unnest($1::text[], $2::text[]) AS d(name, value)
+		JOIN pg_settings s ON s.name = d.name
+		WHERE s.source = 'default'`, names, values); err != nil {
+		return fmt.Errorf("postgres: session settings: %w", err)
+	}
+	return nil
+}
+
 // Store is the PostgreSQL implementation of store.Store.
 type Store struct {
 	// The methods whose queries both SQL stores share.
@@ -124,7 +197,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse DSN: %w", err)
 	}
-	sqlDB := stdlib.OpenDB(*cfg)
+	sqlDB := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(setSessionDefaults))
 	sqlDB.SetMaxOpenConns(maxConns)
 	sqlDB.SetMaxIdleConns(maxConns)
 	s := &Store{db: &DB{sqlDB}}
@@ -168,6 +241,25 @@ func (s *Store) migrate(ctx context.Context) (err error) {
 		return fmt.Errorf("postgres: migrate: %w", err)
 	}
 	defer conn.Close()
+	// Migrations wait for their locks as long as it takes (a replica that
+	// starts while another migrates waits for it; a migration's DDL waits
+	// for the transactions of running replicas), unless the operator set a
+	// lock_timeout: the store's own is lifted on this connection while it
+	// migrates and set again afterwards.
+	var ours bool
+	if err := conn.QueryRowContext(ctx, `SELECT source = 'session' FROM pg_settings WHERE name = 'lock_timeout'`).Scan(&ours); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	if ours {
+		if _, err := conn.ExecContext(ctx, `SELECT set_config('lock_timeout', '0', false)`); err != nil {
+			return fmt.Errorf("postgres: migrate: lift lock_timeout: %w", err)
+		}
+		defer func() {
+			if _, rerr := conn.ExecContext(context.Background(), `SELECT set_config('lock_timeout', $1, false)`, lockTimeout); rerr != nil && err == nil {
+				err = fmt.Errorf("postgres: migrate: set lock_timeout again: %w", rerr)
+			}
+		}()
+	}
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1, hashtext(current_schema()))`, lockClassMigrate); err != nil {
 		return fmt.Errorf("postgres: migrate schema %s: take the migration lock: %w", s.schema, err)
 	}
@@ -264,10 +356,53 @@ func (s *Store) begin(ctx context.Context, lockClass int64) (*Tx, error) {
 	if lockClass != 0 {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))`, lockClass); err != nil {
 			_ = tx.Rollback()
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == pgLockNotAvailable {
+				return nil, fmt.Errorf("%w: the %s lock of schema %s%s (%w)",
+					ErrLockTimeout, lockName(lockClass), s.schema, s.lockHolder(ctx, lockClass), err)
+			}
 			return nil, fmt.Errorf("postgres: begin: take the write lock: %w", err)
 		}
 	}
 	return tx, nil
+}
+
+// lockHolder says, for the error of a writer that waited out lock_timeout,
+// which session holds the advisory lock of lockClass, so that an operator
+// can tell a stuck one and end it: a session in the middle of a statement
+// whose client stopped sending (its state active, waiting for ClientRead) is
+// ended by none of PostgreSQL's timeouts while its TCP connection stays up
+// (docs/POSTGRES.md, "Session settings").
+func (s *Store) lockHolder(ctx context.Context, lockClass int64) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var (
+		pid                 int64
+		client, state, wait string
+		secs                int64
+	)
+	err := s.db.DB.QueryRowContext(ctx, `SELECT a.pid, COALESCE(host(a.client_addr), 'local'), COALESCE(a.state, '?'),
+			COALESCE(a.wait_event, 'nothing'), COALESCE(EXTRACT(epoch FROM now() - a.state_change)::bigint, 0)
+		FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+		WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+			AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+			AND l.classid = $1 AND l.objid = hashtext(current_schema())::oid`, lockClass).Scan(&pid, &client, &state, &wait, &secs)
+	if err != nil {
+		return "; a transaction on this or another replica has held it that long"
+	}
+	return fmt.Sprintf(", held by backend %d (client %s, %s for %d s, waiting for %s); a session stuck that long can be ended with pg_terminate_backend(%d)",
+		pid, client, state, secs, wait, pid)
+}
+
+// lockName names an advisory lock class in errors.
+func lockName(lockClass int64) string {
+	switch lockClass {
+	case lockClassChanges:
+		return "change-log"
+	case lockClassAudit:
+		return "audit-log"
+	}
+	return fmt.Sprintf("%#x", lockClass)
 }
 
 // read runs fn in a read-only transaction: every query of fn sees the same
@@ -286,6 +421,7 @@ const (
 	pgUniqueViolation     = "23505"
 	pgForeignKeyViolation = "23503"
 	pgDiskFull            = "53100"
+	pgLockNotAvailable    = "55P03" // lock_timeout ran out
 )
 
 // full marks an error of a full disk (disk_full) as store.ErrFull; others
