@@ -8,6 +8,7 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/auth"
 	"github.com/hdnetwork/hdn/internal/coverage"
+	"github.com/hdnetwork/hdn/internal/duration"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
@@ -39,9 +40,9 @@ func (s *Server) createEnrolment(w http.ResponseWriter, r *http.Request, p *Prin
 	}
 	life := DefaultEnrolTokenLifetime
 	if in.ExpiresIn != "" {
-		d, err := time.ParseDuration(in.ExpiresIn)
+		d, err := duration.Parse(in.ExpiresIn)
 		if err != nil || d < time.Minute || d > MaxEnrolTokenLifetime {
-			return errf(http.StatusBadRequest, CodeInvalidValue, "expires_in %q is not a duration from 1m to 24h", clip(in.ExpiresIn))
+			return errf(http.StatusBadRequest, CodeInvalidValue, "expires_in %q is not a duration from 1m to 24h (or 1d), e.g. \"30m\"", clip(in.ExpiresIn))
 		}
 		life = d
 	}
@@ -254,9 +255,9 @@ func (s *Server) coverageReport(w http.ResponseWriter, r *http.Request, p *Princ
 	in := coverage.Input{Now: s.now().UTC(), Live: coverage.DefaultLive, Window: coverage.DefaultSharingWindow}
 	for name, dst := range map[string]*time.Duration{"live": &in.Live, "window": &in.Window} {
 		if v := r.URL.Query().Get(name); v != "" {
-			d, err := parseDays(v)
+			d, err := duration.Parse(v)
 			if err != nil || d <= 0 {
-				return badRequest("%s %q is not a positive duration (e.g. 15m, 90d)", name, clip(v))
+				return badRequest("%s %q is not a positive duration: e.g. %s (also 1d12h, 15m)", name, clip(v), duration.Examples)
 			}
 			*dst = d
 		}
@@ -274,13 +275,4 @@ func (s *Server) coverageReport(w http.ResponseWriter, r *http.Request, p *Princ
 	}
 	writeJSON(w, http.StatusOK, coverage.Compute(in))
 	return nil
-}
-
-// parseDays is time.ParseDuration that also takes whole days ("90d").
-func parseDays(v string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := time.ParseDuration(d + "h")
-		return n * 24, err
-	}
-	return time.ParseDuration(v)
 }

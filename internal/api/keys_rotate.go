@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/auth"
+	"github.com/hdnetwork/hdn/internal/duration"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/store"
 )
@@ -87,9 +88,9 @@ func (s *Server) rotateOrgKey(w http.ResponseWriter, r *http.Request, p *Princip
 	}
 	grace := DefaultRotateGrace
 	if in.Grace != "" {
-		d, err := time.ParseDuration(in.Grace)
-		if err != nil || d < 0 || d > MaxRotateGrace {
-			return errf(http.StatusBadRequest, CodeInvalidValue, "grace %q is not a duration between 0s and 720h (e.g. \"24h\"; \"0s\" ends the old key at once)", clip(in.Grace))
+		d, err := duration.Parse(in.Grace)
+		if err != nil || d > MaxRotateGrace {
+			return errf(http.StatusBadRequest, CodeInvalidValue, "grace %q is not a duration between 0s and 30d, e.g. \"24h\" or \"7d\" (\"0s\" ends the old key at once)", clip(in.Grace))
 		}
 		grace = d
 	}

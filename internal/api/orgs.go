@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/auth"
+	"github.com/hdnetwork/hdn/internal/duration"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
@@ -117,7 +118,7 @@ func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, p *Principal)
 	if err := s.decodeStrict(w, r, &in); err != nil {
 		return err
 	}
-	in.Name = strings.TrimSpace(in.Name)
+	in.Name, in.Partner = strings.TrimSpace(in.Name), strings.TrimSpace(in.Partner)
 	if err := validName("organisation", in.Name); err != nil {
 		return errf(http.StatusBadRequest, CodeInvalidValue, "%s", err.Error())
 	}
@@ -150,7 +151,7 @@ func (s *Server) createOrg(w http.ResponseWriter, r *http.Request, p *Principal)
 	}
 	created, err := s.st.CreateOrg(r.Context(), o)
 	if errors.Is(err, store.ErrConflict) {
-		return errf(http.StatusConflict, CodeConflict, "an organisation named %q exists", clip(in.Name))
+		return errf(http.StatusConflict, CodeConflict, "an organisation named %q already exists (names are compared without regard to case)", clip(in.Name))
 	}
 	if err != nil {
 		if strings.Contains(err.Error(), "partner") || strings.Contains(err.Error(), "customer") {
@@ -356,9 +357,9 @@ func (s *Server) createOrgKey(w http.ResponseWriter, r *http.Request, p *Princip
 	now := s.now().UTC()
 	k := model.Key{OrgID: o.ID, Role: role, Name: in.Name, Created: now}
 	if in.ExpiresIn != "" {
-		d, err := time.ParseDuration(in.ExpiresIn)
+		d, err := duration.Parse(in.ExpiresIn)
 		if err != nil || d <= 0 || d > maxKeyLifetime {
-			return errf(http.StatusBadRequest, CodeInvalidValue, "expires_in %q is not a duration between 1s and 5 years (e.g. \"2160h\")", clip(in.ExpiresIn))
+			return errf(http.StatusBadRequest, CodeInvalidValue, "expires_in %q is not a duration between 1s and 5 years (e.g. %s)", clip(in.ExpiresIn), duration.Examples)
 		}
 		k.ExpiresAt = now.Add(d)
 	}

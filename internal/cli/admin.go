@@ -5,6 +5,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/auth"
@@ -12,6 +16,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
 	"github.com/hdnetwork/hdn/internal/store/open"
+	"github.com/hdnetwork/hdn/internal/store/sqlite"
 )
 
 func adminCommands() map[string]*command {
@@ -32,7 +37,7 @@ func adminCommands() map[string]*command {
 			"revoke": {summary: "revoke a key", run: adminKeyRevoke},
 			"rotate": {summary: "replace a key by a new one (shown once); the old one expires after --grace", run: adminKeyRotate},
 		}},
-		"feed":    {summary: "outside feeds the hub reads (MISP feeds)", sub: adminFeedCommands()},
+		"feed":    {summary: "outside feeds the hub reads on an interval (MISP feeds, TAXII 2.1 collections)", sub: adminFeedCommands()},
 		"webhook": {summary: "webhooks the hub POSTs events to (campaigns, quarantines, indicators)", sub: adminWebhookCommands()},
 		"peer":    {summary: "other hubs this hub peers with (federation)", sub: adminPeerCommands()},
 		"user":    {summary: "web UI users (passwords hashed; never shown)", sub: adminUserCommands()},
@@ -44,7 +49,9 @@ func adminCommands() map[string]*command {
 
 // openData opens a hub's store: the PostgreSQL database of --db (or
 // HDN_DB) when given, otherwise the data directory; it works while the hub
-// runs.
+// runs. The data directory must hold a hub database already, so that a
+// mistyped --data is an error rather than a new, empty hub; only a command
+// with --init given (org create) makes one.
 func openData(ctx context.Context, fs *flag.FlagSet) (store.Store, error) {
 	dir := fs.Lookup("data").Value.String()
 	db := ""
@@ -54,7 +61,39 @@ func openData(ctx context.Context, fs *flag.FlagSet) (store.Store, error) {
 	if err := checkStoreFlags(fs.Name(), dir, db); err != nil {
 		return nil, err
 	}
+	if db == "" {
+		if err := hubDataExists(fs, dir); err != nil {
+			return nil, err
+		}
+	}
 	return open.Open(ctx, dir, db)
+}
+
+// hubDataExists refuses a data directory that holds no hub database (no
+// hdn.db), unless the command has --init and it was given.
+func hubDataExists(fs *flag.FlagSet, dir string) error {
+	if f := fs.Lookup("init"); f != nil && f.Value.String() == "true" {
+		return nil
+	}
+	path := filepath.Join(dir, sqlite.FileName)
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.Mode().IsRegular():
+		return nil
+	case err == nil:
+		return fmt.Errorf("%s: %s is not a hub database", fs.Name(), path)
+	case !errors.Is(err, iofs.ErrNotExist):
+		return fmt.Errorf("%s: %w", fs.Name(), err)
+	}
+	msg := fmt.Sprintf("%s: no hub database in %s yet (%s does not exist): is --data mistyped? "+
+		"`hdn hub --data %s` creates one on its first start", fs.Name(), dir, path, dir)
+	if fs.Lookup("init") != nil {
+		msg += ", as does this command with --init"
+	}
+	return errors.New(msg)
 }
 
 // adminAction records what the operator did on the command line.
@@ -65,14 +104,21 @@ func adminAction(ctx context.Context, st store.Store, action, target, detail str
 func adminOrgCreate(e *env) error {
 	fs := e.flags("hdn admin org create")
 	fs.String("data", "", "hub data directory")
-	name := fs.String("name", "", "organisation name")
+	name := fs.String("name", "", "organisation name (unique without regard to case; spaces around it are dropped)")
 	kind := fs.String("kind", "", "coordinator, member, partner, customer, national-cert or peer-hub")
 	partner := fs.String("partner", "", "for a customer: the partner's name")
+	fs.Bool("init", false, "create the hub database in --data if it holds none yet (the first organisation of a new hub, before the hub's first start); without it a --data that holds no hub database is refused")
 	if err := e.parse(fs); err != nil {
 		return err
 	}
 	if err := required(fs, "name", "kind"); err != nil {
 		return err
+	}
+	// Spaces around a name are a slip of the shell, not part of it (the
+	// API trims them too).
+	*name, *partner = strings.TrimSpace(*name), strings.TrimSpace(*partner)
+	if *name == "" {
+		return errors.New("hdn admin org create: --name is empty")
 	}
 	k, err := policy.ParseOrgKind(*kind)
 	if err != nil {
@@ -98,6 +144,13 @@ func adminOrgCreate(e *env) error {
 		o.Partner = p.ID
 	}
 	o, err = st.CreateOrg(e.ctx, o)
+	if errors.Is(err, store.ErrConflict) {
+		taken := *name
+		if other, err := st.Org(e.ctx, *name); err == nil {
+			taken = other.Name
+		}
+		return fmt.Errorf("an organisation named %s already exists (names are compared without regard to case)", taken)
+	}
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/api"
+	"github.com/hdnetwork/hdn/internal/duration"
 )
 
 // expiryFlag is --expires of `hdn admin key create`: a lifetime ("90d",
@@ -32,12 +32,12 @@ func (f *expiryFlag) Set(v string) error {
 		f.at = t.UTC()
 		return nil
 	}
-	d, err := parseDays(v)
+	d, err := duration.Parse(v)
+	if errors.Is(err, duration.ErrNegative) {
+		return errors.New("a lifetime must not be negative")
+	}
 	if err != nil {
 		return fmt.Errorf("%q is neither a lifetime (90d, 2160h) nor an RFC 3339 date (2027-03-01 or 2027-03-01T12:00:00Z)", v)
-	}
-	if d < 0 {
-		return errors.New("a lifetime must not be negative")
 	}
 	f.d = d
 	return nil
@@ -57,56 +57,21 @@ func (f *expiryFlag) expiresAt(now time.Time) (time.Time, error) {
 	return time.Time{}, nil
 }
 
-// parseDays is time.ParseDuration with days: "90d", "1d12h".
-func parseDays(v string) (time.Duration, error) {
-	days, rest, ok := strings.Cut(v, "d")
-	if !ok {
-		return time.ParseDuration(v)
-	}
-	n, err := strconv.ParseUint(days, 10, 16)
-	if err != nil {
-		return 0, fmt.Errorf("time: invalid duration %q", v)
-	}
-	d := time.Duration(n) * 24 * time.Hour
-	if rest != "" {
-		r, err := time.ParseDuration(rest)
-		if err != nil || r < 0 {
-			return 0, fmt.Errorf("time: invalid duration %q", v)
-		}
-		d += r
-	}
-	return d, nil
-}
-
-// daysFlag is a duration flag that also takes days ("1d").
-type daysFlag struct{ d time.Duration }
-
-func (f *daysFlag) String() string { return f.d.String() }
-func (f *daysFlag) Set(v string) error {
-	d, err := parseDays(strings.TrimSpace(v))
-	if err != nil {
-		return err
-	}
-	f.d = d
-	return nil
-}
-
 // adminKeyRotate makes a key's successor (same organisation, role and name;
 // shown once) and lets the old key expire after the grace period.
 func adminKeyRotate(e *env) error {
 	fs := e.flags("hdn admin key rotate")
 	fs.String("data", "", "hub data directory")
 	id := fs.String("id", "", "the key's id (from key list)")
-	grace := &daysFlag{d: api.DefaultRotateGrace}
-	fs.Var(grace, "grace", "how long the old key keeps working, e.g. 24h or 7d (0: it stops at once; at most 30d)")
+	grace := durationFlag(fs, "grace", api.DefaultRotateGrace, "how long the old key keeps working (0: it stops at once; at most 30d)")
 	if err := e.parse(fs); err != nil {
 		return err
 	}
 	if err := required(fs, "id"); err != nil {
 		return err
 	}
-	if grace.d < 0 || grace.d > api.MaxRotateGrace {
-		return fmt.Errorf("--grace %s: from 0 to 30d", grace.d)
+	if *grace > api.MaxRotateGrace {
+		return fmt.Errorf("--grace %s: from 0 to 30d", duration.Format(*grace))
 	}
 	st, err := openData(e.ctx, fs)
 	if err != nil {
@@ -124,7 +89,7 @@ func adminKeyRotate(e *env) error {
 	if org.Revoked {
 		return fmt.Errorf("key %q: %s was offboarded", *id, org.Name)
 	}
-	rot, err := api.RotateKey(e.ctx, st, old, grace.d, time.Now())
+	rot, err := api.RotateKey(e.ctx, st, old, *grace, time.Now())
 	if err != nil {
 		return err
 	}

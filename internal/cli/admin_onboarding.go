@@ -10,6 +10,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/api"
 	"github.com/hdnetwork/hdn/internal/auth"
 	"github.com/hdnetwork/hdn/internal/coverage"
+	"github.com/hdnetwork/hdn/internal/duration"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
@@ -152,7 +153,7 @@ func adminEnrolCreate(e *env) error {
 	fs := e.flags("hdn admin enrol create")
 	fs.String("data", "", "hub data directory")
 	name := fs.String("org", "", "the organisation's name or id")
-	ttl := fs.Duration("expires", api.DefaultEnrolTokenLifetime, "how long the token may be used (at most 24h)")
+	ttl := durationFlag(fs, "expires", api.DefaultEnrolTokenLifetime, "how long the token may be used (from 1m to 24h)")
 	if err := e.parse(fs); err != nil {
 		return err
 	}
@@ -160,7 +161,7 @@ func adminEnrolCreate(e *env) error {
 		return err
 	}
 	if *ttl < time.Minute || *ttl > api.MaxEnrolTokenLifetime {
-		return fmt.Errorf("--expires %s: from 1m to 24h", *ttl)
+		return fmt.Errorf("--expires %s: from 1m to 24h", duration.Format(*ttl))
 	}
 	st, o, err := openDataOrg(e.ctx, fs, *name)
 	if err != nil {
@@ -187,8 +188,8 @@ func adminEnrolCreate(e *env) error {
 func adminCoverage(e *env) error {
 	fs := e.flags("hdn admin coverage")
 	fs.String("data", "", "hub data directory")
-	live := fs.Duration("live", coverage.DefaultLive, "how recent a heartbeat counts as live")
-	window := fs.Duration("window", coverage.DefaultSharingWindow, "how far back sharing counts")
+	live := durationFlag(fs, "live", coverage.DefaultLive, "how recent a heartbeat counts as live")
+	window := durationFlag(fs, "window", coverage.DefaultSharingWindow, "how far back sharing counts")
 	if err := e.parse(fs); err != nil {
 		return err
 	}

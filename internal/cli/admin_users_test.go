@@ -43,7 +43,7 @@ func TestAdminUsers(t *testing.T) {
 		}
 		printed.WriteString(out + stderr)
 	}
-	ok("org", "create", "--name", "Hospital A", "--kind", "member")
+	ok("org", "create", "--init", "--name", "Hospital A", "--kind", "member")
 	ok("org", "create", "--name", "Hospital B", "--kind", "member")
 
 	var added struct {

@@ -28,7 +28,7 @@ func runBenchLoad(e *env) error {
 	}
 	url := fs.String("url", "", "an existing hub (default: a hub started in-process)")
 	key := fs.String("key", "", "with --url: the admin key of the hub's coordinator organisation (or HDN_KEY)")
-	duration := fs.Duration("duration", 30*time.Second, "how long load is applied")
+	loadFor := durationFlag(fs, "duration", 30*time.Second, "how long load is applied")
 	submitters := fs.Int("submitters", 20, "concurrent submitting clients, each an organisation with its own key")
 	batch := fs.Int("batch", 1000, "indicators per submission")
 	rate := fs.Float64("rate", 50, "submissions per second, all clients together")
@@ -36,7 +36,7 @@ func runBenchLoad(e *env) error {
 	sightings := fs.Float64("sightings", 100, "sightings per second")
 	profile := fs.String("profile", loadtest.ProfileNetwork, "network: every batch TLP:AMBER to the whole network (every subscriber gets every indicator); spread: each batch to one of --groups sharing groups")
 	groups := fs.Int("groups", 10, "with --profile spread: sharing groups (each subscriber in one)")
-	drain := fs.Duration("drain", 30*time.Second, "how long subscribers may take, after the load stops, to receive what was submitted")
+	drain := durationFlag(fs, "drain", 30*time.Second, "how long subscribers may take, after the load stops, to receive what was submitted")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run (the in-process hub included) to this file")
 	logLevel := fs.String("log-level", "warn", "the in-process hub's log level: debug, info, warn or error")
 	if err := e.parse(fs); err != nil {
@@ -63,7 +63,7 @@ func runBenchLoad(e *env) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := loadtest.Run(e.ctx, loadtest.Config{URL: *url, Key: *key, Duration: *duration, Submitters: *submitters, Batch: *batch,
+	res, err := loadtest.Run(e.ctx, loadtest.Config{URL: *url, Key: *key, Duration: *loadFor, Submitters: *submitters, Batch: *batch,
 		SubmitRate: *rate, Subscribers: *subscribers, SightingRate: *sightings, Profile: *profile, Groups: *groups, Drain: *drain, Logger: log})
 	if err != nil {
 		return err

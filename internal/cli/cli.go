@@ -15,6 +15,9 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
+
+	"github.com/hdnetwork/hdn/internal/duration"
 )
 
 // Version is set at build time.
@@ -111,6 +114,16 @@ func (e *env) flags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	return fs
+}
+
+// durationFlag declares a duration flag read by duration.Parse: it takes
+// days ("90d", "1d12h") as well as Go's durations ("2160h", "15m"), never a
+// negative one. Every duration a person gives on the command line goes
+// through it (flag.Duration takes no days).
+func durationFlag(fs *flag.FlagSet, name string, def time.Duration, usage string) *time.Duration {
+	d := def
+	fs.Var((*duration.Value)(&d), name, usage+"; a `duration` such as 30s, 15m, 2160h or 90d")
+	return &d
 }
 
 // parse parses flags and refuses stray arguments.

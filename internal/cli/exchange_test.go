@@ -19,7 +19,7 @@ import (
 
 func TestAdminFeeds(t *testing.T) {
 	dir := t.TempDir()
-	if code, _, stderr := run(t, "admin", "org", "create", "--data", dir, "--name", "sector-cert", "--kind", "coordinator"); code != 0 {
+	if code, _, stderr := run(t, "admin", "org", "create", "--data", dir, "--init", "--name", "sector-cert", "--kind", "coordinator"); code != 0 {
 		t.Fatal(stderr)
 	}
 	feedDir := t.TempDir()
@@ -104,9 +104,22 @@ func TestImportExportAgainstAHub(t *testing.T) {
 		t.Errorf("rpz file mode %v, want 0644 so that the resolver can read it", fi.Mode().Perm())
 	}
 	// A MISP event, then the MISP feed of what the organisation may see.
+	// It prints a summary, as the other kinds do; --full the stored event.
 	event := filepath.Join("..", "misp", "testdata", "events", "tweetfeed-01d7d459.json")
-	if code, out, stderr := run(t, "import", "--hub", h.URL, event); code != 0 || !strings.Contains(out, `"Event"`) {
-		t.Fatalf("import MISP event: %d %.300s %s", code, out, stderr)
+	code, out, stderr = run(t, "import", "--hub", h.URL, event)
+	var sum struct {
+		Format, Event                                   string
+		Attributes, Created, Updated, Rejected, Context int
+	}
+	if err := json.Unmarshal([]byte(out), &sum); code != 0 || err != nil || strings.Contains(out, `"Event"`) || len(out) > 4<<10 ||
+		sum.Format != "misp" || sum.Event != "01d7d459-91ef-5fa0-8bf8-1e682f4c5c93" || sum.Created == 0 || sum.Attributes != sum.Created+sum.Updated+sum.Context {
+		t.Fatalf("import MISP event: %d %v %.600s %s", code, err, out, stderr)
+	}
+	if code, full, stderr := run(t, "import", "--hub", h.URL, "--full", event); code != 0 || !strings.Contains(full, `"Event"`) || !strings.Contains(full, `"hdn"`) {
+		t.Fatalf("import --full MISP event: %d %.300s %s", code, full, stderr)
+	}
+	if code, _, stderr := run(t, "import", "--hub", h.URL, "--full", report); code != 1 || !strings.Contains(stderr, "--full is for a MISP event") {
+		t.Errorf("import --full of a text report: %d %s", code, stderr)
 	}
 	feed := t.TempDir()
 	code, out, stderr = run(t, "export", "misp-feed", "--hub", h.URL, "--tlp", "clear", feed)

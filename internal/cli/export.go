@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/url"
@@ -18,13 +20,11 @@ import (
 // runExport fetches an export from the hub: what the key's organisation
 // may see, in a detection format, or as a MISP feed directory.
 func runExport(e *env) error {
-	if len(e.args) == 0 || strings.HasPrefix(e.args[0], "-") {
-		formats := make([]string, 0, len(export.Formats())+1)
-		for _, f := range export.Formats() {
-			formats = append(formats, string(f))
+	if len(e.args) == 0 || strings.HasPrefix(e.args[0], "-") || e.args[0] == "help" {
+		exportUsage(e)
+		if len(e.args) > 0 && slices.Contains([]string{"-h", "-help", "--help", "help"}, e.args[0]) {
+			return flag.ErrHelp
 		}
-		formats = append(formats, "misp-feed")
-		fmt.Fprintf(e.stderr, "usage: hdn export FORMAT [flags]\n\nformats: %s\n", strings.Join(formats, ", "))
 		return errUsage
 	}
 	format := e.args[0]
@@ -37,14 +37,7 @@ func runExport(e *env) error {
 		return err
 	}
 	fs := e.flags("hdn export " + format)
-	hub, key := hubFlags(fs)
-	out := fs.String("out", "-", "where to write: a file, or - for standard output")
-	typ := fs.String("type", "", "only this indicator type")
-	label := fs.String("label", "", "only indicators with this label")
-	since := fs.String("since", "", "only indicators modified since this RFC 3339 time")
-	report := fs.String("report", "", "only indicators of this report")
-	datasetType := fs.String("dataset-type", "", "suricata-dataset: domain (names, base64), md5, sha256, ipv4, ip, ja3, ja3s or ja4")
-	rpzAction := fs.String("rpz-action", "", "rpz: nxdomain (default), nodata, drop or passthru")
+	hub, key, out, typ, label, since, report, datasetType, rpzAction := exportFlags(fs)
 	if err := e.parse(fs); err != nil {
 		return err
 	}
@@ -68,6 +61,38 @@ func runExport(e *env) error {
 	}
 	defer resp.Body.Close()
 	return writeOutput(*out, e.stdout, resp.Body)
+}
+
+// exportFlags declares the flags of the detection formats.
+func exportFlags(fs *flag.FlagSet) (hub, key, out, typ, label, since, report, datasetType, rpzAction *string) {
+	hub, key = hubFlags(fs)
+	out = fs.String("out", "-", "where to write: a file, or - for standard output")
+	typ = fs.String("type", "", "only this indicator type")
+	label = fs.String("label", "", "only indicators with this label")
+	since = fs.String("since", "", "only indicators modified since this RFC 3339 time")
+	report = fs.String("report", "", "only indicators of this report")
+	datasetType = fs.String("dataset-type", "", "suricata-dataset: domain (names, base64), md5, sha256, ipv4, ip, ja3, ja3s or ja4")
+	rpzAction = fs.String("rpz-action", "", "rpz: nxdomain (default), nodata, drop or passthru")
+	return
+}
+
+// exportUsage is the help of `hdn export` without a format: the formats,
+// and the flags of the detection formats.
+func exportUsage(e *env) {
+	formats := make([]string, 0, len(export.Formats()))
+	for _, f := range export.Formats() {
+		formats = append(formats, string(f))
+	}
+	w := e.stderr
+	fmt.Fprintf(w, "usage: hdn export FORMAT --hub URL [flags]                   a detection export, to --out or standard output\n"+
+		"       hdn export misp-feed --hub URL [--tlp clear,green] DIR  a MISP feed directory\n\n"+
+		"formats: %s; misp-feed\n\n"+
+		"Each format takes its own flags: hdn export FORMAT --help (e.g. hdn export rpz --help).\n"+
+		"The flags of the detection formats:\n", strings.Join(formats, ", "))
+	fs := flag.NewFlagSet("hdn export FORMAT", flag.ContinueOnError)
+	fs.SetOutput(w)
+	exportFlags(fs)
+	fs.PrintDefaults()
 }
 
 // writeOutput copies r to a file (written whole, then renamed into place,
@@ -107,9 +132,18 @@ func writeOutput(name string, stdout io.Writer, r io.Reader) error {
 // feed is usually published, so the default is clear only.
 func exportMISPFeed(e *env) error {
 	fs := e.flags("hdn export misp-feed")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: hdn export misp-feed --hub URL [flags] DIR\n\n"+
+			"Writes a MISP feed (manifest.json, hashes.csv, one file per event) of what the key's organisation may\n"+
+			"see into DIR: the events whose own TLP is in --tlp, each with its attributes whose TLP is in --tlp.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	hub, key := hubFlags(fs)
 	tlps := fs.String("tlp", "clear", "comma-separated TLP levels to include, e.g. clear,green")
 	if err := fs.Parse(e.args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return errUsage
 	}
 	if fs.NArg() != 1 {

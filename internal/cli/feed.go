@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hdnetwork/hdn/internal/duration"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
@@ -37,8 +38,8 @@ func adminFeedAdd(e *env) error {
 	kind := fs.String("kind", "misp", "the feed's format: misp or taxii")
 	src := fs.String("url", "", "misp: the feed's http(s) URL, or a directory holding manifest.json; taxii: the server's discovery URL, an API root URL or a collection URL")
 	orgName := fs.String("org", "", "the organisation its indicators are stored under (it must exist)")
-	tlp := fs.String("tlp", "clear", "TLP of events that carry no tlp: tag (taxii: of objects without a TLP marking; default amber)")
-	interval := fs.Duration("interval", time.Hour, "how often to look for new or changed events")
+	tlp := fs.String("tlp", "", "TLP of what the feed leaves unmarked: misp, events without a tlp: tag (default clear); taxii, objects without a TLP marking (default amber)")
+	interval := durationFlag(fs, "interval", time.Hour, "how often to look for new or changed events (at least 1m)")
 	collection := fs.String("collection", "", "taxii: the collection's id, alias or title (default: the only readable one)")
 	user := fs.String("user", "", "taxii: user name for HTTP Basic authentication, with --password(-file)")
 	password := fs.String("password", "", "taxii: password for HTTP Basic authentication (--password-file keeps it out of the process list)")
@@ -66,15 +67,18 @@ func adminFeedAdd(e *env) error {
 	default:
 		return fmt.Errorf("--kind %q is not one of misp, taxii", *kind)
 	}
-	if *kind == "taxii" && !set["tlp"] {
-		*tlp = string(policy.Amber) // as for objects posted to the hub's own TAXII server
+	if *tlp == "" {
+		*tlp = string(policy.Clear) // docs/MISP.md: a MISP feed's default
+		if *kind == "taxii" {
+			*tlp = string(policy.Amber) // as for objects posted to the hub's own TAXII server
+		}
 	}
 	t, err := policy.ParseTLP(*tlp)
 	if err != nil {
 		return fmt.Errorf("--tlp: %w", err)
 	}
 	if *interval < time.Minute {
-		return fmt.Errorf("--interval %s is under a minute; feeds are not polled that often", *interval)
+		return fmt.Errorf("--interval %s is under a minute; feeds are not polled that often", duration.Format(*interval))
 	}
 	f := model.Feed{Name: *name, Kind: *kind, URL: *src, TLP: t, Interval: *interval, Enabled: true}
 	if *kind == "taxii" {

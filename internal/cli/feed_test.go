@@ -63,7 +63,7 @@ func TestAdminFeedAddTAXII(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for _, args := range [][]string{
-		{"admin", "org", "create", "--data", dir, "--name", "sector-cert", "--kind", "coordinator"},
+		{"admin", "org", "create", "--data", dir, "--init", "--name", "sector-cert", "--kind", "coordinator"},
 		{"admin", "org", "create", "--data", dir, "--name", "hospital-b", "--kind", "member"},
 	} {
 		if code, _, stderr := run(t, args...); code != 0 {
@@ -230,7 +230,7 @@ func TestAdminFeedAddRefusesAnotherOriginsRoot(t *testing.T) {
 	}))
 	defer discovery.Close()
 	dir := t.TempDir()
-	if code, _, stderr := run(t, "admin", "org", "create", "--data", dir, "--name", "sector-cert", "--kind", "coordinator"); code != 0 {
+	if code, _, stderr := run(t, "admin", "org", "create", "--data", dir, "--init", "--name", "sector-cert", "--kind", "coordinator"); code != 0 {
 		t.Fatal(stderr)
 	}
 	code, _, stderr := run(t, "admin", "feed", "add", "--data", dir, "--kind", "taxii", "--url", discovery.URL+"/taxii2/",

@@ -29,7 +29,7 @@ func runHub(e *env) error {
 	noWL := fs.Bool("no-warninglists", false, "screen nothing (not for production)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	taxiiTLP := fs.String("taxii-default-tlp", "amber", "TLP of objects posted to the TAXII server without a TLP marking")
-	retention := fs.Duration("change-retention", hub.DefaultChangeRetention, "how long change-log entries are kept; a sensor or peer away longer takes a fresh snapshot (0: for ever)")
+	retention := durationFlag(fs, "change-retention", hub.DefaultChangeRetention, "how long change-log entries are kept; a sensor or peer away longer takes a fresh snapshot (0: for ever)")
 	lim := hubLimitFlags(fs)
 	tlsOpts := hubTLSFlags(fs)
 	peerTLS := peerTLSFlags(fs)
@@ -62,13 +62,9 @@ func runHub(e *env) error {
 	cfg := hub.Config{DataDir: *data, DB: *db, MaxDBBytes: maxDBBytes, Listen: *listen, Logger: log, NATS: *natsURL, Name: *name, NoWarninglists: *noWL, TAXIIDefaultTLP: defTLP,
 		UIInsecureCookies: *insecureCookies}
 	cfg.NATSReplicas = *natsReplicas
-	switch {
-	case *retention < 0:
-		return errors.New("--change-retention: a duration, 0 for ever")
-	case *retention == 0:
+	cfg.ChangeRetention = *retention // never negative (duration.Parse)
+	if *retention == 0 {
 		cfg.ChangeRetention = -1 // for ever
-	default:
-		cfg.ChangeRetention = *retention
 	}
 	if err := lim.apply(&cfg); err != nil {
 		return err

@@ -34,10 +34,10 @@ func hubLimitFlags(fs *flag.FlagSet) *hubLimits {
 		anonBurst:     fs.Int("anon-rate-burst", api.DefaultAnonRateBurst, "burst of a remote address's token bucket"),
 		maxStreams:    fs.Int("max-streams", 10_000, "most concurrent stream subscribers of the hub"),
 		orgStreams:    fs.Int("max-streams-per-org", api.DefaultMaxStreamsPerOrg, "most concurrent stream subscribers of one organisation (0: only --max-streams)"),
-		writeTimeout:  fs.Duration("write-timeout", 10*time.Minute, "longest time to write one response, exports included (streams have their own deadline)"),
+		writeTimeout:  durationFlag(fs, "write-timeout", 10*time.Minute, "longest time to write one response, exports included (streams have their own deadline)"),
 		maxBody:       fs.Int64("max-body", api.DefaultLimits.MaxBodyBytes, "largest request body in bytes"),
 		maxItems:      fs.Int("max-items", api.DefaultLimits.MaxItems, "most indicators in one submission"),
-		streamTimeout: fs.Duration("stream-write-timeout", 30*time.Second, "cut off a stream subscriber that does not take what is sent within this time"),
+		streamTimeout: durationFlag(fs, "stream-write-timeout", 30*time.Second, "cut off a stream subscriber that does not take what is sent within this time"),
 	}
 }
 

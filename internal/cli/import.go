@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"slices"
@@ -26,6 +27,14 @@ var importBatch = 10_000
 // same checks as any submission.
 func runImport(e *env) error {
 	fs := e.flags("hdn import")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "usage: hdn import --hub URL [flags] FILE|-\n\n"+
+			"Sends FILE (- for standard input) to the hub as the key's organisation: a pasted report or e-mail\n"+
+			"(free text), a MISP event, an IOC list, a CSV or a STIX 2.1 bundle (--format, by default told by\n"+
+			"the content). It prints what became of it: created, updated, refused and why (for a MISP event a\n"+
+			"summary; --full prints the whole stored event).\n\nflags:\n")
+		fs.PrintDefaults()
+	}
 	hub, key := hubFlags(fs)
 	format := fs.String("format", "auto", "text (a report or e-mail), misp (a MISP event), lines (one value per line), csv, stix, or auto (by the content)")
 	preview := fs.Bool("preview", false, "text: show what would be stored (types, warninglist hits) and store nothing")
@@ -33,11 +42,15 @@ func runImport(e *env) error {
 	var labels multiFlag
 	fs.Var(&labels, "label", "a label for every indicator, e.g. phishing (repeatable)")
 	report := fs.String("report", "", "the report the indicators belong to")
+	full := fs.Bool("full", false, "misp: print the whole stored event as the hub answers (MISP JSON) instead of the summary")
 	if err := fs.Parse(e.args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
 		return errUsage
 	}
 	if fs.NArg() != 1 {
-		fmt.Fprintln(e.stderr, "usage: hdn import [flags] FILE|-")
+		fmt.Fprintln(e.stderr, "usage: hdn import --hub URL [flags] FILE|-   (hdn import --help for the flags)")
 		return errUsage
 	}
 	data, err := readInput(fs.Arg(0), maxImport)
@@ -50,6 +63,9 @@ func runImport(e *env) error {
 	}
 	if *format == "auto" {
 		*format = detectImport(data)
+	}
+	if *full && *format != "misp" {
+		return fmt.Errorf("hdn import: --full is for a MISP event, and this is %s", *format)
 	}
 	switch *format {
 	case "text":
@@ -74,7 +90,10 @@ func runImport(e *env) error {
 			return errors.New("hdn import: --preview, --tlp, --label and --report are not for a MISP event: it carries its own")
 		}
 		c.misp = true
-		return c.copyTo(e, "POST", "/events/add", data)
+		if *full {
+			return c.copyTo(e, "POST", "/events/add", data)
+		}
+		return importMISPEvent(e, c, data)
 	case "stix":
 		if *preview || len(labels) > 0 || *report != "" {
 			return errors.New("hdn import: --preview, --label and --report are not for a STIX bundle: it carries its own labels and reports")
@@ -129,6 +148,96 @@ func (c *hubClient) copyTo(e *env, method, path string, body []byte) error {
 	defer resp.Body.Close()
 	_, err = io.Copy(e.stdout, resp.Body)
 	return err
+}
+
+// MISPImportSummary is what `hdn import` prints for a MISP event (--full
+// prints the stored event itself, as the hub answers).
+type MISPImportSummary struct {
+	Format string `json:"format"`
+	Event  string `json:"event"` // the event's uuid, the report it became
+	Info   string `json:"info,omitempty"`
+	// Attributes counts the stored event's attributes as the organisation
+	// sees it, those of its objects included.
+	Attributes int `json:"attributes"`
+	Created    int `json:"created"`
+	Updated    int `json:"updated"`
+	Rejected   int `json:"rejected"`
+	Context    int `json:"context"` // context attributes kept with the report
+	// Warninglisted counts rejections by refusing warninglists, per list.
+	Warninglisted map[string]int `json:"warninglisted,omitempty"`
+	// Flagged counts stored values on flagging warninglists, per list.
+	Flagged map[string]int `json:"flagged,omitempty"`
+	// Problems shows the first problems: what of the event could not be
+	// used as given, and the rejected attributes with the reason.
+	Problems []string `json:"problems,omitempty"`
+	Seconds  float64  `json:"seconds"`
+}
+
+// importMISPEvent sends a MISP event to the hub's MISP-compatible
+// /events/add and prints a summary of the hub's answer.
+func importMISPEvent(e *env, c *hubClient, data []byte) error {
+	start := time.Now()
+	resp, err := c.do(e.ctx, "POST", "/events/add", data, "application/json")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var ans struct {
+		Event struct {
+			UUID      string            `json:"uuid"`
+			Info      string            `json:"info"`
+			Attribute []json.RawMessage `json:"Attribute"`
+			Object    []struct {
+				Attribute []json.RawMessage `json:"Attribute"`
+			} `json:"Object"`
+		} `json:"Event"`
+		HDN struct {
+			Created  int `json:"created"`
+			Updated  int `json:"updated"`
+			Rejected int `json:"rejected"`
+			Context  int `json:"context"`
+			Results  []struct {
+				Status string `json:"status"`
+				Value  string `json:"value"`
+				Error  *struct {
+					Message string `json:"message"`
+				} `json:"error"`
+				Warninglists []struct{ List, Kind string } `json:"warninglists"`
+			} `json:"results"`
+			Problems []string `json:"problems"`
+		} `json:"hdn"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<30)).Decode(&ans); err != nil {
+		return fmt.Errorf("hdn import: the hub's answer: %w", err)
+	}
+	sum := MISPImportSummary{Format: "misp", Event: ans.Event.UUID, Info: ans.Event.Info, Attributes: len(ans.Event.Attribute),
+		Created: ans.HDN.Created, Updated: ans.HDN.Updated, Rejected: ans.HDN.Rejected, Context: ans.HDN.Context,
+		Warninglisted: map[string]int{}, Flagged: map[string]int{}}
+	for _, o := range ans.Event.Object {
+		sum.Attributes += len(o.Attribute)
+	}
+	note := func(s string) {
+		if len(sum.Problems) < maxShownProblems {
+			sum.Problems = append(sum.Problems, s)
+		}
+	}
+	for _, p := range ans.HDN.Problems {
+		note(p)
+	}
+	for _, r := range ans.HDN.Results {
+		if r.Status == "rejected" && r.Error != nil {
+			note(r.Value + ": " + r.Error.Message)
+		}
+		for _, w := range r.Warninglists {
+			if r.Status == "rejected" && w.Kind == "refuse" {
+				sum.Warninglisted[w.List]++
+			} else if r.Status != "rejected" && w.Kind == "flag" {
+				sum.Flagged[w.List]++
+			}
+		}
+	}
+	sum.Seconds = time.Since(start).Seconds()
+	return printJSON(e.stdout, sum)
 }
 
 // ImportSummary is what `hdn import` prints for an IOC file.

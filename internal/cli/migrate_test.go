@@ -25,7 +25,7 @@ func TestMigrateCommand(t *testing.T) {
 	}
 
 	dsn := hubtest.PostgresDSN(t)
-	if code, _, stderr := run(t, "admin", "org", "create", "--data", dir, "--name", "sector-cert", "--kind", "coordinator"); code != 0 {
+	if code, _, stderr := run(t, "admin", "org", "create", "--data", dir, "--init", "--name", "sector-cert", "--kind", "coordinator"); code != 0 {
 		t.Fatalf("admin org create: %s", stderr)
 	}
 	code, stdout, stderr := run(t, "migrate", "--from", "sqlite:"+dir, "--to", dsn)

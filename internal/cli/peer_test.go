@@ -25,7 +25,7 @@ func TestAdminPeer(t *testing.T) {
 	if err := os.WriteFile(keyFile, []byte(theirKey+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, stderr := run(t, "admin", "org", "create", "--data", dir, "--name", "mssp-soc", "--kind", "coordinator"); code != 0 {
+	if code, _, stderr := run(t, "admin", "org", "create", "--data", dir, "--init", "--name", "mssp-soc", "--kind", "coordinator"); code != 0 {
 		t.Fatal(stderr)
 	}
 	if code, _, stderr := run(t, "admin", "org", "create", "--data", dir, "--name", "care-1", "--kind", "member"); code != 0 {

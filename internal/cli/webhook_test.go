@@ -17,7 +17,7 @@ import (
 // bad URLs, short secrets and unknown events are refused with a clear
 // message.
 func TestAdminWebhook(t *testing.T) {
-	dir := t.TempDir()
+	dir := newHubData(t)
 	tmp := t.TempDir()
 	const secret = "9b1f0c2d4e6a8b0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c"
 	secretFile := filepath.Join(tmp, "secret")

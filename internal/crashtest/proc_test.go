@@ -248,7 +248,7 @@ func admin(t *testing.T, bin, data string, out any, args ...string) {
 // orgWithKey creates a member organisation and a key of role for it.
 func orgWithKey(t *testing.T, bin, data, name, role string) string {
 	t.Helper()
-	admin(t, bin, data, nil, "org", "create", "--name", name, "--kind", "member")
+	admin(t, bin, data, nil, "org", "create", "--init", "--name", name, "--kind", "member") // before the hub's first start
 	var k struct {
 		Key string `json:"key"`
 	}
