@@ -71,31 +71,44 @@ func runMatch(e *env) error {
 		if err != nil {
 			return err
 		}
-		st, err := matchInput(e.ctx, in, m, out, *workers)
+		st, gzipped, err := matchInput(e.ctx, in, m, out, *workers)
 		if err != nil {
 			return fmt.Errorf("--input %s: %w", spec, err)
 		}
 		if !*quiet {
-			fmt.Fprintf(e.stderr, "hdn match: %s: %d lines, %d events, %d unparsable, %d alerts\n", spec, st.Lines, st.Events, st.Errors, st.Alerts)
+			what := spec
+			if gzipped {
+				what += " (gzip)"
+			}
+			fmt.Fprintf(e.stderr, "hdn match: %s: %d lines, %d events, %d unparsable, %d alerts\n", what, st.Lines, st.Events, st.Errors, st.Alerts)
 		}
 	}
 	return nil
 }
 
-func matchInput(ctx context.Context, in sensor.Input, m *match.Matcher, out io.Writer, workers int) (match.Stats, error) {
+// matchInput matches one input, decompressing it when it is gzipped (a
+// file or standard input that begins with gzip's magic bytes); the lines
+// of the decompressed stream are held to Run's longest line like any
+// others.
+func matchInput(ctx context.Context, in sensor.Input, m *match.Matcher, out io.Writer, workers int) (st match.Stats, gzipped bool, err error) {
 	var r io.Reader
 	switch {
 	case in.Path == "-":
 		r = os.Stdin
 	case strings.HasPrefix(in.Path, "unix:"):
-		return match.Stats{}, fmt.Errorf("hdn match reads files and standard input; sockets are for hdn sensor")
+		return match.Stats{}, false, fmt.Errorf("hdn match reads files and standard input; sockets are for hdn sensor")
 	default:
 		f, err := os.Open(in.Path)
 		if err != nil {
-			return match.Stats{}, err
+			return match.Stats{}, false, err
 		}
 		defer f.Close()
 		r = f
 	}
-	return match.Run(ctx, r, in.Format, m, out, workers)
+	r, gzipped, err = match.Decompressed(r)
+	if err != nil {
+		return match.Stats{}, gzipped, err
+	}
+	st, err = match.Run(ctx, r, in.Format, m, out, workers)
+	return st, gzipped, err
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hdnetwork/hdn/internal/duration"
 	"github.com/hdnetwork/hdn/internal/sensor"
 )
 
@@ -25,13 +26,13 @@ func runSensor(e *env) error {
 	key := fs.String("key", "", "the sensor's API key (or HDN_KEY in the environment; default: the key file DIR/key that hdn sensor enrol wrote)")
 	state := fs.String("state", "", "state directory: the local copy of indicators, cursor, retro-hunt record, and the key of an enrolled sensor")
 	name := fs.String("name", "", "the sensor's name in its heartbeats (default: the name it enrolled under, else the host name)")
-	heartbeat := fs.Duration("heartbeat", sensor.DefaultHeartbeatEvery, "how often to tell the hub how the sensor is (0: never)")
+	heartbeat := durationFlag(fs, "heartbeat", sensor.DefaultHeartbeatEvery, "how often to tell the hub how the sensor is (0: never)")
 	fs.Var(&inputs, "input", "KIND:PATH with KIND eve, zeek, squid or lines; PATH a file, - or unix:SOCKET (eve) (repeatable)")
 	alerts := fs.String("alerts", "-", "where alerts go: a file, or - for standard output")
 	once := fs.Bool("once", false, "read the inputs to their end, flush, and exit")
 	fromStart := fs.Bool("from-start", false, "read followed files from their start instead of their end")
 	report := fs.String("report", "count", "what leaves the building: full (with host and time), count (indicator, count, hour) or off")
-	sightingsEvery := fs.Duration("sightings-every", 10*time.Second, "how often sightings are sent to the hub (1s to 1h); a crash loses at most the counts since the last time")
+	sightingsEvery := durationFlag(fs, "sightings-every", 10*time.Second, "how often sightings are sent to the hub (1s to 1h); a crash loses at most the counts since the last time")
 	retain := fs.Int("retain", 14, "days of the retro-hunt record")
 	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on, e.g. 127.0.0.1:9477")
 	autoShare := fs.String("auto-share", "off", "off; propose: local Suricata alerts propose their remote domain or address to the organisation's analysts; share: share it at once (needs an analyst key)")
@@ -101,7 +102,7 @@ func runSensor(e *env) error {
 		return errors.New("--auto-share must be off, propose or share")
 	}
 	if *sightingsEvery < time.Second || *sightingsEvery > time.Hour {
-		return fmt.Errorf("--sightings-every %s: from 1s to 1h", *sightingsEvery)
+		return fmt.Errorf("--sightings-every %s: from 1s to 1h", duration.Format(*sightingsEvery))
 	}
 	log, err := newLogger(e.stderr, *logLevel)
 	if err != nil {

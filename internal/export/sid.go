@@ -25,13 +25,46 @@ const (
 	sidSpan     = sidSlots * sidsPerSlot // sids in the range from SIDBase
 )
 
-// Rule kinds: the offset of a rule's sid within its indicator's slot. They
-// are fixed so that a kind keeps its sid when other kinds are added.
+// RuleKind is a rule's offset within its indicator's slot. The kinds are
+// fixed so that a kind keeps its sid when other kinds are added.
+type RuleKind int
+
+// The rule kinds.
 const (
-	kindMain = 0 // the one rule of an indicator type, or DNS for names
-	kindTLS  = 1 // TLS SNI for names
-	kindHTTP = 2 // HTTP Host for names
+	RuleMain RuleKind = 0 // the one rule of an indicator type, or DNS for names
+	RuleTLS  RuleKind = 1 // TLS SNI for names
+	RuleHTTP RuleKind = 2 // HTTP Host for names
 )
+
+const (
+	kindMain = RuleMain
+	kindTLS  = RuleTLS
+	kindHTTP = RuleHTTP
+)
+
+// SID is the sid of the rule of kind k for the indicator with this id, at
+// the default base (the hub's exports use no other): the sid of that rule
+// in every export in which no other indicator took the id's slot first
+// (see sidAllocator), and the signature_id of the sensor's alerts on the
+// indicator (internal/match). The two are derived here, in one place, so
+// that a SIEM can correlate the sensor's alerts with Suricata's on the
+// same indicator. id is bytes so that an alert is written without
+// allocating.
+func SID(id []byte, k RuleKind) int64 {
+	return sidAt(DefaultSIDBase, sidSlot(id), k)
+}
+
+// sidSlot is the slot the indicator with this id hashes to: the first 8
+// bytes of the id's SHA-256, big-endian, modulo sidSlots.
+func sidSlot(id []byte) uint32 {
+	h := sha256.Sum256(id)
+	return uint32(binary.BigEndian.Uint64(h[:8]) % sidSlots)
+}
+
+// sidAt is the sid of rule kind k in slot s from base.
+func sidAt(base int64, s uint32, k RuleKind) int64 {
+	return base + int64(s)*sidsPerSlot + int64(k)
+}
 
 type sidAllocator struct {
 	base int64
@@ -42,10 +75,11 @@ func newSIDAllocator(base int) *sidAllocator {
 	return &sidAllocator{base: int64(base), used: make(map[uint32]struct{})}
 }
 
-// slot gives the indicator with this id its slot for this export.
+// slot gives the indicator with this id its slot for this export: the one
+// its id hashes to, or the next free one after it when another indicator
+// of the export holds that.
 func (a *sidAllocator) slot(id string) uint32 {
-	h := sha256.Sum256([]byte(id))
-	s := uint32(binary.BigEndian.Uint64(h[:8]) % sidSlots)
+	s := sidSlot([]byte(id))
 	for {
 		if _, taken := a.used[s]; !taken {
 			a.used[s] = struct{}{}
@@ -56,8 +90,8 @@ func (a *sidAllocator) slot(id string) uint32 {
 }
 
 // sid is the sid of rule kind k in slot s.
-func (a *sidAllocator) sid(s uint32, k int) int64 {
-	return a.base + int64(s)*sidsPerSlot + int64(k)
+func (a *sidAllocator) sid(s uint32, k RuleKind) int64 {
+	return sidAt(a.base, s, k)
 }
 
 // revision is the rule's rev: the indicator's change sequence, so that a

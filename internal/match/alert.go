@@ -2,9 +2,12 @@ package match
 
 import (
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/hdnetwork/hdn/internal/export"
+	"github.com/hdnetwork/hdn/internal/indicator"
 	"github.com/hdnetwork/hdn/internal/logparse"
 )
 
@@ -117,7 +120,7 @@ func appendAlert(b []byte, ev *logparse.Event, a *alertInd, observed []byte, fie
 	}
 
 	b = append(b, `,"alert":{"action":"allowed","signature_id":`...)
-	b = strconv.AppendUint(b, uint64(signatureID(a)), 10)
+	b = strconv.AppendInt(b, signatureID(a, field), 10)
 	b = append(b, `,"rev":1,"signature":`...)
 	b = appendSignature(b, a)
 	b = append(b, `,"category":`...)
@@ -187,8 +190,9 @@ func appendValue(b []byte, a *alertInd) []byte {
 	return appendBytesString(b, a.ref.appendValue(buf[:0]))
 }
 
-// appendSignature writes "HDN <type> <value>", and " - <report>" when the
-// indicator belongs to a report.
+// appendSignature writes "HDN <type> <value>", then " TLP:<LEVEL>" when
+// the indicator has a TLP (as the exported rule's msg names it), and
+// " - <report>" when the indicator belongs to a report.
 func appendSignature(b []byte, a *alertInd) []byte {
 	var buf [512]byte
 	s := append(buf[:0], "HDN "...)
@@ -199,6 +203,7 @@ func appendSignature(b []byte, a *alertInd) []byte {
 	} else {
 		s = a.ref.appendValue(s)
 	}
+	s = appendTLP(s, a.prof.tlp)
 	if a.prof.report != "" {
 		s = append(s, " - "...)
 		s = append(s, a.prof.report...)
@@ -206,23 +211,64 @@ func appendSignature(b []byte, a *alertInd) []byte {
 	return appendBytesString(b, s)
 }
 
-// signatureID is a stable number for the indicator (FNV-1a of its id, in
-// the range 2,000,000,000–2,147,483,647), for SIEMs that key alerts on
-// signature_id. It is not unique; hdn.id is.
-func signatureID(a *alertInd) uint32 {
-	var buf [64]byte
+// appendTLP appends " TLP:<LEVEL>" (upper case, as in the exported rules'
+// msg: "TLP:AMBER+STRICT"), or nothing for an indicator without a TLP (one
+// read from an IOC file by hdn match).
+func appendTLP(b []byte, tlp string) []byte {
+	if tlp == "" {
+		return b
+	}
+	b = append(b, " TLP:"...)
+	for i := 0; i < len(tlp); i++ {
+		c := tlp[i]
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
+}
+
+// signatureID is the alert's signature_id: SignatureID of its indicator
+// and field, derived without allocating.
+func signatureID(a *alertInd, field string) int64 {
+	var buf [256]byte
 	var id []byte
 	if a.ind != nil {
 		id = append(buf[:0], a.ind.ID...)
 	} else {
 		id = a.ref.appendID(buf[:0])
 	}
-	h := uint32(2166136261)
-	for _, c := range id {
-		h ^= uint32(c)
-		h *= 16777619
+	return export.SID(id, ruleKind(a.prof.typ, field))
+}
+
+// SignatureID is the signature_id of an alert on the indicator with this
+// id and type, seen in field: the sid of the Suricata rule the hub's
+// exports give the indicator for what was seen (export.SID) — for a name
+// seen in TLS (EVE tls.* and quic.sni, Zeek ssl.server_name) the sid of
+// its TLS SNI rule, in an HTTP Host (EVE http.hostname, Zeek http.host)
+// that of its HTTP Host rule, anywhere else that of its DNS rule; for any
+// other type the sid of its one rule (or, for a type no rule expresses, the
+// sid such a rule would have). A name in a certificate (EVE
+// tls.subjectaltname, Zeek x509.san.dns) counts as TLS. A SIEM so correlates the sensor's alerts
+// with Suricata's on the same indicator. It is not unique; hdn.id is.
+func SignatureID(id string, t indicator.Type, field string) int64 {
+	return export.SID([]byte(id), ruleKind(t, field))
+}
+
+// ruleKind is which of an indicator's exported rules an alert in field
+// corresponds to.
+func ruleKind(t indicator.Type, field string) export.RuleKind {
+	if t != indicator.Domain && t != indicator.Hostname {
+		return export.RuleMain
 	}
-	return 2_000_000_000 + h%147_483_648
+	switch {
+	case strings.HasPrefix(field, "tls."), strings.HasPrefix(field, "quic."), strings.HasPrefix(field, "ssl."), strings.HasPrefix(field, "x509."):
+		return export.RuleTLS
+	case strings.HasPrefix(field, "http."):
+		return export.RuleHTTP
+	}
+	return export.RuleMain
 }
 
 // appendTime writes the event's time as Suricata does

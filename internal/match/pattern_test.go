@@ -250,7 +250,7 @@ func TestPatternAlertShape(t *testing.T) {
 	}
 	for _, want := range []string{
 		`"timestamp":"2026-03-02T10:00:00.000000+0000"`, `"flow_id":1000`, `"src_ip":"10.0.0.5"`,
-		`"signature":"HDN stix-pattern [domain-name:value LIKE '%.evil.example'] - Campaign X"`,
+		`"signature":"HDN stix-pattern [domain-name:value LIKE '%.evil.example'] TLP:AMBER - Campaign X"`,
 		`"hdn":{"id":"2b7f9c1e-6a3d-4e5f-8a9b-0c1d2e3f4a5b","type":"stix-pattern","value":"[domain-name:value LIKE '%.evil.example']","tlp":"amber"`,
 		`"observed":"a.evil.example","field":"dns.rrname","event_type":"dns"`,
 	} {

@@ -244,6 +244,8 @@ type shard struct {
 }
 
 // Open opens the record in dir, creating dir and the hash key if needed.
+// dir is made 0700 and its files 0600 when group or others had any
+// permission on them.
 // Hour files are indexed, not loaded; unusable ones are skipped, logged and
 // counted in Stats.Corrupt, and hours older than Retain are deleted.
 func Open(dir string, opts Options) (*Record, error) {
@@ -259,8 +261,14 @@ func Open(dir string, opts Options) (*Record, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("retro: %w", err)
+	}
+	// What the sensor saw is the organisation's own: the directory and its
+	// files are its owner's only, also when an earlier version or an
+	// administrator made them otherwise.
+	if err := ownerOnly(dir, 0o700); err != nil {
+		return nil, err
 	}
 	key, err := loadKey(dir)
 	if err != nil {
@@ -292,6 +300,11 @@ func Open(dir string, opts Options) (*Record, error) {
 			os.Remove(path)
 			continue
 		}
+		if e.Type().IsRegular() {
+			if err := ownerOnly(path, 0o600); err != nil {
+				return nil, err
+			}
+		}
 		hour, seq, ok := parseFileName(name)
 		if !ok || !e.Type().IsRegular() {
 			continue
@@ -313,6 +326,23 @@ func Open(dir string, opts Options) (*Record, error) {
 }
 
 const noHour = -1 << 62
+
+// ownerOnly narrows the mode of the file or directory at path to most
+// (0600 for files, 0700 for directories) when group or others have any
+// permission on it. Files the record writes are created 0600 (os.CreateTemp).
+func ownerOnly(path string, most fs.FileMode) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("retro: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	if err := os.Chmod(path, fi.Mode().Perm()&most); err != nil {
+		return fmt.Errorf("retro: make %s owner-only: %w", path, err)
+	}
+	return nil
+}
 
 // loadKey reads the record's hash key, or makes one.
 func loadKey(dir string) (sipKey, error) {

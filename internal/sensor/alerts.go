@@ -47,12 +47,14 @@ func (a *alertSink) Close() error {
 	return nil
 }
 
-// sink returns the writer the matcher writes a batch of alert lines to.
-func (a *alertSink) sink(s *Sensor) io.Writer { return sinkWriter{a: a, s: s} }
+// sink returns the writer the matcher of one input writes a batch of alert
+// lines to; st counts the input's sightings.
+func (a *alertSink) sink(s *Sensor, st *inputStat) io.Writer { return sinkWriter{a: a, s: s, st: st} }
 
 type sinkWriter struct {
-	a *alertSink
-	s *Sensor
+	a  *alertSink
+	s  *Sensor
+	st *inputStat
 }
 
 // alertFacts is what a sighting needs from an alert line.
@@ -86,7 +88,9 @@ func (w sinkWriter) Write(p []byte) (int, error) {
 		if host == f.HDN.Value {
 			host = f.DestIP
 		}
-		w.s.sight.add(f.HDN.ID, at, host)
+		if w.s.sight.add(f.HDN.ID, at, host) {
+			w.st.sightings.Add(1)
+		}
 	}
 	return len(p), nil
 }

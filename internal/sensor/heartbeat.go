@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/hdnetwork/hdn/internal/match"
 )
 
 // DefaultHeartbeatEvery is how often a sensor tells the hub how it is.
@@ -30,13 +32,20 @@ func buildVersion() string {
 }
 
 // inputStat is what the sensor counts of one input, updated by its reader
-// and read by the heartbeat; atomics only.
+// and read by the heartbeat; atomics only, but for read.
 type inputStat struct {
-	lines    atomic.Int64 // lines read
-	offset   atomic.Int64 // offset in the file just after the last line read
-	caughtUp atomic.Int64 // unix nanos when the reader was last seen at the file's end
-	lag      atomic.Int64 // nanoseconds behind the file's end at the last look
-	errLog   atomic.Int64 // unix nanos when an error keeping it from its file was last logged
+	lines     atomic.Int64 // lines read
+	long      atomic.Int64 // lines longer than the follower's longest line, skipped (counted in lines too)
+	sightings atomic.Int64 // matches counted as sightings for the hub
+	gzipped   atomic.Bool  // the input is gzip-compressed and read decompressed (--once)
+	offset    atomic.Int64 // offset in the file just after the last line read
+	caughtUp  atomic.Int64 // unix nanos when the reader was last seen at the file's end
+	lag       atomic.Int64 // nanoseconds behind the file's end at the last look
+	errLog    atomic.Int64 // unix nanos when an error keeping it from its file was last logged
+	// read is what the matcher counted of the input, written by runInput
+	// when the input has ended and read after runInputs returned (the
+	// summary of a --once run).
+	read match.Stats
 }
 
 // file says whether the input is a file whose end can be looked at.

@@ -73,7 +73,8 @@ type Config struct {
 	Metrics   string        // address for /metrics, empty for none
 	Workers   int
 	// SyncTimeout bounds how long a --once run waits to be current with
-	// the hub before it matches with the copy it has (default 30 s).
+	// the hub before it matches with the copy it has (default 30 s), and
+	// how long a followed run's start line waits for it.
 	SyncTimeout time.Duration
 	// SightingsEvery is how often sightings are sent (default 10 s).
 	SightingsEvery time.Duration
@@ -129,6 +130,7 @@ type Sensor struct {
 	started  time.Time
 	lastErr  *errorRecord // the last warning or error logged
 	beats    beats
+	answered atomic.Int32 // 1 + the index in cfg.Hubs of the hub whose stream answered last; 0 before
 }
 
 type counters struct {
@@ -150,6 +152,15 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 	}
 	if len(cfg.Inputs) == 0 {
 		return nil, errors.New("sensor: no input (--input KIND:PATH)")
+	}
+	if !cfg.Once {
+		// A compressed file is written whole by its compressor, not
+		// appended to line by line: there is nothing to follow in it.
+		for _, in := range cfg.Inputs {
+			if fileInput(in) && gzipFile(in.Path) {
+				return nil, fmt.Errorf("sensor: --input %s:%s is gzip-compressed, and a compressed file cannot be followed: read it with --once (it is decompressed then), or follow the log it was compressed from", in.Format, in.Path)
+			}
+		}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -318,10 +329,25 @@ func (s *Sensor) Run(ctx context.Context) error {
 		// stored copy otherwise.
 		select {
 		case <-s.current:
+			s.announce(true)
 		case <-time.After(s.cfg.SyncTimeout):
 			s.log.Warn("the hub did not bring the copy up to date in time; matching with the stored copy", "timeout", s.cfg.SyncTimeout)
+			s.announce(false)
 		case <-ctx.Done():
 		}
+	} else {
+		// A followed input matches with the stored copy from the start;
+		// the start line waits for the copy to be current, a while at
+		// most.
+		bg.Go(func() {
+			select {
+			case <-s.current:
+				s.announce(true)
+			case <-time.After(s.cfg.SyncTimeout):
+				s.announce(false)
+			case <-ctx.Done():
+			}
+		})
 	}
 	err := s.runInputs(ctx)
 	if shareDrain != nil {
@@ -352,10 +378,87 @@ func (s *Sensor) Run(ctx context.Context) error {
 	if s.hub != nil && s.cfg.HeartbeatEvery > 0 && s.cfg.Once {
 		s.sendHeartbeat(fctx)
 	}
+	if s.cfg.Once {
+		s.summarise()
+	}
 	if errors.Is(err, context.Canceled) {
 		err = nil
 	}
 	return err
+}
+
+// announce logs the sensor's one line at its start, once its copy is
+// current with the hub (current) or it matches with the stored copy: the
+// hub, the indicators in the copy, the inputs and how they are read.
+func (s *Sensor) announce(current bool) {
+	inputs := make([]string, len(s.cfg.Inputs))
+	for i, in := range s.cfg.Inputs {
+		inputs[i] = string(in.Format) + ":" + in.Path
+	}
+	var hub, copyState string
+	switch {
+	case s.hub == nil:
+		hub, copyState = "none", "stored"
+	case current:
+		hub, copyState = s.answeredHub(), "current"
+	default:
+		hub, copyState = strings.Join(s.cfg.Hubs, ","), "stored (the hub did not answer in time)"
+	}
+	read := "to their end (--once)"
+	if !s.cfg.Once {
+		read = "followed from their end"
+		if s.cfg.FromStart {
+			read = "followed from their start"
+		}
+	}
+	s.log.Info("sensor started", "hub", hub, "copy", copyState, "indicators", s.counters.indicators.Load(),
+		"inputs", strings.Join(inputs, " "), "read", read, "report", string(s.cfg.Report))
+}
+
+// summarise logs, at the end of a --once run, one line per input: lines
+// read, events, unparsable lines (too long ones included), alerts, and the
+// matches counted as sightings for the hub.
+func (s *Sensor) summarise() {
+	for i, in := range s.cfg.Inputs {
+		st := s.inputs[i]
+		long := st.long.Load()
+		attrs := []any{"input", string(in.Format) + ":" + in.Path, "lines", st.read.Lines + long, "events", st.read.Events,
+			"unparsable", st.read.Errors + long, "alerts", st.read.Alerts, "sightings", st.sightings.Load()}
+		if st.gzipped.Load() {
+			attrs = append(attrs, "gzip", true)
+		}
+		s.log.Info("input read", attrs...)
+	}
+}
+
+// answeredHub is the hub whose stream answered last, or the list of hubs
+// when that is not known.
+func (s *Sensor) answeredHub() string {
+	if i := s.answered.Load(); i > 0 && int(i) <= len(s.cfg.Hubs) {
+		return s.cfg.Hubs[i-1]
+	}
+	return strings.Join(s.cfg.Hubs, ",")
+}
+
+// streamTransport notes which hub answered a stream request (for the start
+// line).
+type streamTransport struct {
+	rt http.RoundTripper
+	s  *Sensor
+}
+
+func (t streamTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.rt.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusOK {
+		u := req.URL.String()
+		for i, h := range t.s.cfg.Hubs {
+			if strings.HasPrefix(u, strings.TrimRight(h, "/")+"/") {
+				t.s.answered.Store(int32(i + 1))
+				break
+			}
+		}
+	}
+	return resp, err
 }
 
 // startSync follows the hub's stream into the state.
@@ -371,7 +474,10 @@ func (s *Sensor) startSync(ctx context.Context, bg *sync.WaitGroup) error {
 			return err
 		}
 	}
-	stream := streamclient.New(streamclient.Config{URLs: s.cfg.Hubs, Key: s.cfg.Key, Cursor: cursor, Resume: synced, Logger: s.log, TLS: s.cfg.TLS,
+	// The stream client's own HTTP client, but for noting which hub
+	// answered.
+	httpc := &http.Client{Transport: streamTransport{rt: tlsconf.Transport(s.cfg.TLS), s: s}, CheckRedirect: tlsconf.SameOriginRedirects}
+	stream := streamclient.New(streamclient.Config{URLs: s.cfg.Hubs, Key: s.cfg.Key, Cursor: cursor, Resume: synced, Logger: s.log, HTTP: httpc,
 		OnInterrupt: func(error) { s.counters.streamInterruptions.Add(1) }})
 	s.stream.Store(stream)
 	events := make(chan streamclient.Event, 4096)
@@ -594,7 +700,8 @@ func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, err := match.RunObserved(ctx, pr, in.Format, s.matcher, s.alerts.sink(s), s.cfg.Workers, s.observe, &s.counters.match)
+		stats, err := match.RunObserved(ctx, pr, in.Format, s.matcher, s.alerts.sink(s, st), s.cfg.Workers, s.observe, &s.counters.match)
+		st.read = stats
 		pr.CloseWithError(err)
 		done <- err
 	}()
@@ -607,27 +714,7 @@ func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 			}
 		})
 	default:
-		opts := tail.Options{Once: s.cfg.Once, FromStart: s.cfg.FromStart || s.cfg.Once,
-			// A follower kept from its file (no permission after a
-			// rotation, an I/O error) goes on trying: logged at most once
-			// a minute, counted, and carried by the heartbeats.
-			OnError: func(err error) { s.inputFailed(in, st, err) }}
-		if !opts.FromStart && in.Path != "-" {
-			// A follower starts at the file's end: that is where it is.
-			if fi, err := os.Stat(in.Path); err == nil {
-				st.offset.Store(fi.Size())
-			}
-		}
-		err = tail.Lines(ctx, in.Path, opts, func(line []byte, off int64) error {
-			st.lines.Add(1)
-			st.offset.Store(off)
-			s.maybeAutoShare(in, line)
-			if _, err := pw.Write(line); err != nil {
-				return err
-			}
-			_, err := pw.Write([]byte{'\n'})
-			return err
-		})
+		err = s.readFile(ctx, in, st, pw)
 	}
 	pw.CloseWithError(err)
 	merr := <-done
@@ -635,6 +722,112 @@ func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 		err = merr
 	}
 	return err
+}
+
+// readFile reads a file or standard input into w, line by line: to its
+// end with Once (and always for standard input), else following it. A
+// gzip-compressed file (--once) or standard input is read decompressed
+// (match.Decompressed); its lines are held to the follower's longest line
+// like any others, so that a gzip bomb costs reading time, not memory.
+func (s *Sensor) readFile(ctx context.Context, in Input, st *inputStat, w io.Writer) error {
+	opts := tail.Options{Once: s.cfg.Once, FromStart: s.cfg.FromStart || s.cfg.Once,
+		// A follower kept from its file (no permission after a
+		// rotation, an I/O error) goes on trying: logged at most once
+		// a minute, counted, and carried by the heartbeats.
+		OnError: func(err error) { s.inputFailed(in, st, err) },
+		// A line longer than the follower takes is skipped whole:
+		// counted as read and unparsable.
+		OnLongLine: func(int64) {
+			st.lines.Add(1)
+			st.long.Add(1)
+			atomic.AddInt64(&s.counters.match.Lines, 1)
+			atomic.AddInt64(&s.counters.match.Errors, 1)
+		}}
+	path := in.Path
+	var compressed *countingReader // the compressed file read, for the offset
+	switch {
+	case path == "-":
+		r, gz, derr := match.Decompressed(os.Stdin)
+		if derr != nil {
+			return derr
+		}
+		opts.Stdin = r
+		st.gzipped.Store(gz)
+	case s.cfg.Once:
+		r, c, closeFile, derr := openGzip(path)
+		if derr != nil {
+			return derr
+		}
+		if r != nil {
+			// Read as a stream to its end: a compressed file has no
+			// offsets to follow.
+			defer closeFile()
+			path, opts.Stdin, compressed = "-", r, c
+			st.gzipped.Store(true)
+		}
+	}
+	if !opts.FromStart && path != "-" {
+		// A follower starts at the file's end: that is where it is.
+		if fi, err := os.Stat(path); err == nil {
+			st.offset.Store(fi.Size())
+		}
+	}
+	return tail.Lines(ctx, path, opts, func(line []byte, off int64) error {
+		st.lines.Add(1)
+		if compressed != nil {
+			off = compressed.n.Load()
+		}
+		st.offset.Store(off)
+		s.maybeAutoShare(in, line)
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
+		_, err := w.Write([]byte{'\n'})
+		return err
+	})
+}
+
+// openGzip opens the file at path and, when it is gzip-compressed, returns
+// its decompressed content, the reader of the compressed bytes (which
+// counts them) and what closes the file; for a file that is not
+// compressed, nil (and the file is closed again).
+func openGzip(path string) (io.Reader, *countingReader, func(), error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c := &countingReader{r: f}
+	r, gz, err := match.Decompressed(c)
+	if err != nil || !gz {
+		f.Close()
+		return nil, nil, nil, err
+	}
+	return r, c, func() { f.Close() }, nil
+}
+
+// gzipFile says whether the file at path begins as a gzip stream does;
+// false when it cannot be read (a follower waits for it).
+func gzipFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var head [2]byte
+	n, _ := io.ReadFull(f, head[:])
+	return match.IsGzip(head[:n])
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // inputErrorLogEvery bounds how often an input's errors are logged.
@@ -790,12 +983,18 @@ func appendRetroAlert(dst []byte, ind *match.Indicator, h retro.Hit) []byte {
 	for _, a := range h.Addrs {
 		addrs = append(addrs, a.String())
 	}
+	tlp := ""
+	if ind.TLP != "" {
+		tlp = " TLP:" + strings.ToUpper(ind.TLP)
+	}
 	line := map[string]any{
 		"timestamp":  h.Hour.UTC().Format("2006-01-02T15:04:05.000000-0700"),
 		"event_type": "alert",
 		"alert": map[string]any{
-			"action": "allowed", "signature_id": 0, "rev": 1,
-			"signature": fmt.Sprintf("HDN retro-hunt %s %s seen in the hour from %s", ind.Type, ind.Value, h.Hour.UTC().Format(time.RFC3339)),
+			// The sid of the indicator's (first) exported rule, as live
+			// alerts have it: a SIEM correlates the three.
+			"action": "allowed", "signature_id": match.SignatureID(ind.ID, ind.Type, ""), "rev": 1,
+			"signature": fmt.Sprintf("HDN retro-hunt %s %s%s seen in the hour from %s", ind.Type, ind.Value, tlp, h.Hour.UTC().Format(time.RFC3339)),
 			"category":  match.Category(ind.Labels), "severity": match.Severity(ind.Labels, ind.Confidence),
 		},
 		"hdn": hdnPart{ID: ind.ID, Type: string(ind.Type), Value: ind.Value, TLP: ind.TLP, Labels: labels,

@@ -103,10 +103,11 @@ func newSightings(mode ReportMode, hub *hubClient) *sightings {
 	return &sightings{mode: mode, hub: hub, pending: map[sightingKey]*sightingAgg{}, log: slog.New(slog.DiscardHandler)}
 }
 
-// add records one match.
-func (s *sightings) add(id string, at time.Time, host string) {
+// add records one match, and says whether it was counted for the hub (not
+// with --report off, without a hub, or when too much is pending).
+func (s *sightings) add(id string, at time.Time, host string) bool {
 	if s.mode == ReportOff || s.hub == nil {
-		return
+		return false
 	}
 	k := sightingKey{id: id, hour: at.UTC().Truncate(time.Hour).Unix()}
 	if s.mode == ReportFull {
@@ -118,12 +119,13 @@ func (s *sightings) add(id string, at time.Time, host string) {
 	if !ok {
 		if len(s.pending)+s.unsentItems >= maxPendingSightings {
 			s.dropped++
-			return
+			return false
 		}
 		a = &sightingAgg{first: at}
 		s.pending[k] = a
 	}
 	a.count++
+	return true
 }
 
 // flush sends what is pending; what could not be sent stays for the next

@@ -53,12 +53,17 @@ CREATE TABLE IF NOT EXISTS sighting_pending (
 );`
 
 // OpenState opens (creating if needed) the state in dir, readable by its
-// owner only.
+// owner only: dir is made 0700 and the database with its WAL and
+// shared-memory files 0600 (ownerOnly), also when they exist already with
+// wider modes. The copy holds TLP:AMBER indicators.
 func OpenState(dir string) (*State, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	path := filepath.Join(dir, "indicators.db")
+	if err := ownerOnly(dir, path); err != nil {
+		return nil, fmt.Errorf("state: %w", err)
+	}
 	q := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)"
 	db, err := sql.Open("sqlite", q)
 	if err != nil {
@@ -70,6 +75,39 @@ func OpenState(dir string) (*State, error) {
 		return nil, fmt.Errorf("state: create schema in %s: %w", path, err)
 	}
 	return &State{db: db}, nil
+}
+
+// ownerOnly makes the state directory dir owner-only (0700 at most), and
+// the database file at db (created empty when absent, which SQLite takes
+// for an empty database), its WAL and shared-memory files, and the name
+// file beside them, readable and writable by their owner only (0600 at
+// most). SQLite gives the WAL and shared-memory files it creates the
+// database file's mode. Modes are only narrowed, never widened; the key
+// file is left alone: ReadKeyFile refuses one that others may read, since
+// the key must then be taken as exposed.
+func ownerOnly(dir, db string) error {
+	if fi, err := os.Stat(dir); err != nil {
+		return err
+	} else if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, fi.Mode().Perm()&0o700); err != nil {
+			return fmt.Errorf("make %s owner-only: %w", dir, err)
+		}
+	}
+	f, err := os.OpenFile(db, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	for _, p := range []string{db, db + "-wal", db + "-shm", filepath.Join(dir, NameFile)} {
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(p, fi.Mode().Perm()&0o600); err != nil {
+			return fmt.Errorf("make %s owner-only: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // Close closes the state.
@@ -104,7 +142,7 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 		return nil, nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	held, err := tx.PrepareContext(ctx, `SELECT type, value FROM indicators WHERE id = ?`)
+	held, err := tx.PrepareContext(ctx, `SELECT type, value, tlp, labels, confidence, report, valid_until FROM indicators WHERE id = ?`)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -123,6 +161,21 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 	}
 	defer drop.Close()
 	var cursor int64 = -1
+	// An indicator can come twice in one batch (the hub sends a change
+	// made while its snapshot was read after the snapshot, which may have
+	// listed it already), or come and go. gone holds the ids the batch
+	// dropped and did not put again after; again says whether it put an id
+	// the state held or dropped one, so that arrived may hold an id twice
+	// or one that is gone (a snapshot of new indicators costs nothing
+	// more).
+	var gone map[string]bool
+	again := false
+	dropped := func(id string) {
+		if gone == nil {
+			gone = map[string]bool{}
+		}
+		gone[id], again = true, true
+	}
 	for _, ev := range evs {
 		switch ev.Kind {
 		case api.EventReset:
@@ -133,12 +186,14 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 				return nil, nil, err
 			}
 			arrived, fresh, cursor = nil, nil, -1
+			gone, again = nil, false
 			continue
 		case api.EventSnapshotEnd:
 		case api.EventRemoved:
 			if _, err := drop.ExecContext(ctx, ev.ID); err != nil {
 				return nil, nil, err
 			}
+			dropped(ev.ID)
 		case api.EventHeartbeat:
 		default:
 			if ev.Indicator == nil {
@@ -149,25 +204,40 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 				if _, err := drop.ExecContext(ctx, ind.ID); err != nil {
 					return nil, nil, err
 				}
+				dropped(ind.ID)
 				break
 			}
 			mi, err := fromAPI(ind)
 			if err != nil {
 				continue // a type this sensor does not match
 			}
-			var typ, value string
-			switch err := held.QueryRowContext(ctx, mi.ID).Scan(&typ, &value); {
-			case errors.Is(err, sql.ErrNoRows):
-				fresh = append(fresh, mi)
-			case err != nil:
-				return nil, nil, err
-			case typ != string(mi.Type) || value != mi.Value:
-				fresh = append(fresh, mi)
-			}
 			labels, _ := json.Marshal(mi.Labels)
 			var until int64
 			if !mi.ValidUntil.IsZero() {
 				until = mi.ValidUntil.Unix()
+			}
+			var h struct {
+				typ, value, tlp, labels, report string
+				confidence                      int
+				until                           int64
+			}
+			err = held.QueryRowContext(ctx, mi.ID).Scan(&h.typ, &h.value, &h.tlp, &h.labels, &h.confidence, &h.report, &h.until)
+			delete(gone, mi.ID)
+			again = again || err == nil
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+				fresh = append(fresh, mi)
+			case err != nil:
+				return nil, nil, err
+			case h.typ != string(mi.Type) || h.value != mi.Value:
+				fresh = append(fresh, mi)
+			case h.tlp == mi.TLP && h.labels == string(labels) && h.confidence == mi.Confidence && h.report == mi.Report && h.until == until:
+				// The same indicator again, unchanged (the hub sends a
+				// change made while its snapshot was read after the
+				// snapshot, which may have listed it already): nothing
+				// arrives.
+				cursor = ev.Cursor
+				continue
 			}
 			if _, err := put.ExecContext(ctx, mi.ID, string(mi.Type), mi.Value, mi.TLP, string(labels), mi.Confidence, mi.Report, until); err != nil {
 				return nil, nil, err
@@ -175,6 +245,9 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 			arrived = append(arrived, mi)
 		}
 		cursor = ev.Cursor
+	}
+	if again {
+		arrived, fresh = lastVersions(arrived, gone), lastVersions(fresh, gone)
 	}
 	// The cursor is stored with what was applied, a first snapshot's events
 	// included: the snapshot comes in change-sequence order, so a snapshot
@@ -191,6 +264,26 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 		}
 	}
 	return arrived, fresh, tx.Commit()
+}
+
+// lastVersions keeps, of the indicators of a batch, the last version of
+// each id that the batch did not leave gone, in their order: the index
+// takes each once (one indicator added twice would raise two alerts a
+// match), and the retro-hunt does not hunt for one the batch removed
+// again.
+func lastVersions(inds []match.Indicator, gone map[string]bool) []match.Indicator {
+	seen := make(map[string]bool, len(inds))
+	out := inds[:0:0]
+	for i := len(inds) - 1; i >= 0; i-- {
+		id := inds[i].ID
+		if seen[id] || gone[id] {
+			continue
+		}
+		seen[id] = true
+		out = append(out, inds[i])
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // Indicators returns the whole local copy.
