@@ -96,6 +96,11 @@ type report struct {
 	split bool
 }
 
+// earliestSighting is the earliest time a sighting is filed under; an
+// event stamped earlier (a log line's time of 0: 1970) is filed under the
+// hour it was read.
+var earliestSighting = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
 // maxReport is the most sightings sent in one request.
 const maxReport = 5000
 
@@ -108,6 +113,11 @@ func newSightings(mode ReportMode, hub *hubClient) *sightings {
 func (s *sightings) add(id string, at time.Time, host string) bool {
 	if s.mode == ReportOff || s.hub == nil {
 		return false
+	}
+	if at.Before(earliestSighting) {
+		// A log line stamped 0 or garbled into the last century: the
+		// hour it was seen is not known, the hour it was read is near.
+		at = time.Now()
 	}
 	k := sightingKey{id: id, hour: at.UTC().Truncate(time.Hour).Unix()}
 	if s.mode == ReportFull {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -85,5 +86,46 @@ func TestSightingsReportKeptThroughRateLimit(t *testing.T) {
 	}
 	if sent, pending, dropped := s.counts(); sent != 1 || pending != 0 || dropped != 0 {
 		t.Errorf("sent %d, pending %d, dropped %d; want 1, 0, 0", sent, pending, dropped)
+	}
+}
+
+// TestSightingsOfUndatedLines: a match on a log line stamped 0 (1970) is
+// filed under the hour it was read, not 1970 (the hub stored it there, out
+// of every view); an old but real time is kept.
+func TestSightingsOfUndatedLines(t *testing.T) {
+	var mu sync.Mutex
+	var hours []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Sightings []struct{ Hour string } `json:"sightings"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			t.Errorf("report: %v", err)
+		}
+		mu.Lock()
+		for _, s := range body.Sightings {
+			hours = append(hours, s.Hour)
+		}
+		mu.Unlock()
+		w.Write([]byte(`{}`))
+	}))
+	defer srv.Close()
+	s := newSightings(ReportCount, &hubClient{urls: []string{srv.URL}, key: "k", http: srv.Client()})
+	old := time.Date(2021, 6, 6, 13, 20, 0, 0, time.UTC)
+	s.add("undated", time.Unix(0, 0), "")
+	s.add("old", old, "")
+	before := time.Now().UTC().Truncate(time.Hour)
+	s.flush(context.Background())
+	mu.Lock()
+	defer mu.Unlock()
+	if len(hours) != 2 {
+		t.Fatalf("hours reported: %v, want two", hours)
+	}
+	slices.Sort(hours)
+	if want := old.Truncate(time.Hour).Format(time.RFC3339); hours[0] != want {
+		t.Errorf("the old sighting's hour %s, want %s", hours[0], want)
+	}
+	if h, err := time.Parse(time.RFC3339, hours[1]); err != nil || h.Before(before) {
+		t.Errorf("the undated sighting's hour %s, want the hour it was read (%s or later)", hours[1], before.Format(time.RFC3339))
 	}
 }
