@@ -319,6 +319,10 @@ func (rs *resolver) validateItem(ctx context.Context, it *SubmitItem, now time.T
 	if err != nil {
 		return sub, err
 	}
+	if len(sub.Value) > indicator.MaxStoredLen {
+		return sub, fmt.Errorf("%s %q is longer than %d bytes once canonicalised: the hub stores no longer value (its host or domain is the better indicator)",
+			sub.Type, clip(sub.Value), indicator.MaxStoredLen)
+	}
 	sh, err := rs.resolveSharing(ctx, it.TLP, it.Audience, it.Anonymous, it.OnBehalfOf)
 	if err != nil {
 		return sub, err

@@ -18,9 +18,11 @@ const (
 	// its values (FromSTIXPattern). Real patterns are a few hundred bytes;
 	// the pattern parser itself allows more.
 	MaxPatternLen = 16 << 10
-	// MaxStoredLen bounds every canonical form, of every type: what is
-	// longer is refused, so that every store can index it (a PostgreSQL
-	// B-tree entry holds at most about 2.7 KB).
+	// MaxStoredLen bounds every value the hub stores, of every type, once
+	// canonical: what is longer is refused on submission, so that every
+	// store can index it (a PostgreSQL B-tree entry holds at most about
+	// 2.7 KB). Canonicalize itself allows more, so that a sensor still
+	// canonicalises, and matches, a long URL it observes.
 	MaxStoredLen = 2048
 )
 
@@ -99,8 +101,8 @@ func Canonicalize(t Type, raw string) (string, error) {
 			return "", &Error{Type: t, Value: raw, Reason: reasonEmpty}
 		}
 		c, reason := fn(s)
-		if reason == "" && len(c) > min(limit, MaxStoredLen) {
-			reason = fmt.Sprintf("is longer than %d bytes once canonicalised", min(limit, MaxStoredLen))
+		if reason == "" && len(c) > limit {
+			reason = fmt.Sprintf("is longer than %d bytes once canonicalised", limit)
 		}
 		if reason != "" {
 			return "", &Error{Type: t, Value: raw, Reason: reason}

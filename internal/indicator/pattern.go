@@ -29,8 +29,8 @@ func canonPattern(raw string) (string, error) {
 		return fail("is not a valid STIX pattern: " + strings.TrimPrefix(err.Error(), "stixpattern: "))
 	}
 	c := p.String()
-	if len(c) > MaxStoredLen {
-		return fail(fmt.Sprintf("is longer than %d bytes once canonicalised (a pattern that is an OR of values is better given as those values)", MaxStoredLen))
+	if len(c) > MaxPatternLen {
+		return fail(fmt.Sprintf("is longer than %d bytes once canonicalised", MaxPatternLen))
 	}
 	return c, nil
 }
