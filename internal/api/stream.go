@@ -102,7 +102,8 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	// (streamauth.go).
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	defer s.streamReg.register(p, cancel)()
+	reg, unregister := s.streamReg.register(p, cancel)
+	defer unregister()
 	// The key (or user, or organisation) may have been revoked after it
 	// was checked and before the stream was registered, with the watcher
 	// looking at the registered streams in between: it would not look
@@ -110,7 +111,9 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	// was read, look now.
 	if n, err := s.st.AuthEpoch(ctx); err != nil || n != p.epoch {
 		if !s.streamStillValid(ctx, p, s.now()) {
-			return errUnauthorized
+			// Retryable: the next attempt authenticates afresh (a
+			// revoked key then gets 401; a changed view, its new one).
+			return errf(http.StatusServiceUnavailable, "unavailable", "the key or its organisation changed while the stream opened; retry")
 		}
 	}
 
@@ -125,6 +128,15 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	if err := sw.flush(); err != nil {
 		return nil
 	}
+	defer func() {
+		if reg.resetOnEnd.Load() {
+			// Its organisation's partner or customers changed: drop
+			// everything and resume from 0, into a fresh snapshot.
+			if sw.event(EventReset, 0, StreamEvent{Kind: EventReset, Cursor: "0"}) == nil {
+				_ = sw.flush()
+			}
+		}
+	}()
 	if resume {
 		// What this organisation may see changed since the cursor in a
 		// way change entries do not carry (a customer moved to another
@@ -303,8 +315,15 @@ func (s *Server) streamSnapshot(ctx context.Context, sw *sseWriter, p *Principal
 					kind = string(model.Revoked)
 				}
 			}
+			// An indicator that changed while the snapshot was read (its
+			// seq past start) carries start as its cursor: a subscriber
+			// cut off after it resumes from start and is told of every
+			// change since, a narrowing of one already sent included.
+			// (The listing is in seq order, so everything at or before
+			// start was sent before it.)
+			cur := min(ind.Seq, start)
 			j := s.renderIndicator(ctx, p.Viewer, ind)
-			if err := sw.event(kind, ind.Seq, StreamEvent{Kind: kind, Cursor: strconv.FormatInt(ind.Seq, 10), Indicator: &j}); err != nil {
+			if err := sw.event(kind, cur, StreamEvent{Kind: kind, Cursor: strconv.FormatInt(cur, 10), Indicator: &j}); err != nil {
 				return 0, err
 			}
 		}

@@ -3,8 +3,10 @@ package api
 import (
 	"context"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +24,13 @@ type openStream struct {
 	p       *Principal
 	cancel  context.CancelFunc
 	expires time.Time // when its key expires (zero: never); guarded by streamRegistry.mu
+	// resetOnEnd is set, before cancel, when the stream ends because its
+	// organisation's partner or customers changed (a customer moved): the
+	// stream then sends "reset" from cursor 0, so that the subscriber
+	// drops what it holds and resumes into a fresh snapshot (the view
+	// floor, store.Onboarding.ViewFloor) instead of from a cursor that
+	// events of the old view may have moved past the floor.
+	resetOnEnd atomic.Bool
 }
 
 type streamRegistry struct {
@@ -35,7 +44,7 @@ func newStreamRegistry() *streamRegistry {
 }
 
 // register adds a stream; the returned function removes it.
-func (sr *streamRegistry) register(p *Principal, cancel context.CancelFunc) func() {
+func (sr *streamRegistry) register(p *Principal, cancel context.CancelFunc) (*openStream, func()) {
 	expires := p.Key.ExpiresAt
 	if !p.SessionEnds.IsZero() && (expires.IsZero() || p.SessionEnds.Before(expires)) {
 		expires = p.SessionEnds
@@ -44,7 +53,7 @@ func (sr *streamRegistry) register(p *Principal, cancel context.CancelFunc) func
 	sr.mu.Lock()
 	sr.open[os] = struct{}{}
 	sr.mu.Unlock()
-	return func() {
+	return os, func() {
 		sr.mu.Lock()
 		delete(sr.open, os)
 		sr.mu.Unlock()
@@ -104,7 +113,10 @@ func (s *Server) WatchAuth(ctx context.Context, interval time.Duration) {
 func (s *Server) checkStreams(ctx context.Context) {
 	now := s.now()
 	for _, os := range s.streamReg.snapshot() {
-		if !s.streamStillValid(ctx, os.p, now) {
+		if ok, moved := s.streamCheck(ctx, os.p, now); !ok {
+			if moved {
+				os.resetOnEnd.Store(true)
+			}
 			os.cancel()
 			continue
 		}
@@ -124,33 +136,43 @@ func (s *Server) checkStreams(ctx context.Context) {
 }
 
 func (s *Server) streamStillValid(ctx context.Context, p *Principal, now time.Time) bool {
-	if uid, ok := strings.CutPrefix(p.Key.ID, "user:"); ok {
+	ok, _ := s.streamCheck(ctx, p, now)
+	return ok
+}
+
+// streamCheck is streamStillValid, and says too whether what failed is
+// only the organisation's partner or customers (a customer moved).
+func (s *Server) streamCheck(ctx context.Context, p *Principal, now time.Time) (ok, moved bool) {
+	if uid, isUser := strings.CutPrefix(p.Key.ID, "user:"); isUser {
 		// A web UI user's stream: the user must still be enabled, and
 		// the session it was opened in go on.
 		u, err := s.st.UserByID(ctx, uid)
 		if err != nil || u.Disabled {
-			return err != nil && ctx.Err() != nil
+			return err != nil && ctx.Err() != nil, false
 		}
 		if p.Sessions != nil {
-			if _, ok := p.Sessions.SessionEnds(ctx, p.Session, now); !ok {
-				return false
+			if _, going := p.Sessions.SessionEnds(ctx, p.Session, now); !going {
+				return false, false
 			}
 		}
 	} else {
 		k, err := s.st.KeyByID(ctx, p.Key.ID)
 		if err != nil || !k.Usable(now) {
-			return err != nil && ctx.Err() != nil // a failed read while stopping is not a reason
+			return err != nil && ctx.Err() != nil, false // a failed read while stopping is not a reason
 		}
 	}
 	o, err := s.st.Org(ctx, p.Org.ID)
 	if err != nil || !o.Usable() {
-		return false
+		return false, false
 	}
 	v, err := s.st.Viewer(ctx, o.ID)
 	if err != nil {
-		return false
+		return false, false
 	}
-	return reflect.DeepEqual(v, p.Viewer)
+	if reflect.DeepEqual(v, p.Viewer) {
+		return true, false
+	}
+	return false, v.Partner != p.Viewer.Partner || !slices.Equal(v.Customers, p.Viewer.Customers)
 }
 
 // expiryDue says whether the key of an open stream has expired since the

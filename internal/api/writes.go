@@ -205,8 +205,10 @@ const (
 // commit"). Imports and federated batches are not merged: they write more
 // than submissions in their transactions. A request is answered
 // only once the transaction holding it has committed, so an acknowledged
-// indicator is stored exactly as before. When a merged write fails, each of
-// its requests is written again alone, so that only the one at fault fails.
+// indicator is stored exactly as before. When a merged write fails before
+// its commit, each of its requests is written again alone, so that only the
+// one at fault fails; when its commit fails, it may have been stored, and
+// every request gets the error (commitFailed).
 //
 // Like sightingWriter it has no goroutine of its own: the first request
 // finding it idle writes, and hands over to a new goroutine when more
@@ -259,7 +261,7 @@ func (w *bulkWriter) take(pending []*bulkWrite) int {
 }
 
 // write stores the requests of batch in one transaction, or each alone when
-// that fails. The write is not tied to any one request's context: a client
+// that fails before its commit. The write is not tied to any one request's context: a client
 // that goes away does not undo the others'.
 func (w *bulkWriter) write(taken []*bulkWrite) {
 	// A request whose client has gone before its write starts is not

@@ -148,7 +148,7 @@ func TestMatchOffline(t *testing.T) {
 }
 
 // TestHubNATSFromEnvironment: HDN_NATS gives the NATS URL when --nats is
-// not set (a URL that no server answers: the hub says so and stops).
+// not set (a malformed one: the hub says so and stops).
 func TestHubNATSFromEnvironment(t *testing.T) {
 	// A hub starts while its NATS server is down (internal/hub's
 	// TestReplicasStartWhileNATSDown), so a malformed URL shows that the

@@ -581,8 +581,10 @@ func digitAndLetter(s string) bool {
 }
 
 // versionWords are the words after which a dotted quad is a version number.
-var versionWords = map[string]bool{"version": true, "versions": true, "ver": true, "v": true, "build": true,
-	"release": true, "firmware": true, "patch": true, "update": true}
+// (Not "update", "patch" or "v": "UPDATE: 203.0.113.5 is also a C2" is an
+// address.)
+var versionWords = map[string]bool{"version": true, "versions": true, "ver": true, "build": true,
+	"release": true, "firmware": true}
 
 // versionWordBefore says whether the word before text offset pos (across
 // spaces, and a "." or ":" after it) is one of versionWords.

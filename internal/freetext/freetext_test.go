@@ -45,6 +45,8 @@ func TestExtract(t *testing.T) {
 		{"four-part versions", "Version 1.2.3.4 of the tool, build 10.0.19041.1, firmware: 4.4.2.1 and ver. 5.1.0.2", nil},
 		{"an address after a version", "version 1.2.3.4 connects to 198.51.100.7 and updates from 1[.]2[.]3[.]4", []string{
 			"ipv4 198.51.100.7", "ipv4 1.2.3.4 <- 1[.]2[.]3[.]4"}},
+		{"addresses after words that are no versions", "UPDATE: 203.0.113.5 is also a C2. Patch 203.0.113.6 now, see v 198.51.100.8", []string{
+			"ipv4 203.0.113.5", "ipv4 203.0.113.6", "ipv4 198.51.100.8"}},
 		{"file names", "invoice.pdf setup.exe document.docx payload.bin script.ps1 loader.dll", nil},
 		{"file-extension TLDs", "malware.zip clip.mov Notes.one readme.md run.sh libcrypto.so main.rs x.py Safari.app Main.java id_rsa.pub update.cab", nil},
 		{"code and run-together sentences", "ADODB.Stream and System.Net; it was done.Now we", nil},

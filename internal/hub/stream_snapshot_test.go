@@ -194,3 +194,121 @@ func TestStreamCustomerMovedToAnotherPartner(t *testing.T) {
 		t.Errorf("mssp-one reads x after the move: %d, want 404", r.Status)
 	}
 }
+
+// TestStreamSnapshotCutAfterANarrowing: as TestStreamSnapshotNarrowedWhileRead,
+// but the subscriber is cut off right after the indicator created during the
+// snapshot, and resumes from its cursor: it must still be told x was
+// narrowed (the snapshot's events of changed indicators used to carry their
+// own, later, cursor).
+func TestStreamSnapshotCutAfterANarrowing(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("hospital-a", policy.Member, "")
+	b := h.Org("hospital-b", policy.Member, "")
+	h.Org("national-cert", policy.NationalCERT, "")
+	ka, kb := h.Key(a, policy.Analyst), h.Key(b, policy.Analyst)
+	x := submit(t, h, kb, map[string]any{"value": "x-narrowed.example.org", "tlp": "green"})[0].ID
+	desc := strings.Repeat("d", 4000)
+	for batch := range 12 {
+		var its []map[string]any
+		for i := range 500 {
+			its = append(its, map[string]any{"value": fmt.Sprintf("f%d-%d.example.org", batch, i), "tlp": "green", "description": desc})
+		}
+		submit(t, h, kb, its...)
+	}
+	req, err := http.NewRequest("GET", h.URL+"/api/v1/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+ka)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReaderSize(resp.Body, 4096)
+	if ev := readSSE(t, br); ev.data.Indicator == nil || ev.data.Indicator.ID != x {
+		t.Fatalf("first event %s %+v, want the snapshot of x", ev.kind, ev.data)
+	}
+	submit(t, h, kb, map[string]any{"value": "x-narrowed.example.org", "tlp": "red", "audience": map[string]any{"orgs": []string{"national-cert"}}})
+	submit(t, h, kb, map[string]any{"value": "y-after.example.org", "tlp": "green"})
+	cursor := ""
+	for cursor == "" {
+		ev := readSSE(t, br)
+		if ev.data.Indicator != nil && ev.data.Indicator.Value == "y-after.example.org" {
+			cursor = ev.id
+		}
+		if ev.kind == "removed" && ev.data.ID == x {
+			t.Fatalf("x removed before y arrived: the cut would not show anything")
+		}
+	}
+	resp.Body.Close() // cut off right after y
+	evs, _ := streamUntilCurrent(t, h, ka, true, cursor)
+	for _, ev := range evs {
+		if ev.kind == "removed" && ev.data.ID == x {
+			return
+		}
+	}
+	t.Fatalf("resumed from y's cursor %s: %d events and no removal of x: hospital-a keeps what it may no longer see", cursor, len(evs))
+}
+
+// TestStreamOpenAcrossACustomerMove: a partner's stream that is open when
+// its customer moves away, and goes on receiving changes until it is ended,
+// must still leave the partner without the customer's indicators: it ends
+// with "reset" from cursor 0, and resuming from there takes a snapshot of
+// the new view (resuming from a cursor the other changes had moved past the
+// move's floor kept them).
+func TestStreamOpenAcrossACustomerMove(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	coord := h.Org("cert", policy.Coordinator, "")
+	p1 := h.Org("mssp-one", policy.Partner, "")
+	p2 := h.Org("mssp-two", policy.Partner, "")
+	c := h.Org("clinic", policy.Customer, "mssp-one")
+	kc, k1, kcoord := h.Key(c, policy.Analyst), h.Key(p1, policy.Analyst), h.Key(coord, policy.Admin)
+	x := submit(t, h, kc, map[string]any{"value": "clinic-only.example.org", "tlp": "red", "audience": map[string]any{"orgs": []string{"clinic"}}})[0].ID
+	req, err := http.NewRequestWithContext(t.Context(), "GET", h.URL+"/api/v1/stream", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+k1)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	br := bufio.NewReader(resp.Body)
+	var evs []sseEvent
+	for {
+		ev := readSSE(t, br)
+		evs = append(evs, ev)
+		if ev.kind == "heartbeat" {
+			break
+		}
+	}
+	// The move goes straight to the store (as hdn admin org move does), so
+	// that the stream learns of it only from the watcher; changes meanwhile
+	// move its cursor on.
+	if err := h.Store.SetOrgPartner(t.Context(), c.ID, p2.ID); err != nil {
+		t.Fatal(err)
+	}
+	submit(t, h, kcoord, map[string]any{"value": "network-wide.example.org", "tlp": "green"})
+	cursor := ""
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			break // the stream ended
+		}
+		if strings.HasPrefix(line, "event: ") {
+			evs = append(evs, sseEvent{kind: strings.TrimSpace(line[7:])})
+		}
+		if strings.HasPrefix(line, "id: ") {
+			cursor = strings.TrimSpace(line[4:])
+		}
+	}
+	if last := evs[len(evs)-1]; last.kind != "reset" || cursor != "0" {
+		t.Fatalf("the stream ended with %q at cursor %s, want reset at 0", last.kind, cursor)
+	}
+	held := holds(evs, map[string]bool{})
+	more, _ := streamUntilCurrent(t, h, k1, true, cursor)
+	if held = holds(more, held); held[x] {
+		t.Fatalf("mssp-one holds the clinic's indicator after the move")
+	}
+}

@@ -338,7 +338,8 @@ func ownerOnly(path string, most fs.FileMode) error {
 	if fi.Mode().Perm()&0o077 == 0 {
 		return nil
 	}
-	if err := os.Chmod(path, fi.Mode().Perm()&most); err != nil {
+	if err := os.Chmod(path, fi.Mode().Perm()&most); err != nil && !errors.Is(err, fs.ErrPermission) {
+		// (One the sensor does not own is left as its owner made it.)
 		return fmt.Errorf("retro: make %s owner-only: %w", path, err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -89,7 +90,10 @@ func ownerOnly(dir, db string) error {
 	if fi, err := os.Stat(dir); err != nil {
 		return err
 	} else if fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, fi.Mode().Perm()&0o700); err != nil {
+		// A directory the sensor does not own (a shared volume, root's
+		// with a group the sensor is in) is left as its owner made it:
+		// the files in it are still made owner-only.
+		if err := os.Chmod(dir, fi.Mode().Perm()&0o700); err != nil && !errors.Is(err, fs.ErrPermission) {
 			return fmt.Errorf("make %s owner-only: %w", dir, err)
 		}
 	}
@@ -103,7 +107,7 @@ func ownerOnly(dir, db string) error {
 		if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o077 == 0 {
 			continue
 		}
-		if err := os.Chmod(p, fi.Mode().Perm()&0o600); err != nil {
+		if err := os.Chmod(p, fi.Mode().Perm()&0o600); err != nil && !errors.Is(err, fs.ErrPermission) {
 			return fmt.Errorf("make %s owner-only: %w", p, err)
 		}
 	}
