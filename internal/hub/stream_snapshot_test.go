@@ -54,15 +54,18 @@ func readSSE(t *testing.T, br *bufio.Reader) sseEvent {
 // of the snapshot is still being read, and another indicator is created
 // after it. The subscriber must be told "removed": the snapshot's end
 // cursor used to be the newest indicator it listed, past the narrowing.
-func TestStreamSnapshotNarrowedWhileRead(t *testing.T) {
-	h := hubtest.Start(t, hub.Config{})
+// narrowedMidSnapshot starts hospital-a's stream over a snapshot too large
+// to be written while nobody reads it (the hub lists a page, then blocks
+// writing it), reads its first event (x, green, of hospital-b), then
+// narrows x to red for the national CERT and creates y: both while the
+// snapshot is being read.
+func narrowedMidSnapshot(t *testing.T) (h *hubtest.Hub, ka, x string, resp *http.Response, br *bufio.Reader) {
+	h = hubtest.Start(t, hub.Config{})
 	a := h.Org("hospital-a", policy.Member, "")
 	b := h.Org("hospital-b", policy.Member, "")
 	h.Org("national-cert", policy.NationalCERT, "")
 	ka, kb := h.Key(a, policy.Analyst), h.Key(b, policy.Analyst)
-	x := submit(t, h, kb, map[string]any{"value": "x-narrowed.example.org", "tlp": "green"})[0].ID
-	// Enough that the snapshot cannot be written while nobody reads it:
-	// the hub lists a page, then blocks writing it.
+	x = submit(t, h, kb, map[string]any{"value": "x-narrowed.example.org", "tlp": "green"})[0].ID
 	desc := strings.Repeat("d", 4000)
 	for batch := range 12 {
 		var its []map[string]any
@@ -76,18 +79,22 @@ func TestStreamSnapshotNarrowedWhileRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+ka)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	br := bufio.NewReaderSize(resp.Body, 4096)
+	t.Cleanup(func() { resp.Body.Close() })
+	br = bufio.NewReaderSize(resp.Body, 4096)
 	if ev := readSSE(t, br); ev.kind != "snapshot" || ev.data.Indicator == nil || ev.data.Indicator.ID != x {
 		t.Fatalf("first event %s %+v, want the snapshot of x", ev.kind, ev.data)
 	}
-	// Mid-snapshot: x is narrowed, then y created.
 	submit(t, h, kb, map[string]any{"value": "x-narrowed.example.org", "tlp": "red", "audience": map[string]any{"orgs": []string{"national-cert"}}})
 	submit(t, h, kb, map[string]any{"value": "y-after.example.org", "tlp": "green"})
+	return h, ka, x, resp, br
+}
+
+func TestStreamSnapshotNarrowedWhileRead(t *testing.T) {
+	h, ka, x, _, br := narrowedMidSnapshot(t)
 	removed, ended, gotY := false, false, false
 	for !(removed && gotY) {
 		ev := readSSE(t, br)
@@ -201,35 +208,7 @@ func TestStreamCustomerMovedToAnotherPartner(t *testing.T) {
 // narrowed (the snapshot's events of changed indicators used to carry their
 // own, later, cursor).
 func TestStreamSnapshotCutAfterANarrowing(t *testing.T) {
-	h := hubtest.Start(t, hub.Config{})
-	a := h.Org("hospital-a", policy.Member, "")
-	b := h.Org("hospital-b", policy.Member, "")
-	h.Org("national-cert", policy.NationalCERT, "")
-	ka, kb := h.Key(a, policy.Analyst), h.Key(b, policy.Analyst)
-	x := submit(t, h, kb, map[string]any{"value": "x-narrowed.example.org", "tlp": "green"})[0].ID
-	desc := strings.Repeat("d", 4000)
-	for batch := range 12 {
-		var its []map[string]any
-		for i := range 500 {
-			its = append(its, map[string]any{"value": fmt.Sprintf("f%d-%d.example.org", batch, i), "tlp": "green", "description": desc})
-		}
-		submit(t, h, kb, its...)
-	}
-	req, err := http.NewRequest("GET", h.URL+"/api/v1/stream", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+ka)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReaderSize(resp.Body, 4096)
-	if ev := readSSE(t, br); ev.data.Indicator == nil || ev.data.Indicator.ID != x {
-		t.Fatalf("first event %s %+v, want the snapshot of x", ev.kind, ev.data)
-	}
-	submit(t, h, kb, map[string]any{"value": "x-narrowed.example.org", "tlp": "red", "audience": map[string]any{"orgs": []string{"national-cert"}}})
-	submit(t, h, kb, map[string]any{"value": "y-after.example.org", "tlp": "green"})
+	h, ka, x, resp, br := narrowedMidSnapshot(t)
 	cursor := ""
 	for cursor == "" {
 		ev := readSSE(t, br)
