@@ -36,12 +36,6 @@ const (
 	RuleHTTP RuleKind = 2 // HTTP Host for names
 )
 
-const (
-	kindMain = RuleMain
-	kindTLS  = RuleTLS
-	kindHTTP = RuleHTTP
-)
-
 // SID is the sid of the rule of kind k for the indicator with this id, at
 // the default base (the hub's exports use no other): the sid of that rule
 // in every export in which no other indicator took the id's slot first

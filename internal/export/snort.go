@@ -56,7 +56,7 @@ func (e *snortRules) add(ind *model.Indicator) (int, bool) {
 			writeInt(b, len(wire))
 			b.WriteString("; nocase; ")
 		}
-		ruleTail(b, ind, "service dns", e.sids.sid(e.sids.slot(ind.ID), kindMain), revision(ind.Seq))
+		ruleTail(b, ind, "service dns", e.sids.sid(e.sids.slot(ind.ID), RuleMain), revision(ind.Seq))
 	case indicator.URL:
 		t, ok := parseHTTPURL(ind.Value)
 		if !ok {
@@ -89,7 +89,7 @@ func (e *snortRules) add(ind *model.Indicator) (int, bool) {
 		b.WriteString(`"; http_header; nocase; pcre:"/^Host\x3a\s*`)
 		pcreLiteral(b, hostLine)
 		b.WriteString(`\s*$/Hmi"; `)
-		ruleTail(b, ind, "service http", e.sids.sid(e.sids.slot(ind.ID), kindMain), revision(ind.Seq))
+		ruleTail(b, ind, "service http", e.sids.sid(e.sids.slot(ind.ID), RuleMain), revision(ind.Seq))
 	case indicator.IPv4, indicator.IPv6, indicator.CIDR:
 		addr, ok := ruleAddr(ind)
 		if !ok {
@@ -100,7 +100,7 @@ func (e *snortRules) add(ind *model.Indicator) (int, bool) {
 		b.WriteString(" any (")
 		ruleMsg(b, ind, "")
 		b.WriteString("threshold:type limit, track by_src, count 1, seconds 60; ")
-		ruleTail(b, ind, "", e.sids.sid(e.sids.slot(ind.ID), kindMain), revision(ind.Seq))
+		ruleTail(b, ind, "", e.sids.sid(e.sids.slot(ind.ID), RuleMain), revision(ind.Seq))
 	default:
 		return 0, false
 	}

@@ -48,10 +48,10 @@ func (e *suricataRules) add(ind *model.Indicator) (int, bool) {
 		rev := revision(ind.Seq)
 		sub := ind.Type == indicator.Domain
 		name := strings.ToLower(ind.Value)
-		e.nameRule(ind, "dns", "dns.query", "DNS query", name, sub, true, e.sids.sid(slot, kindMain), rev)
-		e.nameRule(ind, "tls", "tls.sni", "TLS SNI", name, sub, true, e.sids.sid(slot, kindTLS), rev)
+		e.nameRule(ind, "dns", "dns.query", "DNS query", name, sub, true, e.sids.sid(slot, RuleMain), rev)
+		e.nameRule(ind, "tls", "tls.sni", "TLS SNI", name, sub, true, e.sids.sid(slot, RuleTLS), rev)
 		// http.host is lower-cased by Suricata: nocase would add nothing.
-		e.nameRule(ind, "http", "http.host", "HTTP Host", name, sub, false, e.sids.sid(slot, kindHTTP), rev)
+		e.nameRule(ind, "http", "http.host", "HTTP Host", name, sub, false, e.sids.sid(slot, RuleHTTP), rev)
 		return 3, true
 	case indicator.URL:
 		t, ok := parseHTTPURL(ind.Value)
@@ -85,7 +85,7 @@ func (e *suricataRules) add(ind *model.Indicator) (int, bool) {
 			pcreLiteral(b, t.target)
 			b.WriteString(`(?:\x3f|$)/"; `)
 		}
-		ruleTail(b, ind, "", e.sids.sid(slot, kindMain), revision(ind.Seq))
+		ruleTail(b, ind, "", e.sids.sid(slot, RuleMain), revision(ind.Seq))
 		if b.Len() > maxRuleLine {
 			// Suricata reads a rule file in lines of 8 KiB: a longer rule
 			// would not load, its rest would be read as another broken
@@ -108,7 +108,7 @@ func (e *suricataRules) add(ind *model.Indicator) (int, bool) {
 		b.WriteString(" any (")
 		ruleMsg(b, ind, "")
 		b.WriteString("threshold:type limit, track by_src, count 1, seconds 60; ")
-		ruleTail(b, ind, "", e.sids.sid(slot, kindMain), revision(ind.Seq))
+		ruleTail(b, ind, "", e.sids.sid(slot, RuleMain), revision(ind.Seq))
 		e.w.Write(b.Bytes())
 		return 1, true
 	case indicator.JA3, indicator.JA3S, indicator.JA4:
@@ -124,7 +124,7 @@ func (e *suricataRules) add(ind *model.Indicator) (int, bool) {
 		b.WriteString(buf + `; content:"`)
 		content(b, ind.Value)
 		b.WriteString(`"; `)
-		ruleTail(b, ind, "", e.sids.sid(slot, kindMain), revision(ind.Seq))
+		ruleTail(b, ind, "", e.sids.sid(slot, RuleMain), revision(ind.Seq))
 		e.w.Write(b.Bytes())
 		return 1, true
 	}
