@@ -281,6 +281,15 @@ func (s *Server) applyRun(ctx context.Context, p *Principal, peer model.Peer, se
 			// version again, since its cursor had not moved: settled now,
 			// or its revocation would be lost for good.
 			res.Stale++
+			if k, ok := planned[ij.Federation.OriginID]; ok {
+				// The version planned earlier in this run, revoked since
+				// (the peer stored it, then revoked it): settled with the
+				// plan once stored — there is no copy to settle yet.
+				if ij.Revoked {
+					plans[k].ij = ij
+				}
+				continue
+			}
 			same = append(same, plan)
 			continue
 		case outcome == "looped":

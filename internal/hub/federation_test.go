@@ -48,10 +48,17 @@ func peerUp(t *testing.T, at *hubtest.Hub, name string, on *hubtest.Hub, onOrg m
 // eventually polls cond until it holds or the time is up.
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
+	eventuallyExplained(t, within, what, cond, func() string { return "" })
+}
+
+// eventuallyExplained is eventually that adds explain's account of the
+// state to its failure.
+func eventuallyExplained(t *testing.T, within time.Duration, what string, cond func() bool, explain func() string) {
+	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", within, what)
+			t.Fatalf("after %s: %s\n%s", within, what, explain())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -426,10 +433,24 @@ func TestFederationTriangle(t *testing.T) {
 			return true
 		}
 	}
+	explain := func() string {
+		var b strings.Builder
+		for i, h := range hubs {
+			fmt.Fprintf(&b, "hub %s:\n%s", names[i], describeChanges(t, h))
+			peers, err := h.Store.ListPeers(ctx)
+			if err != nil {
+				return err.Error()
+			}
+			for _, p := range peers {
+				fmt.Fprintf(&b, "  peer %s: pulled to %d, pushed to %d, last error %q\n", p.Name, p.PullCursor, p.PushCursor, p.LastError)
+			}
+		}
+		return b.String()
+	}
 	quiet := func() {
 		t.Helper()
 		var last []int64
-		eventually(t, 20*time.Second, "the hubs go quiet", func() bool {
+		eventuallyExplained(t, 20*time.Second, "the hubs go quiet", func() bool {
 			var now []int64
 			for _, h := range hubs {
 				n, _ := h.Store.LastSeq(ctx)
@@ -441,10 +462,10 @@ func TestFederationTriangle(t *testing.T) {
 				time.Sleep(700 * time.Millisecond)
 			}
 			return same
-		})
+		}, explain)
 	}
 	submit(0, 60)
-	eventually(t, 20*time.Second, "the indicator reaches every hub", all(func(got []map[string]any) bool { return len(got) == 1 }))
+	eventuallyExplained(t, 20*time.Second, "the indicator reaches every hub", all(func(got []map[string]any) bool { return len(got) == 1 }), explain)
 	quiet()
 	for i, h := range hubs {
 		n, _ := h.Store.LastSeq(ctx)
@@ -461,22 +482,22 @@ func TestFederationTriangle(t *testing.T) {
 	}
 	// An update at the origin travels.
 	submit(0, 90)
-	eventually(t, 20*time.Second, "the update reaches every hub", all(func(got []map[string]any) bool {
+	eventuallyExplained(t, 20*time.Second, "the update reaches every hub", all(func(got []map[string]any) bool {
 		return len(got) == 1 && got[0]["confidence"] == float64(90)
-	}))
+	}), explain)
 	quiet()
 	// A revocation at the origin travels.
 	if r := hubs[0].Do("POST", "/api/v1/indicators/"+origID.(string)+"/revoke", keys[0], nil); r.Status != 200 {
 		t.Fatalf("revoke: %d %s", r.Status, r.Body)
 	}
-	eventually(t, 20*time.Second, "the revocation reaches every hub", all(func(got []map[string]any) bool {
+	eventuallyExplained(t, 20*time.Second, "the revocation reaches every hub", all(func(got []map[string]any) bool {
 		return len(got) == 1 && got[0]["revoked"] == true
-	}))
+	}), explain)
 	quiet()
 	for i, h := range hubs {
 		n, _ := h.Store.LastSeq(ctx)
 		if n > 4 {
-			t.Errorf("hub %s wrote %d changes for one indicator, one update and a revocation; want at most 4", names[i], n)
+			t.Errorf("hub %s wrote %d changes for one indicator, one update and a revocation; want at most 4:\n%s", names[i], n, explain())
 		}
 	}
 }
@@ -669,6 +690,48 @@ func TestFederationPushEndpoint(t *testing.T) {
 	}
 }
 
+// TestFederationVersionThenItsRevocationInOneDelivery: a peer's stream or
+// push may carry a version and, right after it, the same version revoked
+// (the peer stored it, then revoked it). In one delivery, for a copy this
+// hub does not hold yet and for one it holds, the copy ends revoked and the
+// delivery succeeds; it once failed with a 500 on every retry, stalling the
+// link for good.
+func TestFederationVersionThenItsRevocationInOneDelivery(t *testing.T) {
+	h := hubtest.Start(t, fedConfig("", ""))
+	peerKey := h.Key(h.Org("sector-b", policy.PeerHub, ""), policy.Analyst)
+	memberKey := h.Key(h.Org("hosp", policy.Member, ""), policy.Analyst)
+	t1 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	t2 := t1.Add(time.Minute)
+	version := func(id, value string, conf int, mod time.Time, revoked bool) map[string]any {
+		return map[string]any{"kind": "updated", "indicator": map[string]any{"id": id, "type": "domain", "value": value, "tlp": "green",
+			"audience": map[string]any{"network": true}, "confidence": conf, "valid_from": t1, "revoked": revoked,
+			"federation": map[string]any{"origin_hub": "hub-b", "origin_id": id, "origin_modified": mod, "hops": []string{"hub-b"}}}}
+	}
+	// Which of a version and its revocation has the larger digest depends
+	// on the values: eight of each kind cover both orders.
+	var first, both []map[string]any
+	want := map[string]float64{}
+	for i := range 8 {
+		fresh, held := fmt.Sprintf("01a2b3c4-0000-7000-8000-0000000000a%d", i), fmt.Sprintf("01a2b3c4-0000-7000-8000-0000000000b%d", i)
+		freshValue, heldValue := fmt.Sprintf("fresh-%d.fed-test.example", i), fmt.Sprintf("held-%d.fed-test.example", i)
+		first = append(first, version(held, heldValue, 40, t1, false))
+		both = append(both, version(fresh, freshValue, 50+i, t2, false), version(fresh, freshValue, 50+i, t2, true),
+			version(held, heldValue, 70+i, t2, false), version(held, heldValue, 70+i, t2, true))
+		want[freshValue], want[heldValue] = float64(50+i), float64(70+i)
+	}
+	if r := h.Do("POST", "/api/v1/federation/indicators", peerKey, map[string]any{"items": first}); r.Status != 200 {
+		t.Fatalf("first push: %d %s", r.Status, r.Body)
+	}
+	if r := h.Do("POST", "/api/v1/federation/indicators", peerKey, map[string]any{"items": both}); r.Status != 200 {
+		t.Fatalf("versions and their revocations in one push: %d %s", r.Status, r.Body)
+	}
+	for value, conf := range want {
+		if got := lookup(t, h, memberKey, value); len(got) != 1 || got[0]["revoked"] != true || got[0]["confidence"] != conf {
+			t.Errorf("%s after its version and revocation: %v", value, got)
+		}
+	}
+}
+
 // TestFederationExpiryQuarantinePause: an expiry decided early on the origin
 // (decay) and a quarantine travel to the copy, which stops being live and
 // comes back when released; an indicator whose valid_until passes expires on
@@ -858,4 +921,21 @@ func TestFederationResyncEndpoints(t *testing.T) {
 	if r := h.Do("GET", "/api/v1/federation/held", memberKey, nil); r.Status != 403 {
 		t.Errorf("held with a member's key: %d, want 403", r.Status)
 	}
+}
+
+// describeChanges lists a hub's change log, one line a change, for a
+// failure message.
+func describeChanges(t *testing.T, h *hubtest.Hub) string {
+	t.Helper()
+	cs, err := h.Store.Changes(context.Background(), 0, 100)
+	if err != nil {
+		return err.Error()
+	}
+	var b strings.Builder
+	for _, c := range cs {
+		in := c.Indicator
+		fmt.Fprintf(&b, "  %d %s at %s: confidence %d revoked %v modified %s source %s\n", c.Seq, c.Kind, c.At.Format(time.RFC3339Nano),
+			in.Confidence, in.Revoked, in.Modified.Format(time.RFC3339Nano), in.Source)
+	}
+	return b.String()
 }
