@@ -157,6 +157,15 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 			return s.streamEnd(ctx, err)
 		}
 	}
+	// Every change committed when the stream opened is sent before the
+	// first heartbeat, which tells the subscriber that it is current (a
+	// sensor run with --once then matches its logs and stops). The broker
+	// may not have read the newest of them yet — it learns of changes by
+	// notification or by polling — so those are read from the store.
+	committed, err := s.st.LastSeq(ctx)
+	if err != nil {
+		return s.streamEnd(ctx, err)
+	}
 	heartbeat := time.NewTicker(s.streamHeartbeat)
 	defer heartbeat.Stop()
 	caughtUp := false
@@ -166,6 +175,11 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	for {
 		wait := s.broker.Wait()
 		chs, err := s.broker.Read(ctx, cursor, streamBatch)
+		if err == nil && len(chs) == 0 && cursor < committed {
+			if chs, err = s.st.Changes(ctx, cursor, streamBatch); err == nil && len(chs) == 0 {
+				committed = cursor // nothing past the cursor after all
+			}
+		}
 		if errors.Is(err, store.ErrCursorGone) {
 			if err := sw.event(EventReset, cursor, StreamEvent{Kind: EventReset, Cursor: strconv.FormatInt(cursor, 10)}); err != nil {
 				return nil
@@ -222,7 +236,7 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 				continue
 			}
 		}
-		if !caughtUp {
+		if !caughtUp && cursor >= committed {
 			// The first heartbeat comes as soon as the subscriber is
 			// current, so that it knows it is (a sensor run with --once
 			// waits for it).

@@ -174,6 +174,38 @@ func TestStreamExactlyOnceAcrossReconnects(t *testing.T) {
 	}
 }
 
+// TestStreamCurrentOnlyAfterEveryCommittedChange: the first heartbeat
+// tells a subscriber it is current (a sensor run with --once then reads its
+// logs), so it comes only after every change committed when the stream
+// opened — also one the broker has not read yet (it learns of changes by
+// notification or by polling, here once an hour). It once came at once,
+// and a --once run matched without the newest indicators.
+func TestStreamCurrentOnlyAfterEveryCommittedChange(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{StreamPoll: time.Hour})
+	a := h.Org("hospital-a", policy.Member, "")
+	key := h.Key(a, policy.Analyst)
+	id := submit(t, h, key, map[string]any{"value": "quiet-revoke.example.org", "tlp": "green"})[0].ID
+	first := follow(t, []string{h.URL}, key, false, 0)
+	first.waitFor(t, "the first heartbeat", func(ev streamclient.Event) bool { return ev.Kind == "heartbeat" })
+	first.stop()
+	cursor := first.client.Cursor()
+	// Committed without telling the broker (as a change of another replica
+	// whose notification is late).
+	if _, err := h.Store.Revoke(context.Background(), id, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	second := follow(t, []string{h.URL}, key, true, cursor)
+	second.waitFor(t, "a heartbeat", func(ev streamclient.Event) bool { return ev.Kind == "heartbeat" })
+	for _, ev := range second.snapshot() {
+		if ev.Kind == "heartbeat" {
+			t.Fatalf("the first heartbeat came before the revocation committed when the stream opened: %+v", second.snapshot())
+		}
+		if ev.Indicator != nil && ev.Indicator.ID == id && ev.Indicator.Revoked {
+			break
+		}
+	}
+}
+
 func TestStreamResumesAcrossHubRestart(t *testing.T) {
 	dir := t.TempDir()
 	addr := freeAddr(t)
