@@ -261,9 +261,9 @@ func (s *Server) applyRun(ctx context.Context, p *Principal, peer model.Peer, se
 			refuse(i, "a %q item needs an indicator with its federation block", clip(items[i].Kind))
 			continue
 		}
-		var prior *model.Submission
+		var prior *fedPlan
 		if k, ok := planned[ij.Federation.OriginID]; ok {
-			prior = &plans[k].sub
+			prior = &plans[k]
 		}
 		plan, outcome, err := s.planFederated(ctx, rs, peer, self, ij, held, prior, now)
 		switch {
@@ -343,10 +343,10 @@ func (s *Server) applyRun(ctx context.Context, p *Principal, peer model.Peer, se
 // is "stale", "same" (the version the copy has: plan.origin is the copy's),
 // "looped", "ignored" or "" (store plan).
 //
-// prior is the submission planned for the same indicator earlier in the run
-// (nil: none); a later version takes its place and its id and source.
+// prior is the plan for the same indicator earlier in the run (nil: none);
+// a later version takes its place and its id and source.
 func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Peer, self string, ij *IndicatorJSON,
-	held map[string]model.Origin, prior *model.Submission, now time.Time) (fedPlan, string, error) {
+	held map[string]model.Origin, prior *fedPlan, now time.Time) (fedPlan, string, error) {
 	fj := ij.Federation
 	if fj.OriginHub == "" || fj.OriginID == "" || len(fj.Hops) == 0 {
 		return fedPlan{}, "", errors.New("the federation block needs origin_hub, origin_id and hops")
@@ -378,6 +378,27 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 		}
 		if !owns {
 			return fedPlan{}, "ignored", nil
+		}
+	}
+	if known && !ij.Revoked && fj.OriginModified.Equal(h.OriginModified) && digest != h.Digest {
+		// At one origin time a relaying hub stores a version and then
+		// revokes its copy, and both states travel (its stream and its
+		// push read the indicator at different moments, so the first
+		// state may come last): the revoked one wins, whatever the
+		// digests, or a late read of the first would bring the copy back
+		// to life.
+		revoked := false
+		if prior != nil {
+			revoked = prior.ij.Revoked
+		} else {
+			cur, err := s.st.IndicatorByID(ctx, h.IndicatorID)
+			if err != nil {
+				return fedPlan{}, "", internalError{err}
+			}
+			revoked = cur.Revoked
+		}
+		if revoked {
+			return fedPlan{}, "stale", nil
 		}
 	}
 	if known && !newerThan(fj, digest, h) {
@@ -419,7 +440,7 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 	sub.ID = fj.OriginID
 	switch {
 	case prior != nil:
-		sub.ID, sub.Source, sub.SubmittedBy = prior.ID, prior.Source, prior.SubmittedBy
+		sub.ID, sub.Source, sub.SubmittedBy = prior.sub.ID, prior.sub.Source, prior.sub.SubmittedBy
 	case known:
 		// The copy keeps the source it was first stored under.
 		cur, err := s.st.IndicatorByID(ctx, h.IndicatorID)

@@ -495,6 +495,9 @@ func TestFederationTriangle(t *testing.T) {
 	}), explain)
 	quiet()
 	for i, h := range hubs {
+		if got := lookup(t, h, keys[i], value); len(got) != 1 || got[0]["revoked"] != true {
+			t.Errorf("hub %s, once quiet, holds %v; want it revoked\n%s", names[i], got, explain())
+		}
 		n, _ := h.Store.LastSeq(ctx)
 		if n > 4 {
 			t.Errorf("hub %s wrote %d changes for one indicator, one update and a revocation; want at most 4:\n%s", names[i], n, explain())
@@ -728,6 +731,52 @@ func TestFederationVersionThenItsRevocationInOneDelivery(t *testing.T) {
 	for value, conf := range want {
 		if got := lookup(t, h, memberKey, value); len(got) != 1 || got[0]["revoked"] != true || got[0]["confidence"] != conf {
 			t.Errorf("%s after its version and revocation: %v", value, got)
+		}
+	}
+}
+
+// TestFederationLateUnrevokedStateDoesNotRevive: a relaying hub stores a
+// version and then revokes its copy, both at the origin's time, and its
+// stream and its push may read the indicator at different moments: the
+// unrevoked state can arrive after the revoked one — in a later delivery or
+// in the same one. It must not bring the copy back to life, whichever state
+// has the larger digest (the tie-break at one origin time); it once did,
+// half the time (found by TestFederationTriangle counting a fifth change).
+func TestFederationLateUnrevokedStateDoesNotRevive(t *testing.T) {
+	h := hubtest.Start(t, fedConfig("", ""))
+	peerKey := h.Key(h.Org("sector-b", policy.PeerHub, ""), policy.Analyst)
+	memberKey := h.Key(h.Org("hosp", policy.Member, ""), policy.Analyst)
+	t1 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	t2 := t1.Add(time.Minute)
+	version := func(id, value string, mod time.Time, revoked bool) map[string]any {
+		return map[string]any{"kind": "updated", "indicator": map[string]any{"id": id, "type": "domain", "value": value, "tlp": "green",
+			"audience": map[string]any{"network": true}, "confidence": 60, "valid_from": t1, "revoked": revoked,
+			"federation": map[string]any{"origin_hub": "hub-a", "origin_id": id, "origin_modified": mod, "hops": []string{"hub-a", "hub-b"}}}}
+	}
+	// The copies hold an earlier version; the origin's revocation (a new
+	// time) arrives revoked, then the relaying hub's first state of it.
+	// Eight values of each kind cover both orders of the two digests.
+	var held, revoked, late, oneDelivery []map[string]any
+	var values []string
+	for i := range 8 {
+		id, value := fmt.Sprintf("01a2b3c4-0000-7000-8000-0000000000c%d", i), fmt.Sprintf("late-%d.fed-test.example", i)
+		held = append(held, version(id, value, t1, false))
+		revoked = append(revoked, version(id, value, t2, true))
+		late = append(late, version(id, value, t2, false))
+		values = append(values, value)
+		id, value = fmt.Sprintf("01a2b3c4-0000-7000-8000-0000000000d%d", i), fmt.Sprintf("same-delivery-%d.fed-test.example", i)
+		held = append(held, version(id, value, t1, false))
+		oneDelivery = append(oneDelivery, version(id, value, t2, true), version(id, value, t2, false))
+		values = append(values, value)
+	}
+	for _, items := range [][]map[string]any{held, revoked, late, oneDelivery} {
+		if r := h.Do("POST", "/api/v1/federation/indicators", peerKey, map[string]any{"items": items}); r.Status != 200 {
+			t.Fatalf("push: %d %s", r.Status, r.Body)
+		}
+	}
+	for _, value := range values {
+		if got := lookup(t, h, memberKey, value); len(got) != 1 || got[0]["revoked"] != true {
+			t.Errorf("%s after its revoked state and a late unrevoked one of the same time: %v", value, got)
 		}
 	}
 }
