@@ -32,6 +32,7 @@ func runSensor(e *env) error {
 	once := fs.Bool("once", false, "read the inputs to their end, flush, and exit")
 	fromStart := fs.Bool("from-start", false, "read followed files from their start instead of their end")
 	report := fs.String("report", "count", "what leaves the building: full (with host and time), count (indicator, count, hour) or off")
+	alertWindow := durationFlag(fs, "alert-window", sensor.DefaultAlertWindow, "one alert for a host's matches of an indicator in this time (by the log's time); the others are counted and written once, as a summary with hdn.repeats, when it has passed (0: an alert for every match; at most 24h)")
 	sightingsEvery := durationFlag(fs, "sightings-every", 10*time.Second, "how often sightings are sent to the hub (1s to 1h); a crash loses at most the counts since the last time")
 	retain := fs.Int("retain", 14, "days of the retro-hunt record")
 	metrics := fs.String("metrics", "", "address to serve Prometheus /metrics on, e.g. 127.0.0.1:9477")
@@ -104,13 +105,17 @@ func runSensor(e *env) error {
 	if *sightingsEvery < time.Second || *sightingsEvery > time.Hour {
 		return fmt.Errorf("--sightings-every %s: from 1s to 1h", duration.Format(*sightingsEvery))
 	}
+	if *alertWindow < 0 || *alertWindow > 24*time.Hour {
+		return fmt.Errorf("--alert-window %s: from 0 to 24h", duration.Format(*alertWindow))
+	}
 	log, err := newLogger(e.stderr, *logLevel)
 	if err != nil {
 		return err
 	}
 	s, err := sensor.New(e.ctx, sensor.Config{Hubs: urls, Key: *key, StateDir: *state, Inputs: ins, Alerts: *alerts, Out: e.stdout,
 		Once: *once, FromStart: *fromStart, Report: mode, Retain: time.Duration(*retain) * 24 * time.Hour, Metrics: *metrics, AutoShare: as, Logger: log,
-		Name: *name, Version: version, HeartbeatEvery: hbEvery, TLS: tlsCfg, SightingsEvery: *sightingsEvery})
+		Name: *name, Version: version, HeartbeatEvery: hbEvery, TLS: tlsCfg, SightingsEvery: *sightingsEvery,
+		AlertWindow: *alertWindow})
 	if err != nil {
 		return err
 	}

@@ -68,29 +68,76 @@ type alertFacts struct {
 	} `json:"hdn"`
 }
 
+// Write takes a batch of alert lines from one input's matcher: each counts
+// as a sighting, and is written unless the throttle holds it back.
 func (w sinkWriter) Write(p []byte) (int, error) {
-	w.a.write(p)
+	th := w.s.throttle
+	var out []byte // what is written, when the throttle held some back
+	if th == nil {
+		w.a.write(p)
+	}
 	for line := range bytes.Lines(p) {
-		w.s.counters.alerts.Add(1)
-		if w.s.cfg.OnAlert != nil {
-			w.s.cfg.OnAlert(line)
-		}
 		var f alertFacts
-		if json.Unmarshal(line, &f) != nil || f.HDN.ID == "" {
-			continue
+		parsed := json.Unmarshal(line, &f) == nil && f.HDN.ID != ""
+		var at time.Time
+		var host string
+		if parsed {
+			var err error
+			if at, err = time.Parse("2006-01-02T15:04:05.999999-0700", f.Timestamp); err != nil {
+				at = w.s.cfg.Now()
+			}
+			// The observing host is the address that is not the indicator.
+			host = f.SrcIP
+			if host == f.HDN.Value {
+				host = f.DestIP
+			}
+			if w.s.sight.add(f.HDN.ID, at, host) {
+				w.st.sightings.Add(1)
+			}
 		}
-		at, err := time.Parse("2006-01-02T15:04:05.999999-0700", f.Timestamp)
-		if err != nil {
-			at = w.s.cfg.Now()
+		if th != nil && parsed {
+			write, summary := th.admit(f.HDN.ID, host, at, line)
+			if summary != nil {
+				out = append(out, summary...)
+				w.s.written(summary)
+			}
+			if !write {
+				w.s.counters.heldBack.Add(1)
+				w.st.heldBack.Add(1)
+				continue
+			}
 		}
-		// The observing host is the address that is not the indicator.
-		host := f.SrcIP
-		if host == f.HDN.Value {
-			host = f.DestIP
+		if th != nil {
+			out = append(out, line...)
 		}
-		if w.s.sight.add(f.HDN.ID, at, host) {
-			w.st.sightings.Add(1)
-		}
+		w.s.written(line)
+	}
+	if len(out) > 0 {
+		w.a.write(out)
 	}
 	return len(p), nil
+}
+
+// written counts an alert line written and tells OnAlert of it.
+func (s *Sensor) written(line []byte) {
+	s.counters.alerts.Add(1)
+	if s.cfg.OnAlert != nil {
+		s.cfg.OnAlert(line)
+	}
+}
+
+// flushThrottle writes the summary lines of the throttle's windows that
+// ended (all: every window, as the sensor stops).
+func (s *Sensor) flushThrottle(all bool) {
+	if s.throttle == nil {
+		return
+	}
+	lines := s.throttle.due(all)
+	if len(lines) == 0 {
+		return
+	}
+	s.alerts.write(lines)
+	for line := range bytes.Lines(lines) {
+		s.written(line)
+	}
 }

@@ -37,6 +37,7 @@ type inputStat struct {
 	lines     atomic.Int64 // lines read
 	long      atomic.Int64 // lines longer than the follower's longest line, skipped (counted in lines too)
 	sightings atomic.Int64 // matches counted as sightings for the hub
+	heldBack  atomic.Int64 // alerts the throttle held back (--alert-window)
 	gzipped   atomic.Bool  // the input is gzip-compressed and read decompressed (--once)
 	offset    atomic.Int64 // offset in the file just after the last line read
 	caughtUp  atomic.Int64 // unix nanos when the reader was last seen at the file's end

@@ -43,15 +43,18 @@ func (s *Sensor) serveMetrics(ctx context.Context, bg *sync.WaitGroup) error {
 // Metrics are the sensor's counters.
 type Metrics struct {
 	Lines, Events, ParseErrors, Dropped, Matched, Alerts, RetroAlerts int64
-	Indicators                                                        int64
-	SightingsSent, SightingsPending, SightingsDropped                 int64
-	StreamConnected                                                   bool
-	StreamInterruptions                                               int64
-	StateFailures                                                     int64
-	InputErrors                                                       int64
-	AutoShareDropped                                                  int64
-	Cursor                                                            int64
-	LastContact                                                       time.Time
+	// AlertsHeldBack counts the matches --alert-window held back (each
+	// is counted in a later summary alert's "repeats").
+	AlertsHeldBack                                    int64
+	Indicators                                        int64
+	SightingsSent, SightingsPending, SightingsDropped int64
+	StreamConnected                                   bool
+	StreamInterruptions                               int64
+	StateFailures                                     int64
+	InputErrors                                       int64
+	AutoShareDropped                                  int64
+	Cursor                                            int64
+	LastContact                                       time.Time
 }
 
 // Metrics returns the counters now.
@@ -60,7 +63,7 @@ func (s *Sensor) Metrics() Metrics {
 	m := Metrics{
 		Lines: ms.Lines, Events: ms.Events, ParseErrors: ms.Errors,
 		Dropped: s.counters.dropped.Load(), Matched: ms.Matched, Alerts: s.counters.alerts.Load(),
-		RetroAlerts: s.counters.retroAlerts.Load(), Indicators: s.counters.indicators.Load(),
+		RetroAlerts: s.counters.retroAlerts.Load(), AlertsHeldBack: s.counters.heldBack.Load(), Indicators: s.counters.indicators.Load(),
 		StreamInterruptions: s.counters.streamInterruptions.Load(),
 		StateFailures:       s.counters.stateFailures.Load(),
 		InputErrors:         s.counters.inputErrors.Load(),
@@ -99,6 +102,7 @@ func (s *Sensor) writeMetrics(w http.ResponseWriter) {
 		{"hdn_sensor_matched_events_total", "Events that raised at least one alert.", "counter", m.Matched},
 		{"hdn_sensor_alerts_total", "Alerts written.", "counter", m.Alerts},
 		{"hdn_sensor_retro_alerts_total", "Retro-hunt alerts written.", "counter", m.RetroAlerts},
+		{"hdn_sensor_alerts_held_back_total", "Matches not written as alerts because the same host matched the same indicator within --alert-window; each is counted in a later alert's repeats.", "counter", m.AlertsHeldBack},
 		{"hdn_sensor_indicators", "Indicators in the local copy.", "gauge", m.Indicators},
 		{"hdn_sensor_sightings_sent_total", "Sighting aggregates sent to the hub.", "counter", m.SightingsSent},
 		{"hdn_sensor_sightings_pending", "Sighting aggregates waiting to be sent.", "gauge", m.SightingsPending},

@@ -57,6 +57,10 @@ func ParseInput(s string) (Input, error) {
 	return Input{Format: f, Path: path}, nil
 }
 
+// DefaultAlertWindow is hdn sensor's --alert-window: a beaconing host
+// raises an alert a quarter of an hour for an indicator, not one per match.
+const DefaultAlertWindow = 15 * time.Minute
+
 // Config is everything a sensor is built from.
 type Config struct {
 	Hubs     []string // hub base URLs; empty runs offline on the state alone
@@ -98,6 +102,11 @@ type Config struct {
 	// OnIndicators is told which indicators arrived or changed in the local
 	// copy, and which left it (for narration and tests; may be nil).
 	OnIndicators func(arrived []match.Indicator, gone []string)
+	// AlertWindow holds back a host's repeated matches of an indicator: the
+	// first is written, the others within this time of it (by the log's
+	// time) are counted and written once as a summary when the window has
+	// passed (throttle.go). 0: every match is written.
+	AlertWindow time.Duration
 	// OnAlert is told of every alert line written (may be nil).
 	OnAlert func(line []byte)
 	Logger  *slog.Logger
@@ -117,8 +126,10 @@ type Sensor struct {
 	matcher *match.Matcher
 	record  *retro.Record
 	alerts  *alertSink
-	sight   *sightings
-	hub     *hubClient
+	// throttle holds back repeated alerts (nil: AlertWindow 0).
+	throttle *throttle
+	sight    *sightings
+	hub      *hubClient
 	// stream follows the hub once Run has started it; read by Metrics
 	// from other goroutines (the /metrics server, the heartbeats).
 	stream atomic.Pointer[streamclient.Client]
@@ -136,6 +147,7 @@ type Sensor struct {
 type counters struct {
 	match                        match.Stats // updated atomically by the matcher
 	dropped, alerts, retroAlerts atomic.Int64
+	heldBack                     atomic.Int64 // matches the throttle held back
 	indicators, proposals        atomic.Int64
 	autoShareDropped             atomic.Int64 // alert lines auto-share had no room for
 	lastContact                  atomic.Int64 // unix nanos of the last stream event
@@ -210,6 +222,9 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 	s := &Sensor{cfg: cfg, log: cfg.Logger, state: st, record: rec, alerts: sink,
 		current: make(chan struct{}), started: cfg.Now(), lastErr: lastErr}
 	s.beats.lastAt = s.started
+	if cfg.AlertWindow > 0 {
+		s.throttle = newThrottle(cfg.AlertWindow, cfg.Now)
+	}
 	for range cfg.Inputs {
 		st := &inputStat{}
 		st.caughtUp.Store(s.started.UnixNano())
@@ -319,6 +334,9 @@ func (s *Sensor) Run(ctx context.Context) error {
 	if s.hub != nil && s.cfg.HeartbeatEvery > 0 && !s.cfg.Once {
 		bg.Go(func() { s.heartbeatLoop(ctx) })
 	}
+	if s.throttle != nil && !s.cfg.Once {
+		bg.Go(func() { s.throttleLoop(ctx) })
+	}
 	if s.cfg.Metrics != "" {
 		if err := s.serveMetrics(ctx, &bg); err != nil {
 			return err
@@ -366,6 +384,8 @@ func (s *Sensor) Run(ctx context.Context) error {
 		cancel()
 	}
 	bg.Wait()
+	// The throttle's open windows end: what they held back is written.
+	s.flushThrottle(true)
 	// Last sightings and retro hours go out before stopping.
 	fctx, fcancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer fcancel()
@@ -416,14 +436,18 @@ func (s *Sensor) announce(current bool) {
 }
 
 // summarise logs, at the end of a --once run, one line per input: lines
-// read, events, unparsable lines (too long ones included), alerts, and the
-// matches counted as sightings for the hub.
+// read, events, unparsable lines (too long ones included), alerts (every
+// match), the matches counted as sightings for the hub and, with an alert
+// window, the alerts it held back.
 func (s *Sensor) summarise() {
 	for i, in := range s.cfg.Inputs {
 		st := s.inputs[i]
 		long := st.long.Load()
 		attrs := []any{"input", string(in.Format) + ":" + in.Path, "lines", st.read.Lines + long, "events", st.read.Events,
 			"unparsable", st.read.Errors + long, "alerts", st.read.Alerts, "sightings", st.sightings.Load()}
+		if s.throttle != nil {
+			attrs = append(attrs, "held_back", st.heldBack.Load())
+		}
 		if st.gzipped.Load() {
 			attrs = append(attrs, "gzip", true)
 		}
@@ -644,6 +668,21 @@ func (s *Sensor) sightingsLoop(ctx context.Context) {
 			if err := s.sight.flush(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("sending sightings failed; kept for the next try", "err", err)
 			}
+		}
+	}
+}
+
+// throttleLoop writes the summaries of the throttle's windows as they end,
+// a tenth of a window late at most (between 1 and 30 s).
+func (s *Sensor) throttleLoop(ctx context.Context) {
+	t := time.NewTicker(min(max(s.cfg.AlertWindow/10, time.Second), 30*time.Second))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.flushThrottle(false)
 		}
 	}
 }
