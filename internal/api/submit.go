@@ -63,7 +63,7 @@ type SubmitItem struct {
 // ItemResult reports what happened to one submitted item.
 type ItemResult struct {
 	Index  int        `json:"index"`
-	Status string     `json:"status"` // created, updated, rejected, not_stored
+	Status string     `json:"status"` // created, updated, rejected, not_stored; valid in a dry run
 	ID     string     `json:"id,omitempty"`
 	Type   string     `json:"type,omitempty"`
 	Value  string     `json:"value,omitempty"`
@@ -386,7 +386,13 @@ func (s *Server) submitIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	if err != nil {
 		return err
 	}
-	if err := onlyParams(r, "atomic"); err != nil {
+	// A dry run checks every item as a submission would (validation,
+	// canonical form, warninglists) and stores nothing.
+	dryRun, err := boolParam(r, "dry_run")
+	if err != nil {
+		return err
+	}
+	if err := onlyParams(r, "atomic", "dry_run"); err != nil {
 		return err
 	}
 	if err := requireJSON(r); err != nil {
@@ -443,6 +449,15 @@ func (s *Server) submitIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 			"error":   ItemError{Code: CodeRejectedItems, Message: fmt.Sprintf("%d of %d items were rejected; nothing was stored (atomic)", rejected, len(results))},
 			"results": results,
 		})
+		return nil
+	}
+	if dryRun {
+		for i := range results {
+			if results[i].Status == "" {
+				results[i].Status = "valid"
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"dry_run": true, "results": results})
 		return nil
 	}
 	if len(subs) > 0 {

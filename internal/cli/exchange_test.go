@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"io/fs"
 	"os"
@@ -223,7 +224,22 @@ func TestImportIOCFiles(t *testing.T) {
 	if err := os.WriteFile(small, []byte("# C2 seen this week\n185.220.101.45\n10.1.2.3\nupdate-check.badhost-example.net\nnot a value at all here\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, stderr := run(t, "import", "--hub", h.URL, "--format", "lines", "--label", "c2", small)
+	// A dry run says what would be stored and stores nothing.
+	code, out, stderr := run(t, "import", "--hub", h.URL, "--format", "lines", "--dry-run", "--label", "c2", small)
+	if code != 0 {
+		t.Fatalf("import --dry-run: %s", stderr)
+	}
+	var dry ImportSummary
+	if err := json.Unmarshal([]byte(out), &dry); err != nil {
+		t.Fatalf("summary %q: %v", out, err)
+	}
+	if !dry.DryRun || dry.Read != 3 || dry.Valid != 2 || dry.Created+dry.Updated != 0 || dry.Rejected != 1 || dry.Warninglisted["rfc1918"] != 1 {
+		t.Errorf("dry run of the small list: %+v", dry)
+	}
+	if n, err := h.Store.LastSeq(context.Background()); err != nil || n != 0 {
+		t.Fatalf("a dry run wrote %d changes (%v)", n, err)
+	}
+	code, out, stderr = run(t, "import", "--hub", h.URL, "--format", "lines", "--label", "c2", small)
 	if code != 0 {
 		t.Fatalf("import lines: %s", stderr)
 	}

@@ -37,7 +37,8 @@ func runImport(e *env) error {
 	}
 	hub, key := hubFlags(fs)
 	format := fs.String("format", "auto", "text (a report or e-mail), misp (a MISP event), lines (one value per line), csv, stix, or auto (by the content)")
-	preview := fs.Bool("preview", false, "text: show what would be stored (types, warninglist hits) and store nothing")
+	preview := fs.Bool("preview", false, "the same as --dry-run")
+	dryRun := fs.Bool("dry-run", false, "text, lists and CSV: check everything as the hub would (types, canonical forms, warninglist hits), print what would be stored, and store nothing")
 	tlp := fs.String("tlp", "", "TLP of what is stored (default amber; a MISP event carries its own)")
 	var labels multiFlag
 	fs.Var(&labels, "label", "a label for every indicator, e.g. phishing (repeatable)")
@@ -64,6 +65,7 @@ func runImport(e *env) error {
 	if *format == "auto" {
 		*format = detectImport(data)
 	}
+	*preview = *preview || *dryRun
 	if *full && *format != "misp" {
 		return fmt.Errorf("hdn import: --full is for a MISP event, and this is %s", *format)
 	}
@@ -87,7 +89,7 @@ func runImport(e *env) error {
 		return c.copyTo(e, "POST", path, body)
 	case "misp":
 		if *preview || *tlp != "" || len(labels) > 0 || *report != "" {
-			return errors.New("hdn import: --preview, --tlp, --label and --report are not for a MISP event: it carries its own")
+			return errors.New("hdn import: --dry-run, --tlp, --label and --report are not for a MISP event: it carries its own")
 		}
 		c.misp = true
 		if *full {
@@ -96,14 +98,11 @@ func runImport(e *env) error {
 		return importMISPEvent(e, c, data)
 	case "stix":
 		if *preview || len(labels) > 0 || *report != "" {
-			return errors.New("hdn import: --preview, --label and --report are not for a STIX bundle: it carries its own labels and reports")
+			return errors.New("hdn import: --dry-run, --label and --report are not for a STIX bundle: it carries its own labels and reports")
 		}
 		return importSTIX(e, c, data, *tlp)
 	case "lines", "csv":
-		if *preview {
-			return errors.New("hdn import: --preview is for text; an IOC file is stored as it is (use --format text to preview it as free text)")
-		}
-		return importIOCFile(e, c, iocfile.Format(*format), data, *tlp, labels, *report)
+		return importIOCFile(e, c, iocfile.Format(*format), data, *tlp, labels, *report, *preview)
 	default:
 		return fmt.Errorf("hdn import: --format %q is not text, misp, lines, csv, stix or auto", *format)
 	}
@@ -245,9 +244,12 @@ type ImportSummary struct {
 	Format   string `json:"format"`
 	Read     int    `json:"read"`     // indicators read from the file
 	Unusable int    `json:"unusable"` // lines or objects the file reader could not use
-	Created  int    `json:"created"`
-	Updated  int    `json:"updated"`
-	Rejected int    `json:"rejected"`
+	// DryRun: nothing was stored; Valid counts what would have been.
+	DryRun   bool `json:"dry_run,omitempty"`
+	Valid    int  `json:"valid,omitempty"`
+	Created  int  `json:"created"`
+	Updated  int  `json:"updated"`
+	Rejected int  `json:"rejected"`
 	// Warninglisted counts rejections by refusing warninglists, per list.
 	Warninglisted map[string]int `json:"warninglisted,omitempty"`
 	// Flagged counts stored values on flagging warninglists, per list.
@@ -259,14 +261,19 @@ type ImportSummary struct {
 
 const maxShownProblems = 20
 
-// importIOCFile reads an IOC file and submits its entries in batches.
-func importIOCFile(e *env, c *hubClient, f iocfile.Format, data []byte, tlp string, labels []string, report string) error {
+// importIOCFile reads an IOC file and submits its entries in batches (with
+// dryRun, to be checked only).
+func importIOCFile(e *env, c *hubClient, f iocfile.Format, data []byte, tlp string, labels []string, report string, dryRun bool) error {
 	start := time.Now()
 	entries, problems, err := iocfile.Read(bytes.NewReader(data), f)
 	if err != nil {
 		return err
 	}
-	sum := ImportSummary{Format: string(f), Read: len(entries), Unusable: len(problems), Warninglisted: map[string]int{}, Flagged: map[string]int{}}
+	sum := ImportSummary{Format: string(f), Read: len(entries), Unusable: len(problems), DryRun: dryRun, Warninglisted: map[string]int{}, Flagged: map[string]int{}}
+	path := "/api/v1/indicators"
+	if dryRun {
+		path += "?dry_run=true"
+	}
 	note := func(s string) {
 		if len(sum.Problems) < maxShownProblems {
 			sum.Problems = append(sum.Problems, s)
@@ -307,7 +314,7 @@ func importIOCFile(e *env, c *hubClient, f iocfile.Format, data []byte, tlp stri
 			items[i] = it
 		}
 		body, _ := json.Marshal(map[string]any{"indicators": items})
-		resp, err := c.do(e.ctx, "POST", "/api/v1/indicators", body, "application/json")
+		resp, err := c.do(e.ctx, "POST", path, body, "application/json")
 		if err != nil {
 			return fmt.Errorf("batch from entry %d: %w", startIdx, err)
 		}
@@ -332,6 +339,8 @@ func importIOCFile(e *env, c *hubClient, f iocfile.Format, data []byte, tlp stri
 				sum.Created++
 			case "updated":
 				sum.Updated++
+			case "valid":
+				sum.Valid++
 			default:
 				sum.Rejected++
 				if r.Index >= 0 && r.Index < len(batch) && r.Error != nil {

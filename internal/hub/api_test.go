@@ -19,6 +19,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store"
+	"github.com/hdnetwork/hdn/internal/warninglist"
 )
 
 type submitResp struct {
@@ -202,6 +203,68 @@ func TestListPaging(t *testing.T) {
 	}
 	if r := h.Do("GET", "/api/v1/indicators?cursor=bogus", k, nil); r.Status != 400 {
 		t.Fatalf("bogus cursor: %d", r.Status)
+	}
+}
+
+// TestSubmitDryRun: ?dry_run=true checks every item as a submission would
+// — canonical form, limits, warninglists — and stores, audits and streams
+// nothing; with atomic too it answers as an atomic submission would.
+func TestSubmitDryRun(t *testing.T) {
+	wl, err := warninglist.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := hubtest.Start(t, hub.Config{Warninglists: wl})
+	k := h.Key(h.Org("a", policy.Member, ""), policy.Analyst)
+	body := items(
+		map[string]any{"value": "Dry-Run[.]BadHost-Example.net", "tlp": "green"},
+		map[string]any{"value": "8.8.8.8"},                                       // a public resolver: refused
+		map[string]any{"value": "sha256:abc", "type": "sha256"},                  // malformed
+		map[string]any{"value": "https://docs.google.com/forms/d/e/1FAIpQLSf/x"}, // a top site with a path: flagged
+	)
+	r := h.Do("POST", "/api/v1/indicators?dry_run=true", k, body)
+	var out struct {
+		DryRun  bool             `json:"dry_run"`
+		Results []api.ItemResult `json:"results"`
+	}
+	r.JSON(t, &out)
+	if r.Status != 200 || !out.DryRun || len(out.Results) != 4 {
+		t.Fatalf("dry run: %d %s", r.Status, r.Body)
+	}
+	got := []string{}
+	for _, res := range out.Results {
+		got = append(got, res.Status+" "+res.Value)
+		if res.ID != "" {
+			t.Errorf("a dry run gave an id: %+v", res)
+		}
+	}
+	want := []string{"valid dry-run.badhost-example.net", "rejected ", "rejected ", "valid https://docs.google.com/forms/d/e/1FAIpQLSf/x"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("dry run statuses:\n got %q\nwant %q\n%s", got, want, r.Body)
+	}
+	if e := out.Results[1].Error; e == nil || e.Code != "warninglisted" {
+		t.Errorf("the resolver's rejection: %+v", out.Results[1])
+	}
+	if len(out.Results[3].Warninglists) == 0 {
+		t.Errorf("the flagged URL names no list: %+v", out.Results[3])
+	}
+	if r := h.Do("POST", "/api/v1/indicators?dry_run=true&atomic=true", k, body); r.Status != 422 {
+		t.Errorf("a dry, atomic run with rejected items: %d %s; want 422", r.Status, r.Body)
+	}
+	if r := h.Do("POST", "/api/v1/indicators?dry_run=maybe", k, body); r.Status != 400 {
+		t.Errorf("dry_run=maybe: %d %s; want 400", r.Status, r.Body)
+	}
+	if n := countIndicators(t, h); n != 0 {
+		t.Fatalf("dry runs stored %d changes", n)
+	}
+	// The audit log has the real submission that follows, and nothing of
+	// the dry runs.
+	if r := h.Do("POST", "/api/v1/indicators", k, body); r.Status != 200 {
+		t.Fatalf("the real submission: %d %s", r.Status, r.Body)
+	}
+	r = h.Do("GET", "/api/v1/audit", h.Key(h.Org("cert", policy.Coordinator, ""), policy.Admin), nil)
+	if r.Status != 200 || strings.Count(string(r.Body), `"indicator.submit"`) != 1 {
+		t.Errorf("audit log: %d %s; want one indicator.submit", r.Status, r.Body)
 	}
 }
 
