@@ -380,7 +380,7 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 			return fedPlan{}, "ignored", nil
 		}
 	}
-	if known && !ij.Revoked && fj.OriginModified.Equal(h.OriginModified) && digest != h.Digest {
+	if known && !ij.Revoked && fj.OriginModified.Equal(h.OriginModified) && digest != h.Digest && h.Digest != "" {
 		// At one origin time a relaying hub stores a version and then
 		// revokes its copy, and both states travel (its stream and its
 		// push read the indicator at different moments, so the first
@@ -401,7 +401,7 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 			return fedPlan{}, "stale", nil
 		}
 	}
-	if known && !newerThan(fj, digest, h) {
+	if known && !newerThan(fj, ij.Modified, digest, h) {
 		// The same version again is settled (below); so is a revoked one
 		// of the same time: the peer stores a version and then revokes its
 		// copy, and its stream may carry both states with the origin's
@@ -450,7 +450,7 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 		sub.ID, sub.Source, sub.SubmittedBy = cur.ID, cur.Source, cur.SubmittedBy
 	}
 	return fedPlan{ij: ij, sub: sub, origin: model.Origin{OriginHub: fj.OriginHub, OriginID: fj.OriginID,
-		OriginModified: fj.OriginModified, Hops: fj.Hops, ViaPeer: peer.ID, RemoteID: ij.ID, Digest: digest}}, "", nil
+		OriginModified: fj.OriginModified, Hops: fj.Hops, ViaPeer: peer.ID, RemoteID: ij.ID, Digest: digest, ViaModified: ij.Modified}}, "", nil
 }
 
 // storeFederated stores delivered indicators and their origins in one
@@ -624,10 +624,15 @@ func federatedDigest(ij *IndicatorJSON) string {
 }
 
 // newerThan says whether a delivered version beats the one held: a later
-// origin modification time; at the same time a different state wins with
-// fewer hops, then with the larger digest (the same state by another path
-// changes nothing).
-func newerThan(in *FederationJSON, digest string, held model.Origin) bool {
+// origin modification time; at the same time, the same state changes
+// nothing, any state brings back a copy its peer had removed, and another
+// state wins when the delivering peer wrote it later
+// (inModified, its own modification time, against the held one's: a
+// relaying peer stores a version and then revokes, quarantines, releases
+// or expires it in a second write, and its stream and its push may read
+// the first state last), and when that is not known, with fewer hops, then
+// with the larger digest.
+func newerThan(in *FederationJSON, inModified time.Time, digest string, held model.Origin) bool {
 	switch {
 	case in.OriginModified.After(held.OriginModified):
 		return true
@@ -635,6 +640,10 @@ func newerThan(in *FederationJSON, digest string, held model.Origin) bool {
 		return false
 	case digest == held.Digest:
 		return false // the same version by another path: nothing to do
+	case held.Digest == "":
+		return true // revoked here by its peer's removal: shown again, it comes back (revokeCopy)
+	case !inModified.IsZero() && !held.ViaModified.IsZero() && !inModified.Equal(held.ViaModified):
+		return inModified.After(held.ViaModified)
 	case len(in.Hops) != len(held.Hops):
 		return len(in.Hops) < len(held.Hops)
 	}

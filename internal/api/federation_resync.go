@@ -124,7 +124,7 @@ func (s *Server) federationHeld(w http.ResponseWriter, r *http.Request, p *Princ
 func (s *Server) peerOf(ctx context.Context, p *Principal) (model.Peer, error) {
 	peer, err := s.st.PeerByOrg(ctx, p.Org.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return model.Peer{ID: "org:" + p.Org.ID, OrgID: p.Org.ID}, nil
+		return model.Peer{ID: model.UnpeeredID(p.Org.ID), OrgID: p.Org.ID}, nil
 	}
 	return peer, err
 }
@@ -158,7 +158,8 @@ func (s *Server) revokeCopy(ctx context.Context, peer model.Peer, id string) (in
 	if err != nil {
 		return 0, err
 	}
-	if o, ok := os[id]; !ok || o.ViaPeer != peer.ID {
+	o, ok := os[id]
+	if !ok || o.ViaPeer != peer.ID {
 		return 0, nil
 	}
 	ind, err := s.st.IndicatorByID(ctx, id)
@@ -166,6 +167,16 @@ func (s *Server) revokeCopy(ctx context.Context, peer model.Peer, id string) (in
 		return 0, nil
 	}
 	if err != nil {
+		return 0, err
+	}
+	// Revoked here because the peer no longer lets this hub see it, not
+	// by its origin: when the peer shows it again (the organisation back
+	// in the group it was shared with), the same version brings the copy
+	// back. A removed copy's origin keeps no digest, so that any state of
+	// it delivered next is taken (newerThan). Recorded before the
+	// revocation: a copy live with no digest only takes its version again.
+	o.Digest = ""
+	if err := s.st.PutOrigin(ctx, o); err != nil {
 		return 0, err
 	}
 	ind, err = s.st.Revoke(ctx, id, s.now().UTC())

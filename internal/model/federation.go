@@ -28,6 +28,13 @@ type Peer struct {
 	PeerState
 }
 
+// UnpeeredID is the peer id under which this hub files the copies that a
+// peer-hub organisation delivers while it is not (or no longer) one of this
+// hub's peers: it pushed before the operator added it, or its peer was
+// removed. Adding a peer for the organisation files them under the new
+// peer; removing one files its copies so again.
+func UnpeeredID(orgID string) string { return "org:" + orgID }
+
 // PeerState is what the federation loops remember of a peer.
 type PeerState struct {
 	RemoteHub  string    `json:"remote_hub,omitempty"` // the peer's hub id, once learnt
@@ -48,10 +55,16 @@ type Origin struct {
 	Hops           []string  // hub ids it passed through, the origin first
 	ViaPeer        string    // the local peer id that delivered it
 	RemoteID       string    // its id on that peer
-	// Digest is a hash of the delivered state: of two deliveries with the
-	// same OriginModified, the one with fewer hops wins, then the larger
-	// digest, so that every hub settles on the same version.
+	// Digest is a hash of the delivered state (see ViaModified for which
+	// of two states of one OriginModified wins). Empty when the copy was
+	// revoked because its peer removed it (no longer lets this hub see
+	// it): whatever state of it the peer delivers next is taken.
 	Digest string
+	// ViaModified is the delivering peer's own modification time of the
+	// version held (its write order): of two states with the same
+	// OriginModified, the one the peer wrote later wins. Zero: not known
+	// (stored before it was recorded).
+	ViaModified time.Time
 }
 
 // FedSighting is the sum of an hour's sightings of one kind of a federated

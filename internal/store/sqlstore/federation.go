@@ -70,6 +70,15 @@ func (s *Store) CreatePeer(ctx context.Context, p model.Peer) (model.Peer, error
 	p.Created = FromNano(ToNano(p.Created))
 	p.PeerState = model.PeerState{}
 	err := s.write(ctx, func(tx Tx) error {
+		// The copies the organisation delivered while it had no peer here,
+		// or under a peer since removed, are this peer's from now on: its
+		// removals and resynchronisations find them by the peer's id.
+		// Copies another peer has taken over stay with it.
+		if _, err := tx.ExecContext(ctx, `UPDATE fed_origins SET via_peer = ?
+			WHERE via_peer NOT IN (SELECT id FROM peers)
+			AND indicator_id IN (SELECT id FROM indicators WHERE source = ?)`, p.ID, p.OrgID); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO peers (id, name, name_key, org_id, url, key, pull, push, paused, audience, created)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			p.ID, p.Name, FoldName(p.Name), p.OrgID, p.URL, p.Key, BoolInt(p.Pull), BoolInt(p.Push), BoolInt(p.Paused),
@@ -144,12 +153,22 @@ func (s *Store) UpdatePeer(ctx context.Context, p model.Peer) error {
 // delivered stay (their origin too).
 func (s *Store) DeletePeer(ctx context.Context, id string) error {
 	err := s.write(ctx, func(tx Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM peers WHERE id = ?`, id)
+		var orgID string
+		err := tx.QueryRowContext(ctx, `SELECT org_id FROM peers WHERE id = ?`, id).Scan(&orgID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrNotFound
+		}
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.ErrNotFound
+		if _, err := tx.ExecContext(ctx, `DELETE FROM peers WHERE id = ?`, id); err != nil {
+			return err
+		}
+		// Its copies are filed under its organisation, as deliveries from
+		// an organisation without a peer are (model.UnpeeredID), until a
+		// peer is added for it again.
+		if _, err := tx.ExecContext(ctx, `UPDATE fed_origins SET via_peer = ? WHERE via_peer = ?`, model.UnpeeredID(orgID), id); err != nil {
+			return err
 		}
 		if _, err = tx.ExecContext(ctx, `DELETE FROM fed_returned WHERE peer_id = ?`, id); err != nil {
 			return err
@@ -169,16 +188,19 @@ func (s *Store) SetPeerState(ctx context.Context, id string, st model.PeerState)
 		st.RemoteHub, st.PullCursor, st.PushCursor, OptNano(st.LastOK), st.LastError, id)
 }
 
-const originColumns = `indicator_id, origin_hub, origin_id, origin_modified, hops, via_peer, remote_id, digest`
+const originColumns = `indicator_id, origin_hub, origin_id, origin_modified, hops, via_peer, remote_id, digest, via_modified`
 
 func scanOrigin(rows scanner) (model.Origin, error) {
 	var o model.Origin
-	var modified int64
+	var modified, viaModified int64
 	var hops sql.NullString
-	if err := rows.Scan(&o.IndicatorID, &o.OriginHub, &o.OriginID, &modified, &hops, &o.ViaPeer, &o.RemoteID, &o.Digest); err != nil {
+	if err := rows.Scan(&o.IndicatorID, &o.OriginHub, &o.OriginID, &modified, &hops, &o.ViaPeer, &o.RemoteID, &o.Digest, &viaModified); err != nil {
 		return o, err
 	}
 	o.OriginModified = FromNano(modified)
+	if viaModified != 0 {
+		o.ViaModified = FromNano(viaModified)
+	}
 	var err error
 	o.Hops, err = DecodeList(hops)
 	return o, err
@@ -282,7 +304,7 @@ func (s *Store) OriginOf(ctx context.Context, originID string) (model.Origin, er
 // peer still lets this hub see.
 func (s *Store) HeldVia(ctx context.Context, peerID, after string, limit int) ([]model.Origin, error) {
 	return queryAll(ctx, s, "origins held via "+peerID, scanOrigin, `SELECT o.indicator_id, o.origin_hub, o.origin_id,
-		o.origin_modified, o.hops, o.via_peer, o.remote_id, o.digest
+		o.origin_modified, o.hops, o.via_peer, o.remote_id, o.digest, o.via_modified
 		FROM fed_origins o JOIN indicators i ON i.id = o.indicator_id
 		WHERE o.via_peer = ? AND o.indicator_id > ? AND i.revoked = 0 ORDER BY o.indicator_id LIMIT ?`, peerID, after, PageLimit(limit))
 }
@@ -304,11 +326,15 @@ func PutOrigins(ctx context.Context, s *Store, tx Tx, os []model.Origin) error {
 		if o.IndicatorID == "" || o.OriginHub == "" || o.OriginID == "" || o.ViaPeer == "" {
 			return fmt.Errorf("origin of %q: indicator, origin hub, origin id and peer are needed", o.IndicatorID)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO fed_origins (`+originColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		var viaModified int64
+		if !o.ViaModified.IsZero() {
+			viaModified = ToNano(o.ViaModified)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO fed_origins (`+originColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (indicator_id) DO UPDATE SET origin_hub = excluded.origin_hub, origin_id = excluded.origin_id,
 				origin_modified = excluded.origin_modified, hops = excluded.hops, via_peer = excluded.via_peer,
-				remote_id = excluded.remote_id, digest = excluded.digest`,
-			o.IndicatorID, o.OriginHub, o.OriginID, ToNano(o.OriginModified), JSONStrings(o.Hops), o.ViaPeer, o.RemoteID, o.Digest)
+				remote_id = excluded.remote_id, digest = excluded.digest, via_modified = excluded.via_modified`,
+			o.IndicatorID, o.OriginHub, o.OriginID, ToNano(o.OriginModified), JSONStrings(o.Hops), o.ViaPeer, o.RemoteID, o.Digest, viaModified)
 		if err = s.mapErr(err); err != nil {
 			return fmt.Errorf("origin of %q: %w", o.IndicatorID, err)
 		}

@@ -106,7 +106,7 @@ func testFederation(e *env) {
 	if err := e.st.PutOrigin(e.ctx, model.Origin{IndicatorID: res[2].ID}); err == nil {
 		e.Errorf("PutOrigin without origin hub, id and peer was accepted")
 	}
-	o1.OriginModified, o1.Digest = mod.Add(time.Minute), "d1b"
+	o1.OriginModified, o1.Digest, o1.ViaModified = mod.Add(time.Minute), "d1b", mod.Add(2*time.Minute)
 	if err := e.st.PutOrigin(e.ctx, o1); err != nil {
 		e.Fatalf("PutOrigin (replace): %v", err)
 	}
@@ -145,8 +145,12 @@ func testFederation(e *env) {
 		e.Fatalf("Origins: %+v, %v; want two", os, err)
 	}
 	if g := os[res[0].ID]; g.OriginID != "origin-1" || !g.OriginModified.Equal(o1.OriginModified) || g.Digest != "d1b" ||
-		!slices.Equal(g.Hops, []string{"hub-a", "hub-b"}) || g.ViaPeer != p.ID || g.RemoteID != "remote-1" || g.OriginHub != "hub-a" {
+		!slices.Equal(g.Hops, []string{"hub-a", "hub-b"}) || g.ViaPeer != p.ID || g.RemoteID != "remote-1" || g.OriginHub != "hub-a" ||
+		!g.ViaModified.Equal(o1.ViaModified) {
 		e.Errorf("Origins[%s] = %+v", res[0].ID, g)
+	}
+	if g := os[res[1].ID]; !g.ViaModified.IsZero() {
+		e.Errorf("Origins[%s].ViaModified = %v, want zero (not given)", res[1].ID, g.ViaModified)
 	}
 	if g, err := e.st.OriginOf(e.ctx, "origin-2"); err != nil || g.IndicatorID != res[1].ID {
 		e.Errorf("OriginOf(origin-2) = %+v, %v", g, err)
@@ -293,4 +297,22 @@ func testFederation(e *env) {
 	if err := e.st.DeletePeer(e.ctx, q.ID); !errors.Is(err, store.ErrNotFound) {
 		e.Errorf("DeletePeer twice: %v, want ErrNotFound", err)
 	}
+	// A removed peer's copies are filed under its organisation, and under
+	// the organisation's next peer once there is one.
+	via := func(want string) {
+		e.Helper()
+		os, err := e.st.Origins(e.ctx, []string{res[0].ID, res[1].ID})
+		if err != nil || len(os) != 2 || os[res[0].ID].ViaPeer != want || os[res[1].ID].ViaPeer != want {
+			e.Errorf("copies filed under %+v, %v; want %s", os, err, want)
+		}
+	}
+	if err := e.st.DeletePeer(e.ctx, p.ID); err != nil {
+		e.Fatalf("DeletePeer: %v", err)
+	}
+	via(model.UnpeeredID(org.ID))
+	again, err := e.st.CreatePeer(e.ctx, model.Peer{Name: "Central", OrgID: org.ID, URL: "https://central3.example.org", Key: "k3", Pull: true})
+	if err != nil {
+		e.Fatalf("CreatePeer again: %v", err)
+	}
+	via(again.ID)
 }
