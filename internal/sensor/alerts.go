@@ -96,12 +96,7 @@ func (w sinkWriter) Write(p []byte) (int, error) {
 			}
 		}
 		if th != nil && parsed {
-			write, summary := th.admit(f.HDN.ID, host, at, line)
-			if summary != nil {
-				out = append(out, summary...)
-				w.s.written(summary)
-			}
-			if !write {
+			if !th.admit(f.HDN.ID, host, at, line) {
 				w.s.counters.heldBack.Add(1)
 				w.st.heldBack.Add(1)
 				continue

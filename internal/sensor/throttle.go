@@ -2,24 +2,33 @@ package sensor
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
 // throttle keeps one host's repeated matches of one indicator from flooding
-// the alerts: the first match of an (indicator, host) pair is written at
-// once and opens a window; the pair's matches within the window (by the
-// log's own time, so that a replayed day behaves as it did live) are
-// counted, not written; once the window has passed, the last of them is
-// written once, carrying how many matches it stands for ("repeats") and
-// when the window opened ("window_start"). Sightings count every match,
-// held back or not.
+// the alerts. Time, the log's own (so that a replayed day behaves as it did
+// live), is cut into windows of a fixed length aligned on the Unix epoch (a
+// quarter of an hour starts at :00, :15, :30 and :45 UTC). The first match
+// of an (indicator, host) pair in a window is written at once; the pair's
+// further matches in that window are counted, not written, and once the
+// window has ended the latest of them is written once, carrying how many
+// matches it stands for ("repeats") and when the window began
+// ("window_start"). Sightings count every match, held back or not.
 //
-// A window ends for a followed run when it has been open for the window's
-// length by the wall clock (Due, called periodically) or when a match of
-// the pair comes after it by the log's time; every window ends when the
-// sensor stops (Due with all).
+// Which matches share a window depends only on their times, not on the
+// order the sensor reads them in (a --once run reads a large file in
+// parallel): the alerts a run writes and their repeats are the same every
+// time; only which of a window's matches is written at once follows the
+// reading order.
+//
+// A window ends for a followed run when it has been open for its length
+// by the wall clock (due, called periodically) and for every run when the
+// sensor stops (due with all).
 type throttle struct {
 	window time.Duration
 	limit  int // open windows at most; beyond, alerts are written as they come
@@ -29,14 +38,17 @@ type throttle struct {
 	open map[throttleKey]*heldBack
 }
 
-type throttleKey struct{ id, host string }
+type throttleKey struct {
+	id, host string
+	start    int64 // the window's start, Unix nanoseconds
+}
 
-// heldBack is an open window.
+// heldBack is an open window of one pair.
 type heldBack struct {
-	start  time.Time // the log time of the alert that opened it
-	opened time.Time // the wall clock then
-	count  int64     // matches held back since
-	last   []byte    // the last of them, with its newline
+	opened time.Time // the wall clock when its first match came
+	count  int64     // matches held back
+	lastAt time.Time // the log time of the latest of them
+	last   []byte    // that match's alert line, with its newline
 }
 
 // maxOpenWindows bounds the throttle's memory (about a kilobyte a window
@@ -48,52 +60,53 @@ func newThrottle(window time.Duration, now func() time.Time) *throttle {
 }
 
 // admit decides on one alert line of indicator id for host, stamped at (the
-// log's time): write says whether to write it now; summary, when not nil,
-// is the summary line of the pair's window that line ended, to be written
-// before it. held counts a line held back.
-func (t *throttle) admit(id, host string, at time.Time, line []byte) (write bool, summary []byte) {
-	k := throttleKey{id, host}
+// log's time): whether to write it now, or hold it back.
+func (t *throttle) admit(id, host string, at time.Time, line []byte) (write bool) {
+	k := throttleKey{id, host, at.Truncate(t.window).UnixNano()}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	w, ok := t.open[k]
-	if ok && at.Sub(w.start) < t.window && w.start.Sub(at) < t.window {
+	if w, ok := t.open[k]; ok {
 		w.count++
-		w.last = append(w.last[:0], line...)
-		return false, nil
-	}
-	if ok {
-		summary = w.summary()
-		w.start, w.opened, w.count, w.last = at, t.now(), 0, w.last[:0]
-		return true, summary
+		if w.count == 1 || !at.Before(w.lastAt) {
+			w.lastAt, w.last = at, append(w.last[:0], line...)
+		}
+		return false
 	}
 	if len(t.open) < t.limit {
-		t.open[k] = &heldBack{start: at, opened: t.now()}
+		t.open[k] = &heldBack{opened: t.now()}
 	}
-	return true, nil
+	return true
 }
 
 // due ends the windows open for the window's length by the wall clock, or
 // every window with all, and returns the summary lines of those that held
-// matches back.
+// matches back, by window, indicator and host.
 func (t *throttle) due(all bool) []byte {
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	var out []byte
 	now := t.now()
+	var ended []throttleKey
 	for k, w := range t.open {
 		if all || now.Sub(w.opened) >= t.window {
-			out = append(out, w.summary()...)
-			delete(t.open, k)
+			ended = append(ended, k)
 		}
 	}
+	slices.SortFunc(ended, func(a, b throttleKey) int {
+		return cmp.Or(cmp.Compare(a.start, b.start), strings.Compare(a.id, b.id), strings.Compare(a.host, b.host))
+	})
+	var out []byte
+	for _, k := range ended {
+		out = append(out, t.open[k].summary(time.Unix(0, k.start))...)
+		delete(t.open, k)
+	}
+	t.mu.Unlock()
 	return out
 }
 
-// summary is the window's last held-back line with "repeats" and
+// summary is the window's latest held-back line with "repeats" and
 // "window_start" added to its "hdn" object, or nil when it held none back.
 // An alert line ends with the "hdn" object ("}}\n", match.AppendAlert);
 // a line that does not is returned as it is.
-func (w *heldBack) summary() []byte {
+func (w *heldBack) summary(start time.Time) []byte {
 	if w.count == 0 {
 		return nil
 	}
@@ -106,6 +119,6 @@ func (w *heldBack) summary() []byte {
 	out = append(out, `,"repeats":`...)
 	out = strconv.AppendInt(out, w.count, 10)
 	out = append(out, `,"window_start":"`...)
-	out = w.start.UTC().AppendFormat(out, time.RFC3339Nano)
+	out = start.UTC().AppendFormat(out, time.RFC3339Nano)
 	return append(out, "\"}}\n"...)
 }

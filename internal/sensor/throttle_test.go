@@ -108,9 +108,9 @@ func TestAlertWindowHoldsBackRepeats(t *testing.T) {
 	want := []row{
 		{"10.0.0.5", 0, ""},           // the first match
 		{"10.0.0.9", 0, ""},           // the other host's first
-		{"10.0.0.5", 49, windowStart}, // the window's summary, as the match 20 minutes on ends it
-		{"10.0.0.5", 0, ""},           // which opens a new window
-		{"10.0.0.9", 2, windowStart},  // written as the run ends
+		{"10.0.0.5", 0, ""},           // the first host's first in the window 20 minutes on
+		{"10.0.0.5", 49, windowStart}, // the summaries, as the run ends: by window, indicator and host
+		{"10.0.0.9", 2, windowStart},
 	}
 	if fmt.Sprint(rows) != fmt.Sprint(want) {
 		t.Errorf("alerts with a 10-minute window:\n got %v\nwant %v", rows, want)
@@ -126,6 +126,11 @@ func TestAlertWindowHoldsBackRepeats(t *testing.T) {
 
 	if got, m := run(0); len(got) != 54 || m.AlertsHeldBack != 0 {
 		t.Errorf("without a window: %d alerts, %d held back; want 54 and 0", len(got), m.AlertsHeldBack)
+	}
+	// The summary stands for the latest match it held back, whatever the
+	// order they were read in: here the last of the fifty.
+	if last := got[3]; last.Timestamp != start.Add(49*6*time.Second).Format("2006-01-02T15:04:05.000000-0700") {
+		t.Errorf("the summary's match is of %s, want the latest held back", last.Timestamp)
 	}
 }
 
@@ -155,9 +160,10 @@ func TestAlertWindowEndsByTheClockWhenFollowing(t *testing.T) {
 	go func() { done <- s.Run(ctx) }()
 	<-s.Current()
 	conn := dialSocket(t, sock)
-	now := time.Now()
+	// Five matches in one window (of 2 s, aligned on the epoch).
+	base := time.Now().Truncate(2 * time.Second).Add(500 * time.Millisecond)
 	for i := range 5 {
-		fmt.Fprintln(conn, eveDNS(now.Add(time.Duration(i)*time.Millisecond), "burst-c2.example.net"))
+		fmt.Fprintln(conn, eveDNS(base.Add(time.Duration(i)*time.Millisecond), "burst-c2.example.net"))
 	}
 	conn.Close()
 	var got []throttledAlert
@@ -193,5 +199,59 @@ func TestAlertWindowEndsByTheClockWhenFollowing(t *testing.T) {
 	case line := <-alerts:
 		t.Errorf("an alert after the summary, at stop: %s", line)
 	default:
+	}
+}
+
+// TestAlertWindowIndependentOfReadingOrder: a --once run reads a large file
+// in parallel batches, not in order; which matches share a window depends
+// on their times only, so the alerts and their repeats are the same as in
+// order: one first alert and one summary a window, the summary's repeats
+// the window's other matches.
+func TestAlertWindowIndependentOfReadingOrder(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	a := h.Org("hospital-a", policy.Member, "")
+	ka := h.Key(a, policy.Analyst)
+	var res struct{ Results []api.ItemResult }
+	h.Do("POST", "/api/v1/indicators", ka, map[string]any{"indicators": []any{
+		map[string]any{"value": "steady-c2.example.net", "tlp": "green"}}}).JSON(t, &res)
+	start := time.Now().UTC().Add(-5 * time.Hour).Truncate(time.Hour)
+	// 12,000 matches over an hour (a few MiB: several batches), and as
+	// many other lines between them.
+	var lines []string
+	perWindow := map[string]int64{}
+	for i := range 12_000 {
+		at := start.Add(time.Duration(i) * 300 * time.Millisecond)
+		lines = append(lines, eveDNS(at, "steady-c2.example.net"), eveDNS(at, fmt.Sprintf("benign-%d.example.org", i)))
+		perWindow[at.Truncate(10*time.Minute).Format(time.RFC3339Nano)]++
+	}
+	path := writeFile(t, lines...)
+	var out bytes.Buffer
+	cfg := sensor.Config{Hubs: []string{h.URL}, Key: h.Key(a, policy.Sensor), StateDir: t.TempDir(), Out: &out, Alerts: "-", Once: true,
+		Inputs: []sensor.Input{{Format: match.FormatEVE, Path: path}}, AlertWindow: 10 * time.Minute, Workers: 4,
+		SyncTimeout: 10 * time.Second, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := sensor.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	firsts, repeats := 0, map[string]int64{}
+	for _, al := range parseThrottled(t, out.Bytes()) {
+		if al.HDN.Repeats == 0 {
+			firsts++
+			continue
+		}
+		repeats[al.HDN.WindowStart] += al.HDN.Repeats
+	}
+	if firsts != len(perWindow) || len(repeats) != len(perWindow) {
+		t.Errorf("%d first alerts and %d summaries, want one each for %d windows", firsts, len(repeats), len(perWindow))
+	}
+	for w, n := range perWindow {
+		if repeats[w] != n-1 {
+			t.Errorf("the window from %s: a summary of %d repeats, want %d", w, repeats[w], n-1)
+		}
 	}
 }
