@@ -13,6 +13,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/hdnetwork/hdn/internal/tlsconf"
 )
 
 // hubClient talks to a hub's API with an organisation's key, for the
@@ -25,14 +27,25 @@ type hubClient struct {
 	misp bool // the MISP-compatible API: the raw key in Authorization, as MISP does
 }
 
-// hubFlags adds --hub and --key to a command.
-func hubFlags(fs *flag.FlagSet) (hub, key *string) {
-	hub = fs.String("hub", "", "the hub's URL, e.g. https://hub.example:8443")
-	key = fs.String("key", "", "an API key of your organisation (or HDN_KEY in the environment; keeps it out of the process list)")
-	return hub, key
+// hubConn is how a command reaches a hub: --hub, --key and the client TLS
+// flags (--tls-ca for a hub whose certificate a private CA signs,
+// --tls-cert and --tls-key for mutual TLS).
+type hubConn struct {
+	hub, key *string
+	tls      *tlsconf.Client
 }
 
-func newHubClient(name, hub, key string) (*hubClient, error) {
+// hubFlags adds --hub, --key and the client TLS flags to a command.
+func hubFlags(fs *flag.FlagSet) hubConn {
+	return hubConn{
+		hub: fs.String("hub", "", "the hub's URL, e.g. https://hub.example:8443"),
+		key: fs.String("key", "", "an API key of your organisation (or HDN_KEY in the environment; keeps it out of the process list)"),
+		tls: clientTLSFlags(fs),
+	}
+}
+
+func newHubClient(name string, conn hubConn) (*hubClient, error) {
+	hub, key := *conn.hub, *conn.key
 	if hub == "" {
 		return nil, fmt.Errorf("%s: missing --hub", name)
 	}
@@ -46,7 +59,12 @@ func newHubClient(name, hub, key string) (*hubClient, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("%s: --hub %q is not an http(s) URL", name, hub)
 	}
-	return &hubClient{base: strings.TrimRight(hub, "/"), key: key, http: &http.Client{Timeout: 30 * time.Minute}}, nil
+	tlsCfg, err := conn.tls.Config()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &hubClient{base: strings.TrimRight(hub, "/"), key: key,
+		http: &http.Client{Timeout: 30 * time.Minute, Transport: tlsconf.Transport(tlsCfg), CheckRedirect: tlsconf.SameOriginRedirects}}, nil
 }
 
 // do sends a request and returns the response if it is a 2xx; otherwise
@@ -117,3 +135,16 @@ func readInput(name string, limit int64) ([]byte, error) {
 }
 
 var errNoInput = errors.New("name a file, or - for standard input")
+
+// getJSON reads a JSON answer of the hub into out.
+func (c *hubClient) getJSON(ctx context.Context, path string, out any) error {
+	resp, err := c.do(ctx, "GET", path, nil, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
+		return fmt.Errorf("%s: the hub's answer: %w", path, err)
+	}
+	return nil
+}

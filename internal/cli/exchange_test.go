@@ -314,3 +314,53 @@ func sharedDataDir() string {
 	}
 	return d
 }
+
+// TestMISPFeedOfTheCoordinatorNeedsConsent: the coordinator sees who shared
+// every anonymous indicator, and a feed written with its key would name
+// them; hdn export misp-feed refuses that key unless told
+// --with-true-sources. A member's feed shows another member's anonymous
+// indicator as anonymous.
+func TestMISPFeedOfTheCoordinatorNeedsConsent(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	hosp := h.Org("hospital-a", policy.Member, "")
+	if r := h.Do("POST", "/api/v1/indicators", h.Key(hosp, policy.Analyst), map[string]any{"indicators": []map[string]any{
+		{"value": "quiet-source.feed-example.net", "tlp": "clear", "anonymous": true}}}); r.Status != 200 {
+		t.Fatalf("submit: %d %s", r.Status, r.Body)
+	}
+	coordKey := h.Key(h.Org("sector-cert", policy.Coordinator, ""), policy.ReadOnly)
+	memberKey := h.Key(h.Org("public-feed", policy.Member, ""), policy.ReadOnly)
+	feedText := func(dir string) string {
+		var b strings.Builder
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, en := range entries {
+			data, err := os.ReadFile(filepath.Join(dir, en.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Write(data)
+		}
+		return b.String()
+	}
+
+	dir := t.TempDir()
+	if code, _, stderr := run(t, "export", "misp-feed", "--hub", h.URL, "--key", coordKey, dir); code == 0 || !strings.Contains(stderr, "--with-true-sources") {
+		t.Fatalf("a coordinator's feed without consent: %d %s; want a refusal naming --with-true-sources", code, stderr)
+	}
+	if got := feedText(dir); got != "" {
+		t.Errorf("the refused export wrote %q", got)
+	}
+	if code, _, stderr := run(t, "export", "misp-feed", "--hub", h.URL, "--key", coordKey, "--with-true-sources", dir); code != 0 {
+		t.Fatalf("a coordinator's feed with --with-true-sources: %d %s", code, stderr)
+	} else if got := feedText(dir); !strings.Contains(got, "quiet-source.feed-example.net") || !strings.Contains(got, "hospital-a") {
+		t.Errorf("the coordinator's feed does not hold the indicator under its source: %.400s", got)
+	}
+	dir = t.TempDir()
+	if code, _, stderr := run(t, "export", "misp-feed", "--hub", h.URL, "--key", memberKey, dir); code != 0 {
+		t.Fatalf("a member's feed: %d %s", code, stderr)
+	} else if got := feedText(dir); !strings.Contains(got, "quiet-source.feed-example.net") || strings.Contains(got, "hospital-a") {
+		t.Errorf("the member's feed names the anonymous indicator's source, or lacks it: %.400s", got)
+	}
+}

@@ -37,11 +37,11 @@ func runExport(e *env) error {
 		return err
 	}
 	fs := e.flags("hdn export " + format)
-	hub, key, out, typ, label, since, report, datasetType, rpzAction := exportFlags(fs)
+	conn, out, typ, label, since, report, datasetType, rpzAction := exportFlags(fs)
 	if err := e.parse(fs); err != nil {
 		return err
 	}
-	c, err := newHubClient(fs.Name(), *hub, *key)
+	c, err := newHubClient(fs.Name(), conn)
 	if err != nil {
 		return err
 	}
@@ -64,8 +64,8 @@ func runExport(e *env) error {
 }
 
 // exportFlags declares the flags of the detection formats.
-func exportFlags(fs *flag.FlagSet) (hub, key, out, typ, label, since, report, datasetType, rpzAction *string) {
-	hub, key = hubFlags(fs)
+func exportFlags(fs *flag.FlagSet) (conn hubConn, out, typ, label, since, report, datasetType, rpzAction *string) {
+	conn = hubFlags(fs)
 	out = fs.String("out", "-", "where to write: a file, or - for standard output")
 	typ = fs.String("type", "", "only this indicator type")
 	label = fs.String("label", "", "only indicators with this label")
@@ -138,8 +138,9 @@ func exportMISPFeed(e *env) error {
 			"see into DIR: the events whose own TLP is in --tlp, each with its attributes whose TLP is in --tlp.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	hub, key := hubFlags(fs)
+	conn := hubFlags(fs)
 	tlps := fs.String("tlp", "clear", "comma-separated TLP levels to include, e.g. clear,green")
+	trueSources := fs.Bool("with-true-sources", false, "allow a coordinator's key, whose feed names the true source of anonymous indicators (refused without it)")
 	if err := fs.Parse(e.args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -159,9 +160,22 @@ func exportMISPFeed(e *env) error {
 		}
 		allowed = append(allowed, tl)
 	}
-	c, err := newHubClient(fs.Name(), *hub, *key)
+	c, err := newHubClient(fs.Name(), conn)
 	if err != nil {
 		return err
+	}
+	// A feed is usually published. The coordinator sees who shared each
+	// anonymous indicator, and its feed would say it (the indicator in its
+	// source's event); every other organisation sees them as anonymous.
+	var me struct {
+		Org struct{ Kind string } `json:"org"`
+	}
+	if err := c.getJSON(e.ctx, "/api/v1/me", &me); err != nil {
+		return err
+	}
+	if me.Org.Kind == string(policy.Coordinator) && !*trueSources {
+		return errors.New("hdn export misp-feed: the key is the coordinator's, and its feed would name the true source of every anonymous indicator; " +
+			"write a feed to publish with a key of an organisation made for it (a member with a readonly key), or give --with-true-sources for one that stays with the coordinator")
 	}
 	c.misp = true
 	// Page through the events: the hub answers at most a page at a time.

@@ -35,7 +35,7 @@ func runImport(e *env) error {
 			"summary; --full prints the whole stored event).\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	hub, key := hubFlags(fs)
+	conn := hubFlags(fs)
 	format := fs.String("format", "auto", "text (a report or e-mail), misp (a MISP event), lines (one value per line), csv, stix, or auto (by the content)")
 	preview := fs.Bool("preview", false, "the same as --dry-run")
 	dryRun := fs.Bool("dry-run", false, "text, lists and CSV: check everything as the hub would (types, canonical forms, warninglist hits), print what would be stored, and store nothing")
@@ -58,7 +58,7 @@ func runImport(e *env) error {
 	if err != nil {
 		return err
 	}
-	c, err := newHubClient("hdn import", *hub, *key)
+	c, err := newHubClient("hdn import", conn)
 	if err != nil {
 		return err
 	}
