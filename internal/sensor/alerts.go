@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync"
 	"time"
@@ -13,36 +14,83 @@ import (
 // alertSink writes alert lines to a file (appending) or standard output,
 // one whole line per write, and tells the sensor of each alert so it can
 // count it and report the sighting.
+//
+// A file moved away or deleted (logrotate's default, rename and create) is
+// noticed within a second of the next write, and the path opened afresh,
+// so no rotation needs copytruncate.
 type alertSink struct {
-	mu sync.Mutex
-	w  io.Writer
-	c  io.Closer
+	mu      sync.Mutex
+	w       io.Writer
+	f       *os.File // the alerts file; nil for standard output
+	path    string
+	checked time.Time // when the path was last compared with f
+	log     *slog.Logger
 }
 
-func openAlertSink(path string, stdout io.Writer) (*alertSink, error) {
+// alertsReopenCheck is how often, at most, a write looks whether the
+// alerts file was rotated.
+const alertsReopenCheck = time.Second
+
+func openAlertSink(path string, stdout io.Writer, log *slog.Logger) (*alertSink, error) {
 	if path == "" || path == "-" {
 		if stdout == nil {
 			stdout = os.Stdout
 		}
 		return &alertSink{w: stdout}, nil
 	}
+	f, err := openAlertsFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return &alertSink{w: f, f: f, path: path, checked: time.Now(), log: log}, nil
+}
+
+func openAlertsFile(path string) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("alerts: %w", err)
 	}
-	return &alertSink{w: f, c: f}, nil
+	return f, nil
 }
 
 func (a *alertSink) write(lines []byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if a.f != nil && time.Since(a.checked) >= alertsReopenCheck {
+		a.checked = time.Now()
+		a.reopenIfMoved()
+	}
 	a.w.Write(lines)
+}
+
+// reopenIfMoved opens the path afresh when it no longer names the open
+// file; the open one is kept when the path cannot be opened (a warning is
+// logged, and the next check tries again).
+func (a *alertSink) reopenIfMoved() {
+	open, err := a.f.Stat()
+	if err != nil {
+		return
+	}
+	if cur, err := os.Stat(a.path); err == nil && os.SameFile(open, cur) {
+		return
+	}
+	f, err := openAlertsFile(a.path)
+	if err != nil {
+		if a.log != nil {
+			a.log.Warn("the alerts file was moved and cannot be opened again; writing on to the moved one", "err", err)
+		}
+		return
+	}
+	a.f.Close()
+	a.f, a.w = f, f
 }
 
 // Close closes the alerts file.
 func (a *alertSink) Close() error {
-	if a.c != nil {
-		return a.c.Close()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.f != nil {
+		return a.f.Close()
 	}
 	return nil
 }

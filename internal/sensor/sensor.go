@@ -213,7 +213,7 @@ func New(ctx context.Context, cfg Config) (*Sensor, error) {
 		st.Close()
 		return nil, err
 	}
-	sink, err := openAlertSink(cfg.Alerts, cfg.Out)
+	sink, err := openAlertSink(cfg.Alerts, cfg.Out, cfg.Logger)
 	if err != nil {
 		st.Close()
 		rec.Close()
