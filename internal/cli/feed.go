@@ -359,6 +359,12 @@ func resolveCollection(ctx context.Context, c *taxiiclient.Client, u, want strin
 	}
 	cs, err := c.Collections(ctx, root)
 	if err != nil {
+		for _, e := range []error{derr, err} {
+			var te *taxiiclient.Error
+			if errors.As(e, &te) && (te.Status == http.StatusUnauthorized || te.Status == http.StatusForbidden) {
+				return "", taxiiclient.Collection{}, fmt.Errorf("the TAXII server at %s refused the credential (%d %s): check --key-file, or --user and --password-file", te.URL, te.Status, te.Title)
+			}
+		}
 		if derr != nil {
 			return "", taxiiclient.Collection{}, fmt.Errorf("--url %s is neither a TAXII discovery URL (%v) nor an API root (%v)", u, derr, err)
 		}

@@ -104,6 +104,15 @@ func TestAdminFeedAddTAXII(t *testing.T) {
 		t.Fatalf("stored feed: %+v, %v", stored.Collection, err)
 	}
 
+	// A refused credential is said to be one, by discovery URL and by API
+	// root.
+	for _, u := range []string{h.URL + "/taxii2/", h.URL + "/taxii2/hdn/"} {
+		code, _, stderr = run(t, "admin", "feed", "add", "--data", dir, "--kind", "taxii", "--url", u,
+			"--collection", "indicators", "--key", "hdn_wrong_key", "--org", "sector-cert", "--name", "refused")
+		if code == 0 || !strings.Contains(stderr, "refused the credential (401") {
+			t.Errorf("feed add %s with a wrong key: %d %s; want the refusal named", u, code, stderr)
+		}
+	}
 	// The API root without --collection: the hub serves more than one
 	// readable collection (indicators, context), so it asks which.
 	code, _, stderr = run(t, "admin", "feed", "add", "--data", dir, "--kind", "taxii", "--url", h.URL+"/taxii2/hdn/",
