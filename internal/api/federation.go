@@ -598,6 +598,11 @@ func checkFederationBlock(fj *FederationJSON, ij *IndicatorJSON, now time.Time) 
 	if fj.OriginModified.After(now.Add(maxFutureModified)) {
 		return fmt.Errorf("origin_modified %s is more than %s ahead of this hub's clock", fj.OriginModified.UTC().Format(time.RFC3339), maxFutureModified)
 	}
+	// The peer's own modification time orders two states of one origin
+	// time (newerThan): one from the future would win every tie to come.
+	if ij.Modified.After(now.Add(maxFutureModified)) {
+		return fmt.Errorf("modified %s is more than %s ahead of this hub's clock", ij.Modified.UTC().Format(time.RFC3339), maxFutureModified)
+	}
 	if len(ij.QuarantineReason) > maxQuarantineReasonLen {
 		ij.QuarantineReason = clipTo(ij.QuarantineReason, maxQuarantineReasonLen)
 	}

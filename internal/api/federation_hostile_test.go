@@ -69,8 +69,9 @@ func TestFederatedCopyOnlyThroughItsPeer(t *testing.T) {
 }
 
 // TestFederationBlockBounds: a version from the future (which would win
-// over every true one to come), or with over-long ids, is refused; an
-// over-long quarantine reason is cut.
+// over every true one to come) — by the origin's time or by the peer's own
+// modification time — or with over-long ids, is refused; an over-long
+// quarantine reason is cut.
 func TestFederationBlockBounds(t *testing.T) {
 	ctx := t.Context()
 	s, st := fedServer(t)
@@ -87,14 +88,18 @@ func TestFederationBlockBounds(t *testing.T) {
 	long := item("01a2b3c4-0000-7000-8000-0000000000b2", "long.b-example.org", now, "hub-b", strings.Repeat("h", 80_000))
 	quarantined := item("01a2b3c4-0000-7000-8000-0000000000b3", "quarantined.b-example.org", now, "hub-b")
 	quarantined.Quarantined, quarantined.QuarantineReason = true, strings.Repeat("r", 500_000)
-	r, err := s.ApplyFederated(ctx, p, []FederatedItem{{Kind: "created", Indicator: future}, {Kind: "created", Indicator: long}, {Kind: "created", Indicator: quarantined}})
+	futureWrite := item("01a2b3c4-0000-7000-8000-0000000000b4", "future-write.b-example.org", now, "hub-b")
+	futureWrite.Modified = now.Add(48 * time.Hour)
+	r, err := s.ApplyFederated(ctx, p, []FederatedItem{{Kind: "created", Indicator: future}, {Kind: "created", Indicator: long},
+		{Kind: "created", Indicator: quarantined}, {Kind: "created", Indicator: futureWrite}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Refused != 2 || r.Applied != 1 {
-		t.Fatalf("%+v: want the future and the long one refused, the quarantined one applied", r)
+	if r.Refused != 3 || r.Applied != 1 {
+		t.Fatalf("%+v: want the future, the future write and the long one refused, the quarantined one applied", r)
 	}
-	if !strings.Contains(strings.Join(r.Errors, "\n"), "ahead of this hub's clock") || !strings.Contains(strings.Join(r.Errors, "\n"), "at most 256 allowed") {
+	if !strings.Contains(strings.Join(r.Errors, "\n"), "origin_modified") || !strings.Contains(strings.Join(r.Errors, "\n"), "at most 256 allowed") ||
+		!strings.Contains(strings.Join(r.Errors, "\n"), "items[3]: domain future-write.b-example.org: modified") {
 		t.Errorf("errors %q do not say why", r.Errors)
 	}
 	ind, err := st.IndicatorByID(ctx, quarantined.ID)
