@@ -412,8 +412,10 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 		return fedPlan{}, "stale", nil
 	}
 	gone := ij.Revoked || (ij.ValidUntil != nil && !now.Before(*ij.ValidUntil))
-	if !known && gone {
-		return fedPlan{}, "ignored", nil // nothing here to revoke or expire
+	if !known && (gone || ij.Quarantined) {
+		// Nothing here to revoke, expire or quarantine: a copy is not made
+		// of what is out of use (its release comes as a new version).
+		return fedPlan{}, "ignored", nil
 	}
 	item := SubmitItem{Type: ij.Type, Value: ij.Value, TLP: ij.TLP, Labels: ij.Labels, Description: ij.Description,
 		Confidence: &ij.Confidence, ValidFrom: ij.ValidFrom.UTC().Format(time.RFC3339Nano), Anonymous: ij.Anonymous, Tags: ij.Tags}

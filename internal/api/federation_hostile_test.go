@@ -86,7 +86,13 @@ func TestFederationBlockBounds(t *testing.T) {
 	}
 	future := item("01a2b3c4-0000-7000-8000-0000000000b1", "future.b-example.org", now.Add(48*time.Hour), "hub-b")
 	long := item("01a2b3c4-0000-7000-8000-0000000000b2", "long.b-example.org", now, "hub-b", strings.Repeat("h", 80_000))
-	quarantined := item("01a2b3c4-0000-7000-8000-0000000000b3", "quarantined.b-example.org", now, "hub-b")
+	// The quarantined one is held here already (a quarantined indicator
+	// this hub does not hold is not copied).
+	quarantined := item("01a2b3c4-0000-7000-8000-0000000000b3", "quarantined.b-example.org", now.Add(-time.Minute), "hub-b")
+	if r, err := s.ApplyFederated(ctx, p, []FederatedItem{{Kind: "created", Indicator: quarantined}}); err != nil || r.Applied != 1 {
+		t.Fatalf("the first version: %+v, %v", r, err)
+	}
+	quarantined = item("01a2b3c4-0000-7000-8000-0000000000b3", "quarantined.b-example.org", now, "hub-b")
 	quarantined.Quarantined, quarantined.QuarantineReason = true, strings.Repeat("r", 500_000)
 	futureWrite := item("01a2b3c4-0000-7000-8000-0000000000b4", "future-write.b-example.org", now, "hub-b")
 	futureWrite.Modified = now.Add(48 * time.Hour)

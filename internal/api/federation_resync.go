@@ -60,7 +60,13 @@ func (s *Server) federationVisible(w http.ResponseWriter, r *http.Request, p *Pr
 			return badRequest("ids[%d]: an indicator id is 1 to %d characters, got %d", i, maxResyncIDLength, len(id))
 		}
 	}
-	visible, err := s.VisibleTo(r.Context(), p.Viewer, in.IDs)
+	// Live ones only: the peer asks after its snapshot, which lists only
+	// live indicators, so a copy of one quarantined or expired meanwhile
+	// is taken out of use like one it may no longer see.
+	now := s.now()
+	visible, err := s.indicatorsWhere(r.Context(), in.IDs, func(ind *model.Indicator) bool {
+		return ind.Live(now) && policy.CanSee(p.Viewer, ind.PolicyItem())
+	})
 	if err != nil {
 		return err
 	}

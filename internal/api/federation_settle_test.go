@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
 	"github.com/hdnetwork/hdn/internal/store/sqlite"
 )
 
@@ -133,6 +135,17 @@ func TestFederatedReleaseKeepsLocalAgreement(t *testing.T) {
 	}
 
 	const onOrigin, agreedHere = "01a2b3c4-0000-7000-8000-0000000000c1", "01a2b3c4-0000-7000-8000-0000000000c2"
+	// A quarantined indicator this hub does not hold is not copied: it
+	// would be live between the copy's two writes, streamed and announced
+	// as new; its release comes as a new version.
+	if r, err := s.ApplyFederated(ctx, p, []FederatedItem{{Kind: string(model.Updated), Indicator: version("01a2b3c4-0000-7000-8000-0000000000c9", "never-copied.fed-test.example", true, t1)}}); err != nil || r.Ignored != 1 || r.Applied != 0 {
+		t.Errorf("an unknown quarantined version: %+v, %v; want it ignored", r, err)
+	}
+	if _, err := st.IndicatorByID(ctx, "01a2b3c4-0000-7000-8000-0000000000c9"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an unknown quarantined version was stored (%v)", err)
+	}
+	// Held here before its origin quarantined it.
+	apply(version(onOrigin, "origin-fp.fed-test.example", false, t1.Add(-time.Minute)))
 	a := apply(version(onOrigin, "origin-fp.fed-test.example", true, t1))
 	if !quarantined(a) {
 		t.Fatal("a version quarantined on its origin did not quarantine the copy")

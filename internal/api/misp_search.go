@@ -746,6 +746,11 @@ func (s *Server) mispEventSearch(w http.ResponseWriter, r *http.Request, p *Prin
 		return err
 	}
 	v := s.newMISPView(r.Context(), p)
+	// hdn's own: events as a feed to publish shows them, every anonymous
+	// indicator as anonymous whoever asks (hdn export misp-feed).
+	if v.asPublished, _, err = params.boolean("hdn_as_published"); err != nil {
+		return err
+	}
 	ef, err := readEventFilter(params, v.now, false)
 	if err != nil {
 		return err

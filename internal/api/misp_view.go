@@ -87,6 +87,11 @@ type mispView struct {
 	now     time.Time
 	reports map[string]*model.Report // nil: absent or not visible
 	groups  map[string]model.Group
+	// asPublished shows every anonymous item as anonymous, also to a
+	// viewer who may know its source (the coordinator, the source, its
+	// partner): what such a viewer writes into a feed to publish must not
+	// name them (hdn export misp-feed).
+	asPublished bool
 }
 
 func (s *Server) newMISPView(ctx context.Context, p *Principal) *mispView {
@@ -147,9 +152,9 @@ func (v *mispView) anonOrg() misp.Org {
 
 // shown is the organisation the viewer is shown as the source of an item,
 // with its key: the source's id, or anonymousKey when the item is anonymous
-// and the viewer may not know its source.
+// and the viewer may not know its source (or asks for it as published).
 func (v *mispView) shown(source, submitter string, anonymous bool) (string, misp.Org) {
-	if anonymous && !policy.SeesTrueSource(v.p.Viewer, source, submitter) {
+	if anonymous && (v.asPublished || !policy.SeesTrueSource(v.p.Viewer, source, submitter)) {
 		return anonymousKey, v.anonOrg()
 	}
 	return source, v.orgOf(source)

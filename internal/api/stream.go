@@ -321,20 +321,12 @@ func (s *Server) streamSnapshot(ctx context.Context, sw *sseWriter, p *Principal
 			}
 			kind := EventSnapshot
 			if !ind.Live(now) {
-				// A peer hub is sent the quarantined and the expired as
-				// they are: it may hold a live copy of one from before
-				// (its cursor was compacted away, so it resynchronises
-				// from this snapshot), which must follow. What is revoked
-				// the peer's reconciliation revokes (VisibleTo).
-				if ind.Seq <= start && (ind.Revoked || p.Viewer.Kind != policy.PeerHub) {
+				if ind.Seq <= start {
 					continue // gone before the snapshot began
 				}
 				kind = string(model.Expired)
-				switch {
-				case ind.Revoked:
+				if ind.Revoked {
 					kind = string(model.Revoked)
-				case ind.Quarantined && (ind.ValidUntil.IsZero() || now.Before(ind.ValidUntil)):
-					kind = EventSnapshot // quarantined: it says so itself
 				}
 			}
 			// An indicator that changed while the snapshot was read (its

@@ -401,6 +401,7 @@ func (s *Server) submitIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	ctx := r.Context()
 	now := s.now().UTC()
 	rs := newResolver(s, p)
+	rs.preview = dryRun // nothing is stored: an override is not audited either
 	// Room for as many items as the body announces, up to presizedItems:
 	// growing the lists item by item copied them over and over, and a
 	// body that only claims to be large reserves no more than that.

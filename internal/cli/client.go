@@ -63,8 +63,12 @@ func newHubClient(name string, conn hubConn) (*hubClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	tr := tlsconf.Transport(tlsCfg)
+	// A bulk import or a large export may take minutes before the hub's
+	// first answer; the request as a whole is bounded (30 min).
+	tr.ResponseHeaderTimeout = 0
 	return &hubClient{base: strings.TrimRight(hub, "/"), key: key,
-		http: &http.Client{Timeout: 30 * time.Minute, Transport: tlsconf.Transport(tlsCfg), CheckRedirect: tlsconf.SameOriginRedirects}}, nil
+		http: &http.Client{Timeout: 30 * time.Minute, Transport: tr, CheckRedirect: tlsconf.SameOriginRedirects}}, nil
 }
 
 // do sends a request and returns the response if it is a 2xx; otherwise
@@ -135,16 +139,3 @@ func readInput(name string, limit int64) ([]byte, error) {
 }
 
 var errNoInput = errors.New("name a file, or - for standard input")
-
-// getJSON reads a JSON answer of the hub into out.
-func (c *hubClient) getJSON(ctx context.Context, path string, out any) error {
-	resp, err := c.do(ctx, "GET", path, nil, "")
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(out); err != nil {
-		return fmt.Errorf("%s: the hub's answer: %w", path, err)
-	}
-	return nil
-}

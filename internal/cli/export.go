@@ -140,7 +140,7 @@ func exportMISPFeed(e *env) error {
 	}
 	conn := hubFlags(fs)
 	tlps := fs.String("tlp", "clear", "comma-separated TLP levels to include, e.g. clear,green")
-	trueSources := fs.Bool("with-true-sources", false, "allow a coordinator's key, whose feed names the true source of anonymous indicators (refused without it)")
+	trueSources := fs.Bool("with-true-sources", false, "name the source of anonymous indicators where the key's organisation knows it (the coordinator, the source, its partner); by default every anonymous indicator is written as anonymous, as a feed to publish must")
 	if err := fs.Parse(e.args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -164,25 +164,15 @@ func exportMISPFeed(e *env) error {
 	if err != nil {
 		return err
 	}
-	// A feed is usually published. The coordinator sees who shared each
-	// anonymous indicator, and its feed would say it (the indicator in its
-	// source's event); every other organisation sees them as anonymous.
-	var me struct {
-		Org struct{ Kind string } `json:"org"`
-	}
-	if err := c.getJSON(e.ctx, "/api/v1/me", &me); err != nil {
-		return err
-	}
-	if me.Org.Kind == string(policy.Coordinator) && !*trueSources {
-		return errors.New("hdn export misp-feed: the key is the coordinator's, and its feed would name the true source of every anonymous indicator; " +
-			"write a feed to publish with a key of an organisation made for it (a member with a readonly key), or give --with-true-sources for one that stays with the coordinator")
-	}
 	c.misp = true
 	// Page through the events: the hub answers at most a page at a time.
 	const pageSize = 500
 	var events []*misp.Event
 	for page := 1; ; page++ {
-		body, _ := json.Marshal(map[string]any{"returnFormat": "json", "limit": pageSize, "page": page})
+		// A feed is usually published: the coordinator, a source and its
+		// partner know who shared an anonymous indicator, and the feed
+		// must not say it unless asked to.
+		body, _ := json.Marshal(map[string]any{"returnFormat": "json", "limit": pageSize, "page": page, "hdn_as_published": !*trueSources})
 		resp, err := c.do(e.ctx, "POST", "/events/restSearch", body, "application/json")
 		if err != nil {
 			return err

@@ -251,6 +251,13 @@ func TestSubmitDryRun(t *testing.T) {
 	if r := h.Do("POST", "/api/v1/indicators?dry_run=true&atomic=true", k, body); r.Status != 422 {
 		t.Errorf("a dry, atomic run with rejected items: %d %s; want 422", r.Status, r.Body)
 	}
+	// A coordinator's override in a dry run is not audited: nothing was
+	// stored.
+	coordKey := h.Key(h.Org("cert", policy.Coordinator, ""), policy.Admin)
+	if r := h.Do("POST", "/api/v1/indicators?dry_run=true", coordKey, items(map[string]any{"value": "8.8.8.8", "override_warninglists": true})); r.Status != 200 ||
+		!strings.Contains(string(r.Body), `"status":"valid"`) {
+		t.Errorf("a dry run with an override: %d %s", r.Status, r.Body)
+	}
 	if r := h.Do("POST", "/api/v1/indicators?dry_run=maybe", k, body); r.Status != 400 {
 		t.Errorf("dry_run=maybe: %d %s; want 400", r.Status, r.Body)
 	}
@@ -262,9 +269,9 @@ func TestSubmitDryRun(t *testing.T) {
 	if r := h.Do("POST", "/api/v1/indicators", k, body); r.Status != 200 {
 		t.Fatalf("the real submission: %d %s", r.Status, r.Body)
 	}
-	r = h.Do("GET", "/api/v1/audit", h.Key(h.Org("cert", policy.Coordinator, ""), policy.Admin), nil)
-	if r.Status != 200 || strings.Count(string(r.Body), `"indicator.submit"`) != 1 {
-		t.Errorf("audit log: %d %s; want one indicator.submit", r.Status, r.Body)
+	r = h.Do("GET", "/api/v1/audit", coordKey, nil)
+	if r.Status != 200 || strings.Count(string(r.Body), `"indicator.submit"`) != 1 || strings.Contains(string(r.Body), "warninglist.override") {
+		t.Errorf("audit log: %d %s; want one indicator.submit and no override", r.Status, r.Body)
 	}
 }
 

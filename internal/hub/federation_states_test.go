@@ -334,12 +334,11 @@ func TestFederationGroupReadmissionRestoresCopy(t *testing.T) {
 // not pull, the central hub quarantined one indicator (two hospitals
 // reported a false positive), expired another early (decay), revoked a
 // third, and compacted its change log past the partner's cursor. The stream
-// sends a reset and a snapshot; the comparison after it (reconcilePull,
-// VisibleTo) revokes only what is revoked or out of sight, so the snapshot
-// must carry the quarantined and the expired to a peer hub: it left out
-// every indicator not live and changed before it began, and the partner
-// hub's sensors went on matching a false positive and a retired indicator
-// (a push resynchronisation offers every indicator, not-live ones too).
+// sends a reset and a snapshot of the live indicators; the comparison after
+// it (reconcilePull, POST /federation/visible) revoked only what was
+// revoked or out of sight, and the partner hub's sensors went on matching
+// a false positive and a retired indicator. The central hub now answers
+// with live indicators only.
 func TestFederationPullResyncKeepsQuarantineAndExpiry(t *testing.T) {
 	ctx := context.Background()
 	central := hubtest.Start(t, fedConfig("", ""))
@@ -416,15 +415,75 @@ func TestFederationPullResyncKeepsQuarantineAndExpiry(t *testing.T) {
 		}
 		return got[0]
 	}
-	eventually(t, 20*time.Second, "the resynchronisation revokes the revoked one and the cursor reaches the head", func() bool {
+	// The three are out of use on the partner hub once it has compared
+	// what it holds (the quarantined and the expired one revoked there,
+	// as the central hub no longer shows them live).
+	eventually(t, 20*time.Second, "the resynchronisation takes all three out of use and the cursor reaches the head", func() bool {
 		p, err := partner.Store.Peer(ctx, peer.ID)
 		last, _ := central.Store.LastSeq(ctx)
-		return err == nil && p.PullCursor == last && copyOf(values[2]).Revoked
+		if err != nil || p.PullCursor != last {
+			return false
+		}
+		for _, v := range values {
+			if c := copyOf(v); c.Live(time.Now()) {
+				return false
+			}
+		}
+		return true
 	})
-	if c := copyOf(values[0]); !c.Quarantined {
-		t.Errorf("%s: quarantined on the central hub, not on the partner hub after the resynchronisation (live: %t)", values[0], c.Live(time.Now()))
+}
+
+// TestFederationTakenOverCopyFollowsItsPeer: a copy another peer took over
+// (its first peer gone) is filed under the peer that delivered it last, not
+// under its source: when that peer is removed and added again, its removal
+// still finds the copy. Re-filing by the copy's source once left it live
+// and visible to every hospital here.
+func TestFederationTakenOverCopyFollowsItsPeer(t *testing.T) {
+	ctx := context.Background()
+	h := hubtest.Start(t, fedConfig("", ""))
+	ox := h.Org("hub-x", policy.PeerHub, "")
+	ob := h.Org("hub-b", policy.PeerHub, "")
+	memberKey := h.Key(h.Org("hosp", policy.Member, ""), policy.Analyst)
+	now := time.Now().UTC().Truncate(time.Second)
+	const id, value = "01a2b3c4-0000-7000-8000-0000000009a1", "taken-over.fed-states.example"
+	state := func(mod time.Time, via string) map[string]any {
+		return relayedState{id: id, value: value, mod: mod, local: mod, validFrom: now.Add(-48 * time.Hour), hops: []string{"hub-a", via}}.item()
 	}
-	if c := copyOf(values[1]); c.Live(time.Now()) {
-		t.Errorf("%s: expired on the central hub, live on the partner hub after the resynchronisation (valid_until %v)", values[1], c.ValidUntil)
+	px, err := h.Store.CreatePeer(ctx, model.Peer{Name: "hub-x", OrgID: ox.ID, URL: "http://127.0.0.1:9", Key: "hdn_x.y", Paused: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bPeer := model.Peer{Name: "hub-b", OrgID: ob.ID, URL: "http://127.0.0.1:11", Key: "hdn_b.y", Paused: true}
+	pb, err := h.Store.CreatePeer(ctx, bPeer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushStates(t, h, h.Key(ox, policy.Analyst), state(now.Add(-2*time.Hour), "hub-x"))
+	if err := h.Store.DeletePeer(ctx, px.ID); err != nil {
+		t.Fatal(err)
+	}
+	// B relays the origin's next version: with X gone, it takes the copy over.
+	bKey := h.Key(ob, policy.Analyst)
+	pushStates(t, h, bKey, state(now.Add(-time.Hour), "hub-b"))
+	if o, err := h.Store.OriginOf(ctx, id); err != nil || o.ViaPeer != pb.ID {
+		t.Fatalf("B did not take the copy over: %+v, %v", o, err)
+	}
+	// B's URL changes: removed and added again.
+	if err := h.Store.DeletePeer(ctx, pb.ID); err != nil {
+		t.Fatal(err)
+	}
+	bPeer.URL, bPeer.Key = "http://127.0.0.1:12", "hdn_b.z"
+	if _, err := h.Store.CreatePeer(ctx, bPeer); err != nil {
+		t.Fatal(err)
+	}
+	var page struct{ Held []string }
+	if r := h.Do("GET", "/api/v1/federation/held", bKey, nil); r.Status != 200 {
+		t.Fatalf("held: %d %s", r.Status, r.Body)
+	} else if r.JSON(t, &page); !slices.Contains(page.Held, id) {
+		t.Errorf("held from B after it was added again: %v, want %s", page.Held, id)
+	}
+	r := h.Do("POST", "/api/v1/federation/indicators", bKey, map[string]any{"items": []map[string]any{{"kind": "removed", "id": id}}})
+	if got := lookup(t, h, memberKey, value); r.Status != 200 || len(got) != 1 || got[0]["revoked"] != true {
+		t.Errorf("after B removed it (%d %s): %v; want it revoked", r.Status, r.Body, got)
 	}
 }

@@ -144,7 +144,14 @@ func (w sinkWriter) Write(p []byte) (int, error) {
 			}
 		}
 		if th != nil && parsed {
-			if !th.admit(f.HDN.ID, host, at, line) {
+			write, ended := th.admit(f.HDN.ID, host, at, line)
+			if ended != nil {
+				out = append(out, ended...)
+				for l := range bytes.Lines(ended) {
+					w.s.written(l)
+				}
+			}
+			if !write {
 				w.s.counters.heldBack.Add(1)
 				w.st.heldBack.Add(1)
 				continue

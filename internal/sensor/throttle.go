@@ -31,7 +31,7 @@ import (
 // sensor stops (due with all).
 type throttle struct {
 	window time.Duration
-	limit  int // open windows at most; beyond, alerts are written as they come
+	limit  int // open windows at most; beyond, the earliest end early
 	now    func() time.Time
 
 	mu   sync.Mutex
@@ -52,7 +52,7 @@ type heldBack struct {
 }
 
 // maxOpenWindows bounds the throttle's memory (about a kilobyte a window
-// with matches held back).
+// with matches held back); past it the earliest windows end early.
 const maxOpenWindows = 100_000
 
 func newThrottle(window time.Duration, now func() time.Time) *throttle {
@@ -60,8 +60,11 @@ func newThrottle(window time.Duration, now func() time.Time) *throttle {
 }
 
 // admit decides on one alert line of indicator id for host, stamped at (the
-// log's time): whether to write it now, or hold it back.
-func (t *throttle) admit(id, host string, at time.Time, line []byte) (write bool) {
+// log's time): whether to write it now, or hold it back. When the open
+// windows are at their limit (a long --once replay keeps every window
+// until it ends), the tenth with the earliest starts end to make room:
+// their summaries are returned, to be written first.
+func (t *throttle) admit(id, host string, at time.Time, line []byte) (write bool, ended []byte) {
 	k := throttleKey{id, host, at.Truncate(t.window).UnixNano()}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -70,12 +73,34 @@ func (t *throttle) admit(id, host string, at time.Time, line []byte) (write bool
 		if w.count == 1 || !at.Before(w.lastAt) {
 			w.lastAt, w.last = at, append(w.last[:0], line...)
 		}
-		return false
+		return false, nil
 	}
-	if len(t.open) < t.limit {
-		t.open[k] = &heldBack{opened: t.now()}
+	if len(t.open) >= t.limit {
+		keys := make([]throttleKey, 0, len(t.open))
+		for k := range t.open {
+			keys = append(keys, k)
+		}
+		slices.SortFunc(keys, compareKeys)
+		ended = t.end(keys[:max(len(keys)/10, 1)])
 	}
-	return true
+	t.open[k] = &heldBack{opened: t.now()}
+	return true, ended
+}
+
+// compareKeys orders windows by start, indicator and host.
+func compareKeys(a, b throttleKey) int {
+	return cmp.Or(cmp.Compare(a.start, b.start), strings.Compare(a.id, b.id), strings.Compare(a.host, b.host))
+}
+
+// end forgets the windows of keys (in order) and returns the summaries of
+// those that held matches back. Call with t.mu held.
+func (t *throttle) end(keys []throttleKey) []byte {
+	var out []byte
+	for _, k := range keys {
+		out = append(out, t.open[k].summary(time.Unix(0, k.start))...)
+		delete(t.open, k)
+	}
+	return out
 }
 
 // due ends the windows open for the window's length by the wall clock, or
@@ -83,6 +108,7 @@ func (t *throttle) admit(id, host string, at time.Time, line []byte) (write bool
 // matches back, by window, indicator and host.
 func (t *throttle) due(all bool) []byte {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	now := t.now()
 	var ended []throttleKey
 	for k, w := range t.open {
@@ -90,16 +116,8 @@ func (t *throttle) due(all bool) []byte {
 			ended = append(ended, k)
 		}
 	}
-	slices.SortFunc(ended, func(a, b throttleKey) int {
-		return cmp.Or(cmp.Compare(a.start, b.start), strings.Compare(a.id, b.id), strings.Compare(a.host, b.host))
-	})
-	var out []byte
-	for _, k := range ended {
-		out = append(out, t.open[k].summary(time.Unix(0, k.start))...)
-		delete(t.open, k)
-	}
-	t.mu.Unlock()
-	return out
+	slices.SortFunc(ended, compareKeys)
+	return t.end(ended)
 }
 
 // summary is the window's latest held-back line with "repeats" and

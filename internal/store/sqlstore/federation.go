@@ -70,13 +70,12 @@ func (s *Store) CreatePeer(ctx context.Context, p model.Peer) (model.Peer, error
 	p.Created = FromNano(ToNano(p.Created))
 	p.PeerState = model.PeerState{}
 	err := s.write(ctx, func(tx Tx) error {
-		// The copies the organisation delivered while it had no peer here,
-		// or under a peer since removed, are this peer's from now on: its
-		// removals and resynchronisations find them by the peer's id.
-		// Copies another peer has taken over stay with it.
-		if _, err := tx.ExecContext(ctx, `UPDATE fed_origins SET via_peer = ?
-			WHERE via_peer NOT IN (SELECT id FROM peers)
-			AND indicator_id IN (SELECT id FROM indicators WHERE source = ?)`, p.ID, p.OrgID); err != nil {
+		// The copies the organisation delivered last while it had no peer
+		// here, or under a peer since removed (DeletePeer files them so),
+		// are this peer's from now on: its removals and resynchronisations
+		// find them by the peer's id.
+		if _, err := tx.ExecContext(ctx, `UPDATE fed_origins SET via_peer = ? WHERE via_peer = ?`,
+			p.ID, model.UnpeeredID(p.OrgID)); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO peers (id, name, name_key, org_id, url, key, pull, push, paused, audience, created)
