@@ -658,46 +658,37 @@ func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event
 }
 
 func (s *Sensor) sightingsLoop(ctx context.Context) {
-	t := time.NewTicker(s.cfg.SightingsEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.sight.flush(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("sending sightings failed; kept for the next try", "err", err)
-			}
+	every(ctx, s.cfg.SightingsEvery, func() {
+		if err := s.sight.flush(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("sending sightings failed; kept for the next try", "err", err)
 		}
-	}
+	})
 }
 
 // throttleLoop writes the summaries of the throttle's windows as they end,
 // a tenth of a window late at most (between 1 and 30 s).
 func (s *Sensor) throttleLoop(ctx context.Context) {
-	t := time.NewTicker(min(max(s.cfg.AlertWindow/10, time.Second), 30*time.Second))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			s.flushThrottle(false)
-		}
-	}
+	every(ctx, min(max(s.cfg.AlertWindow/10, time.Second), 30*time.Second), func() { s.flushThrottle(false) })
 }
 
 func (s *Sensor) maintainLoop(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
+	every(ctx, time.Minute, func() {
+		if err := s.record.Maintain(); err != nil {
+			s.log.Warn("retro-hunt record maintenance failed", "err", err)
+		}
+	})
+}
+
+// every calls fn every d until ctx ends.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.record.Maintain(); err != nil {
-				s.log.Warn("retro-hunt record maintenance failed", "err", err)
-			}
+			fn()
 		}
 	}
 }

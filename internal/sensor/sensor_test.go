@@ -44,6 +44,9 @@ type alertLine struct {
 		TLP   string `json:"tlp"`
 		Retro bool   `json:"retro"`
 		Hour  string `json:"hour"`
+		// A summary of an alert window's repeated matches.
+		Repeats     int64  `json:"repeats"`
+		WindowStart string `json:"window_start"`
 	} `json:"hdn"`
 }
 

@@ -3,7 +3,6 @@ package sensor_test
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,30 +18,6 @@ import (
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/sensor"
 )
-
-// throttledAlert is what the throttle tests read of an alert line.
-type throttledAlert struct {
-	Timestamp string `json:"timestamp"`
-	SrcIP     string `json:"src_ip"`
-	HDN       struct {
-		ID          string `json:"id"`
-		Repeats     int64  `json:"repeats"`
-		WindowStart string `json:"window_start"`
-	} `json:"hdn"`
-}
-
-func parseThrottled(t *testing.T, b []byte) []throttledAlert {
-	t.Helper()
-	var out []throttledAlert
-	for line := range bytes.Lines(b) {
-		var a throttledAlert
-		if err := json.Unmarshal(line, &a); err != nil {
-			t.Fatalf("alert line %q: %v", line, err)
-		}
-		out = append(out, a)
-	}
-	return out
-}
 
 func eveDNSFrom(at time.Time, src, name string) string {
 	return strings.Replace(eveDNS(at, name), `"src_ip":"10.0.0.5"`, fmt.Sprintf(`"src_ip":%q`, src), 1)
@@ -73,7 +48,7 @@ func TestAlertWindowHoldsBackRepeats(t *testing.T) {
 	lines = append(lines, eveDNSFrom(start.Add(20*time.Minute), "10.0.0.5", "beacon-c2.example.net"))
 	path := writeFile(t, lines...)
 
-	run := func(window time.Duration) ([]throttledAlert, sensor.Metrics) {
+	run := func(window time.Duration) ([]alertLine, sensor.Metrics) {
 		t.Helper()
 		var out bytes.Buffer
 		cfg := sensor.Config{Hubs: []string{h.URL}, Key: h.Key(b, policy.Sensor), StateDir: t.TempDir(), Out: &out, Alerts: "-", Once: true,
@@ -88,7 +63,7 @@ func TestAlertWindowHoldsBackRepeats(t *testing.T) {
 		if err := s.Run(ctx); err != nil {
 			t.Fatal(err)
 		}
-		return parseThrottled(t, out.Bytes()), s.Metrics()
+		return parseAlerts(t, out.Bytes()), s.Metrics()
 	}
 
 	got, m := run(10 * time.Minute)
@@ -166,12 +141,12 @@ func TestAlertWindowEndsByTheClockWhenFollowing(t *testing.T) {
 		fmt.Fprintln(conn, eveDNS(base.Add(time.Duration(i)*time.Millisecond), "burst-c2.example.net"))
 	}
 	conn.Close()
-	var got []throttledAlert
+	var got []alertLine
 	deadline := time.After(20 * time.Second)
 	for len(got) < 2 {
 		select {
 		case line := <-alerts:
-			got = append(got, parseThrottled(t, line)...)
+			got = append(got, parseAlerts(t, line)...)
 		case <-deadline:
 			t.Fatalf("alerts within 20 s: %+v; want the first and the summary", got)
 		}
@@ -239,7 +214,7 @@ func TestAlertWindowIndependentOfReadingOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	firsts, repeats := 0, map[string]int64{}
-	for _, al := range parseThrottled(t, out.Bytes()) {
+	for _, al := range parseAlerts(t, out.Bytes()) {
 		if al.HDN.Repeats == 0 {
 			firsts++
 			continue
