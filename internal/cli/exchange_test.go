@@ -31,8 +31,9 @@ func TestAdminFeeds(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("feed add: %d %s", code, stderr)
 	}
-	var f model.Feed
-	if err := json.Unmarshal([]byte(out), &f); err != nil || f.Name != "local" || f.Kind != "misp" || f.URL != feedDir || !f.Enabled || f.TLP != policy.Clear {
+	var f feedJSON
+	if err := json.Unmarshal([]byte(out), &f); err != nil || f.Name != "local" || f.Kind != "misp" || f.URL != feedDir || !f.Enabled || f.TLP != policy.Clear ||
+		f.Interval != "2h" || f.Org != "sector-cert" {
 		t.Fatalf("feed add printed %q (%v)", out, err)
 	}
 	if code, _, stderr := run(t, "admin", "feed", "add", "--data", dir, "--url", "https://feeds.example.org/misp/", "--org", "sector-cert"); code != 0 {
@@ -42,7 +43,7 @@ func TestAdminFeeds(t *testing.T) {
 		t.Fatalf("feed disable: %s", stderr)
 	}
 	_, out, _ = run(t, "admin", "feed", "list", "--data", dir)
-	var fs []model.Feed
+	var fs []feedJSON
 	if err := json.Unmarshal([]byte(out), &fs); err != nil || len(fs) != 2 {
 		t.Fatalf("feed list: %q %v", out, err)
 	}

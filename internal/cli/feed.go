@@ -153,15 +153,14 @@ func adminFeedAdd(e *env) error {
 			}
 		}
 	}
-	aud := f.AudienceName
 	f, err = st.CreateFeed(e.ctx, f)
 	if err != nil {
 		return err
 	}
-	f.AudienceName = aud
+	shown := showFeed(e.ctx, st, f)
 	detail := f.Kind + " " + f.URL + " as " + org.Name
 	if f.Kind == "taxii" {
-		detail += ", audience " + aud
+		detail += ", audience " + shown.AudienceName
 		if f.Auth != "" {
 			detail += ", " + f.Auth + " auth" // never the secret
 		}
@@ -169,7 +168,7 @@ func adminFeedAdd(e *env) error {
 	if err := adminAction(e.ctx, st, "feed.create", f.ID, detail); err != nil {
 		return err
 	}
-	return printJSON(e.stdout, f)
+	return printJSON(e.stdout, shown)
 }
 
 // taxiiCredential sets a taxii feed's credential from the flags: a Basic
@@ -277,12 +276,25 @@ func describeAudience(ctx context.Context, st store.Store, a policy.Audience) st
 	return "network"
 }
 
-// withAudienceName fills in a taxii feed's readable audience.
-func withAudienceName(ctx context.Context, st store.Store, f model.Feed) model.Feed {
+// feedJSON is a feed as hdn admin feed prints it: its interval as a
+// duration ("2h") and its organisation by name, as the API shows them, and
+// a taxii feed's audience in readable form.
+type feedJSON struct {
+	model.Feed
+	Interval string `json:"interval"`
+	Org      string `json:"org"`
+}
+
+// showFeed makes a feed printable.
+func showFeed(ctx context.Context, st store.Store, f model.Feed) feedJSON {
 	if f.Kind == "taxii" {
 		f.AudienceName = describeAudience(ctx, st, f.Audience)
 	}
-	return f
+	org := f.OrgID
+	if o, err := st.Org(ctx, f.OrgID); err == nil {
+		org = o.Name
+	}
+	return feedJSON{Feed: f, Interval: duration.Format(f.Interval), Org: org}
 }
 
 // splitCollectionURL splits a TAXII collection URL (…/collections/ID/) into
@@ -423,12 +435,13 @@ func listCollections(cs []taxiiclient.Collection) string {
 }
 
 func adminFeedList(e *env) error {
-	return adminList(e, "hdn admin feed list", func(ctx context.Context, st store.Store) ([]model.Feed, error) {
+	return adminList(e, "hdn admin feed list", func(ctx context.Context, st store.Store) ([]feedJSON, error) {
 		fs, err := st.ListFeeds(ctx)
+		out := make([]feedJSON, len(fs))
 		for i := range fs {
-			fs[i] = withAudienceName(ctx, st, fs[i])
+			out[i] = showFeed(ctx, st, fs[i])
 		}
-		return fs, err
+		return out, err
 	})
 }
 
@@ -459,7 +472,7 @@ func adminFeedSwitch(e *env, on bool) error {
 		return err
 	}
 	f.Enabled = on
-	return printJSON(e.stdout, withAudienceName(e.ctx, st, f))
+	return printJSON(e.stdout, showFeed(e.ctx, st, f))
 }
 
 // isHTTPURL says whether s is an absolute http or https URL.

@@ -14,7 +14,6 @@ import (
 
 	"github.com/hdnetwork/hdn/internal/hub"
 	"github.com/hdnetwork/hdn/internal/hub/hubtest"
-	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/store/sqlite"
 	"github.com/hdnetwork/hdn/internal/taxiiclient"
@@ -79,7 +78,7 @@ func TestAdminFeedAddTAXII(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("feed add by discovery URL and alias: %d %s", code, stderr)
 	}
-	var f model.Feed
+	var f feedJSON
 	if err := json.Unmarshal([]byte(out), &f); err != nil || f.Kind != "taxii" || f.URL != wantURL || f.Collection != hdnCollection ||
 		f.Auth != "basic" || f.User != "sector-cert" || !f.HasSecret || f.TLP != policy.Amber || f.AudienceName != "orgs:sector-cert,hospital-b" {
 		t.Fatalf("feed add printed %s (%v)", out, err)
@@ -201,7 +200,7 @@ func TestAdminFeedAddTAXII(t *testing.T) {
 	// The listing shows the taxii fields and never a secret; the audit log
 	// neither.
 	_, out, _ = run(t, "admin", "feed", "list", "--data", dir)
-	var fs []model.Feed
+	var fs []feedJSON
 	if err := json.Unmarshal([]byte(out), &fs); err != nil || len(fs) != 6 {
 		t.Fatalf("feed list: %s %v", out, err)
 	}
