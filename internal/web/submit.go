@@ -216,7 +216,15 @@ func (a *app) submitUpload(w http.ResponseWriter, r *http.Request, u *user) {
 	if format != looks {
 		hint = " (the file looks like " + string(looks) + ": choose that format, or automatic)"
 	}
+	// Check only: every value through the submission's checks, nothing
+	// stored (POST /api/v1/indicators?dry_run=true).
+	dryRun := r.PostFormValue("dry_run") == "1"
 	started := a.now()
+	if format == iocfile.FormatSTIX && dryRun {
+		d.Error = "A STIX bundle cannot be checked without sharing it; \"Check only\" is for lists, CSV and MISP events."
+		a.render(w, r, u, http.StatusBadRequest, "submit", "Share indicators", d)
+		return
+	}
 	if format == iocfile.FormatSTIX {
 		body, err := io.ReadAll(io.LimitReader(br, maxUploadBytes+1))
 		if err != nil || len(body) > maxUploadBytes {
@@ -265,6 +273,10 @@ func (a *app) submitUpload(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	const chunk = 10_000
+	path := "/api/v1/indicators"
+	if dryRun {
+		path += "?dry_run=true"
+	}
 	var results []api.ItemResult
 	stored := 0
 	for start := 0; start < len(entries); start += chunk {
@@ -289,7 +301,7 @@ func (a *app) submitUpload(w http.ResponseWriter, r *http.Request, u *user) {
 			a.apiFailed(w, r, u, err)
 			return
 		}
-		if err := a.callRaw(r.Context(), u, "POST", "/api/v1/indicators", buf.Bytes(), &out); err != nil {
+		if err := a.callRaw(r.Context(), u, "POST", path, buf.Bytes(), &out); err != nil {
 			d.Error = errMessage(err)
 			a.render(w, r, u, statusOf(err), "submit", "Share indicators", d)
 			return
@@ -298,7 +310,7 @@ func (a *app) submitUpload(w http.ResponseWriter, r *http.Request, u *user) {
 			if x.Value == "" && x.Index >= 0 && x.Index < len(items) {
 				x.Type, x.Value = items[x.Index].Type, items[x.Index].Value
 			}
-			if x.ID != "" {
+			if x.ID != "" || x.Status == "valid" {
 				stored++
 			}
 			if len(results) < maxResultRows {
@@ -311,6 +323,10 @@ func (a *app) submitUpload(w http.ResponseWriter, r *http.Request, u *user) {
 	d.Results = resultRows(results)
 	d.Summary = fmt.Sprintf("%s file: %d of %d values stored, %d records could not be used (%s).",
 		format, stored, len(entries), len(problems), a.now().Sub(started).Round(time.Millisecond))
+	if dryRun {
+		d.Summary = fmt.Sprintf("%s file checked, nothing stored: %d of %d values would be stored, %d records could not be used (%s).",
+			format, stored, len(entries), len(problems), a.now().Sub(started).Round(time.Millisecond))
+	}
 	for i, p := range problems {
 		if i == maxResultRows {
 			break

@@ -508,6 +508,18 @@ func TestBulkPasteAndUpload(t *testing.T) {
 		t.Errorf("the hub holds %d indicators, want 3", n)
 	}
 
+	// "Check only": what would be stored, and nothing stored.
+	p = b.upload(tok, "lines", "amber", "# a list\nupload-one.badhost-example.net\n185.220.101.77\n10.1.2.3\n", "dry_run", "1")
+	if p.status != 200 || !strings.Contains(p.body, "nothing stored: 2 of 3 values would be stored") {
+		t.Fatalf("upload, check only: %d %s", p.status, p.body)
+	}
+	if n := countAll(t, e.h, ka); n != 3 {
+		t.Errorf("after a check: the hub holds %d indicators, want still 3", n)
+	}
+	if p = b.upload(tok, "stix", "amber", `{"type":"bundle","id":"bundle--1","objects":[]}`, "dry_run", "1"); p.status != 400 || !strings.Contains(p.body, "cannot be checked") {
+		t.Errorf("a STIX bundle, check only: %d %s", p.status, p.body)
+	}
+
 	// An upload of a list, multipart.
 	p = b.upload(tok, "lines", "amber", "# a list\nupload-one.badhost-example.net\n185.220.101.77\n")
 	if p.status != 200 {
@@ -520,7 +532,7 @@ func TestBulkPasteAndUpload(t *testing.T) {
 
 // upload posts a file to /ui/submit/upload as the page's form does
 // (multipart, with the CSRF token, format and TLP).
-func (b *browser) upload(csrf, format, tlp, content string) page {
+func (b *browser) upload(csrf, format, tlp, content string, fields ...string) page {
 	body := &strings.Builder{}
 	const bnd = "XXboundaryXX"
 	part := func(name, val string) {
@@ -529,6 +541,9 @@ func (b *browser) upload(csrf, format, tlp, content string) page {
 	part("csrf", csrf)
 	part("format", format)
 	part("tlp", tlp)
+	for i := 0; i+1 < len(fields); i += 2 {
+		part(fields[i], fields[i+1])
+	}
 	body.WriteString("--" + bnd + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"iocs.txt\"\r\nContent-Type: text/plain\r\n\r\n")
 	body.WriteString(content + "\r\n--" + bnd + "--\r\n")
 	req, _ := http.NewRequest("POST", b.base+"/ui/submit/upload", strings.NewReader(body.String()))
