@@ -180,7 +180,9 @@ func (s *Server) revokeCopy(ctx context.Context, peer model.Peer, id string) (in
 	// in the group it was shared with), the same version brings the copy
 	// back. A removed copy's origin keeps no digest, so that any state of
 	// it delivered next is taken (newerThan). Recorded before the
-	// revocation: a copy live with no digest only takes its version again.
+	// revocation: stopped in between, the copy is live with no digest and
+	// takes the next state delivered, and the peer's removal, sent again
+	// since the cursor had not moved, revokes it then.
 	o.Digest = ""
 	if err := s.st.PutOrigin(ctx, o); err != nil {
 		return 0, err
