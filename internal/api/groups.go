@@ -263,7 +263,7 @@ func (s *Server) listOrgs(w http.ResponseWriter, r *http.Request, p *Principal) 
 // audit entry must not be shown to p (the coordinator): it names what its
 // target holds (a value, a title), and p may not see that target (a RED
 // indicator or report not addressed to it), or the target is the
-// organisation's own proposal, which only it sees.
+// organisation's own proposal, which only it sees, or it is an alert's.
 func (s *Server) auditDetailHidden(ctx context.Context, p *Principal, e model.AuditEntry) (bool, error) {
 	if e.Target == "" || e.Detail == "" {
 		return false, nil
@@ -276,6 +276,11 @@ func (s *Server) auditDetailHidden(ctx context.Context, p *Principal, e model.Au
 	case "report", "misp":
 		_, err = s.st.Report(ctx, p.Viewer, e.Target)
 	case "proposal":
+		return true, nil
+	case "alert":
+		// Entries written before 28 November 2026 give a campaign
+		// alert's key and counts, which may come from what the
+		// coordinator may not see; newer ones have no detail.
 		return true, nil
 	default:
 		return false, nil

@@ -447,11 +447,18 @@ func (s *Server) renderAlert(ctx context.Context, p *Principal, a *model.Alert) 
 	if p != nil {
 		sees = func(it policy.Item) bool { return policy.CanSee(p.Viewer, it) }
 	}
+	orgs := a.Orgs
 	if ids, err := s.visibleAlertIndicators(ctx, sees, a.Indicators); err == nil {
 		j.Indicators = ids
+		if len(ids) < len(a.Indicators) {
+			// Who sighted, how many and when, from the indicators shown
+			// only: the others' sightings are not the viewer's to know.
+			orgs = s.alertSighters(ctx, a, ids, &j)
+		}
 	} else {
-		j.Indicators = []string{}
+		j.Indicators, orgs = []string{}, nil
 	}
+	j.Organisations = len(orgs)
 	seen := s.reportSeenBy(ctx, p)
 	switch a.By {
 	case "report":
@@ -468,11 +475,58 @@ func (s *Server) renderAlert(ctx context.Context, p *Principal, a *model.Alert) 
 		}
 	}
 	if p == nil || p.Org.Kind == policy.Coordinator {
-		for _, o := range a.Orgs {
+		for _, o := range orgs {
 			j.Orgs = append(j.Orgs, s.orgs.name(ctx, o))
 		}
 	}
 	return j
+}
+
+// alertSighters returns the organisations of a's that sighted one of the
+// indicators ids within a's window, and narrows j's first and last hours to
+// their sightings. On a read error it returns none.
+func (s *Server) alertSighters(ctx context.Context, a *model.Alert, ids []string, j *AlertJSON) []string {
+	from := a.Raised.Add(-a.Window).Truncate(time.Hour)
+	seen := map[string]bool{}
+	var first, last time.Time
+	for _, id := range ids {
+		counts, err := s.st.SightingCounts(ctx, id)
+		if err != nil {
+			s.log.WarnContext(ctx, "alerts: sightings", "indicator", id, "err", err)
+			return nil
+		}
+		for _, c := range counts {
+			if c.Kind != model.Sighted || c.Last.Before(from) || !slices.Contains(a.Orgs, c.Org) {
+				continue
+			}
+			seen[c.Org] = true
+			f := c.First
+			if f.Before(from) {
+				f = from
+			}
+			if first.IsZero() || f.Before(first) {
+				first = f
+			}
+			if l := c.Last.Add(time.Hour); l.After(last) {
+				last = l
+			}
+		}
+	}
+	var out []string
+	for _, o := range a.Orgs {
+		if seen[o] {
+			out = append(out, o)
+		}
+	}
+	if len(out) > 0 {
+		if first.After(j.First) {
+			j.First = first
+		}
+		if last.Before(j.Last) {
+			j.Last = last
+		}
+	}
+	return out
 }
 
 // listAlerts shows the campaign alerts the caller may see, newest first.
@@ -543,8 +597,10 @@ func (s *Server) RaiseCampaignAlerts(ctx context.Context, minOrgs int, window ti
 			return raised, err
 		}
 		raised = append(raised, a)
-		_ = s.st.AppendAudit(ctx, model.AuditEntry{At: now, Actor: "hub", Action: "alert.campaign", Target: a.ID,
-			Detail: fmt.Sprintf("%s %q: %d organisations sighted %d indicators", a.By, a.Key, len(a.Orgs), len(a.Indicators))})
+		// The entry names the alert only: its key (a threat actor, a
+		// report) and counts may come from RED indicators and reports the
+		// coordinator may not see; GET /alerts shows it what it may.
+		_ = s.st.AppendAudit(ctx, model.AuditEntry{At: now, Actor: "hub", Action: "alert.campaign", Target: a.ID})
 		// The coordinator's webhooks hear of an alert the coordinator may
 		// see: one with at least one indicator it may see (as GET /alerts).
 		if ids, err := s.visibleAlertIndicators(ctx, func(it policy.Item) bool { ok, _ := s.coordinatorSees(ctx, it); return ok }, a.Indicators); err == nil && len(ids) > 0 {

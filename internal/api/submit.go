@@ -86,7 +86,7 @@ type resolver struct {
 	p      *Principal
 	orgs   map[string]model.Org
 	groups map[string]model.Group
-	report map[string]bool
+	report map[string]*model.Report // nil: not found
 	// preview: nothing is stored, so an override is not audited.
 	preview bool
 	// trusted: the organisations named come from the hub's own
@@ -96,7 +96,7 @@ type resolver struct {
 }
 
 func newResolver(s *Server, p *Principal) *resolver {
-	return &resolver{s: s, p: p, orgs: map[string]model.Org{}, groups: map[string]model.Group{}, report: map[string]bool{}}
+	return &resolver{s: s, p: p, orgs: map[string]model.Org{}, groups: map[string]model.Group{}, report: map[string]*model.Report{}}
 }
 
 func (rs *resolver) org(ctx context.Context, ref string) (model.Org, error) {
@@ -215,22 +215,30 @@ func (rs *resolver) resolveSharing(ctx context.Context, tlp string, aud *Audienc
 	return sh, nil
 }
 
-func (rs *resolver) checkReport(ctx context.Context, id string) error {
-	if ok, seen := rs.report[id]; seen {
-		if !ok {
-			return fmt.Errorf("report %q does not exist", id)
+// checkReport checks that sub may join report id: the viewer may see it,
+// and when it is sub's source's own, both are anonymous or neither is — a
+// named report would tell the readers of an anonymous indicator its source,
+// and a named indicator that of an anonymous report.
+func (rs *resolver) checkReport(ctx context.Context, id string, sub *model.Submission) error {
+	rep, seen := rs.report[id]
+	if !seen {
+		r, err := rs.s.st.Report(ctx, rs.p.Viewer, id)
+		switch {
+		case err == nil:
+			rep = &r
+		case !errors.Is(err, store.ErrNotFound):
+			return internalError{err} // not remembered
 		}
-		return nil
+		rs.report[id] = rep
 	}
-	_, err := rs.s.st.Report(ctx, rs.p.Viewer, id)
-	if err == nil || errors.Is(err, store.ErrNotFound) {
-		rs.report[id] = err == nil // an internal failure is not remembered
-	}
-	if errors.Is(err, store.ErrNotFound) {
+	if rep == nil {
 		return fmt.Errorf("report %q does not exist", id)
 	}
-	if err != nil {
-		return internalError{err}
+	if rep.Source == sub.Source && rep.Anonymous != sub.Anonymous {
+		if sub.Anonymous {
+			return fmt.Errorf("report %q names its source, so an anonymous indicator cannot join it: submit the indicator named, or link it to an anonymous report", id)
+		}
+		return fmt.Errorf("report %q is anonymous, so a named indicator of its source cannot join it: submit the indicator anonymously too", id)
 	}
 	return nil
 }
@@ -365,7 +373,7 @@ func (rs *resolver) validateItem(ctx context.Context, it *SubmitItem, now time.T
 		}
 	}
 	if it.Report != "" {
-		if err := rs.checkReport(ctx, it.Report); err != nil {
+		if err := rs.checkReport(ctx, it.Report, &sub); err != nil {
 			return sub, err
 		}
 		sub.ReportID = it.Report

@@ -157,7 +157,7 @@ type Signal struct {
 }
 
 // SourceRecord is an organisation's track record as a source: how many of
-// its indicators another organisation sighted, and how many another
+// its named (not anonymous) indicators another organisation sighted, and how many another
 // organisation reported false positive or were quarantined.
 type SourceRecord struct {
 	Confirmed     int

@@ -144,12 +144,15 @@ func (s *Store) Signals(ctx context.Context, ids []string) (map[string]model.Sig
 	return out, rows.Err()
 }
 
-// SourceRecords returns every source's track record.
+// SourceRecords returns every source's track record. Anonymous indicators
+// are left out: a record that moved when one of them was sighted or
+// reported would tell the readers of the source's named indicators whose
+// the anonymous one is.
 func (s *Store) SourceRecords(ctx context.Context) (map[string]model.SourceRecord, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT i.source,
 			`+s.d.CountIf(`EXISTS (SELECT 1 FROM sightings g WHERE g.indicator_n = i.n AND g.kind = 'sighting' AND g.org_id != i.source)`)+`,
 			`+s.d.CountIf(`i.quarantined = 1 OR EXISTS (SELECT 1 FROM sightings g WHERE g.indicator_n = i.n AND g.kind = 'false-positive' AND g.org_id != i.source)`)+`
-		FROM indicators i GROUP BY i.source`)
+		FROM indicators i WHERE i.anonymous = 0 GROUP BY i.source`)
 	if err != nil {
 		return nil, fmt.Errorf("%s: source records: %w", s.d.Name, err)
 	}
