@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/hdnetwork/hdn/internal/model"
+	"github.com/hdnetwork/hdn/internal/policy"
 )
 
 // Rate limits (docs/HARDENING.md). Every authenticated request — native,
@@ -216,39 +219,79 @@ func (s *Server) LimitByAddress(next http.Handler) http.Handler {
 }
 
 // orgStreams bounds the open streams of each organisation, so that one
-// organisation cannot take the whole hub's MaxStreams.
+// organisation cannot take the whole hub's MaxStreams; and those of each
+// partner with its customers (a party), whose admins may make keys for every
+// customer: a party holds at most half the hub's streams.
 type orgStreams struct {
-	max  int // 0: no bound
-	mu   sync.Mutex
-	open map[string]int
+	max      int // per organisation; 0: no bound
+	partyMax int // per partner with its customers
+	mu       sync.Mutex
+	open     map[string]int // by organisation
+	parties  map[string]int // by partner
 }
 
-func newOrgStreams(n int) *orgStreams { return &orgStreams{max: n, open: map[string]int{}} }
+func newOrgStreams(n, hubMax int) *orgStreams {
+	return &orgStreams{max: n, partyMax: max(n, hubMax/2), open: map[string]int{}, parties: map[string]int{}}
+}
 
-// acquire takes a slot of org; the returned function gives it back.
-func (o *orgStreams) acquire(org string) (release func(), ok bool) {
+// streamParty is the partner whose party org's streams count in: itself for
+// a partner, its partner for a customer, none for other organisations.
+func streamParty(org model.Org) string {
+	switch {
+	case org.Kind == policy.Partner:
+		return org.ID
+	case org.Kind == policy.Customer:
+		return org.Partner
+	}
+	return ""
+}
+
+// acquire takes a slot of org (and of its party, when it has one); the
+// returned function gives it back. partyFull says which bound refused.
+func (o *orgStreams) acquire(org, party string) (release func(), ok, partyFull bool) {
 	if o.max <= 0 {
-		return func() {}, true
+		return func() {}, true, false
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.open[org] >= o.max {
-		return nil, false
+		return nil, false, false
+	}
+	if party != "" && o.parties[party] >= o.partyMax {
+		return nil, false, true
 	}
 	o.open[org]++
+	if party != "" {
+		o.parties[party]++
+	}
 	return func() {
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		if o.open[org]--; o.open[org] <= 0 {
 			delete(o.open, org)
 		}
-	}, true
+		if party == "" {
+			return
+		}
+		if o.parties[party]--; o.parties[party] <= 0 {
+			delete(o.parties, party)
+		}
+	}, true, false
 }
 
 // errOrgStreams is the answer to a stream over its organisation's bound.
 func errOrgStreams(org string, n int) error {
 	return &rateLimitedError{
 		err:        errf(http.StatusTooManyRequests, CodeTooManyStreams, "%s has %d streams open, its maximum; close one or retry later", org, n),
+		retryAfter: 10 * time.Second,
+	}
+}
+
+// errPartyStreams is the answer to a stream over its party's bound.
+func errPartyStreams(partner string, n int) error {
+	return &rateLimitedError{
+		err: errf(http.StatusTooManyRequests, CodeTooManyStreams,
+			"%s and its customers have %d streams open, their maximum (half the hub's); close one or retry later", partner, n),
 		retryAfter: 10 * time.Second,
 	}
 }
@@ -276,5 +319,5 @@ func (s *Server) initLimits() {
 		s.keyRate = newRateLimiter(l.RateLimit, l.RateBurst, "key", s.now)
 		s.anonRate = newRateLimiter(l.AnonRateLimit, l.AnonRateBurst, "address", s.now)
 	}
-	s.orgStreams = newOrgStreams(max(0, l.MaxStreamsPerOrg))
+	s.orgStreams = newOrgStreams(max(0, l.MaxStreamsPerOrg), cap(s.streams.slots))
 }

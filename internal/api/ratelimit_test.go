@@ -113,22 +113,48 @@ func TestRateLimiterBounded(t *testing.T) {
 }
 
 func TestOrgStreams(t *testing.T) {
-	o := newOrgStreams(2)
-	r1, ok1 := o.acquire("a")
-	_, ok2 := o.acquire("a")
-	_, ok3 := o.acquire("a")
-	_, okB := o.acquire("b")
+	o := newOrgStreams(2, 100)
+	r1, ok1, _ := o.acquire("a", "")
+	_, ok2, _ := o.acquire("a", "")
+	_, ok3, _ := o.acquire("a", "")
+	_, okB, _ := o.acquire("b", "")
 	if !ok1 || !ok2 || ok3 || !okB {
 		t.Fatalf("acquire a, a, a, b = %t %t %t %t; want true true false true", ok1, ok2, ok3, okB)
 	}
 	r1()
-	if _, ok := o.acquire("a"); !ok {
+	if _, ok, _ := o.acquire("a", ""); !ok {
 		t.Fatal("a released slot was not given again")
 	}
-	unbounded := newOrgStreams(0)
+	unbounded := newOrgStreams(0, 100)
 	for range 100 {
-		if _, ok := unbounded.acquire("a"); !ok {
+		if _, ok, _ := unbounded.acquire("a", ""); !ok {
 			t.Fatal("no bound refused a stream")
 		}
+	}
+}
+
+// A partner and its customers share half the hub's streams.
+func TestPartyStreams(t *testing.T) {
+	o := newOrgStreams(2, 8) // a party holds at most 4
+	var releases []func()
+	for _, org := range []string{"p", "c1", "c1", "c2"} {
+		r, ok, _ := o.acquire(org, "p")
+		if !ok {
+			t.Fatalf("%s's stream refused below the party's bound", org)
+		}
+		releases = append(releases, r)
+	}
+	if _, ok, partyFull := o.acquire("c3", "p"); ok || !partyFull {
+		t.Fatalf("a fifth stream of the party: ok %t, party full %t; want refused as the party's", ok, partyFull)
+	}
+	if _, ok, _ := o.acquire("m", ""); !ok {
+		t.Fatal("another organisation's stream refused")
+	}
+	releases[3]()
+	if _, ok, _ := o.acquire("c3", "p"); !ok {
+		t.Fatal("the party's released slot was not given again")
+	}
+	if o.parties["p"] != 4 || o.open["c2"] != 0 {
+		t.Fatalf("counts after release: parties %v, open %v", o.parties, o.open)
 	}
 }

@@ -90,7 +90,11 @@ func (s *Server) streamIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 		return errf(http.StatusServiceUnavailable, "too_many_streams", "the hub serves its maximum number of streams; retry later")
 	}
 	defer s.streams.release()
-	releaseOrg, ok := s.orgStreams.acquire(p.Org.ID)
+	party := streamParty(p.Org)
+	releaseOrg, ok, partyFull := s.orgStreams.acquire(p.Org.ID, party)
+	if partyFull {
+		return errPartyStreams(s.orgs.name(r.Context(), party), s.orgStreams.partyMax)
+	}
 	if !ok {
 		return errOrgStreams(p.Org.Name, s.orgStreams.max)
 	}

@@ -158,6 +158,35 @@ func TestStreamsPerOrg(t *testing.T) {
 	}
 }
 
+// TestStreamsPerParty: a partner, whose admins may make keys for each of
+// its customers, holds at most half the hub's streams with them; the
+// other organisations keep the rest.
+func TestStreamsPerParty(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{MaxStreams: 4, Limits: api.Limits{MaxStreamsPerOrg: 2}})
+	partner := h.Org("mssp", policy.Partner, "")
+	c1, c2 := h.Org("clinic", policy.Customer, partner.ID), h.Org("care-home", policy.Customer, partner.ID)
+	member := h.Key(h.Org("hospital-a", policy.Member, ""), policy.Sensor)
+	for _, k := range []string{h.Key(partner, policy.Sensor), h.Key(c1, policy.Sensor)} {
+		resp, _ := hkOpenStream(t, h, k)
+		defer resp.Body.Close()
+	}
+	// Asked with a deadline: a stream given (the bug) would never end.
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", h.URL+"/api/v1/stream", nil)
+	req.Header.Set("Authorization", "Bearer "+h.Key(c2, policy.Sensor))
+	third, err := h.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third.Body.Close()
+	if third.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a third stream of the partner's party: %d, want 429", third.StatusCode)
+	}
+	resp, _ := hkOpenStream(t, h, member) // another organisation still gets one
+	resp.Body.Close()
+}
+
 // TestKeyScopes walks every endpoint that writes — native, MISP and TAXII —
 // with a sensor and a readonly key: a sensor key reports sightings,
 // heartbeats and auto-share proposals and nothing else; a readonly key
