@@ -104,23 +104,26 @@ type Server struct {
 	events             EventSink
 	signal             SignalConfig
 	recs               records
-	coord              coordinatorCache
-	hubName            string
-	taxiiDefaultTLP    policy.TLP
-	misp               *http.ServeMux
-	mispSearches       chan struct{} // slots of the MISP searches
-	mispSearchWait     time.Duration // for a slot
-	mispSearchTimeout  time.Duration // for one search
-	taxii              *http.ServeMux
-	warn               *warninglist.Set
-	flagLifetime       time.Duration
-	mux                *http.ServeMux
-	hubIdent           hubIdentity
-	fedApply           sync.Mutex // one federated apply at a time (federation.go)
-	sightings          *sightingWriter
-	submissions        *bulkWriter
-	ingestSlot         chan struct{} // one bulk write at a time waits for the store (beginIngest)
-	principals         principalCache
+	// quarantining makes reportFalsePositives' look and decision one step:
+	// concurrent reports would each quarantine, audit and announce.
+	quarantining      sync.Mutex
+	coord             coordinatorCache
+	hubName           string
+	taxiiDefaultTLP   policy.TLP
+	misp              *http.ServeMux
+	mispSearches      chan struct{} // slots of the MISP searches
+	mispSearchWait    time.Duration // for a slot
+	mispSearchTimeout time.Duration // for one search
+	taxii             *http.ServeMux
+	warn              *warninglist.Set
+	flagLifetime      time.Duration
+	mux               *http.ServeMux
+	hubIdent          hubIdentity
+	fedApply          sync.Mutex // one federated apply at a time (federation.go)
+	sightings         *sightingWriter
+	submissions       *bulkWriter
+	ingestSlot        chan struct{} // one bulk write at a time waits for the store (beginIngest)
+	principals        principalCache
 }
 
 // New builds the API server.

@@ -148,6 +148,8 @@ func minScoreParam(r *http.Request) (int, error) {
 // organisations now report as false positives, tells the source (its audit
 // log, the stream, webhooks) and returns how many it quarantined.
 func (s *Server) reportFalsePositives(ctx context.Context, p *Principal, ids []string) (int, error) {
+	s.quarantining.Lock()
+	defer s.quarantining.Unlock()
 	n := 0
 	var last int64
 	for _, id := range ids {

@@ -425,3 +425,49 @@ func memberSensorKeys(h *hubtest.Hub, names ...string) map[string]string {
 	}
 	return keys
 }
+
+// TestConcurrentFalsePositivesQuarantineOnce: organisations reporting the
+// same indicators at once quarantine each once — one audit entry for its
+// source, one change — however their requests interleave.
+func TestConcurrentFalsePositivesQuarantineOnce(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{SignalEvery: -1})
+	src := h.Org("Hospital Source", policy.Member, "")
+	ks, kadm := h.Key(src, policy.Analyst), h.Key(src, policy.Admin)
+	const n = 20
+	var items []map[string]any
+	for i := range n {
+		items = append(items, map[string]any{"type": "domain", "value": fmt.Sprintf("fp%d.concurrent-quarantine.example.org", i), "tlp": "green"})
+	}
+	res := submit(t, h, ks, items...)
+	var reporters []string
+	for i := range 6 {
+		reporters = append(reporters, h.Key(h.Org(fmt.Sprintf("Hospital %d", i), policy.Member, ""), policy.Analyst))
+	}
+	var wg sync.WaitGroup
+	for _, k := range reporters {
+		wg.Go(func() {
+			for _, r := range res {
+				sight(t, h, k, r.ID, "false-positive")
+			}
+		})
+	}
+	wg.Wait()
+	var audit struct {
+		Entries []struct{ Action, Target, Detail string }
+	}
+	h.Do("GET", "/api/v1/audit?limit=1000", kadm, nil).JSON(t, &audit)
+	per := map[string]int{}
+	for _, e := range audit.Entries {
+		if e.Action == "indicator.quarantine" {
+			per[e.Target]++
+		}
+	}
+	for _, r := range res {
+		if per[r.ID] != 1 {
+			t.Errorf("%s: %d quarantine entries in its source's audit log, want 1", r.ID, per[r.ID])
+		}
+		if !getIndicator(t, h, ks, r.ID).Quarantined {
+			t.Errorf("%s not quarantined", r.ID)
+		}
+	}
+}
