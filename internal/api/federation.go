@@ -429,9 +429,9 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 		}
 		item.Audience = &AudienceJSON{Orgs: ids}
 	}
-	if item.ValidUntil != "" && gone {
-		item.ValidUntil = "" // an expiry that came: expired once stored
-	}
+	// An expiry that came goes with the version: a valid_until that has
+	// passed leaves an expired copy expired (settleFederated expires a live
+	// one), where a version without one would make it live again.
 	sub, err := rs.validateItem(ctx, &item, now)
 	if err != nil {
 		return fedPlan{}, "", err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -54,8 +55,10 @@ type MISPImportResult struct {
 	// ReportID is the report the event became (the event's uuid).
 	ReportID string
 	// Created, Updated and Rejected count the indicators; Context the
-	// context attributes kept with the report.
-	Created, Updated, Rejected, Context int
+	// context attributes kept with the report; Revoked the indicators of
+	// an updated report that the event no longer carries as detection
+	// attributes (deleted, to_ids false, or gone), now revoked.
+	Created, Updated, Rejected, Context, Revoked int
 	// Results has one entry per indicator of the event, in event order
 	// (Index counts them from 0).
 	Results []ItemResult
@@ -75,8 +78,11 @@ type MISPImportResult struct {
 //
 // An event whose uuid names a report of another organisation is refused
 // (409); one of p's own (or, for the coordinator, anyone's) is updated:
-// the report is replaced and the indicators upserted. An error of type
-// *Error is the client's; any other is the hub's.
+// the indicators are upserted and, in the same transaction, p's indicators
+// of the report that the event no longer carries as detection attributes
+// (deleted, to_ids false, gone) are revoked; then the report is replaced.
+// An attribute refused this time keeps the indicator of its uuid as it is.
+// An error of type *Error is the client's; any other is the hub's.
 func (s *Server) ImportMISPEvent(ctx context.Context, p *Principal, ev *misp.Event, opt MISPImportOptions) (MISPImportResult, error) {
 	var res MISPImportResult
 	if ev == nil {
@@ -196,6 +202,7 @@ func (s *Server) ImportMISPEvent(ctx context.Context, p *Principal, ev *misp.Eve
 	var (
 		subs     []model.Submission
 		subIndex []int
+		refused  []string // the attribute uuids of the indicators refused
 	)
 	for i := range im.Indicators {
 		ii := &im.Indicators[i]
@@ -210,6 +217,9 @@ func (s *Server) ImportMISPEvent(ctx context.Context, p *Principal, ev *misp.Eve
 			}
 			r.Status, r.Error = "rejected", itemError(verr)
 			res.Rejected++
+			if ii.Sub.ID != "" {
+				refused = append(refused, ii.Sub.ID)
+			}
 		} else {
 			sub.Source, sub.SubmittedBy = ii.Sub.Source, ii.Sub.SubmittedBy
 			sub.ReportID, sub.ID = rep.ID, ii.Sub.ID
@@ -223,52 +233,70 @@ func (s *Server) ImportMISPEvent(ctx context.Context, p *Principal, ev *misp.Eve
 	// that importing the same event again does not count them twice.
 	var since time.Time
 	rep.Created, rep.Modified = now, now
+	if !exists {
+		_, err := s.st.CreateReport(ctx, rep)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			// The same event was added at the same time (a feed run and
+			// an upload): the later one updates what the first created,
+			// if it may.
+			existing, err = s.st.ReportByID(ctx, rep.ID)
+			if err != nil {
+				return res, internalError{err}
+			}
+			if ok, err := curates(); err != nil {
+				return res, internalError{err}
+			} else if !ok {
+				return res, errf(http.StatusConflict, CodeConflict, "an event with uuid %s exists and belongs to another organisation", rep.ID)
+			}
+			exists = true
+		case err != nil:
+			return res, internalError{err}
+		}
+	}
 	if exists {
 		since = existing.Modified
 		rep.Source, rep.SubmittedBy, rep.Anonymous, rep.Created = existing.Source, existing.SubmittedBy, existing.Anonymous, existing.Created
-		if _, err := s.st.UpdateReport(ctx, rep); err != nil {
-			return res, internalError{err}
-		}
-	} else if _, err := s.st.CreateReport(ctx, rep); err != nil {
-		if !errors.Is(err, store.ErrConflict) {
-			return res, internalError{err}
-		}
-		// The same event was added at the same time (a feed run and an
-		// upload): the later one updates what the first created, if it may.
-		existing, err = s.st.ReportByID(ctx, rep.ID)
-		if err != nil {
-			return res, internalError{err}
-		}
-		if ok, err := curates(); err != nil {
-			return res, internalError{err}
-		} else if !ok {
-			return res, errf(http.StatusConflict, CodeConflict, "an event with uuid %s exists and belongs to another organisation", rep.ID)
-		}
-		since = existing.Modified
-		rep.Source, rep.SubmittedBy, rep.Anonymous, rep.Created = existing.Source, existing.SubmittedBy, existing.Anonymous, existing.Created
-		if _, err := s.st.UpdateReport(ctx, rep); err != nil {
-			return res, internalError{err}
-		}
 	}
 	res.ReportID, res.Context = rep.ID, len(rep.Context)
 
 	stored := map[string]string{} // attribute uuid, or type+value → indicator id
-	if len(subs) > 0 {
-		last, err := s.store(ctx, subs, func(k int, ur store.UpsertResult) {
-			r := &res.Results[subIndex[k]]
-			r.Status, r.ID = string(ur.Status), ur.ID
-			switch ur.Status {
-			case store.StatusCreated:
-				res.Created++
-			default:
-				res.Updated++
+	each := func(k int, ur store.UpsertResult) {
+		r := &res.Results[subIndex[k]]
+		r.Status, r.ID = string(ur.Status), ur.ID
+		switch ur.Status {
+		case store.StatusCreated:
+			res.Created++
+		default:
+			res.Updated++
+		}
+		sub := &subs[k]
+		if sub.ID != "" {
+			stored[sub.ID] = ur.ID
+		}
+		stored[string(sub.Type)+"\x00"+sub.Value] = ur.ID
+	}
+	switch {
+	case exists:
+		// A new version of the event: what it still carries, and the
+		// revocation of what it no longer does, in one transaction, so
+		// that a failure leaves the old version whole (and a feed tries
+		// it again); the report after it, so that a failure there leaves
+		// the indicators of the new version, and the next import the
+		// report.
+		revoked, last, err := s.storeEventVersion(ctx, subs, rep.ID, p.Org.ID, refused, now, each)
+		if err != nil {
+			return res, internalError{err}
+		}
+		res.Revoked, res.LastSeq = len(revoked), last
+		if _, err := s.st.UpdateReport(ctx, rep); err != nil {
+			if s.notify != nil && last > 0 {
+				s.notify.Notify(ctx, last) // the indicators are stored: streams need not wait
 			}
-			sub := &subs[k]
-			if sub.ID != "" {
-				stored[sub.ID] = ur.ID
-			}
-			stored[string(sub.Type)+"\x00"+sub.Value] = ur.ID
-		})
+			return res, internalError{err}
+		}
+	case len(subs) > 0:
+		last, err := s.store(ctx, subs, each)
 		if err != nil {
 			return res, internalError{err}
 		}
@@ -278,12 +306,61 @@ func (s *Server) ImportMISPEvent(ctx context.Context, p *Principal, ev *misp.Eve
 	if err := s.importMISPSightings(ctx, p, im.Sightings, stored, since, now); err != nil {
 		return res, err
 	}
-	s.audit(ctx, p, "misp.event.import", rep.ID, fmt.Sprintf("%s: %q: %d created, %d updated, %d rejected, %d context, %d problems",
-		opt.Origin, clip(rep.Title), res.Created, res.Updated, res.Rejected, res.Context, len(res.Problems)))
+	s.audit(ctx, p, "misp.event.import", rep.ID, fmt.Sprintf("%s: %q: %d created, %d updated, %d revoked, %d rejected, %d context, %d problems",
+		opt.Origin, clip(rep.Title), res.Created, res.Updated, res.Revoked, res.Rejected, res.Context, len(res.Problems)))
 	if s.notify != nil && res.LastSeq > 0 {
 		s.notify.Notify(ctx, res.LastSeq)
 	}
 	return res, nil
+}
+
+// storeEventVersion stores the indicators of a new version of report
+// reportID and revokes, in the same transaction, the live indicators of
+// the report from source that it no longer carries: those neither stored
+// now nor named in keep. each sees every upsert, once committed. It
+// returns what was revoked and the newest change sequence written.
+func (s *Server) storeEventVersion(ctx context.Context, subs []model.Submission, reportID, source string, keep []string, now time.Time,
+	each func(k int, ur store.UpsertResult)) ([]store.Revoked, int64, error) {
+	ing, err := s.beginIngest(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer ing.Rollback()
+	urs := make([]store.UpsertResult, 0, len(subs))
+	kept := slices.Clone(keep)
+	for start := 0; start < len(subs); start += putChunk {
+		part, err := ing.Put(ctx, subs[start:min(start+putChunk, len(subs))])
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, ur := range part {
+			kept = append(kept, ur.ID)
+		}
+		urs = append(urs, part...)
+	}
+	revoked, err := ing.RevokeReportExcept(ctx, reportID, source, kept, now)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := ing.Commit(); err != nil {
+		return nil, 0, err
+	}
+	var (
+		last    int64
+		created []newIndicator
+	)
+	for k, ur := range urs {
+		each(k, ur)
+		last = max(last, ur.Seq)
+		if ur.Status == store.StatusCreated {
+			created = append(created, newIndicator{k, ur.ID})
+		}
+	}
+	for _, r := range revoked {
+		last = max(last, r.Seq)
+	}
+	s.announceAll(ctx, subs, created)
+	return revoked, last, nil
 }
 
 // submitItemOf writes an imported submission as a client's item, so that
@@ -421,7 +498,7 @@ func (s *Server) mispEventAdd(w http.ResponseWriter, r *http.Request, p *Princip
 	writeMISPJSON(w, http.StatusOK, map[string]any{
 		"Event": out,
 		"hdn": map[string]any{
-			"created": res.Created, "updated": res.Updated, "rejected": res.Rejected, "context": res.Context,
+			"created": res.Created, "updated": res.Updated, "revoked": res.Revoked, "rejected": res.Rejected, "context": res.Context,
 			"results": nonNilResults(notStored), "problems": nonNil(res.Problems),
 		},
 	})

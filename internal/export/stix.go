@@ -88,6 +88,9 @@ type stixIndicator struct {
 	KillChainPhases   []stix.KillChainPhase `json:"kill_chain_phases,omitempty"`
 	Revoked           bool                  `json:"revoked,omitempty"`
 	ObjectMarkingRefs []string              `json:"object_marking_refs,omitempty"`
+	// Quarantined (x_hdn_quarantined) marks an indicator in quarantine,
+	// whose valid_until is then the quarantine's time (quarantineUntil).
+	Quarantined bool `json:"x_hdn_quarantined,omitempty"`
 }
 
 type stixEncoder struct {
@@ -196,8 +199,12 @@ func stixIndicatorObject(ind *model.Indicator, identity string, now time.Time) (
 		Confidence: min(max(ind.Confidence, 0), 100),
 		Revoked:    ind.Revoked,
 	}
-	if !ind.ValidUntil.IsZero() && ind.ValidUntil.Truncate(time.Millisecond).After(validFrom.Truncate(time.Millisecond)) {
-		o.ValidUntil = stixTime(ind.ValidUntil)
+	until := ind.ValidUntil
+	if ind.Quarantined {
+		until, o.Quarantined = quarantineUntil(until, modified, validFrom), true
+	}
+	if !until.IsZero() && until.Truncate(time.Millisecond).After(validFrom.Truncate(time.Millisecond)) {
+		o.ValidUntil = stixTime(until)
 	}
 	for _, l := range ind.Labels {
 		if !utf8.ValidString(l) || l == "" {
@@ -219,6 +226,24 @@ func stixIndicatorObject(ind *model.Indicator, identity string, now time.Time) (
 		}
 	}
 	return o, level, true
+}
+
+// quarantineUntil is the valid_until of a quarantined indicator: its
+// modified time (when it was quarantined, or a later change while in
+// quarantine), or its own valid_until when that came first. STIX has no
+// suspension: revoked is for good (a release would need a new object), so
+// a quarantined indicator is one that stopped being valid, and a release —
+// a change, hence a newer version — is valid again. valid_until must be
+// later than valid_from, so a quarantine before valid_from gives the
+// millisecond after it.
+func quarantineUntil(until, modified, validFrom time.Time) time.Time {
+	if until.IsZero() || modified.Before(until) {
+		until = modified
+	}
+	if floor := validFrom.Truncate(time.Millisecond).Add(time.Millisecond); until.Before(floor) {
+		until = floor
+	}
+	return until
 }
 
 func (e *stixEncoder) end() (int, error) {

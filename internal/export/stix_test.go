@@ -272,3 +272,50 @@ func TestSTIXOnlyUsedMarkings(t *testing.T) {
 		t.Errorf("empty bundle: %v %s", err, buf.String())
 	}
 }
+
+// TestSTIXQuarantinedIndicator: a quarantined indicator is a version valid
+// until its quarantine (its modified time), or its own valid_until when
+// that came first, always after valid_from, and marked x_hdn_quarantined; a
+// released one has its own valid_until (or none) and no mark.
+func TestSTIXQuarantinedIndicator(t *testing.T) {
+	t0 := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name                  string
+		quarantined           bool
+		validFrom, validUntil time.Time
+		want                  string // valid_until; "" none
+	}{
+		{"released", false, t0.Add(-time.Hour), time.Time{}, ""},
+		{"released with its own", false, t0.Add(-time.Hour), t0.Add(time.Hour), "2026-11-27T11:00:00.000Z"},
+		{"quarantined", true, t0.Add(-time.Hour), time.Time{}, "2026-11-27T10:00:00.000Z"},
+		{"quarantined after its own", true, t0.Add(-time.Hour), t0.Add(-time.Minute), "2026-11-27T09:59:00.000Z"},
+		{"quarantined before its own", true, t0.Add(-time.Hour), t0.Add(time.Hour), "2026-11-27T10:00:00.000Z"},
+		{"quarantined before valid_from", true, t0.Add(time.Hour), time.Time{}, "2026-11-27T11:00:00.001Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ind := fixture()[0]
+			ind.ID = "5a0b2b4e-8f3c-4d1e-9a7b-000000000001"
+			ind.Created, ind.Modified = t0.Add(-2*time.Hour), t0
+			ind.ValidFrom, ind.ValidUntil, ind.Quarantined = tc.validFrom, tc.validUntil, tc.quarantined
+			raw, err := STIXIndicator(&ind, "test hub")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var o struct {
+				ValidFrom   string `json:"valid_from"`
+				ValidUntil  string `json:"valid_until"`
+				Revoked     bool   `json:"revoked"`
+				Quarantined *bool  `json:"x_hdn_quarantined"`
+			}
+			if err := json.Unmarshal(raw, &o); err != nil {
+				t.Fatal(err)
+			}
+			if o.ValidUntil != tc.want || o.Revoked || (o.Quarantined != nil) != tc.quarantined || (o.Quarantined != nil && !*o.Quarantined) {
+				t.Errorf("valid_until %q revoked %t x_hdn_quarantined %v; want %q, false, set %t", o.ValidUntil, o.Revoked, o.Quarantined, tc.want, tc.quarantined)
+			}
+			if o.ValidUntil != "" && o.ValidUntil <= o.ValidFrom {
+				t.Errorf("valid_until %s not after valid_from %s", o.ValidUntil, o.ValidFrom)
+			}
+		})
+	}
+}

@@ -121,7 +121,7 @@ func (h *Hub) runMISPFeed(ctx context.Context, f model.Feed, p *api.Principal) (
 			res, err = h.api.ImportMISPEvent(ctx, p, ev, api.MISPImportOptions{DefaultTLP: f.TLP, Origin: "feed " + f.Name, OwnCopy: true})
 			if err == nil {
 				err = h.st.SetFeedEvent(ctx, f.ID, id, man[id].Unix())
-				h.log.Info("feeds: event imported", "feed", f.Name, "event", id, "created", res.Created, "updated", res.Updated, "rejected", res.Rejected)
+				h.log.Info("feeds: event imported", "feed", f.Name, "event", id, "created", res.Created, "updated", res.Updated, "revoked", res.Revoked, "rejected", res.Rejected)
 			}
 		}
 		if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -286,6 +287,44 @@ func TestStreamExpiry(t *testing.T) {
 	d.waitFor(t, "snapshot-end", func(ev streamclient.Event) bool { return ev.Kind == "snapshot-end" })
 	if got := indicatorEvents(d.snapshot()); got["short-lived.example.org"] != 0 {
 		t.Fatal("the snapshot carries an expired indicator")
+	}
+}
+
+// TestStreamResubmittedAfterExpiry: a source submitting again, without a
+// valid_until, an indicator that expired makes it live again, as it
+// re-activates a revoked one: the stream announces it live and the export
+// lists it.
+func TestStreamResubmittedAfterExpiry(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{ExpirySweep: 50 * time.Millisecond})
+	a := h.Org("a", policy.Member, "")
+	k := h.Key(a, policy.Analyst)
+	c := follow(t, []string{h.URL}, k, false, 0)
+	c.waitFor(t, "snapshot-end", func(ev streamclient.Event) bool { return ev.Kind == "snapshot-end" })
+	until := time.Now().Add(1500 * time.Millisecond).UTC().Format(time.RFC3339Nano)
+	const value = "back-again.example.org"
+	submit(t, h, k, map[string]any{"value": value, "valid_until": until})
+	c.waitFor(t, "expired", valueIs("expired", value))
+	if l := string(h.Do("GET", "/api/v1/export/list", k, nil).Body); strings.Contains(l, value) {
+		t.Fatalf("the export lists the expired indicator:\n%s", l)
+	}
+
+	res := submit(t, h, k, map[string]any{"value": value})
+	if res[0].Status != "updated" {
+		t.Fatalf("re-submission: %+v", res[0])
+	}
+	ev := c.waitFor(t, "updated after the expiry", func(ev streamclient.Event) bool {
+		return valueIs("updated", value)(ev) && !ev.Indicator.Expired
+	})
+	if ev.Indicator.ValidUntil != nil {
+		t.Errorf("live again with valid_until %v (it passed)", ev.Indicator.ValidUntil)
+	}
+	if l := string(h.Do("GET", "/api/v1/export/list", k, nil).Body); !strings.Contains(l, value) {
+		t.Errorf("the export does not list the indicator live again:\n%s", l)
+	}
+	// And it stays live: the expiry sweep does not take it again.
+	time.Sleep(200 * time.Millisecond)
+	if l := string(h.Do("GET", "/api/v1/export/list", k, nil).Body); !strings.Contains(l, value) {
+		t.Errorf("the indicator expired again after its re-submission")
 	}
 }
 

@@ -192,7 +192,9 @@ func skipTag(name string) bool {
 
 // AttributeFromIndicator writes one indicator as a MISP attribute: type and
 // category from MISPType, the canonical value, to_ids true (a revoked
-// indicator is a deleted attribute with to_ids false), the description as
+// indicator is a deleted attribute with to_ids false; a quarantined one,
+// which stops matching until released, an attribute with to_ids false,
+// not deleted: a release makes it to_ids true again), the description as
 // comment, timestamp when it was last modified, first_seen and last_seen,
 // distribution from its TLP and audience (never "5": ExportEvent makes it
 // inherit). Its tags are the tlp: tag, the labels, the hub tags,
@@ -209,7 +211,7 @@ func AttributeFromIndicator(ind model.Indicator, opt ExportOptions) Attribute {
 		Type:      typ,
 		Category:  cat,
 		Value:     ind.Value,
-		ToIDS:     !ind.Revoked,
+		ToIDS:     !ind.Revoked && !ind.Quarantined,
 		Comment:   ind.Description,
 		Timestamp: unixString(ind.Modified),
 		Deleted:   ind.Revoked,

@@ -135,6 +135,13 @@ type UpsertResult struct {
 	Seq    int64
 }
 
+// Revoked is an indicator an ingest revoked, and the sequence number of
+// its "revoked" change.
+type Revoked struct {
+	ID  string
+	Seq int64
+}
+
 // Ingest is one write transaction for submissions. Put may be called many
 // times; nothing is visible to readers before Commit, and Rollback (or a
 // failed Commit) leaves nothing behind. An Ingest must be ended by exactly
@@ -149,6 +156,12 @@ type Ingest interface {
 	// in the same transaction (see Federation.PutOrigin), so that no reader
 	// sees a federated indicator without its origin.
 	PutOrigins(ctx context.Context, os []model.Origin) error
+	// RevokeReportExcept revokes, in the same transaction, the indicators
+	// of report reportID from source that are not revoked and whose ids
+	// keep does not name (what a new version of an event no longer
+	// carries), writing one "revoked" change each stamped at (or later,
+	// as Revoke), and returns them in change order.
+	RevokeReportExcept(ctx context.Context, reportID, source string, keep []string, at time.Time) ([]Revoked, error)
 	Commit() error
 	Rollback() error
 }

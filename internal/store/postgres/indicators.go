@@ -264,6 +264,24 @@ func (in *ingest) PutSTIXObjects(ctx context.Context, objs []model.STIXObject) (
 	return out, nil
 }
 
+// RevokeReportExcept revokes the rest of a report's indicators in the
+// ingest's transaction.
+func (in *ingest) RevokeReportExcept(ctx context.Context, reportID, source string, keep []string, at time.Time) ([]store.Revoked, error) {
+	if in.ended {
+		return nil, errIngestEnded
+	}
+	if in.err != nil {
+		return nil, fmt.Errorf("postgres: revoke the rest of report %q: an earlier put of this ingest failed: %w", reportID, in.err)
+	}
+	out, err := sqlstore.RevokeReportExcept(ctx, in.s.Store, in.tx, in.last, reportID, source, keep, at)
+	if err != nil {
+		in.err = full(err)
+		return nil, fmt.Errorf("postgres: %w", in.err)
+	}
+	in.last += int64(len(out))
+	return out, nil
+}
+
 // PutOrigins records origins in the ingest's transaction.
 func (in *ingest) PutOrigins(ctx context.Context, os []model.Origin) error {
 	if in.ended {
@@ -288,10 +306,12 @@ func (in *ingest) PutOrigins(ctx context.Context, os []model.Origin) error {
 // before an update (SET sees the old row as indicators.*), NULL after an
 // insert.
 //
-// On update: valid_from and valid_until are kept when the submission gives
-// none; a later valid_until clears the expired flag; a revoked indicator is
-// re-activated (its source says it is bad again); first_seen and created are
-// kept.
+// On update: valid_from is kept when the submission gives none, and so is a
+// valid_until still to come; an expired indicator, or one whose valid_until
+// has passed, is live again without one (its source says it is bad again,
+// as a revoked indicator is re-activated), and with a valid_until still to
+// come; a valid_until given that has passed leaves the expired flag as it
+// was (ExpireDue ends it); first_seen and created are kept.
 const upsertSQL = `INSERT INTO indicators (id, type, value, tlp, audience_kind, audience_group,
 		labels, description, confidence, valid_from, valid_until,
 		source, submitted_by, anonymous, report_id, tags, seq,
@@ -311,8 +331,10 @@ const upsertSQL = `INSERT INTO indicators (id, type, value, tlp, audience_kind, 
 		description = excluded.description,
 		confidence = excluded.confidence,
 		valid_from = COALESCE(excluded.valid_from, indicators.valid_from),
-		valid_until = COALESCE(excluded.valid_until, indicators.valid_until),
-		expired = CASE WHEN excluded.valid_until IS NOT NULL AND (indicators.valid_until IS NULL OR excluded.valid_until > indicators.valid_until)
+		valid_until = CASE WHEN excluded.valid_until IS NOT NULL THEN excluded.valid_until
+			WHEN indicators.expired = 1 OR indicators.valid_until <= excluded.modified THEN NULL
+			ELSE indicators.valid_until END,
+		expired = CASE WHEN excluded.valid_until IS NULL OR excluded.valid_until > excluded.modified
 			THEN 0 ELSE indicators.expired END,
 		submitted_by = excluded.submitted_by,
 		anonymous = excluded.anonymous,

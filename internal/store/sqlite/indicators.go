@@ -276,6 +276,24 @@ func (in *ingest) PutSTIXObjects(ctx context.Context, objs []model.STIXObject) (
 	return out, nil
 }
 
+// RevokeReportExcept revokes the rest of a report's indicators in the
+// ingest's transaction.
+func (in *ingest) RevokeReportExcept(ctx context.Context, reportID, source string, keep []string, at time.Time) ([]store.Revoked, error) {
+	if in.ended {
+		return nil, errIngestEnded
+	}
+	if in.err != nil {
+		return nil, fmt.Errorf("sqlite: revoke the rest of report %q: an earlier put of this ingest failed: %w", reportID, in.err)
+	}
+	out, err := sqlstore.RevokeReportExcept(ctx, in.s.Store, in.tx, in.last, reportID, source, keep, at)
+	if err != nil {
+		in.err = full(err)
+		return nil, fmt.Errorf("sqlite: %w", in.err)
+	}
+	in.last += int64(len(out))
+	return out, nil
+}
+
 // PutOrigins records origins in the ingest's transaction.
 func (in *ingest) PutOrigins(ctx context.Context, os []model.Origin) error {
 	if in.ended {
@@ -389,10 +407,12 @@ func (c *listCache) encode(xs []string) any {
 // update and by nothing else, so it tells an update from an insert; the id
 // is returned only for an update (an insert keeps the id the row brought).
 //
-// On update: valid_from and valid_until are kept when the submission gives
-// none; a later valid_until clears the expired flag; a revoked indicator is
-// re-activated (its source says it is bad again); first_seen and created are
-// kept.
+// On update: valid_from is kept when the submission gives none, and so is a
+// valid_until still to come; an expired indicator, or one whose valid_until
+// has passed, is live again without one (its source says it is bad again,
+// as a revoked indicator is re-activated), and with a valid_until still to
+// come; a valid_until given that has passed leaves the expired flag as it
+// was (ExpireDue ends it); first_seen and created are kept.
 func upsertSQL(k int, uniform bool) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO indicators (seq, first_seen, last_seen, created, modified,
@@ -424,8 +444,10 @@ func upsertSQL(k int, uniform bool) string {
 		description = excluded.description,
 		confidence = excluded.confidence,
 		valid_from = COALESCE(excluded.valid_from, valid_from),
-		valid_until = COALESCE(excluded.valid_until, valid_until),
-		expired = CASE WHEN excluded.valid_until IS NOT NULL AND (valid_until IS NULL OR excluded.valid_until > valid_until)
+		valid_until = CASE WHEN excluded.valid_until IS NOT NULL THEN excluded.valid_until
+			WHEN expired = 1 OR valid_until <= excluded.modified THEN NULL
+			ELSE valid_until END,
+		expired = CASE WHEN excluded.valid_until IS NULL OR excluded.valid_until > excluded.modified
 			THEN 0 ELSE expired END,
 		submitted_by = excluded.submitted_by,
 		anonymous = excluded.anonymous,

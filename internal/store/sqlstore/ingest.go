@@ -7,11 +7,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hdnetwork/hdn/internal/indicator"
 	"github.com/hdnetwork/hdn/internal/model"
 	"github.com/hdnetwork/hdn/internal/policy"
+	"github.com/hdnetwork/hdn/internal/store"
 )
 
 // CheckSubmission refuses what must never be stored, whoever calls.
@@ -149,4 +151,42 @@ func PutBefores(ctx context.Context, s *Store, tx Tx, subs []model.Submission, n
 		lists[ns[i]] = after.orgs
 	}
 	return nil
+}
+
+// RevokeReportExcept is the part of an ingest's RevokeReportExcept that both
+// stores share: in tx (the ingest's transaction) it revokes the live
+// indicators of report reportID from source whose ids keep does not name,
+// with change seqs from base+1 on, and returns them in seq order.
+func RevokeReportExcept(ctx context.Context, s *Store, tx Tx, base int64, reportID, source string, keep []string, at time.Time) ([]store.Revoked, error) {
+	stamp := Stamp(at)
+	res, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at)
+		SELECT CAST(? AS BIGINT) + row_number() OVER (ORDER BY n), n, 'revoked', CAST(? AS BIGINT)
+		FROM (SELECT n FROM indicators WHERE report_id = ? AND source = ? AND revoked = 0
+			AND id NOT IN (`+s.d.TextArray("?")+`)) gone`,
+		base, stamp, reportID, source, JSONStrings(keep))
+	if err != nil {
+		return nil, fmt.Errorf("revoke the rest of report %q: changes: %w", reportID, err)
+	}
+	if k, err := res.RowsAffected(); err != nil || k == 0 {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE indicators SET revoked = 1, modified = ?, seq = c.seq
+		FROM changes AS c WHERE c.seq > ? AND c.indicator_n = indicators.n`, stamp, base); err != nil {
+		return nil, fmt.Errorf("revoke the rest of report %q: indicators: %w", reportID, err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT i.id, c.seq FROM changes c JOIN indicators i ON i.n = c.indicator_n
+		WHERE c.seq > ? ORDER BY c.seq`, base)
+	if err != nil {
+		return nil, fmt.Errorf("revoke the rest of report %q: read back: %w", reportID, err)
+	}
+	defer rows.Close()
+	var out []store.Revoked
+	for rows.Next() {
+		var r store.Revoked
+		if err := rows.Scan(&r.ID, &r.Seq); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }

@@ -502,6 +502,173 @@ func testRevoke(e *env) {
 	}
 }
 
+// testRevokeReportExcept: an ingest revokes the live indicators of a
+// report from one source that keep does not name, in its own transaction
+// (after its Puts, before later ones), and nothing on rollback.
+func testRevokeReportExcept(e *env) {
+	a := e.org("A", policy.Member, "")
+	b := e.org("B", policy.Member, "")
+	report := func(title string) string {
+		e.Helper()
+		r, err := e.st.CreateReport(e.ctx, model.Report{Title: title, TLP: policy.Green, Audience: policy.NetworkAudience(), Source: a.ID})
+		if err != nil {
+			e.Fatal(err)
+		}
+		return r.ID
+	}
+	r1, r2 := report("event"), report("another event")
+	of := func(s model.Submission, rep string) model.Submission { s.ReportID = rep; return s }
+	res := e.ingest(
+		of(sub(a.ID, indicator.Domain, "kept.example"), r1),
+		of(sub(a.ID, indicator.Domain, "gone-1.example"), r1),
+		of(sub(a.ID, indicator.Domain, "gone-2.example"), r1),
+		of(sub(a.ID, indicator.Domain, "revoked-before.example"), r1),
+		of(sub(b.ID, indicator.Domain, "other-source.example"), r1),
+		of(sub(a.ID, indicator.Domain, "other-report.example"), r2),
+		sub(a.ID, indicator.Domain, "no-report.example"),
+	)
+	if _, err := e.st.Revoke(e.ctx, res[3].ID, now()); err != nil {
+		e.Fatal(err)
+	}
+
+	// Rolled back: nothing revoked, no change.
+	before := e.lastSeq()
+	ing, err := e.st.BeginIngest(e.ctx)
+	if err != nil {
+		e.Fatal(err)
+	}
+	if got, err := ing.RevokeReportExcept(e.ctx, r1, a.ID, nil, now()); err != nil || len(got) != 4-1 {
+		e.Errorf("RevokeReportExcept of everything: %+v, %v; want the 3 live ones of A", got, err)
+	}
+	if err := ing.Rollback(); err != nil {
+		e.Fatal(err)
+	}
+	if e.byID(res[0].ID).Revoked || e.lastSeq() != before {
+		e.Errorf("a rolled-back RevokeReportExcept left a revocation or a change")
+	}
+
+	at := now()
+	ing, err = e.st.BeginIngest(e.ctx)
+	if err != nil {
+		e.Fatal(err)
+	}
+	defer ing.Rollback()
+	added, err := ing.Put(e.ctx, []model.Submission{of(sub(a.ID, indicator.Domain, "added.example"), r1)})
+	if err != nil {
+		e.Fatal(err)
+	}
+	got, err := ing.RevokeReportExcept(e.ctx, r1, a.ID, []string{res[0].ID, added[0].ID, "no-such-indicator"}, at)
+	if err != nil {
+		e.Fatal(err)
+	}
+	if len(got) != 2 || got[0].ID != res[1].ID || got[1].ID != res[2].ID || got[0].Seq <= added[0].Seq || got[1].Seq <= got[0].Seq {
+		e.Errorf("RevokeReportExcept returned %+v; want %s and %s, after seq %d, in order", got, res[1].ID, res[2].ID, added[0].Seq)
+	}
+	later, err := ing.Put(e.ctx, []model.Submission{sub(a.ID, indicator.Domain, "later.example")})
+	if err != nil {
+		e.Fatal(err)
+	}
+	if len(got) == 2 && later[0].Seq <= got[1].Seq {
+		e.Errorf("a Put after RevokeReportExcept got seq %d, not after the revocations' %d", later[0].Seq, got[1].Seq)
+	}
+	if err := ing.Commit(); err != nil {
+		e.Fatal(err)
+	}
+
+	for i, want := range []bool{false, true, true, true, false, false, false} {
+		if ind := e.byID(res[i].ID); ind.Revoked != want {
+			e.Errorf("%s: revoked %t, want %t", describe(ind), ind.Revoked, want)
+		}
+	}
+	if e.byID(added[0].ID).Revoked {
+		e.Errorf("the indicator stored in the same ingest was revoked")
+	}
+	var kinds []string
+	for _, c := range e.changes(before, 100) {
+		kinds = append(kinds, string(c.Kind)+" "+c.Indicator.Value)
+		if c.Kind == model.Revoked && (!c.Indicator.Revoked || c.Indicator.Modified.Before(at)) {
+			e.Errorf("revoked change %d: %+v; want the indicator revoked, modified no earlier than %v", c.Seq, c.Indicator, at)
+		}
+	}
+	want := []string{"created added.example", "revoked gone-1.example", "revoked gone-2.example", "created later.example"}
+	if !slices.Equal(kinds, want) {
+		e.Errorf("changes: %q, want %q", kinds, want)
+	}
+}
+
+// testResubmitExpired: a re-submission without valid_until makes an
+// indicator that expired (its valid_until passed, or ExpireNow ended it)
+// live again, as a revoked one is re-activated; one whose valid_until is
+// still to come keeps it; a later valid_until given still to come makes
+// it live, one that has passed leaves it expired.
+func testResubmitExpired(e *env) {
+	a := e.org("A", policy.Member, "")
+	t0 := now()
+	passed := sub(a.ID, indicator.Domain, "passed.example")
+	passed.ValidFrom, passed.ValidUntil = t0.Add(-2*time.Hour), t0.Add(-time.Hour)
+	decayed := sub(a.ID, indicator.Domain, "decayed.example")
+	due := sub(a.ID, indicator.Domain, "due-not-swept.example")
+	due.ValidFrom, due.ValidUntil = t0.Add(-2*time.Hour), t0.Add(-time.Minute)
+	future := sub(a.ID, indicator.Domain, "future.example")
+	future.ValidUntil = t0.Add(time.Hour)
+	later := sub(a.ID, indicator.Domain, "later-given.example")
+	later.ValidFrom, later.ValidUntil = t0.Add(-2*time.Hour), t0.Add(-time.Hour)
+	stale := sub(a.ID, indicator.Domain, "stale-given.example")
+	stale.ValidFrom, stale.ValidUntil = t0.Add(-3*time.Hour), t0.Add(-2*time.Hour)
+	res := e.ingest(passed, decayed, due, future, later, stale)
+	if n, err := e.st.ExpireDue(e.ctx, t0.Add(-30*time.Minute)); err != nil || n != 3 {
+		e.Fatalf("ExpireDue: %d, %v; want 3", n, err)
+	}
+	if n, err := e.st.ExpireNow(e.ctx, []string{res[1].ID}, t0); err != nil || n != 1 {
+		e.Fatalf("ExpireNow: %d, %v", n, err)
+	}
+
+	again := func(s model.Submission) model.Submission {
+		s.ValidFrom, s.ValidUntil = time.Time{}, time.Time{}
+		return s
+	}
+	laterAgain := again(later)
+	laterAgain.ValidUntil = t0.Add(24 * time.Hour)
+	staleAgain := again(stale)
+	staleAgain.ValidFrom, staleAgain.ValidUntil = t0.Add(-3*time.Hour), t0.Add(-90*time.Minute)
+	before := e.lastSeq()
+	got := e.ingest(again(passed), again(decayed), again(due), again(future), laterAgain, staleAgain)
+	for i, r := range got {
+		if r.Status != store.StatusUpdated || r.ID != res[i].ID {
+			e.Errorf("re-submission %d: %+v, want an update of %s", i, r, res[i].ID)
+		}
+	}
+	for i, tc := range []struct {
+		expired bool
+		until   time.Time
+	}{
+		{false, time.Time{}},
+		{false, time.Time{}},
+		{false, time.Time{}},
+		{false, future.ValidUntil},
+		{false, laterAgain.ValidUntil},
+		{true, staleAgain.ValidUntil},
+	} {
+		ind := e.byID(res[i].ID)
+		if !ind.ValidUntil.Equal(tc.until) {
+			e.Errorf("%s after re-submission: valid until %v, want %v", describe(ind), ind.ValidUntil, tc.until)
+		}
+		if live := ind.Live(time.Now()); live == tc.expired {
+			e.Errorf("%s after re-submission: live %t, want %t", describe(ind), live, !tc.expired)
+		}
+	}
+	live, err := e.st.ScanIndicators(e.ctx, before, 100, false)
+	if err != nil {
+		e.Fatal(err)
+	}
+	if got := ids(live); !sameSet(got, []string{res[0].ID, res[1].ID, res[2].ID, res[3].ID, res[4].ID}) {
+		e.Errorf("not expired after re-submission: %v; want all but the last (its valid_until given has passed)", got)
+	}
+	if n := len(e.changes(before, 100)); n != len(got) {
+		e.Errorf("%d changes for %d re-submissions", n, len(got))
+	}
+}
+
 func testExpireDue(e *env) {
 	a := e.org("A", policy.Member, "")
 	t0 := now()

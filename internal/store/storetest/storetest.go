@@ -11,7 +11,9 @@
 //   - The same source, type and value twice in one Put is one indicator,
 //     created and then updated: two changes.
 //   - A re-submission updates the indicator and re-activates it if it was
-//     revoked; it keeps ValidFrom and ValidUntil when the submission has none.
+//     revoked; it keeps ValidFrom when the submission has none, and
+//     ValidUntil too unless that has passed (or the indicator expired):
+//     then the indicator is live again, without one.
 //   - Stored audiences are normalised: kind "" is returned as "network", and
 //     explicit lists (Audience.Orgs) and group members come back sorted.
 //   - Change sequence numbers are strictly increasing, not necessarily
@@ -61,7 +63,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ChangeBefore", testChangeBefore},
 		{"GroupMembershipChanges", testGroupMembershipChanges},
 		{"Revoke", testRevoke},
+		{"RevokeReportExcept", testRevokeReportExcept},
 		{"ExpireDue", testExpireDue},
+		{"ResubmitExpired", testResubmitExpired},
 		{"ListFilters", testListFilters},
 		{"KeysetPaging", testKeysetPaging},
 		{"Visibility", testVisibility},
