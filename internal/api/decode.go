@@ -24,11 +24,33 @@ func requireJSON(r *http.Request) error {
 	return nil
 }
 
-// body wraps a request body with the size limit and a UTF-8 check, so that
-// an over-long or mis-encoded body is refused with a clear error instead of
-// being silently cut or having its bytes replaced by encoding/json.
+// Request body limits. Only the bulk endpoints (indicator submissions,
+// imports, TAXII and MISP adds, federation pushes, sightings) take bodies up
+// to Limits.MaxBodyBytes; every other JSON body is small, and a client, or
+// anyone at all for the enrolment that needs no key, must not make the hub
+// read megabytes to refuse it.
+const (
+	// MaxSmallBodyBytes bounds the body of every endpoint that is not a
+	// bulk one (heartbeats, proposals, groups, keys, users, reports, MISP
+	// searches…).
+	MaxSmallBodyBytes = 1 << 20
+	// MaxEnrolBodyBytes bounds the body of POST /api/v1/enrol, which
+	// needs no key: a token and a sensor name.
+	MaxEnrolBodyBytes = 4 << 10
+)
+
+// body wraps a bulk request body with the size limit (Limits.MaxBodyBytes)
+// and a UTF-8 check, so that an over-long or mis-encoded body is refused
+// with a clear error instead of being silently cut or having its bytes
+// replaced by encoding/json.
 func (s *Server) body(w http.ResponseWriter, r *http.Request) io.Reader {
-	return &utf8Reader{r: http.MaxBytesReader(w, r.Body, s.limits.MaxBodyBytes)}
+	return s.bodyUpTo(w, r, s.limits.MaxBodyBytes)
+}
+
+// bodyUpTo is body with a smaller limit: the smaller of limit and
+// Limits.MaxBodyBytes.
+func (s *Server) bodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) io.Reader {
+	return &utf8Reader{r: http.MaxBytesReader(w, r.Body, min(limit, s.limits.MaxBodyBytes))}
 }
 
 var errInvalidUTF8 = errors.New("invalid UTF-8")
@@ -142,7 +164,7 @@ func jsonError(err error, at string) error {
 	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return errf(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body is larger than the limit of %d bytes", tooBig.Limit)
+		return errf(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body is larger than the limit of %d bytes for this endpoint", tooBig.Limit)
 	}
 	where := ""
 	if at != "" {
@@ -198,13 +220,25 @@ func jsonKind(goKind string) string {
 	return goKind
 }
 
-// decodeStrict decodes a whole small JSON body into v, refusing unknown
-// fields and trailing data.
+// decodeStrict decodes a whole small JSON body (at most MaxSmallBodyBytes)
+// into v, refusing unknown fields and trailing data.
 func (s *Server) decodeStrict(w http.ResponseWriter, r *http.Request, v any) error {
+	return s.decodeStrictUpTo(w, r, v, MaxSmallBodyBytes)
+}
+
+// decodeBulk is decodeStrict for the bulk endpoints, whose bodies may be
+// as large as Limits.MaxBodyBytes.
+func (s *Server) decodeBulk(w http.ResponseWriter, r *http.Request, v any) error {
+	return s.decodeStrictUpTo(w, r, v, s.limits.MaxBodyBytes)
+}
+
+// decodeStrictUpTo is decodeStrict with a body of at most limit bytes (and
+// never more than Limits.MaxBodyBytes).
+func (s *Server) decodeStrictUpTo(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	if err := requireJSON(r); err != nil {
 		return err
 	}
-	dec := json.NewDecoder(s.body(w, r))
+	dec := json.NewDecoder(s.bodyUpTo(w, r, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err, "")

@@ -22,7 +22,7 @@ const (
 	MaxEnrolTokenLifetime     = 24 * time.Hour
 )
 
-var errInvalidToken = errf(http.StatusUnauthorized, CodeInvalidToken, "the enrolment token is unknown, used or expired: ask your organisation's admin for a new one")
+var errInvalidToken = errf(http.StatusUnauthorized, CodeInvalidToken, "the enrolment token is unknown, used, expired or void (its organisation moved to another partner or was offboarded): ask your organisation's admin for a new one")
 
 // createEnrolment makes a one-time enrolment token for the organisation.
 func (s *Server) createEnrolment(w http.ResponseWriter, r *http.Request, p *Principal) error {
@@ -67,7 +67,7 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, _ *Principal) err
 		Token string `json:"token"`
 		Name  string `json:"name"`
 	}
-	if err := s.decodeStrict(w, r, &in); err != nil {
+	if err := s.decodeStrictUpTo(w, r, &in, MaxEnrolBodyBytes); err != nil {
 		return err
 	}
 	in.Name = strings.TrimSpace(in.Name)
@@ -97,6 +97,9 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, _ *Principal) err
 	if !o.Usable() {
 		return forbidden("%s is %s: a sensor may enrol once it is active", o.Name, orgState(o))
 	}
+	if err := s.checkTokenCreator(r, t, o, now); err != nil {
+		return err
+	}
 	plain, kid, hash := auth.NewKey()
 	k := model.Key{ID: kid, OrgID: o.ID, Role: policy.Sensor, Name: in.Name, Hash: hash, Created: now}
 	if err := s.st.RedeemEnrolToken(ctx, t.ID, k, now); err != nil {
@@ -107,6 +110,66 @@ func (s *Server) enrol(w http.ResponseWriter, r *http.Request, _ *Principal) err
 	}
 	s.audit(ctx, &Principal{Key: model.Key{ID: "enrol:" + t.ID}, Org: o}, "sensor.enrol", kid, in.Name)
 	writeJSON(w, http.StatusOK, map[string]any{"key": plain, "key_id": kid, "org": o.Name, "role": policy.Sensor})
+	return nil
+}
+
+// checkTokenCreator refuses a token whose creator may no longer enrol
+// sensors for o: a key since revoked or expired, a web UI user since
+// disabled, or one of an organisation that may no longer manage o (a
+// customer moved to another partner, a partner offboarded or suspended). A
+// token made with hdn admin ("cli") is the operator's and always holds.
+func (s *Server) checkTokenCreator(r *http.Request, t model.EnrolToken, o model.Org, now time.Time) error {
+	if t.CreatedBy == "cli" {
+		return nil
+	}
+	ctx := r.Context()
+	refuse := func(who, why string) error {
+		return errf(http.StatusUnauthorized, CodeInvalidToken,
+			"the enrolment token was made by %s, which %s: it no longer enrols sensors for %s; ask an admin of %s or of its partner for a new one",
+			who, why, o.Name, o.Name)
+	}
+	var role policy.Role
+	var orgID, who string
+	if uid, ok := strings.CutPrefix(t.CreatedBy, "user:"); ok {
+		u, err := s.st.UserByID(ctx, uid)
+		if errors.Is(err, store.ErrNotFound) {
+			return refuse("user "+clip(uid), "no longer exists")
+		}
+		if err != nil {
+			return err
+		}
+		who = "user " + u.Email
+		if u.Disabled {
+			return refuse(who, "is disabled")
+		}
+		role, orgID = u.Role, u.OrgID
+	} else {
+		k, err := s.st.KeyByID(ctx, t.CreatedBy)
+		if errors.Is(err, store.ErrNotFound) {
+			return refuse("key "+clip(t.CreatedBy), "no longer exists")
+		}
+		if err != nil {
+			return err
+		}
+		who = "key " + k.ID
+		if !k.Usable(now) {
+			return refuse(who, "has been revoked or has expired")
+		}
+		role, orgID = k.Role, k.OrgID
+	}
+	co, err := s.st.Org(ctx, orgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse(who, "belongs to no organisation")
+	}
+	if err != nil {
+		return err
+	}
+	if !co.Usable() {
+		return refuse(who, "belongs to "+co.Name+", which is "+orgState(co))
+	}
+	if !canManage(&Principal{Key: model.Key{Role: role}, Org: co}, o) {
+		return refuse(who, "belongs to "+co.Name+", which may no longer manage "+o.Name)
+	}
 	return nil
 }
 

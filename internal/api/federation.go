@@ -135,7 +135,7 @@ func (s *Server) federationPush(w http.ResponseWriter, r *http.Request, p *Princ
 	var in struct {
 		Items []FederatedItem `json:"items"`
 	}
-	if err := s.decodeStrict(w, r, &in); err != nil {
+	if err := s.decodeBulk(w, r, &in); err != nil {
 		return err
 	}
 	if len(in.Items) > maxFederatedItems {

@@ -61,7 +61,7 @@ func (s *Server) importText(w http.ResponseWriter, r *http.Request, p *Principal
 		return err
 	}
 	var in TextImport
-	if err := s.decodeStrict(w, r, &in); err != nil {
+	if err := s.decodeBulk(w, r, &in); err != nil {
 		return err
 	}
 	if in.Text == "" {

@@ -30,15 +30,17 @@ type mispRoute struct {
 	pattern string   // a net/http pattern without method
 	handler func(s *Server, w http.ResponseWriter, r *http.Request, p *Principal) error
 	// search marks the endpoints that may read through many indicators:
-	// they share a few slots and a deadline (mispSearchSlots,
-	// mispSearchTimeout), so that no key can tie the hub up.
+	// they share a few slots, at most half of them one organisation's, and
+	// a deadline (mispSearchSlots, mispSearchTimeout), so that no key can
+	// tie the hub up. A slot is held only while the answer is computed
+	// (searchSlots).
 	search bool
 }
 
 // Bounds of the MISP searches.
 const (
-	mispSearchSlots   = 4                // at once, across all callers
-	mispSearchWait    = 10 * time.Second // for a free slot, then 503
+	mispSearchSlots   = 4                // at once, across all callers; half of them for one organisation
+	mispSearchWait    = 10 * time.Second // for a free slot, then 503 (429: the organisation's share is taken)
 	mispSearchTimeout = 60 * time.Second // for one search, then 400: narrow it
 )
 
@@ -117,38 +119,40 @@ func mispHandle(s *Server, rt mispRoute) http.Handler {
 				"This method is only accessible via "+strings.Join(rt.methods, " or ")+" requests."))
 			return
 		}
-		if rt.search {
-			release, err := s.mispSearchSlot(r.Context())
-			if err != nil {
+		if !rt.search {
+			if err := rt.handler(s, w, r, p); err != nil {
 				s.writeMISPError(w, r, err)
-				return
 			}
-			defer release()
-			ctx, cancel := context.WithTimeout(r.Context(), s.mispSearchTimeout)
-			defer cancel()
-			r = r.WithContext(ctx)
+			return
 		}
-		if err := rt.handler(s, w, r, p); err != nil {
-			if rt.search && errors.Is(err, context.DeadlineExceeded) {
+		// A search reads its body before it takes a slot, and gives the
+		// slot back once its answer is computed, before writing it: a
+		// client that sends or reads slowly holds no slot.
+		params, err := s.readMISPParams(w, r)
+		if err != nil {
+			s.writeMISPError(w, r, err)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), mispParamsKey{}, params))
+		release, err := s.mispSearches.acquire(r.Context(), p.Org.ID, s.mispSearchWait)
+		if err != nil {
+			s.writeMISPError(w, r, err)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.mispSearchTimeout)
+		answer := newBufferedResponse()
+		err = rt.handler(s, answer, r.WithContext(ctx), p)
+		cancel()
+		release()
+		if err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
 				err = mispBad("the search read for more than %s; narrow it (value, type, last, eventid) or page through it with limit and page", s.mispSearchTimeout)
 			}
 			s.writeMISPError(w, r, err)
+			return
 		}
+		answer.writeTo(w)
 	})
-}
-
-// mispSearchSlot waits for one of the search slots.
-func (s *Server) mispSearchSlot(ctx context.Context) (release func(), err error) {
-	t := time.NewTimer(s.mispSearchWait)
-	defer t.Stop()
-	select {
-	case s.mispSearches <- struct{}{}:
-		return func() { <-s.mispSearches }, nil
-	case <-t.C:
-		return nil, mispErr(http.StatusServiceUnavailable, "Service Unavailable", "the hub is busy with other searches; try again shortly")
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 }
 
 // mispAuthMessage is what MISP answers to a missing or wrong key.
@@ -241,18 +245,18 @@ func (s *Server) writeMISPError(w http.ResponseWriter, r *http.Request, err erro
 	writeJSON(w, me.status, body)
 }
 
-// readBody reads a whole request body within the size limit; an empty body
-// is nil.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// readBody reads a whole request body of at most limit bytes (and never
+// more than Limits.MaxBodyBytes); an empty body is nil.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	if r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(s.body(w, r))
+	b, err := io.ReadAll(s.bodyUpTo(w, r, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return nil, mispErr(http.StatusRequestEntityTooLarge, "Request Entity Too Large",
-				fmt.Sprintf("the request body is larger than the limit of %d bytes", tooBig.Limit))
+				fmt.Sprintf("the request body is larger than the limit of %d bytes for %s", tooBig.Limit, clipPath(r.URL.Path)))
 		}
 		var ae *Error
 		if errors.As(err, &ae) {
@@ -268,10 +272,18 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 // tolerated, as MISP does.
 type mispParams map[string]json.RawMessage
 
-// readMISPParams reads the body of a search or action. An empty body is no
-// parameters.
+// mispParamsKey carries the parameters of a search, read before it took
+// its slot, to its handler.
+type mispParamsKey struct{}
+
+// readMISPParams reads the body of a search or action (at most
+// MaxSmallBodyBytes), or takes the parameters mispHandle read already. An
+// empty body is no parameters.
 func (s *Server) readMISPParams(w http.ResponseWriter, r *http.Request) (mispParams, error) {
-	b, err := s.readBody(w, r)
+	if p, ok := r.Context().Value(mispParamsKey{}).(mispParams); ok {
+		return p, nil
+	}
+	b, err := s.readBody(w, r, MaxSmallBodyBytes)
 	if err != nil {
 		return nil, err
 	}

@@ -15,8 +15,9 @@ import (
 )
 
 // TestMISPSearchBounds: when every search slot is taken a search waits, then
-// gets 503; a search that outlives its deadline gets a 400 asking to narrow
-// it; other MISP endpoints are not bounded by the slots.
+// gets 503; when its own organisation holds its share of the slots, 429; a
+// search that outlives its deadline gets a 400 asking to narrow it; other
+// MISP endpoints are not bounded by the slots.
 func TestMISPSearchBounds(t *testing.T) {
 	st, err := sqlite.Open(t.Context(), t.TempDir())
 	if err != nil {
@@ -43,18 +44,34 @@ func TestMISPSearchBounds(t *testing.T) {
 		json.Unmarshal(w.Body.Bytes(), &e)
 		return w.Code, e.Message
 	}
-	// Every slot taken.
-	for range cap(s.mispSearches) {
-		s.mispSearches <- struct{}{}
+	// Every slot taken, by two other organisations.
+	take := func(org string, n int) (releases []func()) {
+		for range n {
+			release, err := s.mispSearches.acquire(t.Context(), org, time.Millisecond)
+			if err != nil {
+				t.Fatalf("taking a slot for %s: %v", org, err)
+			}
+			releases = append(releases, release)
+		}
+		return releases
 	}
+	held := append(take("other-1", mispSearchSlots/2), take("other-2", mispSearchSlots/2)...)
 	if code, msg := call("/attributes/restSearch", `{"value": "x.example.org"}`); code != http.StatusServiceUnavailable || !strings.Contains(msg, "busy") {
 		t.Errorf("search with every slot taken: %d %q", code, msg)
 	}
 	if code, _ := call("/attributes/describeTypes", ""); code == http.StatusServiceUnavailable {
 		t.Errorf("describeTypes waited for a search slot")
 	}
-	for range cap(s.mispSearches) {
-		<-s.mispSearches
+	for _, release := range held {
+		release()
+	}
+	// The organisation's own share taken: the others' slots are not its.
+	held = take(org.ID, mispSearchSlots/2)
+	if code, msg := call("/attributes/restSearch", `{"value": "x.example.org"}`); code != http.StatusTooManyRequests || !strings.Contains(msg, "wait for them to finish") {
+		t.Errorf("search with the organisation's share taken: %d %q", code, msg)
+	}
+	for _, release := range held {
+		release()
 	}
 	// A deadline already past.
 	s.mispSearchTimeout = time.Nanosecond
@@ -65,7 +82,7 @@ func TestMISPSearchBounds(t *testing.T) {
 	if code, msg := call("/attributes/restSearch", `{"value": "x.example.org"}`); code != http.StatusOK {
 		t.Errorf("search with slots free: %d %q", code, msg)
 	}
-	if len(s.mispSearches) != 0 {
-		t.Errorf("%d search slots still taken after the searches ended", len(s.mispSearches))
+	if n := s.mispSearches.inUse(); n != 0 {
+		t.Errorf("%d search slots still taken after the searches ended", n)
 	}
 }

@@ -449,7 +449,7 @@ func (s *Server) mispEventAdd(w http.ResponseWriter, r *http.Request, p *Princip
 		override = b
 	}
 	metadata := strings.Contains(r.PathValue("opts"), "metadata:1")
-	body, err := s.readBody(w, r)
+	body, err := s.readBody(w, r, s.limits.MaxBodyBytes)
 	if err != nil {
 		return err
 	}

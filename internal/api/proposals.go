@@ -13,6 +13,11 @@ import (
 
 const maxEvidenceLen = 16 << 10
 
+// DefaultMaxPendingProposals is how many proposals one organisation may
+// have awaiting a decision (Limits.MaxPendingProposals): each holds up to
+// 24 KiB of description and evidence, and a sensor key may propose.
+const DefaultMaxPendingProposals = 1000
+
 // ProposalIn is an indicator a sensor proposes (auto-share).
 type ProposalIn struct {
 	Type        string   `json:"type"`
@@ -50,6 +55,19 @@ func (s *Server) createProposal(w http.ResponseWriter, r *http.Request, p *Princ
 	}
 	if len(in.Description) > maxDescriptionLen || len(in.Evidence) > maxEvidenceLen {
 		return errf(http.StatusBadRequest, CodeInvalidValue, "description is at most %d bytes and evidence at most %d", maxDescriptionLen, maxEvidenceLen)
+	}
+	// Checked before storing, so concurrent proposals may pass the bound
+	// by a few.
+	if bound := s.limits.MaxPendingProposals; bound > 0 {
+		n, err := s.st.CountProposals(r.Context(), p.Org.ID, model.Pending)
+		if err != nil {
+			return err
+		}
+		if n >= bound {
+			return errf(http.StatusConflict, CodeConflict,
+				"%s has %d proposals awaiting a decision, at most %d allowed: nothing more is queued until its analysts approve or reject some (GET /api/v1/proposals?status=pending)",
+				p.Org.Name, n, bound)
+		}
 	}
 	prop.Created = s.now().UTC()
 	prop, err = s.st.CreateProposal(r.Context(), prop)

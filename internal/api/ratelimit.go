@@ -315,6 +315,9 @@ func (s *Server) initLimits() {
 	if l.MaxStreamsPerOrg == 0 {
 		l.MaxStreamsPerOrg = DefaultMaxStreamsPerOrg
 	}
+	if l.MaxPendingProposals == 0 {
+		l.MaxPendingProposals = DefaultMaxPendingProposals
+	}
 	if l.RateLimit > 0 {
 		s.keyRate = newRateLimiter(l.RateLimit, l.RateBurst, "key", s.now)
 		s.anonRate = newRateLimiter(l.AnonRateLimit, l.AnonRateBurst, "address", s.now)

@@ -37,6 +37,10 @@ type Limits struct {
 	// MaxStreamsPerOrg bounds one organisation's open streams (default
 	// DefaultMaxStreamsPerOrg; negative: no bound but MaxStreams).
 	MaxStreamsPerOrg int
+	// MaxPendingProposals bounds one organisation's proposals awaiting an
+	// analyst's decision (default DefaultMaxPendingProposals; negative: no
+	// bound).
+	MaxPendingProposals int
 }
 
 // DefaultLimits are the limits used when none are configured.
@@ -111,7 +115,7 @@ type Server struct {
 	hubName           string
 	taxiiDefaultTLP   policy.TLP
 	misp              *http.ServeMux
-	mispSearches      chan struct{} // slots of the MISP searches
+	mispSearches      *searchSlots  // slots of the MISP searches
 	mispSearchWait    time.Duration // for a slot
 	mispSearchTimeout time.Duration // for one search
 	taxii             *http.ServeMux
@@ -171,7 +175,7 @@ func New(cfg Config) *Server {
 	s.streamReg = newStreamRegistry()
 	s.events = cfg.Events
 	s.signal = cfg.Signal.withDefaults()
-	s.misp, s.mispSearches = newMISPMux(s), make(chan struct{}, mispSearchSlots)
+	s.misp, s.mispSearches = newMISPMux(s), newSearchSlots(mispSearchSlots)
 	s.mispSearchWait, s.mispSearchTimeout = mispSearchWait, mispSearchTimeout
 	s.taxii = newTAXIIMux(s)
 	s.mux = http.NewServeMux()

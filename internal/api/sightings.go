@@ -42,7 +42,7 @@ func (s *Server) addSightings(w http.ResponseWriter, r *http.Request, p *Princip
 	var in struct {
 		Sightings []SightingIn `json:"sightings"`
 	}
-	if err := s.decodeStrict(w, r, &in); err != nil {
+	if err := s.decodeBulk(w, r, &in); err != nil {
 		return err
 	}
 	if len(in.Sightings) > maxSightings {

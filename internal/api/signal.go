@@ -258,7 +258,7 @@ func (s *Server) previewIndicators(w http.ResponseWriter, r *http.Request, p *Pr
 			Value string `json:"value"`
 		} `json:"indicators"`
 	}
-	if err := s.decodeStrict(w, r, &in); err != nil {
+	if err := s.decodeBulk(w, r, &in); err != nil {
 		return err
 	}
 	if len(in.Indicators) > 1000 {

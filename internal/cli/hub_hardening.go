@@ -23,6 +23,7 @@ type hubLimits struct {
 	writeTimeout  *time.Duration
 	maxBody       *int64
 	maxItems      *int
+	maxProposals  *int
 	streamTimeout *time.Duration
 }
 
@@ -37,6 +38,7 @@ func hubLimitFlags(fs *flag.FlagSet) *hubLimits {
 		writeTimeout:  durationFlag(fs, "write-timeout", 10*time.Minute, "longest time to write one response, exports included (streams have their own deadline)"),
 		maxBody:       fs.Int64("max-body", api.DefaultLimits.MaxBodyBytes, "largest request body in bytes"),
 		maxItems:      fs.Int("max-items", api.DefaultLimits.MaxItems, "most indicators in one submission"),
+		maxProposals:  fs.Int("max-pending-proposals", api.DefaultMaxPendingProposals, "most proposals of one organisation awaiting a decision (0: no bound)"),
 		streamTimeout: durationFlag(fs, "stream-write-timeout", 30*time.Second, "cut off a stream subscriber that does not take what is sent within this time"),
 	}
 }
@@ -55,6 +57,8 @@ func (l *hubLimits) apply(cfg *hub.Config) error {
 		return errors.New("--write-timeout and --stream-write-timeout must be positive")
 	case *l.maxBody < 1<<10 || *l.maxItems < 1:
 		return errors.New("--max-body must be 1024 or more, --max-items 1 or more")
+	case *l.maxProposals < 0:
+		return errors.New("--max-pending-proposals must be 0 (no bound) or more")
 	}
 	cfg.Limits.MaxBodyBytes, cfg.Limits.MaxItems = *l.maxBody, *l.maxItems
 	cfg.Limits.RateLimit, cfg.Limits.RateBurst = *l.rate, *l.burst
@@ -72,6 +76,10 @@ func (l *hubLimits) apply(cfg *hub.Config) error {
 	cfg.Limits.MaxStreamsPerOrg = *l.orgStreams
 	if *l.orgStreams == 0 {
 		cfg.Limits.MaxStreamsPerOrg = -1
+	}
+	cfg.Limits.MaxPendingProposals = *l.maxProposals
+	if *l.maxProposals == 0 {
+		cfg.Limits.MaxPendingProposals = -1
 	}
 	cfg.WriteTimeout, cfg.StreamWriteTimeout = *l.writeTimeout, *l.streamTimeout
 	return nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hdnetwork/hdn/internal/auth"
 	"github.com/hdnetwork/hdn/internal/hub"
 	"github.com/hdnetwork/hdn/internal/hub/hubtest"
 	"github.com/hdnetwork/hdn/internal/model"
@@ -255,6 +256,77 @@ func TestEnrolmentTokens(t *testing.T) {
 	h.Do("GET", "/api/v1/audit?limit=100", kc, nil).JSON(t, &audit)
 	if s := fmt.Sprint(audit.Entries); strings.Contains(s, tok) || strings.Contains(s, ptok.Token) || strings.Contains(s, got.Key) {
 		t.Errorf("a secret in the audit log")
+	}
+}
+
+// TestEnrolmentTokenOfFormerManager: a token made by a partner for its
+// customer no longer enrols a sensor once the coordinator has moved the
+// customer to another partner (the move voids it, and a token the old
+// partner made meanwhile is refused for its maker); nor does a token made
+// by a key revoked since. Tokens made with hdn admin hold.
+func TestEnrolmentTokenOfFormerManager(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{})
+	coord := h.Org("Sector CERT", policy.Coordinator, "")
+	kc := h.Key(coord, policy.Admin)
+	oldPartner, newPartner := h.Org("Old MSSP", policy.Partner, ""), h.Org("New MSSP", policy.Partner, "")
+	kOld, kOld2 := h.Key(oldPartner, policy.Admin), h.Key(oldPartner, policy.Admin)
+	clinic := h.Org("Clinic North", policy.Customer, "Old MSSP")
+	h.Org("Clinic South", policy.Customer, "Old MSSP")
+	token := func(org, key string) string {
+		t.Helper()
+		r := h.Do("POST", "/api/v1/orgs/"+org+"/enrolments", key, nil)
+		var tok struct{ Token string }
+		r.JSON(t, &tok)
+		if r.Status != 201 || tok.Token == "" {
+			t.Fatalf("enrolment token for %s: %d %s", org, r.Status, r.Body)
+		}
+		return tok.Token
+	}
+	enrol := func(tok string) hubtest.Response {
+		return h.Do("POST", "/api/v1/enrol", "", map[string]any{"token": tok, "name": "edge-sensor"})
+	}
+	refused := func(what string, r hubtest.Response, want string) {
+		t.Helper()
+		if r.Status != 401 || r.ErrorCode() != "invalid_token" || !strings.Contains(string(r.Body), want) {
+			t.Errorf("%s: %d %s, want 401 invalid_token saying %q", what, r.Status, r.Body, want)
+		}
+	}
+	// The old partner's token, the customer moved.
+	tok := token("Clinic North", kOld)
+	if r := h.Do("POST", "/api/v1/orgs/Clinic North/move", kc, map[string]any{"partner": "New MSSP"}); r.Status != 200 {
+		t.Fatalf("move: %d %s", r.Status, r.Body)
+	}
+	refused("the old partner's token after the move", enrol(tok), "void")
+	// A token the old partner's key made (as in a race with the move) is
+	// refused for its maker.
+	plain, id, hash := auth.NewKey()
+	now := time.Now().UTC()
+	if err := h.Store.CreateEnrolToken(t.Context(), model.EnrolToken{ID: id, OrgID: clinic.ID, Hash: hash, CreatedBy: hkKeyID(t, kOld),
+		Created: now, Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	refused("a token of the old partner's key after the move", enrol(plain), "may no longer manage Clinic North")
+	// A token of a key revoked since.
+	tok = token("Clinic South", kOld2)
+	if r := h.Do("POST", "/api/v1/orgs/Old MSSP/keys/"+hkKeyID(t, kOld2)+"/revoke", kOld, nil); r.Status != 200 && r.Status != 204 {
+		t.Fatalf("revoke: %d %s", r.Status, r.Body)
+	}
+	refused("a token of a key revoked since", enrol(tok), "revoked")
+	// Tokens of keys that may still manage the customer, and of the
+	// operator, enrol.
+	if r := enrol(token("Clinic North", h.Key(newPartner, policy.Admin))); r.Status != 200 {
+		t.Errorf("the new partner's token: %d %s", r.Status, r.Body)
+	}
+	if r := enrol(token("Clinic South", kOld)); r.Status != 200 {
+		t.Errorf("the old partner's token for its remaining customer: %d %s", r.Status, r.Body)
+	}
+	plain, id, hash = auth.NewKey()
+	if err := h.Store.CreateEnrolToken(t.Context(), model.EnrolToken{ID: id, OrgID: clinic.ID, Hash: hash, CreatedBy: "cli",
+		Created: now, Expires: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := enrol(plain); r.Status != 200 {
+		t.Errorf("a token made with hdn admin: %d %s", r.Status, r.Body)
 	}
 }
 

@@ -1,8 +1,11 @@
 package hub_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/hdnetwork/hdn/internal/api"
 	"github.com/hdnetwork/hdn/internal/hub"
 	"github.com/hdnetwork/hdn/internal/hub/hubtest"
 	"github.com/hdnetwork/hdn/internal/policy"
@@ -90,5 +93,49 @@ func TestIPv4MappedIPv6StoredAsIPv4(t *testing.T) {
 		if len(lr.Indicators) != 1 || lr.Indicators[0].Type != "ipv4" || lr.Indicators[0].Value != "198.51.100.7" {
 			t.Errorf("search %s: %+v", q, lr.Indicators)
 		}
+	}
+}
+
+// TestPendingProposalsBounded: an organisation's proposals awaiting a
+// decision are bounded (api.Limits.MaxPendingProposals); beyond it a
+// proposal is refused with 409 saying the bound and what to do, until an
+// analyst decides one. Other organisations are not held to its queue.
+func TestPendingProposalsBounded(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{Limits: api.Limits{MaxPendingProposals: 3}})
+	a := h.Org("hospital-a", policy.Member, "")
+	b := h.Org("hospital-b", policy.Member, "")
+	sensor, analyst, sensorB := h.Key(a, policy.Sensor), h.Key(a, policy.Analyst), h.Key(b, policy.Sensor)
+	propose := func(key, value string) hubtest.Response {
+		return h.Do("POST", "/api/v1/proposals", key, map[string]any{"value": value, "evidence": "Suricata alert"})
+	}
+	var first struct{ ID string }
+	for i := range 3 {
+		r := propose(sensor, fmt.Sprintf("p%d.example.org", i))
+		if r.Status != 201 {
+			t.Fatalf("proposal %d of 3: %d %s", i, r.Status, r.Body)
+		}
+		if i == 0 {
+			r.JSON(t, &first)
+		}
+	}
+	r := propose(sensor, "p3.example.org")
+	if r.Status != 409 || r.ErrorCode() != "conflict" || !strings.Contains(string(r.Body), "at most 3") || !strings.Contains(string(r.Body), "approve or reject") {
+		t.Errorf("a fourth pending proposal: %d %s, want 409 conflict naming the bound and what to do", r.Status, r.Body)
+	}
+	if r := propose(sensorB, "p3.example.org"); r.Status != 201 {
+		t.Errorf("another organisation's proposal: %d %s", r.Status, r.Body)
+	}
+	if r := h.Do("POST", "/api/v1/proposals/"+first.ID+"/reject", analyst, nil); r.Status != 200 {
+		t.Fatalf("reject: %d %s", r.Status, r.Body)
+	}
+	if r := propose(sensor, "p3.example.org"); r.Status != 201 {
+		t.Errorf("a proposal once one was decided: %d %s", r.Status, r.Body)
+	}
+	var queue struct {
+		Proposals []struct{ ID string } `json:"proposals"`
+	}
+	h.Do("GET", "/api/v1/proposals?status=pending", analyst, nil).JSON(t, &queue)
+	if len(queue.Proposals) != 3 {
+		t.Errorf("%d proposals pending, want 3", len(queue.Proposals))
 	}
 }

@@ -253,6 +253,9 @@ type Proposals interface {
 	CreateProposal(ctx context.Context, p model.Proposal) (model.Proposal, error)
 	Proposal(ctx context.Context, id string) (model.Proposal, error)
 	ListProposals(ctx context.Context, orgID string, status model.ProposalStatus, limit int) ([]model.Proposal, error)
+	// CountProposals counts an organisation's proposals of a status (""
+	// all).
+	CountProposals(ctx context.Context, orgID string, status model.ProposalStatus) (int, error)
 	// DecideProposal moves a pending proposal to approved or rejected;
 	// ErrConflict when it was decided already.
 	DecideProposal(ctx context.Context, id string, status model.ProposalStatus, indicatorID string, at time.Time) (model.Proposal, error)
@@ -336,7 +339,10 @@ type Onboarding interface {
 	// SetOrgPartner moves a customer to another partner. What the
 	// customer and both partners may see changes without a change entry
 	// for each indicator: their view floors (ViewFloor) move to the newest
-	// change, so that their streams start again from a snapshot.
+	// change, so that their streams start again from a snapshot. The
+	// customer's unused enrolment tokens are voided in the same
+	// transaction (they expire when they were made): the old partner made
+	// them, or could read them.
 	SetOrgPartner(ctx context.Context, customerID, partnerID string) error
 	// ViewFloor is the newest change at the last change of what the
 	// organisation may see that change entries do not carry (0: none): a

@@ -53,9 +53,10 @@ func (s *Store) SetOrgStatus(ctx context.Context, id string, status model.OrgSta
 	return nil
 }
 
-// SetOrgPartner moves a customer to another partner. It holds the change
-// log's lock, so that the view floors it sets are the newest change as
-// streams see it.
+// SetOrgPartner moves a customer to another partner and voids the
+// customer's unused enrolment tokens (made by or for the old partner). It
+// holds the change log's lock, so that the view floors it sets are the
+// newest change as streams see it.
 func (s *Store) SetOrgPartner(ctx context.Context, customerID, partnerID string) error {
 	err := s.writeChanges(ctx, func(tx Tx) error {
 		var kind, pkind, old string
@@ -72,6 +73,11 @@ func (s *Store) SetOrgPartner(ctx context.Context, customerID, partnerID string)
 			return fmt.Errorf("%q is a %s, not a partner", partnerID, pkind)
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET partner_id = ? WHERE id = ?`, partnerID, customerID); err != nil {
+			return err
+		}
+		// A token expires when it was made: redeeming it is refused as
+		// for any expired token.
+		if _, err := tx.ExecContext(ctx, `UPDATE enrol_tokens SET expires = created WHERE org_id = ? AND used IS NULL AND expires > created`, customerID); err != nil {
 			return err
 		}
 		last, err := s.lastSeq(ctx, tx)

@@ -122,6 +122,19 @@ func (s *Store) ListProposals(ctx context.Context, orgID string, status model.Pr
 	return out, nil
 }
 
+// CountProposals counts an organisation's proposals of a status ("" all).
+func (s *Store) CountProposals(ctx context.Context, orgID string, status model.ProposalStatus) (int, error) {
+	var n int
+	err := s.read(ctx, func(tx Tx) error {
+		return tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM proposals WHERE org_id = ? AND (? = '' OR status = ?)`,
+			orgID, string(status), string(status)).Scan(&n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("%s: count the proposals of %q: %w", s.d.Name, orgID, err)
+	}
+	return n, nil
+}
+
 // DecideProposal approves or rejects a pending proposal.
 func (s *Store) DecideProposal(ctx context.Context, id string, status model.ProposalStatus, indicatorID string, at time.Time) (model.Proposal, error) {
 	if status != model.Approved && status != model.Rejected {

@@ -215,6 +215,45 @@ func testEnrolTokens(e *env) {
 	e.wantErr(e.st.RedeemEnrolToken(e.ctx, "no-such-token", key(), now), store.ErrNotFound, "an unknown token")
 }
 
+// testEnrolTokensVoidedByMove: moving a customer to another partner voids
+// its unused enrolment tokens, which the old partner made or could read;
+// used tokens, and other organisations' tokens, are left as they were.
+func testEnrolTokensVoidedByMove(e *env) {
+	p1 := e.org(e.unique("old partner"), policy.Partner, "")
+	p2 := e.org(e.unique("new partner"), policy.Partner, "")
+	c := e.org(e.unique("moving clinic"), policy.Customer, p1.ID)
+	stay := e.org(e.unique("staying clinic"), policy.Customer, p1.ID)
+	now := time.Now().Truncate(time.Millisecond)
+	token := func(org model.Org) model.EnrolToken {
+		t := model.EnrolToken{ID: e.unique("t"), OrgID: org.ID, Hash: []byte("h"), CreatedBy: "k-old-partner", Created: now, Expires: now.Add(time.Hour)}
+		if err := e.st.CreateEnrolToken(e.ctx, t); err != nil {
+			e.Fatal(err)
+		}
+		return t
+	}
+	key := func(org model.Org) model.Key {
+		return model.Key{ID: e.unique("k"), OrgID: org.ID, Role: policy.Sensor, Hash: []byte("h"), Name: "sensor"}
+	}
+	used, unused, other := token(c), token(c), token(stay)
+	usedKey := key(c)
+	if err := e.st.RedeemEnrolToken(e.ctx, used.ID, usedKey, now.Add(time.Second)); err != nil {
+		e.Fatalf("RedeemEnrolToken: %v", err)
+	}
+	if err := e.st.SetOrgPartner(e.ctx, c.ID, p2.ID); err != nil {
+		e.Fatalf("SetOrgPartner: %v", err)
+	}
+	e.wantErr(e.st.RedeemEnrolToken(e.ctx, unused.ID, key(c), now.Add(time.Minute)), store.ErrConflict, "redeeming a token of a customer that moved since")
+	if got, err := e.st.EnrolToken(e.ctx, unused.ID); err != nil || got.Expires.After(got.Created) {
+		e.Errorf("the unused token after the move: %+v, %v; want it expired", got, err)
+	}
+	if got, err := e.st.EnrolToken(e.ctx, used.ID); err != nil || got.KeyID != usedKey.ID || !got.Expires.Equal(used.Expires) {
+		e.Errorf("the used token after the move: %+v, %v; want it unchanged", got, err)
+	}
+	if err := e.st.RedeemEnrolToken(e.ctx, other.ID, key(stay), now.Add(time.Minute)); err != nil {
+		e.Errorf("another customer's token after the move: %v", err)
+	}
+}
+
 // testSensors: a heartbeat replaces the last of the same key; sensors are
 // listed per organisation; sharing is counted per source since a time.
 func testSensors(e *env) {

@@ -50,4 +50,13 @@ func testProposals(e *env) {
 	if all, _ := e.st.ListProposals(e.ctx, a.ID, "", 10); len(all) != 2 {
 		e.Fatalf("all proposals: %d, want 2", len(all))
 	}
+	for _, c := range []struct {
+		org    string
+		status model.ProposalStatus
+		want   int
+	}{{a.ID, model.Pending, 1}, {a.ID, model.Approved, 1}, {a.ID, model.Rejected, 0}, {a.ID, "", 2}, {b.ID, model.Pending, 1}, {"no-such-org", "", 0}} {
+		if n, err := e.st.CountProposals(e.ctx, c.org, c.status); err != nil || n != c.want {
+			e.Errorf("CountProposals(%s, %q): %d, %v; want %d", c.org, c.status, n, err, c.want)
+		}
+	}
 }

@@ -83,6 +83,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OrgStatus", testOrgStatus},
 		{"RevokeOrg", testRevokeOrg},
 		{"EnrolTokens", testEnrolTokens},
+		{"EnrolTokensVoidedByMove", testEnrolTokensVoidedByMove},
 		{"Sensors", testSensors},
 		{"QuarantineAndExpireNow", testQuarantineAndExpireNow},
 		{"SignalsAndGroups", testSignalsAndGroups},
