@@ -200,9 +200,23 @@ func remoteHost(r *http.Request) string {
 	return host
 }
 
+// addressBucket is the rate bucket of a remote address: an IPv4 address, or
+// the /64 of an IPv6 one — a single host commonly holds a whole /64, so
+// that counting each address apart would give it billions of buckets.
+func addressBucket(host string) string {
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return host
+	}
+	if v4 := ip.To4(); v4 != nil {
+		return v4.String() // an IPv4-mapped address is its IPv4 host
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
+}
+
 // limitAddress charges r's remote address (a request without a key).
 func (s *Server) limitAddress(r *http.Request) error {
-	return s.anonRate.take(remoteHost(r))
+	return s.anonRate.take(addressBucket(remoteHost(r)))
 }
 
 // LimitByAddress wraps a handler that takes requests without a key (the web

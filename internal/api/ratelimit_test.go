@@ -158,3 +158,35 @@ func TestPartyStreams(t *testing.T) {
 		t.Fatalf("counts after release: parties %v, open %v", o.parties, o.open)
 	}
 }
+
+// Requests without a key are counted per IPv4 address and per IPv6 /64:
+// one host holding a /64 does not get a bucket per address.
+func TestAddressBuckets(t *testing.T) {
+	s := &Server{anonRate: newRateLimiter(0.001, 1, "address", time.Now)} // one request, then none for 1,000 s
+	req := func(remote string) error {
+		r, _ := http.NewRequest("POST", "/api/v1/enrol", nil)
+		r.RemoteAddr = remote
+		return s.limitAddress(r)
+	}
+	for _, tc := range []struct {
+		first, second string
+		shared        bool
+	}{
+		{"[2001:db8:1:2::1]:4000", "[2001:db8:1:2:ffff:ffff:ffff:ffff]:4001", true},
+		{"[2001:db8:1:3::1]:4000", "[2001:db8:1:4::1]:4000", false},
+		{"192.0.2.1:4000", "192.0.2.1:4001", true},
+		{"192.0.2.2:4000", "192.0.2.3:4000", false},
+		{"[::ffff:192.0.2.4]:4000", "192.0.2.4:5000", true}, // the same IPv4 host
+	} {
+		if err := req(tc.first); err != nil {
+			t.Fatalf("%s: first request refused: %v", tc.first, err)
+		}
+		err := req(tc.second)
+		if tc.shared && err == nil {
+			t.Errorf("%s after %s: let through, want the same bucket", tc.second, tc.first)
+		}
+		if !tc.shared && err != nil {
+			t.Errorf("%s after %s: %v, want a bucket of its own", tc.second, tc.first, err)
+		}
+	}
+}
