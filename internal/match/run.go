@@ -28,6 +28,7 @@ type batch struct {
 	data []byte
 	zeek *logparse.ZeekHeader // header in force at the batch's first line
 	out  []byte
+	seq  uint64 // its piece of the input, for RunObserved's handled
 }
 
 // Run reads lines of format f from r until EOF (or ctx is done), matches
@@ -44,14 +45,22 @@ type batch struct {
 // that blocks (a pipe, a tailed file) is not interrupted by ctx: close the
 // reader to stop such a run at once.
 func Run(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, workers int) (Stats, error) {
-	return RunObserved(ctx, r, f, m, out, workers, nil, nil)
+	return RunObserved(ctx, r, f, m, out, workers, nil, nil, nil)
 }
 
 // RunObserved is Run that also tells observe of every observation of every
 // event (the sensor's retro-hunt record; observe is called from several
 // goroutines at once), and adds each batch's counts to live as it goes
 // (read it with LoadStats; nil for none).
-func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, workers int, observe Observer, live *Stats) (Stats, error) {
+//
+// handled, if not nil, is told how far the input is handled: every line in
+// the first n bytes read from r has been matched and its alerts written to
+// out (or it was a Zeek header, or too long and skipped). n only grows; the
+// calls come one at a time, from the workers' goroutines, and should be
+// quick. Lines left unmatched because ctx ended are never reported
+// handled, so that a caller storing n (the sensor's position in a file)
+// reads them again rather than losing them.
+func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, workers int, observe Observer, live *Stats, handled func(n int64)) (Stats, error) {
 	if _, err := ParseFormat(string(f)); err != nil {
 		return Stats{}, err
 	}
@@ -67,6 +76,10 @@ func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.
 		free <- &batch{}
 	}
 	work := make(chan *batch, nbatch)
+	var prog *progress
+	if handled != nil {
+		prog = &progress{fn: handled}
+	}
 
 	var (
 		total   Stats
@@ -93,13 +106,17 @@ func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.
 					if live != nil {
 						live.addAtomic(&s.stats)
 					}
+					var err error
 					if len(b.out) > 0 {
 						outMu.Lock()
-						_, err := out.Write(b.out)
+						_, err = out.Write(b.out)
 						outMu.Unlock()
 						if err != nil {
 							fail(err)
 						}
+					}
+					if err == nil {
+						prog.done(b.seq)
 					}
 				}
 				b.out = b.out[:0]
@@ -108,7 +125,7 @@ func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.
 		}()
 	}
 
-	rd := reader{r: r, format: f, zeek: logparse.NewZeekHeader(), free: free, work: work, ctx: ctx}
+	rd := reader{r: r, format: f, zeek: logparse.NewZeekHeader(), free: free, work: work, ctx: ctx, prog: prog}
 	if err := rd.run(); err != nil {
 		fail(err)
 	}
@@ -155,7 +172,9 @@ type reader struct {
 	ctx    context.Context
 	stats  Stats // lines the reader consumes itself: headers, overlong lines
 	carry  []byte
-	skip   bool // discarding the rest of an overlong line
+	skip   bool      // discarding the rest of an overlong line
+	pos    int64     // bytes read from r
+	prog   *progress // nil unless the caller asked what is handled
 }
 
 func (rd *reader) get() (*batch, bool) {
@@ -195,6 +214,7 @@ func (rd *reader) run() error {
 			}
 			want := cap(b.data) - len(b.data)
 			n, err := rd.r.Read(b.data[len(b.data):cap(b.data)])
+			rd.pos += int64(n)
 			part := b.data[len(b.data) : len(b.data)+n]
 			b.data = b.data[:len(b.data)+n]
 			if rd.skip && n > 0 {
@@ -230,10 +250,13 @@ func (rd *reader) run() error {
 		} else if rd.skip {
 			b.data = b.data[:0]
 		}
+		// The batch ends where the carried unfinished line begins.
+		end := rd.pos - int64(len(rd.carry))
 		if len(b.data) > 0 {
-			rd.send(b)
+			rd.send(b, end)
 		} else {
 			rd.free <- b
+			rd.prog.handled(end)
 		}
 		if eof {
 			return rerr
@@ -241,14 +264,16 @@ func (rd *reader) run() error {
 	}
 }
 
-// send passes a batch to the workers. For Zeek, header lines are taken
-// out here, in input order, so that every batch carries the header its
-// lines were written under.
-func (rd *reader) send(b *batch) {
+// send passes a batch, ending at byte end of the input, to the workers.
+// For Zeek, header lines are taken out here, in input order, so that every
+// batch carries the header its lines were written under.
+func (rd *reader) send(b *batch, end int64) {
 	if rd.format != FormatZeek {
-		rd.work <- b
+		rd.dispatch(b, end)
 		return
 	}
+	// at is where data begins in the input.
+	at := func(data []byte) int64 { return end - int64(len(data)) }
 	data := b.data
 	for {
 		h := headerAt(data)
@@ -258,7 +283,7 @@ func (rd *reader) send(b *batch) {
 		}
 		if len(part) == len(b.data) {
 			b.zeek = rd.zeek
-			rd.work <- b
+			rd.dispatch(b, end)
 			return
 		}
 		if len(part) > 0 {
@@ -268,7 +293,7 @@ func (rd *reader) send(b *batch) {
 			}
 			nb.data = append(nb.data[:0], part...)
 			nb.zeek = rd.zeek
-			rd.work <- nb
+			rd.dispatch(nb, at(data)+int64(len(part)))
 		}
 		if h < 0 {
 			break
@@ -289,11 +314,19 @@ func (rd *reader) send(b *batch) {
 				rd.stats.Errors++
 			}
 		}
+		rd.prog.handled(at(data))
 		if len(data) == 0 {
 			break
 		}
 	}
 	rd.free <- b
+}
+
+// dispatch passes a batch, ending at byte end of the input, to the
+// workers.
+func (rd *reader) dispatch(b *batch, end int64) {
+	b.seq = rd.prog.add(end)
+	rd.work <- b
 }
 
 // headerAt returns the position of the first line starting with "#", or -1.

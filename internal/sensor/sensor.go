@@ -426,7 +426,7 @@ func (s *Sensor) announce(current bool) {
 	}
 	read := "to their end (--once)"
 	if !s.cfg.Once {
-		read = "followed from their end"
+		read = "followed from where they stopped (their end the first time)"
 		if s.cfg.FromStart {
 			read = "followed from their start"
 		}
@@ -725,12 +725,27 @@ func drain(c <-chan error) []error {
 // runInput feeds one input through the matcher. A socket is read as fast as
 // it delivers: when the matcher falls behind, whole chunks are dropped and
 // counted, never pushed back onto the producer. A file is followed at the
-// matcher's pace (the producer does not wait on a file).
+// matcher's pace (the producer does not wait on a file), and where it is
+// in the file is stored as its lines are matched (offsets.go), so that a
+// restart goes on where it stopped.
 func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
+	var pos *filePosition
+	var handled func(int64)
+	if fileInput(in) && !s.cfg.Once {
+		pos = &filePosition{}
+		handled = pos.matched
+		stop, kept := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(kept)
+			s.keepPosition(in, pos, stop)
+		}()
+		// Stored once more when the matcher has ended (below, <-done).
+		defer func() { close(stop); <-kept }()
+	}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		stats, err := match.RunObserved(ctx, pr, in.Format, s.matcher, s.alerts.sink(s, st), s.cfg.Workers, s.observe, &s.counters.match)
+		stats, err := match.RunObserved(ctx, pr, in.Format, s.matcher, s.alerts.sink(s, st), s.cfg.Workers, s.observe, &s.counters.match, handled)
 		st.read = stats
 		pr.CloseWithError(err)
 		done <- err
@@ -744,7 +759,7 @@ func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 			}
 		})
 	default:
-		err = s.readFile(ctx, in, st, pw)
+		err = s.readFile(ctx, in, st, pw, pos)
 	}
 	pw.CloseWithError(err)
 	merr := <-done
@@ -759,20 +774,22 @@ func (s *Sensor) runInput(ctx context.Context, in Input, st *inputStat) error {
 // gzip-compressed file (--once) or standard input is read decompressed
 // (match.Decompressed); its lines are held to the follower's longest line
 // like any others, so that a gzip bomb costs reading time, not memory.
-func (s *Sensor) readFile(ctx context.Context, in Input, st *inputStat, w io.Writer) error {
+//
+// A followed file (pos not nil) resumes where an earlier run's matcher
+// stopped in it, when it is still the same file (tail.Options.Resume): a
+// file that replaced it meanwhile is read from its start. A file without
+// a stored position is followed from its end, or its start (--from-start,
+// which also ignores a stored position). A Zeek log whose reading starts
+// after its beginning has its "#" header lines given to the matcher
+// first: without "#fields" its lines cannot be parsed.
+func (s *Sensor) readFile(ctx context.Context, in Input, st *inputStat, w io.Writer, pos *filePosition) error {
 	opts := tail.Options{Once: s.cfg.Once, FromStart: s.cfg.FromStart || s.cfg.Once,
 		// A follower kept from its file (no permission after a
 		// rotation, an I/O error) goes on trying: logged at most once
 		// a minute, counted, and carried by the heartbeats.
 		OnError: func(err error) { s.inputFailed(in, st, err) },
-		// A line longer than the follower takes is skipped whole:
-		// counted as read and unparsable.
-		OnLongLine: func(int64) {
-			st.lines.Add(1)
-			st.long.Add(1)
-			atomic.AddInt64(&s.counters.match.Lines, 1)
-			atomic.AddInt64(&s.counters.match.Errors, 1)
-		}}
+		// A line longer than the follower takes is skipped whole.
+		OnLongLine: func(int64) { s.longLine(st) }}
 	path := in.Path
 	var compressed *countingReader // the compressed file read, for the offset
 	switch {
@@ -796,7 +813,24 @@ func (s *Sensor) readFile(ctx context.Context, in Input, st *inputStat, w io.Wri
 			st.gzipped.Store(true)
 		}
 	}
-	if !opts.FromStart && path != "-" {
+	if pos != nil {
+		opts.Resume = s.resumeFrom(ctx, in)
+		opts.OnFile = pos.onFile
+	}
+	if in.Format == match.FormatZeek {
+		opts.OnHeader = func(line []byte) {
+			// An error here is the matcher's, and the first line's
+			// write returns it.
+			if pos != nil {
+				pos.wrote(len(line)+1, -1)
+			}
+			w.Write(append(append(make([]byte, 0, len(line)+1), line...), '\n'))
+		}
+	}
+	switch {
+	case opts.Resume != nil:
+		st.offset.Store(opts.Resume.Offset)
+	case !opts.FromStart && path != "-":
 		// A follower starts at the file's end: that is where it is.
 		if fi, err := os.Stat(path); err == nil {
 			st.offset.Store(fi.Size())
@@ -809,6 +843,11 @@ func (s *Sensor) readFile(ctx context.Context, in Input, st *inputStat, w io.Wri
 		}
 		st.offset.Store(off)
 		s.maybeAutoShare(in, line)
+		if pos != nil {
+			// Marked before it is written: the matcher may handle the
+			// line before Write returns.
+			pos.wrote(len(line)+1, off)
+		}
 		if _, err := w.Write(line); err != nil {
 			return err
 		}
@@ -858,6 +897,67 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	return n, err
+}
+
+// longLine counts a line of an input longer than its reader takes
+// (tail.DefaultMaxLine), skipped whole: read and unparsable.
+func (s *Sensor) longLine(st *inputStat) {
+	st.lines.Add(1)
+	st.long.Add(1)
+	atomic.AddInt64(&s.counters.match.Lines, 1)
+	atomic.AddInt64(&s.counters.match.Errors, 1)
+}
+
+// socketLines cuts what a socket delivers into runs of whole lines. It
+// holds at most max bytes of an unfinished line: a longer line is dropped
+// up to its newline and counted (long), as the file follower does, so an
+// endless line costs reading time, not memory; and each read's bytes are
+// looked through once. max is at least a read's size: the lines wholly
+// within one read are passed on as they are.
+type socketLines struct {
+	max      int
+	long     func()
+	pending  []byte // the start of an unfinished line
+	skipping bool   // dropping the rest of a line longer than max
+}
+
+// add takes the bytes p just read and returns the whole lines they end, in
+// a new slice (nil when they end none).
+func (c *socketLines) add(p []byte) []byte {
+	first := bytes.IndexByte(p, '\n')
+	if first < 0 {
+		c.hold(p)
+		return nil
+	}
+	var out []byte
+	switch {
+	case c.skipping:
+		c.skipping = false
+	case len(c.pending)+first > c.max:
+		c.pending = c.pending[:0]
+		c.long()
+	default:
+		out = append(append(out, c.pending...), p[:first+1]...)
+		c.pending = c.pending[:0]
+	}
+	p = p[first+1:]
+	// The lines after the first are whole in p, and no longer than a read.
+	last := bytes.LastIndexByte(p, '\n')
+	out = append(out, p[:last+1]...)
+	c.hold(p[last+1:])
+	return out
+}
+
+// hold keeps the start of an unfinished line, up to max bytes.
+func (c *socketLines) hold(p []byte) {
+	switch {
+	case c.skipping || len(p) == 0:
+	case len(c.pending)+len(p) > c.max:
+		c.pending, c.skipping = c.pending[:0], true
+		c.long()
+	default:
+		c.pending = append(c.pending, p...)
+	}
 }
 
 // inputErrorLogEvery bounds how often an input's errors are logged.
@@ -922,21 +1022,16 @@ func (s *Sensor) readSocket(ctx context.Context, path string, w io.Writer, st *i
 		wg.Go(func() {
 			defer conn.Close()
 			go func() { <-ctx.Done(); conn.Close() }()
-			var pending []byte
+			cut := socketLines{max: tail.DefaultMaxLine, long: func() { s.longLine(st) }}
 			buf := make([]byte, 256<<10)
 			for {
 				n, err := conn.Read(buf)
-				if n > 0 {
-					pending = append(pending, buf[:n]...)
-					if i := bytes.LastIndexByte(pending, '\n'); i >= 0 {
-						chunk := append([]byte(nil), pending[:i+1]...)
-						pending = append(pending[:0], pending[i+1:]...)
-						st.lines.Add(int64(bytes.Count(chunk, []byte{'\n'})))
-						select {
-						case chunks <- chunk:
-						default:
-							s.counters.dropped.Add(int64(bytes.Count(chunk, []byte{'\n'})))
-						}
+				if chunk := cut.add(buf[:n]); len(chunk) > 0 {
+					st.lines.Add(int64(bytes.Count(chunk, []byte{'\n'})))
+					select {
+					case chunks <- chunk:
+					default:
+						s.counters.dropped.Add(int64(bytes.Count(chunk, []byte{'\n'})))
 					}
 				}
 				if err != nil {

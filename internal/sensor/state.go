@@ -71,7 +71,7 @@ func OpenState(dir string) (*State, error) {
 		return nil, fmt.Errorf("state: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(stateSchema); err != nil {
+	if _, err := db.Exec(stateSchema + offsetSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("state: create schema in %s: %w", path, err)
 	}

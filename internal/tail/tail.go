@@ -6,15 +6,18 @@
 // costs one system call per file per interval.
 //
 // Lines hands each complete line to a callback together with the offset
-// just after it, which the sensor stores so that it can resume where it
-// stopped (Options.Offset).
+// just after it, and tells of each file it reads (Options.OnFile), which
+// the sensor stores so that it can resume where it stopped after a restart
+// (Options.Resume).
 package tail
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"io/fs"
 	"os"
@@ -44,6 +47,32 @@ type Options struct {
 	// just after a newline, the file cannot be the one the offset came from
 	// (it was rotated or truncated meanwhile) and is read from its start.
 	Offset int64
+	// Resume resumes where an earlier follower stopped: at Resume.Offset
+	// of the file that exists when Lines starts if that file is
+	// Resume.File (FileID.Same) and still has a newline just before the
+	// offset. Any other file — a new one took the path while nobody
+	// followed it, or the file was truncated — is read from its start.
+	// It takes precedence over Offset and FromStart.
+	Resume *Position
+	// OnFile, if set, is told which file the lines that follow come from:
+	// when Lines starts on a file, when another file takes the path's
+	// place, when a truncated file is read again from its start, and when
+	// more of the file's first bytes have been read (the FileID is then
+	// surer). off is where reading goes on in it when that is the start of
+	// a line — a Position to resume from even before any line comes — and
+	// -1 otherwise (a surer FileID of the file being read; a start at an
+	// end in the middle of a line). It is called on Lines' goroutine,
+	// before the first line it concerns; with the offsets fn is given, it
+	// makes the Position to resume from.
+	OnFile func(id FileID, off int64)
+	// OnHeader, if set, is handed the header of a file whose reading
+	// starts after its beginning (at its end, or at a resumed offset):
+	// the lines at its start that begin with "#", as a Zeek log's
+	// "#separator" … "#types" are, before any other line, so that their
+	// reader knows the columns of the lines that follow. At most MaxLine
+	// bytes of header are read; a file read from its start hands its
+	// header to fn like any other lines.
+	OnHeader func(line []byte)
 	// Once reads the file from its start (or Offset) to its end and
 	// returns, handing over a last line that lacks its newline; a file that
 	// does not exist is an error. Otherwise Lines follows the file until
@@ -111,6 +140,66 @@ func Lines(ctx context.Context, path string, opts Options, fn func(line []byte, 
 	return r.follow(ctx, path)
 }
 
+// A Position is where a follower is, as it can be stored to resume from
+// after a restart (Options.Resume): a file, and the offset in it just
+// after the last line handed over.
+type Position struct {
+	File   FileID
+	Offset int64
+}
+
+// A FileID tells a file from others that take its path later: its device
+// and inode numbers (zero where the platform has none), and a hash of its
+// first bytes, since a file system may give a new file the inode of one
+// deleted meanwhile (Zeek's rotated logs are deleted once compressed).
+type FileID struct {
+	Dev, Ino uint64
+	// HeadLen is how many of the file's first bytes Head covers: up to
+	// headSize, fewer while the file is shorter.
+	HeadLen int64
+	Head    uint64 // FNV-1a hash of the first HeadLen bytes
+}
+
+// headSize is how many of a file's first bytes its FileID covers.
+const headSize = 1024
+
+// Same reports whether f, an open file whose FileInfo is fi, is the file
+// id was taken of: the same device and inode, and the same first
+// id.HeadLen bytes.
+func (id FileID) Same(f *os.File, fi os.FileInfo) bool {
+	dev, ino := sysID(fi)
+	if dev != id.Dev || ino != id.Ino || fi.Size() < id.HeadLen {
+		return false
+	}
+	h, err := headHash(f, id.HeadLen)
+	return err == nil && h == id.Head
+}
+
+// identify returns the FileID of f, whose FileInfo is fi.
+func identify(f *os.File, fi os.FileInfo) (FileID, error) {
+	dev, ino := sysID(fi)
+	n := min(fi.Size(), headSize)
+	h, err := headHash(f, n)
+	if err != nil {
+		return FileID{}, err
+	}
+	return FileID{Dev: dev, Ino: ino, HeadLen: n, Head: h}, nil
+}
+
+// headHash hashes the first n bytes of f.
+func headHash(f *os.File, n int64) (uint64, error) {
+	var buf [headSize]byte
+	if n > headSize {
+		n = headSize
+	}
+	if _, err := f.ReadAt(buf[:n], 0); err != nil && !(errors.Is(err, io.EOF) && n == 0) {
+		return 0, fmt.Errorf("tail: %w", err)
+	}
+	h := fnv.New64a()
+	h.Write(buf[:n])
+	return h.Sum64(), nil
+}
+
 // reader cuts bytes into lines.
 type reader struct {
 	opts Options
@@ -118,6 +207,7 @@ type reader struct {
 	buf  []byte // what was read
 	line []byte // the start of an unfinished line
 	off  int64  // offset of the next byte to read
+	id   FileID // the file being read, once OnFile was told of it
 
 	long     bool  // the current line is longer than MaxLine: skip it
 	longLen  int64 // its length so far
@@ -251,7 +341,7 @@ func (r *reader) follow(ctx context.Context, path string) error {
 	case err != nil:
 		failed(fmt.Errorf("tail: %w", err))
 	default:
-		if err := r.start(f, fi.Size()); err != nil {
+		if err := r.start(f, fi); err != nil {
 			f.Close()
 			return err
 		}
@@ -284,6 +374,7 @@ func (r *reader) follow(ctx context.Context, path string) error {
 			} else {
 				r.off = 0
 				r.dropLine()
+				r.tell(nf, 0)
 			}
 			f, fi = nf, nfi
 		}
@@ -296,6 +387,10 @@ func (r *reader) follow(ctx context.Context, path string) error {
 			f.Close()
 			f = nil
 			continue
+		}
+		if r.opts.OnFile != nil && r.id.HeadLen < headSize && r.off > r.id.HeadLen {
+			// More of the file's first bytes are known: a surer FileID.
+			r.tell(f, -1)
 		}
 		if r.opts.Once {
 			return r.endLine()
@@ -341,6 +436,7 @@ func (r *reader) follow(ctx context.Context, path string) error {
 			}
 			r.off = 0
 			r.dropLine()
+			r.tell(f, 0)
 		}
 	}
 }
@@ -359,10 +455,55 @@ func open(path string) (*os.File, os.FileInfo, error) {
 	return f, fi, nil
 }
 
+// tell identifies f, the file now read, and tells OnFile of it and of
+// off (Options.OnFile). A file
+// that cannot be identified is told as the zero FileID, which no file is
+// the Same as where files have inodes: a position in it is resumed from
+// the start of the file.
+func (r *reader) tell(f *os.File, off int64) {
+	if r.opts.OnFile == nil {
+		return
+	}
+	var id FileID
+	if fi, err := f.Stat(); err == nil {
+		id, _ = identify(f, fi)
+	}
+	r.id = id
+	r.opts.OnFile(id, off)
+}
+
+// header hands the lines beginning with "#" at the start of f, before
+// offset end, to OnHeader.
+func (r *reader) header(f *os.File, end int64) {
+	if r.opts.OnHeader == nil || end <= 0 {
+		return
+	}
+	br := bufio.NewReaderSize(io.NewSectionReader(f, 0, min(end, int64(r.opts.MaxLine))), readSize)
+	for {
+		// A line longer than the buffer ends the header (ErrBufferFull),
+		// as does one cut off by end (io.EOF).
+		line, err := br.ReadSlice('\n')
+		if err != nil || line[0] != '#' {
+			return
+		}
+		line = line[:len(line)-1]
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		r.opts.OnHeader(line)
+	}
+}
+
 // start positions r in the file that exists when Lines starts.
-func (r *reader) start(f *os.File, size int64) error {
+func (r *reader) start(f *os.File, fi os.FileInfo) error {
+	size := fi.Size()
 	var at int64
 	switch {
+	case r.opts.Resume != nil:
+		// Another file, or this one truncated: read from its start.
+		if p := r.opts.Resume; p.Offset <= size && p.File.Same(f, fi) && (p.Offset == 0 || endsLine(f, p.Offset)) {
+			at = p.Offset
+		}
 	case r.opts.Offset > 0:
 		if r.opts.Offset <= size && endsLine(f, r.opts.Offset) {
 			at = r.opts.Offset
@@ -372,6 +513,12 @@ func (r *reader) start(f *os.File, size int64) error {
 		at = size
 		r.fragment = size > 0 && !endsLine(f, size)
 	}
+	if r.fragment {
+		r.tell(f, -1)
+	} else {
+		r.tell(f, at)
+	}
+	r.header(f, at)
 	if _, err := f.Seek(at, io.SeekStart); err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
