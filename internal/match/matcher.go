@@ -183,7 +183,7 @@ func (s *Session) Stats() Stats { return s.stats }
 // that cannot be parsed returns its error (and dst unchanged); blank and
 // comment lines, and Zeek header lines, return nil.
 func (s *Session) Match(dst, line []byte) ([]byte, error) {
-	return s.match(s.m.Load(), dst, line)
+	return s.match(dst, line)
 }
 
 func (s *Session) parse(line []byte) error {
@@ -218,7 +218,16 @@ func (s *Session) parse(line []byte) error {
 	return fmt.Errorf("unknown input format %q", s.format)
 }
 
-func (s *Session) match(x *Index, dst, line []byte) ([]byte, error) {
+// match matches one line. The event is filed with the observer (the
+// sensor's retro-hunt record) before the index is loaded, with one atomic
+// load per event: the sensor swaps a new index in before it hunts the
+// record for the indicators that arrived, so a line either is filed before
+// the hunt starts (the hunt finds it) or loads the new index (it alerts
+// live). An index loaded before the line is filed (once per batch, say)
+// would let a line matched with the old index be filed after the hunt,
+// and be neither alerted nor hunted. A line may so raise both (filed before the hunt, matched
+// with the new index): one alert too many, never one too few.
+func (s *Session) match(dst, line []byte) ([]byte, error) {
 	s.stats.Lines++
 	if err := s.parse(line); err != nil {
 		if err == logparse.ErrEmpty {
@@ -229,10 +238,12 @@ func (s *Session) match(x *Index, dst, line []byte) ([]byte, error) {
 		return dst, err
 	}
 	s.stats.Events++
-	s.x, s.hits, s.nowSet = x, s.hits[:0], false
+	s.hits, s.nowSet = s.hits[:0], false
 	if s.observe != nil {
 		s.observeEvent()
 	}
+	x := s.m.Load()
+	s.x = x
 	obs := s.ev.Obs
 	many := len(obs) > manyObservations
 	if many {

@@ -9,6 +9,8 @@ import (
 // Observer is told of every observation of every event a Session parses,
 // with the event's time to the hour (the sensor files them into its
 // retro-hunt record). It must not keep o or its Value after returning.
+// It is called before the event is matched, and the event is matched with
+// the index current once it returns (Session.match says why).
 type Observer func(at time.Time, o *logparse.Observation)
 
 // SetObserver sets the Session's observer (nil for none).

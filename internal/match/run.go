@@ -34,10 +34,11 @@ type batch struct {
 // Run reads lines of format f from r until EOF (or ctx is done), matches
 // them against m on workers goroutines (GOMAXPROCS when workers <= 0), and
 // writes alert lines to out. The input is cut into batches of whole lines
-// (about 1 MiB); each worker matches a batch with the index current when it
-// started it and writes the batch's alerts in one Write call, so alerts of
-// one batch keep their input order but batches may finish out of order:
-// alert order is not input order. Writes to out are serialised. Buffers
+// (about 1 MiB); each worker matches every event with the index current
+// once the event is handed to the observer (Session.match says why), and
+// writes a batch's alerts in one Write call, so alerts of one batch keep
+// their input order but batches may finish out of order: alert order is
+// not input order. Writes to out are serialised. Buffers
 // are recycled, so a long run allocates nothing per line.
 //
 // Malformed lines are counted (Stats.Errors) and skipped. Run returns the
@@ -145,8 +146,9 @@ func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.
 }
 
 // matchBatch matches every line of a batch, appending alerts to b.out.
+// Each line loads the index itself, after it is filed with the observer
+// (Session.match says why), not once for the batch.
 func (s *Session) matchBatch(b *batch) {
-	x := s.m.Load()
 	if b.zeek != nil {
 		s.zeek = b.zeek
 	}
@@ -158,7 +160,7 @@ func (s *Session) matchBatch(b *batch) {
 		} else {
 			data = nil
 		}
-		b.out, _ = s.match(x, b.out, line)
+		b.out, _ = s.match(b.out, line)
 	}
 }
 

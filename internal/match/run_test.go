@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/logparse"
 )
 
 func testMatcher(t testing.TB) *Matcher {
@@ -266,5 +267,32 @@ func TestNoAllocations(t *testing.T) {
 				t.Errorf("%s: %.1f allocations for %.80s", f, n, l)
 			}
 		}
+	}
+}
+
+// TestObservedBeforeIndexLoaded: an event is handed to the observer before
+// it loads the index it is matched with. The sensor swaps a new indicator
+// in and then hunts its retro-hunt record (what the observer filed) for
+// it; here the index is swapped while the first line of a batch is being
+// filed — as if the swap and the hunt ran then — and that line and the
+// rest of the batch must be matched with the new index. With the index
+// loaded once per batch, before the lines were filed, they were matched
+// with the old one: no alert, and (filed after the hunt) no retro alert.
+func TestObservedBeforeIndexLoaded(t *testing.T) {
+	m := NewMatcher(nil)
+	x, err := Build([]Indicator{{ID: "d1", Type: indicator.Domain, Value: "late.example", TLP: "green"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var once sync.Once
+	observe := func(time.Time, *logparse.Observation) { once.Do(func() { m.Swap(x) }) }
+	in := eveLine(1, "late.example") + "\n" + eveLine(2, "www.late.example") + "\n"
+	var out syncBuffer
+	st, err := RunObserved(context.Background(), strings.NewReader(in), FormatEVE, m, &out, 1, observe, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Alerts != 2 {
+		t.Errorf("the index was swapped as the first line was filed: %d alerts, want 2 (its and the next line's)\n%s", st.Alerts, out.String())
 	}
 }

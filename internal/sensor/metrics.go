@@ -55,6 +55,11 @@ type Metrics struct {
 	AutoShareDropped                                  int64
 	Cursor                                            int64
 	LastContact                                       time.Time
+
+	// IndicatorsRefused counts the indicators from the hub the sensor
+	// would not keep (an unknown type, a TLP that is not a TLP 2.0 level,
+	// a value longer than a hub stores).
+	IndicatorsRefused int64
 }
 
 // Metrics returns the counters now.
@@ -66,6 +71,7 @@ func (s *Sensor) Metrics() Metrics {
 		RetroAlerts: s.counters.retroAlerts.Load(), AlertsHeldBack: s.counters.heldBack.Load(), Indicators: s.counters.indicators.Load(),
 		StreamInterruptions: s.counters.streamInterruptions.Load(),
 		StateFailures:       s.counters.stateFailures.Load(),
+		IndicatorsRefused:   s.counters.indicatorsRefused.Load(),
 		InputErrors:         s.counters.inputErrors.Load(),
 		AutoShareDropped:    s.counters.autoShareDropped.Load(),
 	}
@@ -110,6 +116,7 @@ func (s *Sensor) writeMetrics(w http.ResponseWriter) {
 		{"hdn_sensor_stream_connected", "1 when the stream from the hub is open.", "gauge", b2i(m.StreamConnected)},
 		{"hdn_sensor_stream_interruptions_total", "Stream connections that failed or ended (each followed by a reconnect, to the next hub when several are given).", "counter", m.StreamInterruptions},
 		{"hdn_sensor_state_failures_total", "Attempts to apply stream events that the state directory refused (a full disk, a lock held by another process); each batch is tried again until it is applied.", "counter", m.StateFailures},
+		{"hdn_sensor_indicators_refused_total", "Indicators from the hub the sensor did not keep and does not match: a type it does not know (a newer hub's), or what no hub sends (a TLP that is not a TLP 2.0 level, a value longer than a hub stores); a version held before is dropped.", "counter", m.IndicatorsRefused},
 		{"hdn_sensor_input_errors_total", "Errors that kept an input from its file or socket for a while (no permission after a rotation, an I/O error); the input goes on trying at every poll.", "counter", m.InputErrors},
 		{"hdn_sensor_autoshare_dropped_total", "Suricata alert lines auto-share had no room for (its queue was full: the hub slow or away, or a burst of alerts); matching is not held up.", "counter", m.AutoShareDropped},
 		{"hdn_sensor_stream_cursor", "Change-sequence cursor the local copy is current to.", "gauge", m.Cursor},

@@ -153,6 +153,8 @@ type counters struct {
 	lastContact                  atomic.Int64 // unix nanos of the last stream event
 	streamInterruptions          atomic.Int64 // stream connections that ended or failed
 	stateFailures                atomic.Int64 // batches the state refused (each tried again)
+	indicatorsRefused            atomic.Int64 // indicators from the hub the sensor would not keep (toChange)
+	refusedLog                   atomic.Int64 // unix nanos of the last log of a refused indicator
 	inputErrors                  atomic.Int64 // errors that kept an input from its file or socket for a while
 }
 
@@ -315,6 +317,9 @@ func (s *Sensor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var bg sync.WaitGroup
+	// Before any line is read and any event applied: what an earlier run
+	// left undone is hunted for in the record as it was then.
+	s.huntPending(ctx)
 	if s.hub != nil {
 		if err := s.startSync(ctx, &bg); err != nil {
 			return err
@@ -504,13 +509,21 @@ func (s *Sensor) startSync(ctx context.Context, bg *sync.WaitGroup) error {
 	stream := streamclient.New(streamclient.Config{URLs: s.cfg.Hubs, Key: s.cfg.Key, Cursor: cursor, Resume: synced, Logger: s.log, HTTP: httpc,
 		OnInterrupt: func(error) { s.counters.streamInterruptions.Add(1) }})
 	s.stream.Store(stream)
-	events := make(chan streamclient.Event, 4096)
+	// Events wait here in their compact form (toChange), converted as they
+	// come: a stream event may be a megabyte (a description), and the
+	// queue and a batch, held while the state is slow or locked, then
+	// held some 9,000 of them.
+	events := make(chan change, streamQueue)
 	bg.Go(func() {
 		defer close(events)
 		for {
 			err := stream.Run(ctx, func(ev streamclient.Event) error {
+				c, err := toChange(ev)
+				if err != nil {
+					s.indicatorRefused(err)
+				}
 				select {
-				case events <- ev:
+				case events <- c:
 					return nil
 				case <-ctx.Done():
 					return ctx.Err()
@@ -538,6 +551,27 @@ func (s *Sensor) startSync(ctx context.Context, bg *sync.WaitGroup) error {
 	return nil
 }
 
+// How many stream events wait for the state, at most: in the queue
+// (streamQueue) and in the batch being applied (applyBatch).
+const (
+	streamQueue = 4096
+	applyBatch  = 5000
+)
+
+// refusedLogEvery bounds how often refused indicators are logged.
+const refusedLogEvery = time.Minute
+
+// indicatorRefused counts an indicator from the hub the sensor would not
+// keep, and logs why at most every refusedLogEvery: a hub that sends many
+// (a newer hub's new type, a broken or hostile one) must not flood the log.
+func (s *Sensor) indicatorRefused(err error) {
+	n := s.counters.indicatorsRefused.Add(1)
+	now := time.Now().UnixNano()
+	if last := s.counters.refusedLog.Load(); now-last >= int64(refusedLogEvery) && s.counters.refusedLog.CompareAndSwap(last, now) {
+		s.log.Warn("an indicator from the hub was refused and is not matched (a type this sensor does not know, or what no hub sends)", "err", err, "refused_total", n)
+	}
+}
+
 // Backoff of applyRetrying: the first wait, and the longest.
 const (
 	applyRetryFirst = time.Second
@@ -552,10 +586,10 @@ const (
 // reading), the lag metric grows, and each failure is logged and counted.
 // Giving up instead would leave the sensor running on a copy that never
 // moves again.
-func (s *Sensor) applyRetrying(ctx context.Context, batch []streamclient.Event) (arrived, fresh []match.Indicator, err error) {
+func (s *Sensor) applyRetrying(ctx context.Context, batch []change) (arrived, fresh []match.Indicator, err error) {
 	err = s.retrying(ctx, "applying stream events to the state", func() error {
 		var err error
-		arrived, fresh, err = s.state.Apply(ctx, batch)
+		arrived, fresh, err = s.state.apply(ctx, batch)
 		return err
 	})
 	return arrived, fresh, err
@@ -584,8 +618,8 @@ func (s *Sensor) retrying(ctx context.Context, what string, fn func() error) err
 
 // applyLoop applies stream events to the state in batches and triggers
 // index rebuilds and retro-hunts.
-func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event) {
-	batch := make([]streamclient.Event, 0, 1024)
+func (s *Sensor) applyLoop(ctx context.Context, events <-chan change) {
+	batch := make([]change, 0, 1024)
 	for {
 		ev, ok := <-events
 		if !ok {
@@ -593,7 +627,7 @@ func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event
 		}
 		batch = append(batch[:0], ev)
 	drain:
-		for len(batch) < 5000 {
+		for len(batch) < applyBatch {
 			select {
 			case ev, ok := <-events:
 				if !ok {
@@ -612,21 +646,21 @@ func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event
 		current, reset := false, false
 		var gone []string
 		for _, ev := range batch {
-			switch ev.Kind {
-			case api.EventHeartbeat:
+			switch {
+			case ev.kind == api.EventHeartbeat:
 				current = true
-			case api.EventReset:
+			case ev.kind == api.EventReset:
 				reset = true
-			case api.EventRemoved:
-				gone = append(gone, ev.ID)
-			default:
-				if ev.Indicator != nil && (ev.Indicator.Revoked || ev.Indicator.Expired || ev.Indicator.Quarantined) {
-					gone = append(gone, ev.Indicator.ID)
-				}
+			case ev.gone():
+				gone = append(gone, ev.id)
 			}
 		}
 		// Update the index before the retro-hunt and before saying we are
-		// current, so that live matching and the record agree. Changes are
+		// current, so that live matching and the record agree: a line is
+		// filed in the record before it loads the index it is matched
+		// with (match.Session), so one that loaded the index of before
+		// this swap is in the record by the time the hunt below starts,
+		// and one filed later is matched with the new index. Changes are
 		// layered over the current index (Index.Update, in proportion to the
 		// changes); a reset rebuilds it from the state.
 		if reset {
@@ -650,6 +684,7 @@ func (s *Sensor) applyLoop(ctx context.Context, events <-chan streamclient.Event
 		}
 		if len(fresh) > 0 {
 			s.retroHunt(fresh)
+			s.hunted(ctx, fresh)
 		}
 		if current {
 			s.markCurrent()
@@ -1059,9 +1094,41 @@ func (s *Sensor) observe(at time.Time, o *logparse.Observation) {
 	}
 }
 
+// huntPending hunts for the indicators an earlier run applied but was
+// stopped or killed before hunting for (State.PendingHunts).
+func (s *Sensor) huntPending(ctx context.Context) {
+	inds, err := s.state.PendingHunts(ctx)
+	if err != nil {
+		s.log.Warn("reading the retro-hunts an earlier run left undone failed; left for the next start", "err", err)
+		return
+	}
+	if len(inds) == 0 {
+		return
+	}
+	n := s.retroHunt(inds)
+	s.hunted(ctx, inds)
+	// Said at info only when the hunt found something: a copy seeded from
+	// a snapshot with nothing in the record to find is no news.
+	level := slog.LevelDebug
+	if n > 0 {
+		level = slog.LevelInfo
+	}
+	s.log.Log(ctx, level, "hunted for the indicators an earlier run applied but was stopped before hunting for", "indicators", len(inds), "retro_alerts", n)
+}
+
+// hunted takes indicators off the state's pending hunts once their hunt is
+// done, also when ctx has just ended (a --once run stopping): they would
+// otherwise be hunted, and alerted, again at the next start. When that
+// fails they are, which is logged: an alert twice rather than none.
+func (s *Sensor) hunted(ctx context.Context, inds []match.Indicator) {
+	if err := s.state.Hunted(context.WithoutCancel(ctx), inds); err != nil {
+		s.log.Warn("noting retro-hunts as done failed; the next start hunts for them again", "indicators", len(inds), "err", err)
+	}
+}
+
 // retroHunt searches the record for indicators that just arrived and raises
-// retro alerts naming the hours.
-func (s *Sensor) retroHunt(inds []match.Indicator) {
+// retro alerts naming the hours; it returns how many.
+func (s *Sensor) retroHunt(inds []match.Indicator) (alerts int) {
 	for i := range inds {
 		ind := &inds[i]
 		if ind.Type == indicator.STIXPattern {
@@ -1081,8 +1148,10 @@ func (s *Sensor) retroHunt(inds []match.Indicator) {
 			}
 			s.counters.retroAlerts.Add(1)
 			s.sight.add(ind.ID, h.Hour, "")
+			alerts++
 		}
 	}
+	return alerts
 }
 
 // appendRetroAlert writes a retro alert: the hour the record shows the

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // the embedded SQLite driver
@@ -17,6 +18,7 @@ import (
 	"github.com/hdnetwork/hdn/internal/api"
 	"github.com/hdnetwork/hdn/internal/indicator"
 	"github.com/hdnetwork/hdn/internal/match"
+	"github.com/hdnetwork/hdn/internal/policy"
 	"github.com/hdnetwork/hdn/internal/streamclient"
 )
 
@@ -26,7 +28,10 @@ import (
 // catch up from its cursor when the hub returns. Every batch of stream
 // events is applied in one transaction together with the cursor, so the
 // copy and the cursor never disagree after a crash. It also keeps the
-// sightings not yet taken by the hub (outbox.go).
+// indicators that arrived but are not yet hunted for in the retro-hunt
+// record (pending_hunts, in the same transaction: a crash between applying
+// and hunting leaves them for the next start), and the sightings not yet
+// taken by the hub (outbox.go).
 type State struct {
 	db *sql.DB
 }
@@ -51,7 +56,8 @@ CREATE TABLE IF NOT EXISTS sighting_reports (
 CREATE TABLE IF NOT EXISTS sighting_pending (
 	n     INTEGER PRIMARY KEY CHECK (n = 1),
 	items TEXT NOT NULL
-);`
+);
+CREATE TABLE IF NOT EXISTS pending_hunts (id TEXT PRIMARY KEY) WITHOUT ROWID;`
 
 // OpenState opens (creating if needed) the state in dir, readable by its
 // owner only: dir is made 0700 and the database with its WAL and
@@ -135,12 +141,76 @@ func (s *State) Cursor(ctx context.Context) (cursor int64, synced bool, err erro
 	return cursor, true, nil
 }
 
+// change is a stream event as the sensor holds it between the stream and
+// the state: the indicator already in the matcher's compact form (fromAPI:
+// no description, every text held to the hub's bounds and copied out of
+// the event), so that the queue and the batch that wait on a slow or
+// locked state hold a few kilobytes an event whatever a hub sends, not the
+// megabyte a stream event may be.
+type change struct {
+	kind   string
+	cursor int64
+	// id is the indicator the event is about ("" for none); when ind is
+	// nil it leaves the copy (removed, revoked, expired, quarantined or
+	// refused).
+	id  string
+	ind *match.Indicator
+}
+
+// gone says whether the change takes its indicator out of the copy.
+func (c *change) gone() bool { return c.id != "" && c.ind == nil }
+
+// toChange turns a stream event into a change. An indicator the sensor
+// refuses (fromAPI says why, in the error) becomes a removal of its id: a
+// version the state held before is dropped, as the hub replaced it.
+func toChange(ev streamclient.Event) (change, error) {
+	c := change{kind: ev.Kind, cursor: ev.Cursor}
+	switch ev.Kind {
+	case api.EventReset, api.EventSnapshotEnd, api.EventHeartbeat:
+		return c, nil
+	case api.EventRemoved:
+		if len(ev.ID) <= maxIDLen { // a longer id is never held
+			c.id = strings.Clone(ev.ID)
+		}
+		return c, nil
+	}
+	ind := ev.Indicator
+	if ind == nil {
+		return c, nil
+	}
+	if len(ind.ID) > maxIDLen {
+		return c, fmt.Errorf("an indicator id of %d bytes (at most %d)", len(ind.ID), maxIDLen)
+	}
+	c.id = strings.Clone(ind.ID)
+	if ind.Revoked || ind.Expired || ind.Quarantined {
+		return c, nil
+	}
+	mi, err := fromAPI(ind)
+	if err != nil {
+		return c, fmt.Errorf("indicator %s: %w", c.id, err)
+	}
+	c.ind = &mi
+	return c, nil
+}
+
 // Apply applies stream events in one transaction and returns the indicators
 // that arrived or changed (for the index), and of those the ones whose type
 // and value the state did not hold before (for the retro-hunt: an update of
 // an indicator's TLP or labels must not hunt for it, alert and count its
-// sightings again).
+// sightings again). The fresh ones are also recorded as pending hunts in
+// the same transaction (Hunted takes them off). An indicator the sensor
+// refuses (fromAPI) is not kept, and a version of it held before is
+// dropped.
 func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, fresh []match.Indicator, err error) {
+	cs := make([]change, len(evs))
+	for i, ev := range evs {
+		cs[i], _ = toChange(ev)
+	}
+	return s.apply(ctx, cs)
+}
+
+// apply is Apply for changes.
+func (s *State) apply(ctx context.Context, evs []change) (arrived, fresh []match.Indicator, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, err
@@ -164,6 +234,16 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 		return nil, nil, err
 	}
 	defer drop.Close()
+	pend, err := tx.PrepareContext(ctx, `INSERT INTO pending_hunts (id) VALUES (?) ON CONFLICT (id) DO NOTHING`)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer pend.Close()
+	unhunt, err := tx.PrepareContext(ctx, `DELETE FROM pending_hunts WHERE id = ?`)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unhunt.Close()
 	var cursor int64 = -1
 	// An indicator can come twice in one batch (the hub sends a change
 	// made while its snapshot was read after the snapshot, which may have
@@ -181,9 +261,14 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 		gone[id], again = true, true
 	}
 	for _, ev := range evs {
-		switch ev.Kind {
-		case api.EventReset:
+		switch {
+		case ev.kind == api.EventReset:
 			if _, err := tx.ExecContext(ctx, `DELETE FROM indicators`); err != nil {
+				return nil, nil, err
+			}
+			// What was pending is in the snapshot that follows, fresh
+			// again, or gone.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM pending_hunts`); err != nil {
 				return nil, nil, err
 			}
 			if _, err := tx.ExecContext(ctx, `DELETE FROM meta WHERE key = 'cursor'`); err != nil {
@@ -192,29 +277,16 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 			arrived, fresh, cursor = nil, nil, -1
 			gone, again = nil, false
 			continue
-		case api.EventSnapshotEnd:
-		case api.EventRemoved:
-			if _, err := drop.ExecContext(ctx, ev.ID); err != nil {
+		case ev.gone():
+			if _, err := drop.ExecContext(ctx, ev.id); err != nil {
 				return nil, nil, err
 			}
-			dropped(ev.ID)
-		case api.EventHeartbeat:
-		default:
-			if ev.Indicator == nil {
-				break
+			if _, err := unhunt.ExecContext(ctx, ev.id); err != nil {
+				return nil, nil, err
 			}
-			ind := ev.Indicator
-			if ind.Revoked || ind.Expired || ind.Quarantined {
-				if _, err := drop.ExecContext(ctx, ind.ID); err != nil {
-					return nil, nil, err
-				}
-				dropped(ind.ID)
-				break
-			}
-			mi, err := fromAPI(ind)
-			if err != nil {
-				continue // a type this sensor does not match
-			}
+			dropped(ev.id)
+		case ev.ind != nil:
+			mi := *ev.ind
 			labels, _ := json.Marshal(mi.Labels)
 			var until int64
 			if !mi.ValidUntil.IsZero() {
@@ -240,7 +312,7 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 				// change made while its snapshot was read after the
 				// snapshot, which may have listed it already): nothing
 				// arrives.
-				cursor = ev.Cursor
+				cursor = ev.cursor
 				continue
 			}
 			if _, err := put.ExecContext(ctx, mi.ID, string(mi.Type), mi.Value, mi.TLP, string(labels), mi.Confidence, mi.Report, until); err != nil {
@@ -248,10 +320,20 @@ func (s *State) Apply(ctx context.Context, evs []streamclient.Event) (arrived, f
 			}
 			arrived = append(arrived, mi)
 		}
-		cursor = ev.Cursor
+		cursor = ev.cursor
 	}
 	if again {
 		arrived, fresh = lastVersions(arrived, gone), lastVersions(fresh, gone)
+	}
+	// The hunt for the fresh ones is committed with them: a sensor stopped
+	// (or killed) after this commit and before its hunt has written its
+	// alerts hunts at its next start (PendingHunts), rather than never —
+	// the indicator is then held, so not fresh again, and the cursor past
+	// it.
+	for i := range fresh {
+		if _, err := pend.ExecContext(ctx, fresh[i].ID); err != nil {
+			return nil, nil, err
+		}
 	}
 	// The cursor is stored with what was applied, a first snapshot's events
 	// included: the snapshot comes in change-sequence order, so a snapshot
@@ -290,9 +372,44 @@ func lastVersions(inds []match.Indicator, gone map[string]bool) []match.Indicato
 	return out
 }
 
+// PendingHunts returns the indicators that arrived but whose retro-hunt was
+// not done (Hunted not called): the sensor was stopped or killed between
+// applying them and hunting for them.
+func (s *State) PendingHunts(ctx context.Context) ([]match.Indicator, error) {
+	return s.indicators(ctx, `SELECT i.id, i.type, i.value, i.tlp, i.labels, i.confidence, i.report, i.valid_until
+		FROM pending_hunts p JOIN indicators i ON i.id = p.id`)
+}
+
+// Hunted takes indicators off the pending hunts, once their retro-hunt is
+// done and its alerts written.
+func (s *State) Hunted(ctx context.Context, inds []match.Indicator) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	del, err := tx.PrepareContext(ctx, `DELETE FROM pending_hunts WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	defer del.Close()
+	for i := range inds {
+		if _, err := del.ExecContext(ctx, inds[i].ID); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
 // Indicators returns the whole local copy.
 func (s *State) Indicators(ctx context.Context) ([]match.Indicator, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, type, value, tlp, labels, confidence, report, valid_until FROM indicators`)
+	return s.indicators(ctx, `SELECT id, type, value, tlp, labels, confidence, report, valid_until FROM indicators`)
+}
+
+// indicators reads the indicators a query selects (their columns in the
+// order of the indicators table).
+func (s *State) indicators(ctx context.Context, query string) ([]match.Indicator, error) {
+	rows, err := s.db.QueryContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +435,9 @@ func (s *State) Indicators(ctx context.Context) ([]match.Indicator, error) {
 // What the sensor keeps of an indicator's text, whatever a hub sends: the
 // hub's own bounds (a report title of 512 bytes, 32 labels of 64 bytes),
 // so that a hostile or broken hub cannot fill the state directory, the
-// memory and every alert with megabytes a field.
+// memory and every alert with megabytes a field. A value longer than the
+// hub stores (indicator.MaxStoredLen) and a TLP that is not a TLP 2.0
+// level are refused: no hub sends them.
 const (
 	maxReportLen = 512
 	maxLabels    = 32
@@ -328,9 +447,16 @@ const (
 
 // fromAPI turns an indicator of the stream into what the matcher needs. A
 // CIDR block is held to the hub's rules (not /0 to /7, which would match
-// everything and cost the index seconds to build), and the text fields to
-// the hub's bounds.
+// everything and cost the index seconds to build), the value to the
+// hub's length, the TLP to the TLP 2.0 levels (in their canonical
+// spelling), and the text fields to the hub's bounds. What it returns
+// shares no memory with ind but its short strings (id, value, labels that
+// were not cut): ind's description and a cut report or label, up to a
+// megabyte each, are not kept alive by it.
 func fromAPI(ind *api.IndicatorJSON) (match.Indicator, error) {
+	if len(ind.Type) > maxLabelLen {
+		return match.Indicator{}, fmt.Errorf("a type of %d bytes", len(ind.Type))
+	}
 	t, err := indicator.ParseType(ind.Type)
 	if err != nil {
 		return match.Indicator{}, err
@@ -338,24 +464,51 @@ func fromAPI(ind *api.IndicatorJSON) (match.Indicator, error) {
 	if len(ind.ID) > maxIDLen {
 		return match.Indicator{}, fmt.Errorf("an indicator id of %d bytes", len(ind.ID))
 	}
+	if len(ind.Value) > indicator.MaxStoredLen {
+		return match.Indicator{}, fmt.Errorf("a value of %d bytes, longer than a hub stores (%d)", len(ind.Value), indicator.MaxStoredLen)
+	}
+	tlp, err := parseTLP(ind.TLP)
+	if err != nil {
+		return match.Indicator{}, err
+	}
 	if t == indicator.CIDR {
 		if _, err := indicator.Canonicalize(t, ind.Value); err != nil {
 			return match.Indicator{}, err
 		}
 	}
-	labels := ind.Labels
-	if len(labels) > maxLabels {
-		labels = labels[:maxLabels]
+	var labels []string
+	if ind.Labels != nil {
+		labels = make([]string, 0, min(len(ind.Labels), maxLabels))
 	}
-	for i, l := range labels {
+	for _, l := range ind.Labels[:min(len(ind.Labels), maxLabels)] {
 		if len(l) > maxLabelLen {
-			labels = slices.Clone(labels)
-			labels[i] = clipText(l, maxLabelLen)
+			l = strings.Clone(clipText(l, maxLabelLen))
 		}
+		labels = append(labels, l)
 	}
-	mi := match.Indicator{ID: ind.ID, Type: t, Value: ind.Value, TLP: ind.TLP, Labels: labels, Confidence: ind.Confidence, Report: clipText(ind.Report, maxReportLen)}
+	report := ind.Report
+	if len(report) > maxReportLen {
+		report = strings.Clone(clipText(report, maxReportLen))
+	}
+	mi := match.Indicator{ID: ind.ID, Type: t, Value: ind.Value, TLP: string(tlp), Labels: labels, Confidence: ind.Confidence, Report: report}
 	if ind.ValidUntil != nil {
 		mi.ValidUntil = *ind.ValidUntil
 	}
 	return mi, nil
+}
+
+// parseTLP reads the TLP of an indicator from a hub: a TLP 2.0 level, in
+// policy's canonical spelling (the hub's; "TLP:AMBER" and "white" are read
+// as policy.ParseTLP reads them). Anything else (none, a made-up level,
+// a megabyte of text that every alert would carry) is refused: the sensor
+// cannot tell how to handle what it would alert on.
+func parseTLP(s string) (policy.TLP, error) {
+	const longest = len("tlp:amber+strict") + 8 // and some spaces
+	if len(s) > longest {
+		return "", fmt.Errorf("a TLP of %d bytes", len(s))
+	}
+	if s == "" {
+		return "", errors.New("no TLP")
+	}
+	return policy.ParseTLP(s)
 }
