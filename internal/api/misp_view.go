@@ -298,8 +298,8 @@ func (v *mispView) virtualIndicators(orgKey string, includeRevoked bool) ([]mode
 type virtualGroup struct {
 	orgKey            string
 	orgc              misp.Org
-	count             int // attributes that are not deleted
-	created, modified time.Time
+	count             int        // attributes that are not deleted
+	created, modified time.Time  // modified: the latest Changed of its indicators (its timestamp)
 	tlp               policy.TLP // the least strict of its indicators
 	allOrgs           bool       // every indicator has a list of organisations as audience
 }
@@ -316,7 +316,7 @@ func (v *mispView) virtualGroups(includeRevoked bool) ([]*virtualGroup, error) {
 		key, orgc := v.shown(ind.Source, ind.SubmittedBy, ind.Anonymous)
 		g := groups[key]
 		if g == nil {
-			g = &virtualGroup{orgKey: key, orgc: orgc, created: ind.Created, modified: ind.Modified, tlp: ind.TLP, allOrgs: true}
+			g = &virtualGroup{orgKey: key, orgc: orgc, created: ind.Created, modified: ind.Changed(), tlp: ind.TLP, allOrgs: true}
 			groups[key] = g
 		}
 		g.add(ind)
@@ -342,8 +342,8 @@ func (g *virtualGroup) add(ind *model.Indicator) {
 	if ind.Created.Before(g.created) {
 		g.created = ind.Created
 	}
-	if ind.Modified.After(g.modified) {
-		g.modified = ind.Modified
+	if c := ind.Changed(); c.After(g.modified) {
+		g.modified = c
 	}
 	if slices.Index(policy.TLPs, ind.TLP) < slices.Index(policy.TLPs, g.tlp) {
 		g.tlp = ind.TLP
@@ -358,7 +358,7 @@ func groupOf(orgKey string, orgc misp.Org, inds []model.Indicator) *virtualGroup
 	g := &virtualGroup{orgKey: orgKey, orgc: orgc, tlp: DefaultTLP, allOrgs: true}
 	for i := range inds {
 		if i == 0 {
-			g.created, g.modified, g.tlp = inds[i].Created, inds[i].Modified, inds[i].TLP
+			g.created, g.modified, g.tlp = inds[i].Created, inds[i].Changed(), inds[i].TLP
 		}
 		g.add(&inds[i])
 	}

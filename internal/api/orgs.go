@@ -258,6 +258,13 @@ func (s *Server) moveOrg(w http.ResponseWriter, r *http.Request, p *Principal) e
 	}
 	s.audit(r.Context(), p, "org.move", o.ID, o.Name+" to "+np.Name)
 	s.recheckStreams()
+	// The move wrote change entries for the indicators whose visibility it
+	// changed: streams and peers learn of them as changes.
+	if s.notify != nil {
+		if seq, err := s.st.LastSeq(r.Context()); err == nil {
+			s.notify.Notify(r.Context(), seq)
+		}
+	}
 	o.Partner = np.ID
 	writeJSON(w, http.StatusOK, s.orgDetail(r, o))
 	return nil

@@ -25,8 +25,10 @@ import (
 // indicators by their change sequence (positions ≥ 1). An updated indicator
 // moves to the end, as its new version. The `next` cursor is the position of
 // the last object of a page, so that paging is exact however the clock
-// behaves; date_added is the indicator's last modification time, which
-// follows the sequence except under clock skew.
+// behaves; date_added is the time of the indicator's last change entry
+// (model.Indicator.Touched: a change of the indicator, or of who may see it,
+// such as a group it is shared with gaining a member), which follows the
+// sequence except under clock skew. Its version stays its STIX modified.
 
 // taxiiItem is one object of the collection.
 type taxiiItem struct {
@@ -213,8 +215,11 @@ func (t *taxiiServer) indicatorItem(ind *model.Indicator) (taxiiItem, bool, erro
 		return taxiiItem{}, false, err
 	}
 	// date_added is shown to the microsecond; comparing at that precision
-	// lets a client pass X-TAXII-Date-Added-Last back as added_after.
-	return taxiiItem{pos: ind.Seq, id: head.ID, typ: "indicator", added: ind.Modified.UTC().Truncate(time.Microsecond), version: head.Modified, obj: obj}, true, nil
+	// lets a client pass X-TAXII-Date-Added-Last back as added_after. It is
+	// Changed (Touched), not Modified: an indicator a reader may newly see was added
+	// to that reader's collection then, and the store's since (which
+	// added_after becomes) goes by the same time.
+	return taxiiItem{pos: ind.Seq, id: head.ID, typ: "indicator", added: ind.Changed().UTC().Truncate(time.Microsecond), version: head.Modified, obj: obj}, true, nil
 }
 
 // page collects the items of one page: at most q.limit, and whether more

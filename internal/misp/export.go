@@ -195,7 +195,9 @@ func skipTag(name string) bool {
 // indicator is a deleted attribute with to_ids false; a quarantined one,
 // which stops matching until released, an attribute with to_ids false,
 // not deleted: a release makes it to_ids true again), the description as
-// comment, timestamp when it was last modified, first_seen and last_seen,
+// comment, timestamp when it last changed for some reader (Changed: also
+// when who may see it changed, so that a MISP that syncs by timestamp takes
+// an attribute it may newly see), first_seen and last_seen,
 // distribution from its TLP and audience (never "5": ExportEvent makes it
 // inherit). Its tags are the tlp: tag, the labels, the hub tags,
 // misp:confidence-level (the level nearest to the confidence, left out at
@@ -213,7 +215,7 @@ func AttributeFromIndicator(ind model.Indicator, opt ExportOptions) Attribute {
 		Value:     ind.Value,
 		ToIDS:     !ind.Revoked && !ind.Quarantined,
 		Comment:   ind.Description,
-		Timestamp: unixString(ind.Modified),
+		Timestamp: unixString(ind.Changed()),
 		Deleted:   ind.Revoked,
 		FirstSeen: seen(ind.FirstSeen),
 		LastSeen:  seen(ind.LastSeen),

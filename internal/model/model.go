@@ -130,8 +130,15 @@ type Indicator struct {
 	QuarantineReason string    `json:"quarantine_reason,omitempty"`
 	Created          time.Time `json:"created"`
 	Modified         time.Time `json:"modified"`
-	Seq              int64     `json:"seq"` // change sequence of the last change
-	GroupMembers     []string  `json:"-"`   // members of Audience.Group, filled by the store
+	// Touched is the time of the indicator's last change entry: a change of
+	// the indicator itself (then it equals Modified) or of who may see it
+	// (a sharing group's members, its source customer's partner), which
+	// leaves Modified alone. Readers of "what changed since" (TAXII
+	// added_after, MISP timestamp, since=) go by it, so that an organisation
+	// that may newly see an indicator gets it from an incremental pull.
+	Touched      time.Time `json:"-"`
+	Seq          int64     `json:"seq"` // change sequence of the last change
+	GroupMembers []string  `json:"-"`   // members of Audience.Group, filled by the store
 	// GroupSet holds the same ids as a set when the indicator is read by
 	// many viewers (the stream broker's window); nil otherwise.
 	GroupSet *policy.MemberSet `json:"-"`
@@ -140,6 +147,16 @@ type Indicator struct {
 // PolicyItem gives the facts the sharing policy decides on.
 func (i *Indicator) PolicyItem() policy.Item {
 	return policy.Item{Source: i.Source, TLP: i.TLP, Audience: i.Audience, GroupMembers: i.GroupMembers, GroupSet: i.GroupSet}
+}
+
+// Changed is when the indicator last changed for some reader: Touched, or
+// Modified when that is later (an indicator not read from a store has no
+// Touched).
+func (i *Indicator) Changed() time.Time {
+	if i.Touched.After(i.Modified) {
+		return i.Touched
+	}
+	return i.Modified
 }
 
 // Live says whether the indicator should match at time now.

@@ -116,6 +116,8 @@ type Groups interface {
 	CreateGroup(ctx context.Context, g model.Group) (model.Group, error) // assigns ID and Created; ErrConflict on a taken name
 	Group(ctx context.Context, idOrName string) (model.Group, error)
 	ListGroups(ctx context.Context) ([]model.Group, error)
+	// SetGroupMember adds or removes a member; the group's indicators get
+	// an "updated" change entry each and a new Touched time (not Modified).
 	SetGroupMember(ctx context.Context, groupID, orgID string, member bool) error
 }
 
@@ -180,8 +182,10 @@ type Query struct {
 	Tag         string
 	Quarantined bool
 	ReportID    string
-	Since       time.Time // modified at or after
-	After       int64     // keyset: only Seq > After (paging cursor)
+	// Since keeps indicators whose last change, of themselves or of who
+	// may see them, is at or after it (model.Indicator.Touched).
+	Since time.Time
+	After int64 // keyset: only Seq > After (paging cursor)
 	// Desc lists newest first; its keyset is Before: only Seq < Before (0:
 	// from the newest). After still applies as a lower bound.
 	Desc           bool
@@ -336,10 +340,14 @@ type STIXObjects interface {
 type Onboarding interface {
 	// SetOrgStatus moves an organisation to active, pending or suspended.
 	SetOrgStatus(ctx context.Context, id string, status model.OrgStatus) error
-	// SetOrgPartner moves a customer to another partner. What the
-	// customer and both partners may see changes without a change entry
-	// for each indicator: their view floors (ViewFloor) move to the newest
-	// change, so that their streams start again from a snapshot. The
+	// SetOrgPartner moves a customer to another partner. The indicators
+	// whose visibility may change (what the customer shares; what is
+	// shared at clear, green or amber with a group or list naming either
+	// partner) get an "updated" change entry each and a new Touched time,
+	// as a group's do when its members change, so that incremental pulls
+	// find them; entries carry no before-facts for the three organisations
+	// concerned, so their view floors (ViewFloor) then move to the newest
+	// change, and their streams start again from a snapshot. The
 	// customer's unused enrolment tokens are voided in the same
 	// transaction (they expire when they were made): the old partner made
 	// them, or could read them.

@@ -75,7 +75,10 @@ func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Que
 		}
 	}
 	if !q.Since.IsZero() {
-		b.WriteString(" AND i.modified >= :since")
+		// touched, not modified: an indicator that an organisation may
+		// newly see (a group it joined, a customer its partner took over)
+		// changed for it, though not in itself.
+		b.WriteString(" AND i.touched >= :since")
 		args = append(args, sql.Named("since", sqlstore.ToNano(q.Since)))
 	}
 	if !q.IncludeRevoked {
@@ -150,7 +153,7 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) (int, error) {
 			if k, err = res.RowsAffected(); err != nil || k == 0 {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE indicators SET expired = 1, modified = :stamp, seq = c.seq
+			_, err = tx.ExecContext(ctx, `UPDATE indicators SET expired = 1, modified = :stamp, touched = :stamp, seq = c.seq
 				FROM changes AS c WHERE c.seq > :base AND c.indicator_n = indicators.n`,
 				sql.Named("base", base), sql.Named("stamp", sqlstore.Stamp(now)))
 			return err
@@ -315,8 +318,8 @@ func (in *ingest) PutOrigins(ctx context.Context, os []model.Origin) error {
 const upsertSQL = `INSERT INTO indicators (id, type, value, tlp, audience_kind, audience_group,
 		labels, description, confidence, valid_from, valid_until,
 		source, submitted_by, anonymous, report_id, tags, seq,
-		first_seen, last_seen, created, modified)
-	SELECT u.*, $18::bigint, $18::bigint, $18::bigint, $18::bigint
+		first_seen, last_seen, created, modified, touched)
+	SELECT u.*, $18::bigint, $18::bigint, $18::bigint, $18::bigint, $18::bigint
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
 		$7::text[], $8::text[], $9::int[], $10::bigint[], $11::bigint[],
 		$12::text[], $13::text[], $14::int[], $15::text[], $16::text[], $17::bigint[]) AS u
@@ -343,6 +346,7 @@ const upsertSQL = `INSERT INTO indicators (id, type, value, tlp, audience_kind, 
 		revoked = 0,
 		last_seen = excluded.last_seen,
 		modified = excluded.modified,
+		touched = excluded.touched,
 		seq = excluded.seq
 	RETURNING n, id, seq, prev_tlp, prev_audience_kind, prev_audience_group`
 

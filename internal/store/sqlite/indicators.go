@@ -76,7 +76,10 @@ func (s *Store) ListIndicators(ctx context.Context, v policy.Viewer, q store.Que
 		}
 	}
 	if !q.Since.IsZero() {
-		b.WriteString(" AND i.modified >= :since")
+		// touched, not modified: an indicator that an organisation may
+		// newly see (a group it joined, a customer its partner took over)
+		// changed for it, though not in itself.
+		b.WriteString(" AND i.touched >= :since")
 		args = append(args, sql.Named("since", sqlstore.ToNano(q.Since)))
 	}
 	if !q.IncludeRevoked {
@@ -150,7 +153,7 @@ func (s *Store) ExpireDue(ctx context.Context, now time.Time) (int, error) {
 			if k, err = res.RowsAffected(); err != nil || k == 0 {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `UPDATE indicators SET expired = 1, modified = :stamp, seq = c.seq
+			_, err = tx.ExecContext(ctx, `UPDATE indicators SET expired = 1, modified = :stamp, touched = :stamp, seq = c.seq
 				FROM changes AS c WHERE c.seq > :base AND c.indicator_n = indicators.n`,
 				sql.Named("base", base), sql.Named("stamp", sqlstore.Stamp(now)))
 			return err
@@ -415,14 +418,14 @@ func (c *listCache) encode(xs []string) any {
 // was (ExpireDue ends it); first_seen and created are kept.
 func upsertSQL(k int, uniform bool) string {
 	var b strings.Builder
-	b.WriteString(`INSERT INTO indicators (seq, first_seen, last_seen, created, modified,
+	b.WriteString(`INSERT INTO indicators (seq, first_seen, last_seen, created, modified, touched,
 		tlp, audience_kind, audience_group, labels, description, confidence, valid_from, valid_until,
 		source, submitted_by, anonymous, report_id, tags, id, type, value) VALUES `)
 	for r := range k {
 		if r > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString("(?1+" + strconv.Itoa(r+1) + ",?2,?2,?2,?2,")
+		b.WriteString("(?1+" + strconv.Itoa(r+1) + ",?2,?2,?2,?2,?2,")
 		for c := range profileArgs {
 			if uniform {
 				b.WriteString("?" + strconv.Itoa(upsertShared+1+c) + ",")
@@ -456,6 +459,7 @@ func upsertSQL(k int, uniform bool) string {
 		revoked = 0,
 		last_seen = excluded.last_seen,
 		modified = excluded.modified,
+		touched = excluded.touched,
 		seq = excluded.seq
 	RETURNING n, seq, prev_tlp, prev_audience_kind, prev_audience_group,
 		CASE WHEN prev_tlp IS NULL THEN NULL ELSE id END`)

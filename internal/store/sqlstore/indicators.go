@@ -19,7 +19,7 @@ import (
 const IndicatorColumns = `i.n, i.id, i.type, i.value, i.tlp, i.audience_kind, COALESCE(i.audience_group, ''),
 	i.labels, i.description, i.confidence, COALESCE(i.valid_from, i.first_seen), i.valid_until,
 	i.first_seen, i.last_seen, i.source, COALESCE(i.submitted_by, ''), i.anonymous,
-	COALESCE(i.report_id, ''), i.tags, i.revoked, i.created, i.modified, i.seq, i.quarantined, i.quarantine_reason`
+	COALESCE(i.report_id, ''), i.tags, i.revoked, i.created, i.modified, i.seq, i.quarantined, i.quarantine_reason, i.touched`
 
 // scanIndicator reads one row of IndicatorColumns, after the destinations in
 // prefix (for queries that select more in front).
@@ -28,7 +28,7 @@ func scanIndicator(rows *sql.Rows, prefix ...any) (int64, model.Indicator, error
 		ind                            model.Indicator
 		n, conf                        int64
 		validFrom, firstSeen, lastSeen int64
-		created, modified              int64
+		created, modified, touched     int64
 		validUntil                     sql.NullInt64
 		labels, tags                   sql.NullString
 		typ, tlp, audKind              string
@@ -37,7 +37,7 @@ func scanIndicator(rows *sql.Rows, prefix ...any) (int64, model.Indicator, error
 	dest := append(prefix, &n, &ind.ID, &typ, &ind.Value, &tlp, &audKind, &ind.Audience.Group,
 		&labels, &ind.Description, &conf, &validFrom, &validUntil,
 		&firstSeen, &lastSeen, &ind.Source, &ind.SubmittedBy, &anonymous,
-		&ind.ReportID, &tags, &revoked, &created, &modified, &ind.Seq, &ind.Quarantined, &ind.QuarantineReason)
+		&ind.ReportID, &tags, &revoked, &created, &modified, &ind.Seq, &ind.Quarantined, &ind.QuarantineReason, &touched)
 	if err := rows.Scan(dest...); err != nil {
 		return 0, ind, err
 	}
@@ -60,6 +60,7 @@ func scanIndicator(rows *sql.Rows, prefix ...any) (int64, model.Indicator, error
 	ind.Revoked = revoked
 	ind.Created = FromNano(created)
 	ind.Modified = FromNano(modified)
+	ind.Touched = FromNano(touched)
 	return n, ind, nil
 }
 
@@ -234,8 +235,8 @@ func (s *Store) Revoke(ctx context.Context, id string, at time.Time) (model.Indi
 			}
 			seq++
 			stamp := Stamp(at)
-			if _, err := tx.ExecContext(ctx, `UPDATE indicators SET revoked = 1, modified = ?, seq = ? WHERE n = ?`,
-				stamp, seq, n); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE indicators SET revoked = 1, modified = ?, touched = ?, seq = ? WHERE n = ?`,
+				stamp, stamp, seq, n); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at) VALUES (?, ?, ?, ?)`,

@@ -170,8 +170,8 @@ func RevokeReportExcept(ctx context.Context, s *Store, tx Tx, base int64, report
 	if k, err := res.RowsAffected(); err != nil || k == 0 {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE indicators SET revoked = 1, modified = ?, seq = c.seq
-		FROM changes AS c WHERE c.seq > ? AND c.indicator_n = indicators.n`, stamp, base); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE indicators SET revoked = 1, modified = ?, touched = ?, seq = c.seq
+		FROM changes AS c WHERE c.seq > ? AND c.indicator_n = indicators.n`, stamp, stamp, base); err != nil {
 		return nil, fmt.Errorf("revoke the rest of report %q: indicators: %w", reportID, err)
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT i.id, c.seq FROM changes c JOIN indicators i ON i.n = c.indicator_n

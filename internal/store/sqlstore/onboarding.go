@@ -57,6 +57,17 @@ func (s *Store) SetOrgStatus(ctx context.Context, id string, status model.OrgSta
 // customer's unused enrolment tokens (made by or for the old partner). It
 // holds the change log's lock, so that the view floors it sets are the
 // newest change as streams see it.
+//
+// The move changes who may see two sets of indicators: what the customer
+// shares (its partner sees it), and what is shared at clear, green or amber
+// with a group or list that names the old or the new partner (the partner's
+// customers see it). Each of them gets an "updated" change entry, moves to
+// the end of the change sequence and has its Touched time set to now, so
+// that the new partner's and the customer's incremental pulls (TAXII
+// added_after, MISP timestamp, since=) find what they may newly see; their
+// Modified time stays. The view floors are set after those entries: a
+// stream of the customer or of either partner that read them with its old
+// view resets too.
 func (s *Store) SetOrgPartner(ctx context.Context, customerID, partnerID string) error {
 	err := s.writeChanges(ctx, func(tx Tx) error {
 		var kind, pkind, old string
@@ -84,6 +95,11 @@ func (s *Store) SetOrgPartner(ctx context.Context, customerID, partnerID string)
 		if err != nil {
 			return err
 		}
+		if old != partnerID {
+			if last, err = s.touchMovedCustomer(ctx, tx, last, customerID, old, partnerID); err != nil {
+				return err
+			}
+		}
 		for _, org := range []string{customerID, old, partnerID} {
 			if org == "" {
 				continue
@@ -99,6 +115,38 @@ func (s *Store) SetOrgPartner(ctx context.Context, customerID, partnerID string)
 		return fmt.Errorf("%s: move customer %q to partner %q: %w", s.d.Name, customerID, partnerID, err)
 	}
 	return nil
+}
+
+// touchMovedCustomer writes the change entries of a customer's move from
+// partner old ("" for none) to partner now (SetOrgPartner), after base, and
+// returns the last sequence number written (base when none).
+func (s *Store) touchMovedCustomer(ctx context.Context, tx Tx, base int64, customer, old, now string) (int64, error) {
+	partners := []string{now}
+	if old != "" {
+		partners = append(partners, old)
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at)
+		SELECT :base + row_number() OVER (ORDER BY n), n, 'updated', :at
+		FROM indicators i WHERE i.source = :customer
+			OR (i.tlp IN ('clear','green','amber') AND (
+				(i.audience_kind = 'group' AND EXISTS (SELECT 1 FROM group_members m
+					WHERE m.group_id = i.audience_group AND m.org_id IN (`+s.d.TextArray(":partners")+`)))
+				OR (i.audience_kind = 'orgs' AND EXISTS (SELECT 1 FROM indicator_audience a
+					WHERE a.indicator_n = i.n AND a.org_id IN (`+s.d.TextArray(":partners")+`)))))`,
+		sql.Named("base", base), sql.Named("at", NowNano()), sql.Named("customer", customer),
+		sql.Named("partners", JSONStrings(partners)))
+	if err != nil {
+		return 0, fmt.Errorf("change entries: %w", err)
+	}
+	k, err := res.RowsAffected()
+	if err != nil || k == 0 {
+		return base, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE indicators SET seq = c.seq, touched = c.at FROM changes AS c
+		WHERE c.seq > ? AND c.indicator_n = indicators.n`, base); err != nil {
+		return 0, fmt.Errorf("indicators: %w", err)
+	}
+	return base + k, nil
 }
 
 // viewFloorKey prefixes an organisation's view floor in meta.
@@ -152,7 +200,7 @@ func (s *Store) RevokeOrg(ctx context.Context, id string, anonymise bool, at tim
 				return err
 			}
 			if k, _ := res.RowsAffected(); k > 0 {
-				if _, err := tx.ExecContext(ctx, `UPDATE indicators SET anonymous = 1, modified = :at, seq = c.seq
+				if _, err := tx.ExecContext(ctx, `UPDATE indicators SET anonymous = 1, modified = :at, touched = :at, seq = c.seq
 					FROM changes AS c WHERE c.seq > :base AND c.indicator_n = indicators.n`,
 					sql.Named("base", base), sql.Named("at", stamp)); err != nil {
 					return err

@@ -332,7 +332,9 @@ func (s *Store) groups(ctx context.Context, where string, args ...any) ([]model.
 // A change of members changes who may see the indicators shared with the
 // group, so it writes an "updated" change for each of them, carrying the
 // old members in Before, and moves them to the end of the change sequence
-// (their Modified time stays: the indicators themselves did not change).
+// and their Touched time to now, so that a new member's incremental pull
+// (TAXII added_after, MISP timestamp, since=) finds them; their Modified
+// time stays: the indicators themselves did not change.
 func (s *Store) SetGroupMember(ctx context.Context, groupID, orgID string, member bool) error {
 	err := s.writeChanges(ctx, func(tx Tx) error {
 		var ok bool
@@ -375,7 +377,7 @@ func (s *Store) SetGroupMember(ctx context.Context, groupID, orgID string, membe
 			sql.Named("group", groupID)); err != nil {
 			return err
 		}
-		if _, err = tx.ExecContext(ctx, `UPDATE indicators SET seq = c.seq FROM changes AS c
+		if _, err = tx.ExecContext(ctx, `UPDATE indicators SET seq = c.seq, touched = c.at FROM changes AS c
 			WHERE c.seq > ? AND c.indicator_n = indicators.n`, base); err != nil {
 			return err
 		}

@@ -36,8 +36,8 @@ func (s *Store) SetQuarantine(ctx context.Context, id string, on bool, reason st
 			}
 			seq++
 			stamp := Stamp(at)
-			if _, err := tx.ExecContext(ctx, `UPDATE indicators SET quarantined = ?, quarantine_reason = ?, modified = ?, seq = ? WHERE n = ?`,
-				on, reason, stamp, seq, n); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE indicators SET quarantined = ?, quarantine_reason = ?, modified = ?, touched = ?, seq = ? WHERE n = ?`,
+				on, reason, stamp, stamp, seq, n); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at) VALUES (?, ?, ?, ?)`,
@@ -83,7 +83,7 @@ func (s *Store) ExpireNow(ctx context.Context, ids []string, at time.Time) (int,
 		if k, err = res.RowsAffected(); err != nil || k == 0 {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE indicators SET expired = 1, valid_until = :at, modified = :at, seq = c.seq
+		_, err = tx.ExecContext(ctx, `UPDATE indicators SET expired = 1, valid_until = :at, modified = :at, touched = :at, seq = c.seq
 			FROM changes AS c WHERE c.seq > :base AND c.indicator_n = indicators.n`,
 			sql.Named("base", base), sql.Named("at", stamp))
 		return err

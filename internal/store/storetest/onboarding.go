@@ -53,7 +53,9 @@ func testOrgStatus(e *env) {
 	if err := e.st.SetOrgStatus(e.ctx, c.ID, "gone"); err == nil {
 		e.Errorf("SetOrgStatus accepted an unknown status")
 	}
-	// Move the customer: the three views' floors move to the newest change.
+	// Move the customer: the customer's indicator gets a change entry (its
+	// new partner may see it), and the three views' floors move to the
+	// newest change, after that entry.
 	ing, err := e.st.BeginIngest(e.ctx)
 	if err != nil {
 		e.Fatal(err)
@@ -64,9 +66,13 @@ func testOrgStatus(e *env) {
 	if err := ing.Commit(); err != nil {
 		e.Fatal(err)
 	}
-	last := e.lastSeq()
+	before := e.lastSeq()
 	if err := e.st.SetOrgPartner(e.ctx, c.ID, p2.ID); err != nil {
 		e.Fatalf("SetOrgPartner: %v", err)
+	}
+	last := e.lastSeq()
+	if last != before+1 {
+		e.Errorf("the move wrote %d change entries, want 1 (the customer's indicator)", last-before)
 	}
 	for _, o := range []model.Org{c, p1, p2} {
 		if f, err := e.st.ViewFloor(e.ctx, o.ID); err != nil || f != last {

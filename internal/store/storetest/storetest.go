@@ -62,6 +62,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ChangesPaging", testChangesPaging},
 		{"ChangeBefore", testChangeBefore},
 		{"GroupMembershipChanges", testGroupMembershipChanges},
+		{"Touched", testTouched},
 		{"Revoke", testRevoke},
 		{"RevokeReportExcept", testRevokeReportExcept},
 		{"ExpireDue", testExpireDue},
