@@ -92,6 +92,11 @@ type stixItem struct {
 //     other marking definitions, custom objects — is kept as context,
 //     byte for byte (store.STIXObjects).
 //
+// An object kept byte for byte (context indicators and reports included)
+// is refused when its created_by_ref names anyone but the importer: the
+// hub, another organisation, or an identity the importer does not hold
+// (checkAuthors).
+//
 // Each object's TLP is that of its object_marking_refs (TLP 1.0 or 2.0,
 // also TLP marking definitions among the objects; the most restrictive
 // wins), else opt.DefaultTLP. An error of type *Error is the client's.
@@ -151,6 +156,10 @@ func (s *Server) ImportSTIX(ctx context.Context, p *Principal, objects []json.Ra
 		}
 	}
 
+	if err := s.checkAuthors(ctx, p, items); err != nil {
+		return res, err
+	}
+
 	// Reports and groupings first: their ids link the indicators.
 	reportOf := map[string]string{} // indicator STIX id -> hdn report id
 	for i := range items {
@@ -199,7 +208,7 @@ func (s *Server) ImportSTIX(ctx context.Context, p *Principal, objects []json.Ra
 		switch {
 		case stix.IsTLPObject(&it.obj):
 			it.note = "TLP definition: read, not kept (the hub serves the OASIS object)"
-		case it.obj.ID == export.HubIdentityID(s.hubName):
+		case it.obj.ID == s.hubIdentity():
 			it.note = "this hub's own identity: not kept"
 		case it.obj.Type == "indicator" && it.obj.Indicator.PatternType != "stix":
 			// Its id must not be one of the hub's indicators': exports and
@@ -290,6 +299,96 @@ func (s *Server) ImportSTIX(ctx context.Context, p *Principal, objects []json.Ra
 		s.notify.Notify(ctx, res.LastSeq)
 	}
 	return res, nil
+}
+
+// hubIdentity is the STIX id of this hub's identity, the created_by_ref of
+// everything it exports (export.HubIdentityID).
+func (s *Server) hubIdentity() string { return export.HubIdentityID(s.hubName) }
+
+// keptAsWritten says whether ImportSTIX keeps o byte for byte, so that the
+// STIX export and TAXII serve it exactly as the importer wrote it: every
+// object but TLP definitions, this hub's identity and indicators with a
+// STIX pattern (which become hdn indicators, written by the hub).
+func (s *Server) keptAsWritten(o *stix.Object) bool {
+	switch {
+	case stix.IsTLPObject(o), o.ID == s.hubIdentity():
+		return false
+	case o.Type == "indicator":
+		return o.Indicator.PatternType != "stix"
+	}
+	return true
+}
+
+// checkAuthors refuses each object ImportSTIX would keep as written
+// (keptAsWritten) whose created_by_ref names someone other than the
+// importer. The hub serves such an object to every reader unchanged, so its
+// created_by_ref is an authorship every reader's tools believe: a member
+// must not write a Suricata rule, a report or a malware as the hub (whose
+// identity id anyone can compute from its name), as another organisation,
+// or as an outside source whose identity a reader's platform already
+// knows. created_by_ref may be absent, or name an identity that is p's
+// organisation's: one that this import carries and that no other
+// organisation holds at the hub, or one that p's organisation already
+// keeps at the hub. Indicators with a STIX pattern are not checked: the
+// hub writes them itself, as its own identity.
+func (s *Server) checkAuthors(ctx context.Context, p *Principal, items []stixItem) error {
+	carried := map[string]bool{} // identities of this import
+	for i := range items {
+		if o := &items[i].obj; items[i].fail == "" && o.Type == "identity" && s.keptAsWritten(o) {
+			carried[o.ID] = true
+		}
+	}
+	held := map[string]string{} // identity id -> organisation holding it at the hub ("" when none)
+	problem := func(ref string) (string, error) {
+		if ref == "" {
+			return "", nil
+		}
+		if ref == s.hubIdentity() {
+			return "created_by_ref names this hub's own identity (" + ref + "): only the hub writes as itself; " +
+				"leave created_by_ref out or name your organisation's identity", nil
+		}
+		if !strings.HasPrefix(ref, "identity--") {
+			return fmt.Sprintf("created_by_ref %q is not an identity's id", clip(ref)), nil
+		}
+		src, ok := held[ref]
+		if !ok {
+			o, err := s.st.STIXObjectByID(ctx, ref)
+			switch {
+			case err == nil:
+				src = o.Source
+			case !errors.Is(err, store.ErrNotFound):
+				return "", internalError{err}
+			}
+			held[ref] = src
+		}
+		switch {
+		case src != "" && src != p.Org.ID:
+			return "created_by_ref names identity " + ref + ", which another organisation keeps at this hub: " +
+				"an object kept as context may only name its importer's identity", nil
+		case src == "" && !carried[ref]:
+			return "created_by_ref names identity " + ref + ", which neither this import carries nor your " +
+				"organisation keeps at this hub: include that identity object, or leave created_by_ref out", nil
+		}
+		return "", nil
+	}
+	// Identities first: one refused is no longer this import's to name.
+	for _, identities := range []bool{true, false} {
+		for i := range items {
+			it := &items[i]
+			if it.fail != "" || (it.obj.Type == "identity") != identities || !s.keptAsWritten(&it.obj) {
+				continue
+			}
+			msg, err := problem(it.obj.CreatedByRef)
+			if err != nil {
+				return err
+			}
+			if msg != "" {
+				it.fail = msg
+				delete(carried, it.obj.ID)
+			}
+		}
+	}
+	return nil
 }
 
 func keptMessage(it *stixItem) string {

@@ -28,6 +28,9 @@ type Object struct {
 	// restrictive).
 	MarkingRefs []string
 	Revoked     bool
+	// CreatedByRef is the object's created_by_ref: the id of the identity
+	// that claims to have written it ("" when absent).
+	CreatedByRef string
 	// Name, Description and Labels of any object that has them.
 	Name        string
 	Description string
@@ -68,6 +71,7 @@ type objectJSON struct {
 		MarkingRef string `json:"marking_ref"`
 	} `json:"granular_markings"`
 	Revoked         bool             `json:"revoked"`
+	CreatedByRef    string           `json:"created_by_ref"`
 	Name            string           `json:"name"`
 	Description     string           `json:"description"`
 	Labels          []string         `json:"labels"`
@@ -118,7 +122,7 @@ func ReadObject(raw json.RawMessage) (Object, error) {
 	if o.Version == "" {
 		o.Version = j.Created
 	}
-	o.MarkingRefs, o.Revoked = j.ObjectMarkingRefs, j.Revoked
+	o.MarkingRefs, o.Revoked, o.CreatedByRef = j.ObjectMarkingRefs, j.Revoked, j.CreatedByRef
 	for _, g := range j.GranularMarkings {
 		if g.MarkingRef != "" {
 			o.MarkingRefs = append(o.MarkingRefs, g.MarkingRef)

@@ -43,6 +43,9 @@ type rawHit struct {
 	offset int32
 	from   uint8
 	kind   Kind
+	// under: the entry lies strictly under the value, a domain that
+	// stands for every name under it (Set.under).
+	under bool
 }
 
 // collector gathers hits without allocating for the common case of a few.
@@ -51,6 +54,9 @@ type collector struct {
 	buf   [8]rawHit
 	more  []rawHit
 	pathy bool // the URL has a path other than "/", or a query
+	// walked is the name whose dot-suffixes were looked up (Set.name),
+	// which offsets point into.
+	walked string
 }
 
 func (c *collector) add(h rawHit) {
@@ -96,6 +102,9 @@ func (s *Set) Check(t indicator.Type, value string) []Hit {
 	case indicator.Domain, indicator.Hostname:
 		v := lowerASCII(value)
 		s.name(&c, v, nameTypes, fromValue)
+		if t == indicator.Domain {
+			s.under(&c, v, nameTypes)
+		}
 		s.patterns(&c, v, nameTypes, true, fromValue)
 	case indicator.URL:
 		s.exact(&c, value, maskURL, false)
@@ -162,6 +171,7 @@ func (s *Set) exact(c *collector, v string, mask typeMask, fold bool) {
 // its last label, with one map lookup each. Hostname entries match any
 // suffix; string entries only the whole name, and not an email's domain.
 func (s *Set) name(c *collector, v string, mask typeMask, from uint8) {
+	c.walked = v
 	for i := 0; ; {
 		if len(v)-i <= s.maxKey {
 			if head, ok := s.names[v[i:]]; ok {
@@ -180,6 +190,86 @@ func (s *Set) name(c *collector, v string, mask typeMask, from uint8) {
 		}
 		i += dot + 1
 	}
+}
+
+// under finds the hostname entries that lie strictly under a domain value:
+// a domain indicator matches every name under it, so a value above a listed
+// name covers that name, as a cidr value that contains an entry overlaps it
+// (block). One hit per list, with the list's kind (finish refuses a value
+// above a delegating zone).
+func (s *Set) under(c *collector, v string, mask typeMask) {
+	head, ok := s.parents[v]
+	if !ok {
+		return
+	}
+	for r := head; r >= 0; r = s.parentRefs[r].next {
+		ref := &s.parentRefs[r]
+		if s.comp[ref.list].types&mask == 0 {
+			continue
+		}
+		c.add(rawHit{list: int32(ref.list), entry: ref.entry, offset: -1, from: fromValue, under: true})
+	}
+}
+
+// customerZones are the delegating zones whose customers' names lie more
+// than one label below the zone, with how many labels below it a
+// customer's name has at least. Fewer labels name the provider's own
+// service: at amazonaws.com, elb (every load balancer),
+// s3.eu-west-2 (a region's S3 endpoint), eu-west-2.compute, sqs.us-east-1
+// are AWS's; bucket.s3.eu-west-2, ec2-….eu-west-2.compute,
+// name-1.eu-west-2.elb are customers'. A zone listed here need not be on
+// any list: it refines the delegating zone above it (compute-1 under
+// amazonaws.com, where us-east-1's instances are one label below).
+// Keyed by zone; the rule holds whichever list names the zone above.
+var customerZones = map[string]int{
+	"amazonaws.com":                           3,
+	"compute-1.amazonaws.com":                 1, // ec2-1-2-3-4.compute-1.amazonaws.com
+	"s3-external-1.amazonaws.com":             1, // bucket.s3-external-1.amazonaws.com
+	"s3-website-us-east-1.amazonaws.com":      1, // legacy S3 website endpoints: bucket.s3-website-REGION.amazonaws.com
+	"s3-website-us-west-1.amazonaws.com":      1,
+	"s3-website-us-west-2.amazonaws.com":      1,
+	"s3-website-eu-west-1.amazonaws.com":      1,
+	"s3-website-ap-southeast-1.amazonaws.com": 1,
+	"s3-website-ap-southeast-2.amazonaws.com": 1,
+	"s3-website-ap-northeast-1.amazonaws.com": 1,
+	"s3-website-sa-east-1.amazonaws.com":      1,
+	"awstrack.me":                             3, // SES click tracking: ID.r.REGION.awstrack.me
+	"cloudapp.azure.com":                      2, // NAME.REGION.cloudapp.azure.com
+	"cloudflarestorage.com":                   2, // ACCOUNT.r2.cloudflarestorage.com
+	"myqcloud.com":                            3, // BUCKET.cos.REGION.myqcloud.com
+	"run.app":                                 2, // SERVICE-HASH.a.run.app
+	"sendgrid.net":                            2, // uNNN.ct.sendgrid.net; ct. and wlNNN. are SendGrid's
+}
+
+// providerLabels are labels that, directly under a delegating zone, name
+// the provider's own host, not a customer's: www.tumblr.com is Tumblr's.
+var providerLabels = map[string]bool{"www": true}
+
+// customerName says whether name v, a strict sub-domain of the delegating
+// zone v[o:], is a customer's: it lies at least as many labels below the
+// most specific zone of customerZones at or under v[o:] that it is a strict
+// sub-domain of (else v[o:]; one label by default), and the label directly
+// under that zone is not one of providerLabels. Otherwise v is the
+// provider's own service name.
+func customerName(v string, o int) bool {
+	zone, depth := o, 1
+	if d, ok := customerZones[v[o:]]; ok {
+		depth = d
+	}
+	for i := strings.IndexByte(v, '.') + 1; i > 0 && i < o; {
+		if d, ok := customerZones[v[i:]]; ok {
+			zone, depth = i, d
+			break
+		}
+		j := strings.IndexByte(v[i:], '.')
+		if j < 0 {
+			break
+		}
+		i += j + 1
+	}
+	below := v[:zone-1]
+	first := below[strings.LastIndexByte(below, '.')+1:]
+	return strings.Count(below, ".")+1 >= depth && !providerLabels[first]
 }
 
 // addr looks an address up in the cidr lists.
@@ -262,26 +352,30 @@ func (s *Set) finish(c *collector) []Hit {
 	if len(c.more) > 0 {
 		hits = append(hits[:c.n:c.n], c.more...)
 	}
-	// The most specific zone of a delegating list that the name is a strict
-	// sub-domain of: refuse hits on that zone or a parent of it are the
-	// customer's, not the provider's.
+	// The most specific zone of a delegating list that the name is in. A
+	// strict sub-domain of it deep enough to be a customer's
+	// (customerName): refuse hits on that zone or a parent of it are the
+	// customer's, not the provider's. The zone itself, or a name of the
+	// provider's service under it, is the provider's: refused.
 	zone := int32(-1)
 	for _, h := range hits {
-		if h.offset > 0 && s.deleg[h.list] && (zone < 0 || h.offset < zone) {
+		if h.offset >= 0 && s.deleg[h.list] && (zone < 0 || h.offset < zone) {
 			zone = h.offset
 		}
 	}
+	customer := zone > 0 && customerName(c.walked, int(zone))
 	n := 0
 	for i := range hits {
 		h := &hits[i]
 		k := s.kinds[h.list]
-		if h.offset >= 0 {
-			switch {
-			case h.offset == 0 && s.deleg[h.list]:
-				k = Refuse // the provider's own domain
-			case zone >= 0 && h.offset >= zone && !s.deleg[h.list]:
-				k = Flag
-			}
+		switch {
+		case h.under && s.deleg[h.list]:
+			k = Refuse // a domain above a delegating zone covers the provider's zone
+		case h.offset < 0:
+		case s.deleg[h.list] && !customer:
+			k = Refuse // the provider's own domain or service
+		case customer && h.offset >= zone && !s.deleg[h.list]:
+			k = Flag
 		}
 		switch {
 		case h.from == fromHost && c.pathy:

@@ -186,8 +186,11 @@ func TestCheckDelegation(t *testing.T) {
 		{indicator.URL, "https://duckdns.example/", "top:refuse:duckdns.example dyn:refuse:.duckdns.example"},
 		{indicator.URL, "https://duckdns.example/phish", "top:flag:duckdns.example dyn:flag:.duckdns.example"},
 		{indicator.Email, "x@duckdns.example", "top:flag:duckdns.example dyn:flag:.duckdns.example"},
-		// A refuse entry more specific than the zone still refuses.
-		{indicator.Domain, "www.duckdns.example", "top:refuse:www.duckdns.example dyn:flag:.duckdns.example"},
+		// A refuse entry more specific than the zone still refuses; www
+		// under a delegating zone is the provider's own host.
+		{indicator.Domain, "www.duckdns.example", "top:refuse:www.duckdns.example dyn:refuse:.duckdns.example"},
+		{indicator.Domain, "x.www.duckdns.example", "top:refuse:www.duckdns.example dyn:refuse:.duckdns.example"},
+		{indicator.Domain, "www.evil.duckdns.example", "top:flag:duckdns.example dyn:flag:.duckdns.example"},
 		{indicator.Domain, "x.big.example", "top:refuse:big.example"},
 	})
 
@@ -385,4 +388,110 @@ func TestCheckSTIXPatternNever(t *testing.T) {
 		{indicator.STIXPattern, "[domain-name:value = 'evil.example.org']", ""},
 		{indicator.Domain, "evil.example.org", "any-substring:refuse:example"},
 	})
+}
+
+// A delegating zone's customers live at least customerZones' depth below
+// it; names above that depth, and www directly under a zone, are the
+// provider's own services and are refused like the zone: elb.amazonaws.com
+// is every AWS load balancer, not a customer's name.
+func TestCheckDelegationDepth(t *testing.T) {
+	top := mustParse(t, listFile("top", "hostname", nil, "amazonaws.com", "tumblr.com"), Refuse)
+	zones := mustParse(t, listFile("zones", "hostname", nil, "amazonaws.com", "s3.amazonaws.com", "tumblr.com", "sendgrid.net", "cloudapp.azure.com"), Flag)
+	zones.Delegates = true
+	s := mustSet(t, top, zones)
+	const (
+		awsRefused = "top:refuse:amazonaws.com zones:refuse:amazonaws.com"
+		awsFlagged = "top:flag:amazonaws.com zones:flag:amazonaws.com"
+	)
+	runChecks(t, s, []checkCase{
+		// AWS's own service names.
+		{indicator.Domain, "elb.amazonaws.com", awsRefused},
+		{indicator.Domain, "s3.eu-west-2.amazonaws.com", awsRefused},
+		{indicator.Domain, "eu-west-2.compute.amazonaws.com", awsRefused},
+		{indicator.Domain, "sqs.us-east-1.amazonaws.com", awsRefused},
+		{indicator.Domain, "compute-1.amazonaws.com", awsRefused},
+		{indicator.URL, "https://s3.eu-west-2.amazonaws.com/", awsRefused},
+		// A path on a service host may be a customer's: flagged.
+		{indicator.URL, "https://s3.eu-west-2.amazonaws.com/evil-bucket/login.html", awsFlagged},
+		// Customers' names.
+		{indicator.Domain, "evil-bucket.s3.eu-west-2.amazonaws.com", awsFlagged},
+		{indicator.Domain, "ec2-52-14-116-185.us-east-2.compute.amazonaws.com", awsFlagged},
+		{indicator.Domain, "phish-1234.eu-west-2.elb.amazonaws.com", awsFlagged},
+		{indicator.Domain, "ec2-54-197-140-72.compute-1.amazonaws.com", awsFlagged},
+		{indicator.Domain, "bucket.s3-website-us-east-1.amazonaws.com", awsFlagged},
+		// s3.amazonaws.com is an entry of its own: its customers are one
+		// label below it.
+		{indicator.Domain, "evil-bucket.s3.amazonaws.com", "top:flag:amazonaws.com zones:flag:s3.amazonaws.com"},
+		{indicator.Domain, "s3.amazonaws.com", "top:refuse:amazonaws.com zones:refuse:s3.amazonaws.com"},
+		// www directly under a zone is the provider's; other labels are
+		// customers'.
+		{indicator.Domain, "www.tumblr.com", "top:refuse:tumblr.com zones:refuse:tumblr.com"},
+		{indicator.Domain, "coinbase-blog.tumblr.com", "top:flag:tumblr.com zones:flag:tumblr.com"},
+		{indicator.Domain, "ct.sendgrid.net", "zones:refuse:sendgrid.net"},
+		{indicator.Domain, "u10021139.ct.sendgrid.net", "zones:flag:sendgrid.net"},
+		{indicator.Domain, "canadacentral.cloudapp.azure.com", "zones:refuse:cloudapp.azure.com"},
+		{indicator.Domain, "funds-cra.canadacentral.cloudapp.azure.com", "zones:flag:cloudapp.azure.com"},
+		// An email at a service host is still only flagged.
+		{indicator.Email, "x@elb.amazonaws.com", awsFlagged},
+	})
+}
+
+// A domain indicator stands for every name under it, so a value above a
+// listed name covers it: it hits the list with the list's kind, and a value
+// above a delegating zone is refused (it would cover the provider's zone
+// and every customer in it). Host names and URLs name one host and are not
+// affected.
+func TestCheckDomainAboveEntry(t *testing.T) {
+	top := mustParse(t, listFile("top", "hostname", nil, "s.rlp.example", "a.b.deep.example"), Refuse)
+	watch := mustParse(t, listFile("watch", "hostname", []string{"domain"}, "cdn.watched.example"), Flag)
+	zones := mustParse(t, listFile("zones", "hostname", nil, "blob.core.windows.example"), Flag)
+	zones.Delegates = true
+	s := mustSet(t, top, watch, zones)
+	runChecks(t, s, []checkCase{
+		{indicator.Domain, "rlp.example", "top:refuse:s.rlp.example"},
+		{indicator.Domain, "b.deep.example", "top:refuse:a.b.deep.example"},
+		{indicator.Domain, "deep.example", "top:refuse:a.b.deep.example"},
+		{indicator.Domain, "watched.example", "watch:flag:cdn.watched.example"},
+		{indicator.Domain, "core.windows.example", "zones:refuse:blob.core.windows.example"},
+		{indicator.Domain, "windows.example", "zones:refuse:blob.core.windows.example"},
+		// Siblings and the names themselves as before.
+		{indicator.Domain, "t.rlp.example", ""},
+		{indicator.Domain, "s.rlp.example", "top:refuse:s.rlp.example"},
+		{indicator.Domain, "evil.blob.core.windows.example", "zones:flag:blob.core.windows.example"},
+		// One host, not what lies under it.
+		{indicator.Hostname, "rlp.example", ""},
+		{indicator.URL, "https://rlp.example/", ""},
+		{indicator.Email, "x@rlp.example", ""},
+	})
+}
+
+// The audit's names against the shipped set: AWS's, Tumblr's and
+// SendGrid's own service names, and a parent of a listed name, are
+// refused; the customers' names on the same platforms are still flagged.
+func TestDefaultProviderNamesAndParents(t *testing.T) {
+	s, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := []string{"elb.amazonaws.com", "s3.eu-west-2.amazonaws.com", "s3.us-east-1.amazonaws.com",
+		"eu-west-2.compute.amazonaws.com", "www.tumblr.com", "ct.sendgrid.net",
+		"rlp.de",      // url-shortener lists s.rlp.de
+		"windows.net", // above hosting-zones' blob.core.windows.net
+	}
+	flagged := []string{"evil-bucket.s3.amazonaws.com", "mmcharty.s3.us-east-1.amazonaws.com",
+		"ec2-54-197-140-72.compute-1.amazonaws.com", "ec2-52-14-116-185.us-east-2.compute.amazonaws.com",
+		"attacker-app.herokuapp.com", "coinbase-blog.tumblr.com", "u10021139.ct.sendgrid.net",
+		"evil-login.github.io", "evil.duckdns.org"}
+	for _, v := range refused {
+		hs := s.Check(indicator.Domain, v)
+		if len(hs) == 0 || hs[0].Kind != Refuse {
+			t.Errorf("Check(domain, %q) = %q; want refused", v, hits(hs))
+		}
+	}
+	for _, v := range flagged {
+		hs := s.Check(indicator.Domain, v)
+		if len(hs) == 0 || hs[0].Kind != Flag {
+			t.Errorf("Check(domain, %q) = %q; want flagged (a customer's name)", v, hits(hs))
+		}
+	}
 }

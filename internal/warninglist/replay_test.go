@@ -189,7 +189,7 @@ var replayWant = map[string]struct {
 		},
 	},
 	"blocklistproject_phishing_domains.txt": {
-		"entries=190215 distinct=190167 unusable=48 refused=212 [dynamic-dns=8 tranco10k=196 url-shortener=8] flagged=13799 [dynamic-dns=1787 hosting-zones=12180 tranco10k=5391]",
+		"entries=190215 distinct=190167 unusable=48 refused=220 [dynamic-dns=15 tranco10k=196 url-shortener=9] flagged=13792 [dynamic-dns=1780 hosting-zones=12180 tranco10k=5391]",
 		map[string]string{
 			"dynamic-dns":   "domain acctax.pt, domain cliptecnologia.com, domain idu.cl, domain mrcrypto.ru, domain ocry.com",
 			"tranco10k":     "domain a2plcpnl0617.prod.iad2.secureserver.net, domain a2plcpnl0659.prod.iad2.secureserver.net, domain a2plcpnl0907.prod.iad2.secureserver.net, domain affiliate-blog.amazon.co.jp, domain akademia.wroc.pl",

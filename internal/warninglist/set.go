@@ -26,6 +26,12 @@ type Set struct {
 	refs   []ref
 	maxKey int // the longest key; longer suffixes need no lookup
 
+	// parents maps every parent (of two labels or more) of every hostname
+	// entry to the head of a chain in parentRefs: one ref per list, its
+	// first entry under that parent (Set.under).
+	parents    map[string]int32
+	parentRefs []ref
+
 	cidrs        []int32 // indices of cidr lists
 	patternLists []int32 // indices of substring and regex lists
 }
@@ -106,7 +112,35 @@ func (s *Set) index() {
 			s.refs = append(s.refs, ref{list: uint16(li), mode: k.mode, entry: k.entry, next: head})
 			s.names[k.s] = int32(len(s.refs) - 1)
 			s.maxKey = max(s.maxKey, len(k.s))
+			if k.mode == modeHostname {
+				s.indexParents(li, k)
+			}
 		}
+	}
+}
+
+// indexParents adds the parents of hostname entry k of list li that have
+// two labels or more (a domain value has): "a.b.example.com" gives
+// "b.example.com" and "example.com".
+func (s *Set) indexParents(li int, k key) {
+	if s.parents == nil {
+		s.parents = map[string]int32{}
+	}
+parents:
+	for i := strings.IndexByte(k.s, '.') + 1; i > 0 && strings.IndexByte(k.s[i:], '.') >= 0; {
+		p := k.s[i:]
+		i += strings.IndexByte(p, '.') + 1
+		head, ok := s.parents[p]
+		if !ok {
+			head = -1
+		}
+		for r := head; r >= 0; r = s.parentRefs[r].next {
+			if int(s.parentRefs[r].list) == li {
+				continue parents // the list has an entry under p already
+			}
+		}
+		s.parentRefs = append(s.parentRefs, ref{list: uint16(li), mode: k.mode, entry: k.entry, next: head})
+		s.parents[p] = int32(len(s.parentRefs) - 1)
 	}
 }
 

@@ -323,10 +323,12 @@ func TestLoadDirSharedMISPFiles(t *testing.T) {
 	}
 	// 000webhost.com is an entry of cloudflare-top100k; "co.uk" one of
 	// second-level-tlds (a "string" list not in the kinds table: exact
-	// match, the kind given to LoadDir).
+	// match, the kind given to LoadDir). A domain "co.uk" would cover every
+	// top site under it: refused for the first of them.
 	runChecks(t, s, []checkCase{
 		{indicator.Hostname, "files.000webhost.com", "cloudflare-top100k:refuse:000webhost.com"},
-		{indicator.Domain, "co.uk", "second-level-tlds:flag:co.uk"},
+		{indicator.Hostname, "co.uk", "second-level-tlds:flag:co.uk"},
+		{indicator.Domain, "co.uk", "cloudflare-top100k:refuse:1-urlm.co.uk second-level-tlds:flag:co.uk"},
 		{indicator.Domain, "example.co.uk", ""},
 	})
 }

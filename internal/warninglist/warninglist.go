@@ -45,10 +45,21 @@
 //
 // Some hostname lists name zones whose sub-domains are handed out to anyone:
 // dynamic-DNS providers, free web hosting. Such a list has Delegates set.
-// A strict sub-domain of one of its entries belongs to a customer, not to the
+// A strict sub-domain of one of its entries, at least as many labels below
+// it as the zone's customers' names lie (one, unless customerZones says
+// more: amazonaws.com's are three below), belongs to a customer, not to the
 // provider, so refuse hits on the zone or on a parent of it (a top-sites list
-// that names "duckdns.org") are reported as Flag; the entry itself is the
-// provider's own domain and is refused, whatever the list's kind.
+// that names "duckdns.org") are reported as Flag. The entry itself, a name
+// less deep (elb.amazonaws.com, s3.eu-west-2.amazonaws.com) and www directly
+// under the zone are the provider's own and are refused, whatever the
+// list's kind.
+//
+// # Domains above an entry
+//
+// A domain indicator matches every name under it, so a domain value that is
+// a parent of a hostname entry hits that list too, with its kind (refused,
+// whatever the kind, when the entry is a delegating zone), as a cidr value
+// that contains an entry does.
 package warninglist
 
 import (
