@@ -490,7 +490,7 @@ func (s *Server) storeFederated(ctx context.Context, plans []fedPlan) ([]string,
 			last = max(last, ur.Seq)
 			origins[k] = plans[k].origin
 			origins[k].IndicatorID = ur.ID
-			if ur.Status == store.StatusCreated {
+			if ur.Status == store.StatusCreated && !ur.Quarantined { // a quarantined one is not in use
 				created = append(created, newIndicator{k, ur.ID})
 			}
 		}

@@ -352,7 +352,7 @@ func (s *Server) storeEventVersion(ctx context.Context, subs []model.Submission,
 	for k, ur := range urs {
 		each(k, ur)
 		last = max(last, ur.Seq)
-		if ur.Status == store.StatusCreated {
+		if ur.Status == store.StatusCreated && !ur.Quarantined { // a quarantined one is not in use
 			created = append(created, newIndicator{k, ur.ID})
 		}
 	}

@@ -948,8 +948,21 @@ func live(x *mispAttr, now time.Time) bool {
 	return !x.a.Deleted
 }
 
+// oneLine gives a value as the text and hashes formats write it on a line
+// of its own: the value itself, or "" when it holds a line break of any kind
+// (indicator.HasLineBreak: also NEL, U+2028, U+2029 and the separators
+// U+001C to U+001E, at which Python's str.splitlines ends a line) or another
+// control character but tab. The line is then left empty, which blocklist
+// loaders skip: replacing the breaks with spaces, as this once did, still
+// let a loader that splits on whitespace read "0.0.0.0/0" out of
+// "x\u20290.0.0.0/0\u2029y@mail-phish.xyz". Canonical values never hold
+// such characters; values stored before the canonical forms refused them
+// still might.
 func oneLine(s string) string {
-	return strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	if indicator.HasLineBreak(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f }) {
+		return ""
+	}
+	return s
 }
 
 // mispCSVField writes one cell as MISP's CsvExport does: numbers and flags

@@ -144,9 +144,12 @@ func minScoreParam(r *http.Request) (int, error) {
 	return n, nil
 }
 
-// reportFalsePositives quarantines the indicators among ids that enough
-// organisations now report as false positives, tells the source (its audit
-// log, the stream, webhooks) and returns how many it quarantined.
+// reportFalsePositives quarantines the values of the indicators among ids
+// that enough organisations now report as false positives (reports against
+// any source's indicator of the value count): every live indicator of the
+// value, whoever submitted it, and what is submitted of it later (the
+// store holds the value). It tells each source (its audit log, the stream,
+// webhooks) and returns how many indicators it quarantined.
 func (s *Server) reportFalsePositives(ctx context.Context, p *Principal, ids []string) (int, error) {
 	s.quarantining.Lock()
 	defer s.quarantining.Unlock()
@@ -160,32 +163,28 @@ func (s *Server) reportFalsePositives(ctx context.Context, p *Principal, ids []s
 		if len(orgs) < s.signal.QuarantineAfter {
 			continue
 		}
-		cur, err := s.st.IndicatorByID(ctx, id)
-		if err != nil {
-			return n, err
-		}
-		if cur.Quarantined || cur.Revoked {
-			continue
-		}
 		reason := fmt.Sprintf("reported a false positive by %d organisations; quarantined until the coordinator decides", len(orgs))
-		ind, err := s.st.SetQuarantine(ctx, id, true, reason, s.now().UTC())
+		inds, err := s.st.QuarantineValue(ctx, id, reason, s.now().UTC())
 		if err != nil {
 			return n, err
 		}
-		n++
-		last = max(last, ind.Seq)
-		// The source is told in its own audit log (and by the stream and
-		// the webhooks, which carry the flag and the reason).
-		_ = s.st.AppendAudit(ctx, model.AuditEntry{At: s.now().UTC(), Org: ind.Source, Actor: "hub", Action: "indicator.quarantine",
-			Target: ind.ID, Detail: string(ind.Type) + " " + ind.Value + ": " + reason})
-		if !s.wants(ctx, EventQuarantine) {
-			continue
+		for i := range inds {
+			ind := &inds[i]
+			n++
+			last = max(last, ind.Seq)
+			// The source is told in its own audit log (and by the stream
+			// and the webhooks, which carry the flag and the reason).
+			_ = s.st.AppendAudit(ctx, model.AuditEntry{At: s.now().UTC(), Org: ind.Source, Actor: "hub", Action: "indicator.quarantine",
+				Target: ind.ID, Detail: string(ind.Type) + " " + ind.Value + ": " + ind.QuarantineReason})
+			if !s.wants(ctx, EventQuarantine) {
+				continue
+			}
+			if ok, _ := s.coordinatorSees(ctx, ind.PolicyItem()); !ok {
+				continue
+			}
+			s.emit(ctx, Event{Kind: EventQuarantine, Payload: map[string]any{"action": "quarantined", "reason": ind.QuarantineReason,
+				"indicator": map[string]any{"id": ind.ID, "type": ind.Type, "value": ind.Value, "tlp": ind.TLP}}})
 		}
-		if ok, _ := s.coordinatorSees(ctx, ind.PolicyItem()); !ok {
-			continue
-		}
-		s.emit(ctx, Event{Kind: EventQuarantine, Payload: map[string]any{"action": "quarantined", "reason": reason,
-			"indicator": map[string]any{"id": ind.ID, "type": ind.Type, "value": ind.Value, "tlp": ind.TLP}}})
 	}
 	if last > 0 && s.notify != nil {
 		s.notify.Notify(ctx, last)
@@ -193,8 +192,34 @@ func (s *Server) reportFalsePositives(ctx context.Context, p *Principal, ids []s
 	return n, nil
 }
 
-// releaseIndicator lifts a quarantine (the coordinator decided the
-// indicator is good after all); POST …/revoke withdraws it instead.
+// HoldQuarantinedValues quarantines the live indicators of values held
+// quarantined that are not (those of the values the upgrade to held values
+// found quarantined; the hub's signal job), telling each source as a
+// quarantine does; it returns how many.
+func (s *Server) HoldQuarantinedValues(ctx context.Context) (int, error) {
+	s.quarantining.Lock()
+	defer s.quarantining.Unlock()
+	inds, err := s.st.HoldQuarantinedValues(ctx, s.now().UTC())
+	if err != nil {
+		return 0, err
+	}
+	var last int64
+	for i := range inds {
+		ind := &inds[i]
+		last = max(last, ind.Seq)
+		_ = s.st.AppendAudit(ctx, model.AuditEntry{At: s.now().UTC(), Org: ind.Source, Actor: "hub", Action: "indicator.quarantine",
+			Target: ind.ID, Detail: string(ind.Type) + " " + ind.Value + ": " + ind.QuarantineReason})
+	}
+	if last > 0 && s.notify != nil {
+		s.notify.Notify(ctx, last)
+	}
+	return len(inds), nil
+}
+
+// releaseIndicator lifts a quarantine (the coordinator decided the value is
+// good after all): every quarantined indicator of the indicator's type and
+// value is released, every source's, and the value is no longer held; POST
+// …/revoke withdraws one indicator instead.
 func (s *Server) releaseIndicator(w http.ResponseWriter, r *http.Request, p *Principal) error {
 	if err := onlyParams(r); err != nil {
 		return err
@@ -210,17 +235,35 @@ func (s *Server) releaseIndicator(w http.ResponseWriter, r *http.Request, p *Pri
 	if !ind.Quarantined {
 		return errf(http.StatusConflict, CodeConflict, "indicator %s is not quarantined", ind.ID)
 	}
-	ind, err = s.st.SetQuarantine(ctx, ind.ID, false, "", s.now().UTC())
+	s.quarantining.Lock()
+	released, err := s.st.ReleaseValue(ctx, ind.ID, s.now().UTC())
+	s.quarantining.Unlock()
 	if err != nil {
 		return err
 	}
-	s.audit(ctx, p, "indicator.release", ind.ID, string(ind.Type)+" "+ind.Value)
-	_ = s.st.AppendAudit(ctx, model.AuditEntry{At: s.now().UTC(), Org: ind.Source, Actor: "hub", Action: "indicator.release", Target: ind.ID,
-		Detail: "the coordinator released the quarantine"})
-	s.emit(ctx, Event{Kind: EventQuarantine, Payload: map[string]any{"action": "released",
-		"indicator": map[string]any{"id": ind.ID, "type": ind.Type, "value": ind.Value, "tlp": ind.TLP}}})
-	if s.notify != nil {
-		s.notify.Notify(ctx, ind.Seq)
+	var last int64
+	for i := range released {
+		rel := &released[i]
+		last = max(last, rel.Seq)
+		if rel.ID == ind.ID {
+			ind = *rel
+		}
+		_ = s.st.AppendAudit(ctx, model.AuditEntry{At: s.now().UTC(), Org: rel.Source, Actor: "hub", Action: "indicator.release", Target: rel.ID,
+			Detail: "the coordinator released the quarantine of " + string(rel.Type) + " " + rel.Value})
+		// The webhooks are the coordinator's: they hear of the indicators
+		// it may see.
+		if rel.ID != ind.ID && !s.wants(ctx, EventQuarantine) {
+			continue
+		}
+		if ok, _ := s.coordinatorSees(ctx, rel.PolicyItem()); rel.ID != ind.ID && !ok {
+			continue
+		}
+		s.emit(ctx, Event{Kind: EventQuarantine, Payload: map[string]any{"action": "released",
+			"indicator": map[string]any{"id": rel.ID, "type": rel.Type, "value": rel.Value, "tlp": rel.TLP}}})
+	}
+	s.audit(ctx, p, "indicator.release", ind.ID, fmt.Sprintf("%s %s (%d indicators of the value released)", ind.Type, ind.Value, len(released)))
+	if s.notify != nil && last > 0 {
+		s.notify.Notify(ctx, last)
 	}
 	writeJSON(w, http.StatusOK, s.renderIndicator(ctx, p.Viewer, &ind))
 	return nil

@@ -252,7 +252,9 @@ func (s *Server) ImportSTIX(ctx context.Context, p *Principal, objects []json.Ra
 			it := &items[subItem[k]]
 			it.stored++
 			if ur.Status == store.StatusCreated {
-				created = append(created, newIndicator{k, ur.ID})
+				if !ur.Quarantined { // a quarantined value is not announced
+					created = append(created, newIndicator{k, ur.ID})
+				}
 				res.Created++
 			} else {
 				res.Updated++

@@ -68,6 +68,10 @@ type ItemResult struct {
 	Type   string     `json:"type,omitempty"`
 	Value  string     `json:"value,omitempty"`
 	Error  *ItemError `json:"error,omitempty"`
+	// Quarantined: the stored indicator is quarantined (its value was
+	// reported a false positive network-wide; docs/SIGNAL.md) and does not
+	// match until the coordinator releases it.
+	Quarantined bool `json:"quarantined,omitempty"`
 	// Warninglists names the warninglists the value is on: flagging ones
 	// for a stored item, the refusing one for a rejected item.
 	Warninglists []warninglist.Hit `json:"warninglists,omitempty"`
@@ -288,9 +292,13 @@ func checkWords(field string, words []string, maxN, maxLen int, lower bool) ([]s
 		if len(w) > maxLen {
 			return nil, fmt.Errorf("%s entry %q is longer than %d bytes", field, clip(w), maxLen)
 		}
+		// Labels and tags reach rule messages, Zeek descriptions, CSV
+		// cells and MISP and STIX exports: no control characters (C1
+		// ones such as NEL included), line or paragraph separators, or
+		// bidirectional overrides that make a label display as another.
 		for _, r := range w {
-			if r < 0x20 || r == 0x7f {
-				return nil, fmt.Errorf("%s entry %q contains a control character", field, clip(w))
+			if indicator.IsTextControl(r) {
+				return nil, fmt.Errorf("%s entry %q contains a control character (%U)", field, clip(w), r)
 			}
 		}
 		out = append(out, w)
@@ -472,7 +480,7 @@ func (s *Server) submitIndicators(w http.ResponseWriter, r *http.Request, p *Pri
 	if len(subs) > 0 {
 		lastSeq, err := s.store(ctx, subs, func(k int, ur store.UpsertResult) {
 			res := &results[subIndex[k]]
-			res.Status, res.ID = string(ur.Status), ur.ID
+			res.Status, res.ID, res.Quarantined = string(ur.Status), ur.ID, ur.Quarantined
 		})
 		if err != nil {
 			return err
@@ -499,7 +507,8 @@ func (s *Server) store(ctx context.Context, subs []model.Submission, each func(k
 	for k, ur := range urs {
 		each(k, ur)
 		last = max(last, ur.Seq)
-		if ur.Status == store.StatusCreated && s.events != nil {
+		// A quarantined one is not announced: it is not in use.
+		if ur.Status == store.StatusCreated && !ur.Quarantined && s.events != nil {
 			created = append(created, newIndicator{k, ur.ID})
 		}
 	}

@@ -399,8 +399,12 @@ func newEncoder(f Format, w *writer, opt Options) encoder {
 	panic("export: no encoder for " + string(f))
 }
 
-// oneLine reports whether s can be written as part of one line: no line
-// breaks, no NUL or other C0 controls but tab, and valid length.
+// oneLine reports whether s can be written as part of one line: not empty,
+// no NUL or other C0 controls but tab, no DEL, and none of the Unicode line
+// breaks (NEL, U+2028, U+2029) at which some readers of line-oriented files,
+// Python's str.splitlines among them, end a line (indicator.HasLineBreak).
+// Canonical values never hold them; stored values from before the canonical
+// forms refused them still might.
 func oneLine(s string) bool {
 	if s == "" {
 		return false
@@ -410,7 +414,7 @@ func oneLine(s string) bool {
 			return false
 		}
 	}
-	return true
+	return !indicator.HasLineBreak(s)
 }
 
 // tlpName is the TLP as it is written in human-readable places.

@@ -236,3 +236,28 @@ func TestListFacts(t *testing.T) {
 		}
 	}
 }
+
+// A stored value with a Unicode line break — an email whose local part was
+// accepted before the canonical form refused such characters — is skipped
+// and counted by the one-value-a-line formats, so that a loader that splits
+// on every line break (Python's str.splitlines) never reads "0.0.0.0/0" from
+// "x\u20290.0.0.0/0\u2029y@mail-phish.xyz".
+func TestLineFormatsSkipUnicodeLineBreaks(t *testing.T) {
+	for _, sep := range []string{"\u2029", "\u2028", "\u0085", "\x1c", "\x1d", "\x1e", "\v", "\f"} {
+		bad := model.Indicator{ID: "0195f3c0-7a00-7000-8000-0000000000fe", Type: indicator.Email, Value: "x" + sep + "0.0.0.0/0" + sep + "y@mail-phish.xyz", TLP: "clear", ValidFrom: testNow.Add(-1)}
+		good := model.Indicator{ID: "0195f3c0-7a00-7000-8000-0000000000ff", Type: indicator.Email, Value: "ok@mail-phish.xyz", TLP: "clear", ValidFrom: testNow.Add(-1)}
+		for _, f := range []Format{List, Bloom} {
+			var buf bytes.Buffer
+			st, err := Write(&buf, f, seq([]model.Indicator{bad, good}), testOptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Written != 1 || st.Skipped != 1 {
+				t.Errorf("%s, separator %q: written %d, skipped %d; want 1 and 1", f, sep, st.Written, st.Skipped)
+			}
+			if f == List && buf.String() != "ok@mail-phish.xyz\n" {
+				t.Errorf("list, separator %q: wrote %q", sep, buf.String())
+			}
+		}
+	}
+}

@@ -23,8 +23,9 @@ func (e *listEncoder) add(ind *model.Indicator) (int, bool) {
 		return 0, false
 	}
 	// A value that could not stand alone on its line is not written: it
-	// would end the line early or add one.
-	if !oneLine(ind.Value) || strings.ContainsAny(ind.Value, "\t ") || strings.ContainsRune(ind.Value, '\u2028') {
+	// would end the line early or add one (oneLine refuses the Unicode
+	// line breaks too), or be read as two values.
+	if !oneLine(ind.Value) || strings.ContainsAny(ind.Value, "\t ") {
 		return 0, false
 	}
 	e.w.str(ind.Value)

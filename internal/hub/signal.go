@@ -22,8 +22,8 @@ func (h *Hub) signalLoop(ctx context.Context) error {
 	}
 }
 
-// RunSignalJobs runs the signal-quality jobs once: campaign alerts, then
-// expiry by decay. Failures are logged and tried again next time.
+// RunSignalJobs runs the signal-quality jobs once: campaign alerts, the
+// hold of quarantined values, then expiry by decay. Failures are logged and tried again next time.
 func (h *Hub) RunSignalJobs(ctx context.Context) (alerts []model.Alert, expired int) {
 	alerts, err := h.api.RaiseCampaignAlerts(ctx, h.cfg.CampaignOrgs, h.cfg.CampaignWindow)
 	if err != nil && ctx.Err() == nil {
@@ -31,6 +31,14 @@ func (h *Hub) RunSignalJobs(ctx context.Context) (alerts []model.Alert, expired 
 	}
 	for _, a := range alerts {
 		h.log.Info("signal: campaign alert", "by", a.By, "key", a.Key, "organisations", len(a.Orgs), "indicators", len(a.Indicators))
+	}
+	// Values held quarantined hold every source's live indicator of them
+	// (the store sees to it as they are quarantined and submitted; this
+	// catches the values held by the upgrade that introduced the hold).
+	if n, err := h.api.HoldQuarantinedValues(ctx); err != nil && ctx.Err() == nil {
+		h.log.Error("signal: quarantined values", "err", err)
+	} else if n > 0 {
+		h.log.Info("signal: indicators of quarantined values quarantined", "count", n)
 	}
 	expired, err = h.api.ExpireDecayed(ctx)
 	if err != nil && ctx.Err() == nil {

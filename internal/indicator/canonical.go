@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -49,16 +50,21 @@ const maxRefangRounds = 4
 //   - ipv4, ipv6: net/netip text form; zones are refused; a value of the
 //     other family is refused.
 //   - cidr: masked network/prefix length; a prefix length must be given and
-//     be at least 8 (for IPv6 too); IPv4-mapped prefixes of /96 and longer
-//     become IPv4 prefixes (so /96 to /103 are too broad).
+//     be at least /8 for IPv4 and /29 for IPv6 (minPrefixLen6 says why);
+//     IPv4-mapped prefixes of /96 and longer become IPv4 prefixes (so /96 to
+//     /103 are too broad).
 //   - domain, hostname: lower-case, IDNA (UTS #46 lookup mapping, not
 //     transitional) to punycode, no trailing dot; labels of 1–63 letters,
 //     digits, hyphens or underscores, at most 253 bytes, at least two labels,
-//     not ending in a numeric label, and not an ICANN public suffix ("co.uk";
+//     not ending in a numeric label, not under a special-use top-level
+//     domain that names local things ("arpa" with every reverse-DNS zone,
+//     "local", "localhost", "internal", "test", "invalid"; "onion" is
+//     accepted, see specialUse), and not an ICANN public suffix ("co.uk";
 //     private-section suffixes such as "duckdns.org" are accepted). The
 //     public-suffix lookup costs one small allocation.
 //   - url: "scheme://" and a host are required. Scheme and host lower-case;
-//     host IDNA-encoded (a single label is allowed), or read as an IPv4
+//     host IDNA-encoded (a single label is allowed, a special-use name as
+//     for domains is not: "http://localhost/" is refused), or read as an IPv4
 //     address the way browsers read it ("http://2130706433/" is
 //     "http://127.0.0.1/"); default port dropped; escapes of unreserved
 //     characters decoded, other escapes upper-cased, characters RFC 3986
@@ -66,9 +72,9 @@ const maxRefangRounds = 4
 //     userinfo and query kept; empty query and fragment dropped; "\" read
 //     as "/" in http, https, ftp, ws and wss URLs.
 //   - email: one "@", a non-empty local part of at most 64 bytes (RFC 5322
-//     atext, dots and non-ASCII; no quoted forms), a domain name checked as
-//     above but without the public-suffix rule (no address literals); all
-//     lower case.
+//     atext, dots and non-ASCII graphic characters other than spaces; no
+//     quoted forms), a domain name checked as above but without the
+//     public-suffix rule (no address literals); all lower case.
 //   - md5, sha1, sha256, sha512, ja3, ja3s: lower-case hex of the right length.
 //   - x509-sha1, x509-sha256: as hashes; "AB:CD:…" is accepted.
 //   - ja4: three "_"-separated parts of letters and digits, kept as given.
@@ -263,14 +269,28 @@ func canonCIDR(s string) (string, string) {
 	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 	}
-	if p.Bits() < 8 {
-		// A /0–/7 covers at least 1/256 of an address family: never a
-		// legitimate indicator, and a typo that would flag half the world.
-		return "", fmt.Sprintf("has prefix length /%d; /0 to /7 are too broad", p.Bits())
+	if p.Addr().Is4() && p.Bits() < minPrefixLen4 {
+		return "", fmt.Sprintf("has prefix length /%d; /0 to /%d are too broad", p.Bits(), minPrefixLen4-1)
+	}
+	if p.Addr().Is6() && p.Bits() < minPrefixLen6 {
+		return "", fmt.Sprintf("has prefix length /%d; /0 to /%d are too broad for IPv6 (a whole provider's allocation is /29)", p.Bits(), minPrefixLen6-1)
 	}
 	var buf [64]byte
 	return sameOrString(p.Masked().AppendTo(buf[:0]), s), ""
 }
+
+// Shortest prefix lengths of a cidr indicator. An IPv4 /0 to /7 covers at
+// least 1/256 of the address space: never a legitimate indicator, and a typo
+// that would flag half the world. IPv6 is counted in allocations instead,
+// as its space is mostly unused: /29 is what RIPE NCC allocates to a member
+// by default (other registries' minimum is /32), so a /29 is a whole
+// provider's space, the widest block a network blocklist has reason to name
+// (a rogue or hijacked allocation). Anything wider spans several providers
+// or a large ISP's customers: 2a00::/8 is a quarter of RIPE's region.
+const (
+	minPrefixLen4 = 8
+	minPrefixLen6 = 29
+)
 
 // canonHex checks a hex digest of n digits and lower-cases it. With colons,
 // the "AB:CD:…" form that certificate tools print is accepted as well.
@@ -375,6 +395,18 @@ func canonJA4(s string) (string, string) {
 
 const reasonJA4 = `must look like "t13d1516h2_8daaf6152771_b186095e22b6": three parts of letters and digits joined by "_"`
 
+// localPartRune reports whether a non-ASCII rune may stand in an email
+// address's local part. RFC 6531 allows any, but an address is a single
+// visible token: a rune that is not graphic (controls, C1 controls such as
+// NEL and CSI, format characters such as the bidirectional overrides,
+// private-use and unassigned code points, the line and paragraph
+// separators) or is a space would let one value pass as two lines or two
+// words to the blocklist loaders that read exports (Python's splitlines
+// splits at U+0085, U+2028 and U+2029), or display as another address.
+func localPartRune(r rune) bool {
+	return unicode.IsGraphic(r) && !unicode.Is(unicode.Zs, r)
+}
+
 // canonEmail lower-cases the whole address. Local parts are case-sensitive
 // in theory but not in any mail system that matters, and one form per
 // address is what matching needs.
@@ -397,12 +429,18 @@ func canonEmail(s string) (string, string) {
 	for i := 0; i < len(local); i++ {
 		c := local[i]
 		switch {
-		case 'A' <= c && c <= 'Z', c >= 0x80:
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRuneInString(local[i:])
+			if !localPartRune(r) {
+				return "", fmt.Sprintf("has %q (%U) in its local part: control, format, separator and space characters are not accepted", string(r), r)
+			}
+			needLower = true
+			i += n - 1
+		case 'A' <= c && c <= 'Z':
 			needLower = true
 		case isAlnum(c) || c == '.' || strings.IndexByte("!#$%&'*+-/=?^_`{|}~", c) >= 0:
 		default:
-			r, _ := utf8.DecodeRuneInString(local[i:])
-			return "", fmt.Sprintf("has %q in its local part", string(r))
+			return "", fmt.Sprintf("has %q in its local part", string(c))
 		}
 	}
 	if domain == "" {
@@ -416,6 +454,9 @@ func canonEmail(s string) (string, string) {
 		return "", "has a domain that " + reason
 	}
 	if reason := checkDomainShape(d); reason != "" {
+		return "", "has a domain that " + reason
+	}
+	if reason := checkSpecialUse(d); reason != "" {
 		return "", "has a domain that " + reason
 	}
 	if needLower {

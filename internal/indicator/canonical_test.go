@@ -87,6 +87,11 @@ var canonCases = []canonCase{
 	{CIDR, "10.0.0.0/7", "", "has prefix length /7"},
 	{CIDR, "::/0", "", "too broad"},
 	{CIDR, "2000::/3", "", "too broad"},
+	{CIDR, "2a00::/8", "", "/0 to /28 are too broad for IPv6"},
+	{CIDR, "2c00::/8", "", "has prefix length /8"},
+	{CIDR, "2001:db8::/28", "", "has prefix length /28"},
+	{CIDR, "2a0d:1a47::/29", "2a0d:1a40::/29", ""},
+	{CIDR, "2001:db8::/32", "2001:db8::/32", ""},
 	{CIDR, "::ffff:192.0.2.0/100", "", "has prefix length /4"},
 	{CIDR, "192.0.2.1", "", "has no prefix length"},
 	{CIDR, "2001:db8::1", "", "has no prefix length"},
@@ -124,7 +129,7 @@ var canonCases = []canonCase{
 	{Domain, "r3---sn-apo3qvuoxuxbt-j5pe.googlevideo.com", "r3---sn-apo3qvuoxuxbt-j5pe.googlevideo.com", ""},
 	{Domain, "-foo.example.com", "-foo.example.com", ""},
 	{Domain, "abcdefghijk.onion", "abcdefghijk.onion", ""},
-	{Domain, "intranet.local", "intranet.local", ""},
+	{Domain, "intranet.local", "", `domain "intranet.local" is under "local", the multicast DNS domain`},
 	{Domain, strings.Repeat("a", 63) + ".com", strings.Repeat("a", 63) + ".com", ""},
 	{Domain, strings.Repeat("a", 64) + ".com", "", "has a label of 64 characters"},
 	{Domain, strings.Repeat("abcdefghi.", 24) + "example.com", strings.Repeat("abcdefghi.", 24) + "example.com", ""}, // 251 bytes
@@ -215,7 +220,8 @@ var canonCases = []canonCase{
 	{URL, "http://b%C3%BCcher.example/", "http://xn--bcher-kva.example/", ""},
 	{URL, "http://ex%zzample.com/", "", "has a host with invalid percent-encoding"},
 	{URL, "http://a_b.example.com/", "http://a_b.example.com/", ""},
-	{URL, "http://localhost:8000/", "http://localhost:8000/", ""},
+	{URL, "http://localhost:8000/", "", `has a host that is "localhost", which names the machine itself`},
+	{URL, "http://intranet/", "http://intranet/", ""},
 	{URL, "http://[2001:DB8::1]:8080/x", "http://[2001:db8::1]:8080/x", ""},
 	{URL, "http://[2001:db8::1]:80/", "http://[2001:db8::1]/", ""},
 	{URL, "http://[2001:db8::1]", "http://[2001:db8::1]/", ""},
@@ -289,6 +295,17 @@ var canonCases = []canonCase{
 	{Email, "user@exa_mple..com", "", "has a domain that has an empty label"},
 	{Email, strings.Repeat("a", 65) + "@example.com", "", "local part longer than 64 bytes"},
 	{Email, "us\xffer@example.com", "", "is not valid UTF-8"},
+	{Email, "用户@example.com", "用户@example.com", ""},
+	{Email, "x\u20290.0.0.0/0\u2029y@mail-phish.xyz", "", `has "\u2029" (U+2029) in its local part`},
+	{Email, "x\u20280.0.0.0/0@mail-phish.xyz", "", "(U+2028)"},
+	{Email, "x\u00850.0.0.0/0\u0085y@mail-phish.xyz", "", "(U+0085)"},
+	{Email, "x\u009b31m@mail-phish.xyz", "", "(U+009B)"},                    // C1 CSI
+	{Email, "moc.\u202elive@mail-phish.xyz", "", "(U+202E)"},                // right-to-left override
+	{Email, "a\u200bb@mail-phish.xyz", "", "(U+200B)"},                      // zero-width space, Cf
+	{Email, "a\u00a0b@mail-phish.xyz", "", "(U+00A0)"},                      // no-break space
+	{Email, "a\u3000b@mail-phish.xyz", "", "(U+3000)"},                      // ideographic space
+	{Email, "a\ue000b@mail-phish.xyz", "", "(U+E000)"},                      // private use
+	{Email, "user@printer.local", "", `has a domain that is under "local"`}, // special-use domains
 
 	// hashes
 	{MD5, md5Empty, md5Empty, ""},
@@ -568,9 +585,69 @@ func TestDomainTopLevelLabel(t *testing.T) {
 			}
 		}
 	}
-	for _, v := range []string{"evil.example.org", "пример.рф", "xn--e1afmkfd.xn--p1ai", "c2.onion", "a.b.test"} {
+	for _, v := range []string{"evil.example.org", "пример.рф", "xn--e1afmkfd.xn--p1ai", "c2.onion", "a.b.bit"} {
 		if _, err := Canonicalize(Domain, v); err != nil {
 			t.Errorf("Canonicalize(domain, %q): %v", v, err)
+		}
+	}
+}
+
+// Reverse-DNS zones and the special-use names that name local things are
+// refused as domains, hostnames, URL hosts and email domains: exported to a
+// response policy zone, "10.in-addr.arpa" became "*.10.in-addr.arpa CNAME ."
+// and broke every reverse lookup of 10.0.0.0/8. ".onion" stays accepted.
+func TestSpecialUseNames(t *testing.T) {
+	refused := []struct{ name, reason string }{
+		{"arpa", `is "arpa", the zone of reverse DNS`},
+		{"in-addr.arpa", `is under "arpa"`},
+		{"10.in-addr.arpa", `is under "arpa"`},
+		{"168.192.in-addr.arpa", `is under "arpa"`},
+		{"1.0.0.127.in-addr.arpa", `is under "arpa"`},
+		{"d.f.ip6.arpa", `is under "arpa"`},
+		{"resolver.arpa", `is under "arpa"`},
+		{"router.home.arpa", `is under "arpa"`},
+		{"10.IN-ADDR.ARPA.", `is under "arpa"`},
+		{"printer.local", `is under "local"`},
+		{"localhost", `is "localhost", which names the machine itself`},
+		{"app.localhost", `is under "localhost"`},
+		{"dc01.hospital.internal", `is under "internal"`},
+		{"staging.test", `is under "test"`},
+		{"nothing.invalid", `is under "invalid"`},
+	}
+	for _, c := range refused {
+		in := map[Type]string{
+			Domain:   c.name,
+			Hostname: c.name,
+			URL:      "http://" + c.name + "/x",
+			Email:    "user@" + c.name,
+		}
+		for typ, v := range in {
+			got, err := Canonicalize(typ, v)
+			if err == nil {
+				t.Errorf("Canonicalize(%s, %q) = %q, want refused", typ, v, got)
+				continue
+			}
+			// Single labels are refused as domains and email domains
+			// before the special-use rule; URL hosts may be single labels.
+			if !strings.Contains(c.name, ".") && typ != URL {
+				continue
+			}
+			if !strings.Contains(err.Error(), c.reason) {
+				t.Errorf("Canonicalize(%s, %q): error %q does not contain %q", typ, v, err, c.reason)
+			}
+		}
+	}
+	for _, v := range []string{"abcdefghijk.onion", "arpa.example.com", "local.example.com", "localhost.example.com", "test.com", "testing.internal-health.org", "invalid.org"} {
+		for _, typ := range []Type{Domain, Hostname} {
+			if _, err := Canonicalize(typ, v); err != nil {
+				t.Errorf("Canonicalize(%s, %q): %v", typ, v, err)
+			}
+		}
+		if _, err := Canonicalize(URL, "http://"+v+"/"); err != nil {
+			t.Errorf("Canonicalize(url, %q): %v", "http://"+v+"/", err)
+		}
+		if _, err := Canonicalize(Email, "user@"+v); err != nil {
+			t.Errorf("Canonicalize(email, %q): %v", "user@"+v, err)
 		}
 	}
 }

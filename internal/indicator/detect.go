@@ -32,8 +32,9 @@ import (
 // Free text is full of file names ("invoice.pdf", "dropper.exe"), so a
 // domain, and the host of a url without scheme, must end in a top-level
 // domain from the ICANN section of the public suffix list. Canonicalize with
-// an explicit type has no such rule, so private names (".local", ".bit")
-// can still be entered deliberately.
+// an explicit type has no such rule, so names under other top-level domains
+// (".bit", ".onion") can still be entered deliberately; special-use names
+// (".local", ".arpa") are refused by both.
 func Detect(raw string) (Type, string, error) {
 	s := strings.TrimSpace(raw)
 	if reason := checkInput(s, MaxURLLen); reason != "" {

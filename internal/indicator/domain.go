@@ -31,7 +31,9 @@ var idnaProfile = idna.New(
 // wildcard children). Suffixes from the private section of the list
 // ("blogspot.com", "duckdns.org", "github.io") are accepted, because they are
 // ordinary domains owned by one company and are themselves reported as
-// indicators. Single labels are refused whatever the list says.
+// indicators. Single labels are refused whatever the list says, and so are
+// names under the special-use top-level domains of specialUse ("arpa",
+// "local", "localhost", …).
 func canonDomain(s string) (string, string) {
 	switch {
 	case strings.Contains(s, "://"):
@@ -55,6 +57,9 @@ func canonDomain(s string) (string, string) {
 		if _, err := netip.ParseAddr(d); err == nil {
 			return "", "is an IP address, use type ipv4"
 		}
+		return "", reason
+	}
+	if reason := checkSpecialUse(d); reason != "" {
 		return "", reason
 	}
 	if ps, icann := publicsuffix.PublicSuffix(d); icann && ps == d {
@@ -92,6 +97,48 @@ func checkDomainShape(d string) string {
 		}
 	}
 	return ""
+}
+
+// specialUse gives, for each top-level domain whose names are never an
+// indicator to share, the reason a name under it is refused. These are the
+// special-use names of RFC 6761, 6762 and 8375 that belong to one network or
+// machine, and ICANN's private-use ".internal": an RPZ or blocklist entry
+// for one of them would block hospitals' own names ("*.10.in-addr.arpa" in a
+// response policy zone breaks every reverse lookup of 10.0.0.0/8), and a
+// detection rule on them alerts on every local lookup. "test" and "invalid"
+// are refused too: nothing under them exists on the internet, and networks
+// use ".test" for their own test systems.
+//
+// Left out on purpose: "onion" (RFC 7686) — Tor services are real threat
+// intelligence (ransomware leak sites and negotiation portals, C2), shared as
+// context and matched in proxy logs; an RPZ entry for one is harmless, as
+// resolvers answer NXDOMAIN for .onion anyway. "alt" (RFC 9476) likewise
+// names other name spaces. "example" (RFC 6761) and the example.* domains
+// name documentation, like the documentation address ranges, and are left
+// to the warninglists; hdn's own documentation and tests use them.
+var specialUse = map[string]string{
+	"arpa":      "the zone of reverse DNS (in-addr.arpa, ip6.arpa) and other infrastructure names (home.arpa, resolver.arpa): never an indicator, and blocking it breaks lookups on the hospitals' own networks",
+	"local":     "the multicast DNS domain of each local network (RFC 6762): it names a host on the reader's own network",
+	"localhost": "which names the machine itself (RFC 6761)",
+	"internal":  "which is reserved for private networks' own names (ICANN, 2024)",
+	"test":      "which is reserved for testing (RFC 6761): no such name exists on the internet, and networks use it for their own test systems",
+	"invalid":   "which is reserved as a name that never exists (RFC 6761)",
+}
+
+// checkSpecialUse refuses a lower-case name that is, or is under, one of the
+// special-use top-level domains of specialUse; "arpa" covers "home.arpa"
+// (RFC 8375) and every reverse-DNS zone. The name may be a single label,
+// as a URL host may be ("http://localhost/").
+func checkSpecialUse(d string) string {
+	tld := d[strings.LastIndexByte(d, '.')+1:]
+	why, ok := specialUse[tld]
+	switch {
+	case !ok:
+		return ""
+	case tld == d:
+		return fmt.Sprintf("is %q, %s", tld, why)
+	}
+	return fmt.Sprintf("is under %q, %s", tld, why)
 }
 
 // canonName canonicalises a DNS name: asciiName, then checkLabels.

@@ -10,11 +10,25 @@ import (
 )
 
 // canonPattern canonicalises a stix-pattern value: the pattern as package
-// stixpattern prints it once parsed and validated.
+// stixpattern prints it once parsed and validated, held to the rules of
+// checkPatternRules (the values it compares, and how broadly it matches).
 func canonPattern(raw string) (string, error) {
+	c, p, err := parsePattern(raw)
+	if err != nil {
+		return "", err
+	}
+	if err := checkPatternRules(raw, p); err != nil {
+		return "", err
+	}
+	return c, nil
+}
+
+// parsePattern parses and canonicalises a pattern, checking its syntax and
+// length only.
+func parsePattern(raw string) (string, *stixpattern.Pattern, error) {
 	s := strings.TrimSpace(raw)
-	fail := func(reason string) (string, error) {
-		return "", &Error{Type: STIXPattern, Value: raw, Reason: reason}
+	fail := func(reason string) (string, *stixpattern.Pattern, error) {
+		return "", nil, &Error{Type: STIXPattern, Value: raw, Reason: reason}
 	}
 	switch {
 	case len(s) > MaxPatternLen:
@@ -32,7 +46,7 @@ func canonPattern(raw string) (string, error) {
 	if len(c) > MaxPatternLen {
 		return fail(fmt.Sprintf("is longer than %d bytes once canonicalised", MaxPatternLen))
 	}
-	return c, nil
+	return c, p, nil
 }
 
 // Typed is an indicator value with its type.
@@ -51,30 +65,30 @@ type Typed struct {
 // as a domain-name value becomes an address indicator):
 // it matches exactly when one of them does. Values refused by Canonicalize
 // come back in refused (and the others still count). Any other valid
-// pattern gives one stix-pattern indicator, the pattern canonicalised.
-// err is set when the pattern is not a valid STIX pattern.
+// pattern gives one stix-pattern indicator, the pattern canonicalised, if
+// it keeps the rules of checkPatternRules. err is set when the pattern is
+// not a valid STIX pattern, or is a pattern indicator those rules refuse.
 func FromSTIXPattern(pattern string) (plain []Typed, refused []error, err error) {
-	canon, err := canonPattern(pattern)
+	canon, p, err := parsePattern(pattern)
 	if err != nil {
 		return nil, nil, err
 	}
-	p, err := stixpattern.Parse(canon)
-	if err != nil { // cannot happen: canon parsed once already
-		return nil, nil, &Error{Type: STIXPattern, Value: pattern, Reason: err.Error()}
-	}
 	eqs, ok := p.Equalities()
 	for _, e := range eqs {
-		if _, known := stixPathType(e); !known {
+		if _, known := stixPathType(e.ObjectType, e.Props); !known {
 			ok = false
 			break
 		}
 	}
 	if !ok {
+		if err := checkPatternRules(pattern, p); err != nil {
+			return nil, nil, err
+		}
 		return []Typed{{STIXPattern, canon}}, nil, nil
 	}
 	seen := make(map[Typed]bool, len(eqs))
 	for _, e := range eqs {
-		t, _ := stixPathType(e)
+		t, _ := stixPathType(e.ObjectType, e.Props)
 		if t == IPv4 || t == Domain && isAddress(e.Value) {
 			t = addressType(e.Value)
 		}
@@ -86,14 +100,7 @@ func FromSTIXPattern(pattern string) (plain []Typed, refused []error, err error)
 		if t == IPv6 && !strings.Contains(v, ":") { // an IPv4-mapped address
 			t = IPv4
 		}
-		if t == CIDR { // a block of one address is that address
-			if pfx, err := netip.ParsePrefix(v); err == nil && pfx.IsSingleIP() {
-				t, v = IPv4, pfx.Addr().String()
-				if pfx.Addr().Is6() {
-					t = IPv6
-				}
-			}
-		}
+		t, v = oneAddress(t, v)
 		k := Typed{t, v}
 		if !seen[k] {
 			seen[k] = true
@@ -103,12 +110,13 @@ func FromSTIXPattern(pattern string) (plain []Typed, refused []error, err error)
 	return plain, refused, nil
 }
 
-// stixPathType maps the object path of an equality to the plain type of its
-// values; IPv4 stands for any address or CIDR (addressType decides).
-func stixPathType(e stixpattern.Equality) (Type, bool) {
+// stixPathType maps an object path (its object type and unquoted steps) to
+// the plain type of its values; IPv4 stands for any address or CIDR
+// (addressType decides).
+func stixPathType(objectType string, props []string) (Type, bool) {
 	switch {
-	case len(e.Props) == 1 && e.Props[0] == "value":
-		switch e.ObjectType {
+	case len(props) == 1 && props[0] == "value":
+		switch objectType {
 		case "domain-name":
 			return Domain, true
 		case "ipv4-addr", "ipv6-addr":
@@ -118,9 +126,9 @@ func stixPathType(e stixpattern.Equality) (Type, bool) {
 		case "email-addr":
 			return Email, true
 		}
-	case len(e.Props) == 2 && e.Props[0] == "hashes":
-		h := strings.ToUpper(strings.NewReplacer("-", "", "_", "").Replace(e.Props[1]))
-		switch e.ObjectType {
+	case len(props) == 2 && props[0] == "hashes":
+		h := strings.ToUpper(strings.NewReplacer("-", "", "_", "").Replace(props[1]))
+		switch objectType {
 		case "file":
 			switch h {
 			case "MD5":
@@ -142,6 +150,21 @@ func stixPathType(e stixpattern.Equality) (Type, bool) {
 		}
 	}
 	return "", false
+}
+
+// oneAddress returns a CIDR block of one address as that address, and any
+// other value as it is.
+func oneAddress(t Type, v string) (Type, string) {
+	if t != CIDR {
+		return t, v
+	}
+	if pfx, err := netip.ParsePrefix(v); err == nil && pfx.IsSingleIP() {
+		if pfx.Addr().Is6() {
+			return IPv6, pfx.Addr().String()
+		}
+		return IPv4, pfx.Addr().String()
+	}
+	return t, v
 }
 
 // isAddress says whether v is an IP address: producers do put addresses in

@@ -58,7 +58,7 @@ func TestFromSTIXPattern(t *testing.T) {
 		{in: "[domain-name:value = 'a.example' OR app:id = 'x']", want: "stix-pattern [domain-name:value = 'a.example' OR app:id = 'x']"},
 		{in: "[domain-name:value = 'a.example' AND domain-name:value = 'b.example']", want: "stix-pattern [domain-name:value = 'a.example' AND domain-name:value = 'b.example']"},
 		{in: "[domain-name:value = 'a.example'] WITHIN 5 SECONDS", want: "stix-pattern [domain-name:value = 'a.example'] WITHIN 5 SECONDS"},
-		{in: "[domain-name:value != 'a.example']", want: "stix-pattern [domain-name:value != 'a.example']"},
+		{in: "[domain-name:value != 'a.example' AND domain-name:value LIKE '%.b.example']", want: "stix-pattern [domain-name:value != 'a.example' AND domain-name:value LIKE '%.b.example']"},
 		{in: "[file:name = 'x.exe']", want: "stix-pattern [file:name = 'x.exe']"},
 		{in: "[domain-name:value = 'a.example'] OR [domain-name:value = 'b.example']", want: "stix-pattern [domain-name:value = 'a.example'] OR [domain-name:value = 'b.example']"},
 	} {

@@ -18,7 +18,9 @@ import (
 //     single label; percent-escapes in it are decoded first; a host ending in
 //     a number is read as an IPv4 address the way browsers read it
 //     ("2130706433", "0x7f.1" become "127.0.0.1"); an IPv6 host keeps its
-//     brackets, and an IPv4-mapped one becomes the plain IPv4 address;
+//     brackets, and an IPv4-mapped one becomes the plain IPv4 address; a
+//     host name that is or is under a special-use name ("localhost",
+//     "x.local", "1.10.in-addr.arpa", see specialUse) is refused;
 //   - a port is written without leading zeros and dropped when empty or the
 //     scheme's default (http 80, https 443, ftp 21, ws 80, wss 443);
 //   - in userinfo, path and query, escapes of unreserved characters
@@ -224,6 +226,11 @@ func appendHost(b []byte, host string) ([]byte, string) {
 		return a.AppendTo(b), ""
 	}
 	if reason := checkLabels(name); reason != "" {
+		return b, "has a host that " + reason
+	}
+	// "localhost" is loopback as much as 127.0.0.1 is, and the other
+	// special-use names are local too; see specialUse.
+	if reason := checkSpecialUse(name); reason != "" {
 		return b, "has a host that " + reason
 	}
 	return append(b, name...), ""

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hdnetwork/hdn/internal/indicator"
+	"github.com/hdnetwork/hdn/internal/stixpattern"
 )
 
 // eveLine is a Suricata EVE line at second sec of 2026-03-02 10:00 UTC.
@@ -33,12 +34,17 @@ func httpReq(sec int, host, url string) string {
 		fmt.Sprintf(`"tx_id":0,"http":{"hostname":%q,"url":%q,"http_user_agent":"curl/8.0","http_method":"GET","protocol":"HTTP/1.1","status":200,"length":1024}`, host, url))
 }
 
+// patInd is a pattern indicator in canonical form. It is parsed with
+// package stixpattern, not indicator.Canonicalize: these tests check how the
+// matcher evaluates any valid pattern, including ones too broad for a hub
+// to accept ("[network-traffic:protocols[*] = 'dns']"), which a sensor may
+// still be given (by an older hub, or read from a file).
 func patInd(id, pattern string) Indicator {
-	c, err := indicator.Canonicalize(indicator.STIXPattern, pattern)
+	p, err := stixpattern.Parse(pattern)
 	if err != nil {
 		panic(err)
 	}
-	return Indicator{ID: id, Type: indicator.STIXPattern, Value: c, Labels: []string{"malware"}}
+	return Indicator{ID: id, Type: indicator.STIXPattern, Value: p.String(), Labels: []string{"malware"}}
 }
 
 // runLines matches lines one by one through one Session and returns the

@@ -609,7 +609,7 @@ func (im *importer) limitWords(where, what string, words []string, maxN, maxLen 
 		case len(w) > maxLen:
 			im.problem(where, fmt.Errorf("%w: %s entry %q is longer than %d bytes; left out", ErrLimit, what, clip(w), maxLen))
 			continue
-		case strings.ContainsFunc(w, func(r rune) bool { return r < 0x20 || r == 0x7f }) || !utf8.ValidString(w):
+		case strings.ContainsFunc(w, indicator.IsTextControl) || !utf8.ValidString(w):
 			im.problem(where, fmt.Errorf("%w: %s entry %q has a control character; left out", ErrLimit, what, clip(w)))
 			continue
 		case len(out) == maxN:

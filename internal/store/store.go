@@ -135,6 +135,9 @@ type UpsertResult struct {
 	ID     string
 	Status UpsertStatus
 	Seq    int64
+	// Quarantined: the indicator is quarantined after the put (it was, or
+	// its type and value are held quarantined: Signals.QuarantineValue).
+	Quarantined bool
 }
 
 // Revoked is an indicator an ingest revoked, and the sequence number of
@@ -390,9 +393,32 @@ type Onboarding interface {
 // Signals keeps what signal quality needs: quarantine, the facts a score is
 // made of, and campaign alerts.
 type Signals interface {
-	// SetQuarantine quarantines (on) or releases an indicator, with one
-	// "updated" change; doing what is already so changes nothing.
+	// SetQuarantine quarantines (on) or releases one indicator, with one
+	// "updated" change; doing what is already so changes nothing. While its
+	// type and value are held (QuarantineValue) it stays quarantined, with
+	// the value's reason: a peer hub's verdict on its copy (federation)
+	// does not undo this hub's own.
 	SetQuarantine(ctx context.Context, id string, on bool, reason string, at time.Time) (model.Indicator, error)
+	// QuarantineValue holds the type and value of indicator id quarantined
+	// (this hub's organisations agreed it is a false positive) with reason,
+	// and quarantines every live indicator of it, every source's, that is
+	// not yet, with one "updated" change each, in one transaction. From
+	// then on every indicator an ingest writes of that type and value is
+	// quarantined (UpsertResult.Quarantined), until ReleaseValue. A value
+	// held already keeps its first reason. It returns the indicators it
+	// quarantined (none when there were none left), ErrNotFound for an
+	// unknown id.
+	QuarantineValue(ctx context.Context, id, reason string, at time.Time) ([]model.Indicator, error)
+	// ReleaseValue lifts the hold on the type and value of indicator id and
+	// releases every quarantined indicator of it (revoked and expired ones
+	// included, and a peer's copy quarantined on its origin hub), with one
+	// "updated" change each, in one transaction; it returns them.
+	ReleaseValue(ctx context.Context, id string, at time.Time) ([]model.Indicator, error)
+	// HoldQuarantinedValues quarantines the live indicators of held values
+	// that are not quarantined (the hub's signal job: those of values held
+	// by the migration that introduced the hold), one change each; it
+	// returns them.
+	HoldQuarantinedValues(ctx context.Context, at time.Time) ([]model.Indicator, error)
 	// ExpireNow expires live indicators at once (valid_until set to at),
 	// with one "expired" change each; it returns how many.
 	ExpireNow(ctx context.Context, ids []string, at time.Time) (int, error)
@@ -404,11 +430,13 @@ type Signals interface {
 	Signals(ctx context.Context, ids []string) (map[string]model.Signal, error)
 	// SourceRecords returns the track record of every source organisation.
 	SourceRecords(ctx context.Context) (map[string]model.SourceRecord, error)
-	// FalsePositiveParties lists the parties that reported an indicator a
-	// false positive, other than the source's: an organisation, or a
-	// partner for itself and its customers (a partner, which holds its
-	// customers' keys, counts once with them; so does a source with its
-	// partner and the partner's other customers).
+	// FalsePositiveParties lists the parties that reported an indicator of
+	// the type and value of indicator id a false positive, whichever
+	// source's indicator of it they reported, a report counting unless it
+	// came from the side of the source of the indicator it reported: an
+	// organisation, or a partner for itself and its customers (a partner,
+	// which holds its customers' keys, counts once with them; so does a
+	// source with its partner and the partner's other customers).
 	FalsePositiveParties(ctx context.Context, id string) ([]string, error)
 	// SightingGroups groups the sightings at or after since by the report,
 	// each label and the threat actor of the indicators sighted.

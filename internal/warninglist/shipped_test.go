@@ -53,6 +53,25 @@ func TestDefault(t *testing.T) {
 		{indicator.IPv6, "fe80::1", "reserved-ranges:refuse:fe80::/10"},
 		{indicator.IPv6, "2001:db8::5", "reserved-ranges:refuse:2001:db8::/32"},
 		{indicator.IPv6, "::", "reserved-ranges:refuse:::/128"},
+		// IANA's IPv6 special-purpose blocks; NAT64 and 6to4 addresses
+		// embed an IPv4 address (64:ff9b::a00:1 is 10.0.0.1) and are
+		// refused whole.
+		{indicator.IPv6, "64:ff9b::a00:1", "reserved-ranges:refuse:64:ff9b::/96"},
+		{indicator.CIDR, "64:ff9b::/96", "reserved-ranges:refuse:64:ff9b::/96"},
+		{indicator.IPv6, "64:ff9b:1::c000:201", "reserved-ranges:refuse:64:ff9b:1::/48"},
+		{indicator.IPv6, "2002:c000:204::1", "reserved-ranges:refuse:2002::/16"},
+		{indicator.IPv6, "2001:0:4136:e378:8000:63bf:3fff:fdd2", "reserved-ranges:refuse:2001::/23"},
+		{indicator.IPv6, "100::1", "reserved-ranges:refuse:100::/64"},
+		{indicator.IPv6, "3fff:12::1", "reserved-ranges:refuse:3fff::/20"},
+		{indicator.IPv6, "5f00:1::", "reserved-ranges:refuse:5f00::/16"},
+		{indicator.IPv6, "fec0::1", "reserved-ranges:refuse:fec0::/10"},
+		{indicator.URL, "http://[64:ff9b::a00:1]/", "reserved-ranges:refuse:64:ff9b::/96"},
+		// Public resolvers over IPv6, as over IPv4.
+		{indicator.IPv6, "2001:4860:4860::8888", "public-dns-v6:refuse:2001:4860:4860::8888"},
+		{indicator.IPv6, "2606:4700:4700::1001", "public-dns-v6:refuse:2606:4700:4700::1001"},
+		{indicator.IPv6, "2620:fe::fe", "public-dns-v6:refuse:2620:fe::fe"},
+		{indicator.IPv6, "2620:119:53::53", "public-dns-v6:refuse:2620:119:53::53"},
+		{indicator.URL, "https://[2620:fe::9]/dns-query", "public-dns-v6:refuse:2620:fe::9"},
 		{indicator.CIDR, "10.20.0.0/16", "rfc1918:refuse:10.0.0.0/8"},
 		{indicator.IPv4, "52.95.110.1", "amazon-aws:flag:52.95.64.0/18"},
 		{indicator.Domain, "google.com", "tranco10k:refuse:google.com"},

@@ -516,10 +516,16 @@ func (in *ingest) put(ctx context.Context, subs []model.Submission) ([]store.Ups
 		return nil, err
 	}
 
+	// A value held quarantined stays so, whoever submits it.
+	held, err := sqlstore.HoldQuarantined(ctx, in.s.Store, in.tx, base, base+int64(len(subs)))
+	if err != nil {
+		return nil, err
+	}
+
 	in.last = base + int64(len(subs))
 	res := make([]store.UpsertResult, len(subs))
 	for i := range res {
-		res[i] = store.UpsertResult{ID: got[i], Status: store.StatusCreated, Seq: base + 1 + int64(i)}
+		res[i] = store.UpsertResult{ID: got[i], Status: store.StatusCreated, Seq: base + 1 + int64(i), Quarantined: held[ns[i]]}
 		if !created[i] {
 			res[i].Status = store.StatusUpdated
 		}

@@ -326,3 +326,43 @@ func TestFilesOwnerOnly(t *testing.T) {
 		t.Errorf("after reopening a 0644 file: %v, %v", fi.Mode().Perm(), err)
 	}
 }
+
+// TestQuarantinedValuesMigration: the upgrade to quarantine held per value
+// holds the values of the hub's own quarantined indicators, and the signal
+// job's HoldQuarantinedValues then quarantines the other sources' live
+// indicators of them, which a quarantine before the upgrade left live.
+func TestQuarantinedValuesMigration(t *testing.T) {
+	dir := t.TempDir()
+	st := open(t, dir)
+	ctx := t.Context()
+	var orgs []model.Org
+	for _, name := range []string{"src", "other"} {
+		o, err := st.CreateOrg(ctx, model.Org{Name: name, Kind: policy.Member})
+		if err != nil {
+			t.Fatal(err)
+		}
+		orgs = append(orgs, o)
+	}
+	sub := func(src string) model.Submission {
+		return model.Submission{Type: indicator.Domain, Value: "ehr.hospital-a.example", TLP: policy.Green, Audience: policy.NetworkAudience(), Source: src}
+	}
+	res := ingest(t, st, []model.Submission{sub(orgs[0].ID), sub(orgs[1].ID)})
+	const reason = "reported a false positive by 2 organisations; quarantined until the coordinator decides"
+	if _, err := st.SetQuarantine(ctx, res[0].ID, true, reason, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	// The database as the version before the hold left it.
+	if _, err := rawDB(t, dir).Exec(`DROP TABLE quarantined_values; DELETE FROM schema_migrations WHERE name = '0022_quarantined_values.sql'`); err != nil {
+		t.Fatal(err)
+	}
+	st = open(t, dir)
+	defer st.Close()
+	held, err := st.HoldQuarantinedValues(ctx, time.Now())
+	if err != nil || len(held) != 1 || held[0].ID != res[1].ID || !held[0].Quarantined || held[0].QuarantineReason != reason {
+		t.Fatalf("HoldQuarantinedValues after the upgrade: %+v, %v; want the other source's indicator quarantined", held, err)
+	}
+	if again, err := st.HoldQuarantinedValues(ctx, time.Now()); err != nil || len(again) != 0 {
+		t.Errorf("HoldQuarantinedValues again: %+v, %v", again, err)
+	}
+}

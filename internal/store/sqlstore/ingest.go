@@ -153,6 +153,41 @@ func PutBefores(ctx context.Context, s *Store, tx Tx, subs []model.Submission, n
 	return nil
 }
 
+// HoldQuarantined is the part of an ingest's Put that both stores share
+// and that keeps quarantine on a value rather than on one source's
+// indicator: in tx (the ingest's transaction) it quarantines, with the
+// value's reason, the indicators the put just wrote (change seqs base+1 to
+// last) whose type and value are held (QuarantineValue), whichever source
+// submitted them, and returns the keys of the indicators of the put that
+// are quarantined, held now or before. Their change entries, written by the
+// put, carry the quarantine to the stream. Two statements for the whole
+// put: the held values are few, the put's rows are found by seq.
+func HoldQuarantined(ctx context.Context, s *Store, tx Tx, base, last int64) (map[int64]bool, error) {
+	if _, err := tx.ExecContext(ctx, `UPDATE indicators SET quarantined = 1, quarantine_reason = q.reason
+		FROM quarantined_values AS q
+		WHERE indicators.seq > ? AND indicators.seq <= ? AND indicators.quarantined = 0
+			AND q.type = indicators.type AND q.value = indicators.value`, base, last); err != nil {
+		return nil, fmt.Errorf("hold quarantined values: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT n FROM indicators WHERE seq > ? AND seq <= ? AND quarantined = 1`, base, last)
+	if err != nil {
+		return nil, fmt.Errorf("hold quarantined values: %w", err)
+	}
+	defer rows.Close()
+	var out map[int64]bool
+	for rows.Next() {
+		var n int64
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("hold quarantined values: %w", err)
+		}
+		if out == nil {
+			out = map[int64]bool{}
+		}
+		out[n] = true
+	}
+	return out, rows.Err()
+}
+
 // RevokeReportExcept is the part of an ingest's RevokeReportExcept that both
 // stores share: in tx (the ingest's transaction) it revokes the live
 // indicators of report reportID from source whose ids keep does not name,

@@ -13,7 +13,10 @@ import (
 	"github.com/hdnetwork/hdn/internal/store"
 )
 
-// SetQuarantine quarantines or releases an indicator.
+// SetQuarantine quarantines or releases one indicator. While its type and
+// value are held (QuarantineValue), a release changes nothing and a
+// quarantine takes the held reason: only ReleaseValue, the coordinator's
+// decision, lifts this hub's own verdict, not a peer's release of its copy.
 func (s *Store) SetQuarantine(ctx context.Context, id string, on bool, reason string, at time.Time) (model.Indicator, error) {
 	if at.IsZero() {
 		at = time.Now()
@@ -26,8 +29,13 @@ func (s *Store) SetQuarantine(ctx context.Context, id string, on bool, reason st
 		var n int64
 		var cur bool
 		var curReason string
-		if err := tx.QueryRowContext(ctx, `SELECT n, quarantined, quarantine_reason FROM indicators WHERE id = ?`, id).Scan(&n, &cur, &curReason); err != nil {
+		var held sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT i.n, i.quarantined, i.quarantine_reason, q.reason FROM indicators i
+			LEFT JOIN quarantined_values q ON q.type = i.type AND q.value = i.value WHERE i.id = ?`, id).Scan(&n, &cur, &curReason, &held); err != nil {
 			return s.mapErr(err)
+		}
+		if held.Valid {
+			on, reason = true, held.String
 		}
 		if cur != on || on && curReason != reason {
 			seq, err := s.lastSeq(ctx, tx)
@@ -56,6 +64,124 @@ func (s *Store) SetQuarantine(ctx context.Context, id string, on bool, reason st
 		return ind, fmt.Errorf("%s: quarantine indicator %q: %w", s.d.Name, id, err)
 	}
 	return ind, nil
+}
+
+// QuarantineValue holds the type and value of indicator id quarantined and
+// quarantines its live indicators, every source's, in one transaction.
+func (s *Store) QuarantineValue(ctx context.Context, id, reason string, at time.Time) ([]model.Indicator, error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var out []model.Indicator
+	err := s.writeChanges(ctx, func(tx Tx) error {
+		var typ, value string
+		if err := tx.QueryRowContext(ctx, `SELECT type, value FROM indicators WHERE id = ?`, id).Scan(&typ, &value); err != nil {
+			return s.mapErr(err)
+		}
+		// A value held already keeps its first reason and time.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO quarantined_values (type, value, reason, at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (type, value) DO NOTHING`, typ, value, reason, Stamp(at)); err != nil {
+			return err
+		}
+		var err error
+		out, err = s.holdValues(ctx, tx, typ, value, at)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: quarantine the value of indicator %q: %w", s.d.Name, id, err)
+	}
+	return out, nil
+}
+
+// HoldQuarantinedValues quarantines the live indicators of every held value
+// that are not quarantined yet.
+func (s *Store) HoldQuarantinedValues(ctx context.Context, at time.Time) ([]model.Indicator, error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var out []model.Indicator
+	err := s.writeChanges(ctx, func(tx Tx) error {
+		var err error
+		out, err = s.holdValues(ctx, tx, "", "", at)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: hold quarantined values: %w", s.d.Name, err)
+	}
+	return out, nil
+}
+
+// holdValues quarantines, in tx (a write transaction of the change log),
+// the live indicators of held values that are not quarantined, with the
+// value's reason and one "updated" change each, and returns them; typ and
+// value narrow it to one value ("": every held value).
+func (s *Store) holdValues(ctx context.Context, tx Tx, typ, value string, at time.Time) ([]model.Indicator, error) {
+	base, err := s.lastSeq(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	stamp := Stamp(at)
+	res, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at)
+		SELECT CAST(? AS BIGINT) + row_number() OVER (ORDER BY i.n), i.n, 'updated', CAST(? AS BIGINT)
+		FROM quarantined_values q JOIN indicators i ON i.value = q.value AND i.type = q.type
+		WHERE i.quarantined = 0 AND i.revoked = 0 AND i.expired = 0 AND (? = '' OR q.type = ? AND q.value = ?)`,
+		base, stamp, typ, typ, value)
+	if err != nil {
+		return nil, err
+	}
+	if k, err := res.RowsAffected(); err != nil || k == 0 {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE indicators SET quarantined = 1, quarantine_reason = q.reason,
+			modified = ?, touched = ?, seq = c.seq
+		FROM changes AS c, quarantined_values AS q
+		WHERE c.seq > ? AND c.indicator_n = indicators.n AND q.type = indicators.type AND q.value = indicators.value`,
+		stamp, stamp, base); err != nil {
+		return nil, err
+	}
+	return Querier{s, tx, false}.Indicators(ctx, "SELECT "+IndicatorColumns+" FROM indicators i WHERE i.seq > ? ORDER BY i.seq", base)
+}
+
+// ReleaseValue lifts the hold on the type and value of indicator id and
+// releases every quarantined indicator of it, in one transaction.
+func (s *Store) ReleaseValue(ctx context.Context, id string, at time.Time) ([]model.Indicator, error) {
+	if at.IsZero() {
+		at = time.Now()
+	}
+	var out []model.Indicator
+	err := s.writeChanges(ctx, func(tx Tx) error {
+		var typ, value string
+		if err := tx.QueryRowContext(ctx, `SELECT type, value FROM indicators WHERE id = ?`, id).Scan(&typ, &value); err != nil {
+			return s.mapErr(err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM quarantined_values WHERE type = ? AND value = ?`, typ, value); err != nil {
+			return err
+		}
+		base, err := s.lastSeq(ctx, tx)
+		if err != nil {
+			return err
+		}
+		stamp := Stamp(at)
+		res, err := tx.ExecContext(ctx, `INSERT INTO changes (seq, indicator_n, kind, at)
+			SELECT CAST(? AS BIGINT) + row_number() OVER (ORDER BY n), n, 'updated', CAST(? AS BIGINT)
+			FROM indicators WHERE value = ? AND type = ? AND quarantined = 1`, base, stamp, value, typ)
+		if err != nil {
+			return err
+		}
+		if k, err := res.RowsAffected(); err != nil || k == 0 {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE indicators SET quarantined = 0, quarantine_reason = '', modified = ?, touched = ?, seq = c.seq
+			FROM changes AS c WHERE c.seq > ? AND c.indicator_n = indicators.n`, stamp, stamp, base); err != nil {
+			return err
+		}
+		out, err = Querier{s, tx, false}.Indicators(ctx, "SELECT "+IndicatorColumns+" FROM indicators i WHERE i.seq > ? ORDER BY i.seq", base)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: release the value of indicator %q: %w", s.d.Name, id, err)
+	}
+	return out, nil
 }
 
 // ExpireNow expires live indicators at once.
@@ -169,18 +295,20 @@ func (s *Store) SourceRecords(ctx context.Context) (map[string]model.SourceRecor
 	return out, rows.Err()
 }
 
-// FalsePositiveParties lists the parties that reported an indicator a
-// false positive, apart from the source's: an organisation, or a partner
-// standing for itself and its customers.
+// FalsePositiveParties lists the parties that reported an indicator of the
+// type and value of indicator id a false positive, each report counted
+// unless it came from the side of the source of the indicator reported: an
+// organisation, or a partner standing for itself and its customers.
 func (s *Store) FalsePositiveParties(ctx context.Context, id string) ([]string, error) {
 	var out []string
 	err := s.read(ctx, func(tx Tx) error {
 		var err error
-		out, err = queryStrings(ctx, tx, `SELECT DISTINCT COALESCE(o.partner_id, o.id) FROM sightings g
-			JOIN indicators i ON i.n = g.indicator_n
+		out, err = queryStrings(ctx, tx, `SELECT DISTINCT COALESCE(o.partner_id, o.id) FROM indicators t
+			JOIN indicators i ON i.value = t.value AND i.type = t.type
+			JOIN sightings g ON g.indicator_n = i.n
 			JOIN orgs o ON o.id = g.org_id
 			JOIN orgs so ON so.id = i.source
-			WHERE i.id = ? AND g.kind = 'false-positive' AND COALESCE(o.partner_id, o.id) != COALESCE(so.partner_id, so.id)
+			WHERE t.id = ? AND g.kind = 'false-positive' AND COALESCE(o.partner_id, o.id) != COALESCE(so.partner_id, so.id)
 			ORDER BY 1`, id)
 		return err
 	})

@@ -89,6 +89,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"QuarantineAndExpireNow", testQuarantineAndExpireNow},
 		{"SignalsAndGroups", testSignalsAndGroups},
 		{"FalsePositiveParties", testFalsePositiveParties},
+		{"QuarantineValue", testQuarantineValue},
 		{"SightingCountCapped", testSightingCountCapped},
 		{"STIXObjects", testSTIXObjects},
 		{"STIXObjectsVisibility", testSTIXObjectsVisibility},
