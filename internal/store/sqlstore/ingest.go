@@ -163,11 +163,18 @@ func PutBefores(ctx context.Context, s *Store, tx Tx, subs []model.Submission, n
 // put, carry the quarantine to the stream. Two statements for the whole
 // put: the held values are few, the put's rows are found by seq.
 func HoldQuarantined(ctx context.Context, s *Store, tx Tx, base, last int64) (map[int64]bool, error) {
-	if _, err := tx.ExecContext(ctx, `UPDATE indicators SET quarantined = 1, quarantine_reason = q.reason
-		FROM quarantined_values AS q
-		WHERE indicators.seq > ? AND indicators.seq <= ? AND indicators.quarantined = 0
-			AND q.type = indicators.type AND q.value = indicators.value`, base, last); err != nil {
+	// Most hubs hold no value most of the time: the join is then skipped.
+	var held int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM quarantined_values LIMIT 1) q`).Scan(&held); err != nil {
 		return nil, fmt.Errorf("hold quarantined values: %w", err)
+	}
+	if held > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE indicators SET quarantined = 1, quarantine_reason = q.reason
+			FROM quarantined_values AS q
+			WHERE indicators.seq > ? AND indicators.seq <= ? AND indicators.quarantined = 0
+				AND q.type = indicators.type AND q.value = indicators.value`, base, last); err != nil {
+			return nil, fmt.Errorf("hold quarantined values: %w", err)
+		}
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT n FROM indicators WHERE seq > ? AND seq <= ? AND quarantined = 1`, base, last)
 	if err != nil {
