@@ -905,14 +905,14 @@ func (s *Server) writeMISPFormat(w http.ResponseWriter, format string, found []*
 		// attributes (to_ids false, or values the canonical forms refuse,
 		// such as 0.0.0.0/0 or "com") are not blocked anywhere.
 		for _, x := range found {
-			if x.ind != nil && live(x, v.now) {
-				buf.WriteString(oneLine(x.ind.Value) + "\n")
+			if x.ind != nil && live(x, v.now) && oneLine(x.ind.Value) != "" {
+				buf.WriteString(x.ind.Value + "\n")
 			}
 		}
 	case "hashes":
 		for _, x := range found {
-			if x.ind != nil && live(x, v.now) && slices.Contains(mispHashTypes, x.a.Type) {
-				buf.WriteString(oneLine(x.ind.Value) + "\n")
+			if x.ind != nil && live(x, v.now) && slices.Contains(mispHashTypes, x.a.Type) && oneLine(x.ind.Value) != "" {
+				buf.WriteString(x.ind.Value + "\n")
 			}
 		}
 	default:
@@ -952,8 +952,8 @@ func live(x *mispAttr, now time.Time) bool {
 // of its own: the value itself, or "" when it holds a line break of any kind
 // (indicator.HasLineBreak: also NEL, U+2028, U+2029 and the separators
 // U+001C to U+001E, at which Python's str.splitlines ends a line) or another
-// control character but tab. The line is then left empty, which blocklist
-// loaders skip: replacing the breaks with spaces, as this once did, still
+// control character but tab; the text and hashes formats then leave the
+// value out, line and all. Replacing the breaks with spaces, as this once did, still
 // let a loader that splits on whitespace read "0.0.0.0/0" out of
 // "x\u20290.0.0.0/0\u2029y@mail-phish.xyz". Canonical values never hold
 // such characters; values stored before the canonical forms refused them

@@ -327,10 +327,11 @@ func (s *Server) previewIndicators(w http.ResponseWriter, r *http.Request, p *Pr
 		}
 		pv.Type, pv.Value = string(t), v
 		if s.warn != nil {
-			pv.Warninglists = s.warn.Check(t, v)
-			for _, h := range pv.Warninglists {
-				pv.Refused = pv.Refused || h.Kind == warninglist.Refuse
-			}
+			// As a submission is screened: a pattern by the values it pins
+			// down.
+			var refusal *refusedError
+			pv.Warninglists, refusal = s.warnHits(t, v)
+			pv.Refused = refusal != nil
 		}
 		inds, err := s.st.ListIndicators(ctx, p.Viewer, store.Query{Type: t, Value: v, Limit: 1000, IncludeRevoked: true})
 		if err != nil {

@@ -301,6 +301,7 @@ func TestBlastRadiusPreview(t *testing.T) {
 		map[string]any{"type": "domain", "value": "CDN-UPDATE.blast-test[.]example"},
 		map[string]any{"type": "domain", "value": "google.com"},
 		map[string]any{"type": "domain", "value": "co.uk"},
+		map[string]any{"type": "stix-pattern", "value": "[domain-name:value = 'google.com' AND domain-name:value = 'google.com']"},
 	}})
 	var pv struct {
 		Window   string
@@ -314,7 +315,7 @@ func TestBlastRadiusPreview(t *testing.T) {
 		}
 	}
 	r.JSON(t, &pv)
-	if r.Status != 200 || len(pv.Previews) != 3 {
+	if r.Status != 200 || len(pv.Previews) != 4 {
 		t.Fatalf("preview: %d %s", r.Status, r.Body)
 	}
 	if p := pv.Previews[0]; p.Value != "cdn-update.blast-test.example" || p.Sighters != 2 || p.Known != 1 || p.Refused {
@@ -325,6 +326,10 @@ func TestBlastRadiusPreview(t *testing.T) {
 	}
 	if p := pv.Previews[2]; p.Error == nil || !strings.Contains(p.Error.Message, "public suffix") {
 		t.Errorf("co.uk: %+v", p)
+	}
+	// A pattern is previewed as it is screened: by the values it pins down.
+	if p := pv.Previews[3]; !p.Refused || len(p.Warninglists) == 0 {
+		t.Errorf("google.com in a pattern: %+v", p)
 	}
 	if pv.Window != "336h0m0s" {
 		t.Errorf("window %q", pv.Window)

@@ -81,7 +81,9 @@ const maxRefangRounds = 4
 //   - stix-pattern: a valid STIX 2.1 (or 2.0) pattern, printed in the one
 //     form package stixpattern prints (keywords upper case, one space
 //     around operators, 2.1 timestamps); nothing is refanged, as a pattern
-//     may legitimately hold "[.]". At most MaxPatternLen bytes.
+//     may legitimately hold "[.]". At most MaxPatternLen bytes. Its
+//     comparisons' values must pass their plain types' rules, and every
+//     alternative must narrow what it matches (pattern_rules.go).
 func Canonicalize(t Type, raw string) (string, error) {
 	if t == STIXPattern {
 		return canonPattern(raw)

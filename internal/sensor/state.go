@@ -446,8 +446,9 @@ const (
 )
 
 // fromAPI turns an indicator of the stream into what the matcher needs. A
-// CIDR block is held to the hub's rules (not /0 to /7, which would match
-// everything and cost the index seconds to build), the value to the
+// CIDR block is held to the hub's rules (not IPv4 /0 to /7 nor IPv6 shorter
+// than /29, which would match whole regions and cost the index seconds to
+// build), the value to the
 // hub's length, the TLP to the TLP 2.0 levels (in their canonical
 // spelling), and the text fields to the hub's bounds. What it returns
 // shares no memory with ind but its short strings (id, value, labels that
