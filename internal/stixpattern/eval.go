@@ -64,28 +64,7 @@ func (p *Pattern) MatchesAny(o *Observation) (bool, error) {
 // in for the pattern to be decidable.
 func (p *Pattern) PropertyRoots() []string {
 	seen := map[string]bool{}
-	var walkCmp func(c *cmpExpr)
-	walkCmp = func(c *cmpExpr) {
-		if c.kind == cTest {
-			seen[c.test.path.typ+":"+c.test.path.steps[0].key] = true
-			return
-		}
-		walkCmp(c.l)
-		walkCmp(c.r)
-	}
-	var walk func(o *obsExpr)
-	walk = func(o *obsExpr) {
-		if o == nil {
-			return
-		}
-		if o.kind == oSimple {
-			walkCmp(o.cmp)
-			return
-		}
-		walk(o.l)
-		walk(o.r)
-	}
-	walk(p.root)
+	p.eachTest(func(_ int, t *propTest) { seen[t.path.typ+":"+t.path.steps[0].key] = true })
 	out := make([]string, 0, len(seen))
 	for k := range seen {
 		out = append(out, k)

@@ -29,28 +29,7 @@ func (p *Pattern) Simple() (objectType, path, value string, ok bool) {
 // ObjectTypes returns the sorted, distinct object types the pattern names.
 func (p *Pattern) ObjectTypes() []string {
 	seen := map[string]bool{}
-	var walkCmp func(c *cmpExpr)
-	walkCmp = func(c *cmpExpr) {
-		if c.kind == cTest {
-			seen[c.test.path.typ] = true
-			return
-		}
-		walkCmp(c.l)
-		walkCmp(c.r)
-	}
-	var walk func(o *obsExpr)
-	walk = func(o *obsExpr) {
-		if o == nil {
-			return
-		}
-		if o.kind == oSimple {
-			walkCmp(o.cmp)
-			return
-		}
-		walk(o.l)
-		walk(o.r)
-	}
-	walk(p.root)
+	p.eachTest(func(_ int, t *propTest) { seen[t.path.typ] = true })
 	out := make([]string, 0, len(seen))
 	for t := range seen {
 		out = append(out, t)
