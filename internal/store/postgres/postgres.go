@@ -346,9 +346,13 @@ func (s *Store) writeLocked(ctx context.Context, lockClass int64, fn func(tx *Tx
 }
 
 // begin starts a write transaction, taking the advisory lock of lockClass
-// first unless it is 0.
+// first unless it is 0. It is READ COMMITTED whatever the session's default
+// (a DSN, a role or a database may set another): a writer of the change
+// log must read meta.last_seq in a snapshot taken after its lock was
+// granted, which REPEATABLE READ, taking its snapshot at the lock's
+// statement, would not give.
 func (s *Store) begin(ctx context.Context, lockClass int64) (*Tx, error) {
-	sqlTx, err := s.db.DB.BeginTx(ctx, nil)
+	sqlTx, err := s.db.DB.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
 	if err != nil {
 		return nil, fmt.Errorf("postgres: begin: %w", err)
 	}

@@ -1,10 +1,12 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -27,6 +29,14 @@ func (s *Store) AddSightings(ctx context.Context, ss []model.Sighting) error {
 			return fmt.Errorf("%s: sighting %d: report key or digest longer than %d bytes", s.d.Name, i, model.MaxReportKey)
 		}
 	}
+	// Rows are written in one order whatever the order given (a sensor's
+	// report comes from a map): two replicas writing overlapping batches
+	// in opposite orders would otherwise deadlock on PostgreSQL.
+	ss = slices.Clone(ss)
+	slices.SortStableFunc(ss, func(a, b model.Sighting) int {
+		return cmp.Or(cmp.Compare(a.IndicatorID, b.IndicatorID), cmp.Compare(a.Org, b.Org),
+			cmp.Compare(a.Kind, b.Kind), a.Hour.Compare(b.Hour))
+	})
 	err := s.write(ctx, func(tx Tx) error {
 		stored, err := s.claimReports(ctx, tx, ss)
 		if err != nil {
@@ -90,7 +100,13 @@ func (s *Store) claimReports(ctx context.Context, tx Tx, ss []model.Sighting) (m
 	stored := map[reportKey]bool{}
 	claimed := map[reportKey]bool{}
 	now := NowNano()
-	for _, sg := range ss {
+	// Claimed in one order (by organisation and report), for the reason
+	// AddSightings sorts its rows.
+	claims := slices.Clone(ss)
+	slices.SortStableFunc(claims, func(a, b model.Sighting) int {
+		return cmp.Or(cmp.Compare(a.Org, b.Org), cmp.Compare(a.Report, b.Report))
+	})
+	for _, sg := range claims {
 		k := reportKey{sg.Org, sg.Report}
 		if sg.Report == "" || claimed[k] || stored[k] {
 			continue
