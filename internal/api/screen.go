@@ -1,11 +1,9 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -91,54 +89,15 @@ func (s *Server) screen(ctx context.Context, p *Principal, sub *model.Submission
 }
 
 // warnHits returns the warninglist hits of a value, and the first refusing
-// hit as a refusedError (nil when none refuses).
-//
-// A STIX pattern is no value of any list's type, and warninglist.Check
-// passes it by. Its hits are instead those of the values it pins down
-// (indicator.PatternValues: the constants of its '=', IN, ISSUBSET and
-// ISSUPERSET comparisons on paths of a plain type, the domains and hosts
-// its LIKE comparisons anchor on), each checked as the plain value of its
-// type: a benign value wrapped in a pattern
-// ("[domain-name:value = 'microsoft.com' AND domain-name:value = 'microsoft.com']")
-// is refused or flagged as it would be on its own. Done here rather than in
-// package warninglist, whose Check takes one value of one type.
+// hit as a refusedError (nil when none refuses). A STIX pattern is screened
+// by the values it pins down (warninglist.Set.Screen, which `hdn admin
+// rescreen` uses too).
 func (s *Server) warnHits(t indicator.Type, value string) ([]warninglist.Hit, *refusedError) {
-	if t != indicator.STIXPattern {
-		hits := s.warn.Check(t, value)
-		for _, h := range hits {
-			if h.Kind == warninglist.Refuse {
-				return hits, &refusedError{value: value, hit: h}
-			}
-		}
+	hits, r := s.warn.Screen(t, value)
+	if r == nil {
 		return hits, nil
 	}
-	values, err := indicator.PatternValues(value)
-	if err != nil { // cannot happen: the value was canonicalised
-		return nil, nil
-	}
-	var hits []warninglist.Hit
-	var refusal *refusedError
-	seen := map[string]bool{}
-	for _, v := range values {
-		for _, h := range s.warn.Check(v.Type, v.Value) {
-			if h.Kind == warninglist.Refuse && refusal == nil {
-				refusal = &refusedError{value: v.Value, hit: h, inPattern: v.Type}
-			}
-			if k := h.List + "\x00" + h.Entry; !seen[k] {
-				seen[k] = true
-				hits = append(hits, h)
-			}
-		}
-	}
-	// Refusing hits first, as Check orders them.
-	rank := func(h warninglist.Hit) int {
-		if h.Kind == warninglist.Refuse {
-			return 0
-		}
-		return 1
-	}
-	slices.SortStableFunc(hits, func(a, b warninglist.Hit) int { return cmp.Compare(rank(a), rank(b)) })
-	return hits, refusal
+	return hits, &refusedError{value: r.Value, hit: r.Hit, inPattern: r.InPattern}
 }
 
 // appendTag adds a tag unless present.

@@ -31,6 +31,7 @@ func adminCommands() map[string]*command {
 			"create": {summary: "create a token (shown once; 15 minutes by default)", run: adminEnrolCreate},
 		}},
 		"coverage": {summary: "how far the network reaches: live sensors, sharing, the protected share", run: adminCoverage},
+		"rescreen": {summary: "screen live indicators again with today's canonical forms and warninglists (--revoke revokes what they refuse)", run: adminRescreen},
 		"key": {summary: "API keys", sub: map[string]*command{
 			"create": {summary: "create a key (shown once)", run: adminKeyCreate},
 			"list":   {summary: "list keys (never their secrets)", run: adminKeyList},

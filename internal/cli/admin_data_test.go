@@ -45,6 +45,7 @@ func TestAdminRefusesDataWithoutHubDatabase(t *testing.T) {
 			{"key", "rotate", "--id", "k1"},
 			{"enrol", "create", "--org", "st-olav"},
 			{"coverage"},
+			{"rescreen"},
 			{"feed", "list"},
 			{"webhook", "list"},
 			{"peer", "list"},
