@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -350,6 +351,13 @@ func (rs *resolver) validateItem(ctx context.Context, it *SubmitItem, now time.T
 	if sub.Tags, err = checkWords("tags", it.Tags, maxTags, maxTagLen, false); err != nil {
 		return sub, err
 	}
+	if rs.p.Org.Kind != policy.PeerHub {
+		// Tags beginning "hdn:" are the hub's own (hdn:warninglist-override
+		// marks what the coordinator stored over a warninglist, and puts it
+		// in the coordinator's review): a client's are dropped. A peer hub
+		// relays those of its own hub.
+		sub.Tags = slices.DeleteFunc(sub.Tags, func(t string) bool { return hasFoldPrefix(t, "hdn:") })
+	}
 	if len(it.Description) > maxDescriptionLen {
 		return sub, fmt.Errorf("description is %d bytes, at most %d allowed", len(it.Description), maxDescriptionLen)
 	}
@@ -648,4 +656,9 @@ func (s *Server) announceAll(ctx context.Context, subs []model.Submission, creat
 	for _, c := range created {
 		s.announceNew(ctx, &subs[c.sub], c.id)
 	}
+}
+
+// hasFoldPrefix says whether s begins with prefix, ignoring case.
+func hasFoldPrefix(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }

@@ -45,3 +45,28 @@ func TestWarninglistProviderNamesRefused(t *testing.T) {
 		t.Errorf("the RPZ export lacks the flagged customer name evil-bucket.s3.amazonaws.com:\n%.2000s", rpz)
 	}
 }
+
+// Tags beginning "hdn:" are the hub's own: a member cannot put its
+// indicator in the coordinator's review of warninglist overrides (or make a
+// later re-check take it for one) by tagging it hdn:warninglist-override;
+// the coordinator's real override keeps the tag.
+func TestHubTagsAreTheHubs(t *testing.T) {
+	h := hubtest.Start(t, hub.Config{Warninglists: shippedWarninglists(t)})
+	coord := h.Key(h.Org("Sector CERT", policy.Coordinator, ""), policy.Analyst)
+	member := h.Key(h.Org("Member", policy.Member, ""), policy.Analyst)
+	id := submit(t, h, member, map[string]any{"type": "domain", "value": "forged-tag.bad-wave.xyz",
+		"tags": []string{"hdn:warninglist-override", "HDN:Other", "campaign-x"}})[0].ID
+	if tags := getIndicator(t, h, member, id).Tags; len(tags) != 1 || tags[0] != "campaign-x" {
+		t.Errorf("a member's hdn: tags were kept: %v", tags)
+	}
+	r := h.Do("POST", "/api/v1/indicators", coord, map[string]any{"indicators": []map[string]any{{"type": "ipv4", "value": "8.8.8.8",
+		"tags": []string{"resolver-abuse"}, "override_warninglists": true}}})
+	var res struct{ Results []struct{ ID, Status string } }
+	r.JSON(t, &res)
+	if r.Status != 200 || len(res.Results) != 1 || res.Results[0].ID == "" {
+		t.Fatalf("the coordinator's override: %d %s", r.Status, r.Body)
+	}
+	if tags := getIndicator(t, h, coord, res.Results[0].ID).Tags; !strings.Contains(strings.Join(tags, " "), "hdn:warninglist-override") {
+		t.Errorf("the coordinator's override lost its tag: %v", tags)
+	}
+}
