@@ -185,34 +185,41 @@ func (s *Server) ApplyFederated(ctx context.Context, p *Principal, items []Feder
 	if err != nil {
 		return res, err
 	}
-	// One apply at a time: finding the copy and storing the new version
-	// must not interleave with another delivery of the same indicator (the
-	// same change may arrive pulled and pushed, or from two peers at once).
-	s.fedApply.Lock()
-	defer s.fedApply.Unlock()
-	for start := 0; start < len(items); {
-		if items[start].Kind == EventRemoved {
-			seq, err := s.applyRemoval(ctx, peer, items[start].ID)
-			if err != nil {
-				return res, err
+	// One apply at a time, across the hub's replicas: finding the copy and
+	// storing the new version must not interleave with another delivery of
+	// the same indicator (the same change may arrive pulled by the replica
+	// that runs the federation loops and pushed to another, or from two
+	// peers to two replicas at once), or each would find no copy and store
+	// one, and the later versions of one of them would be ignored.
+	err = s.st.WithFederationLock(ctx, func() error {
+		for start := 0; start < len(items); {
+			if items[start].Kind == EventRemoved {
+				seq, err := s.applyRemoval(ctx, peer, items[start].ID)
+				if err != nil {
+					return err
+				}
+				if seq > 0 {
+					res.Applied++
+					res.LastSeq = max(res.LastSeq, seq)
+				} else {
+					res.Ignored++
+				}
+				start++
+				continue
 			}
-			if seq > 0 {
-				res.Applied++
-				res.LastSeq = max(res.LastSeq, seq)
-			} else {
-				res.Ignored++
+			end := start
+			for end < len(items) && items[end].Kind != EventRemoved {
+				end++
 			}
-			start++
-			continue
+			if err := s.applyRun(ctx, p, peer, self, items, start, end, &res); err != nil {
+				return err
+			}
+			start = end
 		}
-		end := start
-		for end < len(items) && items[end].Kind != EventRemoved {
-			end++
-		}
-		if err := s.applyRun(ctx, p, peer, self, items, start, end, &res); err != nil {
-			return res, err
-		}
-		start = end
+		return nil
+	})
+	if err != nil {
+		return res, err
 	}
 	if res.LastSeq > 0 && s.notify != nil {
 		s.notify.Notify(ctx, res.LastSeq)
@@ -448,6 +455,15 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 		cur, err := s.st.IndicatorByID(ctx, h.IndicatorID)
 		if err != nil {
 			return fedPlan{}, "", internalError{err}
+		}
+		// Stored under the copy's source, a version of another type or
+		// value would be another indicator here (the store keeps one per
+		// type, value and source): a second copy of one origin indicator,
+		// which the store refuses. The origin never changes them; a peer
+		// that does is refused, and the copy keeps what it had.
+		if cur.Type != sub.Type || cur.Value != sub.Value {
+			return fedPlan{}, "", fmt.Errorf("the copy of origin id %s here is %s %s: a version of it cannot change its type or value",
+				clip(fj.OriginID), cur.Type, clip(cur.Value))
 		}
 		sub.ID, sub.Source, sub.SubmittedBy = cur.ID, cur.Source, cur.SubmittedBy
 	}

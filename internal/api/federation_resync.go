@@ -137,28 +137,30 @@ func (s *Server) peerOf(ctx context.Context, p *Principal) (model.Peer, error) {
 
 // RevokeStale revokes the copies that peer delivered (origins found by
 // store.HeldVia) and no longer lets this hub see, as a removal would. Each
-// is checked again under the apply lock: a delivery since may have made it
-// another peer's copy or revoked it already. It returns how many it
-// revoked.
+// is checked again under the federation lock (store.Federation's
+// WithFederationLock, the one ApplyFederated takes): a delivery since, on
+// any replica, may have made it another peer's copy or revoked it already.
+// It returns how many it revoked.
 func (s *Server) RevokeStale(ctx context.Context, peer model.Peer, stale []model.Origin) (int, error) {
-	s.fedApply.Lock()
-	defer s.fedApply.Unlock()
 	n := 0
-	for _, o := range stale {
-		seq, err := s.revokeCopy(ctx, peer, o.IndicatorID)
-		if err != nil {
-			return n, err
+	err := s.st.WithFederationLock(ctx, func() error {
+		for _, o := range stale {
+			seq, err := s.revokeCopy(ctx, peer, o.IndicatorID)
+			if err != nil {
+				return err
+			}
+			if seq > 0 {
+				n++
+			}
 		}
-		if seq > 0 {
-			n++
-		}
-	}
-	return n, nil
+		return nil
+	})
+	return n, err
 }
 
 // revokeCopy revokes the local indicator id if it is a live copy that
 // peer delivered; it returns the change's sequence, 0 when it did nothing.
-// Call with s.fedApply held.
+// Call under the federation lock (WithFederationLock).
 func (s *Server) revokeCopy(ctx context.Context, peer model.Peer, id string) (int64, error) {
 	os, err := s.st.Origins(ctx, []string{id})
 	if err != nil {

@@ -123,7 +123,6 @@ type Server struct {
 	flagLifetime      time.Duration
 	mux               *http.ServeMux
 	hubIdent          hubIdentity
-	fedApply          sync.Mutex // one federated apply at a time (federation.go)
 	sightings         *sightingWriter
 	submissions       *bulkWriter
 	ingestSlot        chan struct{} // one bulk write at a time waits for the store (beginIngest)

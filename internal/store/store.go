@@ -557,8 +557,20 @@ type Federation interface {
 	// OriginsOf finds the local copies of many, keyed by origin id (those
 	// without a copy left out).
 	OriginsOf(ctx context.Context, originIDs []string) (map[string]model.Origin, error)
-	// PutOrigin records (replaces) the origin of a local indicator.
+	// PutOrigin records (replaces) the origin of a local indicator. A
+	// local indicator has at most one origin, and an origin id at most one
+	// local copy: ErrConflict when another indicator is the copy of
+	// o.OriginID already.
 	PutOrigin(ctx context.Context, o model.Origin) error
+	// WithFederationLock runs fn holding the federation lock: while it
+	// runs, no other WithFederationLock of this store runs fn, in this
+	// process or in another hub replica sharing the database. The
+	// federated apply (internal/api) finds the copies held, decides and
+	// stores under it, so that two deliveries of one indicator (pulled and
+	// pushed, or relayed by two peers to two replicas) never both find no
+	// copy and each store one. fn must not call WithFederationLock. The
+	// error is fn's, or why the lock could not be taken or given back.
+	WithFederationLock(ctx context.Context, fn func() error) error
 	// HeldVia lists the origins of the live (not revoked) copies that
 	// peerID delivered, by local indicator id after the given one, at
 	// most limit.

@@ -96,6 +96,17 @@
 // read method runs its queries in one REPEATABLE READ, READ ONLY
 // transaction: one snapshot, as the SQLite store's WAL readers have.
 //
+// # Federation lock
+//
+// A federated apply (internal/api) reads the copies held, decides and
+// writes in several transactions; WithFederationLock runs it under a
+// session-level advisory lock (pg_advisory_lock, keyed on the schema) on a
+// connection of its own, so that applies run one at a time across replicas
+// and two deliveries of one indicator cannot both store a copy (fedlock.go
+// says why a session lock). The unique index on fed_origins(origin_id)
+// refuses a second copy of one origin indicator should one be written
+// anyway.
+//
 // docs/POSTGRES.md says how to run the hub on PostgreSQL and what to size.
 package postgres
 
@@ -125,6 +136,9 @@ const (
 	lockClassMigrate = 0x68646e01 // session lock while migrating
 	lockClassChanges = 0x68646e02 // transaction lock of change-log writers
 	lockClassAudit   = 0x68646e03 // transaction lock of audit appends
+	// lockClassFederation is the session lock of federated applies
+	// (WithFederationLock, fedlock.go).
+	lockClassFederation = 0x68646e04
 )
 
 // maxConns is the size of the connection pool of one Store.
@@ -157,8 +171,9 @@ var sessionDefaults = []struct{ name, value string }{
 const lockTimeout = "2min"
 
 // ErrLockTimeout is returned, wrapped, by a write that waited longer than
-// lock_timeout for the change-log or audit lock: another transaction, on
-// this or another replica, held it that long.
+// lock_timeout for the change-log or audit lock, and by WithFederationLock
+// that waited that long for the federation lock: another transaction or
+// federated apply, on this or another replica, held it that long.
 var ErrLockTimeout = errors.New("postgres: a write lock was not granted within lock_timeout")
 
 // setSessionDefaults sets sessionDefaults on a new connection where nobody
@@ -185,6 +200,11 @@ type Store struct {
 
 	db     *DB
 	schema string
+
+	// fedLock is held (a value sent) by the goroutine of this process
+	// that waits for or holds the federation lock (WithFederationLock); a
+	// channel so that waiting honours the caller's context.
+	fedLock chan struct{}
 }
 
 var _ store.Store = (*Store)(nil)
@@ -200,7 +220,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	sqlDB := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(setSessionDefaults))
 	sqlDB.SetMaxOpenConns(maxConns)
 	sqlDB.SetMaxIdleConns(maxConns)
-	s := &Store{db: &DB{sqlDB}}
+	s := &Store{db: &DB{sqlDB}, fedLock: make(chan struct{}, 1)}
 	s.Store = sqlstore.New(dialect, sharedDB{s})
 	if err := sqlDB.QueryRowContext(ctx, `SELECT COALESCE(current_schema(), '')`).Scan(&s.schema); err != nil {
 		sqlDB.Close()
@@ -360,15 +380,21 @@ func (s *Store) begin(ctx context.Context, lockClass int64) (*Tx, error) {
 	if lockClass != 0 {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))`, lockClass); err != nil {
 			_ = tx.Rollback()
-			var pe *pgconn.PgError
-			if errors.As(err, &pe) && pe.Code == pgLockNotAvailable {
-				return nil, fmt.Errorf("%w: the %s lock of schema %s%s (%w)",
-					ErrLockTimeout, lockName(lockClass), s.schema, s.lockHolder(ctx, lockClass), err)
-			}
-			return nil, fmt.Errorf("postgres: begin: take the write lock: %w", err)
+			return nil, s.lockError(ctx, lockClass, err)
 		}
 	}
 	return tx, nil
+}
+
+// lockError is the error of a failed wait for the advisory lock of
+// lockClass: ErrLockTimeout, naming the holder, when lock_timeout ran out.
+func (s *Store) lockError(ctx context.Context, lockClass int64, err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == pgLockNotAvailable {
+		return fmt.Errorf("%w: the %s lock of schema %s%s (%w)",
+			ErrLockTimeout, lockName(lockClass), s.schema, s.lockHolder(ctx, lockClass), err)
+	}
+	return fmt.Errorf("postgres: take the %s lock of schema %s: %w", lockName(lockClass), s.schema, err)
 }
 
 // lockHolder says, for the error of a writer that waited out lock_timeout,
@@ -405,6 +431,8 @@ func lockName(lockClass int64) string {
 		return "change-log"
 	case lockClassAudit:
 		return "audit-log"
+	case lockClassFederation:
+		return "federation"
 	}
 	return fmt.Sprintf("%#x", lockClass)
 }

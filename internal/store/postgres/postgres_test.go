@@ -399,3 +399,32 @@ func TestTouchKeysAcrossReplicas(t *testing.T) {
 		}
 	}
 }
+
+// TestFedOriginsUniqueMigration: the upgrade to one copy per origin
+// indicator keeps, of two copies that replicas stored at once, the one the
+// federated apply found, revokes the other (with its change) and then
+// refuses a second copy.
+func TestFedOriginsUniqueMigration(t *testing.T) {
+	dsn := freshSchema(t)
+	st, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := storetest.SeedTwinCopies(t, st)
+	st.Close()
+	// The schema as the version before the index left it, with a second
+	// copy.
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DROP INDEX fed_origins_origin; CREATE INDEX fed_origins_origin ON fed_origins(origin_id);
+		DELETE FROM schema_migrations WHERE version >= (SELECT version FROM schema_migrations WHERE name = '0013_fed_origins_unique.sql')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO fed_origins (`+storetest.TwinColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, tc.ExtraRow()...); err != nil {
+		t.Fatal(err)
+	}
+	tc.Check(t, open(t, dsn))
+}

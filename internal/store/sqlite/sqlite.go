@@ -131,6 +131,10 @@ type Store struct {
 	// honours the caller's context.
 	wlock chan struct{}
 
+	// fedLock is held (a value sent) while a federated apply runs
+	// (WithFederationLock).
+	fedLock chan struct{}
+
 	// The writer's prepared statements, prepared at Open (the write
 	// connection is busy inside a transaction later): upserts by number of
 	// rows and shape, the others take a whole batch as one JSONB array.
@@ -233,6 +237,7 @@ func OpenWith(ctx context.Context, dir string, opts Options) (*Store, error) {
 	s := &Store{
 		path:     abs,
 		wlock:    make(chan struct{}, 1),
+		fedLock:  make(chan struct{}, 1),
 		kick:     make(chan struct{}, 1),
 		quit:     make(chan struct{}),
 		ckptDone: make(chan struct{}),
@@ -428,6 +433,22 @@ func (s *Store) lockWrite(ctx context.Context) error {
 }
 
 func (s *Store) unlockWrite() { <-s.wlock }
+
+// WithFederationLock runs fn while no other WithFederationLock of this
+// process does (store.Federation). A lock of the process is enough: the
+// hub is the one process that applies federated deliveries to a SQLite
+// database (several replicas need PostgreSQL; `hdn admin` applies none).
+// It cannot be the write lock, which fn's own writes take in turn: fn
+// reads and decides between them.
+func (s *Store) WithFederationLock(ctx context.Context, fn func() error) error {
+	select {
+	case s.fedLock <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("sqlite: federation lock: %w", ctx.Err())
+	}
+	defer func() { <-s.fedLock }()
+	return fn()
+}
 
 // write runs fn in a write transaction and commits when fn returns nil.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {

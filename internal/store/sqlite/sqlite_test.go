@@ -352,8 +352,10 @@ func TestQuarantinedValuesMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	// The database as the version before the hold left it.
-	if _, err := rawDB(t, dir).Exec(`DROP TABLE quarantined_values; DELETE FROM schema_migrations WHERE name = '0022_quarantined_values.sql'`); err != nil {
+	// The database as the version before the hold left it (the later
+	// migrations are applied again).
+	if _, err := rawDB(t, dir).Exec(`DROP TABLE quarantined_values;
+		DELETE FROM schema_migrations WHERE version >= (SELECT version FROM schema_migrations WHERE name = '0022_quarantined_values.sql')`); err != nil {
 		t.Fatal(err)
 	}
 	st = open(t, dir)
@@ -365,4 +367,29 @@ func TestQuarantinedValuesMigration(t *testing.T) {
 	if again, err := st.HoldQuarantinedValues(ctx, time.Now()); err != nil || len(again) != 0 {
 		t.Errorf("HoldQuarantinedValues again: %+v, %v", again, err)
 	}
+}
+
+// TestFedOriginsUniqueMigration: the upgrade to one copy per origin
+// indicator keeps, of two copies an older hub stored, the one the federated
+// apply found, revokes the other (with its change) and then refuses a
+// second copy.
+func TestFedOriginsUniqueMigration(t *testing.T) {
+	dir := t.TempDir()
+	st := open(t, dir)
+	tc := storetest.SeedTwinCopies(t, st)
+	st.Close()
+	// The database as the version before the index left it, with a
+	// second copy.
+	db := rawDB(t, dir)
+	if _, err := db.Exec(`DROP INDEX fed_origins_origin; CREATE INDEX fed_origins_origin ON fed_origins(origin_id);
+		DELETE FROM schema_migrations WHERE version >= (SELECT version FROM schema_migrations WHERE name = '0023_fed_origins_unique.sql')`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO fed_origins (`+storetest.TwinColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, tc.ExtraRow()...); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	st = open(t, dir)
+	defer st.Close()
+	tc.Check(t, st)
 }

@@ -106,6 +106,18 @@ func testFederation(e *env) {
 	if err := e.st.PutOrigin(e.ctx, model.Origin{IndicatorID: res[2].ID}); err == nil {
 		e.Errorf("PutOrigin without origin hub, id and peer was accepted")
 	}
+	// An origin indicator has one copy here: a second is refused, whether
+	// by the same path or another peer's, and the first stays its copy.
+	for _, twin := range []model.Origin{o2, {IndicatorID: res[2].ID, OriginHub: "hub-a", OriginID: "origin-2", OriginModified: mod.Add(time.Hour),
+		Hops: []string{"hub-a", "hub-q"}, ViaPeer: q.ID, RemoteID: "origin-2", Digest: "d2q"}} {
+		twin.IndicatorID = res[2].ID
+		if err := e.st.PutOrigin(e.ctx, twin); !errors.Is(err, store.ErrConflict) {
+			e.Errorf("PutOrigin of a second copy of origin-2 via %s: %v, want ErrConflict", twin.ViaPeer, err)
+		}
+	}
+	if g, err := e.st.OriginOf(e.ctx, "origin-2"); err != nil || g.IndicatorID != res[1].ID || g.Digest != "d2" {
+		e.Errorf("OriginOf(origin-2) after a second copy was refused: %+v, %v; want the first copy", g, err)
+	}
 	o1.OriginModified, o1.Digest, o1.ViaModified = mod.Add(time.Minute), "d1b", mod.Add(2*time.Minute)
 	if err := e.st.PutOrigin(e.ctx, o1); err != nil {
 		e.Fatalf("PutOrigin (replace): %v", err)
