@@ -139,11 +139,14 @@ func mispHandle(s *Server, rt mispRoute) http.Handler {
 			s.writeMISPError(w, r, err)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), s.mispSearchTimeout)
 		answer := newBufferedResponse()
-		err = rt.handler(s, answer, r.WithContext(ctx), p)
-		cancel()
-		release()
+		err = func() error {
+			// Deferred, so that a panic in the search gives the slot back too.
+			defer release()
+			ctx, cancel := context.WithTimeout(r.Context(), s.mispSearchTimeout)
+			defer cancel()
+			return rt.handler(s, answer, r.WithContext(ctx), p)
+		}()
 		if err != nil {
 			if errors.Is(err, context.DeadlineExceeded) {
 				err = mispBad("the search read for more than %s; narrow it (value, type, last, eventid) or page through it with limit and page", s.mispSearchTimeout)

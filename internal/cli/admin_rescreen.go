@@ -132,7 +132,7 @@ type rescreener struct {
 // findings are kept once per id.
 func (rs *rescreener) run(ctx context.Context, now time.Time) (rescreenReport, error) {
 	rep := rescreenReport{Refused: []rescreenFinding{}, Flagged: []rescreenFinding{}}
-	found := map[string]bool{}
+	seen := map[string]bool{} // ids screened
 	var after int64
 	for {
 		page, err := rs.st.ScanIndicators(ctx, after, rescreenPage, true)
@@ -148,12 +148,17 @@ func (rs *rescreener) run(ctx context.Context, now time.Time) (rescreenReport, e
 			if ind.Revoked || (!ind.ValidUntil.IsZero() && !now.Before(ind.ValidUntil)) {
 				continue
 			}
-			rep.Scanned++
-			refused, rule, reason := screenStored(rs.set, ind)
-			if rule == "" || found[ind.ID] {
+			// An indicator that changed during the walk comes again at
+			// its new seq: screened and counted once.
+			if seen[ind.ID] {
 				continue
 			}
-			found[ind.ID] = true
+			seen[ind.ID] = true
+			rep.Scanned++
+			refused, rule, reason := screenStored(rs.set, ind)
+			if rule == "" {
+				continue
+			}
 			f, err := rs.finding(ctx, ind, rule, reason)
 			if err != nil {
 				return rep, err
