@@ -449,6 +449,12 @@ func (s *Server) planFederated(ctx context.Context, rs *resolver, peer model.Pee
 	sub.ID = fj.OriginID
 	switch {
 	case prior != nil:
+		// An earlier version of the same batch: the same rule as for a
+		// copy held (below), against what that version stores.
+		if prior.sub.Type != sub.Type || prior.sub.Value != sub.Value {
+			return fedPlan{}, "", fmt.Errorf("origin id %s is %s %s earlier in this delivery: a version of it cannot change its type or value",
+				clip(fj.OriginID), prior.sub.Type, clip(prior.sub.Value))
+		}
 		sub.ID, sub.Source, sub.SubmittedBy = prior.sub.ID, prior.sub.Source, prior.sub.SubmittedBy
 	case known:
 		// The copy keeps the source it was first stored under.

@@ -123,4 +123,19 @@ func TestFederatedVersionKeepsTypeAndValue(t *testing.T) {
 	if o, err := h.Store.OriginOf(ctx, id); err != nil || o.IndicatorID != id {
 		t.Errorf("OriginOf(%s) = %+v, %v; want the first copy", id, o, err)
 	}
+	// Two versions of one new origin in one delivery, the second with
+	// another value: the second is refused, the first stored, and the
+	// delivery is answered (it failed whole on the unique origin, for ever).
+	const id2 = "01a2b3c4-0000-7000-8000-0000000005a2"
+	r = h.Do("POST", "/api/v1/federation/indicators", peerKey, map[string]any{"items": []map[string]any{
+		relayedState{id: id2, value: "third.fed-value.example", mod: t0, local: t0, validFrom: t0}.item(),
+		relayedState{id: id2, value: "fourth.fed-value.example", mod: t0.Add(time.Minute), local: t0.Add(time.Minute), validFrom: t0}.item()}})
+	res.Errors = nil
+	r.JSON(t, &res)
+	if r.Status != 200 || res.Applied != 1 || res.Refused != 1 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0], "cannot change its type or value") {
+		t.Errorf("two values of one origin in one delivery: %d %s; want the second refused", r.Status, r.Body)
+	}
+	if o, err := h.Store.OriginOf(ctx, id2); err != nil || o.IndicatorID != id2 {
+		t.Errorf("OriginOf(%s) = %+v, %v; want the first version's copy", id2, o, err)
+	}
 }

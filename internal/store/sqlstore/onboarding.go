@@ -86,16 +86,17 @@ func (s *Store) SetOrgPartner(ctx context.Context, customerID, partnerID string)
 		if _, err := tx.ExecContext(ctx, `UPDATE orgs SET partner_id = ? WHERE id = ?`, partnerID, customerID); err != nil {
 			return err
 		}
-		// A token expires when it was made: redeeming it is refused as
-		// for any expired token.
-		if _, err := tx.ExecContext(ctx, `UPDATE enrol_tokens SET expires = created WHERE org_id = ? AND used IS NULL AND expires > created`, customerID); err != nil {
-			return err
-		}
 		last, err := s.lastSeq(ctx, tx)
 		if err != nil {
 			return err
 		}
 		if old != partnerID {
+			// A token expires when it was made: redeeming it is refused
+			// as for any expired token. (Setting the same partner again
+			// leaves the tokens alone.)
+			if _, err := tx.ExecContext(ctx, `UPDATE enrol_tokens SET expires = created WHERE org_id = ? AND used IS NULL AND expires > created`, customerID); err != nil {
+				return err
+			}
 			if last, err = s.touchMovedCustomer(ctx, tx, last, customerID, old, partnerID); err != nil {
 				return err
 			}

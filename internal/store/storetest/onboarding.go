@@ -240,6 +240,14 @@ func testEnrolTokensVoidedByMove(e *env) {
 	key := func(org model.Org) model.Key {
 		return model.Key{ID: e.unique("k"), OrgID: org.ID, Role: policy.Sensor, Hash: []byte("h"), Name: "sensor"}
 	}
+	// Setting the partner it has again is no move: its tokens stay.
+	kept := token(stay)
+	if err := e.st.SetOrgPartner(e.ctx, stay.ID, p1.ID); err != nil {
+		e.Fatalf("SetOrgPartner to the same partner: %v", err)
+	}
+	if err := e.st.RedeemEnrolToken(e.ctx, kept.ID, key(stay), now.Add(time.Second)); err != nil {
+		e.Errorf("a token after setting the same partner again: %v", err)
+	}
 	used, unused, other := token(c), token(c), token(stay)
 	usedKey := key(c)
 	if err := e.st.RedeemEnrolToken(e.ctx, used.ID, usedKey, now.Add(time.Second)); err != nil {
