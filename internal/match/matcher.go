@@ -137,7 +137,6 @@ type Session struct {
 	raw    int // index entries reported for the current observation
 
 	// per line
-	x        *Index
 	obs      int
 	nowSet   bool
 	nowValue time.Time
@@ -243,7 +242,6 @@ func (s *Session) match(dst, line []byte) ([]byte, error) {
 		s.observeEvent()
 	}
 	x := s.m.Load()
-	s.x = x
 	obs := s.ev.Obs
 	many := len(obs) > manyObservations
 	if many {

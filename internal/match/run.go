@@ -7,6 +7,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hdnetwork/hdn/internal/logparse"
 )
@@ -58,9 +59,12 @@ func Run(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, 
 // the first n bytes read from r has been matched and its alerts written to
 // out (or it was a Zeek header, or too long and skipped). n only grows; the
 // calls come one at a time, from the workers' goroutines, and should be
-// quick. Lines left unmatched because ctx ended are never reported
-// handled, so that a caller storing n (the sensor's position in a file)
-// reads them again rather than losing them.
+// quick. When ctx ends the reader stops, and the batches it had handed on
+// are still matched (a few MiB): skipping one while a later one was
+// matched would report neither, and a caller storing n (the sensor's
+// position in a file) would match the later one again at its next start.
+// Only after a failed write are batches left unmatched, never reported
+// handled, so that such a caller reads them again rather than losing them.
 func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.Writer, workers int, observe Observer, live *Stats, handled func(n int64)) (Stats, error) {
 	if _, err := ParseFormat(string(f)); err != nil {
 		return Stats{}, err
@@ -89,8 +93,10 @@ func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.
 		errOnce sync.Once
 		runErr  error
 	)
+	var failed atomic.Bool // a write failed: the rest is not matched
 	fail := func(err error) {
 		errOnce.Do(func() { runErr = err })
+		failed.Store(true)
 		cancel(err)
 	}
 	for range workers {
@@ -100,7 +106,7 @@ func RunObserved(ctx context.Context, r io.Reader, f Format, m *Matcher, out io.
 			s := m.NewSession(f)
 			s.SetObserver(observe)
 			for b := range work {
-				if ctx.Err() == nil {
+				if !failed.Load() {
 					s.stats = Stats{}
 					s.matchBatch(b)
 					total.addAtomic(&s.stats)

@@ -41,18 +41,15 @@ type Options struct {
 	// in the middle of a line, that line is skipped. Files that appear or
 	// replace the file later are always read from their start.
 	FromStart bool
-	// Offset resumes at this offset of the file that exists when Lines
-	// starts, as reported to the callback earlier; it takes precedence over
-	// FromStart. If the file is now shorter than Offset, or Offset is not
-	// just after a newline, the file cannot be the one the offset came from
-	// (it was rotated or truncated meanwhile) and is read from its start.
-	Offset int64
 	// Resume resumes where an earlier follower stopped: at Resume.Offset
 	// of the file that exists when Lines starts if that file is
 	// Resume.File (FileID.Same) and still has a newline just before the
 	// offset. Any other file — a new one took the path while nobody
 	// followed it, or the file was truncated — is read from its start.
-	// It takes precedence over Offset and FromStart.
+	// It takes precedence over FromStart. A position whose FileID saw
+	// fewer of the file's first bytes than the offset passes (a file just
+	// rotated in) could be taken for a later file that reuses the inode:
+	// it is not trusted, and the file is read from its start.
 	Resume *Position
 	// OnFile, if set, is told which file the lines that follow come from:
 	// when Lines starts on a file, when another file takes the path's
@@ -333,12 +330,17 @@ func (r *reader) follow(ctx context.Context, path string) error {
 		}
 	}
 	f, fi, err := open(path)
+	// The file exists but cannot be opened yet (no permission, an I/O
+	// error): once it can, it is started on as it would have been now
+	// (Resume, its end), not read from its start as a file that appears.
+	unstarted := false
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !r.opts.Once:
 		// Waited for below; read from its start once it appears.
 	case err != nil && r.opts.Once:
 		return fmt.Errorf("tail: %w", err)
 	case err != nil:
+		unstarted = true
 		failed(fmt.Errorf("tail: %w", err))
 	default:
 		if err := r.start(f, fi); err != nil {
@@ -364,7 +366,14 @@ func (r *reader) follow(ctx context.Context, path string) error {
 				}
 				continue
 			}
-			if fi != nil && os.SameFile(nfi, fi) && nfi.Size() >= r.off {
+			if unstarted {
+				if err := r.start(nf, nfi); err != nil {
+					nf.Close()
+					failed(err)
+					continue
+				}
+				unstarted = false
+			} else if fi != nil && os.SameFile(nfi, fi) && nfi.Size() >= r.off {
 				// The same file again, after an error: go on where it was.
 				if _, err := nf.Seek(r.off, io.SeekStart); err != nil {
 					nf.Close()
@@ -387,10 +396,6 @@ func (r *reader) follow(ctx context.Context, path string) error {
 			f.Close()
 			f = nil
 			continue
-		}
-		if r.opts.OnFile != nil && r.id.HeadLen < headSize && r.off > r.id.HeadLen {
-			// More of the file's first bytes are known: a surer FileID.
-			r.tell(f, -1)
 		}
 		if r.opts.Once {
 			return r.endLine()
@@ -501,12 +506,9 @@ func (r *reader) start(f *os.File, fi os.FileInfo) error {
 	switch {
 	case r.opts.Resume != nil:
 		// Another file, or this one truncated: read from its start.
-		if p := r.opts.Resume; p.Offset <= size && p.File.Same(f, fi) && (p.Offset == 0 || endsLine(f, p.Offset)) {
+		if p := r.opts.Resume; p.Offset <= size && p.File.HeadLen >= min(p.Offset, headSize) && p.File.Same(f, fi) &&
+			(p.Offset == 0 || endsLine(f, p.Offset)) {
 			at = p.Offset
-		}
-	case r.opts.Offset > 0:
-		if r.opts.Offset <= size && endsLine(f, r.opts.Offset) {
-			at = r.opts.Offset
 		}
 	case r.opts.FromStart || r.opts.Once:
 	default:
@@ -546,6 +548,13 @@ func (r *reader) drain(ctx context.Context, f *os.File) error {
 			return err
 		}
 		n, err := f.Read(r.buf)
+		if r.opts.OnFile != nil && r.id.HeadLen < headSize && r.off+int64(n) > r.id.HeadLen {
+			// Lines ending past what the FileID covers are about to be
+			// handed over: a surer FileID first, so that no position is
+			// ever told with one that saw less of the file than it passes
+			// (start refuses those).
+			r.tell(f, -1)
+		}
 		if err := r.consume(r.buf[:n]); err != nil {
 			return err
 		}

@@ -300,35 +300,6 @@ func TestOnce(t *testing.T) {
 	}
 }
 
-func TestOffset(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "eve.json")
-	write(t, path, "1\n22\n333\n")
-	for _, tc := range []struct {
-		offset int64
-		want   []string
-	}{
-		{2, []string{"22", "333"}},
-		{5, []string{"333"}},
-		{9, nil},
-		{3, []string{"1", "22", "333"}},  // not after a newline: another file
-		{99, []string{"1", "22", "333"}}, // beyond the end: another file
-	} {
-		lines, _, err := collect(t, path, Options{Once: true, Offset: tc.offset})
-		var got []string
-		for _, l := range lines {
-			got = append(got, l.text)
-		}
-		if err != nil || !slices.Equal(got, tc.want) {
-			t.Errorf("Offset %d: %q, %v; want %q", tc.offset, got, err, tc.want)
-		}
-	}
-	// Resuming a follower where it stopped.
-	f := follow(t, path, Options{Offset: 5})
-	f.expect("333")
-	write(t, path, "4444\n")
-	f.expect("4444")
-}
-
 func TestStdin(t *testing.T) {
 	lines, _, err := collect(t, "-", Options{Stdin: strings.NewReader("x\ny")})
 	want := []line{{"x", 2}, {"y", 3}}
